@@ -1,0 +1,86 @@
+"""The few concurrency primitives the app needs, behind one small interface.
+
+Domain and storage code take a `Runtime` instead of importing eventlet, so the async mode stays
+swappable and unit tests run on plain threads.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Any, Callable, Protocol
+
+
+class Event(Protocol):
+    def set(self) -> None: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+    def is_set(self) -> bool: ...
+
+
+class Runtime(Protocol):
+    """What code needs from the event loop: tasks, sleeping, events, queues, blocking calls."""
+
+    def spawn(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+    def sleep(self, seconds: float) -> None: ...
+    def event(self) -> Event: ...
+    def queue(self) -> Any: ...  # .put(x), .get(timeout=None) raising queue.Empty, .get_nowait()
+    def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+    def now(self) -> float: ...
+
+
+class ThreadingRuntime:
+    """Plain threads: for the test client and for `async_mode='threading'`."""
+
+    def spawn(self, fn, *args):
+        thread = threading.Thread(target=fn, args=args, daemon=True)
+        thread.start()
+        return thread
+
+    def sleep(self, seconds):
+        time.sleep(seconds)
+
+    def event(self):
+        return threading.Event()
+
+    def queue(self):
+        return queue.Queue()
+
+    def run_blocking(self, fn, *args):
+        return fn(*args)
+
+    def now(self):
+        return time.time()
+
+
+class EventletRuntime:
+    """Green threads; blocking C calls (database drivers) run in eventlet's OS thread pool."""
+
+    def __init__(self):
+        import eventlet
+        import eventlet.event  # noqa: F401
+        import eventlet.queue
+        import eventlet.tpool
+
+        self._eventlet = eventlet
+        self._tpool = eventlet.tpool
+        self._queue_cls = eventlet.queue.LightQueue
+
+    def spawn(self, fn, *args):
+        return self._eventlet.spawn(fn, *args)
+
+    def sleep(self, seconds):
+        self._eventlet.sleep(seconds)
+
+    def event(self):
+        # threading.Event is green once eventlet has monkey-patched, and it has `is_set`
+        return threading.Event()
+
+    def queue(self):
+        return self._queue_cls()
+
+    def run_blocking(self, fn, *args):
+        return self._tpool.execute(fn, *args)
+
+    def now(self):
+        return time.time()
