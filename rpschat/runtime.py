@@ -9,7 +9,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 
 class Event(Protocol):
@@ -22,6 +23,10 @@ class Runtime(Protocol):
     """What code needs from the event loop: tasks, sleeping, events, queues, blocking calls."""
 
     def spawn(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+    def defer(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn` without holding up the caller (a green thread), or at once where the
+        caller may block (threads: the test client expects acks before `emit` returns)."""
+
     def sleep(self, seconds: float) -> None: ...
     def event(self) -> Event: ...
     def queue(self) -> Any: ...  # .put(x), .get(timeout=None) raising queue.Empty, .get_nowait()
@@ -36,6 +41,9 @@ class ThreadingRuntime:
         thread = threading.Thread(target=fn, args=args, daemon=True)
         thread.start()
         return thread
+
+    def defer(self, fn, *args):
+        return fn(*args)
 
     def sleep(self, seconds):
         time.sleep(seconds)
@@ -68,6 +76,9 @@ class EventletRuntime:
 
     def spawn(self, fn, *args):
         return self._eventlet.spawn(fn, *args)
+
+    def defer(self, fn, *args):
+        return self._eventlet.spawn_n(fn, *args)
 
     def sleep(self, seconds):
         self._eventlet.sleep(seconds)

@@ -1,0 +1,99 @@
+"""Chat and rock-paper-scissors over Socket.IO.
+
+This file is the table of contents: settings, the app factory, the Socket.IO server, the page,
+the event handlers, and `main()`, which serves it all under eventlet. Everything else lives in
+the `rpschat` package: `domain` (plain Python), `storage` and `web` (the Socket.IO adapters).
+"""
+
+if __name__ == "__main__":  # eventlet must patch the standard library before anything uses it
+    import warnings
+
+    warnings.filterwarnings(
+        "ignore", message=".*Eventlet is deprecated", category=DeprecationWarning
+    )
+    import eventlet
+
+    eventlet.monkey_patch()
+
+import logging
+import sys
+
+from flask import Flask
+from flask_socketio import SocketIO
+
+from rpschat.config import Settings
+from rpschat.runtime import EventletRuntime, ThreadingRuntime
+from rpschat.web import security
+from rpschat.web.events import Router, RoutingServer, SocketOutbox
+from rpschat.web.handlers import register_connection_handlers, register_event_handlers
+from rpschat.web.pages import pages
+from rpschat.web.transport import NoWebSocketCompression
+from rpschat.wiring import Services, build_services
+
+log = logging.getLogger("rpschat")
+
+
+def async_mode() -> str:
+    """eventlet when `main()` patched the standard library, else plain threads (tests)."""
+    eventlet = sys.modules.get("eventlet")
+    return "eventlet" if eventlet and eventlet.patcher.is_monkey_patched("socket") else "threading"
+
+
+def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Services]:
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+
+    flask_app = Flask(__name__)
+    flask_app.config["SECRET_KEY"] = settings.secret_key
+    flask_app.register_blueprint(pages)
+    flask_app.after_request(security.add_security_headers)
+
+    mode = async_mode()
+    sio = SocketIO(
+        flask_app,
+        async_mode=mode,
+        message_queue=settings.redis_url or None,
+        cors_allowed_origins=security.origin_checker(
+            settings.allowed_origins, settings.trust_proxy
+        ),
+        max_http_buffer_size=settings.max_frame_bytes,
+        ping_interval=settings.ping_interval,
+        ping_timeout=settings.ping_timeout,
+        manage_session=False,
+        http_compression=False,
+    )
+    server = sio.server
+    server.__class__ = RoutingServer  # adds ack-aware routing only; see RoutingServer
+    server.eio.async_handlers = False  # one reader per client keeps its events in order
+    if not settings.websocket_compression:
+        flask_app.wsgi_app = NoWebSocketCompression(flask_app.wsgi_app)
+
+    runtime = EventletRuntime() if mode == "eventlet" else ThreadingRuntime()
+    services = build_services(settings, runtime, SocketOutbox(server))
+    server.router = Router(defer=runtime.defer)
+    register_event_handlers(server.router, services)
+    register_connection_handlers(server, services, settings)
+    return flask_app, sio, services
+
+
+app, socketio, services = create_app()
+
+
+def main() -> None:
+    """Serve with eventlet's WSGI server, without its 1,024-connection default cap."""
+    import eventlet.wsgi
+
+    from rpschat.web.serving import graceful_shutdown_on_sigterm, raise_open_file_limit
+
+    settings = services.settings
+    raise_open_file_limit()
+    listener = eventlet.listen((settings.host, settings.port), backlog=4096)
+    graceful_shutdown_on_sigterm(listener, socketio, services)
+    log.info("Serving on http://%s:%d", settings.host, listener.getsockname()[1])
+    eventlet.wsgi.server(
+        listener, app, max_size=settings.max_connections, log_output=False, debug=False
+    )
+
+
+if __name__ == "__main__":
+    main()

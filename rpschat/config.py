@@ -1,0 +1,135 @@
+"""Settings, read once from the environment. Every variable is documented in README.md."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from rpschat.domain.ratelimit import RateSpec
+
+log = logging.getLogger(__name__)
+
+
+class ConfigError(ValueError):
+    """A setting the server cannot start with; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}.") from None
+    if value < 0:
+        raise ConfigError(f"{name} can't be negative.")
+    return value
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> RateSpec | None:
+    raw = env.get(name, "").strip() or default
+    try:
+        return RateSpec.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}.")
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 4321
+    secret_key: str = field(default="", repr=False)
+    database_url: str = "sqlite:///instance/chat.db"
+    redis_url: str = ""
+    allowed_origins: tuple[str, ...] = ()
+    chat_rate: RateSpec | None = RateSpec(20, 10.0)
+    other_rate: RateSpec | None = RateSpec(60, 10.0)
+    max_message_chars: int = 2000
+    max_frame_bytes: int = 512 * 1024
+    max_connections: int = 100_000
+    max_connections_per_ip: int = 50
+    trust_proxy: bool = False
+    unnamed_idle_seconds: float = 120.0
+    resume_grace_seconds: float = 10.0
+    token_ttl_seconds: int = 86_400
+    history_on_join: int = 50
+    round_seconds: float = 15.0
+    challenge_seconds: float = 30.0
+    ping_interval: float = 25.0
+    ping_timeout: float = 20.0
+    websocket_compression: bool = False
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        chat_rate = _rate(env, "RATE_LIMIT", "20/10")
+        other_default = "60/10" if chat_rate else "0"
+        return cls(
+            host=env.get("HOST", "").strip() or "127.0.0.1",
+            port=_int(env, "PORT", 4321, minimum=0),
+            secret_key=_secret_key(env),
+            database_url=env.get("DATABASE_URL", "").strip() or cls.database_url,
+            redis_url=env.get("REDIS_URL", "").strip(),
+            allowed_origins=tuple(
+                o.strip().rstrip("/")
+                for o in env.get("ALLOWED_ORIGINS", "").split(",")
+                if o.strip()
+            ),
+            chat_rate=chat_rate,
+            other_rate=_rate(env, "RATE_LIMIT_OTHER", other_default),
+            max_message_chars=_int(env, "MAX_MESSAGE_CHARS", 2000, minimum=1),
+            max_frame_bytes=_int(env, "MAX_FRAME_BYTES", 512 * 1024, minimum=1024),
+            max_connections=_int(env, "MAX_CONNECTIONS", 100_000, minimum=1),
+            max_connections_per_ip=_int(env, "MAX_CONNECTIONS_PER_IP", 50),
+            trust_proxy=_bool(env, "TRUST_PROXY", False),
+            unnamed_idle_seconds=_float(env, "UNNAMED_IDLE_SECONDS", 120.0),
+            resume_grace_seconds=_float(env, "RESUME_GRACE_SECONDS", 10.0),
+            token_ttl_seconds=_int(env, "TOKEN_TTL_SECONDS", 86_400, minimum=1),
+            history_on_join=_int(env, "HISTORY_ON_JOIN", 50),
+            round_seconds=_float(env, "ROUND_SECONDS", 15.0),
+            challenge_seconds=_float(env, "CHALLENGE_SECONDS", 30.0),
+            ping_interval=_float(env, "PING_INTERVAL", 25.0),
+            ping_timeout=_float(env, "PING_TIMEOUT", 20.0),
+            websocket_compression=_bool(env, "WEBSOCKET_COMPRESSION", False),
+            log_level=env.get("LOG_LEVEL", "").strip().upper() or "INFO",
+        )
+
+    def with_overrides(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+
+def _secret_key(env: Mapping[str, str]) -> str:
+    key = env.get("SECRET_KEY", "").strip()
+    if key:
+        return key
+    log.warning("SECRET_KEY is not set: using a random key (sessions won't survive a restart).")
+    return secrets.token_hex(32)

@@ -1,0 +1,332 @@
+"""The chat: names, messages, presence, typing, history and resuming after a reconnect.
+
+Plain Python: every effect on clients goes through an `Outbox`, storage through small interfaces,
+so the whole chat can be tested and reused without a server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rpschat.domain.errors import Refused
+from rpschat.domain.payload import as_object, optional_whole_number
+from rpschat.domain.ports import LOBBY, Outbox, PresenceListener
+from rpschat.domain.ratelimit import RateLimiter, RateSpec
+from rpschat.domain.text import clean_client_id, clean_message, clean_name
+from rpschat.storage.presence import Directory, TokenStore, new_user_id
+
+log = logging.getLogger("rpschat.chat")
+
+MAX_REPLAY = 1000
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class ChatLimits:
+    max_message_chars: int = 2000
+    chat_rate: RateSpec | None = RateSpec(20, 10.0)
+    other_rate: RateSpec | None = RateSpec(60, 10.0)
+    resume_grace_seconds: float = 10.0
+    unnamed_idle_seconds: float = 120.0
+    history_on_join: int = 50
+
+
+@dataclass
+class Connection:
+    sid: str
+    address: str
+    connected_at: float
+    user_id: str | None = None
+    name: str | None = None
+    token: str | None = None
+    replaced: bool = False
+
+
+@dataclass
+class _NoGame:
+    """Stands in until the game registers itself."""
+
+    def is_busy(self, user_id: str) -> bool:
+        return False
+
+    def user_dropped(self, user_id: str, name: str) -> None:
+        pass
+
+    def user_back(self, user_id: str, name: str, sid: str) -> None:
+        pass
+
+    def user_gone(self, user_id: str, name: str) -> None:
+        pass
+
+
+@dataclass
+class ChatService:
+    directory: Directory
+    tokens: TokenStore
+    history: Any  # rpschat.storage.history.HistoryStore
+    limiter: RateLimiter
+    outbox: Outbox
+    runtime: Any  # rpschat.runtime.Runtime
+    limits: ChatLimits = field(default_factory=ChatLimits)
+    listener: PresenceListener = field(default_factory=_NoGame)
+    connections: dict[str, Connection] = field(default_factory=dict)
+    # The highest message id this process has broadcast: replay reads up to it (see _replay).
+    broadcast_watermark: int = 0
+    _drop_generation: dict[str, int] = field(default_factory=dict)
+    _per_address: Counter = field(default_factory=Counter)
+
+    # ---- connections -------------------------------------------------------------------------
+
+    def connect(self, sid: str, address: str, auth: Any) -> None:
+        self.connections[sid] = Connection(sid, address, self.runtime.now())
+        self._per_address[address] += 1
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if token is None:
+            self.outbox.join(sid, LOBBY)
+            return
+        if not self._resume(sid, token, auth.get("last_id")):
+            self.outbox.join(sid, LOBBY)
+
+    def connections_from(self, address: str) -> int:
+        return self._per_address[address]
+
+    def disconnect(self, sid: str, voluntary: bool) -> None:
+        conn = self.connections.pop(sid, None)
+        if conn is None:
+            return
+        self._per_address[conn.address] -= 1
+        if not self._per_address[conn.address]:
+            del self._per_address[conn.address]
+        self.limiter.forget(sid)
+        if conn.user_id is None or conn.replaced:
+            return
+        if not self.directory.detach(conn.user_id, sid):
+            return  # a newer connection of the same user took over
+        log.info("disconnect %s (%s)", conn.name, "left" if voluntary else "dropped")
+        if voluntary or self.limits.resume_grace_seconds <= 0:
+            self._release(conn.user_id)
+            return
+        generation = self._drop_generation.get(conn.user_id, 0) + 1
+        self._drop_generation[conn.user_id] = generation
+        self.listener.user_dropped(conn.user_id, conn.name)
+        self.runtime.spawn(self._release_after_grace, conn.user_id, generation)
+
+    def _release_after_grace(self, user_id: str, generation: int) -> None:
+        self.runtime.sleep(self.limits.resume_grace_seconds)
+        if self._drop_generation.get(user_id) != generation:
+            return
+        del self._drop_generation[user_id]
+        if self.directory.sid_of(user_id) is None:
+            self._release(user_id)
+
+    def _release(self, user_id: str) -> None:
+        name = self.directory.release(user_id)
+        if name is None:
+            return
+        self.limiter.forget(user_id)
+        self.outbox.emit("message", {"name": None, "txt": f"{name} has left the chat!"}, to=LOBBY)
+        self._push_presence("leave", name)
+        self.listener.user_gone(user_id, name)
+
+    def kick_idle_unnamed(self) -> int:
+        """Disconnect connections that never picked a name in time; return how many."""
+        deadline = self.runtime.now() - self.limits.unnamed_idle_seconds
+        idle = [
+            c.sid
+            for c in self.connections.values()
+            if c.user_id is None and c.connected_at < deadline
+        ]
+        for sid in idle:
+            self.outbox.disconnect(sid)
+        return len(idle)
+
+    # ---- resuming ----------------------------------------------------------------------------
+
+    def _resume(self, sid: str, token: Any, last_id: Any) -> bool:
+        grant = self.tokens.resolve(token)
+        if grant is None:
+            self._resume_failed(sid, "Your session has expired: pick a name again.")
+            return False
+        name = self.directory.name_of(grant.user_id)
+        announce = name is None
+        if announce:  # the grace period ran out: take the name again if still free
+            try:
+                self.directory.claim(grant.user_id, grant.name)
+            except Refused as refusal:
+                self._resume_failed(sid, refusal.reason)
+                return False
+            name = grant.name
+        self._drop_generation.pop(grant.user_id, None)
+        self._adopt(sid, grant.user_id, name, token)
+        log.info("resume %s", name)
+        self.outbox.emit("session", {"resumed": True, "username": name, "token": token}, to=sid)
+        if announce:
+            self._announce_entry(sid, name)
+        if isinstance(last_id, int) and not isinstance(last_id, bool):
+            self._replay(sid, last_id)
+        else:
+            self.outbox.join(sid, LOBBY)
+            self._send_recent(sid)
+        self.listener.user_back(grant.user_id, name, sid)
+        return True
+
+    def _resume_failed(self, sid: str, reason: str) -> None:
+        self.outbox.emit("session", {"resumed": False, "error": reason}, to=sid)
+
+    def _adopt(self, sid: str, user_id: str, name: str, token: str) -> None:
+        conn = self.connections[sid]
+        conn.user_id, conn.name, conn.token = user_id, name, token
+        old_sid = self.directory.attach(user_id, sid)
+        if old_sid is not None:
+            old = self.connections.get(old_sid)
+            if old is not None:
+                old.replaced = True
+            self.outbox.disconnect(old_sid)
+
+    def _replay(self, sid: str, last_id: int) -> None:
+        """Send what the client missed, in order, then let live messages flow.
+
+        Messages up to the watermark were broadcast before this connection joined the lobby,
+        so they are replayed; later ones reach it live. Joining right after seeing the watermark
+        unchanged (no yield in between) leaves no gap and sends nothing twice."""
+        sent = 0
+        while True:
+            watermark = self.broadcast_watermark
+            if watermark > last_id and sent < MAX_REPLAY:
+                for message in self.history.after(LOBBY, last_id, MAX_REPLAY - sent):
+                    if message.id > watermark:
+                        break
+                    self.outbox.emit("message", {**message.to_wire(), "replayed": True}, to=sid)
+                    sent += 1
+                last_id = max(last_id, watermark)
+            if self.broadcast_watermark == watermark:
+                self.outbox.join(sid, LOBBY)
+                return
+
+    # ---- events ------------------------------------------------------------------------------
+
+    def set_username(self, sid: str, payload: Any) -> dict:
+        name = clean_name(as_object(payload, '{username: "Ada"}').get("username"))
+        conn = self.connections[sid]
+        self._limit(conn, "other")
+        if conn.user_id is None:
+            return self._name_new_user(conn, name)
+        return self._rename(conn, name)
+
+    def _name_new_user(self, conn: Connection, name: str) -> dict:
+        user_id = new_user_id()
+        self.directory.claim(user_id, name)
+        token = self.tokens.issue(user_id, name)
+        self._adopt(conn.sid, user_id, name, token)
+        log.info("name %s", name)
+        self._announce_entry(conn.sid, name)
+        self._send_recent(conn.sid)
+        return {"ok": True, "username": name, "token": token}
+
+    def _rename(self, conn: Connection, name: str) -> dict:
+        if name == conn.name:
+            return {"ok": True, "username": name, "token": conn.token}
+        if self.listener.is_busy(conn.user_id):
+            raise Refused("You can't change your name during a game or while looking for one.")
+        old = self.directory.claim(conn.user_id, name)
+        self.tokens.rename(conn.user_id, name)
+        conn.name = name
+        log.info("rename %s -> %s", old, name)
+        txt = f"{old} is now known as {name}."
+        self.outbox.emit("message", {"name": None, "txt": txt}, to=LOBBY, skip_sid=conn.sid)
+        self._push_presence("rename", name, old_name=old)
+        return {"ok": True, "username": name, "token": conn.token}
+
+    def _announce_entry(self, sid: str, name: str) -> None:
+        txt = f"{name} has entered the chat!"
+        self.outbox.emit("message", {"name": None, "txt": txt}, to=LOBBY, skip_sid=sid)
+        self._push_presence("join", name)
+
+    def _send_recent(self, sid: str) -> None:
+        if self.limits.history_on_join <= 0:
+            return
+        messages, has_more = self.history.page(LOBBY, limit=self.limits.history_on_join)
+        wire = [m.to_wire() for m in messages]
+        self.outbox.emit("history", {"messages": wire, "has_more": has_more}, to=sid)
+
+    def _push_presence(self, action: str, name: str, **extra: Any) -> None:
+        update = {"action": action, "name": name, **extra, "count": self.directory.count()}
+        self.outbox.emit("presence", update, to=LOBBY)
+
+    def check_message(self, sid: str, payload: Any) -> Callable[[], dict]:
+        """Validate a chat message now, in arrival order; return the (blocking) store-and-ack.
+
+        The split lets the web layer keep each client's messages in order while the storing
+        waits for its group commit off the connection's reader."""
+        conn = self.named(sid)
+        payload = as_object(payload, '{msg: "hello"}')
+        text = clean_message(payload.get("msg"), self.limits.max_message_chars)
+        client_id = clean_client_id(payload.get("client_id"))
+        self._limit(conn, "chat")
+        return lambda: self._store_message(conn, text, client_id)
+
+    def message(self, sid: str, payload: Any) -> dict:
+        return self.check_message(sid, payload)()
+
+    def _store_message(self, conn: Connection, text: str, client_id: str | None) -> dict:
+        sender_sid = conn.sid
+
+        def broadcast(message) -> None:
+            self.broadcast_watermark = max(self.broadcast_watermark, message.id)
+            self.outbox.emit("message", message.to_wire(), to=LOBBY, skip_sid=sender_sid)
+
+        message, duplicate = self.history.append(
+            LOBBY, conn.user_id, conn.name, text, client_id=client_id, on_commit=broadcast
+        )
+        ack = {"ok": True, "id": message.id, "ts": message.ts}
+        if duplicate:
+            ack["duplicate"] = True
+        return ack
+
+    def users(self, sid: str, payload: Any) -> dict:
+        self._limit(self.connections[sid], "other")
+        names = self.directory.names()
+        return {"ok": True, "users": names, "count": len(names)}
+
+    def typing(self, sid: str, payload: Any) -> dict:
+        conn = self.named(sid)
+        typing = as_object(payload, "{typing: true}").get("typing")
+        if not isinstance(typing, bool):
+            raise Refused("typing must be true or false.")
+        self._limit(conn, "other")
+        update = {"name": conn.name, "typing": typing}
+        self.outbox.emit("typing", update, to=LOBBY, skip_sid=sid)
+        return {"ok": True}
+
+    def history_page(self, sid: str, payload: Any) -> dict:
+        conn = self.named(sid)
+        payload = as_object(payload, "{before: 42, limit: 50}")
+        reason = "before and after must be whole numbers."
+        before = optional_whole_number(payload, "before", reason)
+        after = optional_whole_number(payload, "after", reason)
+        limit = optional_whole_number(
+            payload, "limit", "limit must be a whole number from 1 to 200."
+        )
+        if limit is None:
+            limit = 50
+        if not 1 <= limit <= MAX_PAGE:
+            raise Refused("limit must be a whole number from 1 to 200.")
+        self._limit(conn, "other")
+        messages, has_more = self.history.page(LOBBY, before=before, after=after, limit=limit)
+        return {"ok": True, "messages": [m.to_wire() for m in messages], "has_more": has_more}
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    def named(self, sid: str) -> Connection:
+        conn = self.connections.get(sid)
+        if conn is None or conn.user_id is None:
+            raise Refused("Pick a name before you chat.")
+        return conn
+
+    def _limit(self, conn: Connection, kind: str) -> None:
+        spec = self.limits.chat_rate if kind == "chat" else self.limits.other_rate
+        self.limiter.check(conn.user_id or conn.sid, kind, spec, self.runtime.now())

@@ -1,0 +1,84 @@
+"""Token buckets: a burst of `capacity` events, refilled at `capacity / per_seconds` a second."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+from rpschat.domain.errors import Refused
+
+
+@dataclass(frozen=True)
+class RateSpec:
+    capacity: int
+    per_seconds: float
+
+    @property
+    def refill_per_second(self) -> float:
+        return self.capacity / self.per_seconds
+
+    @classmethod
+    def parse(cls, text: str) -> RateSpec | None:
+        """`"20/10"` is 20 events per 10 seconds; `"0"` turns the limit off (None)."""
+        text = text.strip()
+        if text in ("0", "off"):
+            return None
+        count, sep, seconds = text.partition("/")
+        try:
+            spec = cls(int(count), float(seconds)) if sep else None
+        except ValueError:
+            spec = None
+        if spec is None or spec.capacity < 1 or not spec.per_seconds > 0:
+            raise ValueError(f"expected COUNT/SECONDS like 20/10, or 0 for no limit; got {text!r}")
+        return spec
+
+
+@dataclass
+class Bucket:
+    tokens: float
+    updated: float
+
+
+def take_token(bucket: Bucket, spec: RateSpec, now: float) -> float:
+    """Take one token; return 0 on success or the seconds to wait until one is there."""
+    elapsed = max(0.0, now - bucket.updated)
+    bucket.tokens = min(spec.capacity, bucket.tokens + elapsed * spec.refill_per_second)
+    bucket.updated = now
+    if bucket.tokens >= 1:
+        bucket.tokens -= 1
+        return 0.0
+    return (1 - bucket.tokens) / spec.refill_per_second
+
+
+def too_fast(wait_seconds: float) -> Refused:
+    shown = math.ceil(wait_seconds * 10) / 10
+    return Refused(f"You are sending too fast: wait {shown:.1f} s.")
+
+
+class RateLimiter(Protocol):
+    def check(self, subject: str, kind: str, spec: RateSpec | None, now: float) -> None:
+        """Raise Refused when `subject` is over `spec` for this kind; None means no limit."""
+
+    def forget(self, subject: str) -> None: ...
+
+
+class MemoryRateLimiter:
+    """Buckets in this process, per subject (a user or a connection) and kind of event."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, dict[str, Bucket]] = {}
+
+    def check(self, subject: str, kind: str, spec: RateSpec | None, now: float) -> None:
+        if spec is None:
+            return
+        kinds = self._buckets.setdefault(subject, {})
+        bucket = kinds.get(kind)
+        if bucket is None:
+            bucket = kinds[kind] = Bucket(float(spec.capacity), now)
+        wait = take_token(bucket, spec, now)
+        if wait:
+            raise too_fast(wait)
+
+    def forget(self, subject: str) -> None:
+        self._buckets.pop(subject, None)

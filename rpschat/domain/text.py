@@ -1,0 +1,48 @@
+"""Validation of what people type: names, messages, client message ids."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from rpschat.domain.errors import Refused
+
+MAX_NAME_CHARS = 32
+MAX_CLIENT_ID_CHARS = 64
+
+
+def clean_name(raw: object) -> str:
+    """The name as it will be shown: trimmed, 1 to 32 characters, no control characters."""
+    if not isinstance(raw, str):
+        raise Refused("Your name must be a string.")
+    name = raw.strip()
+    if not name:
+        raise Refused("Your name can't be empty.")
+    if len(name) > MAX_NAME_CHARS:
+        raise Refused(f"Your name can be at most {MAX_NAME_CHARS} characters.")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+        raise Refused("Your name can't contain control characters.")
+    return name
+
+
+def name_key(name: str) -> str:
+    """What makes two names the same: case-insensitive, Unicode-aware."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def clean_message(raw: object, max_chars: int) -> str:
+    """Message text, relayed verbatim: only its type and length are checked."""
+    if not isinstance(raw, str):
+        raise Refused("A message must be a string.")
+    if not raw.strip():
+        raise Refused("A message can't be empty.")
+    if len(raw) > max_chars:
+        raise Refused(f"A message can be at most {max_chars} characters.")
+    return raw
+
+
+def clean_client_id(raw: object) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not 1 <= len(raw) <= MAX_CLIENT_ID_CHARS:
+        raise Refused(f"client_id must be a string of 1 to {MAX_CLIENT_ID_CHARS} characters.")
+    return raw

@@ -1,0 +1,155 @@
+"""Who is online and under which name, and the tokens that let a user resume.
+
+Small interfaces with an in-process implementation here; `redis_state.py` holds the shared one.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from rpschat.domain.errors import Refused
+from rpschat.domain.text import name_key
+
+
+def name_taken(name: str) -> Refused:
+    return Refused(f"The name '{name}' is taken: pick another.")
+
+
+class Directory(Protocol):
+    """Names online, unique case-insensitively, and the connection each user is on."""
+
+    def claim(self, user_id: str, name: str) -> str | None:
+        """Give `user_id` the name (renaming it if it had one); return the old name.
+
+        Raises Refused when another user holds the name."""
+
+    def release(self, user_id: str) -> str | None:
+        """Free the user's name; return it (None if it had none)."""
+
+    def name_of(self, user_id: str) -> str | None: ...
+    def user_of(self, name: str) -> str | None: ...
+    def names(self) -> list[str]: ...
+    def count(self) -> int: ...
+    def attach(self, user_id: str, sid: str) -> str | None:
+        """Make `sid` the user's connection; return the one it replaces, if any."""
+
+    def detach(self, user_id: str, sid: str) -> bool:
+        """Forget `sid` if it is still the user's connection; True if it was."""
+
+    def sid_of(self, user_id: str) -> str | None: ...
+
+
+class MemoryDirectory:
+    def __init__(self) -> None:
+        self._name_by_user: dict[str, str] = {}
+        self._user_by_key: dict[str, str] = {}
+        self._sid_by_user: dict[str, str] = {}
+
+    def claim(self, user_id: str, name: str) -> str | None:
+        key = name_key(name)
+        holder = self._user_by_key.get(key)
+        if holder is not None and holder != user_id:
+            raise name_taken(name)
+        old = self._name_by_user.get(user_id)
+        if old is not None:
+            del self._user_by_key[name_key(old)]
+        self._user_by_key[key] = user_id
+        self._name_by_user[user_id] = name
+        return old
+
+    def release(self, user_id: str) -> str | None:
+        name = self._name_by_user.pop(user_id, None)
+        if name is not None:
+            del self._user_by_key[name_key(name)]
+        self._sid_by_user.pop(user_id, None)
+        return name
+
+    def name_of(self, user_id: str) -> str | None:
+        return self._name_by_user.get(user_id)
+
+    def user_of(self, name: str) -> str | None:
+        return self._user_by_key.get(name_key(name))
+
+    def names(self) -> list[str]:
+        return sorted(self._name_by_user.values(), key=name_key)
+
+    def count(self) -> int:
+        return len(self._name_by_user)
+
+    def attach(self, user_id: str, sid: str) -> str | None:
+        old = self._sid_by_user.get(user_id)
+        self._sid_by_user[user_id] = sid
+        return old if old != sid else None
+
+    def detach(self, user_id: str, sid: str) -> bool:
+        if self._sid_by_user.get(user_id) != sid:
+            return False
+        del self._sid_by_user[user_id]
+        return True
+
+    def sid_of(self, user_id: str) -> str | None:
+        return self._sid_by_user.get(user_id)
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    user_id: str
+    name: str
+
+
+def new_user_id() -> str:
+    return secrets.token_hex(8)
+
+
+def split_token(token: object) -> tuple[str, str] | None:
+    """A token is `<user_id>.<secret>`: looked up by user id, its secret compared in
+    constant time, so a lookup's timing tells nothing about the secret."""
+    if not isinstance(token, str) or len(token) > 200:
+        return None
+    user_id, dot, secret = token.partition(".")
+    return (user_id, secret) if dot and user_id and secret else None
+
+
+class TokenStore(Protocol):
+    def issue(self, user_id: str, name: str) -> str: ...
+    def resolve(self, token: object) -> TokenGrant | None:
+        """The grant for a valid, unexpired token (and its expiry pushed back), else None."""
+
+    def rename(self, user_id: str, name: str) -> None: ...
+
+
+class MemoryTokens:
+    def __init__(self, ttl_seconds: float, clock=time.time) -> None:
+        self._ttl = ttl_seconds
+        self._clock = clock
+        # user_id -> (secret, name, expires_at)
+        self._grants: dict[str, tuple[str, str, float]] = {}
+
+    def issue(self, user_id: str, name: str) -> str:
+        secret = secrets.token_urlsafe(32)
+        self._grants[user_id] = (secret, name, self._clock() + self._ttl)
+        return f"{user_id}.{secret}"
+
+    def resolve(self, token: object) -> TokenGrant | None:
+        parts = split_token(token)
+        grant = self._grants.get(parts[0]) if parts else None
+        if grant is None:
+            return None
+        secret, name, expires_at = grant
+        now = self._clock()
+        if not hmac.compare_digest(secret, parts[1]):
+            return None
+        if expires_at <= now:
+            del self._grants[parts[0]]
+            return None
+        self._grants[parts[0]] = (secret, name, now + self._ttl)
+        return TokenGrant(parts[0], name)
+
+    def rename(self, user_id: str, name: str) -> None:
+        grant = self._grants.get(user_id)
+        if grant is not None:
+            self._grants[user_id] = (grant[0], name, grant[2])

@@ -1,0 +1,36 @@
+"""The page, its favicon and the Socket.IO client build, all served by the app itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, abort, render_template, send_from_directory
+
+ROOT = Path(__file__).resolve().parents[2]
+# The browser build of socket.io-client, installed from package.json by `make setup`.
+SOCKETIO_CLIENT_DIST = ROOT / "node_modules" / "socket.io-client" / "dist"
+VENDOR_FILES = {"socket.io.esm.min.js", "socket.io.esm.min.js.map"}
+
+pages = Blueprint("pages", __name__)
+
+
+@pages.get("/")
+def index():
+    return render_template("index.html")
+
+
+@pages.get("/favicon.ico")
+def favicon():
+    return send_from_directory(ROOT / "static", "favicon.svg", mimetype="image/svg+xml")
+
+
+@pages.get("/vendor/<path:filename>")
+def vendor(filename: str):
+    if filename not in VENDOR_FILES:
+        abort(404)
+    return send_from_directory(SOCKETIO_CLIENT_DIST, filename, max_age=86400)
+
+
+@pages.get("/healthz")
+def health():
+    return {"ok": True}

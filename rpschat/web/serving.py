@@ -1,0 +1,44 @@
+"""Process-level concerns of the server: file limits and a graceful SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import signal
+
+log = logging.getLogger("rpschat")
+
+SHUTDOWN_NOTICE = {"reconnect_in_ms": 1000}
+
+
+def raise_open_file_limit() -> int:
+    """Every connection is a file descriptor: lift the soft limit to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1_048_576)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            log.warning("could not raise the open file limit above %d", soft)
+    return soft
+
+
+def graceful_shutdown_on_sigterm(listener, socketio, services) -> None:
+    """On SIGTERM: stop accepting, tell clients, commit what is queued, then exit."""
+    import eventlet
+
+    def shut_down():
+        log.info("SIGTERM: shutting down")
+        try:
+            listener.close()
+        except OSError:
+            pass
+        socketio.emit("server_shutdown", SHUTDOWN_NOTICE)
+        services.close()  # drains the history writer: every accepted message is committed
+        eventlet.sleep(0.3)  # lets the acks and the notice reach the sockets
+        logging.shutdown()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, lambda *_: eventlet.spawn_n(shut_down))

@@ -1,0 +1,88 @@
+"""Start the real server as a process (`python app.py`, eventlet) and stop it, for tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """One server process on 127.0.0.1; `url` once it answers."""
+
+    def __init__(self, env: dict | None = None, port: int | None = None, command=None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "PORT": str(self.port),
+            "HOST": "127.0.0.1",
+            "SECRET_KEY": "net-test",
+            "DATABASE_URL": "memory://",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.command = command or [sys.executable, "app.py"]
+        self.proc: subprocess.Popen | None = None
+        self.log_path = None
+
+    def start(self, timeout: float = 20.0) -> ServerProcess:
+        log_dir = Path(os.environ.get("TMPDIR", "/tmp"))
+        self.log_path = log_dir / f"rpschat-server-{self.port}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 (kept open for the process)
+        self.proc = subprocess.Popen(
+            self.command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            shell=isinstance(self.command, str),
+        )
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not answer within {timeout} s:\n{self.output()}")
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def kill(self, sig=signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(timeout=15)
+
+    def stop(self) -> None:
+        self.kill(signal.SIGKILL)
+        self._log.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -1,0 +1,75 @@
+"""Fixtures for the fast layer: the app built in-process, driven by Flask-SocketIO's test client."""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "memory://")  # the module-level app in app.py
+os.environ.setdefault("SECRET_KEY", "test-secret")
+
+import pytest  # noqa: E402
+
+from app import create_app  # noqa: E402
+from rpschat.config import Settings  # noqa: E402
+
+TEST_ENV = {"DATABASE_URL": "memory://", "SECRET_KEY": "test-secret", "LOG_LEVEL": "WARNING"}
+
+
+class Harness:
+    """One app and its clients; `join(name)` gives a named client with its ack."""
+
+    def __init__(self, **overrides):
+        settings = Settings.from_env(TEST_ENV).with_overrides(**overrides)
+        self.flask_app, self.socketio, self.services = create_app(settings)
+        self.clients = []
+
+    def client(self, auth=None, headers=None):
+        client = self.socketio.test_client(self.flask_app, auth=auth, headers=headers)
+        self.clients.append(client)
+        return client
+
+    def join(self, name, auth=None):
+        client = self.client(auth=auth)
+        ack = client.emit("set_username", {"username": name}, callback=True)
+        assert ack["ok"], ack
+        client.get_received()
+        return client, ack
+
+    def close(self):
+        for client in self.clients:
+            if client.is_connected():
+                client.disconnect()
+        self.services.close()
+
+
+@pytest.fixture
+def harness_factory():
+    made = []
+
+    def make(**overrides):
+        harness = Harness(**overrides)
+        made.append(harness)
+        return harness
+
+    yield make
+    for harness in made:
+        harness.close()
+
+
+@pytest.fixture
+def harness(harness_factory):
+    return harness_factory()
+
+
+def _payload(record):
+    # the test client unwraps the args of events named 'message' (its send() shorthand)
+    if record["name"] in ("message", "json"):
+        return record["args"]
+    return record["args"][0] if record["args"] else None
+
+
+def events(client, name):
+    """The payloads of every `name` event the client received since the last call."""
+    return [_payload(r) for r in client.get_received() if r["name"] == name]
+
+
+def received(client):
+    return [(r["name"], _payload(r)) for r in client.get_received()]
