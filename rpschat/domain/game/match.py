@@ -1,0 +1,313 @@
+"""One rock-paper-scissors match between two players: a clock-free state machine.
+
+Time is always passed in as `now` (seconds, any monotonic-ish float) so the class never reads a
+clock: the caller owns timers, and tests are deterministic. The whole state converts to and from
+a dict of JSON types (`to_dict` / `from_dict`) so live matches can be kept in Redis later.
+
+Rounds: every round, drawn or not, increments `round`; only won rounds score. The match ends
+when a player reaches `wins_needed(best_of)`, so draws simply add rounds (no cap: each round is
+bounded by the round timer and a draw needs both players to keep throwing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from rpschat.domain.errors import Refused
+from rpschat.domain.game.rules import parse_move, round_winner, validate_best_of, wins_needed
+
+PLAYING = "playing"
+OVER = "over"
+
+Status = Literal["playing", "over"]
+# As in docs/protocol.md: 'won': a played round gave someone wins_needed; 'timeout': a round
+# timeout did; 'forfeit': the other player left; 'disconnect': the other dropped past the
+# reconnection grace; 'abandoned': neither player threw before a round deadline (no winner).
+EndReason = Literal["won", "timeout", "forfeit", "disconnect", "abandoned"]
+ForfeitReason = Literal["forfeit", "disconnect"]
+FORFEIT_REASONS: tuple[ForfeitReason, ...] = ("forfeit", "disconnect")
+
+NOT_A_PLAYER = "You are not playing in this game."
+GAME_OVER = "This game is over."
+ALREADY_THREW = "You already threw this round."
+TIME_IS_UP = "Time is up for this round."
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """A resolved round. With `timeout`, the player who did not throw in time has move None."""
+
+    game_id: str
+    round: int
+    moves: dict[str, str | None]
+    winner: str | None
+    score: dict[str, int]
+    timeout: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `round_result` event payload."""
+        return {
+            "game_id": self.game_id,
+            "round": self.round,
+            "moves": dict(self.moves),
+            "winner": self.winner,
+            "score": dict(self.score),
+            "timeout": self.timeout,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RoundResult:
+        return cls(
+            game_id=data["game_id"],
+            round=data["round"],
+            moves=dict(data["moves"]),
+            winner=data["winner"],
+            score=dict(data["score"]),
+            timeout=data["timeout"],
+        )
+
+
+@dataclass(frozen=True)
+class GameOver:
+    """How a match ended. `winner` is None only when the match was abandoned."""
+
+    game_id: str
+    winner: str | None
+    score: dict[str, int]
+    reason: EndReason
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `game_over` event payload."""
+        return {
+            "game_id": self.game_id,
+            "winner": self.winner,
+            "score": dict(self.score),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class ThrowOutcome:
+    """What one throw or expiry changed: possibly a resolved round, possibly the end."""
+
+    round_completed: bool
+    round_result: RoundResult | None = None
+    game_over: GameOver | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "round_completed": self.round_completed,
+            "round_result": self.round_result.to_dict() if self.round_result else None,
+            "game_over": self.game_over.to_dict() if self.game_over else None,
+        }
+
+
+@dataclass
+class Match:
+    game_id: str
+    players: tuple[str, str]
+    best_of: int
+    round_seconds: float
+    round: int = 1
+    # Moves thrown in the current round, by player. Secret until the round resolves.
+    moves: dict[str, str] = field(default_factory=dict)
+    score: dict[str, int] = field(default_factory=dict)
+    status: Status = PLAYING
+    winner: str | None = None
+    reason: EndReason | None = None
+    # Absolute time at which the current round times out; None once the match is over.
+    round_deadline: float | None = None
+    history: list[RoundResult] = field(default_factory=list)
+
+    # ----- creation and persistence -----
+
+    @classmethod
+    def start(
+        cls,
+        game_id: str,
+        player_a: str,
+        player_b: str,
+        best_of: int,
+        now: float,
+        round_seconds: float,
+    ) -> Match:
+        if player_a == player_b:
+            raise Refused("You cannot play against yourself.")
+        if round_seconds <= 0:
+            raise ValueError("round_seconds must be positive")
+        return cls(
+            game_id=game_id,
+            players=(player_a, player_b),
+            best_of=validate_best_of(best_of),
+            round_seconds=round_seconds,
+            score={player_a: 0, player_b: 0},
+            round_deadline=now + round_seconds,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Full state, secret moves included: for storage, never for clients."""
+        return {
+            "game_id": self.game_id,
+            "players": list(self.players),
+            "best_of": self.best_of,
+            "round_seconds": self.round_seconds,
+            "round": self.round,
+            "moves": dict(self.moves),
+            "score": dict(self.score),
+            "status": self.status,
+            "winner": self.winner,
+            "reason": self.reason,
+            "round_deadline": self.round_deadline,
+            "history": [result.to_dict() for result in self.history],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Match:
+        player_a, player_b = data["players"]
+        return cls(
+            game_id=data["game_id"],
+            players=(player_a, player_b),
+            best_of=data["best_of"],
+            round_seconds=data["round_seconds"],
+            round=data["round"],
+            moves=dict(data["moves"]),
+            score=dict(data["score"]),
+            status=data["status"],
+            winner=data["winner"],
+            reason=data["reason"],
+            round_deadline=data["round_deadline"],
+            history=[RoundResult.from_dict(item) for item in data["history"]],
+        )
+
+    # ----- queries -----
+
+    @property
+    def is_over(self) -> bool:
+        return self.status == OVER
+
+    @property
+    def wins_needed(self) -> int:
+        return wins_needed(self.best_of)
+
+    def opponent_of(self, player: str) -> str:
+        self._require_player(player)
+        player_a, player_b = self.players
+        return player_b if player == player_a else player_a
+
+    def has_thrown(self, player: str) -> bool:
+        return player in self.moves
+
+    def move_of(self, player: str) -> str | None:
+        """`player`'s own pending move (for their resumed `game_state`); show it to no one else."""
+        return self.moves.get(player)
+
+    def time_left(self, now: float) -> float:
+        """Seconds until the current round times out; 0 once it has, or when the match is over."""
+        if self.round_deadline is None:
+            return 0.0
+        return max(0.0, self.round_deadline - now)
+
+    def public_view(self) -> dict[str, Any]:
+        """Safe for players and spectators: who has thrown, never what, until the round resolves."""
+        return {
+            "game_id": self.game_id,
+            "players": list(self.players),
+            "best_of": self.best_of,
+            "wins_needed": self.wins_needed,
+            "round": self.round,
+            "score": dict(self.score),
+            "thrown": {player: self.has_thrown(player) for player in self.players},
+            "status": self.status,
+            "winner": self.winner,
+            "reason": self.reason,
+            "round_deadline": self.round_deadline,
+            "history": [result.to_dict() for result in self.history],
+        }
+
+    # ----- commands -----
+
+    def throw(self, player: str, move: object, now: float) -> ThrowOutcome:
+        """Record `player`'s move; resolves the round once both have thrown.
+
+        A throw at or after the deadline is refused: the round timer (`expire_round`) decides
+        late rounds, so a slow timer cannot give one player extra time.
+        """
+        self._require_player(player)
+        self._require_playing()
+        if self.has_thrown(player):
+            raise Refused(ALREADY_THREW)
+        if self.round_deadline is not None and now >= self.round_deadline:
+            raise Refused(TIME_IS_UP)
+        self.moves[player] = parse_move(move)
+        if len(self.moves) < 2:
+            return ThrowOutcome(round_completed=False)
+        return self._resolve_played_round(now)
+
+    def expire_round(self, now: float) -> ThrowOutcome | None:
+        """Settle a round whose deadline has passed; None when there is nothing to settle.
+
+        Idempotent: a timer firing early, late or twice is harmless. A player who has not thrown
+        loses the round; if neither threw, both are gone and the match is abandoned.
+        """
+        if self.is_over or self.round_deadline is None or now < self.round_deadline:
+            return None
+        throwers = [player for player in self.players if self.has_thrown(player)]
+        if not throwers:
+            return ThrowOutcome(round_completed=False, game_over=self._end(None, "abandoned"))
+        # Both cannot have thrown here: the second throw resolves the round immediately.
+        (round_winner_name,) = throwers
+        moves: dict[str, str | None] = {p: self.moves.get(p) for p in self.players}
+        return self._complete_round(moves, round_winner_name, True, now)
+
+    def forfeit(self, player: str, reason: ForfeitReason) -> GameOver:
+        """`player` left ('forfeit') or dropped past the grace period ('disconnect')."""
+        if reason not in FORFEIT_REASONS:
+            raise ValueError(f"forfeit reason must be one of {FORFEIT_REASONS}, not {reason!r}")
+        self._require_player(player)
+        self._require_playing()
+        return self._end(self.opponent_of(player), reason)
+
+    # ----- internals -----
+
+    def _resolve_played_round(self, now: float) -> ThrowOutcome:
+        player_a, player_b = self.players
+        side = round_winner(self.moves[player_a], self.moves[player_b])
+        winner = {"a": player_a, "b": player_b, None: None}[side]
+        moves: dict[str, str | None] = {p: self.moves[p] for p in self.players}
+        return self._complete_round(moves, winner, False, now)
+
+    def _complete_round(
+        self,
+        moves: dict[str, str | None],
+        winner: str | None,
+        timeout: bool,
+        now: float,
+    ) -> ThrowOutcome:
+        if winner is not None:
+            self.score[winner] += 1
+        result = RoundResult(self.game_id, self.round, moves, winner, dict(self.score), timeout)
+        self.history.append(result)
+        self.moves = {}
+        if winner is not None and self.score[winner] >= self.wins_needed:
+            return ThrowOutcome(True, result, self._end(winner, "timeout" if timeout else "won"))
+        self.round += 1
+        # From `now`, not the old deadline: a late timer must not shorten the next round.
+        self.round_deadline = now + self.round_seconds
+        return ThrowOutcome(True, result)
+
+    def _end(self, winner: str | None, reason: EndReason) -> GameOver:
+        self.status = OVER
+        self.winner = winner
+        self.reason = reason
+        self.round_deadline = None
+        self.moves = {}  # an unresolved move stays secret forever
+        return GameOver(self.game_id, winner, dict(self.score), reason)
+
+    def _require_player(self, player: str) -> None:
+        if player not in self.players:
+            raise Refused(NOT_A_PLAYER)
+
+    def _require_playing(self) -> None:
+        if self.is_over:
+            raise Refused(GAME_OVER)

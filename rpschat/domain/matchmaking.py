@@ -1,0 +1,367 @@
+"""Finding opponents: a first-come-first-served queue, direct challenges, and rematches.
+
+Refusal texts follow docs/protocol.md.
+
+Each service keeps its state behind a small store interface (a Protocol) so a Redis-backed store
+can replace the in-memory one later without touching the rules here. Not thread-safe by design:
+one event loop calls it. Players are identified by their display name.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from rpschat.domain.errors import Refused
+from rpschat.domain.game.rules import DEFAULT_BEST_OF, validate_best_of
+
+IsBusy = Callable[[str], bool]
+
+ALREADY_QUEUED = "You are already looking for a match."
+ALREADY_IN_GAME = "You are already in a game."
+NOT_QUEUED = "You are not looking for a match."  # for the caller when cancel() returns False
+NO_SUCH_CHALLENGE = "No such challenge."
+CHALLENGE_EXPIRED = "That challenge has expired."
+DEFAULT_CHALLENGE_TTL_SECONDS = 30.0
+
+
+def _never_busy(player: str) -> bool:
+    return False
+
+
+def _new_challenge_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+# ---------------------------------------------------------------- queue
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """Two queued players matched together; `waited` was in the queue first."""
+
+    waited: str
+    arrived: str
+    best_of: int
+
+    @property
+    def players(self) -> tuple[str, str]:
+        return (self.waited, self.arrived)
+
+
+class QueueStore(Protocol):
+    """Per-best_of FIFO queues of player names; a player is in at most one queue."""
+
+    def append(self, player: str, best_of: int) -> None: ...
+    def pop_oldest(self, best_of: int) -> str | None: ...
+    def discard(self, player: str) -> bool: ...
+    def best_of_for(self, player: str) -> int | None: ...
+    def waiting(self, best_of: int) -> list[str]: ...
+    def count(self) -> int: ...
+
+
+class InMemoryQueueStore:
+    def __init__(self) -> None:
+        self._queues: dict[int, deque[str]] = {}
+        self._best_of_by_player: dict[str, int] = {}
+
+    def append(self, player: str, best_of: int) -> None:
+        self._queues.setdefault(best_of, deque()).append(player)
+        self._best_of_by_player[player] = best_of
+
+    def pop_oldest(self, best_of: int) -> str | None:
+        queue = self._queues.get(best_of)
+        if not queue:
+            return None
+        player = queue.popleft()
+        del self._best_of_by_player[player]
+        return player
+
+    def discard(self, player: str) -> bool:
+        best_of = self._best_of_by_player.pop(player, None)
+        if best_of is None:
+            return False
+        self._queues[best_of].remove(player)
+        return True
+
+    def best_of_for(self, player: str) -> int | None:
+        return self._best_of_by_player.get(player)
+
+    def waiting(self, best_of: int) -> list[str]:
+        return list(self._queues.get(best_of, ()))
+
+    def count(self) -> int:
+        return len(self._best_of_by_player)
+
+
+class Matchmaker:
+    """Pairs each arriving player with the earliest player waiting for the same best_of."""
+
+    def __init__(self, is_busy: IsBusy | None = None, store: QueueStore | None = None) -> None:
+        self._is_busy = is_busy or _never_busy
+        self._store: QueueStore = store if store is not None else InMemoryQueueStore()
+
+    def enqueue(self, player: str, best_of: int = DEFAULT_BEST_OF) -> Pairing | None:
+        """The pairing if `player` completes one, else None (the player now waits)."""
+        best_of = validate_best_of(best_of)
+        if self._is_busy(player):
+            raise Refused(ALREADY_IN_GAME)
+        if self.is_queued(player):
+            raise Refused(ALREADY_QUEUED)
+        partner = self._pop_available_partner(best_of)
+        if partner is None:
+            self._store.append(player, best_of)
+            return None
+        return Pairing(waited=partner, arrived=player, best_of=best_of)
+
+    def cancel(self, player: str) -> bool:
+        """Leave the queue; False if the player was not queued."""
+        return self._store.discard(player)
+
+    def remove(self, player: str) -> bool:
+        """Drop a disconnected player; same effect as cancel, named for the caller's intent."""
+        return self._store.discard(player)
+
+    def is_queued(self, player: str) -> bool:
+        return self._store.best_of_for(player) is not None
+
+    def queued_best_of(self, player: str) -> int | None:
+        return self._store.best_of_for(player)
+
+    def waiting(self, best_of: int) -> list[str]:
+        """Players waiting for `best_of`, oldest first."""
+        return self._store.waiting(best_of)
+
+    def queued_count(self) -> int:
+        return self._store.count()
+
+    def _pop_available_partner(self, best_of: int) -> str | None:
+        # A waiting player may have entered a game since (e.g. accepted a challenge): skip them.
+        while (partner := self._store.pop_oldest(best_of)) is not None:
+            if not self._is_busy(partner):
+                return partner
+        return None
+
+
+# ---------------------------------------------------------------- challenges
+
+
+@dataclass(frozen=True)
+class Challenge:
+    challenge_id: str
+    challenger: str
+    challenged: str
+    best_of: int
+    expires_at: float
+
+    def involves(self, player: str) -> bool:
+        return player in (self.challenger, self.challenged)
+
+    def is_expired(self, now: float) -> bool:
+        return now >= self.expires_at
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "challenge_id": self.challenge_id,
+            "challenger": self.challenger,
+            "challenged": self.challenged,
+            "best_of": self.best_of,
+            "expires_at": self.expires_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Challenge:
+        return cls(**data)
+
+
+class ChallengeStore(Protocol):
+    def save(self, challenge: Challenge) -> None: ...
+    def get(self, challenge_id: str) -> Challenge | None: ...
+    def delete(self, challenge_id: str) -> Challenge | None: ...
+    def all(self) -> list[Challenge]: ...
+
+
+class InMemoryChallengeStore:
+    def __init__(self) -> None:
+        self._by_id: dict[str, Challenge] = {}
+
+    def save(self, challenge: Challenge) -> None:
+        self._by_id[challenge.challenge_id] = challenge
+
+    def get(self, challenge_id: str) -> Challenge | None:
+        return self._by_id.get(challenge_id)
+
+    def delete(self, challenge_id: str) -> Challenge | None:
+        return self._by_id.pop(challenge_id, None)
+
+    def all(self) -> list[Challenge]:
+        return list(self._by_id.values())
+
+
+class Challenges:
+    """Direct challenges: one player invites another, who accepts or declines before expiry."""
+
+    def __init__(
+        self,
+        is_busy: IsBusy | None = None,
+        store: ChallengeStore | None = None,
+        new_id: Callable[[], str] = _new_challenge_id,
+    ) -> None:
+        self._is_busy = is_busy or _never_busy
+        self._store: ChallengeStore = store if store is not None else InMemoryChallengeStore()
+        self._new_id = new_id
+
+    def challenge(
+        self,
+        challenger: str,
+        challenged: str,
+        best_of: int,
+        now: float,
+        ttl_seconds: float = DEFAULT_CHALLENGE_TTL_SECONDS,
+    ) -> Challenge:
+        best_of = validate_best_of(best_of)
+        if challenger == challenged:
+            raise Refused("You can't challenge yourself.")
+        if self._is_busy(challenger):
+            raise Refused(ALREADY_IN_GAME)
+        if self._is_busy(challenged):
+            raise Refused(f"{challenged} is already in a game.")
+        self.expire(now)
+        self._refuse_duplicate(challenger, challenged)
+        challenge = Challenge(self._new_id(), challenger, challenged, best_of, now + ttl_seconds)
+        self._store.save(challenge)
+        return challenge
+
+    def accept(self, challenge_id: str, by_player: str, now: float) -> Challenge:
+        """Consume the challenge; the caller then starts the match between its two players."""
+        challenge = self._pending(challenge_id, now)
+        if by_player != challenge.challenged:
+            raise Refused(f"Only {challenge.challenged} can accept this challenge.")
+        if self._is_busy(by_player):
+            raise Refused(ALREADY_IN_GAME)
+        self._store.delete(challenge_id)
+        if self._is_busy(challenge.challenger):
+            raise Refused(f"{challenge.challenger} is already in a game.")
+        return challenge
+
+    def decline(self, challenge_id: str, by_player: str, now: float) -> Challenge:
+        """The challenged player says no; returns the challenge so the challenger can be told."""
+        challenge = self._pending(challenge_id, now)
+        if by_player != challenge.challenged:
+            raise Refused(f"Only {challenge.challenged} can decline this challenge.")
+        self._store.delete(challenge_id)
+        return challenge
+
+    def withdraw(self, challenge_id: str, by_player: str, now: float) -> Challenge:
+        """The challenger takes the challenge back."""
+        challenge = self._pending(challenge_id, now)
+        if by_player != challenge.challenger:
+            raise Refused("Only the challenger can withdraw this challenge.")
+        self._store.delete(challenge_id)
+        return challenge
+
+    def cancel_for(self, player: str) -> list[Challenge]:
+        """Drop every challenge from or to `player` (disconnect, or they started a game)."""
+        return self._delete_all(c for c in self._store.all() if c.involves(player))
+
+    def expire(self, now: float) -> list[Challenge]:
+        """Drop stale challenges; returns them so both sides can be told."""
+        return self._delete_all(c for c in self._store.all() if c.is_expired(now))
+
+    def get(self, challenge_id: str, now: float) -> Challenge | None:
+        challenge = self._store.get(challenge_id)
+        if challenge is None or challenge.is_expired(now):
+            return None
+        return challenge
+
+    def pending_for(self, player: str, now: float) -> list[Challenge]:
+        """Live challenges sent or received by `player`, oldest expiry first."""
+        live = [c for c in self._store.all() if c.involves(player) and not c.is_expired(now)]
+        return sorted(live, key=lambda c: c.expires_at)
+
+    def _pending(self, challenge_id: str, now: float) -> Challenge:
+        challenge = self._store.get(challenge_id)
+        if challenge is None:
+            raise Refused(NO_SUCH_CHALLENGE)
+        if challenge.is_expired(now):
+            self._store.delete(challenge_id)
+            raise Refused(CHALLENGE_EXPIRED)
+        return challenge
+
+    def _refuse_duplicate(self, challenger: str, challenged: str) -> None:
+        for existing in self._store.all():
+            if (existing.challenger, existing.challenged) == (challenger, challenged):
+                raise Refused(f"You already challenged {challenged}.")
+            if (existing.challenger, existing.challenged) == (challenged, challenger):
+                raise Refused(f"{challenged} has already challenged you: accept it instead.")
+
+    def _delete_all(self, challenges: Iterable[Challenge]) -> list[Challenge]:
+        doomed = list(challenges)  # materialise before deleting from the store we iterate
+        for challenge in doomed:
+            self._store.delete(challenge.challenge_id)
+        return doomed
+
+
+# ---------------------------------------------------------------- rematches
+
+
+class RematchStore(Protocol):
+    def add_request(self, game_id: str, player: str, players: frozenset[str]) -> frozenset[str]: ...
+    def requests(self, game_id: str) -> frozenset[str]: ...
+    def clear(self, game_id: str) -> None: ...
+    def games_involving(self, player: str) -> list[str]: ...
+
+
+class InMemoryRematchStore:
+    def __init__(self) -> None:
+        self._requesters: dict[str, set[str]] = {}
+        self._players: dict[str, frozenset[str]] = {}
+
+    def add_request(self, game_id: str, player: str, players: frozenset[str]) -> frozenset[str]:
+        self._players[game_id] = players
+        requesters = self._requesters.setdefault(game_id, set())
+        requesters.add(player)
+        return frozenset(requesters)
+
+    def requests(self, game_id: str) -> frozenset[str]:
+        return frozenset(self._requesters.get(game_id, ()))
+
+    def clear(self, game_id: str) -> None:
+        self._requesters.pop(game_id, None)
+        self._players.pop(game_id, None)
+
+    def games_involving(self, player: str) -> list[str]:
+        return [game_id for game_id, players in self._players.items() if player in players]
+
+
+class Rematches:
+    """Both players of a finished game must ask before a rematch starts."""
+
+    def __init__(self, store: RematchStore | None = None) -> None:
+        self._store: RematchStore = store if store is not None else InMemoryRematchStore()
+
+    def request(self, game_id: str, player: str, players_of_game: Iterable[str]) -> bool:
+        """True exactly once: when the last of the game's players asks (then requests reset)."""
+        players = frozenset(players_of_game)
+        if player not in players:
+            raise Refused("You did not play in this game.")
+        if self._store.add_request(game_id, player, players) >= players:
+            self._store.clear(game_id)
+            return True
+        return False
+
+    def requested_by(self, game_id: str) -> frozenset[str]:
+        return self._store.requests(game_id)
+
+    def cancel_for(self, player: str) -> list[str]:
+        """Forget pending rematches of games `player` played (they left); returns the game ids."""
+        game_ids = self._store.games_involving(player)
+        for game_id in game_ids:
+            self._store.clear(game_id)
+        return game_ids
+
+    def forget(self, game_id: str) -> None:
+        self._store.clear(game_id)
