@@ -33,6 +33,11 @@ class Harness:
         client.get_received()
         return client, ack
 
+    def drop(self, client):
+        """The connection is lost (network, closed tab), as opposed to a deliberate disconnect."""
+        self.socketio.server._handle_eio_disconnect(client.eio_sid, "transport close")
+        client.connected.pop("/", None)
+
     def close(self):
         for client in self.clients:
             if client.is_connected():

@@ -298,22 +298,118 @@ def test_bad_history_requests_are_refused(harness, payload):
 # ---- resume ----------------------------------------------------------------------------------
 
 
-def test_resume_with_token_keeps_the_name_and_replays_what_was_missed(harness):
+def wait_until(predicate, timeout=3.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_resume_after_a_drop_keeps_the_name_replays_and_announces_nothing(harness_factory):
+    harness = harness_factory(resume_grace_seconds=5.0)
     ada, ada_ack = harness.join("Ada")
     bea, _ = harness.join("Bea")
-    seen = bea.emit("message", {"msg": "before"}, callback=True)["id"]
-    ada.disconnect()  # (the test client disconnects on purpose; the name is released)
+    seen = bea.emit("message", {"msg": "seen"}, callback=True)["id"]
+    harness.drop(ada)
+    missed = [bea.emit("message", {"msg": f"missed {i}"}, callback=True)["id"] for i in range(3)]
+    bea.get_received()
     back = harness.client(auth={"token": ada_ack["token"], "last_id": seen})
-    [session] = events_of(back, "session")
-    assert session == {"resumed": True, "username": "Ada", "token": ada_ack["token"]}
+    got = received(back)
+    assert got[0] == ("session", {"resumed": True, "username": "Ada", "token": ada_ack["token"]})
+    replayed = [p for e, p in got if e == "message"]
+    assert [m["id"] for m in replayed] == missed
+    assert all(m["replayed"] is True and m["name"] == "Bea" for m in replayed)
+    assert received(bea) == []  # neither a leave nor an entry
+    live = bea.emit("message", {"msg": "live"}, callback=True)["id"]
+    assert [m["id"] for m in events(back, "message")] == [live]
 
 
-def events_of(client, name):
-    return [args for event, args in received(client) if event == name]
+def test_resume_replaces_a_connection_that_has_not_timed_out(harness):
+    ada, ada_ack = harness.join("Ada")
+    bea, _ = harness.join("Bea")
+    bea.get_received()
+    back = harness.client(auth={"token": ada_ack["token"], "last_id": 0})
+    assert events(back, "session")[0]["resumed"] is True
+    named = [c.name for c in harness.services.chat.connections.values()]
+    assert sorted(named) == ["Ada", "Bea"]  # the old connection of Ada is gone
+    assert bea.emit("users", {}, callback=True)["users"] == ["Ada", "Bea"]
+    assert [m for m in events(bea, "message") if m["name"] is None] == []
 
 
-def test_resume_with_a_bad_token_says_so(harness):
-    client = harness.client(auth={"token": "nope.nope", "last_id": 0})
-    assert events(client, "session") == [
-        {"resumed": False, "error": "Your session has expired: pick a name again."}
+def test_a_drop_past_the_grace_period_announces_the_leave(harness_factory):
+    harness = harness_factory(resume_grace_seconds=0.1)
+    ada, _ = harness.join("Ada")
+    bea, _ = harness.join("Bea")
+    ada.get_received()
+    harness.drop(bea)
+    assert events(ada, "message") == []  # not yet: Bea may come back
+    left = []
+    wait_until(lambda: left.extend(events(ada, "message")) or left)
+    assert left == [{"name": None, "txt": "Bea has left the chat!"}]
+
+
+def test_resume_after_the_grace_period_takes_the_name_again(harness_factory):
+    harness = harness_factory(resume_grace_seconds=0.05)
+    ada, ada_ack = harness.join("Ada")
+    bea, _ = harness.join("Bea")
+    harness.drop(ada)
+    wait_until(lambda: bea.emit("users", {}, callback=True)["users"] == ["Bea"])
+    bea.get_received()
+    back = harness.client(auth={"token": ada_ack["token"]})
+    assert events(back, "session")[0]["resumed"] is True
+    assert {"name": None, "txt": "Ada has entered the chat!"} in events(bea, "message")
+
+
+def test_resume_fails_when_the_name_was_taken_meanwhile(harness_factory):
+    harness = harness_factory(resume_grace_seconds=0.05)
+    ada, ada_ack = harness.join("Ada")
+    harness.drop(ada)
+    other = harness.client()
+    wait_until(lambda: other.emit("set_username", {"username": "Ada"}, callback=True)["ok"])
+    back = harness.client(auth={"token": ada_ack["token"]})
+    assert events(back, "session") == [
+        {"resumed": False, "error": "The name 'Ada' is taken: pick another."}
     ]
+
+
+@pytest.mark.parametrize("token", ["nope.nope", "nope", 42, None, "", "a." + "x" * 300])
+def test_resume_with_a_bad_token_says_so(harness, token):
+    harness.join("Ada")
+    client = harness.client(auth={"token": token, "last_id": 0})
+    expected = (
+        []
+        if token is None
+        else [{"resumed": False, "error": "Your session has expired: pick a name again."}]
+    )
+    assert events(client, "session") == expected
+    assert client.emit("set_username", {"username": "Bea"}, callback=True)["ok"]
+
+
+def test_a_stolen_user_id_with_a_wrong_secret_is_refused(harness):
+    _, ada_ack = harness.join("Ada")
+    user_id = ada_ack["token"].split(".")[0]
+    client = harness.client(auth={"token": f"{user_id}.guessed"})
+    assert events(client, "session")[0]["resumed"] is False
+
+
+def test_resend_after_resume_is_stored_once(harness_factory):
+    harness = harness_factory(resume_grace_seconds=5.0)
+    ada, ada_ack = harness.join("Ada")
+    bea, _ = harness.join("Bea")
+    first = ada.emit("message", {"msg": "hi", "client_id": "k1"}, callback=True)
+    harness.drop(ada)
+    back = harness.client(auth={"token": ada_ack["token"], "last_id": first["id"]})
+    again = back.emit("message", {"msg": "hi", "client_id": "k1"}, callback=True)
+    assert again == {**first, "duplicate": True}
+    assert [m["txt"] for m in events(bea, "message")] == ["hi"]
+
+
+def test_idle_unnamed_connections_are_closed(harness_factory):
+    harness = harness_factory(unnamed_idle_seconds=0.0)
+    harness.client()  # never names itself
+    named, _ = harness.join("Ada")
+    assert harness.services.chat.kick_idle_unnamed() == 1
+    assert [c.name for c in harness.services.chat.connections.values()] == ["Ada"]
+    assert named.emit("users", {}, callback=True)["ok"]
