@@ -14,7 +14,7 @@ from typing import Any
 
 from rpschat.domain.errors import Refused
 from rpschat.domain.payload import as_object, optional_whole_number
-from rpschat.domain.ports import LOBBY, Outbox, PresenceListener
+from rpschat.domain.ports import LOBBY, Outbox, PresenceListener, user_room
 from rpschat.domain.ratelimit import RateLimiter, RateSpec
 from rpschat.domain.text import clean_client_id, clean_message, clean_name
 from rpschat.storage.presence import Directory, TokenStore, new_user_id
@@ -180,6 +180,7 @@ class ChatService:
     def _adopt(self, sid: str, user_id: str, name: str, token: str) -> None:
         conn = self.connections[sid]
         conn.user_id, conn.name, conn.token = user_id, name, token
+        self.outbox.join(sid, user_room(user_id))
         old_sid = self.directory.attach(user_id, sid)
         if old_sid is not None:
             old = self.connections.get(old_sid)

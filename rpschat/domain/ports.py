@@ -7,6 +7,11 @@ from typing import Any, Protocol
 LOBBY = "lobby"
 
 
+def user_room(user_id: str) -> str:
+    """Every connection of a user is in this room: emits reach the user across reconnects."""
+    return f"user:{user_id}"
+
+
 class Outbox(Protocol):
     """Sends events to connections and rooms; the web layer implements it with Socket.IO."""
 
