@@ -23,7 +23,7 @@ from flask_socketio import SocketIO
 
 from rpschat.config import Settings
 from rpschat.runtime import EventletRuntime, ThreadingRuntime
-from rpschat.web import security
+from rpschat.web import fastpath, security
 from rpschat.web.events import Router, RoutingServer, SocketOutbox
 from rpschat.web.handlers import register_connection_handlers, register_event_handlers
 from rpschat.web.pages import pages
@@ -68,6 +68,8 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
     if not settings.websocket_compression:
         flask_app.wsgi_app = NoWebSocketCompression(flask_app.wsgi_app)
 
+    if mode == "eventlet":
+        fastpath.install(settings.max_backlog_bytes)
     runtime = EventletRuntime() if mode == "eventlet" else ThreadingRuntime()
     services = build_services(settings, runtime, SocketOutbox(server))
     server.router = Router(defer=runtime.defer)
@@ -87,7 +89,8 @@ def main() -> None:
 
     settings = services.settings
     raise_open_file_limit()
-    listener = eventlet.listen((settings.host, settings.port), backlog=4096)
+    # reuse_port=False: a second server on the same port must fail, not silently share it
+    listener = eventlet.listen((settings.host, settings.port), backlog=4096, reuse_port=False)
     graceful_shutdown_on_sigterm(listener, socketio, services)
     log.info("Serving on http://%s:%d", settings.host, listener.getsockname()[1])
     eventlet.wsgi.server(

@@ -74,6 +74,7 @@ class Settings:
     other_rate: RateSpec | None = RateSpec(60, 10.0)
     max_message_chars: int = 2000
     max_frame_bytes: int = 512 * 1024
+    max_backlog_bytes: int = 1024 * 1024
     max_connections: int = 100_000
     max_connections_per_ip: int = 50
     trust_proxy: bool = False
@@ -108,6 +109,7 @@ class Settings:
             other_rate=_rate(env, "RATE_LIMIT_OTHER", other_default),
             max_message_chars=_int(env, "MAX_MESSAGE_CHARS", 2000, minimum=1),
             max_frame_bytes=_int(env, "MAX_FRAME_BYTES", 512 * 1024, minimum=1024),
+            max_backlog_bytes=_int(env, "MAX_BACKLOG_BYTES", 1024 * 1024, minimum=64 * 1024),
             max_connections=_int(env, "MAX_CONNECTIONS", 100_000, minimum=1),
             max_connections_per_ip=_int(env, "MAX_CONNECTIONS_PER_IP", 50),
             trust_proxy=_bool(env, "TRUST_PROXY", False),

@@ -41,4 +41,14 @@ def graceful_shutdown_on_sigterm(listener, socketio, services) -> None:
         logging.shutdown()
         os._exit(0)
 
-    signal.signal(signal.SIGTERM, lambda *_: eventlet.spawn_n(shut_down))
+    requested = []
+
+    def watch():
+        # A signal handler can't wake eventlet's hub from a long epoll wait, so a task looks
+        # at the flag a few times a second instead.
+        while not requested:
+            eventlet.sleep(0.2)
+        shut_down()
+
+    signal.signal(signal.SIGTERM, lambda *_: requested.append(True))
+    eventlet.spawn_n(watch)
