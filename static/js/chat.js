@@ -1,0 +1,194 @@
+// The lobby log: messages, system lines, pending sends, history paging, typing.
+import { $, el, timeEl } from './ui.js';
+import { request, username, isNamed } from './connection.js';
+import * as store from './storage.js';
+
+const TYPING_IDLE_MS = 3000;
+const TYPING_STALE_MS = 8000;
+
+const log = $('#log');
+const list = $('#messages');
+const olderButton = $('#load-older');
+const typingLine = $('#typing');
+
+const pendingEls = new Map(); // client_id -> <li>
+const typers = new Map(); // name -> timeout that forgets a silent typer
+let maxId = 0;
+let hasMore = false;
+let loadingOlder = false;
+
+const byId = (id) => list.querySelector(`li[data-id="${Number(id)}"]`);
+const oldestId = () => Number(list.querySelector('li[data-id]')?.dataset.id) || null;
+const nearBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+
+/** Runs fn (which adds to the log) and keeps the view pinned to the bottom if it was. */
+function withScroll(fn) {
+  const pinned = nearBottom();
+  fn();
+  if (pinned) log.scrollTop = log.scrollHeight;
+}
+
+function messageEl({ name, txt, ts, id }, mine) {
+  const state = ts ? timeEl(ts) : el('span', { class: 'msg-state' }, 'sending…');
+  return el('li', { class: mine ? 'msg mine' : 'msg', dataset: id != null ? { id } : {} },
+    el('div', { class: 'msg-head' }, el('span', { class: 'msg-name' }, mine ? 'Me' : name), state),
+    el('p', { class: 'msg-text' }, txt));
+}
+
+/** Puts a message in id order: new ones at the end (above own unsent ones), gaps in place. */
+function place(li, id) {
+  if (id == null || id > maxId) {
+    list.insertBefore(li, list.querySelector('li.pending'));
+  } else {
+    const next = [...list.querySelectorAll('li[data-id]')].find((n) => Number(n.dataset.id) > id);
+    list.insertBefore(li, next ?? null);
+  }
+  if (id > maxId) maxId = id;
+}
+
+/** A line without a name (seed: entered, left, connection status). */
+export function addSystem(txt) {
+  withScroll(() => place(el('li', { class: 'msg system' }, el('p', { class: 'msg-text' }, txt))));
+}
+
+/** A message from the server: live, replayed or from history. Deduplicated by id. */
+export function addMessage(m) {
+  if (!m || typeof m !== 'object') return;
+  if (m.name == null) return addSystem(String(m.txt ?? ''));
+  if (m.id != null && byId(m.id)) return;
+  store.noteId(m.id);
+  const li = messageEl(m, m.name === username());
+  if (m.replayed) li.classList.add('replayed');
+  withScroll(() => place(li, m.id));
+  forgetTyper(m.name);
+}
+
+// Outbox view: own messages are shown at once as "sending…".
+export const outboxView = {
+  pending(entry) {
+    const li = messageEl({ txt: entry.msg }, true);
+    li.classList.add('pending');
+    pendingEls.set(entry.client_id, li);
+    withScroll(() => list.append(li));
+  },
+  sent(entry, ack) {
+    const li = pendingEls.get(entry.client_id);
+    pendingEls.delete(entry.client_id);
+    store.noteId(ack.id);
+    if (!li) return;
+    if (byId(ack.id)) return li.remove(); // a replay already showed it
+    li.classList.remove('pending');
+    li.dataset.id = ack.id;
+    if (ack.id > maxId) maxId = ack.id;
+    li.querySelector('.msg-state').replaceWith(timeEl(ack.ts ?? Date.now()));
+  },
+  failed(entry, error) {
+    const li = pendingEls.get(entry.client_id);
+    pendingEls.delete(entry.client_id);
+    if (!li) return;
+    li.classList.replace('pending', 'failed');
+    li.querySelector('.msg-state').textContent = `not sent: ${error}`;
+  },
+};
+
+/** The `history` event after set_username, or an older page. */
+export function addHistory({ messages = [], has_more: more = false } = {}) {
+  const before = oldestId();
+  if (!messages.length || before === null || messages[0].id <= before) hasMore = !!more;
+  withScroll(() => messages.forEach(addMessage));
+  olderButton.hidden = !hasMore;
+}
+
+/** After a resume into an empty log (a reload): the newest page, as on joining. */
+export async function loadLatest() {
+  if (oldestId() !== null) return;
+  const ack = await request('history', { limit: 50 });
+  if (ack.ok) addHistory(ack);
+}
+
+/** Fetches the page before the oldest message, keeping the scroll position. */
+export async function loadOlder() {
+  const before = oldestId();
+  if (loadingOlder || !hasMore || !before || !isNamed()) return;
+  loadingOlder = true;
+  olderButton.disabled = true;
+  const ack = await request('history', { before, limit: 50 });
+  if (ack.ok) {
+    const height = log.scrollHeight;
+    const top = log.scrollTop;
+    for (const m of [...ack.messages].reverse()) {
+      if (byId(m.id)) continue;
+      list.prepend(messageEl(m, m.name === username()));
+    }
+    hasMore = !!ack.has_more;
+    olderButton.hidden = !hasMore;
+    log.scrollTop = top + (log.scrollHeight - height);
+  }
+  olderButton.disabled = false;
+  loadingOlder = false;
+}
+
+function renderTyping() {
+  const names = [...typers.keys()];
+  typingLine.textContent =
+    names.length === 0 ? '' :
+    names.length === 1 ? `${names[0]} is typing…` :
+    names.length === 2 ? `${names[0]} and ${names[1]} are typing…` :
+    'Several people are typing…';
+}
+
+export function forgetTyper(name) {
+  if (!typers.has(name)) return;
+  clearTimeout(typers.get(name));
+  typers.delete(name);
+  renderTyping();
+}
+
+/** `typing {name, typing}` from someone else. */
+export function showTyping({ name, typing } = {}) {
+  if (typeof name !== 'string' || name === username()) return;
+  forgetTyper(name);
+  if (typing) typers.set(name, setTimeout(() => forgetTyper(name), TYPING_STALE_MS));
+  renderTyping();
+}
+
+export function clearTyping() {
+  [...typers.keys()].forEach(forgetTyper);
+}
+
+/** The message box: Enter or Send sends; `typing` goes out on input and stops after 3 s idle. */
+export function initComposer(onSend) {
+  const form = $('#message-form');
+  const input = $('#message');
+  let typingSent = false;
+  let idle = null;
+
+  function stopTyping() {
+    clearTimeout(idle);
+    if (typingSent && isNamed()) request('typing', { typing: false });
+    typingSent = false;
+  }
+
+  input.addEventListener('input', () => {
+    if (!isNamed()) return;
+    if (!typingSent && input.value) {
+      typingSent = true;
+      request('typing', { typing: true });
+    }
+    clearTimeout(idle);
+    idle = setTimeout(stopTyping, TYPING_IDLE_MS);
+  });
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const text = input.value;
+    if (!text.trim()) return;
+    stopTyping();
+    onSend(text);
+    input.value = '';
+    input.focus();
+  });
+
+  log.addEventListener('scroll', () => { if (log.scrollTop < 40) loadOlder(); });
+  olderButton.addEventListener('click', loadOlder);
+}

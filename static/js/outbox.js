@@ -1,0 +1,59 @@
+// Outgoing lobby messages: each has a client_id and stays pending until acked,
+// survives reloads (sessionStorage) and is resent in order after a reconnect.
+import { request, isNamed } from './connection.js';
+import * as store from './storage.js';
+
+const pending = new Map(); // client_id -> {client_id, msg, at}
+let view = null; // {pending(entry), sent(entry, ack), failed(entry, error)}
+let pumping = false;
+let retryTimer = null;
+
+const save = () => store.setPending([...pending.values()]);
+
+/** Restores messages left pending by a previous page load. */
+export function initOutbox(renderer) {
+  view = renderer;
+  for (const entry of store.getPending()) {
+    pending.set(entry.client_id, entry);
+    view.pending(entry);
+  }
+}
+
+export function send(msg) {
+  const entry = { client_id: crypto.randomUUID(), msg, at: Date.now() };
+  pending.set(entry.client_id, entry);
+  save();
+  view.pending(entry);
+  pump();
+}
+
+const waitSeconds = (error) => Number(/wait ([\d.]+) s/.exec(error ?? '')?.[1]);
+
+/** Sends pending messages one at a time so the server stores them in order. */
+export async function pump() {
+  if (pumping) return;
+  pumping = true;
+  clearTimeout(retryTimer);
+  try {
+    while (isNamed() && pending.size) {
+      const entry = pending.values().next().value;
+      const ack = await request('message', { msg: entry.msg, client_id: entry.client_id });
+      if (!pending.has(entry.client_id)) continue;
+      if (ack.ok) {
+        pending.delete(entry.client_id);
+        view.sent(entry, ack);
+      } else if (ack.transient) {
+        if (!isNamed()) break; // resent after the next resume
+      } else if (waitSeconds(ack.error) || /Pick a name/.test(ack.error)) {
+        retryTimer = setTimeout(pump, (waitSeconds(ack.error) || 1) * 1000 + 50);
+        break;
+      } else {
+        pending.delete(entry.client_id);
+        view.failed(entry, ack.error);
+      }
+      save();
+    }
+  } finally {
+    pumping = false;
+  }
+}

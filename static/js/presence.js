@@ -1,0 +1,69 @@
+// Who is online: the `users` ack on connect, then `presence` pushes.
+import { $, el } from './ui.js';
+import { request, username } from './connection.js';
+
+const listEl = $('#online-list');
+const countEl = $('#online-count');
+
+let users = [];
+let count = 0;
+let challengeFn = () => {};
+let canChallenge = true;
+
+const byName = (a, b) => a.localeCompare(b, undefined, { sensitivity: 'base' });
+
+function userItem(name) {
+  const mine = name === username();
+  const li = el('li', { class: mine ? 'user me' : 'user', dataset: { name } },
+    el('span', { class: 'avatar', 'aria-hidden': 'true' }, name.slice(0, 1).toUpperCase()),
+    el('span', { class: 'user-name' }, name));
+  if (mine) {
+    li.append(el('span', { class: 'tag' }, 'you'));
+  } else {
+    li.append(el('button', {
+      type: 'button', class: 'small challenge', 'aria-label': `Challenge ${name}`,
+      disabled: !canChallenge, on: { click: () => challengeFn(name) },
+    }, 'Challenge'));
+  }
+  return li;
+}
+
+function render() {
+  countEl.textContent = String(count);
+  listEl.replaceChildren(...users.map(userItem));
+}
+
+/** onChallenge(name) is called by a user's Challenge button. */
+export function initPresence(onChallenge) {
+  challengeFn = onChallenge;
+}
+
+export async function refreshUsers() {
+  const ack = await request('users', {});
+  if (!ack.ok || !Array.isArray(ack.users)) return;
+  users = [...ack.users].sort(byName);
+  count = ack.count ?? users.length;
+  render();
+}
+
+/** `presence {action, name, old_name?, count}` */
+export function applyPresence({ action, name, old_name: oldName, count: total } = {}) {
+  if (typeof name !== 'string') return;
+  users = users.filter((u) => u !== name && u !== oldName);
+  if (action === 'join' || action === 'rename') users.push(name);
+  users.sort(byName);
+  count = Number.isInteger(total) ? total : users.length;
+  render();
+}
+
+/** Challenge buttons are disabled while the user plays. */
+export function setChallengeEnabled(enabled) {
+  canChallenge = enabled;
+  render();
+}
+
+export function clearPresence() {
+  users = [];
+  count = 0;
+  render();
+}

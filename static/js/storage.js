@@ -1,0 +1,35 @@
+// Session-scoped persistence: survives reloads of this tab, not other tabs.
+const KEYS = { token: 'rps.token', lastId: 'rps.lastId', name: 'rps.name', pending: 'rps.pending' };
+
+function read(key) {
+  try { return sessionStorage.getItem(key); } catch { return null; }
+}
+
+function write(key, value) {
+  try {
+    if (value === null || value === undefined) sessionStorage.removeItem(key);
+    else sessionStorage.setItem(key, String(value));
+  } catch { /* storage disabled: keep working in memory only */ }
+}
+
+export const getToken = () => read(KEYS.token);
+export const setToken = (token) => write(KEYS.token, token);
+
+export function getLastId() {
+  const n = Number(read(KEYS.lastId));
+  return Number.isInteger(n) && n > 0 ? n : null;
+}
+
+/** Remembers the highest message id seen. */
+export function noteId(id) {
+  if (Number.isInteger(id) && id > (getLastId() ?? 0)) write(KEYS.lastId, id);
+}
+
+export const getName = () => read(KEYS.name);
+export const setName = (name) => write(KEYS.name, name);
+
+export function getPending() {
+  try { return JSON.parse(read(KEYS.pending)) ?? []; } catch { return []; }
+}
+
+export const setPending = (list) => write(KEYS.pending, list.length ? JSON.stringify(list) : null);
