@@ -1,0 +1,119 @@
+"""Game results and the leaderboard on every backend."""
+
+import threading
+
+import pytest
+
+from rpschat.runtime import ThreadingRuntime
+from rpschat.storage.database import StorageClosed
+from rpschat.storage.history import open_history
+from rpschat.storage.results import MemoryResults, SqlResults, open_results
+
+
+@pytest.fixture
+def results(storage_url):
+    store = open_results(storage_url, ThreadingRuntime())
+    yield store
+    store.close()
+
+
+def win(store, winner, loser, game_id, reason="won"):
+    return store.record(winner, loser, (winner, loser), reason, 3, {winner: 2, loser: 0}, game_id)
+
+
+def draw(store, a, b, game_id):
+    return store.record(None, None, (a, b), "abandoned", 3, {a: 0, b: 0}, game_id)
+
+
+def test_wins_losses_and_draws_are_counted(results):
+    win(results, "Ada", "Bea", "g1")
+    win(results, "Ada", "Cyd", "g2", reason="forfeit")
+    draw(results, "Bea", "Cyd", "g3")
+    assert results.leaderboard() == [
+        {"name": "Ada", "wins": 2, "losses": 0, "draws": 0},
+        {"name": "Bea", "wins": 0, "losses": 1, "draws": 1},
+        {"name": "Cyd", "wins": 0, "losses": 1, "draws": 1},
+    ]
+
+
+def test_ranking_is_wins_then_fewest_losses_then_name(results):
+    win(results, "zed", "Bea", "g1")
+    win(results, "Ada", "Bea", "g2")
+    win(results, "bob", "Eve", "g3")
+    win(results, "Eve", "Ada", "g4")
+    draw(results, "Cat", "Dan", "g5")
+    ranked = [(row["name"], row["wins"], row["losses"]) for row in results.leaderboard()]
+    assert ranked == [
+        ("bob", 1, 0),
+        ("zed", 1, 0),
+        ("Ada", 1, 1),
+        ("Eve", 1, 1),
+        ("Cat", 0, 0),
+        ("Dan", 0, 0),
+        ("Bea", 0, 2),
+    ]
+    assert [row["name"] for row in results.leaderboard(limit=2)] == ["bob", "zed"]
+
+
+def test_names_are_case_insensitive_and_show_the_latest_spelling(results):
+    win(results, "ada", "Bea", "g1")
+    win(results, "ADA", "bea", "g2")
+    assert results.leaderboard() == [
+        {"name": "ADA", "wins": 2, "losses": 0, "draws": 0},
+        {"name": "bea", "wins": 0, "losses": 2, "draws": 0},
+    ]
+
+
+def test_a_game_is_counted_once(results):
+    assert win(results, "Ada", "Bea", "g1") is True
+    assert win(results, "Ada", "Bea", "g1") is False
+    assert draw(results, "Ada", "Bea", "g1") is False
+    assert results.leaderboard()[0]["wins"] == 1
+
+
+def test_a_winner_needs_a_loser(results):
+    with pytest.raises(ValueError):
+        results.record("Ada", None, ("Ada", "Bea"), "won", 3, {}, "g1")
+    assert results.leaderboard() == []
+
+
+def test_concurrent_games_are_all_counted(results):
+    def play(n):
+        for i in range(10):
+            win(results, "Ada", f"p{n}", f"g{n}.{i}")
+
+    threads = [threading.Thread(target=play, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    board = results.leaderboard()
+    assert board[0] == {"name": "Ada", "wins": 80, "losses": 0, "draws": 0}
+    assert sorted(row["losses"] for row in board[1:]) == [10] * 8
+
+
+def test_results_survive_a_reopen(sql_url):
+    store = open_results(sql_url, ThreadingRuntime())
+    win(store, "Ada", "Bea", "g1")
+    store.close()
+    reopened = open_results(sql_url, ThreadingRuntime())
+    assert reopened.leaderboard()[0] == {"name": "Ada", "wins": 1, "losses": 0, "draws": 0}
+    assert win(reopened, "Ada", "Bea", "g1") is False
+    reopened.close()
+
+
+def test_results_share_the_history_database(sql_url):
+    runtime = ThreadingRuntime()
+    history = open_history(sql_url, runtime)
+    results = open_results(sql_url, runtime, shared_with=history)
+    assert isinstance(results, SqlResults) and results.database is history.database
+    win(results, "Ada", "Bea", "g1")
+    results.close()  # the history store owns the database: it stays open
+    assert results.leaderboard()[0]["name"] == "Ada"
+    history.close()
+    with pytest.raises(StorageClosed):
+        results.leaderboard()
+
+
+def test_memory_url_gives_memory_results():
+    assert isinstance(open_results("memory://", ThreadingRuntime()), MemoryResults)
