@@ -69,6 +69,8 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     database_url: str = "sqlite:///instance/chat.db"
     redis_url: str = ""
+    redis_prefix: str = "rpschat"
+    node_ttl_seconds: float = 10.0
     allowed_origins: tuple[str, ...] = ()
     chat_rate: RateSpec | None = RateSpec(20, 10.0)
     other_rate: RateSpec | None = RateSpec(60, 10.0)
@@ -100,6 +102,8 @@ class Settings:
             secret_key=_secret_key(env),
             database_url=env.get("DATABASE_URL", "").strip() or cls.database_url,
             redis_url=env.get("REDIS_URL", "").strip(),
+            redis_prefix=env.get("REDIS_PREFIX", "").strip() or "rpschat",
+            node_ttl_seconds=_float(env, "NODE_TTL_SECONDS", 10.0),
             allowed_origins=tuple(
                 o.strip().rstrip("/")
                 for o in env.get("ALLOWED_ORIGINS", "").split(",")

@@ -1,0 +1,354 @@
+"""The Redis implementations of the shared state, against a real Redis.
+
+Each test gets its own key prefix (deleted afterwards), so runs can share one Redis. Redis
+unreachable: skipped, or a failure under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections import Counter
+
+import pytest
+import redis
+
+from rpschat.domain.errors import Refused
+from rpschat.domain.game.match import Match
+from rpschat.domain.matchmaking import Challenge, Matchmaker, Rematches
+from rpschat.domain.ratelimit import RateSpec
+from rpschat.storage.presence import MemoryDirectory
+from rpschat.storage.redis_state import (
+    Keys,
+    NodeRegistry,
+    RedisChallengeStore,
+    RedisDirectory,
+    RedisMatchStore,
+    RedisQueueStore,
+    RedisRateLimiter,
+    RedisRematchStore,
+    RedisTokens,
+    SharedLock,
+    SharedStateUnavailable,
+    connect,
+)
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def require_redis() -> None:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis at {REDIS_URL} is not reachable ({exc}); CI=true requires it")
+        pytest.skip(f"Redis at {REDIS_URL} is not reachable ({exc})")
+
+
+@pytest.fixture
+def client():
+    require_redis()
+    client = connect(REDIS_URL)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def keys(client):
+    keys = Keys(f"rpschat-test-{secrets.token_hex(4)}")
+    yield keys
+    doomed = list(client.scan_iter(match=f"{keys.prefix}:*", count=1000))
+    if doomed:
+        client.delete(*doomed)
+
+
+def in_threads(count: int, work) -> list:
+    """Run work(i) in `count` threads released together; their results (or exceptions)."""
+    start = threading.Barrier(count)
+    results: list = [None] * count
+
+    def run(i):
+        start.wait()
+        try:
+            results[i] = work(i)
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+    return results
+
+
+# ---------------------------------------------------------------- the directory
+
+
+@pytest.fixture(params=["memory", "redis"])
+def directory(request):
+    if request.param == "memory":
+        return MemoryDirectory()
+    return RedisDirectory(request.getfixturevalue("client"), request.getfixturevalue("keys"), "n1")
+
+
+def test_directory_claims_renames_and_releases_like_the_memory_one(directory):
+    assert directory.claim("u1", "Ada") is None
+    with pytest.raises(Refused, match="The name 'ADA' is taken"):
+        directory.claim("u2", "ADA")
+    assert directory.claim("u1", "Ada") == "Ada"  # claiming one's own name again is a no-op
+    assert directory.claim("u2", "bea") is None
+    assert directory.claim("u1", "Cy") == "Ada"  # a rename frees the old name
+    assert directory.user_of("ada") is None and directory.user_of("CY") == "u1"
+    assert directory.names() == ["bea", "Cy"] and directory.count() == 2
+    assert directory.release("u1") == "Cy"
+    assert directory.release("u1") is None
+    assert directory.name_of("u1") is None and directory.names() == ["bea"]
+    assert directory.claim("u3", "cy") is None
+
+
+def test_directory_attach_replaces_and_detach_only_the_current_connection(directory):
+    directory.claim("u1", "Ada")
+    assert directory.attach("u1", "s1") is None
+    assert directory.attach("u1", "s1") is None
+    assert directory.attach("u1", "s2") == "s1"
+    assert not directory.detach("u1", "s1")  # a stale connection can't detach the new one
+    assert directory.sid_of("u1") == "s2"
+    assert directory.detach("u1", "s2") and directory.sid_of("u1") is None
+
+
+def test_only_one_of_many_concurrent_claims_of_a_name_wins(client, keys):
+    nodes = [RedisDirectory(connect(REDIS_URL), keys, f"n{i % 3}") for i in range(3)]
+    spellings = ["Ada", "ada", "ADA", "aDa"]
+
+    def claim(i):
+        return nodes[i % 3].claim(f"u{i}", spellings[i % 4])
+
+    results = in_threads(24, claim)
+    winners = [i for i, result in enumerate(results) if not isinstance(result, Exception)]
+    assert len(winners) == 1, results
+    assert all(isinstance(r, Refused) and "is taken" in r.reason for r in results if r)
+    assert nodes[0].user_of("ADA") == f"u{winners[0]}"
+    assert nodes[1].count() == 1
+
+
+def test_a_users_node_follows_it_and_a_dead_nodes_user_is_taken_over_once(client, keys):
+    first, second = RedisDirectory(client, keys, "n1"), RedisDirectory(client, keys, "n2")
+    first.claim("u1", "Ada")
+    first.attach("u1", "s1")
+    assert first.users_on("n1") == {"u1"}
+    second.attach("u1", "s2")  # resumed on the other node
+    assert first.users_on("n1") == set() and first.homes_of(["u1"]) == ["n2"]
+    first.claim("u2", "Bea")
+    takers = [RedisDirectory(client, keys, f"t{i}") for i in range(8)]
+    results = in_threads(8, lambda i: takers[i].take_over("u2", "n1"))
+    assert results.count(True) == 1
+    assert first.users_on("n1") == set()
+    assert first.release("u2") == "Bea" and first.homes_of(["u2"]) == [None]
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def test_tokens_resolve_refresh_expire_and_rename(client, keys):
+    tokens = RedisTokens(client, keys, ttl_seconds=0.6)
+    token = tokens.issue("u1", "Ada")
+    user_id, secret = token.split(".")
+    assert tokens.resolve(token).name == "Ada"
+    assert tokens.resolve(f"{user_id}.{secret[:-1]}x") is None
+    assert tokens.resolve("nonsense") is None and tokens.resolve(42) is None
+    tokens.rename("u1", "Bea")
+    for _ in range(3):  # each use pushes the expiry back
+        time.sleep(0.3)
+        assert tokens.resolve(token).name == "Bea"
+    time.sleep(0.8)
+    assert tokens.resolve(token) is None
+    tokens.rename("u1", "Cy")  # no grant, no key made
+    assert not client.exists(keys("token", "u1"))
+    tokens.restore(token, "Cy")
+    assert tokens.resolve(token).name == "Cy"
+
+
+# ---------------------------------------------------------------- rate limits
+
+
+def test_rate_limit_buckets_are_shared_refill_and_are_forgotten(client, keys):
+    node_a, node_b = RedisRateLimiter(client, keys), RedisRateLimiter(client, keys)
+    spec = RateSpec(3, 1.5)  # 2 tokens a second
+    now = 1000.0
+    node_a.check("u1", "chat", spec, now)
+    node_b.check("u1", "chat", spec, now)
+    node_a.check("u1", "chat", spec, now)
+    with pytest.raises(Refused, match=r"wait 0\.5 s"):
+        node_b.check("u1", "chat", spec, now)
+    node_b.check("u1", "other", spec, now)  # another kind, another bucket
+    node_b.check("u2", "chat", spec, now)  # another user, another bucket
+    with pytest.raises(Refused, match=r"wait 0\.3 s"):
+        node_a.check("u1", "chat", spec, now + 0.25)
+    node_a.check("u1", "chat", spec, now + 0.5)  # refilled one token
+    node_a.check("u1", "chat", None, now + 0.5)  # no limit
+    node_b.forget("u1")
+    for _ in range(3):
+        node_a.check("u1", "chat", spec, now + 0.5)
+
+
+def test_rate_limit_holds_under_concurrency(client, keys):
+    limiters = [RedisRateLimiter(connect(REDIS_URL), keys) for _ in range(4)]
+    spec = RateSpec(10, 1000.0)
+    results = in_threads(40, lambda i: limiters[i % 4].check("u1", "chat", spec, 5.0))
+    assert sum(1 for r in results if r is None) == 10
+
+
+# ---------------------------------------------------------------- match-making
+
+
+def test_queue_is_first_in_first_out_per_best_of(client, keys):
+    store = RedisQueueStore(client, keys)
+    for player in ["a", "b", "c"]:
+        store.append(player, 3)
+    store.append("d", 5)
+    assert store.waiting(3) == ["a", "b", "c"] and store.count() == 4
+    assert store.best_of_for("d") == 5 and store.best_of_for("z") is None
+    assert store.discard("b") and not store.discard("b")
+    assert store.pop_oldest(3) == "a" and store.pop_oldest(3) == "c"
+    assert store.pop_oldest(3) is None
+    assert store.pair_or_wait("e", 5) == "d"
+    assert store.pair_or_wait("f", 5) is None and store.waiting(5) == ["f"]
+
+
+def assert_ten_disjoint_pairs(pairs):
+    assert len(pairs) == 10
+    seen = Counter(player for pair in pairs for player in pair)
+    assert sorted(seen) == sorted(f"p{i}" for i in range(20))
+    assert set(seen.values()) == {1}
+
+
+def test_twenty_concurrent_players_make_ten_pairs_nobody_twice(client, keys):
+    stores = [RedisQueueStore(connect(REDIS_URL), keys) for _ in range(4)]
+    partners = in_threads(20, lambda i: stores[i % 4].pair_or_wait(f"p{i}", 3))
+    pairs = [(f"p{i}", partner) for i, partner in enumerate(partners) if partner]
+    assert_ten_disjoint_pairs(pairs)
+    assert stores[0].count() == 0
+
+
+def test_matchmakers_on_many_nodes_pair_everyone_under_the_shared_lock(client, keys):
+    def node():
+        node_client = connect(REDIS_URL)
+        lock = SharedLock(node_client, keys("lock", "games"))
+        return lock, Matchmaker(store=RedisQueueStore(node_client, keys))
+
+    nodes = [node() for _ in range(4)]
+
+    def enqueue(i):
+        lock, matchmaker = nodes[i % 4]
+        with lock:
+            return matchmaker.enqueue(f"p{i}", 3)
+
+    pairings = [p for p in in_threads(20, enqueue) if p is not None]
+    assert_ten_disjoint_pairs([p.players for p in pairings])
+
+
+# ---------------------------------------------------------------- challenges, rematches, games
+
+
+def test_challenge_store_round_trips_and_a_delete_has_one_winner(client, keys):
+    store = RedisChallengeStore(client, keys)
+    challenge = Challenge("c1", "Ada", "Bea", 3, 1234.5)
+    store.save(challenge)
+    store.save(Challenge("c2", "Cy", "Ada", 5, 99.0))
+    assert store.get("c1") == challenge and store.get("nope") is None
+    assert sorted(c.challenge_id for c in store.all()) == ["c1", "c2"]
+    results = in_threads(6, lambda i: store.delete("c1"))
+    assert results.count(challenge) == 1 and results.count(None) == 5
+
+
+def test_rematch_store_needs_both_players_and_clears(client, keys):
+    rematches = Rematches(store=RedisRematchStore(client, keys))
+    assert not rematches.request("g1", "Ada", ["Ada", "Bea"])
+    assert rematches.requested_by("g1") == {"Ada"}
+    assert rematches.cancel_for("Bea") == ["g1"]
+    assert rematches.requested_by("g1") == frozenset()
+    assert not rematches.request("g1", "Bea", ["Ada", "Bea"])
+    assert rematches.request("g1", "Ada", ["Ada", "Bea"])
+    assert rematches.requested_by("g1") == frozenset()
+
+
+def test_match_store_keeps_live_games_and_lets_finished_ones_expire(client, keys):
+    store = RedisMatchStore(client, keys, finished_ttl_seconds=0.5)
+    match = Match.start("g1", "Ada", "Bea", 3, now=100.0, round_seconds=15)
+    store.put(match)
+    match.throw("Ada", "rock", 101.0)
+    store.put(match)
+    assert store.get("g1").to_dict() == match.to_dict()
+    assert store.live_game_of("Ada") == "g1" and store.live_game_of("Cy") is None
+    match.forfeit("Bea", "forfeit")
+    store.put(match)
+    assert store.live_game_of("Ada") is None and store.get("g1").is_over
+    other = Match.start("g2", "Ada", "Cy", 1, now=100.0, round_seconds=15)
+    store.put(other)
+    assert sorted(m.game_id for m in store.list()) == ["g1", "g2"]
+    time.sleep(0.7)
+    assert [m.game_id for m in store.list()] == ["g2"]
+    store.delete("g2")
+    assert store.list() == [] and store.live_game_of("Cy") is None
+
+
+def test_shared_lock_excludes_other_nodes_and_is_reentrant(client, keys):
+    counter = keys("counter")
+    client.set(counter, 0)
+    locks = [SharedLock(connect(REDIS_URL), keys("lock")) for _ in range(3)]
+
+    def add(i):
+        for _ in range(10):
+            with locks[i % 3], locks[i % 3]:  # the same task may enter again
+                value = int(client.get(counter))
+                time.sleep(0.001)  # a read-modify-write that would lose updates unlocked
+                client.set(counter, value + 1)
+
+    assert in_threads(6, add) == [None] * 6
+    assert int(client.get(counter)) == 60
+    assert not client.exists(keys("lock"))
+
+
+# ---------------------------------------------------------------- nodes and outages
+
+
+def test_a_node_is_dead_once_its_heartbeat_expires(client, keys):
+    alive = NodeRegistry(client, keys, "n1", ttl_seconds=0.4)
+    doomed = NodeRegistry(client, keys, "n2", ttl_seconds=0.4)
+    assert not alive.beat() and not doomed.beat()  # first beats: nothing to refresh
+    assert alive.beat()
+    assert alive.dead_nodes() == []
+    time.sleep(0.3)
+    alive.beat()
+    time.sleep(0.3)
+    assert alive.dead_nodes() == ["n2"]
+    alive.forget("n2")
+    assert alive.dead_nodes() == []
+
+
+def test_a_lost_redis_gives_a_clear_refusal_not_a_crash(keys):
+    with socket_that_refuses() as port:
+        unreachable = connect(f"redis://127.0.0.1:{port}/0")
+        directory = RedisDirectory(unreachable, keys, "n1")
+        started = time.monotonic()
+        with pytest.raises(SharedStateUnavailable, match="shared state"):
+            directory.claim("u1", "Ada")
+        assert time.monotonic() - started < 5  # retried with backoff, then gave up
+
+
+class socket_that_refuses:
+    """A port nothing listens on."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    def __exit__(self, *exc):
+        return False
