@@ -42,3 +42,9 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) node_modules bench/node_modules .pytest_cache
+
+# NODES nodes (default 3) sharing Redis, behind nginx on PORT: see docs/scaling.md.
+# REDIS_URL (default redis://127.0.0.1:6379/0) and DATABASE_URL come from the environment.
+NODES ?= 3
+cluster: setup
+	$(PY) deploy/cluster.py --nodes $(NODES) --port $(PORT)
