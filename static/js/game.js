@@ -67,7 +67,7 @@ function render() {
   renderScore();
   ui.moves.hidden = !isPlayer() || game.over;
   for (const button of ui.moves.querySelectorAll('button')) button.disabled = !canThrow();
-  ui.timer.hidden = game.over || !game.live;
+  ui.timer.hidden = game.over;
   ui.over.hidden = !game.over;
   ui.rematch.hidden = !isPlayer();
   ui.leave.hidden = game.over;
@@ -121,6 +121,8 @@ function openGame(view, role) {
   ui.rounds.replaceChildren();
   ui.chatLog.replaceChildren();
   ui.roundResult.textContent = '';
+  ui.countdown.textContent = '';
+  ui.timerBar.value = 0;
   ui.opponentThrew.hidden = true;
   ui.rematch.disabled = false;
   ui.rematch.classList.remove('attention');
@@ -137,16 +139,19 @@ function onMatchFound(m) {
 /** `game_state` after a resume, or the `watch` ack: restores the panel. */
 function restore(view, role) {
   openGame(view, role);
-  game.over = ['over', 'finished', 'game_over', 'ended'].includes(view.status);
-  game.live = !game.over && view.time_left_ms != null;
+  game.over = view.status === 'over';
+  game.live = !game.over && view.time_left_ms > 0;
+  (view.history ?? []).forEach(showResult);
+  if (game.over) ui.overText.textContent = overText(view);
   if (role === 'player' && view.your_move) {
     game.thrown = true;
     markChosen(view.your_move);
   }
   ui.opponentThrew.hidden = !(role === 'player' && view.thrown?.[opponent()]);
   if (game.live) startCountdown(view.time_left_ms);
+  const yourTurn = role === 'player' && game.live && !game.thrown ? ` Round ${game.round}: choose your move!` : '';
   setStatus(role === 'player'
-    ? `Back in your game against ${opponent()}.`
+    ? `Back in your game against ${opponent()}.${yourTurn}`
     : `Watching ${game.players.join(' vs ')}.`);
   render();
 }
@@ -175,31 +180,35 @@ function resultText(r) {
   return `Round ${r.round}: ${played}. ${winner}${r.winner == null ? '' : ' the round'}${r.timeout ? ' (time ran out)' : ''}.`;
 }
 
+/** The latest result is shown big; earlier ones move to the list below. */
+function showResult(r) {
+  const last = ui.roundResult;
+  if (last.textContent) ui.rounds.prepend(el('li', { class: `round ${last.dataset.outcome}` }, last.textContent));
+  last.textContent = resultText(r);
+  last.dataset.outcome = r.winner == null ? 'draw' : !isPlayer() ? '' : r.winner === me() ? 'won' : 'lost';
+}
+
 function onRoundResult(r) {
   if (!isCurrent(r)) return;
   Object.assign(game, { score: r.score ?? game.score, round: r.round, live: false, thrown: false });
   stopCountdown();
   ui.opponentThrew.hidden = true;
-  // The latest result is shown big; earlier ones move to the list below.
-  const last = ui.roundResult;
-  if (last.textContent) ui.rounds.prepend(el('li', { class: `round ${last.dataset.outcome}` }, last.textContent));
-  last.textContent = resultText(r);
-  last.dataset.outcome = r.winner == null ? 'draw' : !isPlayer() ? '' : r.winner === me() ? 'won' : 'lost';
+  showResult(r);
   render();
 }
 
 function overText({ winner, reason }) {
-  if (reason === 'abandoned') return 'Game over: the match was abandoned (nobody played a round).';
+  if (winner == null) {
+    return reason === 'abandoned' ? 'Game over: abandoned, nobody played a round.' : 'Game over: a draw.';
+  }
   const loser = game.players.find((p) => p !== winner);
-  const who = (name) => (isPlayer() && name === me() ? 'You' : name);
-  const headline = winner == null ? 'Game over: a draw.'
-    : isPlayer() && winner === me() ? 'Game over: you won! 🎉' : `Game over: ${winner} won.`;
-  const why = {
-    forfeit: `${who(loser)} left the game.`,
-    timeout: 'Won on a round timeout.',
-    disconnect: `${who(loser)} disconnected.`,
-  }[reason];
-  return why ? `${headline} ${why}` : headline;
+  const who = (name) => (isPlayer() && name === me() ? 'you' : name);
+  const how = {
+    timeout: ' on a round timeout',
+    forfeit: ` — ${who(loser)} left the game`,
+    disconnect: ` — ${who(loser)} disconnected`,
+  }[reason] ?? '';
+  return `Game over: ${who(winner)} won${how}.${isPlayer() && winner === me() ? ' 🎉' : ''}`;
 }
 
 function onGameOver(e) {

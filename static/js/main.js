@@ -40,7 +40,7 @@ function initNameForm() {
 /** Shows the current name unless the user is editing the field. */
 function showName(name) {
   const input = $('#name-input');
-  if (!input.dataset.edited) input.value = name;
+  if (!input.dataset.edited && document.activeElement !== input) input.value = name;
   document.body.dataset.username = name;
 }
 
