@@ -13,6 +13,7 @@ from rpschat.domain.ports import Outbox
 from rpschat.domain.ratelimit import MemoryRateLimiter
 from rpschat.storage.history import open_history
 from rpschat.storage.presence import MemoryDirectory, MemoryTokens
+from rpschat.storage.redis_state import RedisState
 
 log = logging.getLogger("rpschat")
 
@@ -24,11 +25,14 @@ class Services:
     chat: ChatService
     history: Any
     games: Any = None
+    shared: RedisState | None = None
     closing: bool = False
 
     def close(self) -> None:
         """Stop background work and commit everything accepted so far."""
         self.closing = True
+        if self.shared is not None:
+            self.shared.close()  # leaves the cluster at once: the other nodes take over its users
         self.history.close()
 
 
@@ -43,15 +47,36 @@ def chat_limits(settings: Settings) -> ChatLimits:
     )
 
 
+def open_shared_state(settings: Settings) -> RedisState | None:
+    """With REDIS_URL, the state every node must see lives in Redis (storage/redis_state.py)."""
+    if not settings.redis_url:
+        return None
+    return RedisState(
+        settings.redis_url,
+        settings.redis_prefix,
+        token_ttl_seconds=settings.token_ttl_seconds,
+        node_ttl_seconds=settings.node_ttl_seconds,
+    )
+
+
+def socketio_manager(outbox: Outbox) -> Any:
+    """The Socket.IO client manager behind the web layer's outbox (its message queue)."""
+    server = getattr(outbox, "_server", None)  # SocketOutbox's python-socketio server
+    return getattr(server, "manager", None)
+
+
 def build_services(settings: Settings, runtime: Any, outbox: Outbox) -> Services:
     history = open_history(settings.database_url, runtime)
+    shared = open_shared_state(settings)
     chat = ChatService(
-        directory=MemoryDirectory(),
-        tokens=MemoryTokens(settings.token_ttl_seconds),
+        directory=shared.directory if shared else MemoryDirectory(),
+        tokens=shared.tokens if shared else MemoryTokens(settings.token_ttl_seconds),
         history=history,
-        limiter=MemoryRateLimiter(),
+        limiter=shared.limiter if shared else MemoryRateLimiter(),
         outbox=outbox,
         runtime=runtime,
         limits=chat_limits(settings),
     )
-    return Services(settings=settings, runtime=runtime, chat=chat, history=history)
+    if shared is not None:
+        shared.start(chat, runtime, socketio_manager=socketio_manager(outbox))
+    return Services(settings=settings, runtime=runtime, chat=chat, history=history, shared=shared)

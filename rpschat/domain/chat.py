@@ -74,7 +74,7 @@ class ChatService:
     limits: ChatLimits = field(default_factory=ChatLimits)
     listener: PresenceListener = field(default_factory=_NoGame)
     connections: dict[str, Connection] = field(default_factory=dict)
-    # The highest message id this process has broadcast: replay reads up to it (see _replay).
+    # The highest lobby message id delivered to this node's sockets (see _replay).
     broadcast_watermark: int = 0
     _drop_generation: dict[str, int] = field(default_factory=dict)
     _per_address: Counter = field(default_factory=Counter)
@@ -107,13 +107,20 @@ class ChatService:
         if not self.directory.detach(conn.user_id, sid):
             return  # a newer connection of the same user took over
         log.info("disconnect %s (%s)", conn.name, "left" if voluntary else "dropped")
-        if voluntary or self.limits.resume_grace_seconds <= 0:
+        if voluntary:
             self._release(conn.user_id)
             return
-        generation = self._drop_generation.get(conn.user_id, 0) + 1
-        self._drop_generation[conn.user_id] = generation
-        self.listener.user_dropped(conn.user_id, conn.name)
-        self.runtime.spawn(self._release_after_grace, conn.user_id, generation)
+        self._drop(conn.user_id, conn.name)
+
+    def _drop(self, user_id: str, name: str) -> None:
+        """The user's connection is lost: hold the name for the grace period, then release."""
+        if self.limits.resume_grace_seconds <= 0:
+            self._release(user_id)
+            return
+        generation = self._drop_generation.get(user_id, 0) + 1
+        self._drop_generation[user_id] = generation
+        self.listener.user_dropped(user_id, name)
+        self.runtime.spawn(self._release_after_grace, user_id, generation)
 
     def _release_after_grace(self, user_id: str, generation: int) -> None:
         self.runtime.sleep(self.limits.resume_grace_seconds)
@@ -131,6 +138,30 @@ class ChatService:
         self.outbox.emit("message", {"name": None, "txt": f"{name} has left the chat!"}, to=LOBBY)
         self._push_presence("leave", name)
         self.listener.user_gone(user_id, name)
+
+    # ---- for the cluster keeper (storage/redis_state.py) ---------------------------------------
+
+    def drop_orphan(self, user_id: str) -> None:
+        """A user taken over from a dead node: dropped, as if its connection had been lost."""
+        name = self.directory.name_of(user_id)
+        if name is None:
+            return
+        sid = self.directory.sid_of(user_id)
+        if sid is not None and not self.directory.detach(user_id, sid):
+            return  # it resumed somewhere meanwhile
+        self._drop(user_id, name)
+
+    def release_user(self, user_id: str) -> None:
+        self._release(user_id)
+
+    def local_users(self) -> set[str]:
+        """Users this node answers for: connected here, or in their grace period here."""
+        connected = {c.user_id for c in list(self.connections.values()) if c.user_id}
+        return connected | set(self._drop_generation)
+
+    def note_delivered(self, message_id: int) -> None:
+        """A lobby message reached this node's sockets (with Redis: sent from any node)."""
+        self.broadcast_watermark = max(self.broadcast_watermark, message_id)
 
     def kick_idle_unnamed(self) -> int:
         """Disconnect connections that never picked a name in time; return how many."""
@@ -191,18 +222,20 @@ class ChatService:
     def _replay(self, sid: str, last_id: int) -> None:
         """Send what the client missed, in order, then let live messages flow.
 
-        Messages up to the watermark were broadcast before this connection joined the lobby,
-        so they are replayed; later ones reach it live. Joining right after seeing the watermark
-        unchanged (no yield in between) leaves no gap and sends nothing twice."""
+        Messages up to the watermark were delivered here before this connection joined the
+        lobby, so they are replayed; later ones reach it live. Joining right after seeing the
+        watermark unchanged (no yield in between) leaves no gap and sends nothing twice. A node
+        that has delivered nothing yet replays everything stored (docs/protocol.md, "Resume")."""
         sent = 0
         while True:
             watermark = self.broadcast_watermark
-            if watermark > last_id and sent < MAX_REPLAY:
+            if (watermark == 0 or watermark > last_id) and sent < MAX_REPLAY:
                 for message in self.history.after(LOBBY, last_id, MAX_REPLAY - sent):
-                    if message.id > watermark:
+                    if watermark and message.id > watermark:
                         break
                     self.outbox.emit("message", {**message.to_wire(), "replayed": True}, to=sid)
                     sent += 1
+                    last_id = message.id
                 last_id = max(last_id, watermark)
             if self.broadcast_watermark == watermark:
                 self.outbox.join(sid, LOBBY)

@@ -847,3 +847,47 @@ def _lobby_message_ids(message: dict) -> Iterable[int]:
     payload = data[0] if isinstance(data, list) and data else data
     message_id = payload.get("id") if isinstance(payload, dict) else None
     return (message_id,) if isinstance(message_id, int) else ()
+
+
+# ---------------------------------------------------------------- wiring
+
+
+class RedisState:
+    """Everything a node keeps in Redis, opened from the settings (see rpschat/wiring.py)."""
+
+    def __init__(self, url: str, prefix: str, token_ttl_seconds: float, node_ttl_seconds: float):
+        self.client = connect(url)
+        self.keys = Keys(prefix)
+        self.node_id = new_node_id()
+        self.node_ttl_seconds = max(0.2, node_ttl_seconds)
+        self.directory = RedisDirectory(self.client, self.keys, self.node_id)
+        self.tokens = RedisTokens(self.client, self.keys, token_ttl_seconds)
+        self.limiter = RedisRateLimiter(self.client, self.keys)
+        self.queue = RedisQueueStore(self.client, self.keys)
+        self.challenges = RedisChallengeStore(self.client, self.keys)
+        self.rematches = RedisRematchStore(self.client, self.keys)
+        self.matches = RedisMatchStore(self.client, self.keys)
+        self.game_lock = SharedLock(self.client, self.keys("lock", "games"))
+        self.registry = NodeRegistry(self.client, self.keys, self.node_id, self.node_ttl_seconds)
+        self.keeper: ClusterKeeper | None = None
+
+    @property
+    def channel(self) -> str:
+        """The Socket.IO message queue's channel: one per prefix, like the keys."""
+        return self.keys("socketio")
+
+    def start(self, chat: Any, runtime: Any, games: Any = None, socketio_manager: Any = None):
+        """Join the cluster: hook the message queue, then beat and keep watch."""
+        if socketio_manager is not None:
+            share_socketio(socketio_manager, self.channel, chat.note_delivered)
+        else:
+            log.warning("no Socket.IO message queue to hook: replays are not exact across nodes")
+        self.keeper = ClusterKeeper(
+            self.registry, self.directory, self.tokens, chat, runtime, self.node_ttl_seconds, games
+        )
+        self.keeper.start()
+        log.info("node %s on Redis (prefix %s)", self.node_id, self.keys.prefix)
+
+    def close(self) -> None:
+        if self.keeper is not None:
+            self.keeper.stop()
