@@ -110,6 +110,7 @@ function markChosen(move) {
 
 /** Starts a fresh panel for a game (as player or spectator). */
 function openGame(view, role) {
+  if (game?.id !== view.game_id) ui.chatLog.replaceChildren(); // a resume keeps the game chat
   game = {
     id: view.game_id, role, players: view.players ?? [], bestOf: view.best_of,
     score: view.score ?? {}, round: view.round ?? 0, over: false, thrown: false, live: false,
@@ -119,7 +120,6 @@ function openGame(view, role) {
   stopCountdown();
   markChosen(null);
   ui.rounds.replaceChildren();
-  ui.chatLog.replaceChildren();
   ui.roundResult.textContent = '';
   ui.countdown.textContent = '';
   ui.timerBar.value = 0;
@@ -324,12 +324,11 @@ async function leaveGame() {
     if (!ack.ok) showError(ack.error);
     return; // game_over (forfeit) follows
   }
-  request('leave_game', { game_id: game.id });
   backToLobby();
 }
 
 function backToLobby() {
-  if (game && !isPlayer()) request('leave_game', { game_id: game.id });
+  if (game && !isPlayer()) request('leave_game', { game_id: game.id }); // stop watching
   game = null;
   stopCountdown();
   setStatus('Find a match or challenge someone who is online.');

@@ -58,6 +58,7 @@ export function applyPresence({ action, name, old_name: oldName, count: total } 
 
 /** Challenge buttons are disabled while the user plays. */
 export function setChallengeEnabled(enabled) {
+  if (enabled === canChallenge) return;
   canChallenge = enabled;
   render();
 }
