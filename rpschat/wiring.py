@@ -9,11 +9,13 @@ from typing import Any
 
 from rpschat.config import Settings
 from rpschat.domain.chat import ChatLimits, ChatService
+from rpschat.domain.games import GameService, GameSettings
 from rpschat.domain.ports import Outbox
 from rpschat.domain.ratelimit import MemoryRateLimiter
 from rpschat.storage.history import open_history
 from rpschat.storage.presence import MemoryDirectory, MemoryTokens
 from rpschat.storage.redis_state import RedisState
+from rpschat.storage.results import open_results
 
 log = logging.getLogger("rpschat")
 
@@ -77,6 +79,21 @@ def build_services(settings: Settings, runtime: Any, outbox: Outbox) -> Services
         runtime=runtime,
         limits=chat_limits(settings),
     )
+    games = GameService(
+        chat=chat,
+        outbox=outbox,
+        runtime=runtime,
+        history=history,
+        results=open_results(settings.database_url, runtime, shared_with=history),
+        settings=GameSettings(
+            round_seconds=settings.round_seconds,
+            challenge_seconds=settings.challenge_seconds,
+            resume_grace_seconds=settings.resume_grace_seconds,
+        ),
+    )
+    chat.listener = games
     if shared is not None:
         shared.start(chat, runtime, socketio_manager=socketio_manager(outbox))
-    return Services(settings=settings, runtime=runtime, chat=chat, history=history, shared=shared)
+    return Services(
+        settings=settings, runtime=runtime, chat=chat, history=history, shared=shared, games=games
+    )

@@ -361,6 +361,10 @@ class ChatService:
             raise Refused("Pick a name before you chat.")
         return conn
 
+    def limit(self, conn: Connection, kind: str) -> None:
+        """The same per-user rate limit for other services' events ('chat' or 'other')."""
+        self._limit(conn, kind)
+
     def _limit(self, conn: Connection, kind: str) -> None:
         spec = self.limits.chat_rate if kind == "chat" else self.limits.other_rate
         self.limiter.check(conn.user_id or conn.sid, kind, spec, self.runtime.now())

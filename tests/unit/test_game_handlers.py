@@ -1,0 +1,932 @@
+"""The game's handlers through Flask-SocketIO's test client.
+
+The contract is docs/protocol.md, section "Rock-paper-scissors"."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rpschat.domain.ratelimit import RateSpec
+from rpschat.web.events import INTERNAL_ERROR
+from tests.unit.conftest import Harness, received
+
+OK = {"ok": True}
+# The lobby's events: the game tests look past them.
+CHAT_EVENTS = {"message", "presence", "typing", "history", "session"}
+
+
+class Seat:
+    """A named client and what it has received, so a test can read events in any order."""
+
+    def __init__(self, harness: Harness, name: str):
+        self.harness = harness
+        self.name = name
+        self.client, self.join_ack = harness.join(name)
+        self.inbox: list[tuple[str, Any]] = []
+
+    def emit(self, event: str, payload: Any = None) -> dict:
+        return self.client.emit(event, payload, callback=True)
+
+    def pull(self) -> list[tuple[str, Any]]:
+        self.inbox += [(e, p) for e, p in received(self.client) if e not in CHAT_EVENTS]
+        return self.inbox
+
+    def take(self, event: str) -> list[Any]:
+        """The payloads of `event` received so far, removed from the inbox."""
+        self.pull()
+        taken = [payload for name, payload in self.inbox if name == event]
+        self.inbox = [(name, payload) for name, payload in self.inbox if name != event]
+        return taken
+
+    def wait_for(self, event: str, count: int = 1, timeout: float = 3.0) -> list[Any]:
+        deadline = time.monotonic() + timeout
+        while sum(name == event for name, _ in self.pull()) < count:
+            assert time.monotonic() < deadline, f"{self.name} did not get {count} {event}"
+            time.sleep(0.01)
+        return self.take(event)
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.pull()]
+
+    def resume(self) -> None:
+        """Reconnect with the token from set_username (after `harness.drop`)."""
+        self.client = self.harness.client(auth={"token": self.join_ack["token"]})
+        self.inbox = []
+
+
+def find_match(seats: list[Seat], best_of: int = 3) -> str:
+    for seat in seats:
+        assert seat.emit("find_match", {"best_of": best_of}) == OK
+    [found] = seats[0].take("match_found")
+    return found["game_id"]
+
+
+def start_game(harness: Harness, best_of: int = 3, names=("Ada", "Bea")):
+    ada, bea = Seat(harness, names[0]), Seat(harness, names[1])
+    game_id = find_match([ada, bea], best_of)
+    for seat in (ada, bea):
+        seat.take("match_found"), seat.take("round_started")
+    return ada, bea, game_id
+
+
+def play_round(game_id: str, *throws: tuple[Seat, str]) -> None:
+    for seat, move in throws:
+        assert seat.emit("throw", {"game_id": game_id, "move": move}) == OK
+
+
+def live_players(harness: Harness) -> Counter:
+    games = harness.services.games._store.list()
+    return Counter(player for match in games if not match.is_over for player in match.players)
+
+
+# ---- a whole match ---------------------------------------------------------------------------
+
+
+def test_a_best_of_three_from_find_match_to_game_over(harness):
+    ada, bea = Seat(harness, "Ada"), Seat(harness, "Bea")
+    assert ada.emit("find_match", {"best_of": 3}) == OK
+    assert ada.names() == []  # waiting
+    assert bea.emit("find_match", {"best_of": 3}) == OK
+    [to_ada], [to_bea] = ada.take("match_found"), bea.take("match_found")
+    game_id = to_ada["game_id"]
+    assert to_ada == {
+        "game_id": game_id,
+        "opponent": "Bea",
+        "best_of": 3,
+        "players": ["Ada", "Bea"],
+        "round_seconds": 15.0,
+    }
+    assert to_bea == {**to_ada, "opponent": "Ada"}
+    for seat in (ada, bea):
+        [started] = seat.take("round_started")
+        assert started["game_id"] == game_id and started["round"] == 1
+        assert 14_000 < started["time_left_ms"] <= 15_000
+
+    play_round(game_id, (ada, "rock"))
+    assert bea.pull() == [("opponent_threw", {"game_id": game_id})]  # which move: not told
+    assert ada.pull() == []
+    bea.take("opponent_threw")
+    play_round(game_id, (bea, "Scissors "))
+    first = {
+        "game_id": game_id,
+        "round": 1,
+        "moves": {"Ada": "rock", "Bea": "scissors"},
+        "winner": "Ada",
+        "score": {"Ada": 1, "Bea": 0},
+        "timeout": False,
+    }
+    for seat in (ada, bea):
+        assert seat.take("round_result") == [first]
+        assert [s["round"] for s in seat.take("round_started")] == [2]
+    assert ada.names() == []  # the second thrower's opponent gets no opponent_threw
+
+    play_round(game_id, (bea, "rock"), (ada, "paper"))
+    assert ada.take("opponent_threw") == [{"game_id": game_id}]
+    over = {"game_id": game_id, "winner": "Ada", "score": {"Ada": 2, "Bea": 0}, "reason": "won"}
+    for seat in (ada, bea):
+        assert [r["winner"] for r in seat.take("round_result")] == ["Ada"]
+        assert seat.take("game_over") == [over]
+        assert seat.names() == []  # no round 3
+    assert live_players(harness) == Counter()
+
+
+def test_drawn_rounds_are_replayed_and_do_not_count(harness):
+    ada, bea, game_id = start_game(harness, best_of=1)
+    play_round(game_id, (ada, "rock"), (bea, "rock"))
+    [draw] = ada.take("round_result")
+    assert draw["winner"] is None and draw["score"] == {"Ada": 0, "Bea": 0}
+    assert [s["round"] for s in ada.take("round_started")] == [2]
+    play_round(game_id, (ada, "paper"), (bea, "scissors"))
+    [over] = ada.take("game_over")
+    assert over["winner"] == "Bea" and over["score"] == {"Ada": 0, "Bea": 1}
+
+
+def test_best_of_defaults_to_three_and_accepts_a_digit_string(harness):
+    ada, bea, cyd, dan = (Seat(harness, n) for n in ("Ada", "Bea", "Cyd", "Dan"))
+    assert ada.emit("find_match", {}) == OK
+    assert bea.emit("find_match", {"best_of": "3"}) == OK
+    assert ada.take("match_found")[0]["best_of"] == 3
+    assert cyd.emit("find_match", {"best_of": 5}) == OK
+    assert dan.emit("find_match", {"best_of": 1}) == OK
+    assert cyd.take("match_found") == [] and dan.take("match_found") == []  # other queues
+
+
+# ---- refusals --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def game(harness):
+    ada, bea, game_id = start_game(harness)
+    return harness, ada, bea, game_id
+
+
+@pytest.mark.parametrize(
+    ("move", "reason"),
+    [
+        ("lizard", "Unknown move 'lizard': choose rock, paper or scissors."),
+        ("", "Unknown move '': choose rock, paper or scissors."),
+        (None, "A move must be one of rock, paper or scissors."),
+        (3, "A move must be one of rock, paper or scissors."),
+        (["rock"], "A move must be one of rock, paper or scissors."),
+    ],
+)
+def test_unknown_moves_are_refused(game, move, reason):
+    _, ada, bea, game_id = game
+    assert ada.emit("throw", {"game_id": game_id, "move": move}) == {"ok": False, "error": reason}
+    assert bea.names() == []  # nothing thrown
+
+
+def test_a_second_move_in_a_round_is_refused(game):
+    _, ada, _, game_id = game
+    play_round(game_id, (ada, "rock"))
+    ack = ada.emit("throw", {"game_id": game_id, "move": "paper"})
+    assert ack == {"ok": False, "error": "You already threw this round."}
+
+
+def test_throwing_in_someone_elses_game_is_refused(game):
+    harness, _, bea, game_id = game
+    cyd = Seat(harness, "Cyd")
+    ack = cyd.emit("throw", {"game_id": game_id, "move": "rock"})
+    assert ack == {"ok": False, "error": "You are not playing in this game."}
+    assert bea.names() == []
+
+
+@pytest.mark.parametrize("game_id", ["nope", 42, None, ["g"], ""])
+def test_unknown_games_are_refused(game, game_id):
+    _, ada, _, _ = game
+    for event in ("throw", "leave_game", "rematch", "watch", "game_chat"):
+        ack = ada.emit(event, {"game_id": game_id, "move": "rock", "msg": "hi"})
+        assert ack == {"ok": False, "error": "No such game."}, event
+
+
+def test_a_throw_after_the_end_is_refused(game):
+    _, ada, bea, game_id = game
+    assert ada.emit("leave_game", {"game_id": game_id}) == OK
+    ack = bea.emit("throw", {"game_id": game_id, "move": "rock"})
+    assert ack == {"ok": False, "error": "This game is over."}
+
+
+def test_a_throw_after_the_deadline_is_refused_and_settles_the_round(game):
+    harness, ada, bea, game_id = game
+    play_round(game_id, (bea, "paper"))
+    late = time.time() + 16  # round_seconds is 15: the round timer is still asleep
+    harness.services.runtime.now = lambda: late
+    ack = ada.emit("throw", {"game_id": game_id, "move": "rock"})
+    assert ack == {"ok": False, "error": "Time is up for this round."}
+    for seat in (ada, bea):
+        [result] = seat.take("round_result")
+        assert result["moves"] == {"Ada": None, "Bea": "paper"} and result["timeout"] is True
+        assert [s["round"] for s in seat.take("round_started")] == [2]
+
+
+def test_find_match_twice_or_while_playing_is_refused(harness):
+    ada, bea, cyd = (Seat(harness, n) for n in ("Ada", "Bea", "Cyd"))
+    assert cyd.emit("find_match", {"best_of": 5}) == OK
+    again = cyd.emit("find_match", {"best_of": 5})
+    assert again == {"ok": False, "error": "You are already looking for a match."}
+    find_match([ada, bea])
+    playing = ada.emit("find_match", {"best_of": 5})
+    assert playing == {"ok": False, "error": "You are already in a game."}
+    assert cyd.take("match_found") == []
+
+
+@pytest.mark.parametrize("best_of", [0, 2, 4, 7, -1, 3.0, True, "three", "", [3], {"n": 3}])
+def test_bad_best_of_is_refused(harness, best_of):
+    ada = Seat(harness, "Ada")
+    for event, payload in (("find_match", {}), ("challenge", {"to": "Bea"})):
+        ack = ada.emit(event, {**payload, "best_of": best_of})
+        assert ack == {"ok": False, "error": "best_of must be 1, 3 or 5."}, event
+
+
+SHAPES = {
+    "find_match": "{best_of: 3}",
+    "throw": '{game_id: "g7Hk", move: "rock"}',
+    "leave_game": '{game_id: "g7Hk"}',
+    "challenge": '{to: "Bea", best_of: 3}',
+    "answer_challenge": '{challenge_id: "c1", accept: true}',
+    "rematch": '{game_id: "g7Hk"}',
+    "watch": '{game_id: "g7Hk"}',
+    "game_chat": '{game_id: "g7Hk", msg: "gg"}',
+}
+
+
+@pytest.mark.parametrize("event", sorted(SHAPES))
+@pytest.mark.parametrize("payload", [None, "rock", 3, ["g1", "rock"], True])
+def test_payloads_that_are_not_objects_are_refused_with_the_expected_shape(harness, event, payload):
+    ada = Seat(harness, "Ada")
+    reason = f"Send an object like {SHAPES[event]}."
+    assert ada.emit(event, payload) == {"ok": False, "error": reason}
+
+
+@pytest.mark.parametrize("event", ["cancel_match", "games", "leaderboard"])
+def test_events_without_fields_ignore_their_payload(harness, event):
+    ada = Seat(harness, "Ada")
+    assert ada.emit("find_match", {}) == OK
+    assert ada.emit(event, "whatever")["ok"] is True
+
+
+@pytest.mark.parametrize("event", sorted({*SHAPES, "cancel_match", "games", "leaderboard"}))
+def test_every_game_event_needs_a_name(harness, event):
+    anonymous = harness.client()
+    ack = anonymous.emit(event, {"game_id": "g", "best_of": 3}, callback=True)
+    assert ack == {"ok": False, "error": "Pick a name before you play."}
+
+
+def test_a_refusal_without_an_ack_comes_as_an_error_event(harness):
+    ada = Seat(harness, "Ada")
+    ada.client.emit("throw", {"game_id": "nope", "move": "rock"})
+    assert ada.take("error") == [{"event": "throw", "error": "No such game."}]
+
+
+def test_cancel_match_leaves_the_queue(harness):
+    ada, bea = Seat(harness, "Ada"), Seat(harness, "Bea")
+    assert ada.emit("find_match", {}) == OK
+    assert ada.emit("cancel_match", {}) == OK
+    assert ada.emit("cancel_match", {}) == {
+        "ok": False,
+        "error": "You are not looking for a match.",
+    }
+    assert bea.emit("find_match", {}) == OK
+    assert ada.take("match_found") == [] and bea.take("match_found") == []
+
+
+def test_no_renaming_during_a_game_or_while_queued(game):
+    harness, ada, _, _ = game
+    cyd = Seat(harness, "Cyd")
+    assert cyd.emit("find_match", {}) == OK
+    refusal = "You can't change your name during a game or while looking for one."
+    for seat in (ada, cyd):
+        ack = seat.emit("set_username", {"username": "Zed"})
+        assert ack == {"ok": False, "error": refusal}
+
+
+def test_game_events_are_rate_limited(harness_factory):
+    harness = harness_factory(other_rate=RateSpec(3, 60.0))
+    ada = Seat(harness, "Ada")
+    acks = [ada.emit("games", {}) for _ in range(4)]
+    assert [a["ok"] for a in acks] == [True, True, True, False]
+    assert acks[-1]["error"].startswith("You are sending too fast: wait ")
+
+
+# ---- leaving, timeouts, abandoning -----------------------------------------------------------
+
+
+def test_leave_game_forfeits_to_the_opponent(game):
+    harness, ada, bea, game_id = game
+    play_round(game_id, (bea, "rock"), (ada, "paper"))
+    assert bea.emit("leave_game", {"game_id": game_id}) == OK
+    over = {"game_id": game_id, "winner": "Ada", "score": {"Ada": 1, "Bea": 0}, "reason": "forfeit"}
+    assert ada.take("game_over") == [over]
+    assert bea.take("game_over") == [over]  # the leaver too
+    assert live_players(harness) == Counter()
+    assert ada.emit("find_match", {}) == OK  # free to play again
+
+
+def test_a_player_who_does_not_throw_in_time_loses_the_round(harness_factory):
+    harness = harness_factory(round_seconds=0.3)
+    ada, bea, game_id = start_game(harness, best_of=3)
+    play_round(game_id, (ada, "rock"))
+    [result] = bea.wait_for("round_result")
+    assert result["moves"] == {"Ada": "rock", "Bea": None}
+    assert result["winner"] == "Ada" and result["timeout"] is True
+    assert result["score"] == {"Ada": 1, "Bea": 0}
+    assert [s["round"] for s in bea.wait_for("round_started")] == [2]
+    play_round(game_id, (bea, "rock"), (ada, "paper"))
+    [over] = ada.wait_for("game_over")
+    assert over == {"game_id": game_id, "winner": "Ada", "score": {"Ada": 2, "Bea": 0}} | {
+        "reason": "won"
+    }
+
+
+def test_a_timeout_at_match_point_ends_the_game(harness_factory):
+    harness = harness_factory(round_seconds=0.2)
+    ada, bea, game_id = start_game(harness, best_of=1)
+    play_round(game_id, (bea, "paper"))
+    [over] = ada.wait_for("game_over")
+    assert over == {"game_id": game_id, "winner": "Bea", "score": {"Ada": 0, "Bea": 1}} | {
+        "reason": "timeout"
+    }
+    assert [r["moves"] for r in ada.take("round_result")] == [{"Ada": None, "Bea": "paper"}]
+
+
+def test_a_match_where_neither_plays_is_abandoned_and_a_draw(harness_factory):
+    harness = harness_factory(round_seconds=0.2)
+    ada, bea, game_id = start_game(harness)
+    [over] = bea.wait_for("game_over")
+    assert over == {"game_id": game_id, "winner": None, "score": {"Ada": 0, "Bea": 0}} | {
+        "reason": "abandoned"
+    }
+    assert ada.wait_for("game_over") == [over]
+    assert ada.take("round_result") == []
+    board = ada.emit("leaderboard", {})["players"]
+    assert sorted(board, key=lambda s: s["name"]) == [
+        {"name": "Ada", "wins": 0, "losses": 0, "draws": 1},
+        {"name": "Bea", "wins": 0, "losses": 0, "draws": 1},
+    ]
+
+
+# ---- dropped connections ---------------------------------------------------------------------
+
+
+def test_a_player_gone_past_the_grace_period_loses_by_disconnect(harness_factory):
+    harness = harness_factory(resume_grace_seconds=0.2)
+    ada, bea, game_id = start_game(harness)
+    harness.drop(bea.client)
+    [away] = ada.take("opponent_status")
+    assert away == {"game_id": game_id, "name": "Bea", "connected": False, "grace_ms": 200}
+    [over] = ada.wait_for("game_over")
+    assert over["winner"] == "Ada" and over["reason"] == "disconnect"
+    assert live_players(harness) == Counter()
+
+
+def test_a_deliberate_disconnect_forfeits_at_once(game):
+    _, ada, bea, game_id = game
+    bea.client.disconnect()
+    [over] = ada.take("game_over")
+    assert over == {"game_id": game_id, "winner": "Ada", "score": {"Ada": 0, "Bea": 0}} | {
+        "reason": "disconnect"
+    }
+
+
+def test_a_dropped_player_who_resumes_gets_the_game_back_and_finishes_it(harness_factory):
+    harness = harness_factory(resume_grace_seconds=5.0)
+    ada, bea, game_id = start_game(harness, best_of=1)
+    play_round(game_id, (ada, "rock"))
+    bea.take("opponent_threw")
+    harness.drop(ada.client)
+    assert bea.take("opponent_status")[0]["connected"] is False
+    ada.resume()
+    [state] = ada.take("game_state")
+    assert state["game_id"] == game_id and state["players"] == ["Ada", "Bea"]
+    assert state["your_move"] == "rock" and state["round"] == 1 and state["status"] == "playing"
+    assert state["thrown"] == {"Ada": True, "Bea": False}
+    assert 0 < state["time_left_ms"] <= 15_000
+    assert bea.take("opponent_status") == [{"game_id": game_id, "name": "Ada", "connected": True}]
+    play_round(game_id, (bea, "paper"))
+    [over] = ada.take("game_over")  # the new connection is in the game's room
+    assert over["winner"] == "Bea" and over["reason"] == "won"
+    assert [r["moves"] for r in ada.take("round_result")] == [{"Ada": "rock", "Bea": "paper"}]
+
+
+def test_the_opponents_pending_move_is_not_in_the_resumed_state(harness_factory):
+    harness = harness_factory(resume_grace_seconds=5.0)
+    ada, bea, game_id = start_game(harness)
+    play_round(game_id, (bea, "scissors"))
+    harness.drop(ada.client)
+    ada.resume()
+    [state] = ada.take("game_state")
+    assert state["your_move"] is None and state["thrown"] == {"Ada": False, "Bea": True}
+    assert "scissors" not in repr(state)
+
+
+def test_a_dropped_player_leaves_the_queue_until_they_resume(harness_factory):
+    harness = harness_factory(resume_grace_seconds=5.0)
+    ada, bea = Seat(harness, "Ada"), Seat(harness, "Bea")
+    assert ada.emit("find_match", {}) == OK
+    harness.drop(ada.client)
+    assert bea.emit("find_match", {}) == OK
+    assert bea.take("match_found") == []  # not paired with someone who cannot hear it
+    ada.resume()
+    assert ada.take("match_found")[0]["opponent"] == "Bea"
+    assert bea.take("match_found")[0]["opponent"] == "Ada"
+
+
+# ---- challenges ------------------------------------------------------------------------------
+
+
+def test_a_challenge_accepted_starts_the_match(harness):
+    ada, bea = Seat(harness, "Ada"), Seat(harness, "Bea")
+    ack = ada.emit("challenge", {"to": "bea", "best_of": 5})
+    assert ack["ok"] is True and isinstance(ack["challenge_id"], str)
+    [offer] = bea.take("challenged")
+    assert offer == {
+        "challenge_id": ack["challenge_id"],
+        "from": "Ada",
+        "best_of": 5,
+        "expires_in_ms": 30_000,
+    }
+    assert bea.emit("answer_challenge", {"challenge_id": ack["challenge_id"], "accept": True}) == OK
+    answered = {"challenge_id": ack["challenge_id"], "accepted": True, "by": "Bea"}
+    assert ada.take("challenge_answered") == [answered | {"reason": "accepted"}]
+    [found_a], [found_b] = ada.take("match_found"), bea.take("match_found")
+    assert found_a["best_of"] == found_b["best_of"] == 5
+    assert found_a["game_id"] == found_b["game_id"] and found_a["opponent"] == "Bea"
+    again = bea.emit("answer_challenge", {"challenge_id": ack["challenge_id"], "accept": True})
+    assert again == {"ok": False, "error": "No such challenge."}
+
+
+def test_a_declined_challenge_tells_the_challenger(harness):
+    ada, bea = Seat(harness, "Ada"), Seat(harness, "Bea")
+    challenge_id = ada.emit("challenge", {"to": "Bea"})["challenge_id"]
+    assert bea.emit("answer_challenge", {"challenge_id": challenge_id, "accept": False}) == OK
+    assert ada.take("challenge_answered") == [
+        {"challenge_id": challenge_id, "accepted": False, "by": "Bea", "reason": "declined"}
+    ]
+    assert ada.take("match_found") == []
+
+
+def test_an_unanswered_challenge_expires(harness_factory):
+    harness = harness_factory(challenge_seconds=0.2)
+    ada, bea = Seat(harness, "Ada"), Seat(harness, "Bea")
+    challenge_id = ada.emit("challenge", {"to": "Bea"})["challenge_id"]
+    expired = {"challenge_id": challenge_id, "accepted": False, "by": "Bea", "reason": "expired"}
+    assert ada.wait_for("challenge_answered") == [expired]
+    assert bea.take("challenge_answered") == []  # its offer said when it expires
+    late = bea.emit("answer_challenge", {"challenge_id": challenge_id, "accept": True})
+    assert late == {"ok": False, "error": "That challenge has expired."}
+    assert ada.emit("challenge", {"to": "Bea"})["ok"] is True  # a new one may follow
+
+
+def test_a_pending_challenge_is_offered_again_after_a_resume(harness_factory):
+    harness = harness_factory(resume_grace_seconds=5.0)
+    ada, bea = Seat(harness, "Ada"), Seat(harness, "Bea")
+    challenge_id = ada.emit("challenge", {"to": "Bea", "best_of": 1})["challenge_id"]
+    harness.drop(bea.client)
+    bea.resume()
+    [offer] = bea.take("challenged")
+    assert offer["challenge_id"] == challenge_id and offer["from"] == "Ada"
+    assert 0 < offer["expires_in_ms"] <= 30_000
+    assert bea.emit("answer_challenge", {"challenge_id": challenge_id, "accept": True}) == OK
+    assert ada.take("match_found")[0]["best_of"] == 1
+
+
+def test_a_challenge_to_someone_who_leaves_is_answered_gone(harness):
+    ada, bea = Seat(harness, "Ada"), Seat(harness, "Bea")
+    challenge_id = ada.emit("challenge", {"to": "Bea"})["challenge_id"]
+    bea.client.disconnect()
+    assert ada.take("challenge_answered") == [
+        {"challenge_id": challenge_id, "accepted": False, "by": "Bea", "reason": "gone"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ({"to": "Ada"}, "You can't challenge yourself."),
+        ({"to": " ADA "}, "You can't challenge yourself."),
+        ({"to": "Zed"}, "Zed is not online."),
+        ({"to": "z" * 40}, "z" * 32 + " is not online."),
+        ({"to": ""}, 'Send an object like {to: "Bea", best_of: 3}.'),
+        ({"to": 7}, 'Send an object like {to: "Bea", best_of: 3}.'),
+        ({}, 'Send an object like {to: "Bea", best_of: 3}.'),
+    ],
+)
+def test_bad_challenges_are_refused(harness, payload, reason):
+    ada = Seat(harness, "Ada")
+    Seat(harness, "Bea")
+    assert ada.emit("challenge", payload) == {"ok": False, "error": reason}
+
+
+def test_challenge_refusals_between_players(harness):
+    ada, bea, cyd, dan = (Seat(harness, n) for n in ("Ada", "Bea", "Cyd", "Dan"))
+    challenge_id = ada.emit("challenge", {"to": "Bea"})["challenge_id"]
+    assert ada.emit("challenge", {"to": "Bea"}) == {
+        "ok": False,
+        "error": "You already challenged Bea.",
+    }
+    assert bea.emit("challenge", {"to": "Ada"}) == {
+        "ok": False,
+        "error": "Ada has already challenged you: accept it instead.",
+    }
+    for answer in (True, False):
+        ack = cyd.emit("answer_challenge", {"challenge_id": challenge_id, "accept": answer})
+        verb = "accept" if answer else "decline"
+        assert ack == {"ok": False, "error": f"Only Bea can {verb} this challenge."}
+    for payload in ({"challenge_id": challenge_id, "accept": "yes"}, {"challenge_id": 1}):
+        ack = bea.emit("answer_challenge", payload)
+        assert ack == {"ok": False, "error": "accept must be true or false."}
+    ack = bea.emit("answer_challenge", {"challenge_id": 5, "accept": True})
+    assert ack == {"ok": False, "error": "No such challenge."}
+    find_match([cyd, dan])
+    assert ada.emit("challenge", {"to": "Cyd"}) == {
+        "ok": False,
+        "error": "Cyd is already in a game.",
+    }
+    assert cyd.emit("challenge", {"to": "Ada"}) == {
+        "ok": False,
+        "error": "You are already in a game.",
+    }
+
+
+def test_a_queued_player_who_accepts_a_challenge_leaves_the_queue(harness):
+    ada, bea, cyd = (Seat(harness, n) for n in ("Ada", "Bea", "Cyd"))
+    assert ada.emit("find_match", {"best_of": 5}) == OK
+    challenge_id = bea.emit("challenge", {"to": "Ada"})["challenge_id"]
+    assert ada.emit("answer_challenge", {"challenge_id": challenge_id, "accept": True}) == OK
+    assert ada.emit("cancel_match", {}) == {
+        "ok": False,
+        "error": "You are not looking for a match.",
+    }
+    assert cyd.emit("find_match", {"best_of": 5}) == OK
+    assert cyd.take("match_found") == []
+    assert live_players(harness) == Counter({"Ada": 1, "Bea": 1})
+
+
+def test_accepting_when_the_challenger_is_in_a_game_is_refused(harness):
+    ada, bea, cyd = (Seat(harness, n) for n in ("Ada", "Bea", "Cyd"))
+    challenge_id = ada.emit("challenge", {"to": "Bea"})["challenge_id"]
+    ada.emit("find_match", {}), cyd.emit("find_match", {})
+    ack = bea.emit("answer_challenge", {"challenge_id": challenge_id, "accept": True})
+    assert ack == {"ok": False, "error": "Ada is already in a game."}
+    assert live_players(harness) == Counter({"Ada": 1, "Cyd": 1})
+
+
+# ---- rematches -------------------------------------------------------------------------------
+
+
+def finish(ada: Seat, bea: Seat, game_id: str) -> None:
+    """Ada wins a best-of-1."""
+    play_round(game_id, (ada, "rock"), (bea, "scissors"))
+    assert ada.take("game_over") and bea.take("game_over")
+
+
+def test_a_rematch_starts_when_both_ask(harness):
+    ada, bea, game_id = start_game(harness, best_of=1)
+    finish(ada, bea, game_id)
+    assert bea.emit("rematch", {"game_id": game_id}) == OK
+    assert ada.take("rematch_requested") == [{"game_id": game_id, "by": "Bea"}]
+    assert bea.emit("rematch", {"game_id": game_id}) == OK  # asking twice is harmless
+    assert ada.take("rematch_requested") == []
+    assert ada.emit("rematch", {"game_id": game_id}) == OK
+    [found_a], [found_b] = ada.take("match_found"), bea.take("match_found")
+    assert found_a["game_id"] == found_b["game_id"] != game_id
+    assert found_a["best_of"] == 1 and found_a["opponent"] == "Bea"
+    new_id = found_a["game_id"]
+    assert ada.take("round_started")[0]["game_id"] == new_id
+    play_round(new_id, (ada, "paper"), (bea, "scissors"))
+    assert ada.take("game_over")[0]["winner"] == "Bea"
+    gone = ada.emit("rematch", {"game_id": game_id})
+    assert gone == {"ok": False, "error": "No such game."}  # the old game made way
+
+
+def test_rematch_refusals(harness):
+    ada, bea, game_id = start_game(harness, best_of=1)
+    cyd = Seat(harness, "Cyd")
+    assert ada.emit("rematch", {"game_id": game_id}) == {
+        "ok": False,
+        "error": "This game is not over yet.",
+    }
+    finish(ada, bea, game_id)
+    assert cyd.emit("rematch", {"game_id": game_id}) == {
+        "ok": False,
+        "error": "You did not play in this game.",
+    }
+    assert bea.emit("leave_game", {"game_id": game_id}) == OK
+    assert ada.emit("rematch", {"game_id": game_id}) == {
+        "ok": False,
+        "error": "Your opponent has left.",
+    }
+    assert bea.emit("rematch", {"game_id": game_id}) == {
+        "ok": False,
+        "error": "You have left this game.",
+    }
+
+
+def test_no_rematch_with_an_opponent_who_went_offline_or_is_busy(harness):
+    ada, bea, game_id = start_game(harness, best_of=1)
+    finish(ada, bea, game_id)
+    cyd = Seat(harness, "Cyd")
+    find_match([bea, cyd])
+    assert ada.emit("rematch", {"game_id": game_id}) == {
+        "ok": False,
+        "error": "Bea is already in a game.",
+    }
+    bea.client.disconnect()
+    assert ada.emit("rematch", {"game_id": game_id}) == {
+        "ok": False,
+        "error": "Your opponent has left.",
+    }
+
+
+# ---- spectators and the list of games --------------------------------------------------------
+
+
+def test_spectators_see_results_but_never_a_hidden_move(game):
+    harness, ada, bea, game_id = game
+    cyd = Seat(harness, "Cyd")
+    ack = cyd.emit("watch", {"game_id": game_id})
+    assert ack["ok"] is True
+    view = ack["game"]
+    assert view["game_id"] == game_id and view["players"] == ["Ada", "Bea"]
+    assert view["best_of"] == 3 and view["round"] == 1 and view["status"] == "playing"
+    assert view["score"] == {"Ada": 0, "Bea": 0} and view["thrown"] == {"Ada": False, "Bea": False}
+    play_round(game_id, (ada, "scissors"))
+    assert cyd.pull() == []  # no opponent_threw, no move
+    assert cyd.emit("watch", {"game_id": game_id})["game"]["thrown"] == {"Ada": True, "Bea": False}
+    assert "scissors" not in repr(cyd.emit("games", {}))
+    play_round(game_id, (bea, "paper"))
+    assert [r["moves"] for r in cyd.take("round_result")] == [{"Ada": "scissors", "Bea": "paper"}]
+    assert [s["round"] for s in cyd.take("round_started")] == [2]
+    assert cyd.emit("leave_game", {"game_id": game_id}) == OK
+    play_round(game_id, (ada, "rock"), (bea, "rock"))
+    assert cyd.pull() == []  # no longer watching
+    assert ada.take("round_result")
+
+
+def test_a_spectator_who_resumes_is_still_watching(harness_factory):
+    harness = harness_factory(resume_grace_seconds=5.0)
+    ada, bea, game_id = start_game(harness)
+    cyd = Seat(harness, "Cyd")
+    assert cyd.emit("watch", {"game_id": game_id})["ok"] is True
+    harness.drop(cyd.client)
+    cyd.resume()
+    play_round(game_id, (ada, "rock"), (bea, "rock"))
+    assert [r["round"] for r in cyd.take("round_result")] == [1]
+    assert cyd.take("game_state") == []  # that is for players
+
+
+def test_a_spectator_sees_the_end_and_a_finished_game_cannot_be_watched(game):
+    harness, ada, bea, game_id = game
+    cyd = Seat(harness, "Cyd")
+    cyd.emit("watch", {"game_id": game_id})
+    assert ada.emit("leave_game", {"game_id": game_id}) == OK
+    assert cyd.take("game_over")[0]["reason"] == "forfeit"
+    dan = Seat(harness, "Dan")
+    assert dan.emit("watch", {"game_id": game_id}) == {"ok": False, "error": "This game is over."}
+    assert dan.emit("leave_game", {"game_id": game_id}) == {
+        "ok": False,
+        "error": "You are not in this game.",
+    }
+
+
+def test_games_lists_the_live_games(harness):
+    ada, bea, first = start_game(harness, best_of=1)
+    _, _, second = start_game(harness, best_of=5, names=("Cyd", "Dan"))
+    listed = ada.emit("games", {})
+    assert listed == {
+        "ok": True,
+        "games": [
+            {
+                "game_id": first,
+                "players": ["Ada", "Bea"],
+                "best_of": 1,
+                "round": 1,
+                "score": {"Ada": 0, "Bea": 0},
+            },
+            {
+                "game_id": second,
+                "players": ["Cyd", "Dan"],
+                "best_of": 5,
+                "round": 1,
+                "score": {"Cyd": 0, "Dan": 0},
+            },
+        ],
+    }
+    finish(ada, bea, first)
+    assert [g["game_id"] for g in ada.emit("games", {})["games"]] == [second]
+
+
+# ---- game chat -------------------------------------------------------------------------------
+
+
+def test_game_chat_reaches_players_and_spectators_and_is_stored(game):
+    harness, ada, bea, game_id = game
+    cyd, dan = Seat(harness, "Cyd"), Seat(harness, "Dan")
+    cyd.emit("watch", {"game_id": game_id})
+    ack = ada.emit("game_chat", {"game_id": game_id, "msg": "good luck"})
+    assert ack["ok"] is True and isinstance(ack["id"], int) and isinstance(ack["ts"], int)
+    line = {"game_id": game_id, "name": "Ada", "txt": "good luck", "id": ack["id"], "ts": ack["ts"]}
+    for seat in (ada, bea, cyd):  # the sender included
+        assert seat.take("game_message") == [line]
+    assert dan.pull() == []  # neither the lobby nor anyone else
+    assert cyd.emit("game_chat", {"game_id": game_id, "msg": "go Bea"})["ok"] is True
+    outsider = dan.emit("game_chat", {"game_id": game_id, "msg": "hi"})
+    assert outsider == {
+        "ok": False,
+        "error": "Only this game's players and spectators can chat in it.",
+    }
+    stored, _ = harness.services.history.page(f"game:{game_id}")
+    assert [(m.name, m.text) for m in stored] == [("Ada", "good luck"), ("Cyd", "go Bea")]
+    lobby, _ = harness.services.history.page("lobby")
+    assert lobby == []
+
+
+def test_game_chat_validates_like_the_lobby_and_sends_a_resend_once(game):
+    _, ada, bea, game_id = game
+    for payload, reason in (
+        ({"msg": ""}, "A message can't be empty."),
+        ({"msg": 5}, "A message must be a string."),
+        ({"msg": "x" * 2001}, "A message can be at most 2000 characters."),
+        ({"msg": "hi", "client_id": ""}, "client_id must be a string of 1 to 64 characters."),
+    ):
+        ack = ada.emit("game_chat", {"game_id": game_id, **payload})
+        assert ack == {"ok": False, "error": reason}
+    first = ada.emit("game_chat", {"game_id": game_id, "msg": "gg", "client_id": "c1"})
+    again = ada.emit("game_chat", {"game_id": game_id, "msg": "gg", "client_id": "c1"})
+    assert again == {**first, "duplicate": True}
+    assert [m["txt"] for m in bea.take("game_message")] == ["gg"]
+
+
+# ---- the leaderboard -------------------------------------------------------------------------
+
+
+def test_the_leaderboard_ranks_by_wins_then_fewest_losses_then_name(harness):
+    ada, bea, cyd, dan, eve = (Seat(harness, n) for n in ("Ada", "Bea", "Cyd", "Dan", "Eve"))
+    for _ in range(2):
+        game_id = find_match([ada, bea], best_of=1)
+        play_round(game_id, (ada, "rock"), (bea, "scissors"))
+    game_id = find_match([cyd, ada], best_of=1)
+    play_round(game_id, (cyd, "paper"), (ada, "rock"))
+    game_id = find_match([eve, dan], best_of=1)
+    assert eve.emit("leave_game", {"game_id": game_id}) == OK
+    assert ada.emit("leaderboard", {}) == {
+        "ok": True,
+        "players": [
+            {"name": "Ada", "wins": 2, "losses": 1, "draws": 0},
+            {"name": "Cyd", "wins": 1, "losses": 0, "draws": 0},
+            {"name": "Dan", "wins": 1, "losses": 0, "draws": 0},
+            {"name": "Eve", "wins": 0, "losses": 1, "draws": 0},
+            {"name": "Bea", "wins": 0, "losses": 2, "draws": 0},
+        ],
+    }
+
+
+# ---- concurrency -----------------------------------------------------------------------------
+
+
+def test_twenty_players_asking_at_once_make_ten_games(harness_factory):
+    harness = harness_factory(other_rate=None)
+    seats = [Seat(harness, f"p{i:02}") for i in range(20)]
+    start = threading.Barrier(len(seats))
+    acks: list[dict] = []
+
+    def ask(seat: Seat) -> None:
+        start.wait()
+        acks.append(seat.emit("find_match", {"best_of": 3}))
+
+    threads = [threading.Thread(target=ask, args=(seat,)) for seat in seats]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert acks == [OK] * 20
+    found = {seat.name: seat.take("match_found") for seat in seats}
+    assert all(len(f) == 1 for f in found.values())  # everyone exactly once
+    by_game = Counter(f[0]["game_id"] for f in found.values())
+    assert len(by_game) == 10 and set(by_game.values()) == {2}
+    for name, [f] in found.items():
+        assert found[f["opponent"]][0]["opponent"] == name
+    assert live_players(harness) == Counter({seat.name: 1 for seat in seats})
+
+
+# ---- any interleaving ------------------------------------------------------------------------
+
+GAME_EVENTS = [
+    "find_match",
+    "cancel_match",
+    "throw",
+    "leave_game",
+    "challenge",
+    "answer_challenge",
+    "rematch",
+    "games",
+    "watch",
+    "game_chat",
+    "leaderboard",
+]
+# Weighted towards what moves a game on; "drop" and "reconnect" exercise the presence hooks.
+ACTIONS = [*GAME_EVENTS, "find_match", "throw", "throw", "throw", "rematch", "drop", "reconnect"]
+GARBAGE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 7),
+    st.text(max_size=4),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
+
+
+# The fields each event reads; a drawn payload mostly has them, with a known value or garbage.
+EVENT_FIELDS = {
+    "find_match": ["best_of"],
+    "throw": ["game_id", "move"],
+    "leave_game": ["game_id"],
+    "challenge": ["to", "best_of"],
+    "answer_challenge": ["challenge_id", "accept"],
+    "rematch": ["game_id"],
+    "watch": ["game_id"],
+    "game_chat": ["game_id", "msg", "client_id"],
+}
+
+
+def _draw_payload(data, event: str, harness: Harness, seat: Seat, names: list[str]) -> Any:
+    if data.draw(st.integers(0, 9)) == 0:
+        return data.draw(GARBAGE)  # not an object at all
+    games = harness.services.games
+    own_game = games._store.live_game_of(seat.name)
+    game_ids = [match.game_id for match in games._store.list()]
+    known = {
+        "game_id": [own_game] * 3 + game_ids if own_game else game_ids,  # mostly one's own
+        "move": ["rock", "paper", "scissors", " Rock"],
+        "best_of": [1, 3, 3, 3, 5],
+        "to": names,
+        "challenge_id": [c.challenge_id for c in games._challenge_store.all()],
+        "accept": [True, False],
+        "msg": ["gg", "x" * 2001],
+        "client_id": ["c1", "c2"],
+    }
+    payload = {}
+    for field in EVENT_FIELDS.get(event, []):
+        choice = data.draw(st.integers(0, 9))
+        if choice == 0:
+            continue  # missing
+        valid = known[field] if choice > 1 else []
+        payload[field] = data.draw(st.sampled_from(valid)) if valid else data.draw(GARBAGE)
+    return payload
+
+
+def _check_invariants(harness: Harness, seats: list[Seat]) -> None:
+    counts = live_players(harness)
+    assert all(count == 1 for count in counts.values()), counts
+    games = harness.services.games
+    for seat in seats:
+        queued = games._matchmaker.is_queued(seat.name)
+        assert not (queued and counts[seat.name]), seat.name
+        for name, payload in seat.pull():
+            if name == "opponent_threw":
+                assert set(payload) == {"game_id"}
+            assert name != "error"
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+def test_any_interleaving_keeps_everyone_in_at_most_one_game(data):
+    # Long timers: no timer fires during an example, so a failure replays exactly.
+    harness = Harness(
+        round_seconds=3600.0,
+        challenge_seconds=3600.0,
+        resume_grace_seconds=3600.0,
+        chat_rate=None,
+        other_rate=None,
+    )
+    try:
+        names = ["Ada", "Bea", "Cyd", "Dan"][: data.draw(st.integers(3, 4))]
+        seats = [Seat(harness, name) for name in names]
+        for _ in range(data.draw(st.integers(20, 60))):
+            seat = data.draw(st.sampled_from(seats))
+            action = data.draw(st.sampled_from(ACTIONS))
+            if action == "drop":  # lost connection, resumed at once
+                harness.drop(seat.client)
+                seat.resume()
+            elif action == "reconnect":  # leaves on purpose, comes back as a new user
+                seat.client.disconnect()
+                seat.client, seat.join_ack = harness.join(seat.name)
+            else:
+                ack = seat.emit(action, _draw_payload(data, action, harness, seat, names))
+                assert isinstance(ack, dict) and ack.get("ok") in (True, False), ack
+                if ack["ok"] is False:
+                    assert isinstance(ack["error"], str) and ack["error"] != INTERNAL_ERROR
+            _check_invariants(harness, seats)
+    finally:
+        harness.close()
