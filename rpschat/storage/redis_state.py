@@ -13,7 +13,7 @@ their users over one by one (an atomic move, so one node gets each) and treats e
 through the chat's normal path: the opponent is told, and after RESUME_GRACE_SECONDS without a
 resume the user leaves (leave line, presence, game over by `disconnect`, queue entries and
 challenges dropped). A dead node's users are therefore gone within
-NODE_TTL_SECONDS + one tick + RESUME_GRACE_SECONDS (22.5 s with the defaults).
+NODE_TTL_SECONDS + one tick + RESUME_GRACE_SECONDS: 21 s with the defaults.
 
 Round timers run on the node that started the round; the keeper on every node also settles
 rounds more than a tick overdue (idempotent under the game lock), which covers a dead node's.
@@ -740,7 +740,8 @@ class ClusterKeeper:
             self.runtime.sleep(self.tick)
 
     def beat(self) -> None:
-        if not self.registry.beat():  # Redis restarted empty, or this node stalled past its TTL
+        refreshed = self.registry.beat()
+        if not refreshed and self._beats:  # Redis restarted empty, or this node stalled too long
             log.warning("node %s: heartbeat key was gone; restoring its users", self.node_id)
             self.restore_local_users()
         self._beats += 1

@@ -1,0 +1,428 @@
+"""Many nodes act as one server: node processes (`python app.py`) on one real Redis and one real
+PostgreSQL, talked to over the network, directly or through nginx.
+
+Every test has its own Redis key prefix (and so its own Socket.IO channel) and a fresh schema in
+a throwaway PostgreSQL database. Redis or PostgreSQL unreachable: skipped, or a failure under
+CI=true. The Redis-restart test runs its own redis-server, so it never disturbs the shared one.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from requests.adapters import HTTPAdapter
+
+from deploy.cluster import Nginx, nginx_binary, render_nginx_config
+from tests.conftest import require_service
+from tests.support.clients import ChatClient
+from tests.support.server import ServerProcess, free_port
+
+pytestmark = [pytest.mark.net, pytest.mark.timeout(180)]
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+NODE_TTL = 2.0
+GRACE = 1.0
+# The documented ghost time (NODE_TTL + one tick + RESUME_GRACE_SECONDS), and slack for a busy
+# machine: nodes and clients share its CPUs.
+GHOST_SECONDS = NODE_TTL + min(1.0, NODE_TTL / 4) + GRACE
+SLACK = 4.0
+
+
+def redis_reachable(url: str) -> tuple[bool, str]:
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        return True, ""
+    except redis.RedisError as exc:
+        return False, f"{url}: {exc}"
+
+
+@pytest.fixture
+def prefix():
+    """This test's Redis key prefix; its keys are deleted afterwards."""
+    reachable, why_not = redis_reachable(REDIS_URL)
+    require_service("Redis", reachable, why_not)
+    prefix = f"rpschat-net-{secrets.token_hex(4)}"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    doomed = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if doomed:
+        client.delete(*doomed)
+
+
+class Nodes:
+    """Node processes sharing this test's Redis prefix and database."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.servers: list[ServerProcess] = []
+
+    def start(self, count: int, **env: str) -> list[ServerProcess]:
+        servers = [ServerProcess(env={**self.env, **env}) for _ in range(count)]
+        self.servers += servers
+        threads = [threading.Thread(target=s.start) for s in servers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        for server in servers:  # start() raised in its thread: say so here
+            server.wait_ready(5)
+        return servers
+
+    def logs(self) -> str:
+        parts = []
+        for server in self.servers:
+            if server.log_path and Path(server.log_path).exists():
+                text = Path(server.log_path).read_text(errors="replace")
+                parts.append(f"---- node on {server.port} ----\n{text[-4000:]}")
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            if server.proc is not None:
+                server.stop()
+
+
+@pytest.fixture
+def nodes(prefix, postgres_url):
+    nodes = Nodes(
+        {
+            "REDIS_URL": REDIS_URL,
+            "REDIS_PREFIX": prefix,
+            "DATABASE_URL": postgres_url,
+            "NODE_TTL_SECONDS": str(NODE_TTL),
+            "RESUME_GRACE_SECONDS": str(GRACE),
+            "RATE_LIMIT": "0",
+            "LOG_LEVEL": "INFO",
+        }
+    )
+    yield nodes
+    nodes.stop()
+    print(nodes.logs())  # shown when the test failed
+
+
+class Clients:
+    def __init__(self):
+        self.made: list[ChatClient] = []
+
+    def connect(self, url: str, **options) -> ChatClient:
+        client = ChatClient(url, **options)
+        self.made.append(client)
+        return client
+
+    def join(self, url: str, name: str, **options) -> ChatClient:
+        client = self.connect(url, **options)
+        client.set_name(name)
+        return client
+
+    def close(self) -> None:
+        for client in self.made:
+            client.close()
+
+
+@pytest.fixture
+def clients():
+    made = Clients()
+    yield made
+    made.close()
+
+
+def refusal(ack: dict) -> str:
+    assert ack.get("ok") is False, ack
+    return ack["error"]
+
+
+def user_list(client: ChatClient) -> list[str]:
+    return client.call("users", {})["users"]
+
+
+def eventually(check, timeout: float, what: str, pause: float = 0.1):
+    """check() until it returns something truthy; its last value otherwise fails the test."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not within {timeout} s (last: {value!r})")
+        time.sleep(pause)
+
+
+def close_transport_under(client: ChatClient) -> None:
+    """The network drops: the socket closes without a Socket.IO disconnect."""
+    client.sio.eio.ws.sock.shutdown(socket.SHUT_RDWR)
+
+
+# ---------------------------------------------------------------- chat across nodes
+
+
+def test_users_on_two_nodes_chat_see_each_other_and_share_names_and_history(nodes, clients):
+    node_a, node_b = nodes.start(2)
+    ada = clients.join(node_a.url, "Ada")
+    bea = clients.join(node_b.url, "Bea")
+    ada.wait_message("Bea has entered the chat!")
+    ada.wait_for("presence", lambda p: p == {"action": "join", "name": "Bea", "count": 2})
+    assert user_list(ada) == user_list(bea) == ["Ada", "Bea"]
+
+    stranger = clients.connect(node_b.url)
+    taken = refusal(stranger.call("set_username", {"username": "ADA"}))
+    assert taken == "The name 'ADA' is taken: pick another."
+
+    hello = ada.say("hello from node A")
+    assert bea.wait_message("hello from node A")["id"] == hello["id"]
+    reply = bea.say("hello from node B")
+    assert ada.wait_message("hello from node B")["id"] == reply["id"] > hello["id"]
+
+    for node in (node_a, node_b):  # a newcomer anywhere gets the same history
+        newcomer = clients.join(node.url, f"New{node.port}")
+        history = newcomer.wait_for("history")["messages"]
+        assert [(m["id"], m["txt"]) for m in history] == [
+            (hello["id"], "hello from node A"),
+            (reply["id"], "hello from node B"),
+        ]
+
+    assert bea.call("set_username", {"username": "Bee"})["ok"]
+    ada.wait_message("Bea is now known as Bee.")
+    ada.wait_for("presence", lambda p: p["action"] == "rename" and p["old_name"] == "Bea")
+    bea.disconnect()
+    ada.wait_message("Bee has left the chat!")
+    assert clients.join(node_a.url, "bee").name == "bee"  # the name is free everywhere
+
+
+def test_only_one_of_many_clients_on_three_nodes_gets_a_name(nodes, clients):
+    servers = nodes.start(3)
+    contenders = [clients.connect(servers[i % 3].url) for i in range(12)]
+    start = threading.Barrier(len(contenders))
+    acks: list = [None] * len(contenders)
+
+    def claim(i):
+        start.wait()
+        acks[i] = contenders[i].call("set_username", {"username": ["Zed", "zed", "ZED"][i % 3]})
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(len(contenders))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    winners = [ack for ack in acks if ack and ack.get("ok")]
+    assert len(winners) == 1, acks
+    assert all("is taken" in refusal(ack) for ack in acks if not ack.get("ok"))
+    assert user_list(contenders[0]) == [winners[0]["username"]]
+
+
+def test_a_resume_on_another_node_mid_stream_gets_every_message_once_in_order(nodes, clients):
+    node_a, node_b = nodes.start(2)
+    streamer = clients.join(node_a.url, "Streamer")
+    ada = clients.join(node_a.url, "Ada")
+    seen = streamer.say("before")["id"]
+    ada.wait_message("before")
+    sent: list[int] = []
+
+    def stream():
+        for i in range(300):
+            sent.append(streamer.say(f"m{i}")["id"])
+
+    sender = threading.Thread(target=stream)
+    sender.start()
+    eventually(lambda: len(sent) > 30, 10, "the stream to get going")
+    close_transport_under(ada)
+    back = clients.connect(node_b.url, auth={"token": ada.token, "last_id": seen})
+    assert back.wait_for("session")["resumed"] is True
+    sender.join(timeout=60)
+    last = sent[-1]
+    back.wait_for("message", lambda m: m.get("id") == last, timeout=15)
+    ids = [m["id"] for m in back.received("message") if m.get("id")]
+    assert ids == sent  # every message after last_id, once, in order: replayed then live
+    replayed = [m["id"] for m in back.received("message") if m.get("replayed")]
+    assert replayed == sent[: len(replayed)] and len(replayed) >= 30
+
+
+# ---------------------------------------------------------------- a node dies
+
+
+def test_a_killed_nodes_users_vanish_and_free_their_names_in_the_documented_time(nodes, clients):
+    node_a, node_b = nodes.start(2)
+    bea = clients.join(node_b.url, "Bea")
+    clients.join(node_a.url, "Ada")
+    bea.wait_message("Ada has entered the chat!")
+    killed_at = time.monotonic()
+    node_a.kill()  # SIGKILL: no goodbye, no leave
+    bea.wait_message("Ada has left the chat!", timeout=GHOST_SECONDS + SLACK)
+    assert time.monotonic() - killed_at <= GHOST_SECONDS + SLACK
+    bea.wait_for("presence", lambda p: p == {"action": "leave", "name": "Ada", "count": 1})
+    assert user_list(bea) == ["Bea"]
+    assert clients.join(node_b.url, "Ada").name == "Ada"
+
+
+def test_a_user_of_a_killed_node_who_resumes_elsewhere_in_time_keeps_the_name(nodes, clients):
+    node_a, node_b = nodes.start(2, RESUME_GRACE_SECONDS="30")
+    ada = clients.join(node_a.url, "Ada")
+    bea = clients.join(node_b.url, "Bea")
+    node_a.kill()
+    back = clients.connect(node_b.url, auth={"token": ada.token})
+    assert back.wait_for("session") == {"resumed": True, "username": "Ada", "token": ada.token}
+    time.sleep(NODE_TTL + 2)  # the dead node is noticed meanwhile: Ada is on node B by now
+    assert user_list(bea) == ["Ada", "Bea"]
+    assert "Ada has left the chat!" not in bea.texts()
+
+
+# ---------------------------------------------------------------- Redis restarts
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, so restarting it disturbs nobody else."""
+
+    def __init__(self, workdir: Path):
+        self.binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> PrivateRedis:
+        command = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", ""]
+        command += ["--appendonly", "no", "--dir", str(self.workdir)]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        eventually(lambda: redis_reachable(self.url)[0], 10, "redis-server to answer")
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)  # as abrupt as a crash; nothing is saved
+            self.process.wait(timeout=10)
+
+
+@contextmanager
+def private_redis(tmp_path):
+    if not Path(shutil.which("redis-server") or "/usr/bin/redis-server").exists():
+        require_service("redis-server (to restart a private Redis)", False, "not installed")
+    server = PrivateRedis(tmp_path).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_nodes_survive_a_redis_restart_and_carry_on(nodes, clients, tmp_path):
+    with private_redis(tmp_path) as private:
+        node_a, node_b = nodes.start(2, REDIS_URL=private.url)
+        ada = clients.join(node_a.url, "Ada")
+        bea = clients.join(node_b.url, "Bea")
+        ada.say("before the restart")
+        bea.wait_message("before the restart")
+
+        private.stop()
+        newcomer = clients.connect(node_a.url)
+        ack = newcomer.call("set_username", {"username": "Cy"}, timeout=15)
+        assert "shared state" in refusal(ack)  # a clear answer, not a crash or a hang
+        private.start()  # empty: it saved nothing
+
+        eventually(lambda: user_list(ada) == ["Ada", "Bea"], 15, "names restored by the nodes")
+        taken = refusal(clients.connect(node_b.url).call("set_username", {"username": "ada"}))
+        assert "is taken" in taken
+
+        def chat_flows():
+            ada.say("after the restart")
+            return "after the restart" in bea.texts()
+
+        eventually(chat_flows, 20, "chat across nodes again", pause=0.5)
+        assert newcomer.call("set_username", {"username": "Cy"})["ok"]
+        bea.wait_message("Cy has entered the chat!", timeout=10)
+        back = clients.connect(node_b.url, auth={"token": ada.token})  # its token came back too
+        assert back.wait_for("session")["resumed"] is True
+
+
+# ---------------------------------------------------------------- through nginx
+
+
+class SourceAddressAdapter(HTTPAdapter):
+    """Requests from a chosen loopback address: nginx's ip_hash then picks the node."""
+
+    def __init__(self, source: str):
+        self.source = source
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.source, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def session_from(source: str) -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", SourceAddressAdapter(source))
+    return session
+
+
+def addresses_on_different_nodes(url: str, count: int) -> list[str]:
+    """Loopback addresses that ip_hash sends to `count` different nodes (it hashes /24s)."""
+    by_node: dict[str, str] = {}
+    for third in range(1, 64):
+        source = f"127.0.{third}.1"
+        upstream = session_from(source).get(url + "/healthz", timeout=5).headers["X-Upstream"]
+        by_node.setdefault(upstream, source)
+        if len(by_node) == count:
+            return list(by_node.values())
+    raise AssertionError(f"ip_hash sent every address to {list(by_node)}")
+
+
+def polling_client(clients: Clients, url: str, source: str, name: str) -> ChatClient:
+    client = ChatClient(url, transports=["polling"], connect=False)
+    client.sio.eio.http = session_from(source)
+    client.sio.eio.external_http = True
+    client.connect()
+    clients.made.append(client)
+    client.set_name(name)
+    return client
+
+
+@pytest.fixture
+def nginx_available():
+    require_service("nginx", nginx_binary() is not None, "not installed")
+
+
+def test_the_nginx_config_is_valid(tmp_path, nginx_available):
+    nginx = Nginx([free_port(), free_port(), free_port()], tmp_path)
+    assert "test is successful" in nginx.check()
+    config = render_nginx_config(8080, [9001, 9002], tmp_path)
+    assert "ip_hash;" in config and "proxy_buffering off;" in config
+    assert "proxy_set_header Upgrade $http_upgrade;" in config
+    assert "server 127.0.0.1:9001;" in config and "server 127.0.0.1:9002;" in config
+
+
+def test_long_polling_clients_through_nginx_on_two_nodes_are_one_chat(
+    nodes, clients, tmp_path, nginx_available
+):
+    node_a, node_b = nodes.start(2)
+    nginx = Nginx([node_a.port, node_b.port], tmp_path).start()
+    try:
+        first, second = addresses_on_different_nodes(nginx.url, 2)
+        ada = polling_client(clients, nginx.url, first, "Ada")
+        bea = polling_client(clients, nginx.url, second, "Bea")
+        assert ada.transport == bea.transport == "polling"
+        ada.wait_message("Bea has entered the chat!")
+        assert user_list(bea) == ["Ada", "Bea"]
+        for i in range(20):  # many polls each: they keep reaching the node with the session
+            ada.say(f"a{i}")
+            bea.say(f"b{i}")
+        bea.wait_message("a19")
+        ada.wait_message("b19")
+        assert [t for t in bea.texts() if t.startswith("a")] == [f"a{i}" for i in range(20)]
+        websocket = clients.join(nginx.url, "Cy")  # and the WebSocket upgrade passes through
+        assert websocket.transport == "websocket"
+        ada.wait_message("Cy has entered the chat!")
+    finally:
+        nginx.stop()
+        print(nginx.error_log()[-3000:])
