@@ -1,0 +1,114 @@
+"""Rock-paper-scissors in Chromium: two pages play to the end, forfeit, time out, reconnect."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_chat_page import named
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server():
+    env = {"ROUND_SECONDS": "4", "RESUME_GRACE_SECONDS": "8"}
+    with ServerProcess(env=env) as process:
+        yield process
+
+
+def matched(first, second, best_of="3"):
+    for page in (first, second):
+        expect(page.locator("#online-list li.me")).to_have_count(1)
+        page.locator("#best-of").select_option(best_of)
+        page.get_by_role("button", name="Find a match").click()
+    for page in (first, second):
+        expect(page.locator("#match")).to_be_visible()
+        expect(page.locator("#match-best-of")).to_have_text(best_of)
+
+
+def throw(page, move):
+    page.get_by_role("button", name=move, exact=True).click()
+
+
+def test_two_pages_play_a_full_best_of_3(open_page):
+    ada = named(open_page(), "Ada")
+    bea = named(open_page(), "Bea")
+    matched(ada, bea)
+    expect(ada.locator("#match-players")).to_contain_text("Bea")
+
+    throw(ada, "Rock")
+    expect(bea.locator("#opponent-threw")).to_be_visible()
+    expect(bea.locator("#round-result")).not_to_contain_text("Rock")  # still secret
+    bea.locator("body").press("s")  # keyboard shortcut: Scissors
+    expect(ada.locator("#score")).to_have_text(re.compile(r"You 1\s*–\s*0 Bea"))
+    expect(bea.locator("#score")).to_have_text(re.compile(r"You 0\s*–\s*1 Ada"))
+    expect(bea.locator("#round-result")).to_contain_text("Ada wins the round")
+
+    throw(ada, "Paper")
+    throw(bea, "Paper")
+    expect(ada.locator("#round-result")).to_contain_text("Draw")
+
+    throw(bea, "Rock")
+    throw(ada, "Paper")
+    expect(ada.locator("#game-over-text")).to_have_text(re.compile(r"Game over: you won\."))
+    expect(bea.locator("#game-over-text")).to_contain_text("Game over: Ada won.")
+    expect(ada.locator("#score")).to_have_text(re.compile(r"You 2\s*–\s*0 Bea"))
+
+    ada.get_by_role("button", name="Leaderboard").click()
+    row = ada.locator("#leaderboard tbody tr").filter(has=ada.locator("th", has_text="Ada"))
+    expect(row.locator("td")).to_have_text(["1", "1", "0", "0"])  # rank, wins, losses, draws
+    for page in (ada, bea):
+        assert page.watcher.foreign_requests() == []
+        assert page.watcher.console_errors == []
+
+
+def test_leaving_forfeits(open_page):
+    cyd = named(open_page(), "Cyd")
+    dan = named(open_page(), "Dan")
+    matched(cyd, dan, best_of="1")
+    cyd.on("dialog", lambda dialog: dialog.accept())
+    cyd.get_by_role("button", name="Leave game").click()
+    expect(dan.locator("#game-over-text")).to_contain_text("you won — Cyd left the game")
+    expect(cyd.locator("#game-over-text")).to_contain_text("Dan won — you left the game")
+
+
+def test_a_player_who_does_not_throw_loses_on_time_then_both_rematch(open_page):
+    eve = named(open_page(), "Eve")
+    fay = named(open_page(), "Fay")
+    matched(eve, fay, best_of="1")
+    throw(eve, "Scissors")  # Fay never throws: the 4 s round timer decides
+    expect(eve.locator("#game-over-text")).to_have_text(
+        re.compile(r"Game over: you won on a round timeout\."), timeout=10_000
+    )
+    expect(fay.locator("#round-result")).to_contain_text("time ran out")
+
+    fay.get_by_role("button", name="Rematch").click()
+    expect(eve.locator("#game-status")).to_contain_text("Fay")  # Fay asked for a rematch
+    expect(eve.locator("#game-over")).to_be_visible()  # one ask is not enough
+    eve.get_by_role("button", name="Rematch").click()
+    for page in (eve, fay):
+        expect(page.locator("#game-over")).to_be_hidden()
+        expect(page.locator("#round")).to_have_text("1")
+
+
+def test_a_reload_mid_game_resumes_and_the_game_finishes(open_page):
+    gus = named(open_page(), "Gus")
+    hal = named(open_page(), "Hal")
+    matched(gus, hal)
+    throw(gus, "Rock")
+    throw(hal, "Scissors")
+    expect(gus.locator("#score")).to_have_text(re.compile(r"You 1\s*–\s*0 Hal"))
+
+    hal.reload()  # the page reconnects with its token and resumes the game
+    expect(hal.locator("body")).to_have_attribute("data-username", "Hal")
+    expect(hal.locator("#match")).to_be_visible()
+    expect(hal.locator("#score")).to_have_text(re.compile(r"You 0\s*–\s*1 Gus"))
+    names = [t for t in gus.locator("#messages li.system").all_inner_texts() if "Hal" in t]
+    assert not any("left the chat" in t for t in names)
+
+    throw(gus, "Rock")
+    throw(hal, "Scissors")
+    expect(hal.locator("#game-over-text")).to_contain_text("Game over: Gus won.")
+    expect(gus.locator("#game-over-text")).to_have_text(re.compile(r"Game over: you won\."))
