@@ -90,10 +90,11 @@ def build_services(settings: Settings, runtime: Any, outbox: Outbox) -> Services
             challenge_seconds=settings.challenge_seconds,
             resume_grace_seconds=settings.resume_grace_seconds,
         ),
+        **(shared.game_stores() if shared else {}),
     )
     chat.listener = games
     if shared is not None:
-        shared.start(chat, runtime, socketio_manager=socketio_manager(outbox))
+        shared.start(chat, runtime, games=games, socketio_manager=socketio_manager(outbox))
     return Services(
         settings=settings, runtime=runtime, chat=chat, history=history, shared=shared, games=games
     )

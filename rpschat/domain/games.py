@@ -8,13 +8,15 @@ Rooms: every game is the room `game:<game_id>` (its players and spectators): `ro
 `opponent_threw`, `challenged`, ...) go to their user room, which follows them across reconnects.
 
 Players are keyed by display name in `Match` (ChatService refuses renames while `is_busy`), and
-`_user_ids` maps each name back to the user behind it.
+`_user_ids` maps each name back to the user behind it (the directory knows the users of the other
+nodes).
 
 Concurrency: one event loop calls this, so a handler that does not yield is atomic already. The
 round and challenge timers run as tasks of their own (threads under ThreadingRuntime), so every
 entry point also holds one lock: one rule for both runtimes. Nothing slow runs under the lock
 under eventlet: game chat storage and leaderboard reads are the slow halves of split handlers,
-and results are recorded in a deferred task.
+and results are recorded in a deferred task. On several nodes (REDIS_URL) the stores and the lock
+are shared: storage/redis_state.py.
 """
 
 from __future__ import annotations
@@ -171,6 +173,10 @@ class GameService:
         settings: GameSettings | None = None,
         store: MatchStore | None = None,
         make_game_id: Callable[[], str] = new_game_id,
+        queue_store: Any = None,  # matchmaking.QueueStore
+        challenge_store: Any = None,  # matchmaking.ChallengeStore
+        rematch_store: Any = None,  # matchmaking.RematchStore
+        lock: Any = None,  # a reentrant lock; cluster-wide with several nodes
     ) -> None:
         self._chat = chat
         self._outbox = outbox
@@ -180,11 +186,13 @@ class GameService:
         self._settings = settings or GameSettings()
         self._store: MatchStore = store if store is not None else InMemoryMatchStore()
         self._make_game_id = make_game_id
-        self._lock = threading.RLock()
-        self._matchmaker = Matchmaker(is_busy=self._in_live_game)
-        self._challenge_store = InMemoryChallengeStore()
+        self._lock = lock if lock is not None else threading.RLock()
+        self._matchmaker = Matchmaker(is_busy=self._in_live_game, store=queue_store)
+        if challenge_store is None:
+            challenge_store = InMemoryChallengeStore()
+        self._challenge_store = challenge_store
         self._challenges = Challenges(is_busy=self._in_live_game, store=self._challenge_store)
-        self._rematches = Rematches()
+        self._rematches = Rematches(store=rematch_store)
         self._user_ids: dict[str, str] = {}  # display name -> user id
         self._names: dict[str, str] = {}  # user id -> display name last seen
         self._dropped_at: dict[str, float] = {}  # players whose connection was lost, by name
@@ -391,7 +399,7 @@ class GameService:
         return OK
 
     def _refuse_rematch_with(self, opponent: str, game_id: str) -> None:
-        opponent_id = self._user_ids.get(opponent)
+        opponent_id = self._user_id_of(opponent)
         still_here = opponent_id and self._chat.directory.user_of(opponent) == opponent_id
         if not still_here or opponent in self._departed.get(game_id, ()):
             raise Refused(OPPONENT_LEFT)
@@ -672,6 +680,16 @@ class GameService:
             return
         self._settle_overdue_round(match, self._runtime.now())
 
+    def settle_overdue(self, cutoff: float) -> None:
+        """Settle rounds and challenges whose deadline passed before `cutoff`: the backstop for
+        the timers of a node that died (the cluster keeper calls it; idempotent)."""
+        for match in self._store.list():
+            deadline = match.round_deadline
+            if not match.is_over and deadline is not None and deadline < cutoff:
+                self._guarded(self._expire_round, match.game_id, match.round)
+        if any(c.expires_at < cutoff for c in self._challenge_store.all()):
+            self._guarded(self._expire_challenges_now)
+
     def _settle_overdue_round(self, match: Match, now: float) -> None:
         outcome = match.expire_round(now)
         if outcome is not None:
@@ -736,12 +754,15 @@ class GameService:
     def _is_member_player(self, match: Match, name: str) -> bool:
         return name in match.players and name not in self._departed.get(match.game_id, ())
 
+    def _user_id_of(self, name: str) -> str | None:
+        return self._user_ids.get(name) or self._chat.directory.user_of(name)
+
     def _sid_of(self, name: str) -> str | None:
-        user_id = self._user_ids.get(name)
+        user_id = self._user_id_of(name)
         return self._chat.directory.sid_of(user_id) if user_id else None
 
     def _emit_to_player(self, name: str, event: str, data: dict) -> None:
-        user_id = self._user_ids.get(name)
+        user_id = self._user_id_of(name)
         if user_id is not None:
             self._outbox.emit(event, data, to=user_room(user_id))
 

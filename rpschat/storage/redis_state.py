@@ -730,7 +730,7 @@ class ClusterKeeper:
 
     def _run(self) -> None:
         while not self.stopped:
-            for step in (self.beat, self.reap_dead_nodes, self.settle_overdue_rounds):
+            for step in (self.beat, self.reap_dead_nodes, self.settle_overdue):
                 try:
                     step()
                 except Refused as refusal:  # Redis is down: try again next tick
@@ -766,10 +766,11 @@ class ClusterKeeper:
             self.registry.forget(node)
         return taken
 
-    def settle_overdue_rounds(self) -> None:
-        """Rounds past their deadline by more than a tick: their timer's node may be dead."""
+    def settle_overdue(self) -> None:
+        """Rounds and challenges past their deadline by more than a tick: their timers' node
+        may be dead."""
         if self.games is not None:
-            self.games.settle_overdue_rounds(self.runtime.now() - self.tick)
+            self.games.settle_overdue(self.runtime.now() - self.tick)
 
     # ---- repairs -----------------------------------------------------------------------------
 
@@ -871,6 +872,16 @@ class RedisState:
         self.game_lock = SharedLock(self.client, self.keys("lock", "games"))
         self.registry = NodeRegistry(self.client, self.keys, self.node_id, self.node_ttl_seconds)
         self.keeper: ClusterKeeper | None = None
+
+    def game_stores(self) -> dict[str, Any]:
+        """GameService's keyword arguments for shared games."""
+        return {
+            "store": self.matches,
+            "queue_store": self.queue,
+            "challenge_store": self.challenges,
+            "rematch_store": self.rematches,
+            "lock": self.game_lock,
+        }
 
     @property
     def channel(self) -> str:

@@ -248,6 +248,70 @@ def test_a_resume_on_another_node_mid_stream_gets_every_message_once_in_order(no
     assert replayed == sent[: len(replayed)] and len(replayed) >= 30
 
 
+# ---------------------------------------------------------------- games across nodes
+
+
+def start_game(first: ChatClient, second: ChatClient, best_of: int = 3) -> str:
+    """`first` waits in the queue, `second` completes the pairing (its node starts the game)."""
+    assert first.call("find_match", {"best_of": best_of})["ok"]
+    assert second.call("find_match", {"best_of": best_of})["ok"]
+    found = [c.wait_for("match_found") for c in (first, second)]
+    assert found[0]["game_id"] == found[1]["game_id"]
+    assert found[0]["opponent"] == second.name and found[1]["opponent"] == first.name
+    return found[0]["game_id"]
+
+
+def play_round(game_id: str, number: int, moves: dict[ChatClient, str]) -> dict:
+    players = list(moves)
+    for player in players:
+        player.wait_for("round_started", lambda r: r["round"] == number)
+    first, second = players
+    assert first.call("throw", {"game_id": game_id, "move": moves[first]})["ok"]
+    second.wait_for("opponent_threw", lambda e: e["game_id"] == game_id)
+    assert second.call("throw", {"game_id": game_id, "move": moves[second]})["ok"]
+    results = [p.wait_for("round_result", lambda r: r["round"] == number) for p in players]
+    assert results[0] == results[1]
+    return results[0]
+
+
+def test_players_on_two_nodes_are_matched_and_play_a_whole_game(nodes, clients):
+    node_a, node_b = nodes.start(2)
+    ada = clients.join(node_a.url, "Ada")
+    bea = clients.join(node_b.url, "Bea")
+    game_id = start_game(ada, bea)
+    for number in (1, 2):
+        result = play_round(game_id, number, {ada: "rock", bea: "scissors"})
+        assert result["winner"] == "Ada" and result["moves"] == {"Ada": "rock", "Bea": "scissors"}
+    over = [c.wait_for("game_over") for c in (ada, bea)]
+    assert (
+        over[0]
+        == over[1]
+        == {
+            "game_id": game_id,
+            "winner": "Ada",
+            "score": {"Ada": 2, "Bea": 0},
+            "reason": "won",
+        }
+    )
+
+    def leaderboard_has_the_result():
+        players = bea.call("leaderboard", {})["players"]
+        return players if players and players[0]["name"] == "Ada" else None
+
+    players = eventually(leaderboard_has_the_result, 10, "the result in the shared database")
+    assert {p["name"]: (p["wins"], p["losses"]) for p in players} == {
+        "Ada": (1, 0),
+        "Bea": (0, 1),
+    }
+    assert ada.call("rematch", {"game_id": game_id})["ok"]
+    bea.wait_for("rematch_requested", lambda r: r == {"game_id": game_id, "by": "Ada"})
+    assert bea.call("rematch", {"game_id": game_id})["ok"]
+    again = [c.wait_for("match_found", lambda m: m["game_id"] != game_id) for c in (ada, bea)]
+    assert again[0]["game_id"] == again[1]["game_id"]
+    assert bea.call("game_chat", {"game_id": again[0]["game_id"], "msg": "gg"})["ok"]
+    assert ada.wait_for("game_message")["txt"] == "gg"
+
+
 # ---------------------------------------------------------------- a node dies
 
 
@@ -263,6 +327,45 @@ def test_a_killed_nodes_users_vanish_and_free_their_names_in_the_documented_time
     bea.wait_for("presence", lambda p: p == {"action": "leave", "name": "Ada", "count": 1})
     assert user_list(bea) == ["Bea"]
     assert clients.join(node_b.url, "Ada").name == "Ada"
+
+
+def test_a_killed_nodes_player_loses_by_disconnect_and_its_queue_entries_vanish(nodes, clients):
+    node_a, node_b = nodes.start(2)
+    bea = clients.join(node_b.url, "Bea")
+    ada = clients.join(node_a.url, "Ada")
+    cy = clients.join(node_a.url, "Cy")
+    game_id = start_game(bea, ada)
+    assert cy.call("find_match", {"best_of": 5})["ok"]
+    node_a.kill()
+    away = bea.wait_for("opponent_status", timeout=GHOST_SECONDS + SLACK)
+    assert away["name"] == "Ada" and away["connected"] is False
+    over = bea.wait_for("game_over", timeout=GHOST_SECONDS + SLACK)
+    assert over == {
+        "game_id": game_id,
+        "winner": "Bea",
+        "score": {"Ada": 0, "Bea": 0},
+        "reason": "disconnect",
+    }
+    bea.wait_message("Cy has left the chat!", timeout=SLACK)
+    dan = clients.join(node_b.url, "Dan")
+    assert dan.call("find_match", {"best_of": 5})["ok"]  # Cy is no longer waiting
+    time.sleep(1.5)
+    assert dan.received("match_found") == []
+    assert dan.call("cancel_match", {})["ok"]
+
+
+def test_a_round_whose_timer_died_with_its_node_still_ends(nodes, clients):
+    node_a, node_b = nodes.start(2, ROUND_SECONDS="3", RESUME_GRACE_SECONDS="60")
+    bea = clients.join(node_b.url, "Bea")
+    ada = clients.join(node_a.url, "Ada")
+    game_id = start_game(bea, ada)  # Ada completed the pairing: node A runs the round timer
+    started = bea.wait_for("round_started")
+    node_a.kill()
+    assert bea.call("throw", {"game_id": game_id, "move": "paper"})["ok"]
+    result = bea.wait_for("round_result", timeout=started["time_left_ms"] / 1000 + SLACK)
+    assert result["timeout"] is True and result["winner"] == "Bea"
+    assert result["moves"] == {"Ada": None, "Bea": "paper"}
+    bea.wait_for("round_started", lambda r: r["round"] == 2)
 
 
 def test_a_user_of_a_killed_node_who_resumes_elsewhere_in_time_keeps_the_name(nodes, clients):
