@@ -115,7 +115,7 @@ FIGURES = {
     ],
 }
 
-DEFAULT_REPEAT = {"fanout": 5}
+DEFAULT_REPEAT = {"fanout": 3}
 
 # Environment for our Python server. The brief's four, plus settings that are policy, not speed:
 # the per-address cap (all load comes from 127.0.0.1), the unnamed-idle kick (capacity clients
