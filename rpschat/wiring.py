@@ -16,6 +16,7 @@ from rpschat.storage.history import open_history
 from rpschat.storage.presence import MemoryDirectory, MemoryTokens
 from rpschat.storage.redis_state import RedisState
 from rpschat.storage.results import open_results
+from rpschat.storage.sessions import SqlTokens
 
 log = logging.getLogger("rpschat")
 
@@ -61,6 +62,14 @@ def open_shared_state(settings: Settings) -> RedisState | None:
     )
 
 
+def local_tokens(settings: Settings, history: Any) -> Any:
+    """Tokens of a single node: in the database when there is one, so they outlive a restart."""
+    database = getattr(history, "database", None)
+    if database is None:
+        return MemoryTokens(settings.token_ttl_seconds)
+    return SqlTokens(database, settings.token_ttl_seconds)
+
+
 def socketio_manager(outbox: Outbox) -> Any:
     """The Socket.IO client manager behind the web layer's outbox (its message queue)."""
     server = getattr(outbox, "_server", None)  # SocketOutbox's python-socketio server
@@ -72,7 +81,7 @@ def build_services(settings: Settings, runtime: Any, outbox: Outbox) -> Services
     shared = open_shared_state(settings)
     chat = ChatService(
         directory=shared.directory if shared else MemoryDirectory(),
-        tokens=shared.tokens if shared else MemoryTokens(settings.token_ttl_seconds),
+        tokens=shared.tokens if shared else local_tokens(settings, history),
         history=history,
         limiter=shared.limiter if shared else MemoryRateLimiter(),
         outbox=outbox,

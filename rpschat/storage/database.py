@@ -49,7 +49,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -105,8 +105,21 @@ schema_version = Table(
     Column("version", Integer, primary_key=True, autoincrement=False),
 )
 
+# Resume tokens, so that a restarted server still knows its users (storage/sessions.py). Only a
+# hash of each token's secret is kept: a copy of the database lets nobody take over a name.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("user_id", String, primary_key=True),
+    Column("secret_hash", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),  # ms since the epoch
+)
+
 # MIGRATIONS[v] upgrades a version-v database to v + 1; bump SCHEMA_VERSION along with it
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: lambda conn: sessions.create(conn, checkfirst=True),
+}
 
 
 class StorageUnavailable(Refused):

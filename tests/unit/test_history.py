@@ -339,7 +339,8 @@ def test_readers_see_ids_in_commit_order_across_processes(sql_url, stores):
 def test_schema_version_is_recorded(sql_url, stores):
     store = stores(sql_url)
     with store.database.engine.connect() as conn:
-        assert conn.execute(select(schema_version.c.version)).scalars().all() == [1]
+        versions = conn.execute(select(schema_version.c.version)).scalars().all()
+        assert versions == [database.SCHEMA_VERSION]
 
 
 def test_a_newer_schema_is_refused(sql_url, stores):
@@ -347,19 +348,21 @@ def test_a_newer_schema_is_refused(sql_url, stores):
     store.append("lobby", "u1", "Ada", "hi")
     store.close()
     set_schema_version(sql_url, 99)
-    with pytest.raises(SchemaError, match="version 99, newer than this server's 1"):
+    current = database.SCHEMA_VERSION
+    with pytest.raises(SchemaError, match=f"version 99, newer than this server's {current}"):
         open_history(sql_url, ThreadingRuntime())
 
 
 def test_an_older_schema_is_migrated(sql_url, stores, monkeypatch):
     stores(sql_url).close()
     steps = []
-    monkeypatch.setattr(database, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(database.MIGRATIONS, 1, lambda conn: steps.append(conn))
+    current = database.SCHEMA_VERSION
+    monkeypatch.setattr(database, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(database.MIGRATIONS, current, lambda conn: steps.append(conn))
     store = stores(sql_url)
     assert len(steps) == 1
     with store.database.engine.connect() as conn:
-        assert conn.scalar(select(schema_version.c.version)) == 2
+        assert conn.scalar(select(schema_version.c.version)) == current + 1
     stores(sql_url)  # up to date now: no step runs again
     assert len(steps) == 1
 
