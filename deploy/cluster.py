@@ -45,11 +45,18 @@ def _on_path(name: str) -> bool:
     return any(Path(d, name).exists() for d in os.environ.get("PATH", "").split(os.pathsep))
 
 
-def render_nginx_config(listen_port: int, upstream_ports: list[int], run_dir: Path) -> str:
+ROUND_ROBIN = "# round robin: only for WebSocket-only clients (one request each), as in bench/"
+
+
+def render_nginx_config(
+    listen_port: int, upstream_ports: list[int], run_dir: Path, sticky: bool = True
+) -> str:
     servers = "\n".join(f"        server {HOST}:{port};" for port in upstream_ports)
+    template = TEMPLATE.read_text()
+    if not sticky:
+        template = template.replace("ip_hash;", ROUND_ROBIN)
     return (
-        TEMPLATE.read_text()
-        .replace("{{run_dir}}", str(run_dir))
+        template.replace("{{run_dir}}", str(run_dir))
         .replace("{{listen}}", f"{HOST}:{listen_port}")
         .replace("{{servers}}", servers)
     )
@@ -89,7 +96,13 @@ def _stop(process: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout=1
 class Nginx:
     """nginx on `listen_port` in front of `upstream_ports`, run from `run_dir`."""
 
-    def __init__(self, upstream_ports: list[int], run_dir: Path, listen_port: int | None = None):
+    def __init__(
+        self,
+        upstream_ports: list[int],
+        run_dir: Path,
+        listen_port: int | None = None,
+        sticky: bool = True,
+    ):
         self.binary = nginx_binary()
         if self.binary is None:
             raise RuntimeError("nginx is not installed (set NGINX=/path/to/nginx)")
@@ -98,7 +111,7 @@ class Nginx:
         self.url = f"http://{HOST}:{self.listen_port}"
         self.config_path = self.run_dir / "nginx.conf"
         self.config_path.write_text(
-            render_nginx_config(self.listen_port, upstream_ports, self.run_dir)
+            render_nginx_config(self.listen_port, upstream_ports, self.run_dir, sticky)
         )
         self.process: subprocess.Popen | None = None
 
