@@ -69,7 +69,12 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
         flask_app.wsgi_app = NoWebSocketCompression(flask_app.wsgi_app)
 
     if mode == "eventlet":
-        fastpath.install(settings.max_backlog_bytes)
+        # Detached WebSockets don't speak permessage-deflate: with compression on, keep eventlet's.
+        fastpath.install(
+            server,
+            settings.max_backlog_bytes,
+            detach_websockets=not settings.websocket_compression,
+        )
     runtime = EventletRuntime() if mode == "eventlet" else ThreadingRuntime()
     services = build_services(settings, runtime, SocketOutbox(server))
     server.router = Router(defer=runtime.defer)
@@ -83,8 +88,9 @@ app, socketio, services = create_app()
 
 def main() -> None:
     """Serve with eventlet's WSGI server, without its 1,024-connection default cap."""
-    import eventlet.wsgi
+    import eventlet
 
+    from rpschat.web.detached import serve
     from rpschat.web.serving import graceful_shutdown_on_sigterm, raise_open_file_limit
 
     settings = services.settings
@@ -93,9 +99,8 @@ def main() -> None:
     listener = eventlet.listen((settings.host, settings.port), backlog=4096, reuse_port=False)
     graceful_shutdown_on_sigterm(listener, socketio, services)
     log.info("Serving on http://%s:%d", settings.host, listener.getsockname()[1])
-    eventlet.wsgi.server(
-        listener, app, max_size=settings.max_connections, log_output=False, debug=False
-    )
+    # eventlet.wsgi.server, with WebSockets handed over to rpschat.web.detached after the upgrade
+    serve(listener, app, max_connections=settings.max_connections)
 
 
 if __name__ == "__main__":

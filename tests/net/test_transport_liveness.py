@@ -1,0 +1,346 @@
+"""The transport over a real server: heartbeats, the long-polling upgrade, WebSocket framing,
+and the connection limit (rpschat/web/pinger.py and detached.py keep engineio's behaviour
+while holding no green thread per idle connection).
+
+Most tests speak WebSocket by hand over a plain socket (`Raw`), so that they control every
+byte: whether pings are answered, how frames are split, what the server sends back."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import struct
+import time
+
+import pytest
+import requests
+
+from tests.support.clients import ChatClient, unique
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.net
+
+FAST_PINGS = {"PING_INTERVAL": "1", "PING_TIMEOUT": "1"}
+
+
+@pytest.fixture(scope="module")
+def fast():
+    with ServerProcess(FAST_PINGS) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ServerProcess() as srv:
+        yield srv
+
+
+class Raw:
+    """One WebSocket, spoken by hand: the handshake, masked frames out, frames in."""
+
+    def __init__(self, url: str, query: str = "transport=websocket", timeout: float = 5.0):
+        host, port = url.removeprefix("http://").split(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            f"GET /socket.io/?EIO=4&{query} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        self.status = int(head.split()[1])
+
+    def _fill(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("closed by the server")
+        self.buf += data
+
+    def send(self, payload: bytes | str, opcode: int = 1, fin: bool = True, mask=True) -> None:
+        if isinstance(payload, str):
+            payload = payload.encode()
+        n, bit = len(payload), 0x80 if mask else 0
+        head = bytes([(0x80 if fin else 0) | opcode])
+        if n < 126:
+            head += bytes([bit | n])
+        elif n < 65536:
+            head += bytes([bit | 126]) + struct.pack("!H", n)
+        else:
+            head += bytes([bit | 127]) + struct.pack("!Q", n)
+        if mask:
+            key = os.urandom(4)
+            payload = key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(head + payload)
+
+    def frame(self) -> tuple[int, bytes]:
+        """The next frame from the server (servers don't mask): (opcode, payload)."""
+        while len(self.buf) < 2:
+            self._fill()
+        opcode, n, at = self.buf[0] & 0x0F, self.buf[1] & 0x7F, 2
+        if n >= 126:
+            at = 4 if n == 126 else 10
+            while len(self.buf) < at:
+                self._fill()
+            n = int.from_bytes(self.buf[2:at], "big")
+        while len(self.buf) < at + n:
+            self._fill()
+        payload, self.buf = self.buf[at : at + n], self.buf[at + n :]
+        return opcode, payload
+
+    def text(self) -> str:
+        opcode, payload = self.frame()
+        assert opcode == 1, (opcode, payload)
+        return payload.decode()
+
+    def until_closed(self, timeout: float) -> tuple[list[str], int | None]:
+        """Read until the server ends the connection: (texts seen, close code if any)."""
+        self.sock.settimeout(timeout)
+        texts = []
+        try:
+            while True:
+                opcode, payload = self.frame()
+                if opcode == 8:
+                    return texts, struct.unpack("!H", payload[:2])[0] if payload else None
+                texts.append(payload.decode(errors="replace"))
+        except ConnectionError:
+            return texts, None
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def opened(url: str) -> tuple[Raw, dict]:
+    """A raw WebSocket session, connected to the "/" namespace: (raw, Engine.IO open data)."""
+    raw = Raw(url)
+    assert raw.status == 101
+    hello = raw.text()
+    assert hello.startswith("0{"), hello
+    raw.send("40")
+    assert raw.text().startswith("40{")
+    return raw, json.loads(hello[1:])
+
+
+# ---- heartbeats --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transports", [["websocket"], ["polling"]])
+def test_a_client_that_answers_pings_stays_connected(fast, transports):
+    client = ChatClient(fast.url, transports=transports)
+    try:
+        client.set_name(unique("Steady"))
+        time.sleep(5)  # five ping cycles
+        assert client.connected
+        assert client.call("users", {})["ok"]
+        assert client.received("disconnect") == []
+    finally:
+        client.close()
+
+
+def test_a_client_that_stops_answering_pings_is_dropped_in_interval_plus_timeout(fast):
+    start = time.monotonic()
+    raw, hello = opened(fast.url)
+    try:
+        assert (hello["pingInterval"], hello["pingTimeout"]) == (1000, 1000)
+        texts, code = raw.until_closed(timeout=10)
+        took = time.monotonic() - start
+        assert texts[:1] == ["2"], texts  # pinged once, never answered, then closed
+        assert code == 1000
+        assert 1.8 < took < 3.5, took
+    finally:
+        raw.close()
+
+
+def test_pings_are_answered_pongs_count_and_the_session_lives_on(fast):
+    raw, _ = opened(fast.url)
+    try:
+        deadline = time.monotonic() + 4
+        pings = 0
+        raw.sock.settimeout(3)
+        while time.monotonic() < deadline:
+            if raw.text() == "2":
+                pings += 1
+                raw.send("3")
+        assert pings >= 3
+        raw.send('420["users",{}]')
+        while not (reply := raw.text()).startswith("430"):
+            if reply == "2":
+                raw.send("3")
+        assert json.loads(reply[3:])[0]["ok"]
+    finally:
+        raw.close()
+
+
+# ---- the long-polling upgrade ------------------------------------------------------------------
+
+
+def test_a_long_polling_session_upgrades_to_websocket_and_chats(server):
+    up = ChatClient(server.url, transports=["polling", "websocket"])
+    ws = ChatClient(server.url)
+    try:
+        up.set_name(unique("Upgraded"))
+        ws.set_name(unique("Direct"))
+        deadline = time.monotonic() + 5
+        while up.transport != "websocket" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert up.transport == "websocket"
+        up.say("over the upgraded socket")
+        ws.wait_message("over the upgraded socket")
+        ws.say("and back")
+        up.wait_message("and back")
+    finally:
+        up.close()
+        ws.close()
+
+
+class Polling:
+    """An Engine.IO long-polling session spoken by hand (requests)."""
+
+    def __init__(self, url: str):
+        self.url = f"{url}/socket.io/?EIO=4&transport=polling"
+        hello = requests.get(self.url, timeout=5).text
+        self.sid = json.loads(hello[1:])["sid"]
+        self.url += f"&sid={self.sid}"
+        self.post("40")
+        assert self.get().startswith("40")
+
+    def get(self) -> str:
+        return requests.get(self.url, timeout=10).text
+
+    def post(self, body: str) -> None:
+        assert requests.post(self.url, data=body, timeout=5).text == "OK"
+
+
+def test_an_upgrade_that_fails_its_probe_leaves_the_session_on_long_polling(server):
+    session = Polling(server.url)
+    raw = Raw(server.url, query=f"transport=websocket&sid={session.sid}")
+    try:
+        assert raw.status == 101
+        raw.send("2notprobe")
+        _, code = raw.until_closed(timeout=5)
+        session.post('421["users",{}]')
+        assert session.get().startswith('431[{"ok":true')
+    finally:
+        raw.close()
+
+
+def test_an_upgrade_that_never_probes_is_closed_after_interval_plus_timeout(fast):
+    session = Polling(fast.url)
+    start = time.monotonic()
+    raw = Raw(fast.url, query=f"transport=websocket&sid={session.sid}")
+    try:
+        assert raw.status == 101
+        raw.until_closed(timeout=10)
+        assert 1.8 < time.monotonic() - start < 3.5
+    finally:
+        raw.close()
+
+
+def test_a_completed_upgrade_carries_the_session(server):
+    session = Polling(server.url)
+    raw = Raw(server.url, query=f"transport=websocket&sid={session.sid}")
+    try:
+        raw.send("2probe")
+        assert raw.text() == "3probe"
+        assert session.get() == "6"  # the pending long-poll ends with a NOOP
+        raw.send("5")
+        raw.send('421["users",{}]')
+        while (reply := raw.text()) == "6":  # NOOPs queued for the polling side may follow
+            pass
+        assert reply.startswith('431[{"ok":true')
+        assert requests.get(session.url, timeout=5).status_code == 400  # polling is over
+    finally:
+        raw.close()
+
+
+# ---- WebSocket framing -------------------------------------------------------------------------
+
+
+def test_fragmented_messages_and_websocket_pings_are_understood(server):
+    raw, _ = opened(server.url)
+    try:
+        raw.send(b"ping me", opcode=9)
+        assert raw.frame() == (10, b"ping me")
+        raw.send('421["us', fin=False)
+        raw.send(b"", opcode=9)  # a control frame between the fragments
+        raw.send('ers",', opcode=0, fin=False)
+        raw.send("{}]", opcode=0)
+        assert raw.frame() == (10, b"")
+        assert raw.text().startswith('431[{"ok":true')
+    finally:
+        raw.close()
+
+
+@pytest.mark.parametrize(
+    "frames, code",
+    [
+        ([dict(payload="40", mask=False)], 1002),
+        ([dict(payload=b"\xff\xfe", opcode=1)], 1007),
+        ([dict(payload="x", opcode=0)], 1002),
+    ],
+)
+def test_a_broken_frame_closes_the_connection_with_its_code(server, frames, code):
+    raw, _ = opened(server.url)
+    try:
+        for f in frames:
+            raw.send(**f)
+        _, got = raw.until_closed(timeout=5)
+        assert got == code
+    finally:
+        raw.close()
+
+
+def test_a_close_frame_is_answered_and_ends_the_session(server):
+    other = ChatClient(server.url)
+    raw, _ = opened(server.url)
+    try:
+        raw.send('42["set_username",{"username":"Closer"}]')
+        raw.send(struct.pack("!H", 1000), opcode=8)
+        _, code = raw.until_closed(timeout=5)
+        assert code == 1000
+        other.wait_message("Closer has left the chat!", timeout=15)
+    finally:
+        raw.close()
+        other.close()
+
+
+# ---- the connection limit and shutdown ---------------------------------------------------------
+
+
+def test_max_connections_counts_idle_websockets():
+    with ServerProcess({"MAX_CONNECTIONS": "3", "MAX_CONNECTIONS_PER_IP": "0"}) as srv:
+        held = [opened(srv.url)[0] for _ in range(3)]
+        waiting = None
+        try:
+            waiting = socket.create_connection(("127.0.0.1", srv.port), timeout=1)
+            waiting.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            with pytest.raises(TimeoutError):
+                waiting.recv(100)  # not served while three WebSockets are held
+            held.pop().close()
+            waiting.settimeout(5)
+            assert waiting.recv(100).startswith(b"HTTP/1.1 200")
+        finally:
+            for raw in held:
+                raw.close()
+            if waiting is not None:
+                waiting.close()
+
+
+def test_sigterm_tells_websocket_clients_before_the_server_goes():
+    srv = ServerProcess().start()
+    try:
+        clients = [ChatClient(srv.url) for _ in range(3)]
+        raw, _ = opened(srv.url)
+        srv.proc.send_signal(signal.SIGTERM)
+        for client in clients:
+            client.wait_for("server_shutdown", timeout=5)
+        texts, _ = raw.until_closed(timeout=5)
+        assert any(t.startswith('42["server_shutdown"') for t in texts), texts
+        assert srv.proc.wait(timeout=10) == 0
+    finally:
+        srv.stop()

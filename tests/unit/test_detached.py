@@ -1,0 +1,108 @@
+"""FrameReader: the client-to-server half of RFC 6455 that detached WebSockets parse themselves."""
+
+from __future__ import annotations
+
+import os
+import struct
+import warnings
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+with warnings.catch_warnings():  # eventlet warns that it is deprecated when imported
+    warnings.simplefilter("ignore")
+    from rpschat.web.detached import FrameReader, ProtocolError, accept_key, unmask
+
+TEXT, BINARY, CONT, CLOSE, PING, PONG = 1, 2, 0, 8, 9, 10
+
+
+def frame(payload: bytes, opcode: int = TEXT, fin: bool = True, mask: bool = True, rsv=0) -> bytes:
+    """A client frame, as a browser would send it."""
+    n = len(payload)
+    head = bytes([(0x80 if fin else 0) | rsv | opcode])
+    bit = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([bit | n])
+    elif n < 65536:
+        head += bytes([bit | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([bit | 127]) + struct.pack("!Q", n)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def test_unmask_matches_the_rfc_byte_loop():
+    key = b"\x01\x02\x03\x04"
+    data = bytes(range(11))
+    assert unmask(data, key) == bytes(b ^ key[i % 4] for i, b in enumerate(data))
+    assert unmask(b"", key) == b""
+
+
+def test_the_handshake_accept_key_is_the_rfc_example():
+    assert accept_key("dGhlIHNhbXBsZSBub25jZQ==") == b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+def test_whole_messages_of_every_length_class():
+    reader = FrameReader(max_message=1 << 20)
+    payloads = [b"", b"42", b"x" * 125, b"y" * 126, b"z" * 65535, b"w" * 65536]
+    data = b"".join(frame(p, BINARY) for p in payloads)
+    assert reader.feed(data) == [(BINARY, p) for p in payloads]
+
+
+@given(st.lists(st.binary(max_size=300), min_size=1, max_size=8), st.data())
+def test_messages_split_anywhere_come_out_whole_and_in_order(payloads, data):
+    stream = b"".join(frame(p) for p in payloads)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=10)))
+    reader, out, last = FrameReader(max_message=1000), [], 0
+    for cut in [*cuts, len(stream)]:
+        out += reader.feed(stream[last:cut])
+        last = cut
+    assert out == [(TEXT, p) for p in payloads]
+
+
+def test_fragments_are_joined_and_control_frames_may_come_between_them():
+    reader = FrameReader(max_message=100)
+    data = (
+        frame(b'42["mes', TEXT, fin=False)
+        + frame(b"ping!", PING)
+        + frame(b'sage",', CONT, fin=False)
+        + frame(b"{}]", CONT)
+    )
+    assert reader.feed(data) == [(PING, b"ping!"), (TEXT, b'42["message",{}]')]
+
+
+@pytest.mark.parametrize(
+    "data, code",
+    [
+        (frame(b"hi", mask=False), 1002),  # clients must mask
+        (frame(b"hi", rsv=0x40), 1002),  # no compression was agreed
+        (frame(b"hi", opcode=3), 1002),  # reserved opcode
+        (frame(b"hi", opcode=0xB), 1002),  # reserved control opcode
+        (frame(b"hi", CONT), 1002),  # a continuation of nothing
+        (frame(b"a", TEXT, fin=False) + frame(b"b", TEXT), 1002),  # a new message mid-message
+        (frame(b"x" * 126, PING), 1002),  # control frames are short
+        (frame(b"bye", CLOSE, fin=False), 1002),  # and never fragmented
+        (frame(b"x" * 101), 1009),  # over the limit
+        (frame(b"x" * 60, fin=False) + frame(b"x" * 41, CONT), 1009),  # over it in fragments
+    ],
+)
+def test_protocol_errors_carry_the_close_code(data, code):
+    with pytest.raises(ProtocolError) as raised:
+        FrameReader(max_message=100).feed(data)
+    assert raised.value.code == code
+
+
+def test_an_oversized_message_is_refused_from_its_header_alone():
+    header = frame(b"x" * 70000, BINARY)[:14]  # the payload never has to arrive
+    with pytest.raises(ProtocolError) as raised:
+        FrameReader(max_message=65536).feed(header)
+    assert raised.value.code == 1009
+
+
+def test_nothing_is_buffered_between_whole_messages():
+    reader = FrameReader(max_message=100)
+    reader.feed(frame(b"3"))
+    assert reader._buffer == b""
