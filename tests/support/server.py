@@ -72,6 +72,18 @@ class ServerProcess:
         self._log.flush()
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
+    def log_lines(self) -> list[str]:
+        return self.output().splitlines()
+
+    def wait_for_output(self, predicate, timeout: float = 5.0) -> list[str]:
+        """Log lines passing `predicate(line)`, once there is at least one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [line for line in self.log_lines() if predicate(line)]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
     def kill(self, sig=signal.SIGKILL) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, sig)
@@ -79,10 +91,15 @@ class ServerProcess:
 
     def stop(self) -> None:
         self.kill(signal.SIGKILL)
-        self._log.close()
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
 
     def __enter__(self):
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
 
     def __exit__(self, *exc):
         self.stop()
