@@ -177,6 +177,7 @@ class GameService:
         challenge_store: Any = None,  # matchmaking.ChallengeStore
         rematch_store: Any = None,  # matchmaking.RematchStore
         lock: Any = None,  # a reentrant lock; cluster-wide with several nodes
+        shared_maps: dict[str, Any] | None = None,  # the maps below, in Redis (several nodes)
     ) -> None:
         self._chat = chat
         self._outbox = outbox
@@ -195,12 +196,18 @@ class GameService:
         self._rematches = Rematches(store=rematch_store)
         self._user_ids: dict[str, str] = {}  # display name -> user id
         self._names: dict[str, str] = {}  # user id -> display name last seen
-        self._dropped_at: dict[str, float] = {}  # players whose connection was lost, by name
-        self._queued_before_drop: dict[str, int] = {}  # name -> best_of, requeued on resume
-        self._spectators: dict[str, set[str]] = {}  # game id -> user ids
-        self._departed: dict[str, set[str]] = {}  # finished game id -> players who left it
+        maps = shared_maps or {}
+        # players whose connection was lost, by name -> when
+        self._dropped_at: dict[str, float] = maps.get("dropped_at", {})
+        # name -> best_of, requeued on resume
+        self._queued_before_drop: dict[str, int] = maps.get("queued_before_drop", {})
+        self._spectators: dict[str, set[str]] = maps.get("spectators", {})  # game id -> user ids
+        # finished game id -> players who left it
+        self._departed: dict[str, set[str]] = maps.get("departed", {})
         self._ended_at: OrderedDict[str, float] = OrderedDict()  # finished game id -> when
-        self._expired_challenges: OrderedDict[str, None] = OrderedDict()
+        self._expired_challenges: OrderedDict[str, None] = maps.get(
+            "expired_challenges", OrderedDict()
+        )
 
     def register(self, router: Any) -> None:
         """Add every game event to the web layer's Router."""

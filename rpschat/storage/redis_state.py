@@ -77,9 +77,11 @@ def _shared(method: Callable) -> Callable:
 
 
 def shared_state(cls: type) -> type:
-    """Every public method turns a lost Redis (after its retries) into a clear refusal."""
+    """Every public (or container dunder) method turns a lost Redis, after its retries, into a
+    clear refusal."""
     for attr, value in list(vars(cls).items()):
-        if callable(value) and not attr.startswith("_"):
+        dunder = attr.startswith("__") and attr != "__init__"
+        if callable(value) and (dunder or not attr.startswith("_")):
             setattr(cls, attr, _shared(value))
     return cls
 
@@ -501,7 +503,7 @@ class RedisRematchStore:
         return self._requests_prefix + game_id
 
 
-# KEYS: the game, the set of game ids, live (player -> game id).
+# KEYS: the game, the game ids by start order (a sorted set), live (player -> game id), a counter.
 # ARGV: game id, snapshot, expiry ms (0: live), live flag, players...
 _MATCH_PUT = """
 if ARGV[3] == '0' then
@@ -509,7 +511,9 @@ if ARGV[3] == '0' then
 else
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 end
-redis.call('SADD', KEYS[2], ARGV[1])
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]), ARGV[1])
+end
 for i = 5, #ARGV do
   if ARGV[4] == '1' then
     redis.call('HSET', KEYS[3], ARGV[i], ARGV[1])
@@ -519,11 +523,11 @@ for i = 5, #ARGV do
 end
 return 1
 """
-# KEYS: the game, the set of game ids, live. ARGV: game id.
+# KEYS: the game, the game ids, live. ARGV: game id.
 _MATCH_DELETE = """
 local raw = redis.call('GET', KEYS[1])
 redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
 if raw then
   for _, player in ipairs(cjson.decode(raw)['players']) do
     if redis.call('HGET', KEYS[3], player) == ARGV[1] then redis.call('HDEL', KEYS[3], player) end
@@ -542,7 +546,7 @@ class RedisMatchStore:
     def __init__(self, client: redis.Redis, keys: Keys, finished_ttl_seconds: float = 900.0):
         self._redis = client
         self._keys = keys
-        self._ids, self._live = keys("games"), keys("live_game")
+        self._ids, self._live, self._started = keys("games"), keys("live_game"), keys("started")
         self._finished_ttl_ms = max(1, int(finished_ttl_seconds * 1000))
         self._put = client.register_script(_MATCH_PUT)
         self._delete = client.register_script(_MATCH_DELETE)
@@ -555,17 +559,19 @@ class RedisMatchStore:
         expiry = self._finished_ttl_ms if match.is_over else 0
         live = "0" if match.is_over else "1"
         args = [match.game_id, json.dumps(match.to_dict()), expiry, live, *match.players]
-        self._put(keys=[self._game(match.game_id), self._ids, self._live], args=args)
+        keys = [self._game(match.game_id), self._ids, self._live, self._started]
+        self._put(keys=keys, args=args)
 
     def delete(self, game_id: str) -> None:
         self._delete(keys=[self._game(game_id), self._ids, self._live], args=[game_id])
 
     def list(self) -> list[Match]:
-        ids = sorted(self._redis.smembers(self._ids))
+        """Oldest first, like the in-memory store."""
+        ids = self._redis.zrange(self._ids, 0, -1)
         raws = self._redis.mget([self._game(game_id) for game_id in ids]) if ids else []
         expired = [game_id for game_id, raw in zip(ids, raws, strict=True) if raw is None]
         if expired:
-            self._redis.srem(self._ids, *expired)
+            self._redis.zrem(self._ids, *expired)
         return [Match.from_dict(json.loads(raw)) for raw in raws if raw]
 
     def live_game_of(self, player: str) -> str | None:
@@ -640,6 +646,147 @@ class SharedLock:
             self._unlock(keys=[self._key], args=[self._token])
         except LOST:  # the key expires by itself
             log.warning("could not release %s: it will expire", self._key)
+
+
+# ---------------------------------------------------------------- the game service's own maps
+#
+# GameService keeps a few dicts besides the match store (who dropped when, spectators, players
+# who left a finished game, expired challenge ids). With several nodes they live in Redis through
+# these stand-ins, which support exactly the dict and set operations GameService uses. Every use
+# is under the cluster-wide game lock, so a read followed by a write is safe.
+
+GAME_MAPS_TTL_MS = 3_600_000  # a map entry nobody touched for an hour belongs to a dead game
+
+
+@shared_state
+class SharedHash:
+    """A dict of JSON values in one Redis hash."""
+
+    def __init__(self, client: redis.Redis, key: str):
+        self._redis = client
+        self._key = key
+        self._pop = client.register_script(_HASH_POP)
+
+    def __setitem__(self, field: str, value: Any) -> None:
+        self._redis.hset(self._key, field, json.dumps(value))
+
+    def __getitem__(self, field: str) -> Any:
+        raw = self._redis.hget(self._key, field)
+        if raw is None:
+            raise KeyError(field)
+        return json.loads(raw)
+
+    def __contains__(self, field: object) -> bool:
+        return isinstance(field, str) and bool(self._redis.hexists(self._key, field))
+
+    def pop(self, field: str, default: Any = None) -> Any:
+        raw = self._pop(keys=[self._key], args=[field])
+        return json.loads(raw) if raw is not None else default
+
+
+@shared_state
+class SharedSet:
+    """One Redis set seen as a Python set; it expires an hour after its last addition."""
+
+    def __init__(self, client: redis.Redis, key: str):
+        self._redis = client
+        self._key = key
+
+    def add(self, member: str) -> None:
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(self._key, member)
+            pipe.pexpire(self._key, GAME_MAPS_TTL_MS)
+            pipe.execute()
+
+    def discard(self, member: str) -> None:
+        self._redis.srem(self._key, member)
+
+    def __contains__(self, member: object) -> bool:
+        return isinstance(member, str) and bool(self._redis.sismember(self._key, member))
+
+    def __len__(self) -> int:
+        return self._redis.scard(self._key)
+
+    def __iter__(self):
+        return iter(self._redis.smembers(self._key))
+
+
+@shared_state
+class SharedSetMap:
+    """A dict of sets (game id -> names or user ids): a Redis set per key, and an index."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, name: str):
+        self._redis = client
+        self._prefix = keys(name) + ":"
+        self._index = keys(name, "index")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._view(key) if self._redis.exists(self._prefix + key) else default
+
+    def __getitem__(self, key: str) -> SharedSet:
+        if not self._redis.exists(self._prefix + key):
+            raise KeyError(key)
+        return self._view(key)
+
+    def setdefault(self, key: str, default: Iterable[str] = ()) -> SharedSet:
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(self._index, key)
+            pipe.pexpire(self._index, GAME_MAPS_TTL_MS)
+            pipe.execute()
+        view = self._view(key)
+        for member in default:
+            view.add(member)
+        return view
+
+    def pop(self, key: str, default: Any = None) -> Any:
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.smembers(self._prefix + key)
+            pipe.delete(self._prefix + key)
+            pipe.srem(self._index, key)
+            members, existed, _ = pipe.execute()
+        return set(members) if existed else default
+
+    def values(self) -> list[SharedSet]:
+        return [self._view(key) for key in sorted(self._redis.smembers(self._index))]
+
+    def _view(self, key: str) -> SharedSet:
+        return SharedSet(self._redis, self._prefix + key)
+
+
+@shared_state
+class SharedRecentSet:
+    """An insertion-ordered set of ids with `popitem(last=False)` for the oldest: the shape of
+    GameService's bounded OrderedDict of expired challenge ids."""
+
+    def __init__(self, client: redis.Redis, key: str):
+        self._redis = client
+        self._key = key
+
+    def __setitem__(self, member: str, _value: None) -> None:
+        self._redis.zadd(self._key, {member: time.time()}, nx=True)
+
+    def __contains__(self, member: object) -> bool:
+        return isinstance(member, str) and self._redis.zscore(self._key, member) is not None
+
+    def __len__(self) -> int:
+        return self._redis.zcard(self._key)
+
+    def popitem(self, last: bool = True) -> tuple[str, None]:
+        popped = self._redis.zpopmax(self._key) if last else self._redis.zpopmin(self._key)
+        if not popped:
+            raise KeyError("popitem(): the set is empty")
+        return popped[0][0], None
+
+
+def game_maps(client: redis.Redis, keys: Keys) -> dict[str, Any]:
+    """GameService's maps, shared (see `GameService(shared_maps=...)`)."""
+    return {
+        "dropped_at": SharedHash(client, keys("game_maps", "dropped_at")),
+        "queued_before_drop": SharedHash(client, keys("game_maps", "queued_before_drop")),
+        "spectators": SharedSetMap(client, keys, "game_maps:spectators"),
+        "departed": SharedSetMap(client, keys, "game_maps:departed"),
+        "expired_challenges": SharedRecentSet(client, keys("game_maps", "expired_challenges")),
+    }
 
 
 # ---------------------------------------------------------------- nodes
@@ -832,7 +979,9 @@ def share_socketio(manager: Any, channel: str, on_lobby_message: Callable[[int],
     python-socketio's pub/sub manager delivers every emit, local or from another node, through
     `_handle_emit`; the channel must be set before the first publish or subscribe."""
     manager.channel = channel
-    deliver = manager._handle_emit
+    deliver = getattr(manager, "_handle_emit", None)
+    if deliver is None:  # no message queue: emits are delivered here, synchronously
+        return
 
     def deliver_and_note(message: dict) -> None:
         deliver(message)
@@ -881,6 +1030,7 @@ class RedisState:
             "challenge_store": self.challenges,
             "rematch_store": self.rematches,
             "lock": self.game_lock,
+            "shared_maps": game_maps(self.client, self.keys),
         }
 
     @property

@@ -275,24 +275,22 @@ def play_round(game_id: str, number: int, moves: dict[ChatClient, str]) -> dict:
 
 
 def test_players_on_two_nodes_are_matched_and_play_a_whole_game(nodes, clients):
-    node_a, node_b = nodes.start(2)
+    node_a, node_b, node_c = nodes.start(3)
     ada = clients.join(node_a.url, "Ada")
     bea = clients.join(node_b.url, "Bea")
     game_id = start_game(ada, bea)
+    cy = clients.join(node_c.url, "Cy")  # a spectator on a third node
+    assert [g["game_id"] for g in cy.call("games", {})["games"]] == [game_id]
+    watched = cy.call("watch", {"game_id": game_id})
+    assert watched["ok"] and watched["game"]["players"] == ["Ada", "Bea"]
+    assert watched["game"]["spectators"] == 1
     for number in (1, 2):
         result = play_round(game_id, number, {ada: "rock", bea: "scissors"})
         assert result["winner"] == "Ada" and result["moves"] == {"Ada": "rock", "Bea": "scissors"}
-    over = [c.wait_for("game_over") for c in (ada, bea)]
-    assert (
-        over[0]
-        == over[1]
-        == {
-            "game_id": game_id,
-            "winner": "Ada",
-            "score": {"Ada": 2, "Bea": 0},
-            "reason": "won",
-        }
-    )
+    over = [c.wait_for("game_over") for c in (ada, bea, cy)]
+    assert cy.wait_for("round_result", lambda r: r["round"] == 2)["winner"] == "Ada"
+    expected = {"game_id": game_id, "winner": "Ada", "score": {"Ada": 2, "Bea": 0}}
+    assert over[0] == over[1] == over[2] == {**expected, "reason": "won"}
 
     def leaderboard_has_the_result():
         players = bea.call("leaderboard", {})["players"]

@@ -33,6 +33,7 @@ from rpschat.storage.redis_state import (
     SharedLock,
     SharedStateUnavailable,
     connect,
+    game_maps,
 )
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -287,13 +288,38 @@ def test_match_store_keeps_live_games_and_lets_finished_ones_expire(client, keys
     match.forfeit("Bea", "forfeit")
     store.put(match)
     assert store.live_game_of("Ada") is None and store.get("g1").is_over
-    other = Match.start("g2", "Ada", "Cy", 1, now=100.0, round_seconds=15)
+    other = Match.start("g0", "Ada", "Cy", 1, now=100.0, round_seconds=15)
     store.put(other)
-    assert sorted(m.game_id for m in store.list()) == ["g1", "g2"]
+    assert [m.game_id for m in store.list()] == ["g1", "g0"]  # in the order they started
     time.sleep(0.7)
-    assert [m.game_id for m in store.list()] == ["g2"]
-    store.delete("g2")
+    assert [m.game_id for m in store.list()] == ["g0"]
+    store.delete("g0")
     assert store.list() == [] and store.live_game_of("Cy") is None
+
+
+def test_the_game_services_maps_behave_like_dicts_and_sets(client, keys):
+    maps = game_maps(client, keys)
+    dropped = maps["dropped_at"]
+    dropped["Ada"] = 12.5
+    assert "Ada" in dropped and dropped["Ada"] == 12.5 and "Bea" not in dropped
+    assert dropped.pop("Ada", None) == 12.5 and dropped.pop("Ada", None) is None
+    with pytest.raises(KeyError):
+        dropped["Ada"]
+    spectators = maps["spectators"]
+    assert spectators.get("g1", ()) == ()
+    spectators.setdefault("g1", set()).add("u1")
+    spectators.setdefault("g1", set()).add("u2")
+    spectators.setdefault("g2", set()).add("u1")
+    assert "u1" in spectators.get("g1", ()) and len(spectators["g1"]) == 2
+    for members in spectators.values():
+        members.discard("u1")
+    assert set(spectators["g1"]) == {"u2"} and spectators.get("g2") is None
+    assert spectators.pop("g1", set()) == {"u2"} and spectators.pop("g1", set()) == set()
+    expired = maps["expired_challenges"]
+    for challenge_id in ["c1", "c2", "c3"]:
+        expired[challenge_id] = None
+    assert "c2" in expired and len(expired) == 3
+    assert expired.popitem(last=False) == ("c1", None) and "c1" not in expired
 
 
 def test_shared_lock_excludes_other_nodes_and_is_reentrant(client, keys):
@@ -352,3 +378,57 @@ class socket_that_refuses:
 
     def __exit__(self, *exc):
         return False
+
+
+# ---------------------------------------------------------------- the handler tests, on Redis
+#
+# Every chat and game handler test again, with the services' state in Redis (a RedisState, as a
+# node with REDIS_URL builds it) but Socket.IO's in-process manager: the test client can't use
+# the Redis message queue, which the network tests cover.
+
+from rpschat import wiring  # noqa: E402
+from rpschat.storage.redis_state import RedisState  # noqa: E402
+from tests.unit import test_chat_handlers, test_game_handlers  # noqa: E402
+from tests.unit.conftest import Harness  # noqa: E402
+from tests.unit.test_game_handlers import game  # noqa: E402, F401 (a fixture they use)
+
+for _module in (test_chat_handlers, test_game_handlers):
+    for _name, _test in vars(_module).items():
+        if _name.startswith("test_"):
+            globals()["test_on_redis_" + _name.removeprefix("test_")] = _test
+
+
+def test_on_redis_the_handler_tests_really_run_on_redis(harness, keys, client):
+    services = harness.services
+    assert isinstance(services.chat.directory, RedisDirectory)
+    assert isinstance(services.chat.tokens, RedisTokens)
+    assert isinstance(services.chat.limiter, RedisRateLimiter)
+    assert isinstance(services.games._store, RedisMatchStore)
+    assert isinstance(services.games._lock, SharedLock)
+    harness.join("Ada")
+    assert client.hvals(keys("users")) == ["Ada"]
+
+
+@pytest.fixture
+def harness_factory(monkeypatch, client, keys):
+    """Harnesses whose chat and games keep their state in Redis under this test's prefix."""
+
+    def open_redis_state(settings):
+        return RedisState(
+            REDIS_URL,
+            keys.prefix,
+            token_ttl_seconds=settings.token_ttl_seconds,
+            node_ttl_seconds=settings.node_ttl_seconds,
+        )
+
+    monkeypatch.setattr(wiring, "open_shared_state", open_redis_state)
+    made = []
+
+    def make(**overrides):
+        harness = Harness(**overrides)
+        made.append(harness)
+        return harness
+
+    yield make
+    for harness in made:
+        harness.close()
