@@ -41,7 +41,7 @@ HANDOVER = "rpschat.handover"  # environ key: how a request hands its connection
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _CONT, _TEXT, _BINARY, _CLOSE, _PING, _PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 _RECV_SIZE = 64 * 1024
-_recv_buffer = bytearray(_RECV_SIZE)  # shared: a read is copied out before anything yields
+_recv_buffer = memoryview(bytearray(_RECV_SIZE))  # shared: copied out before anything yields
 _original_upgrade = Socket._upgrade_websocket
 
 
@@ -229,6 +229,18 @@ class FrameReader:
             raise ProtocolError(1009, "message too big")
 
 
+def close_reply(payload: bytes) -> int:
+    """The status to answer a client's CLOSE frame with: its own, if it is one that may be sent
+    (RFC 6455 section 7.4), 1000 if it gave none, else 1002."""
+    if not payload:
+        return 1000
+    if len(payload) >= 2:
+        (code,) = struct.unpack_from("!H", payload)
+        if 1000 <= code <= 1011 and code not in (1004, 1005, 1006) or 3000 <= code < 5000:
+            return code
+    return 1002
+
+
 # ---------------------------------------------------------------- connections
 
 _PROBE, _UPGRADE, _OPEN = 1, 2, 3  # waiting for the probe ping, for UPGRADE, upgraded
@@ -315,7 +327,7 @@ class DetachedWebSocket:
                 if not n:
                     self._end(self.eio.server.reason.TRANSPORT_CLOSE)
                     return
-                for opcode, payload in self._frames.feed(bytes(_recv_buffer[:n])):
+                for opcode, payload in self._frames.feed(_recv_buffer[:n].tobytes()):
                     if not self._on_message(opcode, payload):
                         return
                 if n < _RECV_SIZE:
@@ -348,8 +360,7 @@ class DetachedWebSocket:
         elif opcode == _PONG:
             return True
         else:  # CLOSE: answer it and go
-            if len(payload) >= 2:
-                (self._close_code,) = struct.unpack_from("!H", payload)
+            self._close_code = close_reply(payload)
             self._end(self.eio.server.reason.TRANSPORT_CLOSE)
             return False
         if self._state == _OPEN:
@@ -366,13 +377,14 @@ class DetachedWebSocket:
             pkt = packet.Packet(encoded_packet=data)
         except Exception:
             pkt = None
-        if self._state == _PROBE and pkt and pkt.packet_type == packet.PING:
-            if pkt.data == "probe":
-                self.writer.write(fastpath.frame_of(packet.Packet(packet.PONG, data="probe")))
-                self.eio.queue.put(packet.Packet(packet.NOOP))  # ends the pending long-poll
-                self._state = _UPGRADE
-                return True
-        elif self._state == _UPGRADE and pkt and pkt.packet_type == packet.UPGRADE:
+        kind = pkt.packet_type if pkt else None
+        if self._state == _PROBE and kind == packet.PING and pkt.data == "probe":
+            self.writer.write(fastpath.frame_of(packet.Packet(packet.PONG, data="probe")))
+            self.eio.queue.put(packet.Packet(packet.NOOP))  # ends the pending long-poll
+            self._state = _UPGRADE
+            return True
+        # (the session may have timed out on long-polling while the upgrade went on)
+        if self._state == _UPGRADE and kind == packet.UPGRADE and not self.eio.closed:
             self._open()
             return True
         self.eio.server.logger.info("%s: Failed websocket upgrade", self.eio.sid)

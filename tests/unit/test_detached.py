@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 with warnings.catch_warnings():  # eventlet warns that it is deprecated when imported
     warnings.simplefilter("ignore")
-    from rpschat.web.detached import FrameReader, ProtocolError, accept_key, unmask
+    from rpschat.web.detached import FrameReader, ProtocolError, accept_key, close_reply, unmask
 
 TEXT, BINARY, CONT, CLOSE, PING, PONG = 1, 2, 0, 8, 9, 10
 
@@ -106,3 +106,18 @@ def test_nothing_is_buffered_between_whole_messages():
     reader = FrameReader(max_message=100)
     reader.feed(frame(b"3"))
     assert reader._buffer == b""
+
+
+@pytest.mark.parametrize(
+    "payload, code",
+    [
+        (b"", 1000),
+        (struct.pack("!H", 1001) + b"going away", 1001),
+        (struct.pack("!H", 4000), 4000),
+        (struct.pack("!H", 1005), 1002),  # may not be sent in a frame
+        (struct.pack("!H", 999), 1002),
+        (b"\x03", 1002),  # half a status code
+    ],
+)
+def test_a_close_is_answered_with_its_own_status_when_that_may_be_sent(payload, code):
+    assert close_reply(payload) == code
