@@ -27,7 +27,7 @@ from rpschat.web import fastpath, security
 from rpschat.web.events import Router, RoutingServer, SocketOutbox
 from rpschat.web.handlers import register_connection_handlers, register_event_handlers
 from rpschat.web.pages import pages
-from rpschat.web.transport import NoWebSocketCompression
+from rpschat.web.transport import TransportGuard, allow_batched_polling_posts, session_closer
 from rpschat.wiring import Services, build_services
 
 log = logging.getLogger("rpschat")
@@ -65,8 +65,13 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
     server = sio.server
     server.__class__ = RoutingServer  # adds ack-aware routing only; see RoutingServer
     server.eio.async_handlers = False  # one reader per client keeps its events in order
-    if not settings.websocket_compression:
-        flask_app.wsgi_app = NoWebSocketCompression(flask_app.wsgi_app)
+    allow_batched_polling_posts()
+    flask_app.wsgi_app = TransportGuard(
+        flask_app.wsgi_app,
+        max_body_bytes=settings.max_frame_bytes,
+        close_session=session_closer(server.eio),
+        compression=settings.websocket_compression,
+    )
 
     if mode == "eventlet":
         # Detached WebSockets don't speak permessage-deflate: with compression on, keep eventlet's.

@@ -102,7 +102,10 @@ class ChatService:
         if not self._per_address[conn.address]:
             del self._per_address[conn.address]
         self.limiter.forget(sid)
-        if conn.user_id is None or conn.replaced:
+        if conn.user_id is None:
+            log.info("disconnect %s (unnamed)", sid)
+            return
+        if conn.replaced:
             return
         if not self.directory.detach(conn.user_id, sid):
             return  # a newer connection of the same user took over

@@ -117,14 +117,6 @@ def test_a_refused_frame_is_not_logged_with_its_content(server):
         raw.close()
 
 
-UNNAMED_DISCONNECT_BUG = (
-    "Server bug: rpschat/domain/chat.py ChatService.disconnect returns before its "
-    "log.info('disconnect ...') when the connection never set a name (conn.user_id is None), "
-    "so a connection that leaves unnamed gets a 'connect <sid>' INFO line and no disconnect line."
-)
-
-
-@pytest.mark.xfail(reason=UNNAMED_DISCONNECT_BUG, strict=True)
 def test_a_connection_that_leaves_without_a_name_logs_its_disconnect(server):
     client = ChatClient(server.url, transports=["polling"])  # polling: a clean disconnect
     sid = client.sio.get_sid()
