@@ -328,7 +328,8 @@ class DetachedWebSocket:
                     self._end(self.eio.server.reason.TRANSPORT_CLOSE)
                     return
                 for opcode, payload in self._frames.feed(_recv_buffer[:n].tobytes()):
-                    if not self._on_message(opcode, payload):
+                    # (a handler may have closed the connection: what follows goes unread)
+                    if self.closed or not self._on_message(opcode, payload):
                         return
                 if n < _RECV_SIZE:
                     break  # drained; if more arrived meanwhile the hub says so at once

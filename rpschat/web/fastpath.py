@@ -277,7 +277,8 @@ def drop_slow_consumer(self: Socket) -> None:
 # What a session keeps of its handshake's WSGI environ (python-socketio holds it for the life of
 # the connection and passes it to connect handlers): the request line, the client's address and
 # the headers that origin checks, proxies and authentication use. Not the rest: `wsgi.input`
-# and the server's hooks would keep the whole HTTP request (buffers included) alive.
+# and the server's hooks would keep the whole HTTP request (buffers included) alive, and the
+# other headers (cookies, user agent...) are read by nothing here.
 KEPT_ENVIRON = (
     "REQUEST_METHOD",
     "SCRIPT_NAME",
@@ -292,7 +293,6 @@ KEPT_ENVIRON = (
     "flask.app",
     "HTTP_HOST",
     "HTTP_ORIGIN",
-    "HTTP_COOKIE",
     "HTTP_AUTHORIZATION",
     "HTTP_X_FORWARDED_FOR",
     "HTTP_X_FORWARDED_PROTO",

@@ -17,6 +17,7 @@ import time
 
 import pytest
 import requests
+import socketio
 
 from tests.support.clients import ChatClient, unique
 from tests.support.server import ServerProcess
@@ -344,3 +345,22 @@ def test_sigterm_tells_websocket_clients_before_the_server_goes():
         assert srv.proc.wait(timeout=10) == 0
     finally:
         srv.stop()
+
+
+# ---- what a session keeps of its handshake ---------------------------------------------------
+
+
+def test_the_proxy_address_header_outlives_the_handshake_for_connect_checks():
+    """Sessions keep a lean environ (fastpath.lean_environ); the Socket.IO connect, which comes
+    after the Engine.IO handshake, still sees the client address a trusted proxy gave."""
+    env = {"TRUST_PROXY": "true", "MAX_CONNECTIONS_PER_IP": "1"}
+    with ServerProcess(env) as srv:
+        first = ChatClient(srv.url, headers={"X-Forwarded-For": "203.0.113.7"})
+        other = ChatClient(srv.url, headers={"X-Forwarded-For": "198.51.100.1"})
+        try:
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                ChatClient(srv.url, headers={"X-Forwarded-For": "203.0.113.7"})
+            assert first.connected and other.connected
+        finally:
+            first.close()
+            other.close()
