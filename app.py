@@ -16,6 +16,7 @@ if __name__ == "__main__":  # eventlet must patch the standard library before an
     eventlet.monkey_patch()
 
 import logging
+import socket
 import sys
 
 from flask import Flask
@@ -104,6 +105,9 @@ def main() -> None:
     raise_open_file_limit()
     # reuse_port=False: a second server on the same port must fail, not silently share it
     listener = eventlet.listen((settings.host, settings.port), backlog=4096, reuse_port=False)
+    # Accepted sockets inherit this: without it, Nagle holds back the second of two small
+    # writes (an ack, then an event) until the client's delayed ACK, 40 ms later.
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     graceful_shutdown_on_sigterm(listener, socketio, services)
     log.info("Serving on http://%s:%d", settings.host, listener.getsockname()[1])
     # Startup's ~100,000 objects live for good: frozen, full garbage collections skip them
