@@ -86,14 +86,17 @@ def shared_state(cls: type) -> type:
     return cls
 
 
-def connect(url: str, max_connections: int = 64) -> redis.Redis:
+POOL_WAIT_SECONDS = 30  # a burst (a join storm) waits for a connection rather than failing
+
+
+def connect(url: str, max_connections: int = 400) -> redis.Redis:
     """A client whose commands retry with backoff (~1.5 s in all) across a Redis restart."""
     pool = redis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
-        timeout=5,
+        timeout=POOL_WAIT_SECONDS,
         decode_responses=True,
-        socket_timeout=3,
+        socket_timeout=10,  # a starved event loop reads late replies: not a reason to fail
         socket_connect_timeout=2,
         health_check_interval=15,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=6),
@@ -581,6 +584,15 @@ class RedisMatchStore:
         return self._keys("game", game_id)
 
 
+# KEYS: the lock. ARGV: token, ttl ms. 1 if this token holds it now. Idempotent: a retry after a
+# lost reply (the first SET went through) finds its own token and succeeds.
+_LOCK = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
 _UNLOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -595,7 +607,7 @@ class SharedLock:
     written back whole, and a lock is simpler to get right than compare-and-set everywhere."""
 
     def __init__(
-        self, client: redis.Redis, key: str, ttl_seconds: float = 10.0, wait_seconds: float = 5.0
+        self, client: redis.Redis, key: str, ttl_seconds: float = 30.0, wait_seconds: float = 30.0
     ):
         self._redis = client
         self._key = key
@@ -604,6 +616,7 @@ class SharedLock:
         self._local = threading.RLock()
         self._depth = 0
         self._token = ""
+        self._take = client.register_script(_LOCK)
         self._unlock = client.register_script(_UNLOCK)
 
     def __enter__(self) -> SharedLock:
@@ -631,7 +644,7 @@ class SharedLock:
         pause = 0.001
         while True:
             try:
-                if self._redis.set(self._key, token, nx=True, px=self._ttl_ms):
+                if self._take(keys=[self._key], args=[token, self._ttl_ms]):
                     self._token = token
                     return
             except LOST as exc:
@@ -982,6 +995,7 @@ def share_socketio(manager: Any, channel: str, on_lobby_message: Callable[[int],
     deliver = getattr(manager, "_handle_emit", None)
     if deliver is None:  # no message queue: emits are delivered here, synchronously
         return
+    _use_a_blocking_pool(manager)
 
     def deliver_and_note(message: dict) -> None:
         deliver(message)
@@ -989,6 +1003,31 @@ def share_socketio(manager: Any, channel: str, on_lobby_message: Callable[[int],
             on_lobby_message(message_id)
 
     manager._handle_emit = deliver_and_note
+
+
+QUEUE_CONNECTIONS = 200
+
+
+def _use_a_blocking_pool(manager: Any) -> None:
+    """python-socketio's Redis manager uses redis-py's default pool, which refuses a command
+    when 100 are under way ("Too many connections"): in a burst of emits (a join storm) publishes
+    failed, and the retry replaced the subscription the listener was reading. With a blocking
+    pool a publisher waits for a connection instead."""
+    url = getattr(manager, "redis_url", "")
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return  # Sentinel and others: left as python-socketio makes them
+
+    def redis_connect() -> None:
+        # A late reply is no failure: python-socketio would publish the emit again.
+        options = {"socket_timeout": 30, "socket_connect_timeout": 5, **manager.redis_options}
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=QUEUE_CONNECTIONS, timeout=POOL_WAIT_SECONDS, **options
+        )
+        manager.redis = redis.Redis(connection_pool=pool)
+        manager.pubsub = manager.redis.pubsub(ignore_subscribe_messages=True)
+        manager.connected = True
+
+    manager._redis_connect = redis_connect
 
 
 def _lobby_message_ids(message: dict) -> Iterable[int]:
