@@ -310,6 +310,44 @@ def test_a_close_frame_is_answered_and_ends_the_session(server):
         other.close()
 
 
+# ---- slow consumers ----------------------------------------------------------------------------
+
+
+def test_a_client_that_stops_reading_is_dropped_and_the_others_get_everything():
+    """fastpath.FrameWriter buffers what the kernel does not take, up to MAX_BACKLOG_BYTES, and
+    then drops the client instead of holding the server's memory for it."""
+    env = {
+        "RATE_LIMIT": "0",
+        "MAX_MESSAGE_CHARS": "50000",
+        "MAX_BACKLOG_BYTES": "262144",
+        "PING_INTERVAL": "60",  # no heartbeat may be what drops it
+        "RESUME_GRACE_SECONDS": "0",  # its leave is announced at once
+    }
+    with ServerProcess(env) as srv:
+        reader = ChatClient(srv.url)
+        talker = ChatClient(srv.url)
+        slow = Raw(srv.url)
+        try:
+            reader.set_name(unique("Reader"))
+            talker.set_name(unique("Talker"))
+            slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            assert slow.text().startswith("0{")
+            slow.send("40")
+            slow_name = unique("Slow")
+            slow.send("42" + json.dumps(["set_username", {"username": slow_name}]))
+            reader.wait_message(f"{slow_name} has entered the chat!")
+            big = "x" * 49_000
+            for i in range(160):  # 8 MB to each listener, at the pace the reader reads
+                talker.say(f"{i} {big}")
+                reader.wait_for_count("message", i + 1, lambda d: d.get("name") == talker.name)
+            reader.wait_message(f"{slow_name} has left the chat!", timeout=10)
+            assert talker.connected and reader.connected
+        finally:
+            for client in (reader, talker):
+                client.close()
+            slow.close()
+
+
 # ---- the connection limit and shutdown ---------------------------------------------------------
 
 
