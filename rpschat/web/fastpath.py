@@ -34,6 +34,7 @@ _TEXT, _BINARY = 0x1, 0x2
 _original_send = Socket.send
 _original_close = Socket.close
 _spawn = None  # eventlet.spawn_n, bound by install()
+_schedule_call = None  # the eventlet hub's schedule_call_global, bound by install()
 _trampoline = None  # eventlet.hubs.trampoline, bound by install()
 _max_backlog_bytes = 1024 * 1024
 _write_timeout = 45.0  # ping_interval + ping_timeout, set by install()
@@ -74,7 +75,12 @@ def frame_of(pkt: packet.Packet) -> bytes:
 
 
 class FrameWriter:
-    """Writes frames to one client's socket without blocking the caller."""
+    """Writes frames to one client's socket without blocking the caller.
+
+    Frames written during one pass of the event loop are sent together when the pass ends
+    (`flush_written`): a handler's ack and the event after it, or the messages of several
+    senders read in the same pass, leave in one `send`. The server sets TCP_NODELAY, so this
+    batching is what keeps small writes from each costing a TCP segment of their own."""
 
     __slots__ = ("_raw", "_pending", "_pending_bytes", "_flushing", "closed", "_limit")
     __slots__ += ("_session", "_close_when_flushed")
@@ -92,18 +98,28 @@ class FrameWriter:
     def write(self, frame: bytes) -> None:
         if self.closed:
             return
-        if self._flushing:
-            self._buffer(frame)
+        if not self._pending and not self._flushing:
+            _written.append(self)
+            if len(_written) == 1:
+                _schedule_flush()
+        self._buffer(frame)
+
+    def _send_pending(self) -> None:
+        """End of the pass: send what was written; a green thread waits out what is left."""
+        if self._flushing or self.closed or not self._pending:
             return
+        data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+        self._pending.clear()
+        self._pending_bytes = 0
         try:
-            sent = self._raw.send(frame)
+            sent = self._raw.send(data)
         except BlockingIOError:
             sent = 0
         except OSError:
             self.closed = True  # the peer is gone; the reader side notices and cleans up
             return
-        if sent < len(frame):
-            self._buffer(memoryview(frame)[sent:])
+        if sent < len(data):
+            self._buffer(memoryview(data)[sent:])
             if not self.closed:
                 self._flushing = True
                 _spawn(self._flush)
@@ -143,10 +159,25 @@ class FrameWriter:
 
     def close_after_flush(self, close) -> None:
         """Run `close` once everything already written has gone out."""
+        self._send_pending()
         if self._flushing:
             self._close_when_flushed = close
         else:
             close()
+
+
+_written: list[FrameWriter] = []  # writers given frames in this pass of the event loop
+
+
+def flush_written() -> None:
+    writers = _written[:]
+    _written.clear()
+    for writer in writers:
+        writer._send_pending()
+
+
+def _schedule_flush() -> None:
+    _schedule_call(0, flush_written)
 
 
 def _fast_send(self: Socket, pkt: packet.Packet) -> None:
@@ -327,8 +358,9 @@ def install(server, max_backlog_bytes: int, detach_websockets: bool = True) -> N
 
     from rpschat.web import pinger
 
-    global _spawn, _trampoline, _max_backlog_bytes, _write_timeout
+    global _spawn, _schedule_call, _trampoline, _max_backlog_bytes, _write_timeout
     _spawn = eventlet.spawn_n
+    _schedule_call = eventlet.hubs.get_hub().schedule_call_global
     _trampoline = eventlet.hubs.trampoline
     _max_backlog_bytes = max_backlog_bytes
     _write_timeout = server.eio.ping_interval + server.eio.ping_timeout
