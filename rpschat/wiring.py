@@ -17,6 +17,7 @@ from rpschat.storage.presence import MemoryDirectory, MemoryTokens
 from rpschat.storage.redis_state import RedisState
 from rpschat.storage.results import open_results
 from rpschat.storage.sessions import SqlTokens
+from rpschat.web.message_queue import share_socketio
 
 log = logging.getLogger("rpschat")
 
@@ -70,12 +71,6 @@ def local_tokens(settings: Settings, history: Any) -> Any:
     return SqlTokens(database, settings.token_ttl_seconds)
 
 
-def socketio_manager(outbox: Outbox) -> Any:
-    """The Socket.IO client manager behind the web layer's outbox (its message queue)."""
-    server = getattr(outbox, "_server", None)  # SocketOutbox's python-socketio server
-    return getattr(server, "manager", None)
-
-
 def build_services(settings: Settings, runtime: Any, outbox: Outbox) -> Services:
     history = open_history(settings.database_url, runtime)
     shared = open_shared_state(settings)
@@ -103,7 +98,9 @@ def build_services(settings: Settings, runtime: Any, outbox: Outbox) -> Services
     )
     chat.listener = games
     if shared is not None:
-        shared.start(chat, runtime, games=games, socketio_manager=socketio_manager(outbox))
+        # before the first emit: the message queue's channel is this deployment's
+        share_socketio(outbox.server.manager, shared.channel, chat.note_delivered)
+        shared.start(chat, runtime, games=games)
     return Services(
         settings=settings, runtime=runtime, chat=chat, history=history, shared=shared, games=games
     )

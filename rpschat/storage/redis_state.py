@@ -48,7 +48,6 @@ from redis.retry import Retry
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.match import Match
 from rpschat.domain.matchmaking import Challenge
-from rpschat.domain.ports import LOBBY
 from rpschat.domain.ratelimit import RateSpec, too_fast
 from rpschat.domain.text import name_key
 from rpschat.storage.presence import TokenGrant, name_taken, split_token
@@ -985,60 +984,6 @@ class ClusterKeeper:
 # ---------------------------------------------------------------- Socket.IO
 
 
-def share_socketio(manager: Any, channel: str, on_lobby_message: Callable[[int], None]) -> None:
-    """Point the Socket.IO message queue at this deployment's channel, and report every lobby
-    message this node delivers to its own sockets (for an exact replay, see docs/protocol.md).
-
-    python-socketio's pub/sub manager delivers every emit, local or from another node, through
-    `_handle_emit`; the channel must be set before the first publish or subscribe."""
-    manager.channel = channel
-    deliver = getattr(manager, "_handle_emit", None)
-    if deliver is None:  # no message queue: emits are delivered here, synchronously
-        return
-    _use_a_blocking_pool(manager)
-
-    def deliver_and_note(message: dict) -> None:
-        deliver(message)
-        for message_id in _lobby_message_ids(message):
-            on_lobby_message(message_id)
-
-    manager._handle_emit = deliver_and_note
-
-
-QUEUE_CONNECTIONS = 200
-
-
-def _use_a_blocking_pool(manager: Any) -> None:
-    """python-socketio's Redis manager uses redis-py's default pool, which refuses a command
-    when 100 are under way ("Too many connections"): in a burst of emits (a join storm) publishes
-    failed, and the retry replaced the subscription the listener was reading. With a blocking
-    pool a publisher waits for a connection instead."""
-    url = getattr(manager, "redis_url", "")
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        return  # Sentinel and others: left as python-socketio makes them
-
-    def redis_connect() -> None:
-        # A late reply is no failure: python-socketio would publish the emit again.
-        options = {"socket_timeout": 30, "socket_connect_timeout": 5, **manager.redis_options}
-        pool = redis.BlockingConnectionPool.from_url(
-            url, max_connections=QUEUE_CONNECTIONS, timeout=POOL_WAIT_SECONDS, **options
-        )
-        manager.redis = redis.Redis(connection_pool=pool)
-        manager.pubsub = manager.redis.pubsub(ignore_subscribe_messages=True)
-        manager.connected = True
-
-    manager._redis_connect = redis_connect
-
-
-def _lobby_message_ids(message: dict) -> Iterable[int]:
-    if message.get("event") != "message" or message.get("room") != LOBBY:
-        return ()
-    data = message.get("data")
-    payload = data[0] if isinstance(data, list) and data else data
-    message_id = payload.get("id") if isinstance(payload, dict) else None
-    return (message_id,) if isinstance(message_id, int) else ()
-
-
 # ---------------------------------------------------------------- wiring
 
 
@@ -1077,12 +1022,8 @@ class RedisState:
         """The Socket.IO message queue's channel: one per prefix, like the keys."""
         return self.keys("socketio")
 
-    def start(self, chat: Any, runtime: Any, games: Any = None, socketio_manager: Any = None):
-        """Join the cluster: hook the message queue, then beat and keep watch."""
-        if socketio_manager is not None:
-            share_socketio(socketio_manager, self.channel, chat.note_delivered)
-        else:
-            log.warning("no Socket.IO message queue to hook: replays are not exact across nodes")
+    def start(self, chat: Any, runtime: Any, games: Any = None):
+        """Join the cluster: beat and keep watch."""
         self.keeper = ClusterKeeper(
             self.registry, self.directory, self.tokens, chat, runtime, self.node_ttl_seconds, games
         )

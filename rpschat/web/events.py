@@ -124,6 +124,10 @@ class SocketOutbox:
     def __init__(self, server: socketio.Server):
         self._server = server
 
+    @property
+    def server(self) -> socketio.Server:
+        return self._server
+
     def emit(self, event, data, *, to=None, skip_sid=None):
         self._server.emit(event, data, to=to, skip_sid=skip_sid)
 
