@@ -96,7 +96,7 @@ class GameSettings:
     resume_grace_seconds: float = 10.0
     leaderboard_size: int = 50
     # How long a finished game is kept for rematches, late refusals and its chat.
-    finished_game_seconds: float = 600.0
+    finished_game_seconds: float = 120.0
 
     def __post_init__(self) -> None:
         if not self.round_seconds > 0:  # a zero-length round could never be played
