@@ -3,10 +3,11 @@
 //
 // Real socket.io-client 4 clients, websocket transport only, all in this one process.
 // Usage: node bench/loadgen.js SCENARIO --url http://127.0.0.1:PORT [--option value ...]
-// Scenarios: fanout, latency, capacity, joinstorm, games (see bench/README.md).
+// Scenarios: fanout, latency, capacity, joinstorm, games, acked, soak (see bench/README.md).
 // Progress goes to stderr; one JSON line of results goes to stdout at the end.
 // capacity also prints `READY {json}` on stderr once every client has connected (or failed),
 // then holds its clients until SIGTERM/SIGINT or --hold seconds have passed.
+// soak prints `TICK {json}` every --interval seconds and `MINUTE {json}` every 60 s on stderr.
 
 'use strict';
 
@@ -22,6 +23,19 @@ const DEFAULTS = {
   capacity: { clients: 10000, batch: 200, hold: 90 },
   joinstorm: { clients: 1000, batch: 0 },
   games: { players: 100, 'best-of': 3, duration: 10, drain: 5 },
+  acked: { clients: 50, duration: 10, drain: 10 },
+  soak: {
+    chatters: 250,
+    players: 50,
+    rate: 20,
+    duration: 600,
+    interval: 5,
+    'think-ms': 500,
+    'best-of': 3,
+    'ack-timeout': 10,
+    drain: 10,
+    batch: 50,
+  },
 };
 
 function parseArgs(argv) {
@@ -665,9 +679,407 @@ async function games() {
   return summary();
 }
 
+// ---------------------------------------------------------------- acked
+
+const bump = (obj, key, by = 1) => {
+  obj[key] = (obj[key] || 0) + by;
+};
+
+// Every client is a sender that waits for the ack of its message before it sends the next, so
+// the server's store-then-ack path sets the pace; every acked message must also reach the others.
+async function acked() {
+  const { clients: n, duration } = opts;
+  const conn = await connectMany(n, opts.batch);
+  requireAll(conn, 'clients');
+  const clients = conn.clients;
+  log(`${n} clients connected in ${conn.seconds.toFixed(2)}s; naming`);
+  await nameAll(clients, `${opts.tag}-a`);
+  const prefix = `${opts.tag}|`;
+  const recv = clients.map(() => []); // recv[k][seq]: deliveries of sender k's message seq
+  const isAcked = clients.map(() => []);
+  const ackMs = [];
+  const errors = {};
+  let sent = 0;
+  let ackedAll = 0;
+  let ackedInWindow = 0;
+  let deliveries = 0;
+  let lastDelivery = 0;
+  let t0 = 0;
+  let tEnd = 0;
+
+  clients.forEach((s) => {
+    s.on('message', (d) => {
+      if (!d || d.name === null || typeof d.txt !== 'string' || !d.txt.startsWith(prefix)) return;
+      const parts = d.txt.split('|');
+      const row = recv[Number(parts[1])];
+      const seq = Number(parts[2]);
+      if (!row || !(seq < row.length)) return;
+      row[seq]++;
+      deliveries++;
+      lastDelivery = now();
+    });
+  });
+
+  function tally() {
+    let lost = 0;
+    let duplicates = 0;
+    recv.forEach((row, k) => {
+      row.forEach((c, seq) => {
+        if (isAcked[k][seq]) lost += Math.max(0, n - 1 - c);
+        duplicates += Math.max(0, c - (n - 1));
+      });
+    });
+    return { lost, duplicates };
+  }
+  function summary() {
+    const windowS = (Math.min(now(), tEnd) - t0) / 1000;
+    const arr = Float64Array.from(ackMs);
+    const lat = percentiles(arr, arr.length);
+    return {
+      clients: n,
+      senders: n,
+      duration_s: duration,
+      messages_sent: sent,
+      acked: ackedAll,
+      acked_in_window: ackedInWindow,
+      acked_per_s: round(ackedInWindow / windowS, 1),
+      unacked: sent - ackedAll - Object.values(errors).reduce((a, b) => a + b, 0),
+      ack_p50_ms: lat.p50_ms,
+      ack_p99_ms: lat.p99_ms,
+      ack_max_ms: lat.max_ms,
+      deliveries,
+      deliveries_per_s: round(deliveries / (((lastDelivery || now()) - t0) / 1000), 1),
+      expected_deliveries: ackedAll * (n - 1),
+      ...tally(),
+      errors,
+      error_count: Object.values(errors).reduce((a, b) => a + b, 0),
+    };
+  }
+  partial = () => summary();
+
+  let resolveSenders;
+  const sendersDone = new Promise((r) => {
+    resolveSenders = r;
+  });
+  let active = n;
+  function send(k) {
+    if (now() >= tEnd) {
+      if (--active === 0) resolveSenders();
+      return;
+    }
+    const seq = recv[k].length;
+    recv[k].push(0);
+    isAcked[k].push(0);
+    const t = now();
+    sent++;
+    const payload = { msg: `${prefix}${k}|${seq}|acked payload`, client_id: `${opts.tag}-${k}-${seq}` };
+    clients[k].timeout(opts.drain * 1000).emit('message', payload, (err, r) => {
+      const ta = now();
+      if (err) bump(errors, 'ack timeout');
+      else if (!r || !r.ok) bump(errors, `message: ${(r && r.error) || JSON.stringify(r)}`.slice(0, 100));
+      else {
+        isAcked[k][seq] = 1;
+        ackedAll++;
+        if (ta <= tEnd) ackedInWindow++;
+        ackMs.push(ta - t);
+      }
+      send(k);
+    });
+  }
+
+  log(`${n} senders, each waiting for its ack, for ${duration}s`);
+  t0 = now();
+  tEnd = t0 + duration * 1000;
+  clients.forEach((_, k) => send(k));
+  const timer = setInterval(() => log(`${ackedAll} acked, ${deliveries} delivered`), 2000);
+  await sendersDone;
+  clearInterval(timer);
+  const drainEnd = now() + opts.drain * 1000;
+  while (deliveries < ackedAll * (n - 1) && now() < drainEnd) await sleep(100);
+  return summary();
+}
+
+// ---------------------------------------------------------------- soak
+
+// Percentiles over a whole soak in constant memory: 0.1 ms buckets up to 60 s.
+class Histogram {
+  constructor() {
+    this.buckets = new Uint32Array(600000);
+    this.count = 0;
+    this.max = 0;
+  }
+
+  add(ms) {
+    this.buckets[Math.min(this.buckets.length - 1, Math.max(0, Math.floor(ms * 10)))]++;
+    this.count++;
+    if (ms > this.max) this.max = ms;
+  }
+
+  pct(p) {
+    if (!this.count) return null;
+    const want = Math.max(1, Math.ceil((p / 100) * this.count));
+    let seen = 0;
+    for (let i = 0; i < this.buckets.length; i++) {
+      seen += this.buckets[i];
+      if (seen >= want) return round((i + 1) / 10, 1);
+    }
+    return round(this.max);
+  }
+}
+
+function newWindow() {
+  return { sent: 0, acked: 0, ackMs: [], lat: [], matches: 0, rounds: 0, errors: 0, disconnects: 0 };
+}
+
+function windowSummary(w) {
+  const lat = percentiles(Float64Array.from(w.lat), w.lat.length);
+  const ack = percentiles(Float64Array.from(w.ackMs), w.ackMs.length);
+  return {
+    sent: w.sent,
+    acked: w.acked,
+    deliveries: w.lat.length,
+    p50_ms: lat.p50_ms,
+    p99_ms: lat.p99_ms,
+    max_ms: lat.max_ms,
+    ack_p99_ms: ack.p99_ms,
+    matches: w.matches,
+    rounds: w.rounds,
+    errors: w.errors,
+    disconnects: w.disconnects,
+  };
+}
+
+// Chatters send at a steady total rate with acks (message k from chatter k mod chatters, on a
+// schedule that does not wait); players play best-of-K games back to back, thinking a little
+// before every throw. Every named client (players too) receives every chat message.
+async function soak() {
+  const C = opts.chatters;
+  const P = opts.players;
+  const n = C + P;
+  if (P % 2) throw new Error('--players must be even');
+  const bestOf = opts['best-of'];
+  const needed = Math.floor(bestOf / 2) + 1;
+  const errors = {};
+  const windows = { tick: newWindow(), minute: newWindow() };
+  const each = (fn) => {
+    fn(windows.tick);
+    fn(windows.minute);
+  };
+  const fail = (key) => {
+    bump(errors, String(key).slice(0, 100));
+    each((w) => w.errors++);
+  };
+  let running = false;
+  let disconnects = 0;
+  const conn = await connectMany(n, opts.batch, (s) => {
+    s.on('disconnect', (reason) => {
+      if (!running) return;
+      disconnects++;
+      each((w) => w.disconnects++);
+      fail(`disconnect: ${reason}`);
+    });
+  });
+  requireAll(conn, 'clients');
+  const clients = conn.clients;
+  log(`${n} clients connected in ${conn.seconds.toFixed(2)}s; naming`);
+  await nameAll(clients, `${opts.tag}-s`, 60);
+
+  const total = Math.round(opts.rate * opts.duration);
+  const recvCount = new Uint16Array(total);
+  const ackedFlag = new Uint8Array(total);
+  const seen = clients.map(() => new Uint8Array(total));
+  const latHist = new Histogram();
+  const ackHist = new Histogram();
+  const matchMs = [];
+  const prefix = `${opts.tag}|`;
+  let sent = 0;
+  let ackedN = 0;
+  let deliveries = 0;
+  let duplicates = 0;
+  let matches = 0;
+  let rounds = 0;
+  let maxLag = 0;
+
+  clients.forEach((s, ci) => {
+    s.on('message', (d) => {
+      const t = now();
+      if (!d || d.name === null || typeof d.txt !== 'string' || !d.txt.startsWith(prefix)) return;
+      const parts = d.txt.split('|');
+      const k = Number(parts[1]);
+      if (!(k >= 0 && k < total)) return;
+      if (seen[ci][k]) {
+        duplicates++;
+        return;
+      }
+      seen[ci][k] = 1;
+      recvCount[k]++;
+      deliveries++;
+      const ms = t - Number(parts[2]);
+      latHist.add(ms);
+      each((w) => w.lat.push(ms));
+    });
+  });
+
+  // ---- players
+  const MOVES = ['rock', 'paper', 'scissors'];
+  const think = () => opts['think-ms'] * (0.5 + Math.random());
+  const state = clients.map(() => ({ game: null, matchedAt: 0 }));
+  let tEnd = Infinity;
+  // Both players see every round_result and game_over: count the first, forget on the second.
+  const half = new Set();
+  const firstOfTwo = (key) => {
+    if (half.delete(key)) return false;
+    half.add(key);
+    return true;
+  };
+  function queue(i) {
+    if (now() >= tEnd) return;
+    clients[i].emit('find_match', { best_of: bestOf }, (r) => {
+      if (!r || !r.ok) {
+        fail(`find_match: ${(r && r.error) || JSON.stringify(r)}`);
+        setTimeout(() => queue(i), 500);
+      }
+    });
+  }
+  function throwLater(i, game) {
+    setTimeout(() => {
+      if (state[i].game !== game) return;
+      const move = MOVES[Math.floor(Math.random() * 3)];
+      clients[i].emit('throw', { game_id: game, move }, (r) => {
+        if (!r || !r.ok) fail(`throw: ${(r && r.error) || JSON.stringify(r)}`);
+      });
+    }, think());
+  }
+  for (let i = C; i < n; i++) {
+    const s = clients[i];
+    s.on('match_found', (d) => {
+      state[i].game = d.game_id;
+      state[i].matchedAt = now();
+      throwLater(i, d.game_id);
+    });
+    s.on('round_result', (d) => {
+      if (String(d.game_id) !== String(state[i].game)) return;
+      if (firstOfTwo(`${d.game_id}:${d.round}`)) {
+        rounds++;
+        each((w) => w.rounds++);
+      }
+      const best = Math.max(0, ...Object.values(d.score || {}).map(Number));
+      if (best < needed) throwLater(i, state[i].game);
+    });
+    s.on('game_over', (d) => {
+      if (String(d.game_id) !== String(state[i].game)) return;
+      state[i].game = null;
+      if (d.reason === 'won') {
+        if (firstOfTwo(String(d.game_id))) {
+          matches++;
+          each((w) => w.matches++);
+        }
+        matchMs.push(now() - state[i].matchedAt);
+      } else fail(`game_over: ${d.reason}`);
+      queue(i);
+    });
+  }
+
+  function summary(timedOut) {
+    let lostMessages = 0;
+    let missing = 0;
+    for (let k = 0; k < sent; k++) {
+      if (!ackedFlag[k]) continue;
+      const m = Math.max(0, n - 1 - recvCount[k]);
+      missing += m;
+      if (m) lostMessages++;
+    }
+    const match = percentiles(Float64Array.from(matchMs), matchMs.length);
+    return {
+      chatters: C,
+      players: P,
+      clients: n,
+      rate_per_s: opts.rate,
+      duration_s: opts.duration,
+      messages_sent: sent,
+      acked: ackedN,
+      unacked: sent - ackedN,
+      expected_deliveries: ackedN * (n - 1),
+      deliveries,
+      lost: lostMessages,
+      deliveries_missing: missing,
+      duplicates,
+      p50_ms: latHist.pct(50),
+      p99_ms: latHist.pct(99),
+      p999_ms: latHist.pct(99.9),
+      max_ms: round(latHist.max, 1),
+      ack_p50_ms: ackHist.pct(50),
+      ack_p99_ms: ackHist.pct(99),
+      max_send_lag_ms: round(maxLag),
+      matches,
+      rounds,
+      match_p50_ms: match.p50_ms,
+      match_p99_ms: match.p99_ms,
+      disconnects,
+      errors,
+      error_count: Object.values(errors).reduce((a, b) => a + b, 0),
+      complete: !timedOut && ackedN === sent && missing === 0,
+    };
+  }
+  partial = () => summary(true);
+
+  log(`soak: ${C} chatters at ${opts.rate} msg/s, ${P} players, for ${opts.duration}s`);
+  running = true;
+  const t0 = now();
+  tEnd = t0 + opts.duration * 1000;
+  const elapsed = () => round((now() - t0) / 1000, 1);
+  const connected = () => clients.reduce((a, s) => a + (s.connected ? 1 : 0), 0);
+  const report = (label, key) => {
+    const line = { t: elapsed(), ...windowSummary(windows[key]), connected: connected() };
+    windows[key] = newWindow();
+    process.stderr.write(`${label} ${JSON.stringify(line)}\n`);
+  };
+  const tick = setInterval(() => report('TICK', 'tick'), opts.interval * 1000);
+  const minute = setInterval(() => report('MINUTE', 'minute'), 60000);
+  for (let i = C; i < n; i++) queue(i);
+
+  for (let k = 0; k < total; k++) {
+    const due = t0 + (k * 1000) / opts.rate;
+    const wait = due - now();
+    if (wait > 0) await sleep(wait);
+    const t = now();
+    maxLag = Math.max(maxLag, t - due);
+    const payload = { msg: `${prefix}${k}|${t.toFixed(4)}|soak chat line`, client_id: `${opts.tag}-${k}` };
+    clients[k % C].timeout(opts['ack-timeout'] * 1000).emit('message', payload, (err, r) => {
+      if (err) fail('message: ack timeout');
+      else if (!r || !r.ok) fail(`message: ${(r && r.error) || JSON.stringify(r)}`);
+      else {
+        ackedFlag[k] = 1;
+        ackedN++;
+        const ms = now() - t;
+        ackHist.add(ms);
+        each((w) => {
+          w.acked++;
+          w.ackMs.push(ms);
+        });
+      }
+    });
+    sent++;
+    each((w) => w.sent++);
+  }
+  const rest = tEnd - now();
+  if (rest > 0) await sleep(rest);
+  clearInterval(tick);
+  clearInterval(minute);
+  for (const [label, key] of [['TICK', 'tick'], ['MINUTE', 'minute']]) {
+    if (windows[key].sent || windows[key].lat.length) report(label, key); // the partial window
+  }
+  // Drain (bounded): the last messages' deliveries and acks, and the games in flight.
+  const drainEnd = now() + opts.drain * 1000;
+  const busy = () => deliveries < ackedN * (n - 1) || ackedN < sent || state.some((s) => s.game !== null);
+  while (busy() && now() < drainEnd) await sleep(100);
+  running = false;
+  return summary(false);
+}
+
 // ---------------------------------------------------------------- main
 
-const SCENARIOS = { fanout, latency, capacity, joinstorm, games };
+const SCENARIOS = { fanout, latency, capacity, joinstorm, games, acked, soak };
 
 SCENARIOS[scenario]()
   .then((result) => {

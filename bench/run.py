@@ -5,7 +5,8 @@ Usage:
     .venv/bin/python bench/run.py SCENARIO [--servers node,python] [options]
     .venv/bin/python bench/run.py all [--servers node,python]
 
-SCENARIO is one of fanout, latency, capacity, joinstorm, games (see bench/README.md).
+SCENARIO is one of fanout, latency, capacity, joinstorm, games (`all` runs these five) or acked
+(see bench/README.md).
 
 For each server, one at a time: start it on a free 127.0.0.1 port in its own process group,
 wait until it answers, run bench/loadgen.js against it while sampling the server's RSS and
@@ -43,7 +44,8 @@ ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 LOADGEN = BENCH / "loadgen.js"
 NODE_SERVER = BENCH / "peers" / "node_server.js"
-SCENARIOS = ("fanout", "latency", "capacity", "joinstorm", "games")
+SCENARIOS = ("fanout", "latency", "capacity", "joinstorm", "games")  # what `all` runs
+EXTRA_SCENARIOS = ("acked",)
 NODE = shutil.which("node") or "/usr/bin/node"
 NPM = shutil.which("npm") or "/usr/bin/npm"
 
@@ -54,6 +56,8 @@ PASSTHROUGH = {
     "capacity": ("batch",),
     "joinstorm": ("clients", "batch"),
     "games": ("players", "best_of", "duration"),
+    "acked": ("clients", "duration"),
+    "soak": (),  # bench/soak.py passes its own options
 }
 
 # Figures shown in the table: (key in the per-server result, label, lower_is_better)
@@ -108,6 +112,19 @@ FIGURES = {
         ("match_p50_ms", "match duration p50, ms", True),
         ("match_p99_ms", "match duration p99, ms", True),
         ("error_count", "refused acks", True),
+        ("server_cpu_s", "server CPU s", True),
+        ("server_rss_peak_mb", "server RSS peak, MB", True),
+        ("loadgen_cpu_s", "loadgen CPU s (client side)", True),
+        ("other_cpu_pct", "other processes' CPU, % of a core", True),
+    ],
+    "acked": [
+        ("acked_per_s", "acked messages/s", False),
+        ("acked_per_server_cpu_s", "acked messages per server CPU s", False),
+        ("ack_p50_ms", "ack latency p50, ms", True),
+        ("ack_p99_ms", "ack latency p99, ms", True),
+        ("deliveries_per_s", "deliveries/s (to the other senders)", False),
+        ("lost", "acked deliveries lost", True),
+        ("error_count", "refused or timed-out acks", True),
         ("server_cpu_s", "server CPU s", True),
         ("server_rss_peak_mb", "server RSS peak, MB", True),
         ("loadgen_cpu_s", "loadgen CPU s (client side)", True),
@@ -355,8 +372,9 @@ def parse_result(stdout: str) -> dict:
 class Loadgen:
     """One loadgen.js process; its stdout and stderr are read by threads."""
 
-    def __init__(self, scenario: str, url: str, args, extra: dict):
+    def __init__(self, scenario: str, url: str, args, extra: dict, on_line=None):
         cmd = loadgen_cmd(scenario, url, args, extra)
+        self.on_line = on_line  # called with every stderr line (soak.py reads its TICK lines)
         log(" ".join(cmd[1:]))
         self.verbose = args.verbose
         self.proc = spawn(
@@ -387,6 +405,8 @@ class Loadgen:
             if line.startswith("READY "):
                 with contextlib.suppress(json.JSONDecodeError):
                     self.ready = json.loads(line[6:])
+            if self.on_line is not None:
+                self.on_line(line)
             if self.verbose:
                 sys.stderr.write(line)
 
@@ -464,6 +484,7 @@ PER_CPU = {  # figure -> per-server-CPU-second figure (less sensitive to a busy 
     "fanout": ("deliveries", "deliveries_per_server_cpu_s"),
     "joinstorm": ("entered_seen", "joins_per_server_cpu_s"),
     "games": ("matches_completed", "matches_per_server_cpu_s"),
+    "acked": ("acked_in_window", "acked_per_server_cpu_s"),
 }
 
 
@@ -507,7 +528,7 @@ def combine(scenario: str, runs: list[dict]) -> dict:
 def loadgen_timeout(scenario: str, args) -> float:
     if args.timeout:
         return args.timeout
-    if scenario in ("latency", "games"):
+    if scenario in ("latency", "games", "acked"):
         return (args.duration or 10) + 45
     return {"fanout": 60, "joinstorm": 100, "capacity": 100}[scenario]
 
@@ -605,6 +626,17 @@ def fmt(v) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     return str(v)
+
+
+def grid(rows: list[dict], columns: list[tuple[str, str]]) -> str:
+    """A plain text table: `columns` are (key, heading); the first column is left-aligned."""
+    cells = [[heading for _, heading in columns]]
+    cells += [[fmt(r.get(key)) for key, _ in columns] for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
+    pad = [str.ljust] + [str.rjust] * (len(columns) - 1)
+    lines = ["  ".join(p(c, w) for p, c, w in zip(pad, row, widths, strict=True)) for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def ratios(scenario: str, by_server: dict) -> dict:
@@ -712,18 +744,20 @@ def run_scenario(scenario: str, args, servers: list[str]) -> dict:
         "ratio_python_over_node": rat,
     }
     out = RESULTS / f"{scenario}-{stamp}.json"
-    with out.open("a") as f:
-        f.write(json.dumps(record) + "\n")
+    for path in {out, *([Path(args.out)] if getattr(args, "out", None) else [])}:
+        with path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
     print(table(scenario, by_server, rat), flush=True)
     print(f"(result appended to {out.relative_to(ROOT)}; {record['elapsed_s']}s)\n", flush=True)
     return record
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """run.py's options; history_bench.py and soak.py reuse them for the servers and loadgen."""
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("scenario", choices=[*SCENARIOS, "all"])
+    ap.add_argument("scenario", choices=[*SCENARIOS, *EXTRA_SCENARIOS, "all"])
     ap.add_argument(
         "--servers", default="node,python", help="comma list of node,python (default both)"
     )
@@ -743,12 +777,14 @@ def main(argv=None) -> int:
         "--node-flags", default="", help="extra flags for node (both the peer and the loadgen)"
     )
     ap.add_argument(
-        "--clients", type=int, help="clients (fanout/latency 200, capacity 10000, joinstorm 1000)"
+        "--clients",
+        type=int,
+        help="clients (fanout/latency 200, capacity 10000, joinstorm 1000, acked 50)",
     )
     ap.add_argument("--senders", type=int, help="fanout: senders (10)")
     ap.add_argument("--messages", type=int, help="fanout: messages per sender (100)")
     ap.add_argument("--rate", type=float, help="latency: messages offered per second (50)")
-    ap.add_argument("--duration", type=float, help="latency/games: seconds (10)")
+    ap.add_argument("--duration", type=float, help="latency/games/acked: seconds (10)")
     ap.add_argument(
         "--ack", type=int, choices=(0, 1), help="fanout/latency: ask for an ack on each message (0)"
     )
@@ -794,6 +830,12 @@ def main(argv=None) -> int:
         "--pin", action="store_true", help="pin the server to CPU 0 and the loadgen to CPU 1"
     )
     ap.add_argument("-v", "--verbose", action="store_true", help="echo loadgen progress")
+    ap.add_argument("--out", help="also append the JSON records to this file (bench/report.py)")
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = build_parser()
     args = ap.parse_args(argv)
 
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
