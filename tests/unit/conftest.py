@@ -1,6 +1,7 @@
 """Fixtures for the fast layer: the app built in-process, driven by Flask-SocketIO's test client."""
 
 import os
+from contextlib import contextmanager
 
 os.environ.setdefault("DATABASE_URL", "memory://")  # the module-level app in app.py
 os.environ.setdefault("SECRET_KEY", "test-secret")
@@ -45,8 +46,9 @@ class Harness:
         self.services.close()
 
 
-@pytest.fixture
-def harness_factory():
+@contextmanager
+def harness_maker():
+    """make(**overrides) -> a Harness; all of them closed at the end."""
     made = []
 
     def make(**overrides):
@@ -54,9 +56,17 @@ def harness_factory():
         made.append(harness)
         return harness
 
-    yield make
-    for harness in made:
-        harness.close()
+    try:
+        yield make
+    finally:
+        for harness in made:
+            harness.close()
+
+
+@pytest.fixture
+def harness_factory():
+    with harness_maker() as make:
+        yield make
 
 
 @pytest.fixture

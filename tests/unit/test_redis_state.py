@@ -389,7 +389,7 @@ class socket_that_refuses:
 from rpschat import wiring  # noqa: E402
 from rpschat.storage.redis_state import RedisState  # noqa: E402
 from tests.unit import test_chat_handlers, test_game_handlers  # noqa: E402
-from tests.unit.conftest import Harness  # noqa: E402
+from tests.unit.conftest import harness_maker  # noqa: E402
 from tests.unit.test_game_handlers import game  # noqa: E402, F401 (a fixture they use)
 
 for _module in (test_chat_handlers, test_game_handlers):
@@ -422,13 +422,5 @@ def harness_factory(monkeypatch, client, keys):
         )
 
     monkeypatch.setattr(wiring, "open_shared_state", open_redis_state)
-    made = []
-
-    def make(**overrides):
-        harness = Harness(**overrides)
-        made.append(harness)
-        return harness
-
-    yield make
-    for harness in made:
-        harness.close()
+    with harness_maker() as make:
+        yield make
