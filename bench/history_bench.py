@@ -24,7 +24,6 @@ import argparse
 import copy
 import datetime as dt
 import json
-import signal
 import sys
 import time
 from pathlib import Path
@@ -188,11 +187,7 @@ def verdicts(rows: list[dict]) -> list[str]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    run.raise_nofile()
-    signal.signal(signal.SIGTERM, run._on_signal)
-    signal.signal(signal.SIGINT, run._on_signal)
-    run.ensure_node_modules()
-    (run.RESULTS / "logs").mkdir(parents=True, exist_ok=True)
+    run.prepare_benchmark()
     skipped = {}
     storages = list(args.storages)
     if "postgres" in storages:

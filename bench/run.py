@@ -684,6 +684,16 @@ def table(scenario: str, by_server: dict, rat: dict) -> str:
     return "\n".join(lines + notes)
 
 
+def prepare_benchmark() -> None:
+    """What every benchmark command does first: file limit, clean-up on signals, Node packages,
+    the results folders."""
+    raise_nofile()
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    ensure_node_modules()
+    (RESULTS / "logs").mkdir(parents=True, exist_ok=True)
+
+
 def ensure_node_modules() -> None:
     needed = [BENCH / "node_modules" / "socket.io", BENCH / "node_modules" / "socket.io-client"]
     if all(p.exists() for p in needed):
@@ -848,11 +858,7 @@ def main(argv=None) -> int:
     if not servers:
         ap.error("no server to benchmark")
 
-    raise_nofile()
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    ensure_node_modules()
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    prepare_benchmark()
     scenarios = SCENARIOS if args.scenario == "all" else (args.scenario,)
     records = []
     try:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import signal
 import statistics
 import sys
 import threading
@@ -380,11 +379,7 @@ def checks(record: dict) -> list[str]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    run.raise_nofile()
-    signal.signal(signal.SIGTERM, run._on_signal)
-    signal.signal(signal.SIGINT, run._on_signal)
-    run.ensure_node_modules()
-    run.RESULTS.mkdir(parents=True, exist_ok=True)
+    run.prepare_benchmark()
     try:
         storage = args.storage if args.server == "python" else "memory"
         with databases.database_url(storage, args.pg_admin_url) as url:
