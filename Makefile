@@ -1,5 +1,11 @@
 # `make run` and `make test` set everything up on a fresh machine, then serve or test.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Python 3.11 to 3.13: the newest `python3.1x` on PATH that runs (a pyenv shim of a version that
+# is not selected exists but fails), else `python3`. PYTHON=... picks another; out of range, refused.
+SUPPORTED_PYTHONS := python3.13 python3.12 python3.11
+PYTHON ?= $(or $(firstword $(foreach p,$(SUPPORTED_PYTHONS) python3,\
+	$(shell $(p) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info < (3, 14))' \
+	>/dev/null 2>&1 && echo $(p)))),python3)
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
@@ -8,12 +14,25 @@ PORT ?= 4321
 HOST ?= 127.0.0.1
 export PORT HOST
 
-.PHONY: setup run test lint format bench cluster clean
+.PHONY: setup run test lint format bench cluster clean python-check
 
 setup: $(INSTALLED) $(NODE_INSTALLED)
 
-$(INSTALLED): requirements.txt requirements-dev.txt
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
+python-check:
+	@case "$(PYTHON_VERSION)" in 3.11|3.12|3.13) ;; \
+	*) echo "Python 3.11, 3.12 or 3.13 is required: '$(PYTHON)' is $(or $(PYTHON_VERSION),not found)." \
+	     "Install one, or name it: make PYTHON=/path/to/python3.13 ..." >&2; exit 1;; esac
+
+# A venv made by another Python (or none) is rebuilt.
+VENV_VERSION := $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifneq ($(VENV_VERSION),$(PYTHON_VERSION))
+.PHONY: $(INSTALLED)
+endif
+
+$(INSTALLED): requirements.txt requirements-dev.txt | python-check
+	@if [ -e $(VENV) ] && [ "$(VENV_VERSION)" != "$(PYTHON_VERSION)" ]; then \
+	  echo "$(VENV) is Python $(or $(VENV_VERSION),unknown), not $(PYTHON_VERSION): rebuilding it"; \
+	  rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
