@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rpschat.domain.errors import Refused
-from rpschat.domain.payload import as_object, optional_whole_number
+from rpschat.domain.payload import MAX_ID, as_object, optional_whole_number
 from rpschat.domain.ports import LOBBY, Outbox, PresenceListener, user_room
 from rpschat.domain.ratelimit import RateLimiter, RateSpec
 from rpschat.domain.text import clean_client_id, clean_message, clean_name
@@ -23,6 +23,8 @@ log = logging.getLogger("rpschat.chat")
 
 MAX_REPLAY = 1000
 MAX_PAGE = 200
+LAST_ID_REFUSAL = f"last_id must be a whole number from 0 to {MAX_ID}."
+HISTORY_CURSOR_REFUSAL = f"before and after must be whole numbers from 0 to {MAX_ID}."
 
 
 @dataclass(frozen=True)
@@ -82,14 +84,20 @@ class ChatService:
     # ---- connections -------------------------------------------------------------------------
 
     def connect(self, sid: str, address: str, auth: Any) -> None:
+        """Raises Refused for a bad `auth` before taking anything; if anything fails later, all
+        it took (the connection's slot in the per-address count, the name) is released again:
+        a refused connect gets no `disconnect`, so nothing else would release them."""
+        auth = auth if isinstance(auth, dict) else {}
+        token = auth.get("token")
+        last_id = optional_whole_number(auth, "last_id", LAST_ID_REFUSAL)
         self.connections[sid] = Connection(sid, address, self.runtime.now())
         self._per_address[address] += 1
-        token = auth.get("token") if isinstance(auth, dict) else None
-        if token is None:
-            self.outbox.join(sid, LOBBY)
-            return
-        if not self._resume(sid, token, auth.get("last_id")):
-            self.outbox.join(sid, LOBBY)
+        try:
+            if token is None or not self._resume(sid, token, last_id):
+                self.outbox.join(sid, LOBBY)
+        except BaseException:
+            self.disconnect(sid, voluntary=False)
+            raise
 
     def connections_from(self, address: str) -> int:
         return self._per_address[address]
@@ -194,13 +202,18 @@ class ChatService:
                 self._resume_failed(sid, refusal.reason)
                 return False
             name = grant.name
+        try:
+            self._adopt(sid, grant.user_id, name, token)
+        except BaseException:
+            if announce and self.connections[sid].user_id is None:
+                self.directory.release(grant.user_id)  # not ours yet: connect() can't see it
+            raise
         self._drop_generation.pop(grant.user_id, None)
-        self._adopt(sid, grant.user_id, name, token)
         log.info("resume %s", name)
         self.outbox.emit("session", {"resumed": True, "username": name, "token": token}, to=sid)
         if announce:
             self._announce_entry(sid, name)
-        if isinstance(last_id, int) and not isinstance(last_id, bool):
+        if last_id is not None:
             self._replay(sid, last_id)
         else:
             self.outbox.join(sid, LOBBY)
@@ -212,10 +225,10 @@ class ChatService:
         self.outbox.emit("session", {"resumed": False, "error": reason}, to=sid)
 
     def _adopt(self, sid: str, user_id: str, name: str, token: str) -> None:
-        conn = self.connections[sid]
-        conn.user_id, conn.name, conn.token = user_id, name, token
-        self.outbox.join(sid, user_room(user_id))
         old_sid = self.directory.attach(user_id, sid)
+        conn = self.connections[sid]
+        conn.user_id, conn.name, conn.token = user_id, name, token  # from here disconnect() frees
+        self.outbox.join(sid, user_room(user_id))
         if old_sid is not None:
             old = self.connections.get(old_sid)
             if old is not None:
@@ -342,9 +355,8 @@ class ChatService:
     def history_page(self, sid: str, payload: Any) -> dict:
         conn = self.named(sid)
         payload = as_object(payload, "{before: 42, limit: 50}")
-        reason = "before and after must be whole numbers."
-        before = optional_whole_number(payload, "before", reason)
-        after = optional_whole_number(payload, "after", reason)
+        before = optional_whole_number(payload, "before", HISTORY_CURSOR_REFUSAL)
+        after = optional_whole_number(payload, "after", HISTORY_CURSOR_REFUSAL)
         limit = optional_whole_number(
             payload, "limit", "limit must be a whole number from 1 to 200."
         )

@@ -14,11 +14,18 @@ def as_object(payload: Any, example: str) -> dict:
     return payload
 
 
-def optional_whole_number(obj: dict, key: str, reason: str) -> int | None:
+# Ids and cursors are 64-bit in storage (SQLite INTEGER, PostgreSQL BIGINT): a larger number
+# can't even be compared there, so it is refused here rather than failing in the database.
+MAX_ID = 2**63 - 1
+
+
+def optional_whole_number(
+    obj: dict, key: str, reason: str, minimum: int = 0, maximum: int = MAX_ID
+) -> int | None:
     value = obj.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise Refused(reason)
     return value
 

@@ -7,6 +7,7 @@ import logging
 import socketio
 
 from rpschat.config import Settings
+from rpschat.domain.errors import Refused
 from rpschat.web.events import Router
 from rpschat.web.security import client_address
 from rpschat.wiring import Services
@@ -41,6 +42,8 @@ def register_connection_handlers(
         log.info("connect %s from %s", sid, address)
         try:
             chat.connect(sid, address, auth)
+        except Refused as refused:  # a bad auth: connect() took nothing
+            raise socketio.exceptions.ConnectionRefusedError(refused.reason) from None
         except Exception:
             log.exception("connect failed for %s", sid)
             raise socketio.exceptions.ConnectionRefusedError(
