@@ -8,9 +8,10 @@ the `rpschat` package: `domain` (plain Python), `storage` and `web` (the Socket.
 if __name__ == "__main__":  # eventlet must patch the standard library before anything uses it
     import warnings
 
-    warnings.filterwarnings(
-        "ignore", message=".*Eventlet is deprecated", category=DeprecationWarning
-    )
+    # eventlet warns at import that it is deprecated (README says why it stays). Its category,
+    # EventletDeprecationWarning, is a plain Warning defined by the module that warns, so it
+    # cannot be imported first: match it by its message, which begins with a newline.
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated", category=Warning)
     import eventlet
 
     eventlet.monkey_patch()

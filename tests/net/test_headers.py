@@ -30,6 +30,13 @@ def test_the_page_has_a_strict_policy_and_the_hardening_headers(server):
     assert response.headers["Referrer-Policy"] == "no-referrer"
 
 
+def test_the_page_is_named_after_the_product(server):
+    html = requests.get(server.url + "/", timeout=5).text
+    assert re.search(r"<title>rps-chat</title>", html)
+    assert re.search(r"<h1>.*rps-chat</h1>", html)
+    assert "Cleverti" not in html
+
+
 def test_the_page_has_no_inline_script_or_style_and_nothing_from_elsewhere(server):
     html = requests.get(server.url + "/", timeout=5).text
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), "inline <script>"

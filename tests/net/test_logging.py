@@ -34,6 +34,14 @@ def settle(server: ServerProcess, pattern: str, timeout: float = 3.0) -> list[st
     return lines_matching(server, pattern)
 
 
+def test_starting_prints_no_warning(server):
+    """eventlet's import-time EventletDeprecationWarning is silenced (README: why eventlet)."""
+    assert server.wait_for_output(lambda line: "Serving on" in line)
+    output = server.output()
+    assert "Eventlet is deprecated" not in output
+    assert not re.search(r"\w+Warning\b", output), output
+
+
 def test_a_voluntary_visit_logs_connect_name_and_disconnect_once_each(server, node):
     watcher = ChatClient(server.url)
     name = unique("Logan")
