@@ -2,9 +2,9 @@
 
 Refusal texts follow docs/protocol.md.
 
-Each service keeps its state behind a small store interface (a Protocol) so a Redis-backed store
-can replace the in-memory one later without touching the rules here. Not thread-safe by design:
-one event loop calls it. Players are identified by their display name.
+Each service keeps its state behind a small store interface (a Protocol): in memory here, or in
+Redis (`storage/redis_state.py`) when several nodes share it. Not thread-safe by design: one event
+loop calls it. Players are identified by their display name.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Pinned dependencies stay above the versions with known advisories (FIELD-NOTES)."""
+"""Pinned dependencies stay at or above the first release that fixed each known advisory:
+python-engineio 4.13.3 (a denial of service through binary attachments), python-socketio 5.16.2
+(the same, and 5.14.0 stopped unpickling message-queue payloads), eventlet 0.40.3 (HTTP request
+smuggling)."""
 
 from pathlib import Path
 
