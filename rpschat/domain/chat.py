@@ -17,7 +17,7 @@ from rpschat.domain.payload import MAX_ID, as_object, optional_whole_number
 from rpschat.domain.ports import LOBBY, Outbox, PresenceListener, user_room
 from rpschat.domain.ratelimit import RateLimiter, RateSpec
 from rpschat.domain.text import clean_client_id, clean_message, clean_name
-from rpschat.storage.presence import Directory, TokenStore, new_user_id
+from rpschat.storage.presence import Directory, TokenStore, name_taken, new_user_id
 
 log = logging.getLogger("rpschat.chat")
 
@@ -270,8 +270,13 @@ class ChatService:
     def _name_new_user(self, conn: Connection, name: str) -> dict:
         user_id = new_user_id()
         self.directory.claim(user_id, name)
-        token = self.tokens.issue(user_id, name)
-        self._adopt(conn.sid, user_id, name, token)
+        try:
+            token = self.tokens.issue(user_id, name)
+            self._adopt(conn.sid, user_id, name, token)
+        except BaseException:  # all or nothing: no ghost user holding the name
+            conn.user_id = conn.name = conn.token = None
+            self.directory.release(user_id)
+            raise
         log.info("name %s", name)
         self._announce_entry(conn.sid, name)
         self._send_recent(conn.sid)
@@ -282,14 +287,29 @@ class ChatService:
             return {"ok": True, "username": name, "token": conn.token}
         if self.listener.is_busy(conn.user_id):
             raise Refused("You can't change your name during a game or while looking for one.")
-        old = self.directory.claim(conn.user_id, name)
+        if self.directory.user_of(name) not in (None, conn.user_id):
+            raise name_taken(name)
+        # The token first: if storing it fails, nothing anyone can see has changed, and the old
+        # name stays this user's (freeing it first let another user take it while this
+        # connection kept posting under it).
         self.tokens.rename(conn.user_id, name)
+        try:
+            old = self.directory.claim(conn.user_id, name)
+        except BaseException:
+            self._restore_token_name(conn)
+            raise
         conn.name = name
         log.info("rename %s -> %s", old, name)
         txt = f"{old} is now known as {name}."
         self.outbox.emit("message", {"name": None, "txt": txt}, to=LOBBY, skip_sid=conn.sid)
         self._push_presence("rename", name, old_name=old)
         return {"ok": True, "username": name, "token": conn.token}
+
+    def _restore_token_name(self, conn: Connection) -> None:
+        try:
+            self.tokens.rename(conn.user_id, conn.name)
+        except Exception:  # the token keeps the new name: a late resume may then fail to claim
+            log.exception("could not restore the token's name after a failed rename")
 
     def _announce_entry(self, sid: str, name: str) -> None:
         txt = f"{name} has entered the chat!"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from rpschat.domain.errors import Refused
 
 MAX_NAME_CHARS = 32
 MAX_CLIENT_ID_CHARS = 64
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def clean_name(raw: object) -> str:
@@ -21,7 +23,16 @@ def clean_name(raw: object) -> str:
         raise Refused(f"Your name can be at most {MAX_NAME_CHARS} characters.")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
         raise Refused("Your name can't contain control characters.")
+    if _unstorable(name):
+        raise Refused("Your name can't contain lone surrogate characters.")
     return name
+
+
+def _unstorable(text: str) -> bool:
+    r"""NUL (PostgreSQL's text can't hold it) or a lone surrogate (JSON lets a client send
+    "\ud800"; it is no character at all and UTF-8 can't encode it: SQLite, PostgreSQL and Redis
+    all fail on it). Paired surrogates arrive already joined into one character."""
+    return _UNSTORABLE.search(text) is not None
 
 
 def name_key(name: str) -> str:
@@ -37,6 +48,8 @@ def clean_message(raw: object, max_chars: int) -> str:
         raise Refused("A message can't be empty.")
     if len(raw) > max_chars:
         raise Refused(f"A message can be at most {max_chars} characters.")
+    if _unstorable(raw):
+        raise Refused("A message can't contain NUL or lone surrogate characters.")
     return raw
 
 
@@ -45,4 +58,6 @@ def clean_client_id(raw: object) -> str | None:
         return None
     if not isinstance(raw, str) or not 1 <= len(raw) <= MAX_CLIENT_ID_CHARS:
         raise Refused(f"client_id must be a string of 1 to {MAX_CLIENT_ID_CHARS} characters.")
+    if _unstorable(raw):
+        raise Refused("client_id can't contain NUL or lone surrogate characters.")
     return raw

@@ -8,7 +8,7 @@ import json
 import pytest
 import websocket
 
-from tests.support.clients import ChatClient, unique
+from tests.support.clients import ChatClient, RawSocket, unique
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.net
@@ -108,3 +108,77 @@ def test_history_with_a_huge_cursor_gets_a_clear_refusal(server, payload):
     finally:
         ada.close()
     assert not [line for line in server.log_lines() if "Traceback" in line]
+
+
+# ---- item 8: what storage can't hold is refused; names change all or nothing --------------------
+
+
+def names_online(url: str) -> list[str]:
+    with ChatClient(url) as probe:
+        return probe.call("users", {})["users"]
+
+
+@pytest.mark.parametrize("bad", ["X\ud800", "\udc00Y", "Nul\x00l"])
+def test_an_unstorable_name_is_refused_and_leaves_no_ghost(server, bad):
+    mallory = RawSocket(server.url)
+    try:
+        ack = mallory.call("set_username", {"username": bad})
+        assert ack["ok"] is False
+        assert ack["error"] in (
+            "Your name can't contain lone surrogate characters.",
+            "Your name can't contain control characters.",
+        )
+        assert bad not in names_online(server.url)
+        mallory.close()
+        assert bad not in names_online(server.url)
+        assert_served(server.url)
+    finally:
+        mallory.close()
+
+
+def test_a_failed_rename_keeps_the_old_name_its_own(server):
+    name = unique("Mal")
+    mallory = RawSocket(server.url)
+    bea = ChatClient(server.url)
+    try:
+        assert mallory.call("set_username", {"username": name})["ok"] is True
+        ack = mallory.call("set_username", {"username": "Eve\ud800"})
+        assert ack == {"ok": False, "error": "Your name can't contain lone surrogate characters."}
+        assert name in names_online(server.url)
+        # nobody else can take the name Mallory still posts under
+        assert bea.call("set_username", {"username": name}) == {
+            "ok": False,
+            "error": f"The name '{name}' is taken: pick another.",
+        }
+        bea.set_name(unique("Bea"))
+        assert mallory.call("message", {"msg": "still me"})["ok"] is True
+        said = bea.wait_message("still me")
+        assert said["name"] == name
+    finally:
+        mallory.close()
+        bea.close()
+
+
+@pytest.mark.parametrize("text", ["a\ud800b", "nul\x00here"])
+def test_an_unstorable_message_is_refused_before_storage(server, text):
+    mallory = RawSocket(server.url)
+    bea = ChatClient(server.url)
+    try:
+        assert mallory.call("set_username", {"username": unique("Mal")})["ok"] is True
+        bea.set_name(unique("Bea"))
+        ack = mallory.call("message", {"msg": text})
+        assert ack == {
+            "ok": False,
+            "error": "A message can't contain NUL or lone surrogate characters.",
+        }
+        ack = mallory.call("message", {"msg": "ok", "client_id": "c\ud800"})
+        assert ack == {
+            "ok": False,
+            "error": "client_id can't contain NUL or lone surrogate characters.",
+        }
+        mallory.call("message", {"msg": "fine"})
+        bea.wait_message("fine")
+        assert text not in bea.texts()
+    finally:
+        mallory.close()
+        bea.close()

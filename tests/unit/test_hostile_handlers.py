@@ -67,3 +67,83 @@ def test_history_with_the_largest_cursor_is_served(harness):
     ack = ada.emit("history", {"before": MAX_ID}, callback=True)
     assert [m["txt"] for m in ack["messages"]] == ["hi"]
     assert events(ada, "error") == []
+
+
+class FailingTokens:
+    """A token store whose writes fail (a database error), reads passing through."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def issue(self, user_id, name):
+        raise StorageUnavailable()
+
+    def rename(self, user_id, name):
+        raise StorageUnavailable()
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+SAVE_FAILED = {"ok": False, "error": "The server could not save that: try again in a moment."}
+
+
+def test_naming_that_fails_to_store_the_token_leaves_no_ghost(harness):
+    chat = harness.services.chat
+    chat.tokens = FailingTokens(chat.tokens)
+    watcher = harness.client()
+    mallory = harness.client()
+    assert mallory.emit("set_username", {"username": "Ghost"}, callback=True) == SAVE_FAILED
+    assert chat.directory.names() == []
+    assert [c.user_id for c in chat.connections.values()] == [None, None]
+    assert events(watcher, "presence") == []
+    chat.tokens = chat.tokens._inner
+    assert mallory.emit("set_username", {"username": "Ghost"}, callback=True)["ok"] is True
+
+
+def test_a_rename_that_fails_to_store_keeps_the_old_name(harness):
+    chat = harness.services.chat
+    mal, _ = harness.join("Mal")
+    bea, _ = harness.join("Bea")
+    bea.get_received()
+    chat.tokens = FailingTokens(chat.tokens)
+    assert mal.emit("set_username", {"username": "Eve"}, callback=True) == SAVE_FAILED
+    assert chat.directory.names() == ["Bea", "Mal"]
+    other = harness.client()
+    taken = other.emit("set_username", {"username": "Mal"}, callback=True)
+    assert taken == {"ok": False, "error": "The name 'Mal' is taken: pick another."}
+    mal.emit("message", {"msg": "still me"}, callback=True)
+    assert events(bea, "message")[-1]["name"] == "Mal"
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "error"),
+    [
+        (
+            "set_username",
+            {"username": "X\ud800"},
+            "Your name can't contain lone surrogate characters.",
+        ),
+        ("set_username", {"username": "X\x00"}, "Your name can't contain control characters."),
+        (
+            "message",
+            {"msg": "a\udfffb"},
+            "A message can't contain NUL or lone surrogate characters.",
+        ),
+        ("message", {"msg": "a\x00b"}, "A message can't contain NUL or lone surrogate characters."),
+        (
+            "message",
+            {"msg": "ok", "client_id": "\ud800"},
+            "client_id can't contain NUL or lone surrogate characters.",
+        ),
+    ],
+)
+def test_what_storage_cannot_hold_is_refused(harness, event, payload, error):
+    ada, _ = harness.join("Ada")
+    assert ada.emit(event, payload, callback=True) == {"ok": False, "error": error}
+
+
+def test_paired_surrogates_are_one_character_and_accepted(harness):
+    ada, _ = harness.join("Ada")
+    assert ada.emit("set_username", {"username": "Ada \U0001f600"}, callback=True)["ok"]
+    assert ada.emit("message", {"msg": "\U0001f600" * 2000}, callback=True)["ok"]
