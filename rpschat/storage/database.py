@@ -294,11 +294,17 @@ def _create_or_check_schema(conn: Connection) -> None:
 
 
 def _create_engine(url: URL) -> Engine:
+    # hide_parameters: an error's text would otherwise quote the statement's parameters
+    # (message bodies, names) into any log line or traceback that shows it.
     if url.get_backend_name() == "postgresql":
-        return create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 10})
+        return create_engine(
+            url, poolclass=NullPool, hide_parameters=True, connect_args={"connect_timeout": 10}
+        )
     if url.database and url.database != ":memory:":
         os.makedirs(os.path.dirname(os.path.abspath(url.database)), exist_ok=True)
-    engine = create_engine(url, poolclass=NullPool, connect_args={"check_same_thread": False})
+    engine = create_engine(
+        url, poolclass=NullPool, hide_parameters=True, connect_args={"check_same_thread": False}
+    )
     event.listen(engine, "connect", _configure_sqlite)
     return engine
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, and_, insert, or_, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from rpschat.runtime import Event, Runtime
 from rpschat.storage.database import (
@@ -262,7 +263,20 @@ class SqlHistory:
         try:
             results = self.database.write(_store_batch, rows, serialize=True)
         except Exception as exc:  # the writer must survive whatever one batch ran into
-            logger.exception("storing %d messages failed", len(batch))
+            if len(batch) > 1 and not _database_unreachable(exc):
+                # One row the database refuses fails the whole transaction: store the members
+                # one by one, so that only that one is refused and the others are kept.
+                logger.warning(
+                    "storing %d messages failed (%s): storing them one by one",
+                    len(batch),
+                    describe_failure(exc),
+                )
+                for pending in batch:
+                    self._commit([pending])
+                return
+            # Never the exception's text or traceback: SQL errors quote parameters (message
+            # bodies, names), which README promises are never logged.
+            logger.error("storing %d messages failed (%s)", len(batch), describe_failure(exc))
             for pending in batch:
                 pending.error = exc
                 pending.done.set()
@@ -276,6 +290,25 @@ class SqlHistory:
                 _notify(pending.on_commit, message)
         for pending in batch:
             pending.done.set()
+
+
+def _database_unreachable(exc: BaseException) -> bool:
+    """The database is down or closing (not refusing one row): retrying row by row is futile."""
+    cause = exc.__cause__ if isinstance(exc, StorageUnavailable) else exc
+    return isinstance(exc, StorageClosed) or isinstance(cause, (OperationalError, InterfaceError))
+
+
+def describe_failure(exc: BaseException) -> str:
+    """What failed, without anything a client sent: exception types and PostgreSQL's SQLSTATE."""
+    parts = []
+    seen: BaseException | None = exc
+    while seen is not None and len(parts) < 4:
+        parts.append(type(seen).__name__)
+        sqlstate = getattr(getattr(seen, "orig", None), "sqlstate", None)
+        if sqlstate:
+            parts[-1] += f" SQLSTATE {sqlstate}"
+        seen = seen.__cause__
+    return " <- ".join(parts)
 
 
 def _store_batch(conn: Connection, rows: list[dict[str, Any]]) -> list[tuple[StoredMessage, bool]]:

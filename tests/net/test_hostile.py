@@ -4,16 +4,18 @@ and a normal client is served during and after it."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 import websocket
 
+from tests.conftest import require_service
 from tests.support.clients import ChatClient, RawSocket, unique
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.net
 
-PER_ADDRESS = 6
+PER_ADDRESS = 16
 MAX_ID = 2**63 - 1
 
 
@@ -182,3 +184,70 @@ def test_an_unstorable_message_is_refused_before_storage(server, text):
     finally:
         mallory.close()
         bea.close()
+
+
+# ---- items 9 and 12: unsaveable messages fail alone, and are never logged ---------------------
+
+
+def flood_and_chat(url: str, bad: str) -> tuple[list, list]:
+    """5 attackers send 20 unsaveable messages each while 6 users send 20 ordinary ones each,
+    all at once; returns (the attackers' acks, the users' acks)."""
+    attackers = [ChatClient(url) for _ in range(5)]
+    users = [ChatClient(url) for _ in range(6)]
+    try:
+        for client in attackers + users:
+            client.set_name(unique("A" if client in attackers else "U"))
+        results: dict[int, list] = {}
+
+        def send(i, client, texts):
+            results[i] = client.call_all("message", [{"msg": t} for t in texts], timeout=20)
+
+        threads = [
+            threading.Thread(target=send, args=(i, c, [f"{bad} {i}.{n}" for n in range(20)]))
+            for i, c in enumerate(attackers)
+        ] + [
+            threading.Thread(
+                target=send, args=(10 + i, c, [f"ordinary {i}.{n}" for n in range(20)])
+            )
+            for i, c in enumerate(users)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        return (
+            [a for i in range(5) for a in results[i]],
+            [a for i in range(6) for a in results[10 + i]],
+        )
+    finally:
+        for client in attackers + users:
+            client.close()
+
+
+def test_a_flood_of_unsaveable_messages_fails_no_ordinary_one(server):
+    attacks, ordinary = flood_and_chat(server.url, "bad \ud800")
+    assert len(ordinary) == 120
+    assert [a for a in ordinary if not a["ok"]] == []
+    assert {a["error"] for a in attacks} == {
+        "A message can't contain NUL or lone surrogate characters."
+    }
+    assert_served(server.url)
+
+
+@pytest.fixture(scope="module")
+def pg_server(postgres_database):
+    url, why_not = postgres_database
+    require_service("PostgreSQL", url is not None, why_not or "")
+    with ServerProcess({"DATABASE_URL": url, "MAX_CONNECTIONS_PER_IP": "0"}) as srv:
+        yield srv
+
+
+def test_on_postgresql_unsaveable_messages_are_refused_and_never_logged(pg_server):
+    secret = unique("body")
+    attacks, ordinary = flood_and_chat(pg_server.url, f"{secret} \x00")
+    assert secret not in pg_server.output()
+    assert [a for a in ordinary if not a["ok"]] == []
+    assert {a["error"] for a in attacks} == {
+        "A message can't contain NUL or lone surrogate characters."
+    }
+    assert_served(pg_server.url)
