@@ -1,4 +1,4 @@
-"""The few concurrency primitives the app needs, behind one small interface.
+"""The two implementations of the domain's `Runtime` (domain/ports.py): eventlet and threads.
 
 Domain and storage code take a `Runtime` instead of importing eventlet, so the async mode stays
 swappable and unit tests run on plain threads.
@@ -9,29 +9,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
-
-
-class Event(Protocol):
-    def set(self) -> None: ...
-    def wait(self, timeout: float | None = None) -> bool: ...
-    def is_set(self) -> bool: ...
-
-
-class Runtime(Protocol):
-    """What code needs from the event loop: tasks, sleeping, events, queues, blocking calls."""
-
-    def spawn(self, fn: Callable[..., Any], *args: Any) -> Any: ...
-    def defer(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run `fn` without holding up the caller (a green thread), or at once where the
-        caller may block (threads: the test client expects acks before `emit` returns)."""
-
-    def sleep(self, seconds: float) -> None: ...
-    def event(self) -> Event: ...
-    def queue(self) -> Any: ...  # .put(x), .get(timeout=None) raising queue.Empty, .get_nowait()
-    def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any: ...
-    def now(self) -> float: ...
 
 
 class ThreadingRuntime:

@@ -7,6 +7,7 @@ so the whole chat can be tested and reused without a server.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,10 +15,21 @@ from typing import Any
 
 from rpschat.domain.errors import Refused
 from rpschat.domain.payload import MAX_ID, as_object, optional_whole_number
-from rpschat.domain.ports import LOBBY, Outbox, PresenceListener, user_room
-from rpschat.domain.ratelimit import RateLimiter, RateSpec
+from rpschat.domain.ports import (
+    LOBBY,
+    Directory,
+    HistoryStore,
+    Outbox,
+    PresenceListener,
+    RateLimiter,
+    Runtime,
+    StoredMessage,
+    TokenStore,
+    name_taken,
+    user_room,
+)
+from rpschat.domain.ratelimit import RateSpec
 from rpschat.domain.text import clean_client_id, clean_message, clean_name
-from rpschat.storage.presence import Directory, TokenStore, name_taken, new_user_id
 
 log = logging.getLogger("rpschat.chat")
 
@@ -25,6 +37,11 @@ MAX_REPLAY = 1000
 MAX_PAGE = 200
 LAST_ID_REFUSAL = f"last_id must be a whole number from 0 to {MAX_ID}."
 HISTORY_CURSOR_REFUSAL = f"before and after must be whole numbers from 0 to {MAX_ID}."
+
+
+def new_user_id() -> str:
+    """A user's id: random, so it reveals nothing and cannot be guessed from another's."""
+    return secrets.token_hex(8)
 
 
 @dataclass(frozen=True)
@@ -69,10 +86,10 @@ class _NoGame:
 class ChatService:
     directory: Directory
     tokens: TokenStore
-    history: Any  # rpschat.storage.history.HistoryStore
+    history: HistoryStore
     limiter: RateLimiter
     outbox: Outbox
-    runtime: Any  # rpschat.runtime.Runtime
+    runtime: Runtime
     limits: ChatLimits = field(default_factory=ChatLimits)
     listener: PresenceListener = field(default_factory=_NoGame)
     connections: dict[str, Connection] = field(default_factory=dict)
@@ -188,7 +205,7 @@ class ChatService:
 
     # ---- resuming ----------------------------------------------------------------------------
 
-    def _resume(self, sid: str, token: Any, last_id: Any) -> bool:
+    def _resume(self, sid: str, token: object, last_id: int | None) -> bool:
         grant = self.tokens.resolve(token)
         if grant is None:
             self._resume_failed(sid, "Your session has expired: pick a name again.")
@@ -345,7 +362,7 @@ class ChatService:
     def _store_message(self, conn: Connection, text: str, client_id: str | None) -> dict:
         sender_sid = conn.sid
 
-        def broadcast(message) -> None:
+        def broadcast(message: StoredMessage) -> None:
             self.broadcast_watermark = max(self.broadcast_watermark, message.id)
             self.outbox.emit("message", message.to_wire(), to=LOBBY, skip_sid=sender_sid)
 

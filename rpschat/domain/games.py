@@ -28,8 +28,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
+from rpschat.domain.chat import ChatService, Connection
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.match import TIME_IS_UP, GameOver, Match, ThrowOutcome
 from rpschat.domain.game.rules import parse_best_of
@@ -45,7 +46,19 @@ from rpschat.domain.matchmaking import (
     Rematches,
 )
 from rpschat.domain.payload import as_object
-from rpschat.domain.ports import Outbox, user_room
+from rpschat.domain.ports import (
+    ChallengeStore,
+    HistoryStore,
+    Lock,
+    MatchStore,
+    Outbox,
+    QueueStore,
+    RematchStore,
+    ResultsStore,
+    Runtime,
+    StoredMessage,
+    user_room,
+)
 from rpschat.domain.text import clean_client_id, clean_message
 
 log = logging.getLogger("rpschat.games")
@@ -106,16 +119,6 @@ class GameSettings:
 # ---------------------------------------------------------------- live matches
 
 
-class MatchStore(Protocol):
-    """Matches by game id, live and recently finished; a player is in at most one live match."""
-
-    def get(self, game_id: str) -> Match | None: ...
-    def put(self, match: Match) -> None: ...
-    def delete(self, game_id: str) -> None: ...
-    def list(self) -> list[Match]: ...
-    def live_game_of(self, player: str) -> str | None: ...
-
-
 class InMemoryMatchStore:
     """Keeps `to_dict` snapshots, as Redis would: a change counts only once it is `put`."""
 
@@ -165,18 +168,18 @@ def _atomic(method: Callable[..., R]) -> Callable[..., R]:
 class GameService:
     def __init__(
         self,
-        chat: Any,  # rpschat.domain.chat.ChatService
+        chat: ChatService,
         outbox: Outbox,
-        runtime: Any,  # rpschat.runtime.Runtime
-        history: Any,  # rpschat.storage.history.HistoryStore
-        results: Any,  # rpschat.storage.results.ResultsStore
+        runtime: Runtime,
+        history: HistoryStore,
+        results: ResultsStore,
         settings: GameSettings | None = None,
         store: MatchStore | None = None,
         make_game_id: Callable[[], str] = new_game_id,
-        queue_store: Any = None,  # matchmaking.QueueStore
-        challenge_store: Any = None,  # matchmaking.ChallengeStore
-        rematch_store: Any = None,  # matchmaking.RematchStore
-        lock: Any = None,  # a reentrant lock; cluster-wide with several nodes
+        queue_store: QueueStore | None = None,
+        challenge_store: ChallengeStore | None = None,
+        rematch_store: RematchStore | None = None,
+        lock: Lock | None = None,  # cluster-wide with several nodes
         shared_maps: dict[str, Any] | None = None,  # the maps below, in Redis (several nodes)
     ) -> None:
         self._chat = chat
@@ -462,17 +465,17 @@ class GameService:
     def game_chat(self, sid: str, payload: Any) -> dict:
         return self.check_game_chat(sid, payload)()
 
-    def _may_chat(self, match: Match, conn: Any) -> bool:
+    def _may_chat(self, match: Match, conn: Connection) -> bool:
         return self._is_member_player(match, conn.name) or conn.user_id in self._spectators.get(
             match.game_id, ()
         )
 
     def _store_game_message(
-        self, game_id: str, conn: Any, text: str, client_id: str | None
+        self, game_id: str, conn: Connection, text: str, client_id: str | None
     ) -> dict:
         room = game_room(game_id)
 
-        def broadcast(message: Any) -> None:
+        def broadcast(message: StoredMessage) -> None:
             self._outbox.emit("game_message", {"game_id": game_id, **message.to_wire()}, to=room)
 
         message, duplicate = self._history.append(
@@ -725,7 +728,7 @@ class GameService:
 
     # ---- helpers ---------------------------------------------------------------------------
 
-    def _caller(self, sid: str) -> Any:
+    def _caller(self, sid: str) -> Connection:
         """The caller's named connection; also keeps the name -> user id map current."""
         try:
             conn = self._chat.named(sid)
@@ -746,7 +749,7 @@ class GameService:
         if self._user_ids.get(name) == user_id:
             del self._user_ids[name]
 
-    def _limit(self, conn: Any, kind: str) -> None:
+    def _limit(self, conn: Connection, kind: str) -> None:
         self._chat.limit(conn, kind)
 
     def _match(self, game_id: object) -> Match:

@@ -13,10 +13,11 @@ import secrets
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.rules import DEFAULT_BEST_OF, validate_best_of
+from rpschat.domain.ports import ChallengeStore, QueueStore, RematchStore
 
 IsBusy = Callable[[str], bool]
 
@@ -50,17 +51,6 @@ class Pairing:
     @property
     def players(self) -> tuple[str, str]:
         return (self.waited, self.arrived)
-
-
-class QueueStore(Protocol):
-    """Per-best_of FIFO queues of player names; a player is in at most one queue."""
-
-    def append(self, player: str, best_of: int) -> None: ...
-    def pop_oldest(self, best_of: int) -> str | None: ...
-    def discard(self, player: str) -> bool: ...
-    def best_of_for(self, player: str) -> int | None: ...
-    def waiting(self, best_of: int) -> list[str]: ...
-    def count(self) -> int: ...
 
 
 class InMemoryQueueStore:
@@ -175,13 +165,6 @@ class Challenge:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Challenge:
         return cls(**data)
-
-
-class ChallengeStore(Protocol):
-    def save(self, challenge: Challenge) -> None: ...
-    def get(self, challenge_id: str) -> Challenge | None: ...
-    def delete(self, challenge_id: str) -> Challenge | None: ...
-    def all(self) -> list[Challenge]: ...
 
 
 class InMemoryChallengeStore:
@@ -306,13 +289,6 @@ class Challenges:
 
 
 # ---------------------------------------------------------------- rematches
-
-
-class RematchStore(Protocol):
-    def add_request(self, game_id: str, player: str, players: frozenset[str]) -> frozenset[str]: ...
-    def requests(self, game_id: str) -> frozenset[str]: ...
-    def clear(self, game_id: str) -> None: ...
-    def games_involving(self, player: str) -> list[str]: ...
 
 
 class InMemoryRematchStore:

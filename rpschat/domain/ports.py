@@ -1,8 +1,24 @@
-"""What the domain needs from the outside world, as small interfaces."""
+"""What the domain needs from the outside world, as small interfaces.
+
+Every collaborator the domain is handed (storage, the event loop, the web layer) is typed with a
+Protocol from here; the implementations live in `rpschat.storage`, `rpschat.runtime` and
+`rpschat.web`, which import this module, never the other way round (tests/unit/test_layers.py).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from rpschat.domain.errors import Refused
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from rpschat.domain.game.match import Match
+    from rpschat.domain.matchmaking import Challenge
+    from rpschat.domain.ratelimit import RateSpec
 
 LOBBY = "lobby"
 
@@ -10,6 +26,9 @@ LOBBY = "lobby"
 def user_room(user_id: str) -> str:
     """Every connection of a user is in this room: emits reach the user across reconnects."""
     return f"user:{user_id}"
+
+
+# ---------------------------------------------------------------- clients
 
 
 class Outbox(Protocol):
@@ -30,3 +49,225 @@ class PresenceListener(Protocol):
     def user_dropped(self, user_id: str, name: str) -> None: ...
     def user_back(self, user_id: str, name: str, sid: str) -> None: ...
     def user_gone(self, user_id: str, name: str) -> None: ...
+
+
+# ---------------------------------------------------------------- the event loop
+
+
+class Event(Protocol):
+    def set(self) -> None: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+    def is_set(self) -> bool: ...
+
+
+class Queue(Protocol):
+    def put(self, item: Any) -> None: ...
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        """Raises queue.Empty when nothing came within `timeout`."""
+
+    def get_nowait(self) -> Any: ...
+
+
+class Runtime(Protocol):
+    """What code needs from the event loop: tasks, sleeping, events, queues, blocking calls.
+
+    Implemented by `rpschat.runtime` (eventlet or plain threads), so the domain and storage never
+    import eventlet and unit tests run on threads."""
+
+    def spawn(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+    def defer(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn` without holding up the caller (a green thread), or at once where the
+        caller may block (threads: the test client expects acks before `emit` returns)."""
+
+    def sleep(self, seconds: float) -> None: ...
+    def event(self) -> Event: ...
+    def queue(self) -> Queue: ...
+    def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+    def now(self) -> float: ...
+
+
+class Lock(Protocol):
+    """A reentrant lock: `threading.RLock`, or one shared by every node (Redis)."""
+
+    def __enter__(self) -> Any: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Any: ...
+
+
+# ---------------------------------------------------------------- names, users and tokens
+
+
+def name_taken(name: str) -> Refused:
+    """What `Directory.claim` raises when another user holds the name."""
+    return Refused(f"The name '{name}' is taken: pick another.")
+
+
+class Directory(Protocol):
+    """Names online, unique case-insensitively, and the connection each user is on."""
+
+    def claim(self, user_id: str, name: str) -> str | None:
+        """Give `user_id` the name (renaming it if it had one); return the old name.
+
+        Raises `name_taken(name)` when another user holds the name."""
+
+    def release(self, user_id: str) -> str | None:
+        """Free the user's name; return it (None if it had none)."""
+
+    def name_of(self, user_id: str) -> str | None: ...
+    def user_of(self, name: str) -> str | None: ...
+    def names(self) -> list[str]: ...
+    def count(self) -> int: ...
+    def attach(self, user_id: str, sid: str) -> str | None:
+        """Make `sid` the user's connection; return the one it replaces, if any."""
+
+    def detach(self, user_id: str, sid: str) -> bool:
+        """Forget `sid` if it is still the user's connection; True if it was."""
+
+    def sid_of(self, user_id: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    user_id: str
+    name: str
+
+
+class TokenStore(Protocol):
+    def issue(self, user_id: str, name: str) -> str: ...
+    def resolve(self, token: object) -> TokenGrant | None:
+        """The grant for a valid, unexpired token (and its expiry pushed back), else None."""
+
+    def rename(self, user_id: str, name: str) -> None: ...
+
+
+class RateLimiter(Protocol):
+    def check(self, subject: str, kind: str, spec: RateSpec | None, now: float) -> None:
+        """Raise Refused when `subject` is over `spec` for this kind; None means no limit."""
+
+    def forget(self, subject: str) -> None: ...
+
+
+# ---------------------------------------------------------------- history and results
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A chat message as stored: lobby and game chat share one id sequence."""
+
+    id: int
+    room: str
+    user_id: str
+    name: str
+    text: str
+    ts: int  # ms since the Unix epoch
+    client_id: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "txt": self.text, "ts": self.ts}
+
+
+OnCommit = Callable[[StoredMessage], None]
+
+
+class HistoryStore(Protocol):
+    def append(
+        self,
+        room: str,
+        user_id: str,
+        name: str,
+        text: str,
+        client_id: str | None = None,
+        on_commit: OnCommit | None = None,
+    ) -> tuple[StoredMessage, bool]:
+        """Stores a message and returns once it is committed: (message, duplicate).
+
+        A known (user_id, client_id) returns the stored message with duplicate=True, and
+        on_commit is not called. on_commit(message) runs after the commit, in id order.
+        """
+        ...
+
+    def page(
+        self, room: str, before: int | None = None, after: int | None = None, limit: int = 50
+    ) -> tuple[list[StoredMessage], bool]:
+        """Oldest first: the newest `limit` (below `before`), or the oldest above `after`.
+
+        has_more: there are more beyond the page (older ones, or with `after` newer ones).
+        """
+        ...
+
+    def after(self, room: str, last_id: int, limit: int = 1000) -> list[StoredMessage]:
+        """Messages with id > last_id, oldest first: the replay after a resume."""
+        ...
+
+    def close(self, timeout: float = 10) -> bool:
+        """Refuses new appends and commits those already queued; False if that outlasts timeout."""
+        ...
+
+
+Standing = dict[str, Any]  # {"name", "wins", "losses", "draws"}
+
+
+class ResultsStore(Protocol):
+    def record(
+        self,
+        winner: str | None,
+        loser: str | None,
+        players: tuple[str, str],
+        reason: str,
+        best_of: int,
+        score: dict[str, int],
+        game_id: str,
+    ) -> bool:
+        """Counts a finished game: a win and a loss, or (winner None) a draw for both players.
+
+        Recording the same game_id again changes nothing and returns False.
+        """
+        ...
+
+    def leaderboard(self, limit: int = 50) -> list[Standing]:
+        """Most wins first, then fewest losses, then name (case-insensitively)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------- games
+
+
+class MatchStore(Protocol):
+    """Matches by game id, live and recently finished; a player is in at most one live match."""
+
+    def get(self, game_id: str) -> Match | None: ...
+    def put(self, match: Match) -> None: ...
+    def delete(self, game_id: str) -> None: ...
+    def list(self) -> list[Match]: ...
+    def live_game_of(self, player: str) -> str | None: ...
+
+
+class QueueStore(Protocol):
+    """Per-best_of FIFO queues of player names; a player is in at most one queue."""
+
+    def append(self, player: str, best_of: int) -> None: ...
+    def pop_oldest(self, best_of: int) -> str | None: ...
+    def discard(self, player: str) -> bool: ...
+    def best_of_for(self, player: str) -> int | None: ...
+    def waiting(self, best_of: int) -> list[str]: ...
+    def count(self) -> int: ...
+
+
+class ChallengeStore(Protocol):
+    def save(self, challenge: Challenge) -> None: ...
+    def get(self, challenge_id: str) -> Challenge | None: ...
+    def delete(self, challenge_id: str) -> Challenge | None: ...
+    def all(self) -> list[Challenge]: ...
+
+
+class RematchStore(Protocol):
+    def add_request(self, game_id: str, player: str, players: frozenset[str]) -> frozenset[str]: ...
+    def requests(self, game_id: str) -> frozenset[str]: ...
+    def clear(self, game_id: str) -> None: ...
+    def games_involving(self, player: str) -> list[str]: ...

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Protocol
 
 from rpschat.domain.errors import Refused
 
@@ -56,15 +55,9 @@ def too_fast(wait_seconds: float) -> Refused:
     return Refused(f"You are sending too fast: wait {shown:.1f} s.")
 
 
-class RateLimiter(Protocol):
-    def check(self, subject: str, kind: str, spec: RateSpec | None, now: float) -> None:
-        """Raise Refused when `subject` is over `spec` for this kind; None means no limit."""
-
-    def forget(self, subject: str) -> None: ...
-
-
 class MemoryRateLimiter:
-    """Buckets in this process, per subject (a user or a connection) and kind of event."""
+    """The domain's `RateLimiter` (domain/ports.py) in this process: buckets per subject (a
+    user or a connection) and kind of event."""
 
     def __init__(self) -> None:
         self._buckets: dict[str, dict[str, Bucket]] = {}

@@ -41,7 +41,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from rpschat.domain.errors import Refused
-from rpschat.runtime import Runtime
+from rpschat.domain.ports import Runtime
 
 logger = logging.getLogger(__name__)
 

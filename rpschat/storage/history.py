@@ -7,14 +7,13 @@ import queue
 import threading
 import time
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection, and_, insert, or_, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from rpschat.runtime import Event, Runtime
+from rpschat.domain.ports import Event, HistoryStore, OnCommit, Runtime, StoredMessage
 from rpschat.storage.database import (
     Database,
     StorageClosed,
@@ -24,58 +23,6 @@ from rpschat.storage.database import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    id: int
-    room: str
-    user_id: str
-    name: str
-    text: str
-    ts: int  # ms since the Unix epoch
-    client_id: str | None = None
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "txt": self.text, "ts": self.ts}
-
-
-OnCommit = Callable[[StoredMessage], None]
-
-
-class HistoryStore(Protocol):
-    def append(
-        self,
-        room: str,
-        user_id: str,
-        name: str,
-        text: str,
-        client_id: str | None = None,
-        on_commit: OnCommit | None = None,
-    ) -> tuple[StoredMessage, bool]:
-        """Stores a message and returns once it is committed: (message, duplicate).
-
-        A known (user_id, client_id) returns the stored message with duplicate=True, and
-        on_commit is not called. on_commit(message) runs after the commit, in id order.
-        """
-        ...
-
-    def page(
-        self, room: str, before: int | None = None, after: int | None = None, limit: int = 50
-    ) -> tuple[list[StoredMessage], bool]:
-        """Oldest first: the newest `limit` (below `before`), or the oldest above `after`.
-
-        has_more: there are more beyond the page (older ones, or with `after` newer ones).
-        """
-        ...
-
-    def after(self, room: str, last_id: int, limit: int = 1000) -> list[StoredMessage]:
-        """Messages with id > last_id, oldest first: the replay after a resume."""
-        ...
-
-    def close(self, timeout: float = 10) -> bool:
-        """Refuses new appends and commits those already queued; False if that outlasts timeout."""
-        ...
 
 
 def _check_page_args(before: int | None, after: int | None) -> None:

@@ -1,6 +1,7 @@
 """Who is online and under which name, and the tokens that let a user resume.
 
-Small interfaces with an in-process implementation here; `redis_state.py` holds the shared one.
+The in-process implementations of the domain's `Directory` and `TokenStore` (domain/ports.py);
+`redis_state.py` holds the shared ones.
 """
 
 from __future__ import annotations
@@ -8,39 +9,9 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
-from dataclasses import dataclass
-from typing import Protocol
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.ports import TokenGrant, name_taken
 from rpschat.domain.text import name_key
-
-
-def name_taken(name: str) -> Refused:
-    return Refused(f"The name '{name}' is taken: pick another.")
-
-
-class Directory(Protocol):
-    """Names online, unique case-insensitively, and the connection each user is on."""
-
-    def claim(self, user_id: str, name: str) -> str | None:
-        """Give `user_id` the name (renaming it if it had one); return the old name.
-
-        Raises Refused when another user holds the name."""
-
-    def release(self, user_id: str) -> str | None:
-        """Free the user's name; return it (None if it had none)."""
-
-    def name_of(self, user_id: str) -> str | None: ...
-    def user_of(self, name: str) -> str | None: ...
-    def names(self) -> list[str]: ...
-    def count(self) -> int: ...
-    def attach(self, user_id: str, sid: str) -> str | None:
-        """Make `sid` the user's connection; return the one it replaces, if any."""
-
-    def detach(self, user_id: str, sid: str) -> bool:
-        """Forget `sid` if it is still the user's connection; True if it was."""
-
-    def sid_of(self, user_id: str) -> str | None: ...
 
 
 class MemoryDirectory:
@@ -95,16 +66,6 @@ class MemoryDirectory:
         return self._sid_by_user.get(user_id)
 
 
-@dataclass(frozen=True)
-class TokenGrant:
-    user_id: str
-    name: str
-
-
-def new_user_id() -> str:
-    return secrets.token_hex(8)
-
-
 def split_token(token: object) -> tuple[str, str] | None:
     """A token is `<user_id>.<secret>`: looked up by user id, its secret compared in
     constant time, so a lookup's timing tells nothing about the secret."""
@@ -112,14 +73,6 @@ def split_token(token: object) -> tuple[str, str] | None:
         return None
     user_id, dot, secret = token.partition(".")
     return (user_id, secret) if dot and user_id and secret else None
-
-
-class TokenStore(Protocol):
-    def issue(self, user_id: str, name: str) -> str: ...
-    def resolve(self, token: object) -> TokenGrant | None:
-        """The grant for a valid, unexpired token (and its expiry pushed back), else None."""
-
-    def rename(self, user_id: str, name: str) -> None: ...
 
 
 class MemoryTokens:

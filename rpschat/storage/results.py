@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection, select
 
+from rpschat.domain.ports import HistoryStore, ResultsStore, Runtime, Standing
 from rpschat.domain.text import name_key
-from rpschat.runtime import Runtime
 from rpschat.storage.database import (
     Database,
     StorageClosed,
@@ -16,33 +16,7 @@ from rpschat.storage.database import (
     is_memory_url,
     standings,
 )
-from rpschat.storage.history import HistoryStore, SqlHistory
-
-Standing = dict[str, Any]  # {"name", "wins", "losses", "draws"}
-
-
-class ResultsStore(Protocol):
-    def record(
-        self,
-        winner: str | None,
-        loser: str | None,
-        players: tuple[str, str],
-        reason: str,
-        best_of: int,
-        score: dict[str, int],
-        game_id: str,
-    ) -> bool:
-        """Counts a finished game: a win and a loss, or (winner None) a draw for both players.
-
-        Recording the same game_id again changes nothing and returns False.
-        """
-        ...
-
-    def leaderboard(self, limit: int = 50) -> list[Standing]:
-        """Most wins first, then fewest losses, then name (case-insensitively)."""
-        ...
-
-    def close(self) -> None: ...
+from rpschat.storage.history import SqlHistory
 
 
 def _outcomes(winner: str | None, loser: str | None, players: tuple[str, str]) -> list[tuple]:

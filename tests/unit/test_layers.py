@@ -1,0 +1,76 @@
+"""Dependencies point one way: the domain is plain Python that imports only the standard library
+and itself; storage implements the domain's ports and never reaches into the web layer."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "rpschat"
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in the file, nested ones included."""
+    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1])
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against the file's package
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            found.append((node.lineno, module))
+    return found
+
+
+def violations(layer: str, allowed) -> list[str]:
+    found = []
+    for path in sorted((PACKAGE / layer).rglob("*.py")):
+        for line, module in imported_modules(path):
+            if not allowed(module):
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {module}")
+    return found
+
+
+def is_stdlib(module: str) -> bool:
+    return module.split(".")[0] in sys.stdlib_module_names or module == "__future__"
+
+
+def within(module: str, *packages: str) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def test_the_domain_imports_only_the_standard_library_and_itself():
+    # so no Flask, Socket.IO, eventlet, SQLAlchemy or Redis, and no storage, web or wiring
+    assert violations("domain", lambda m: is_stdlib(m) or within(m, "rpschat.domain")) == []
+
+
+def test_storage_never_imports_the_web_layer_or_the_wiring():
+    forbidden = ("rpschat.web", "rpschat.wiring", "app", "flask", "flask_socketio", "socketio")
+    assert violations("storage", lambda m: not within(m, *forbidden)) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "module"),
+    [
+        ("from rpschat.storage.presence import Directory", "rpschat.storage.presence"),
+        ("import eventlet", "eventlet"),
+        ("def f():\n    from flask import Flask", "flask"),
+        ("from ..storage import history", "rpschat.storage"),
+    ],
+)
+def test_the_check_sees_every_kind_of_import(tmp_path, monkeypatch, source, module):
+    """The rule holds only if the walk finds absolute, nested and relative imports alike."""
+    fake = tmp_path / "rpschat"
+    (fake / "domain").mkdir(parents=True)
+    (fake / "domain" / "bad.py").write_text(source + "\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
+
+    found = violations("domain", lambda m: is_stdlib(m) or within(m, "rpschat.domain"))
+    assert found == [f"rpschat/domain/bad.py:{source.count(chr(10)) + 1} imports {module}"]
