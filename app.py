@@ -23,6 +23,7 @@ import sys
 from flask import Flask
 from flask_socketio import SocketIO
 
+from rpschat import ops
 from rpschat.config import Settings
 from rpschat.runtime import EventletRuntime, ThreadingRuntime
 from rpschat.web import fastpath, security
@@ -43,7 +44,7 @@ def async_mode() -> str:
 
 def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Services]:
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    ops.configure_logging(settings)
 
     flask_app = Flask(__name__)
     flask_app.config["SECRET_KEY"] = settings.secret_key
@@ -83,10 +84,12 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
             detach_websockets=not settings.websocket_compression,
         )
     runtime = EventletRuntime() if mode == "eventlet" else ThreadingRuntime()
-    services = build_services(settings, runtime, SocketOutbox(server))
+    metrics = ops.Metrics() if settings.metrics else None
+    services = build_services(settings, runtime, SocketOutbox(server), metrics)
     server.router = Router(defer=runtime.defer)
-    register_event_handlers(server.router, services)
+    register_event_handlers(ops.instrumented(server.router, metrics), services)
     register_connection_handlers(server, services, settings)
+    ops.install(flask_app, server, services, metrics)
     return flask_app, sio, services
 
 
@@ -110,6 +113,7 @@ def main() -> None:
     # writes (an ack, then an event) until the client's delayed ACK, 40 ms later.
     listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     graceful_shutdown_on_sigterm(listener, socketio, services)
+    log.info(ops.startup_line(settings, async_mode()))
     log.info("Serving on http://%s:%d", settings.host, listener.getsockname()[1])
     # Startup's ~100,000 objects live for good: frozen, full garbage collections skip them
     # (GC while 10,000 clients connect, bench/run.py capacity: 1.2 s of CPU before, 0.4 after).

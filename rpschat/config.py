@@ -62,6 +62,13 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, not {raw!r}.")
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {raw!r}.")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -90,6 +97,9 @@ class Settings:
     ping_timeout: float = 20.0
     websocket_compression: bool = False
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one object per line, for a log drain
+    metrics: bool = True
+    metrics_token: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -127,6 +137,9 @@ class Settings:
             ping_timeout=_float(env, "PING_TIMEOUT", 20.0),
             websocket_compression=_bool(env, "WEBSOCKET_COMPRESSION", False),
             log_level=env.get("LOG_LEVEL", "").strip().upper() or "INFO",
+            log_format=_choice(env, "LOG_FORMAT", ("text", "json")),
+            metrics=_bool(env, "METRICS", True),
+            metrics_token=env.get("METRICS_TOKEN", "").strip(),
         )
 
     def with_overrides(self, **changes) -> Settings:

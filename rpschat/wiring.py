@@ -71,8 +71,15 @@ def local_tokens(settings: Settings, history: Any) -> Any:
     return SqlTokens(database, settings.token_ttl_seconds)
 
 
-def build_services(settings: Settings, runtime: Any, outbox: Outbox) -> Services:
+def build_services(
+    settings: Settings, runtime: Any, outbox: Outbox, metrics: Any = None
+) -> Services:
+    """`metrics`: an rpschat.ops.metrics.Metrics that counts commits and recorded games."""
     history = open_history(settings.database_url, runtime)
+    results = open_results(settings.database_url, runtime, shared_with=history)
+    if metrics is not None:
+        history.on_batch = metrics.history_committed
+        results = metrics.count_results(results)
     shared = open_shared_state(settings)
     chat = ChatService(
         directory=shared.directory if shared else MemoryDirectory(),
@@ -88,7 +95,7 @@ def build_services(settings: Settings, runtime: Any, outbox: Outbox) -> Services
         outbox=outbox,
         runtime=runtime,
         history=history,
-        results=open_results(settings.database_url, runtime, shared_with=history),
+        results=results,
         settings=GameSettings(
             round_seconds=settings.round_seconds,
             challenge_seconds=settings.challenge_seconds,

@@ -212,6 +212,10 @@ class GameService:
             "expired_challenges", OrderedDict()
         )
 
+    def live_count(self) -> int:
+        """Games being played (with shared stores: in the whole cluster)."""
+        return sum(1 for match in self._store.list() if not match.is_over)
+
     def register(self, router: Any) -> None:
         """Add every game event to the web layer's Router."""
         router.add("find_match", self.find_match)

@@ -7,6 +7,7 @@ import queue
 import threading
 import time
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,10 @@ from rpschat.storage.database import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+# Told of every committed batch: (messages newly stored, seconds the commit took). For metrics.
+OnBatch = Callable[[int, float], None]
 
 
 def _check_page_args(before: int | None, after: int | None) -> None:
@@ -50,6 +55,7 @@ class MemoryHistory:
         self._by_client: dict[tuple[str, str], StoredMessage] = {}
         self._last_id = 0
         self._closed = False
+        self.on_batch: OnBatch | None = None
 
     def append(
         self,
@@ -72,6 +78,8 @@ class MemoryHistory:
             if client_id is not None:
                 self._by_client[(user_id, client_id)] = message
             _notify(on_commit, message)
+        if self.on_batch is not None:
+            self.on_batch(1, 0.0)
         return message, False
 
     def page(
@@ -133,6 +141,7 @@ class SqlHistory:
         self._owns_database = not isinstance(url, Database)
         self.database = Database(url, runtime) if self._owns_database else url
         self.batches_committed = 0
+        self.on_batch: OnBatch | None = None
         self._runtime = runtime
         self._batch_max = batch_max
         self._queue = runtime.queue()
@@ -207,6 +216,7 @@ class SqlHistory:
     def _commit(self, batch: list[_Pending]) -> None:
         ts = int(self._runtime.now() * 1000)
         rows = [dict(pending.row, ts=ts) for pending in batch]
+        started = time.perf_counter()
         try:
             results = self.database.write(_store_batch, rows, serialize=True)
         except Exception as exc:  # the writer must survive whatever one batch ran into
@@ -229,6 +239,9 @@ class SqlHistory:
                 pending.done.set()
             return
         self.batches_committed += 1
+        if self.on_batch is not None:
+            stored = sum(1 for _message, duplicate in results if not duplicate)
+            self.on_batch(stored, time.perf_counter() - started)
         for pending, result in zip(batch, results, strict=True):
             pending.result = result
         for pending in sorted(batch, key=lambda pending: pending.result[0].id):
