@@ -82,6 +82,13 @@ class _NoGame:
         pass
 
 
+def _who(conn: Connection | None) -> dict[str, Any]:
+    """A log line's structured fields (JSON logs show the user id hashed)."""
+    if conn is None:
+        return {}
+    return {"sid": conn.sid, "user_id": conn.user_id, "address": conn.address}
+
+
 @dataclass
 class ChatService:
     directory: Directory
@@ -128,13 +135,15 @@ class ChatService:
             del self._per_address[conn.address]
         self.limiter.forget(sid)
         if conn.user_id is None:
-            log.info("disconnect %s (unnamed)", sid)
+            log.info("disconnect %s (unnamed)", sid, extra=_who(conn))
             return
         if conn.replaced:
             return
         if not self.directory.detach(conn.user_id, sid):
             return  # a newer connection of the same user took over
-        log.info("disconnect %s (%s)", conn.name, "left" if voluntary else "dropped")
+        log.info(
+            "disconnect %s (%s)", conn.name, "left" if voluntary else "dropped", extra=_who(conn)
+        )
         if voluntary:
             self._release(conn.user_id)
             return
@@ -226,7 +235,7 @@ class ChatService:
                 self.directory.release(grant.user_id)  # not ours yet: connect() can't see it
             raise
         self._drop_generation.pop(grant.user_id, None)
-        log.info("resume %s", name)
+        log.info("resume %s", name, extra=_who(self.connections.get(sid)))
         self.outbox.emit("session", {"resumed": True, "username": name, "token": token}, to=sid)
         if announce:
             self._announce_entry(sid, name)
@@ -294,7 +303,7 @@ class ChatService:
             conn.user_id = conn.name = conn.token = None
             self.directory.release(user_id)
             raise
-        log.info("name %s", name)
+        log.info("name %s", name, extra=_who(conn))
         self._announce_entry(conn.sid, name)
         self._send_recent(conn.sid)
         return {"ok": True, "username": name, "token": token}
@@ -316,7 +325,7 @@ class ChatService:
             self._restore_token_name(conn)
             raise
         conn.name = name
-        log.info("rename %s -> %s", old, name)
+        log.info("rename %s -> %s", old, name, extra=_who(conn))
         txt = f"{old} is now known as {name}."
         self.outbox.emit("message", {"name": None, "txt": txt}, to=LOBBY, skip_sid=conn.sid)
         self._push_presence("rename", name, old_name=old)

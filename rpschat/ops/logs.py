@@ -1,8 +1,9 @@
 """Log format (LOG_FORMAT=text|json) and the one start-up line an operator reads first.
 
 JSON lines carry fixed fields: time, level, logger, event (the message), and, when the call
-site gives them through `extra=fields(...)`, sid, user (a hash of the user id: enough to follow
-one user through a log, not to recognise them) and address. Message bodies and tokens are never
+site gives them as `extra={"sid": ..., "user_id": ..., "address": ...}` (plain keys: the domain
+logs them without importing this module), sid, user (a hash of the user id: enough to follow one
+user through a log, not to recognise them) and address. Message bodies and tokens are never
 passed to a logger, so they never reach a log line.
 """
 
@@ -18,23 +19,10 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(message)s"
-_FIELD_PREFIX = "rpschat_"  # extras live on the record under this prefix (no clash with logging's)
-
-
-def fields(sid: str | None = None, user_id: str | None = None, address: str | None = None):
-    """`extra=` for a log call: who the line is about, shown as fields in JSON lines."""
-    extra = {}
-    if sid is not None:
-        extra[_FIELD_PREFIX + "sid"] = sid
-    if user_id is not None:
-        extra[_FIELD_PREFIX + "user"] = user_hash(user_id)
-    if address is not None:
-        extra[_FIELD_PREFIX + "address"] = address
-    return extra
 
 
 def user_hash(user_id: str) -> str:
-    return hashlib.sha256(user_id.encode()).hexdigest()[:12]
+    return hashlib.sha256(str(user_id).encode()).hexdigest()[:12]
 
 
 class JsonFormatter(logging.Formatter):
@@ -45,10 +33,13 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
         }
-        for name in ("sid", "user", "address"):
-            value = record.__dict__.get(_FIELD_PREFIX + name)
-            if value is not None:
-                entry[name] = value
+        extra = record.__dict__
+        if extra.get("sid") is not None:
+            entry["sid"] = extra["sid"]
+        if extra.get("user_id") is not None:
+            entry["user"] = user_hash(extra["user_id"])
+        if extra.get("address") is not None:
+            entry["address"] = extra["address"]
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         elif record.stack_info:
@@ -63,21 +54,20 @@ def _iso_time(created: float) -> str:
 
 
 def configure(level: str, log_format: str) -> None:
-    """The root logger's one handler, on stderr (stdout: the Procfile's log drain sees both)."""
+    """One handler of ours on the root logger, on stderr; others' handlers (pytest's) stay."""
     root = logging.getLogger()
-    if getattr(configure, "done", None) == (level, log_format):
-        return
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
         logging.captureWarnings(True)  # warnings would otherwise print multi-line text
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
-    for old in root.handlers[:]:
-        root.removeHandler(old)
+    previous = getattr(configure, "handler", None)
+    if previous is not None:
+        root.removeHandler(previous)
     root.addHandler(handler)
     root.setLevel(level)
-    configure.done = (level, log_format)
+    configure.handler = handler
 
 
 def redact_url(url: str) -> str:

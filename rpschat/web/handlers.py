@@ -35,11 +35,11 @@ def register_connection_handlers(
     def on_connect(sid, environ, auth):
         address = client_address(environ, settings.trust_proxy)
         if per_address_cap and chat.connections_from(address) >= per_address_cap:
-            log.info("refused %s: too many connections", address)
+            log.info("refused %s: too many connections", address, extra={"address": address})
             raise socketio.exceptions.ConnectionRefusedError(
                 "Too many connections from your address."
             )
-        log.info("connect %s from %s", sid, address)
+        log.info("connect %s from %s", sid, address, extra={"sid": sid, "address": address})
         try:
             chat.connect(sid, address, auth)
         except Refused as refused:  # a bad auth: connect() took nothing
