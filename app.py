@@ -30,6 +30,7 @@ from rpschat.web import fastpath, security
 from rpschat.web.events import Router, RoutingServer, SocketOutbox
 from rpschat.web.handlers import register_connection_handlers, register_event_handlers
 from rpschat.web.pages import pages
+from rpschat.web.polling import PollingGuard
 from rpschat.web.transport import TransportGuard, allow_batched_polling_posts, session_closer
 from rpschat.wiring import Services, build_services
 
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
     server.eio.async_handlers = False  # one reader per client keeps its events in order
     allow_batched_polling_posts()
     flask_app.wsgi_app = TransportGuard(
-        flask_app.wsgi_app,
+        PollingGuard(flask_app.wsgi_app, server.eio),  # Engine.IO v4 where python-engineio isn't
         max_body_bytes=settings.max_frame_bytes,
         close_session=session_closer(server.eio),
         compression=settings.websocket_compression,

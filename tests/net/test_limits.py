@@ -89,7 +89,7 @@ def polling_session(url: str) -> str:
     opened = requests.get(f"{url}/socket.io/?EIO=4&transport=polling", timeout=5)
     sid = json.loads(opened.text[1:])["sid"]
     session = f"{url}/socket.io/?EIO=4&transport=polling&sid={sid}"
-    assert requests.post(session, data="40", timeout=5).text == "OK"
+    assert requests.post(session, data="40", timeout=5).text == "ok"  # as Engine.IO v4 has it
     assert requests.get(session, timeout=5).text.startswith("40")
     return session
 

@@ -214,7 +214,7 @@ class Polling:
         return requests.get(self.url, timeout=10).text
 
     def post(self, body: str) -> None:
-        assert requests.post(self.url, data=body, timeout=5).text == "OK"
+        assert requests.post(self.url, data=body, timeout=5).text == "ok"  # as Engine.IO v4
 
 
 def test_an_upgrade_that_fails_its_probe_leaves_the_session_on_long_polling(server):
