@@ -57,9 +57,7 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
         flask_app,
         async_mode=mode,
         message_queue=settings.redis_url or None,
-        cors_allowed_origins=security.origin_checker(
-            settings.allowed_origins, settings.trust_proxy
-        ),
+        cors_allowed_origins=security.origin_checker(settings.allowed_origins),
         max_http_buffer_size=settings.max_frame_bytes,
         ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout,
@@ -76,6 +74,8 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
         close_session=session_closer(server.eio),
         compression=settings.websocket_compression,
     )
+    # outermost: TRUST_PROXY's ProxyFix, the Host check, JSONP refused, nosniff and HSTS
+    flask_app.wsgi_app = security.harden(flask_app.wsgi_app, settings)
 
     if mode == "eventlet":
         # Detached WebSockets don't speak permessage-deflate: with compression on, keep eventlet's.

@@ -69,6 +69,20 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+def _hops(env: Mapping[str, str], name: str) -> int:
+    """How many proxies to trust: a number, or true (one) / false (none)."""
+    raw = env.get(name, "").strip().lower()
+    if raw.isdigit():
+        return int(raw)
+    try:
+        return int(_bool(env, name, False))
+    except ConfigError:
+        raise ConfigError(
+            f"{name} must be the number of trusted proxies (0, 1, 2...), true or false, "
+            f"not {raw!r}."
+        ) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -86,7 +100,7 @@ class Settings:
     max_backlog_bytes: int = 1024 * 1024
     max_connections: int = 100_000
     max_connections_per_ip: int = 50
-    trust_proxy: bool = False
+    trust_proxy: int = 0  # trusted proxy hops in front of the server (X-Forwarded-*)
     unnamed_idle_seconds: float = 120.0
     resume_grace_seconds: float = 10.0
     token_ttl_seconds: int = 86_400
@@ -126,7 +140,7 @@ class Settings:
             max_backlog_bytes=_int(env, "MAX_BACKLOG_BYTES", 1024 * 1024, minimum=64 * 1024),
             max_connections=_int(env, "MAX_CONNECTIONS", 100_000, minimum=1),
             max_connections_per_ip=_int(env, "MAX_CONNECTIONS_PER_IP", 50),
-            trust_proxy=_bool(env, "TRUST_PROXY", False),
+            trust_proxy=_hops(env, "TRUST_PROXY"),
             unnamed_idle_seconds=_float(env, "UNNAMED_IDLE_SECONDS", 120.0),
             resume_grace_seconds=_float(env, "RESUME_GRACE_SECONDS", 10.0),
             token_ttl_seconds=_int(env, "TOKEN_TTL_SECONDS", 86_400, minimum=1),

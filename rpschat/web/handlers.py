@@ -33,7 +33,7 @@ def register_connection_handlers(
     per_address_cap = settings.max_connections_per_ip
 
     def on_connect(sid, environ, auth):
-        address = client_address(environ, settings.trust_proxy)
+        address = client_address(environ)
         if per_address_cap and chat.connections_from(address) >= per_address_cap:
             log.info("refused %s: too many connections", address, extra={"address": address})
             raise socketio.exceptions.ConnectionRefusedError(

@@ -7,6 +7,7 @@ import json
 import threading
 
 import pytest
+import requests
 import websocket
 
 from tests.conftest import require_service
@@ -251,3 +252,121 @@ def test_on_postgresql_unsaveable_messages_are_refused_and_never_logged(pg_serve
         "A message can't contain NUL or lone surrogate characters."
     }
     assert_served(pg_server.url)
+
+
+# ---- item 7: behind TRUST_PROXY, the address the trusted proxy saw ----------------------------
+
+
+def connects(url: str, forwarded_for: str) -> ChatClient | None:
+    """A client whose proxy chain says `forwarded_for`; None if the server refused it."""
+    client = ChatClient(url, headers={"X-Forwarded-For": forwarded_for}, connect=False)
+    try:
+        return client.connect()
+    except Exception:
+        client.close()
+        return None
+
+
+@pytest.mark.parametrize(("trust", "hops"), [("true", 1), ("1", 1), ("2", 2)])
+def test_a_client_cannot_choose_its_address_behind_a_trusted_proxy(trust, hops):
+    """The proxy appends the address it received from; what is left of it the client wrote.
+    A cap of 2 per address: spoofing the leftmost entry neither escapes it nor locks out the
+    victim whose address the attacker writes there."""
+    proxies = ["10.0.0.1", "10.0.0.2"][: hops - 1]  # inner hops, each appending the one before
+
+    def chain(client_wrote: str, client_is: str) -> str:
+        return ", ".join([client_wrote, client_is, *proxies])
+
+    with ServerProcess({"TRUST_PROXY": trust, "MAX_CONNECTIONS_PER_IP": "2"}) as srv:
+        held = []
+        try:
+            # Mallory (198.51.100.66) writes a new address each time: still 2 connections only
+            for n in range(6):
+                held.append(connects(srv.url, chain(f"203.0.113.{n}", "198.51.100.66")))
+            assert sum(c is not None for c in held) == 2
+            # ... and writing the victim's address doesn't count against the victim
+            for _ in range(3):
+                held.append(connects(srv.url, chain("192.0.2.9", "198.51.100.66")))
+            victim = [connects(srv.url, chain("192.0.2.9", "192.0.2.9")) for _ in range(2)]
+            held += victim
+            assert all(victim)
+            victim[0].set_name(unique("Victim"))
+            victim[0].say("served")
+        finally:
+            for client in held:
+                if client is not None:
+                    client.close()
+
+
+# ---- item 14: HSTS, nosniff, no JSONP, Host checked against DNS rebinding ----------------------
+
+
+@pytest.fixture(scope="module")
+def proxied_server():
+    env = {"TRUST_PROXY": "1", "ALLOWED_ORIGINS": "https://chat.example.com"}
+    with ServerProcess(env) as srv:
+        yield srv
+
+
+def test_hsts_behind_a_trusted_proxy_that_received_https(proxied_server, server):
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "192.0.2.1"}
+    got = requests.get(proxied_server.url + "/", headers=https, timeout=5)
+    assert got.headers["Strict-Transport-Security"] == "max-age=31536000"
+    polled = requests.get(
+        proxied_server.url + "/socket.io/?EIO=4&transport=polling", headers=https, timeout=5
+    )
+    assert polled.headers["Strict-Transport-Security"] == "max-age=31536000"
+    plain = requests.get(proxied_server.url + "/", timeout=5)
+    assert "Strict-Transport-Security" not in plain.headers
+    # without TRUST_PROXY the header is the client's word: no HSTS
+    direct = requests.get(server.url + "/", headers=https, timeout=5)
+    assert "Strict-Transport-Security" not in direct.headers
+
+
+def test_socketio_responses_have_nosniff(server):
+    polled = requests.get(server.url + "/socket.io/?EIO=4&transport=polling", timeout=5)
+    assert polled.status_code == 200
+    assert polled.headers["X-Content-Type-Options"] == "nosniff"
+    refused = requests.get(server.url + "/socket.io/?EIO=4&transport=nope", timeout=5)
+    assert refused.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("query", ["j=0", "j=", "b64=1&j=3"])
+def test_jsonp_polling_is_refused(server, query):
+    got = requests.get(server.url + f"/socket.io/?EIO=4&transport=polling&{query}", timeout=5)
+    assert got.status_code == 400
+    assert got.text == "JSONP polling is not supported: use XHR long-polling or WebSocket."
+    assert "___eio" not in got.text
+    assert_served(server.url)
+
+
+def test_a_rebound_host_name_is_refused(server):
+    """DNS rebinding: evil.example resolves to this server; the browser sends Host and Origin
+    of evil.example, which agree, so the same-origin check alone lets it in."""
+    rebound = f"evil.example:{server.port}"
+    headers = {"Host": rebound, "Origin": f"http://{rebound}"}
+    page = requests.get(server.url + "/", headers=headers, timeout=5)
+    assert page.status_code == 421
+    assert page.text == "Unknown host: add this site's origin to ALLOWED_ORIGINS."
+    polled = requests.get(
+        server.url + "/socket.io/?EIO=4&transport=polling", headers=headers, timeout=5
+    )
+    assert polled.status_code == 421
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(
+            server.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
+            host=rebound,
+            origin=f"http://{rebound}",
+            timeout=5,
+        )
+    assert refused.value.status_code == 421
+    for host in (f"localhost:{server.port}", f"127.0.0.1:{server.port}"):
+        assert requests.get(server.url + "/", headers={"Host": host}, timeout=5).ok
+    assert_served(server.url)
+
+
+def test_the_hosts_of_allowed_origins_are_served(proxied_server):
+    headers = {"Host": "chat.example.com", "Origin": "https://chat.example.com"}
+    assert requests.get(proxied_server.url + "/", headers=headers, timeout=5).ok
+    other = {"Host": "evil.example", "X-Forwarded-Host": "chat.example.com, evil.example"}
+    assert requests.get(proxied_server.url + "/", headers=other, timeout=5).status_code == 421

@@ -357,7 +357,7 @@ def test_max_connections_counts_idle_websockets():
         waiting = None
         try:
             waiting = socket.create_connection(("127.0.0.1", srv.port), timeout=1)
-            waiting.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            waiting.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             with pytest.raises(TimeoutError):
                 waiting.recv(100)  # not served while three WebSockets are held
             held.pop().close()
