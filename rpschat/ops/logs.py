@@ -99,7 +99,7 @@ def startup_line(settings: Any, version: str, mode: str) -> str:
     if settings.redis_url:
         parts.append(f"redis_prefix={settings.redis_prefix}")
     parts += [
-        f"trust_proxy={str(settings.trust_proxy).lower()}",
+        f"trust_proxy={settings.trust_proxy}",  # trusted proxy hops
         f"allowed_origins={','.join(settings.allowed_origins) or 'same-origin'}",
         f"max_connections={settings.max_connections}",
         f"max_connections_per_ip={settings.max_connections_per_ip}",

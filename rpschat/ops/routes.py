@@ -66,7 +66,7 @@ def _refusal(settings: Any) -> Response | None:
         response = _plain(401, "A METRICS_TOKEN bearer token is required.\n")
         response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    if _is_loopback(client_address(request.environ, settings.trust_proxy)):
+    if _is_loopback(client_address(request.environ)):
         return None
     return _plain(403, "Metrics answer loopback clients only; set METRICS_TOKEN for others.\n")
 

@@ -187,5 +187,5 @@ def test_the_startup_line_names_the_settings_and_no_secret():
     assert line.startswith("rpschat 1.2.3 starting mode=eventlet")
     for part in ("database=postgresql://app:***@db/chat", "redis=redis://:***@cache:6379/0"):
         assert part in line
-    assert "trust_proxy=true" in line and "metrics=token" in line
+    assert "trust_proxy=1" in line and "metrics=token" in line
     assert "secret" not in line and "pw-" not in line
