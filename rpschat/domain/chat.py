@@ -78,6 +78,9 @@ class _NoGame:
     def user_back(self, user_id: str, name: str, sid: str) -> None:
         pass
 
+    def replay_game_chat(self, user_id: str, name: str, sid: str, last_id: int) -> None:
+        pass
+
     def user_gone(self, user_id: str, name: str) -> None:
         pass
 
@@ -245,6 +248,8 @@ class ChatService:
             self.outbox.join(sid, LOBBY)
             self._send_recent(sid)
         self.listener.user_back(grant.user_id, name, sid)
+        if last_id is not None:
+            self.listener.replay_game_chat(grant.user_id, name, sid, last_id)
         return True
 
     def _resume_failed(self, sid: str, reason: str) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from rpschat.domain.chat import ChatService, Connection
+from rpschat.domain.chat import MAX_REPLAY, ChatService, Connection
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.match import TIME_IS_UP, GameOver, Match, ThrowOutcome
 from rpschat.domain.game.rules import parse_best_of
@@ -574,12 +574,28 @@ class GameService:
         status["grace_ms"] = _ms(max(0.0, grace_seconds))
         self._emit_to_player(match.opponent_of(name), "opponent_status", status)
 
+    def _games_of(self, user_id: str, name: str) -> list[str]:
+        """The games a user is in the room of: played (and not left) or watched."""
+        return [
+            match.game_id
+            for match in self._store.list()
+            if self._is_member_player(match, name)
+            or user_id in self._spectators.get(match.game_id, ())
+        ]
+
     def _rejoin_rooms(self, user_id: str, name: str, sid: str) -> None:
-        for match in self._store.list():
-            if self._is_member_player(match, name) or user_id in self._spectators.get(
-                match.game_id, ()
-            ):
-                self._outbox.join(sid, game_room(match.game_id))
+        for game_id in self._games_of(user_id, name):
+            self._outbox.join(sid, game_room(game_id))
+
+    def replay_game_chat(self, user_id: str, name: str, sid: str, last_id: int) -> None:
+        """After a resume (once `user_back` put the connection back in its rooms): the game
+        chat with ids above `last_id` of those games, as `game_message` with `replayed: true`.
+        Not under the lock (storage reads); a message committed meanwhile may come twice, never
+        not at all (docs/protocol.md, "Resume after a reconnect")."""
+        for game_id in self._games_of(user_id, name):
+            for message in self._history.after(game_room(game_id), last_id, MAX_REPLAY):
+                replayed = {"game_id": game_id, **message.to_wire(), "replayed": True}
+                self._outbox.emit("game_message", replayed, to=sid)
 
     def _send_game_state(self, game_id: str, name: str, sid: str, was_dropped: bool) -> None:
         match = self._store.get(game_id)

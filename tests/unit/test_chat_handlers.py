@@ -413,3 +413,55 @@ def test_idle_unnamed_connections_are_closed(harness_factory):
     assert harness.services.chat.kick_idle_unnamed() == 1
     assert [c.name for c in harness.services.chat.connections.values()] == ["Ada"]
     assert named.emit("users", {}, callback=True)["ok"]
+
+
+# ---- details docs/protocol.md states (found missing by writing a client from it) -------------
+
+
+def test_the_first_set_username_sends_the_caller_its_own_presence_then_history(harness):
+    ada = harness.client()
+    ada.emit("set_username", {"username": "Ada"}, callback=True)
+    assert received(ada) == [
+        ("presence", {"action": "join", "name": "Ada", "count": 1}),
+        ("history", {"messages": [], "has_more": False}),
+    ]
+
+
+def test_users_works_before_a_name_and_unnamed_connections_get_lobby_broadcasts(harness):
+    anon = harness.client()
+    assert anon.emit("users", {}, callback=True) == {"ok": True, "users": [], "count": 0}
+    ada, _ = harness.join("Ada")
+    ada.emit("typing", {"typing": True}, callback=True)
+    ack = ada.emit("message", {"msg": "hello, lurkers"}, callback=True)
+    assert received(anon) == [
+        ("message", {"name": None, "txt": "Ada has entered the chat!"}),
+        ("presence", {"action": "join", "name": "Ada", "count": 1}),
+        ("typing", {"name": "Ada", "typing": True}),
+        ("message", {"name": "Ada", "txt": "hello, lurkers", "id": ack["id"], "ts": ack["ts"]}),
+    ]
+
+
+def test_a_resend_with_different_text_keeps_the_first_text(harness):
+    ada, _ = harness.join("Ada")
+    bea, _ = harness.join("Bea")
+    ada.get_received()
+    first = bea.emit("message", {"msg": "first", "client_id": "c-9"}, callback=True)
+    again = bea.emit("message", {"msg": "changed", "client_id": "c-9"}, callback=True)
+    assert again == {**first, "duplicate": True}
+    assert [m["txt"] for m in events(ada, "message")] == ["first"]
+    page = bea.emit("history", {}, callback=True)["messages"]
+    assert [m["txt"] for m in page] == ["first"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (None, "Send an object like {typing: true}."),
+        ("yes", "Send an object like {typing: true}."),
+        ({}, "typing must be true or false."),
+        ({"typing": 1}, "typing must be true or false."),
+    ],
+)
+def test_bad_typing_is_refused_with_its_reason(harness, payload, reason):
+    ada, _ = harness.join("Ada")
+    assert ada.emit("typing", payload, callback=True) == {"ok": False, "error": reason}

@@ -55,9 +55,12 @@ class Seat:
     def names(self) -> list[str]:
         return [name for name, _ in self.pull()]
 
-    def resume(self) -> None:
+    def resume(self, last_id: int | None = None) -> None:
         """Reconnect with the token from set_username (after `harness.drop`)."""
-        self.client = self.harness.client(auth={"token": self.join_ack["token"]})
+        auth = {"token": self.join_ack["token"]}
+        if last_id is not None:
+            auth["last_id"] = last_id
+        self.client = self.harness.client(auth=auth)
         self.inbox = []
 
 
@@ -930,3 +933,85 @@ def test_any_interleaving_keeps_everyone_in_at_most_one_game(data):
             _check_invariants(harness, seats)
     finally:
         harness.close()
+
+
+# ---- game chat after a resume: lobby and game chat share one id sequence, `last_id` covers both
+
+
+def test_a_resumed_player_gets_the_game_chat_it_missed_replayed_after_the_game_state(
+    harness_factory,
+):
+    harness = harness_factory(resume_grace_seconds=5.0)
+    ada, bea, game_id = start_game(harness)
+    seen = ada.emit("game_chat", {"game_id": game_id, "msg": "seen"})["id"]
+    harness.drop(ada.client)
+    missed = [bea.emit("game_chat", {"game_id": game_id, "msg": f"missed {i}"}) for i in (1, 2)]
+    lobby = bea.client.emit("message", {"msg": "lobby while away"}, callback=True)
+    ada.resume(last_id=seen)
+
+    events = received(ada.client)
+    names = [name for name, _ in events]
+    replayed = [payload for name, payload in events if name == "game_message"]
+    assert replayed == [
+        {
+            "game_id": game_id,
+            "name": "Bea",
+            "txt": f"missed {i}",
+            "id": ack["id"],
+            "ts": ack["ts"],
+            "replayed": True,
+        }
+        for i, ack in zip((1, 2), missed, strict=True)
+    ]
+    assert names.index("game_state") < names.index("game_message")
+    lobby_replayed = [p for name, p in events if name == "message" and p.get("id") == lobby["id"]]
+    assert lobby_replayed and lobby_replayed[0]["replayed"] is True
+
+
+def test_last_id_counts_game_chat_ids_too(harness_factory):
+    harness = harness_factory(resume_grace_seconds=5.0)
+    ada, bea, game_id = start_game(harness)
+    harness.drop(ada.client)
+    early = bea.client.emit("message", {"msg": "lobby, before"}, callback=True)
+    first = bea.emit("game_chat", {"game_id": game_id, "msg": "first"})
+    late = bea.client.emit("message", {"msg": "lobby, after"}, callback=True)
+    second = bea.emit("game_chat", {"game_id": game_id, "msg": "second"})
+    assert early["id"] < first["id"] < late["id"] < second["id"]  # one sequence
+    ada.resume(last_id=first["id"])
+
+    events = received(ada.client)
+    assert [p["txt"] for name, p in events if name == "game_message"] == ["second"]
+    assert [p["txt"] for name, p in events if name == "message" and p.get("replayed")] == [
+        "lobby, after"
+    ]
+
+
+def test_a_resumed_spectator_gets_the_game_chat_it_missed(harness_factory):
+    harness = harness_factory(resume_grace_seconds=5.0)
+    ada, bea, game_id = start_game(harness)
+    cyd = Seat(harness, "Cyd")
+    assert cyd.emit("watch", {"game_id": game_id})["ok"] is True
+    seen = cyd.emit("game_chat", {"game_id": game_id, "msg": "hello players"})["id"]
+    harness.drop(cyd.client)
+    ada.emit("game_chat", {"game_id": game_id, "msg": "hi Cyd"})
+    cyd.resume(last_id=seen)
+    assert [(m["txt"], m["replayed"]) for m in cyd.take("game_message")] == [("hi Cyd", True)]
+
+
+def test_without_last_id_no_game_chat_is_replayed(harness_factory):
+    harness = harness_factory(resume_grace_seconds=5.0)
+    ada, bea, game_id = start_game(harness)
+    harness.drop(ada.client)
+    bea.emit("game_chat", {"game_id": game_id, "msg": "while away"})
+    ada.resume()
+    assert ada.take("game_state") and ada.take("game_message") == []
+
+
+def test_game_chat_of_other_games_is_not_replayed(harness_factory):
+    harness = harness_factory(resume_grace_seconds=5.0)
+    ada, bea, game_id = start_game(harness)
+    cyd, dan, other_game = start_game(harness, names=("Cyd", "Dan"))
+    harness.drop(ada.client)
+    cyd.emit("game_chat", {"game_id": other_game, "msg": "not for Ada"})
+    ada.resume(last_id=0)
+    assert [m["game_id"] for m in ada.take("game_message")] == []

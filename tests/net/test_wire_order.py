@@ -1,0 +1,109 @@
+"""What the frames on the wire say, in order: details docs/protocol.md states that a client
+library's callbacks would blur (which comes before the ack, a float's JSON form)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import websocket
+
+from tests.support.clients import unique
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.net
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ServerProcess({"ROUND_SECONDS": "5", "RESUME_GRACE_SECONDS": "60"}) as srv:
+        yield srv
+
+
+class Wire:
+    """One WebSocket speaking Socket.IO by hand, keeping every frame in arrival order."""
+
+    def __init__(self, url: str):
+        ws_url = url.replace("http://", "ws://", 1) + "/socket.io/?EIO=4&transport=websocket"
+        self.ws = websocket.create_connection(ws_url, timeout=5, suppress_origin=True)
+        assert self.ws.recv().startswith("0{")
+        self.ws.send("40")
+        assert self.ws.recv().startswith("40")
+
+    def frames_until(self, done) -> list[str]:
+        frames: list[str] = []
+        while not any(done(frame) for frame in frames):
+            frame = self.ws.recv()
+            if frame == "2":
+                self.ws.send("3")
+            else:
+                frames.append(frame)
+        return frames
+
+    def call(self, ack_id: int, event: str, data) -> list[str]:
+        """Frames up to and including the ack."""
+        self.ws.send(f"42{ack_id}" + json.dumps([event, data]))
+        return self.frames_until(lambda frame: frame.startswith(f"43{ack_id}["))
+
+    def close(self):
+        self.ws.close()
+
+
+def kinds(frames: list[str]) -> list[str]:
+    return [json.loads(f[2:])[0] if f.startswith("42") else f[:3] for f in frames]
+
+
+def test_the_first_name_sends_own_presence_then_history_then_the_ack(server):
+    wire = Wire(server.url)
+    try:
+        assert kinds(wire.call(1, "set_username", {"username": unique("Ord")})) == [
+            "presence",
+            "history",
+            "431",
+        ]
+    finally:
+        wire.close()
+
+
+def test_round_seconds_arrives_as_a_float(server):
+    ada, bea = Wire(server.url), Wire(server.url)
+    try:
+        ada.call(1, "set_username", {"username": unique("Ada")})
+        bea.call(1, "set_username", {"username": unique("Bea")})
+        ada.call(2, "find_match", {"best_of": 5})
+        bea.call(2, "find_match", {"best_of": 5})
+        frames = ada.frames_until(lambda frame: '"match_found"' in frame)
+        [found] = [frame for frame in frames if '"match_found"' in frame]
+        assert '"round_seconds":5.0' in found.replace(" ", ""), found
+    finally:
+        ada.close()
+        bea.close()
+
+
+def test_the_disconnect_packet_is_leaving_on_purpose_and_a_bare_close_is_a_lost_connection(
+    server,
+):
+    on_purpose, lost = unique("Gone"), unique("Lost")
+    watcher = Wire(server.url)
+    try:
+        watcher.call(1, "set_username", {"username": unique("Watcher")})
+        for name in (on_purpose, lost):
+            wire = Wire(server.url)
+            wire.call(1, "set_username", {"username": name})
+            if name == on_purpose:
+                wire.ws.send("41")  # Socket.IO DISCONNECT for "/"
+            wire.close()
+        left = f"{on_purpose} has left the chat!"
+        watcher.frames_until(lambda frame: left in frame)  # at once: the grace period is 60 s
+
+        again = Wire(server.url)
+        try:
+            assert again.call(1, "set_username", {"username": on_purpose})[-1].startswith(
+                '431[{"ok":true'
+            )
+            held = again.call(2, "set_username", {"username": lost})[-1]
+            assert f"The name '{lost}' is taken" in held  # held for its resume
+        finally:
+            again.close()
+    finally:
+        watcher.close()
