@@ -95,6 +95,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     chat_rate: RateSpec | None = RateSpec(20, 10.0)
     other_rate: RateSpec | None = RateSpec(60, 10.0)
+    join_rate: RateSpec | None = RateSpec(30, 60.0)
     max_message_chars: int = 2000
     max_frame_bytes: int = 512 * 1024
     max_backlog_bytes: int = 1024 * 1024
@@ -135,6 +136,7 @@ class Settings:
             ),
             chat_rate=chat_rate,
             other_rate=_rate(env, "RATE_LIMIT_OTHER", other_default),
+            join_rate=_rate(env, "JOIN_RATE", "30/60" if chat_rate else "0"),
             max_message_chars=_int(env, "MAX_MESSAGE_CHARS", 2000, minimum=1),
             max_frame_bytes=_int(env, "MAX_FRAME_BYTES", 512 * 1024, minimum=1024),
             max_backlog_bytes=_int(env, "MAX_BACKLOG_BYTES", 1024 * 1024, minimum=64 * 1024),

@@ -45,6 +45,7 @@ def chat_limits(settings: Settings) -> ChatLimits:
         max_message_chars=settings.max_message_chars,
         chat_rate=settings.chat_rate,
         other_rate=settings.other_rate,
+        join_rate=settings.join_rate,
         resume_grace_seconds=settings.resume_grace_seconds,
         unnamed_idle_seconds=settings.unnamed_idle_seconds,
         history_on_join=settings.history_on_join,

@@ -7,6 +7,7 @@ so the whole chat can be tested and reused without a server.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from collections import Counter
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from rpschat.domain.ports import (
     name_taken,
     user_room,
 )
-from rpschat.domain.ratelimit import RateSpec
+from rpschat.domain.ratelimit import Bucket, RateSpec, take_token
 from rpschat.domain.text import clean_client_id, clean_message, clean_name
 
 log = logging.getLogger("rpschat.chat")
@@ -52,6 +53,9 @@ class ChatLimits:
     resume_grace_seconds: float = 10.0
     unnamed_idle_seconds: float = 120.0
     history_on_join: int = 50
+    # Names taken (joins, renames, resumes that announce an entry) per client address: each is
+    # a line to everyone, and a new connection is a new user with a fresh per-user bucket.
+    join_rate: RateSpec | None = RateSpec(30, 60.0)
 
 
 @dataclass
@@ -107,6 +111,8 @@ class ChatService:
     broadcast_watermark: int = 0
     _drop_generation: dict[str, int] = field(default_factory=dict)
     _per_address: Counter = field(default_factory=Counter)
+    _joins: dict[str, Bucket] = field(default_factory=dict)  # per address, see _take_join
+    _joins_prune_at: int = 1024
 
     # ---- connections -------------------------------------------------------------------------
 
@@ -226,6 +232,7 @@ class ChatService:
         announce = name is None
         if announce:  # the grace period ran out: take the name again if still free
             try:
+                self._take_join(self.connections[sid].address)
                 self.directory.claim(grant.user_id, grant.name)
             except Refused as refusal:
                 self._resume_failed(sid, refusal.reason)
@@ -294,9 +301,37 @@ class ChatService:
         name = clean_name(as_object(payload, '{username: "Ada"}').get("username"))
         conn = self.connections[sid]
         self._limit(conn, "other")
+        if name != conn.name:
+            self._take_join(conn.address)
         if conn.user_id is None:
             return self._name_new_user(conn, name)
         return self._rename(conn, name)
+
+    def _take_join(self, address: str) -> None:
+        """One name taken from `address`, or a refusal once it took too many, too fast."""
+        spec = self.limits.join_rate
+        if spec is None:
+            return
+        now = self.runtime.now()
+        bucket = self._joins.get(address)
+        if bucket is None:
+            if len(self._joins) >= self._joins_prune_at:
+                self._prune_joins(spec, now)
+            bucket = self._joins[address] = Bucket(float(spec.capacity), now)
+        wait = take_token(bucket, spec, now)
+        if wait:
+            shown = math.ceil(wait * 10) / 10
+            raise Refused(f"Too many names taken from your address: wait {shown:.1f} s.")
+
+    def _prune_joins(self, spec: RateSpec, now: float) -> None:
+        """Forget the buckets that have refilled (as good as none): memory stays bounded by
+        the addresses seen within one refill period, amortized O(1) per join."""
+        self._joins = {
+            address: bucket
+            for address, bucket in self._joins.items()
+            if bucket.tokens + (now - bucket.updated) * spec.refill_per_second < spec.capacity
+        }
+        self._joins_prune_at = max(1024, 2 * len(self._joins))
 
     def _name_new_user(self, conn: Connection, name: str) -> dict:
         user_id = new_user_id()

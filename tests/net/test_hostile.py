@@ -4,6 +4,7 @@ and a normal client is served during and after it."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 
 import pytest
@@ -370,3 +371,46 @@ def test_the_hosts_of_allowed_origins_are_served(proxied_server):
     assert requests.get(proxied_server.url + "/", headers=headers, timeout=5).ok
     other = {"Host": "evil.example", "X-Forwarded-Host": "chat.example.com, evil.example"}
     assert requests.get(proxied_server.url + "/", headers=other, timeout=5).status_code == 421
+
+
+# ---- item 13: joins per address ------------------------------------------------------------------
+
+TOO_MANY_NAMES = re.compile(r"Too many names taken from your address: wait (\d+\.\d) s\.")
+
+
+def test_connect_name_leave_cycles_are_limited_per_address():
+    """JOIN_RATE at its default (30/60): one address cycling connect / name / leave gets 30
+    entries announced, then one every 2 s; another address is served all along."""
+    env = {"TRUST_PROXY": "1", "JOIN_RATE": "", "MAX_CONNECTIONS_PER_IP": "0"}
+    with ServerProcess(env) as srv:
+        watcher = ChatClient(srv.url, headers={"X-Forwarded-For": "192.0.2.10"})
+        try:
+            watcher.set_name(unique("Watcher"))
+            refusals = []
+            for n in range(45):
+                mallory = ChatClient(srv.url, headers={"X-Forwarded-For": "198.51.100.66"})
+                ack = mallory.call("set_username", {"username": f"Spam-{n}"})
+                if not ack["ok"]:
+                    refusals.append(ack["error"])
+                mallory.close()
+                if n == 35:  # during the attack, another address joins and chats
+                    with ChatClient(srv.url, headers={"X-Forwarded-For": "192.0.2.11"}) as bea:
+                        bea.set_name(unique("Bea"))
+                        bea.say("served during")
+                        watcher.wait_message("served during")
+            entered = [t for t in watcher.texts() if t.startswith("Spam-") and "entered" in t]
+            assert 30 <= len(entered) <= 30 + len(refusals) // 10
+            assert len(refusals) >= 10
+            assert all(TOO_MANY_NAMES.fullmatch(r) for r in refusals), refusals[:3]
+            # still refused: the bucket refills at one name every 2 s
+            again = ChatClient(srv.url, headers={"X-Forwarded-For": "198.51.100.66"})
+            with again:
+                assert TOO_MANY_NAMES.fullmatch(
+                    again.call("set_username", {"username": "Spam-x"})["error"]
+                )
+            with ChatClient(srv.url, headers={"X-Forwarded-For": "192.0.2.12"}) as cai:
+                cai.set_name(unique("Cai"))
+                cai.say("served after")
+                watcher.wait_message("served after")
+        finally:
+            watcher.close()

@@ -34,6 +34,9 @@ class ServerProcess:
             "SECRET_KEY": "net-test",
             "DATABASE_URL": "memory://",
             "PYTHONUNBUFFERED": "1",
+            # Every test client comes from 127.0.0.1: a module names far more users a minute
+            # than one address may (JOIN_RATE); tests of that limit set it themselves.
+            "JOIN_RATE": "0",
             **(env or {}),
         }
         self.command = command or [sys.executable, "app.py"]

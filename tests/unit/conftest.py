@@ -11,7 +11,13 @@ import pytest  # noqa: E402
 from app import create_app  # noqa: E402
 from rpschat.config import Settings  # noqa: E402
 
-TEST_ENV = {"DATABASE_URL": "memory://", "SECRET_KEY": "test-secret", "LOG_LEVEL": "WARNING"}
+# JOIN_RATE off: every test client has the same address (tests of that limit set it).
+TEST_ENV = {
+    "DATABASE_URL": "memory://",
+    "SECRET_KEY": "test-secret",
+    "LOG_LEVEL": "WARNING",
+    "JOIN_RATE": "0",
+}
 
 
 class Harness:

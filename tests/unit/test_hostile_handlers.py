@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from rpschat.domain.ratelimit import RateSpec
 from rpschat.storage.database import StorageUnavailable
 from tests.unit.conftest import events
 
 MAX_ID = 2**63 - 1
+TOO_MANY_NAMES = re.compile(r"Too many names taken from your address: wait \d+\.\d s\.")
 
 
 class FailingAfter:
@@ -147,3 +151,34 @@ def test_paired_surrogates_are_one_character_and_accepted(harness):
     ada, _ = harness.join("Ada")
     assert ada.emit("set_username", {"username": "Ada \U0001f600"}, callback=True)["ok"]
     assert ada.emit("message", {"msg": "\U0001f600" * 2000}, callback=True)["ok"]
+
+
+def test_names_taken_per_address_are_rate_limited(harness_factory):
+    harness = harness_factory(join_rate=RateSpec(3, 60.0), resume_grace_seconds=0.0)
+    ada, ada_ack = harness.join("Ada")
+    bea, _ = harness.join("Bea")
+    # a rename takes a name too
+    assert bea.emit("set_username", {"username": "Bea2"}, callback=True)["ok"] is True
+    assert bea.emit("set_username", {"username": "Bea2"}, callback=True)["ok"] is True  # no-op
+    refused = harness.client().emit("set_username", {"username": "Cai"}, callback=True)
+    assert refused["ok"] is False
+    assert TOO_MANY_NAMES.fullmatch(refused["error"])
+    renamed = bea.emit("set_username", {"username": "Bea3"}, callback=True)
+    assert TOO_MANY_NAMES.fullmatch(renamed["error"])
+    # a resume that would announce an entry (the grace period is over) counts as well
+    harness.drop(ada)
+    back = harness.client(auth={"token": ada_ack["token"]})
+    [session] = events(back, "session")
+    assert session["resumed"] is False and TOO_MANY_NAMES.fullmatch(session["error"])
+    assert harness.services.chat.directory.names() == ["Bea2"]
+
+
+def test_join_buckets_of_past_addresses_are_forgotten(harness_factory, monkeypatch):
+    harness = harness_factory(join_rate=RateSpec(1, 60.0))
+    chat = harness.services.chat
+    clock = [1000.0]
+    monkeypatch.setattr(chat.runtime, "now", lambda: clock[0])
+    for n in range(5000):
+        chat._take_join(f"10.0.{n // 256}.{n % 256}")
+        clock[0] += 0.1  # 5000 joins over 500 s: only those of the last minute still count
+    assert len(chat._joins) < 2048
