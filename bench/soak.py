@@ -10,8 +10,10 @@ after match_found and every round_result). The server's RSS and CPU are sampled 
 seconds; the loadgen reports latency per --interval seconds and per minute. Prints a table per
 minute, the totals (errors and lost messages: both must be 0), whether memory levels off (RSS
 growth over the second half < --growth-limit %), and writes a plot (RSS, latency and CPU over
-time) to docs/soak.png. Bounded: the loadgen stops after the soak plus a drain, and a hard limit
-kills it 3 minutes later. Exit code 1 when a check fails.
+time) to docs/soak.png. With --metrics-plot (python server) it also scrapes the server's /metrics
+at every sample and plots those figures (connections, events, stored messages, games, handler
+and commit times, RSS as the process collector sees it). Bounded: the loadgen stops after the
+soak plus a drain, and a hard limit kills it 3 minutes later. Exit code 1 when a check fails.
 """
 
 from __future__ import annotations
@@ -59,6 +61,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="memory levels off when RSS grows less than this %% over the second half (5)",
     )
     ap.add_argument("--plot", default=str(DOCS / "soak.png"), help="PNG path ('' for none)")
+    ap.add_argument(
+        "--metrics-plot",
+        default="",
+        help="scrape /metrics at every sample and plot it to this PNG (python server only)",
+    )
     ap.add_argument("--out", help="also append the JSON record to this file")
     ap.add_argument("--python-cmd", default=".venv/bin/python app.py")
     ap.add_argument("--python-env", action="append", default=[], metavar="KEY=VALUE")
@@ -82,7 +89,8 @@ def runner_args(args, database_url: str | None) -> argparse.Namespace:
 class Recorder:
     """Collects the loadgen's TICK/MINUTE lines and the server's RSS/CPU samples, one clock."""
 
-    def __init__(self):
+    def __init__(self, scrape: bool = False):
+        self.scrape = scrape
         self.t0 = time.monotonic()
         self.start: float | None = None  # when the soak proper began (after connect + naming)
         self.ticks: list[dict] = []
@@ -113,6 +121,8 @@ class Recorder:
             "loadgen_cpu_s": run.cpu_seconds(gen.proc),
             "busy_s": run.machine_busy_s(),
         }
+        if self.scrape:
+            rec["metrics"] = scrape_metrics(server.url)
         with self.lock:
             self.samples.append(rec)
 
@@ -131,7 +141,7 @@ def soak(args, rargs) -> tuple[dict, Recorder]:
     }
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     (run.RESULTS / "logs").mkdir(parents=True, exist_ok=True)
-    rec = Recorder()
+    rec = Recorder(scrape=bool(args.metrics_plot) and args.server == "python")
     logpath = run.RESULTS / "logs" / f"soak-{stamp}-{args.server}.log"
     server = run.Server(args.server, rargs, logpath)
     try:
@@ -147,6 +157,24 @@ def soak(args, rargs) -> tuple[dict, Recorder]:
         server.stop()
     res["server_log"] = str(server.logpath.relative_to(run.ROOT))
     return res, rec
+
+
+def scrape_metrics(url: str) -> dict[str, float]:
+    """Every sample of the server's /metrics (a loopback client: no token needed), by its
+    exposition name with labels, e.g. 'rpschat_events_total{event="message",outcome="ok"}'."""
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        text = requests.get(url + "/metrics", timeout=5).text
+    except requests.RequestException:
+        return {}
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            found[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
+    return found
 
 
 # ---------------------------------------------------------------- analysis
@@ -299,6 +327,106 @@ def plot(record: dict, path: str) -> None:
     plt.close(fig)
 
 
+NOT_OK_EVENTS = "events refused or failed"
+
+
+def plot_metrics(record: dict, path: str) -> None:
+    """The server's own /metrics over the soak: what an operator's dashboard would show."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    start = record.get("start_at") or 0.0
+    samples = [s for s in record["samples"] if s.get("metrics")]
+    at = [(s["at"] - start) / 60 for s in samples]
+
+    def series(name: str) -> list[float]:
+        if name == NOT_OK_EVENTS:  # the sum over every event of the refused and error counts
+            return [
+                sum(
+                    v
+                    for n, v in s["metrics"].items()
+                    if n.startswith("rpschat_events_total") and 'outcome="ok"' not in n
+                )
+                for s in samples
+            ]
+        return [s["metrics"].get(name, 0.0) for s in samples]
+
+    def rate(name: str) -> tuple[list[float], list[float]]:
+        values, xs, ys = series(name), [], []
+        for i in range(1, len(samples)):
+            dt_s = samples[i]["at"] - samples[i - 1]["at"]
+            if dt_s > 0:
+                xs.append(at[i])
+                ys.append((values[i] - values[i - 1]) / dt_s)
+        return xs, ys
+
+    def mean_ms(name: str) -> tuple[list[float], list[float]]:
+        """A histogram's mean per sample interval; `name` may carry labels: h{event="x"}."""
+        base, brace, labels = name.partition("{")
+        total = series(f"{base}_sum{brace}{labels}")
+        count = series(f"{base}_count{brace}{labels}")
+        xs, ys = [], []
+        for i in range(1, len(samples)):
+            n = count[i] - count[i - 1]
+            if n > 0:
+                xs.append(at[i])
+                ys.append((total[i] - total[i - 1]) / n * 1000)
+        return xs, ys
+
+    fig, axes = plt.subplots(4, 1, figsize=(9, 10), sharex=True)
+    ax = axes[0]
+    ax.plot(at, series('rpschat_connections{transport="websocket"}'), "C0", label="websocket")
+    ax.plot(at, series('rpschat_connections{transport="polling"}'), "C1", label="polling")
+    ax.plot(at, series("rpschat_users_online"), "C2:", label="users online")
+    ax.set_ylabel("connections")
+    ax.legend(loc="lower right", fontsize=8)
+    ax = axes[1]
+    for name, label, style in (
+        ('rpschat_events_total{event="message",outcome="ok"}', "message events ok", "C0"),
+        ("rpschat_messages_total", "messages stored", "C2:"),
+        ('rpschat_events_total{event="throw",outcome="ok"}', "throws ok", "C1"),
+    ):
+        ax.plot(*rate(name), style, label=label)
+    ax.plot(*rate(NOT_OK_EVENTS), "C3", label="events refused or failed")
+    ax.set_ylabel("per second")
+    ax.legend(loc="upper right", fontsize=8)
+    ax = axes[2]
+    ax.plot(at, series("rpschat_games_active"), "C0", label="games active (gauge)")
+    last = samples[-1]["metrics"] if samples else {}
+    finished = [n for n in last if n.startswith("rpschat_games_finished_total") and last[n]]
+    for i, name in enumerate(sorted(finished)):
+        x, y = rate(name)
+        ax.plot(x, [v * 60 for v in y], f"C{i + 1}", label=name.split("{")[-1][:-1] + " /min")
+    ax.set_ylabel("games")
+    ax.legend(loc="upper right", fontsize=8)
+    ax = axes[3]
+    ax.plot(*mean_ms('rpschat_handler_seconds{event="message"}'), "C0", label="message, mean")
+    ax.plot(*mean_ms('rpschat_handler_seconds{event="throw"}'), "C1", label="throw, mean")
+    ax.plot(*mean_ms("rpschat_commit_seconds"), "C2", label="history commit, mean")
+    ax.set_yscale("log")
+    plain_log_axis(ax.yaxis)
+    ax.set_ylabel("ms")
+    ax.set_xlabel("minutes since the soak began (after connecting and naming)")
+    ax.legend(loc="upper right", fontsize=8)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    rss = series("process_resident_memory_bytes")
+    fig.suptitle(
+        f"soak, as the server's /metrics saw it: {record['server']} ({record['storage']}), "
+        f"{record['options']['minutes']:g} min, scraped every {record['options']['sample']:g} s; "
+        f"RSS {rss[-1] / 2**20:.0f} MB at the end"
+        if rss
+        else "",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -396,6 +524,9 @@ def main(argv=None) -> int:
     if args.plot:
         plot(record, args.plot)
         print(f"(plot written to {args.plot})")
+    if args.metrics_plot and any("metrics" in sample for sample in record["samples"]):
+        plot_metrics(record, args.metrics_plot)
+        print(f"(metrics plot written to {args.metrics_plot})")
     return 1 if checks(record) else 0
 
 

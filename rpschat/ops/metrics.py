@@ -101,9 +101,19 @@ class Metrics:
         observe = self.handler_seconds.labels(event).observe
         clock = time.perf_counter
 
-        def settle(answer: Any, start: float) -> Any:
-            if callable(answer):
-                return lambda: settle(timed(answer), start)
+        def run(fn: Callable[[], Any], start: float) -> Any:
+            try:
+                answer = fn()
+            except Refused:
+                refused.inc()
+                observe(clock() - start)
+                raise
+            except Exception:
+                error.inc()
+                observe(clock() - start)
+                raise
+            if callable(answer):  # the slow part, run later: counted when it answers
+                return lambda: run(answer, start)
             observe(clock() - start)
             if isinstance(answer, dict) and answer.get("ok") is False:
                 refused.inc()
@@ -111,19 +121,8 @@ class Metrics:
                 ok.inc()
             return answer
 
-        def timed(fn: Callable[[], Any]) -> Any:
-            try:
-                return fn()
-            except Refused:
-                refused.inc()
-                raise
-            except Exception:
-                error.inc()
-                raise
-
         def instrumented(sid: str, payload: Any) -> Any:
-            start = clock()
-            return settle(timed(lambda: handler(sid, payload)), start)
+            return run(lambda: handler(sid, payload), clock())
 
         return instrumented
 

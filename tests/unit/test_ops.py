@@ -89,7 +89,7 @@ def test_handlers_are_counted_by_outcome_and_timed():
     assert value(metrics, "rpschat_events_total", event="users", outcome="ok") == 1
     assert value(metrics, "rpschat_events_total", event="users", outcome="refused") == 2
     assert value(metrics, "rpschat_events_total", event="users", outcome="error") == 1
-    assert value(metrics, "rpschat_handler_seconds_count", event="users") == 2
+    assert value(metrics, "rpschat_handler_seconds_count", event="users") == 4
 
 
 def test_a_split_handler_is_counted_when_its_slow_part_answers():
