@@ -2,7 +2,9 @@
 
 This file is the table of contents: settings, the app factory, the Socket.IO server, the page,
 the event handlers, and `main()`, which serves it all under eventlet. Everything else lives in
-the `rpschat` package: `domain` (plain Python), `storage` and `web` (the Socket.IO adapters).
+the `rpschat` package: `domain` (plain Python), `storage`, `web` (the Socket.IO adapters) and
+`transport` (the WebSocket layer under eventlet; its `install()` is the one place that patches a
+library).
 """
 
 if __name__ == "__main__":  # eventlet must patch the standard library before anything uses it
@@ -26,12 +28,13 @@ from flask_socketio import SocketIO
 from rpschat import ops
 from rpschat.config import Settings
 from rpschat.runtime import EventletRuntime, ThreadingRuntime
-from rpschat.web import fastpath, security
+from rpschat.transport import TransportGuard, session_closer
+from rpschat.transport import install as install_transport
+from rpschat.web import security
 from rpschat.web.events import Router, RoutingServer, SocketOutbox
 from rpschat.web.handlers import register_connection_handlers, register_event_handlers
 from rpschat.web.pages import pages
 from rpschat.web.polling import PollingGuard
-from rpschat.web.transport import TransportGuard, allow_batched_polling_posts, session_closer
 from rpschat.wiring import Services, build_services
 
 log = logging.getLogger("rpschat")
@@ -67,7 +70,6 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
     server = sio.server
     server.__class__ = RoutingServer  # adds ack-aware routing only; see RoutingServer
     server.eio.async_handlers = False  # one reader per client keeps its events in order
-    allow_batched_polling_posts()
     flask_app.wsgi_app = TransportGuard(
         PollingGuard(flask_app.wsgi_app, server.eio),  # Engine.IO v4 where python-engineio isn't
         max_body_bytes=settings.max_frame_bytes,
@@ -77,12 +79,12 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
     # outermost: TRUST_PROXY's ProxyFix, the Host check, JSONP refused, nosniff and HSTS
     flask_app.wsgi_app = security.harden(flask_app.wsgi_app, settings)
 
-    if mode == "eventlet":
-        # Detached WebSockets don't speak permessage-deflate: with compression on, keep eventlet's.
-        fastpath.install(
+    if mode == "eventlet":  # with compression on, WebSockets stay engineio's and eventlet's
+        install_transport(
             server,
-            settings.max_backlog_bytes,
-            detach_websockets=not settings.websocket_compression,
+            max_backlog_bytes=settings.max_backlog_bytes,
+            compression=settings.websocket_compression,
+            patches=settings.transport_patches,
         )
     runtime = EventletRuntime() if mode == "eventlet" else ThreadingRuntime()
     metrics = ops.Metrics() if settings.metrics else None
@@ -103,8 +105,8 @@ def main() -> None:
 
     import eventlet
 
-    from rpschat.web.detached import serve
-    from rpschat.web.serving import graceful_shutdown_on_sigterm, raise_open_file_limit
+    from rpschat.transport.process import graceful_shutdown_on_sigterm, raise_open_file_limit
+    from rpschat.transport.server import serve
 
     settings = services.settings
     raise_open_file_limit()
@@ -119,7 +121,7 @@ def main() -> None:
     # Startup's ~100,000 objects live for good: frozen, full garbage collections skip them
     # (GC while 10,000 clients connect, bench/run.py capacity: 1.2 s of CPU before, 0.4 after).
     gc.freeze()
-    # eventlet.wsgi.server, with WebSockets handed over to rpschat.web.detached after the upgrade
+    # eventlet.wsgi.server, WebSockets handed over to rpschat.transport.websocket once upgraded
     serve(listener, app, max_connections=settings.max_connections)
 
 

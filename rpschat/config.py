@@ -111,6 +111,7 @@ class Settings:
     ping_interval: float = 25.0
     ping_timeout: float = 20.0
     websocket_compression: bool = False
+    transport_patches: str = "all"  # benchmarking: which of the transport's patches to apply
     log_level: str = "INFO"
     log_format: str = "text"  # or "json": one object per line, for a log drain
     metrics: bool = True
@@ -152,6 +153,7 @@ class Settings:
             ping_interval=_float(env, "PING_INTERVAL", 25.0),
             ping_timeout=_float(env, "PING_TIMEOUT", 20.0),
             websocket_compression=_bool(env, "WEBSOCKET_COMPRESSION", False),
+            transport_patches=env.get("TRANSPORT_PATCHES", "").strip() or "all",
             log_level=env.get("LOG_LEVEL", "").strip().upper() or "INFO",
             log_format=_choice(env, "LOG_FORMAT", ("text", "json")),
             metrics=_bool(env, "METRICS", True),

@@ -1,5 +1,5 @@
 """The transport over a real server: heartbeats, the long-polling upgrade, WebSocket framing,
-and the connection limit (rpschat/web/pinger.py and detached.py keep engineio's behaviour
+and the connection limit (rpschat/transport/pinger.py and websocket.py keep engineio's behaviour
 while holding no green thread per idle connection).
 
 Most tests speak WebSocket by hand over a plain socket (`Raw`), so that they control every
@@ -7,9 +7,7 @@ byte: whether pings are answered, how frames are split, what the server sends ba
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import signal
 import socket
 import struct
@@ -20,6 +18,7 @@ import requests
 import socketio
 
 from tests.support.clients import ChatClient, unique
+from tests.support.rawws import Raw, opened
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.net
@@ -37,94 +36,6 @@ def fast():
 def server():
     with ServerProcess() as srv:
         yield srv
-
-
-class Raw:
-    """One WebSocket, spoken by hand: the handshake, masked frames out, frames in."""
-
-    def __init__(self, url: str, query: str = "transport=websocket", timeout: float = 5.0):
-        host, port = url.removeprefix("http://").split(":")
-        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall(
-            f"GET /socket.io/?EIO=4&{query} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
-        )
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            self._fill()
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        self.status = int(head.split()[1])
-
-    def _fill(self) -> None:
-        data = self.sock.recv(65536)
-        if not data:
-            raise ConnectionError("closed by the server")
-        self.buf += data
-
-    def send(self, payload: bytes | str, opcode: int = 1, fin: bool = True, mask=True) -> None:
-        if isinstance(payload, str):
-            payload = payload.encode()
-        n, bit = len(payload), 0x80 if mask else 0
-        head = bytes([(0x80 if fin else 0) | opcode])
-        if n < 126:
-            head += bytes([bit | n])
-        elif n < 65536:
-            head += bytes([bit | 126]) + struct.pack("!H", n)
-        else:
-            head += bytes([bit | 127]) + struct.pack("!Q", n)
-        if mask:
-            key = os.urandom(4)
-            payload = key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(head + payload)
-
-    def frame(self) -> tuple[int, bytes]:
-        """The next frame from the server (servers don't mask): (opcode, payload)."""
-        while len(self.buf) < 2:
-            self._fill()
-        opcode, n, at = self.buf[0] & 0x0F, self.buf[1] & 0x7F, 2
-        if n >= 126:
-            at = 4 if n == 126 else 10
-            while len(self.buf) < at:
-                self._fill()
-            n = int.from_bytes(self.buf[2:at], "big")
-        while len(self.buf) < at + n:
-            self._fill()
-        payload, self.buf = self.buf[at : at + n], self.buf[at + n :]
-        return opcode, payload
-
-    def text(self) -> str:
-        opcode, payload = self.frame()
-        assert opcode == 1, (opcode, payload)
-        return payload.decode()
-
-    def until_closed(self, timeout: float) -> tuple[list[str], int | None]:
-        """Read until the server ends the connection: (texts seen, close code if any)."""
-        self.sock.settimeout(timeout)
-        texts = []
-        try:
-            while True:
-                opcode, payload = self.frame()
-                if opcode == 8:
-                    return texts, struct.unpack("!H", payload[:2])[0] if payload else None
-                texts.append(payload.decode(errors="replace"))
-        except ConnectionError:
-            return texts, None
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def opened(url: str) -> tuple[Raw, dict]:
-    """A raw WebSocket session, connected to the "/" namespace: (raw, Engine.IO open data)."""
-    raw = Raw(url)
-    assert raw.status == 101
-    hello = raw.text()
-    assert hello.startswith("0{"), hello
-    raw.send("40")
-    assert raw.text().startswith("40{")
-    return raw, json.loads(hello[1:])
 
 
 # ---- heartbeats --------------------------------------------------------------------------------
@@ -175,6 +86,28 @@ def test_pings_are_answered_pongs_count_and_the_session_lives_on(fast):
         assert json.loads(reply[3:])[0]["ok"]
     finally:
         raw.close()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"WEBSOCKET_COMPRESSION": "true"}, {"TRANSPORT_PATCHES": "-websocket"}],
+    ids=["compression", "without-the-websocket-patch"],
+)
+def test_engineios_own_websocket_path_still_chats(env):
+    """With compression on (or the `websocket` patch left out), WebSockets are engineio's and
+    eventlet's own; the heartbeat and the rest of the transport still apply."""
+    with ServerProcess({**FAST_PINGS, **env}) as srv:
+        alice, bob = ChatClient(srv.url), ChatClient(srv.url)
+        try:
+            alice.set_name(unique("Alice"))
+            bob.set_name(unique("Bob"))
+            alice.say("over engineio's own websocket")
+            bob.wait_message("over engineio's own websocket")
+            time.sleep(2.5)  # past a ping interval and timeout: the heartbeat keeps them
+            assert alice.connected and bob.connected
+        finally:
+            alice.close()
+            bob.close()
 
 
 # ---- the long-polling upgrade ------------------------------------------------------------------
@@ -314,12 +247,15 @@ def test_a_close_frame_is_answered_and_ends_the_session(server):
 
 
 def test_a_client_that_stops_reading_is_dropped_and_the_others_get_everything():
-    """fastpath.FrameWriter buffers what the kernel does not take, up to MAX_BACKLOG_BYTES, and
-    then drops the client instead of holding the server's memory for it."""
+    """transport.writer.FrameWriter buffers what the kernel does not take, up to
+    MAX_BACKLOG_BYTES, and then drops the client instead of holding the server's memory for it.
+    The kernel's own share is bounded too (SO_SNDBUF: 128 KiB, where autotuning would let it
+    grow to 4 MiB), so the drop comes after a known amount, whatever the machine's defaults."""
+    backlog = 262144
     env = {
         "RATE_LIMIT": "0",
         "MAX_MESSAGE_CHARS": "50000",
-        "MAX_BACKLOG_BYTES": "262144",
+        "MAX_BACKLOG_BYTES": str(backlog),
         "PING_INTERVAL": "60",  # no heartbeat may be what drops it
         "RESUME_GRACE_SECONDS": "0",  # its leave is announced at once
     }
@@ -336,11 +272,21 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_get_everything():
             slow_name = unique("Slow")
             slow.send("42" + json.dumps(["set_username", {"username": slow_name}]))
             reader.wait_message(f"{slow_name} has entered the chat!")
+            left = f"{slow_name} has left the chat!"
             big = "x" * 49_000
-            for i in range(160):  # 8 MB to each listener, at the pace the reader reads
-                talker.say(f"{i} {big}")
+            # The backlog, the kernel's 128 KiB send buffer and the client's small receive
+            # buffer: the drop must come within twice that. (With the kernel left to autotune,
+            # up to 4 MiB more would wait first.)
+            bound = 2 * (backlog + 128 * 1024 + 64 * 1024)
+            sent = 0
+            for i in range(bound // len(big)):
+                if reader.received("message", lambda d: d.get("txt") == left):
+                    break
+                talker.say(f"{i} {big}")  # at the pace the reader reads
                 reader.wait_for_count("message", i + 1, lambda d: d.get("name") == talker.name)
-            reader.wait_message(f"{slow_name} has left the chat!", timeout=10)
+                sent += len(big)
+            reader.wait_message(left, timeout=10)
+            assert sent <= bound
             assert talker.connected and reader.connected
         finally:
             for client in (reader, talker):
@@ -389,8 +335,9 @@ def test_sigterm_tells_websocket_clients_before_the_server_goes():
 
 
 def test_the_proxy_address_header_outlives_the_handshake_for_connect_checks():
-    """Sessions keep a lean environ (fastpath.lean_environ); the Socket.IO connect, which comes
-    after the Engine.IO handshake, still sees the client address a trusted proxy gave."""
+    """Sessions keep a lean environ (transport.engine.lean_environ); the Socket.IO connect,
+    which comes after the Engine.IO handshake, still sees the client address a trusted proxy
+    gave."""
     env = {"TRUST_PROXY": "true", "MAX_CONNECTIONS_PER_IP": "1"}
     with ServerProcess(env) as srv:
         first = ChatClient(srv.url, headers={"X-Forwarded-For": "203.0.113.7"})

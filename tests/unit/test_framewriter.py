@@ -1,9 +1,9 @@
 """FrameWriter: frames of one event-loop pass leave in one send; a slow reader is buffered,
-then dropped past the backlog limit."""
+then dropped past the backlog limit; closing sends what was written first."""
 
 import pytest
 
-from rpschat.web import fastpath
+from rpschat.transport.writer import FrameWriter, Loop
 
 
 class FakeSocket:
@@ -20,54 +20,87 @@ class FakeSocket:
         return taken
 
 
+class FakeLoop(Loop):
+    """Stands in for eventlet: records scheduled flushes, spawned tasks and dropped owners."""
+
+    __slots__ = ("scheduled", "spawned", "dropped")
+
+    def __init__(self):
+        super().__init__(
+            spawn=lambda fn, *args: self.spawned.append((fn, args)),
+            call_soon=lambda fn: self.scheduled.append(fn),
+            wait_writable=lambda sock, timeout: None,
+            on_overflow=lambda owner: self.dropped.append(owner),
+        )
+        self.scheduled, self.spawned, self.dropped = [], [], []
+
+
 @pytest.fixture
-def loop(monkeypatch):
-    """Stands in for eventlet: records scheduled flushes and spawned tasks."""
-    scheduled, spawned = [], []
-    monkeypatch.setattr(fastpath, "_schedule_call", lambda delay, fn: scheduled.append(fn))
-    monkeypatch.setattr(fastpath, "_spawn", lambda fn, *args: spawned.append((fn, args)))
-    fastpath._written.clear()
-    return scheduled, spawned
+def loop():
+    return FakeLoop()
 
 
 def test_frames_of_one_pass_leave_in_one_send(loop):
-    scheduled, _ = loop
     sock = FakeSocket()
-    writer = fastpath.FrameWriter(sock, 1 << 20, session=None)
+    writer = FrameWriter(sock, loop, 1 << 20)
     for frame in (b"ack", b"event", b"another"):
         writer.write(frame)
-    assert sock.sends == [] and len(scheduled) == 1  # nothing sent before the pass ends
-    fastpath.flush_written()
+    assert sock.sends == [] and loop.scheduled == [loop.flush_written]  # not before the pass ends
+    loop.flush_written()
     assert sock.sends == [b"ackeventanother"]
+    assert loop.frames_written == 3
 
 
 def test_every_written_socket_is_flushed_once_per_pass(loop):
-    scheduled, _ = loop
     sockets = [FakeSocket() for _ in range(3)]
-    writers = [fastpath.FrameWriter(s, 1 << 20, session=None) for s in sockets]
+    writers = [FrameWriter(s, loop, 1 << 20) for s in sockets]
     for writer in writers:
         writer.write(b"broadcast")
-    assert len(scheduled) == 1
-    fastpath.flush_written()
+    assert len(loop.scheduled) == 1
+    loop.flush_written()
     assert [s.sends for s in sockets] == [[b"broadcast"]] * 3
 
 
 def test_what_the_kernel_refuses_is_left_to_a_flusher_task(loop):
-    _, spawned = loop
     sock = FakeSocket(accept=4)
-    writer = fastpath.FrameWriter(sock, 1 << 20, session=None)
+    writer = FrameWriter(sock, loop, 1 << 20)
     writer.write(b"0123456789")
-    fastpath.flush_written()
+    loop.flush_written()
     assert sock.sends == [b"0123"]
-    assert [fn for fn, _ in spawned] == [writer._flush]
+    assert [fn for fn, _ in loop.spawned] == [writer._flush]
+    writer._flush()
+    assert b"".join(sock.sends) == b"0123456789"
 
 
 def test_a_reader_that_stops_is_dropped_past_the_backlog_limit(loop):
-    _, spawned = loop
     sock = FakeSocket(accept=0)
-    writer = fastpath.FrameWriter(sock, 100, session="the session")
+    writer = FrameWriter(sock, loop, 100, owner="the session")
     writer.write(b"x" * 60)
-    fastpath.flush_written()
+    loop.flush_written()
     writer.write(b"y" * 60)  # 120 bytes waiting: over the limit
     assert writer.closed
-    assert (fastpath.drop_slow_consumer, ("the session",)) in spawned
+    assert (loop.on_overflow, ("the session",)) in loop.spawned
+
+
+def test_closing_sends_what_was_written_before_it_and_nothing_after(loop):
+    sock = FakeSocket()
+    writer = FrameWriter(sock, loop, 1 << 20)
+    writer.write(b"pong")  # e.g. the answer to a PING read just before the client's CLOSE
+    closed = []
+    writer.close_after_flush(lambda: closed.append(b"".join(sock.sends)))
+    assert closed == [b"pong"]
+    writer.write(b"late")
+    loop.flush_written()
+    assert sock.sends == [b"pong"]
+
+
+def test_closing_while_a_flusher_waits_closes_once_it_is_done(loop):
+    sock = FakeSocket(accept=4)
+    writer = FrameWriter(sock, loop, 1 << 20)
+    writer.write(b"0123456789")
+    loop.flush_written()
+    closed = []
+    writer.close_after_flush(lambda: closed.append(True))
+    assert closed == []
+    writer._flush()  # the flusher task
+    assert closed == [True] and b"".join(sock.sends) == b"0123456789"

@@ -12,7 +12,7 @@ from engineio import packet
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rpschat.web.pinger import Pinger, PingSchedule, schedule_ping
+from rpschat.transport.pinger import Pinger, PingSchedule, schedule_ping
 
 
 def test_a_new_connection_is_due_its_ping_after_one_interval():
@@ -94,6 +94,7 @@ def server():
         event_factory=lambda: SimpleNamespace(set=lambda: None),
         clock=lambda: srv.clock[0],
     )
+    srv.rpschat_transport = SimpleNamespace(pinger=srv.pinger)  # what install() leaves
     srv.spawned = spawned
     return srv
 

@@ -1,18 +1,16 @@
-"""FrameReader: the client-to-server half of RFC 6455 that detached WebSockets parse themselves."""
+"""RFC 6455 frames (rpschat/transport/frames.py): the client-to-server half that detached
+WebSockets parse themselves, and the CLOSE handshake's status codes."""
 
 from __future__ import annotations
 
 import os
 import struct
-import warnings
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-with warnings.catch_warnings():  # eventlet warns that it is deprecated when imported
-    warnings.simplefilter("ignore")
-    from rpschat.web.detached import FrameReader, ProtocolError, accept_key, close_reply, unmask
+from rpschat.transport.frames import FrameReader, ProtocolError, accept_key, close_reply, unmask
 
 TEXT, BINARY, CONT, CLOSE, PING, PONG = 1, 2, 0, 8, 9, 10
 
@@ -95,6 +93,15 @@ def test_protocol_errors_carry_the_close_code(data, code):
     assert raised.value.code == code
 
 
+def test_messages_before_a_broken_frame_come_with_the_error():
+    reader = FrameReader(max_message=100)
+    data = frame(b"first") + frame(b"ping", PING) + frame(b"unmasked", mask=False)
+    with pytest.raises(ProtocolError) as raised:
+        reader.feed(data)
+    assert raised.value.code == 1002
+    assert raised.value.messages == [(TEXT, b"first"), (PING, b"ping")]
+
+
 def test_an_oversized_message_is_refused_from_its_header_alone():
     header = frame(b"x" * 70000, BINARY)[:14]  # the payload never has to arrive
     with pytest.raises(ProtocolError) as raised:
@@ -117,6 +124,9 @@ def test_nothing_is_buffered_between_whole_messages():
         (struct.pack("!H", 1005), 1002),  # may not be sent in a frame
         (struct.pack("!H", 999), 1002),
         (b"\x03", 1002),  # half a status code
+        (struct.pack("!H", 1000) + "bye \u00e9".encode(), 1000),  # a UTF-8 reason
+        (struct.pack("!H", 1000) + b"\xff\xfe", 1007),  # a reason that is not UTF-8
+        (struct.pack("!H", 4001) + b"\xc3", 1007),  # cut mid-character
     ],
 )
 def test_a_close_is_answered_with_its_own_status_when_that_may_be_sent(payload, code):

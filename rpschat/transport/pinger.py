@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engineio import packet
+from engineio.socket import Socket
 
 log = logging.getLogger("rpschat.transport")
 
@@ -62,7 +63,7 @@ class PingSchedule:
 
 
 class Pinger:
-    """Sends every engineio Socket its pings and closes those that stop answering.
+    """Sends every engineio Socket of one server its pings and closes those that stop answering.
 
     Keeps python-engineio's rules: a socket is pinged `ping_interval` after its last pong (after
     the handshake for the first one); `socket.last_ping` holds the time of the unanswered ping,
@@ -142,8 +143,14 @@ class Pinger:
             del sockets[sock.sid]
 
 
+ENGINEIO_SCHEDULE_PING = Socket.schedule_ping  # read at import, before install() replaces it
+
+
 def schedule_ping(self) -> None:
-    """engineio Socket.schedule_ping, on the shared Pinger (installed by fastpath.install)."""
-    if self.last_ping:  # only once the previous ping cycle has completed, as engineio does
+    """engineio Socket.schedule_ping, on the server's shared Pinger (see install())."""
+    transport = self.server.__dict__.get("rpschat_transport")
+    if transport is None or transport.pinger is None:
+        ENGINEIO_SCHEDULE_PING(self)
+    elif self.last_ping:  # only once the previous ping cycle has completed, as engineio does
         self.last_ping = None
-        self.server.pinger.add(self)
+        transport.pinger.add(self)

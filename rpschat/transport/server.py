@@ -1,0 +1,107 @@
+"""eventlet's WSGI server, able to hand a request's connection over to the application.
+
+Under eventlet's WSGI server every WebSocket keeps the green thread that served its HTTP
+upgrade request, parked in a blocking read for the life of the connection, together with
+everything that request built: the HTTP protocol object with its 8 KiB read and 16 KiB write
+buffers, the parsed headers, the WSGI environ, eventlet's WebSocket object. With 10,000 idle
+clients that was most of the server's memory. Here a request can take its socket out of the
+server (`Handover`, in the environ under HANDOVER) and end; websocket.py does that for
+WebSockets. `serve` counts handed-over sockets against `max_connections`.
+"""
+
+from __future__ import annotations
+
+from http.server import BaseHTTPRequestHandler
+
+import eventlet
+import eventlet.wsgi
+
+HANDOVER = "rpschat.handover"  # environ key: how a request hands its connection over
+
+
+class _HandedOver:
+    """Stands in for a socket eventlet's server no longer owns, so its clean-up is a no-op."""
+
+    def shutdown(self, *args):
+        pass
+
+    def close(self):
+        pass
+
+
+HANDED_OVER = _HandedOver()
+
+
+class ConnectionPool(eventlet.GreenPool):
+    """eventlet's GreenPool, counting connections rather than green threads: a request that
+    hands its connection over passes its slot on to it, and the slot is freed when that
+    connection closes. So `size` bounds HTTP requests and idle WebSockets together, and at the
+    limit the server stops accepting, as eventlet's pool does."""
+
+    def __init__(self, size: int):
+        super().__init__(size)
+        self._passed_on: set = set()
+
+    def pass_on_slot(self) -> None:
+        """From a request's green thread: its slot outlives the thread."""
+        self._passed_on.add(eventlet.getcurrent())
+
+    def release_slot(self) -> None:
+        self.sem.release()
+
+    def _spawn_done(self, coro):
+        super()._spawn_done(coro)  # releases the thread's slot...
+        if coro in self._passed_on:
+            self._passed_on.discard(coro)
+            self.sem.acquire(blocking=False)  # ...which is taken back: nothing ran in between
+
+
+class Handover:
+    """Lets the application take a request's socket from eventlet's WSGI server."""
+
+    __slots__ = ("_conn_state", "pool")
+
+    def __init__(self, conn_state: list, pool: ConnectionPool):
+        self._conn_state = conn_state  # eventlet's [address, socket, state] for the connection
+        self.pool = pool
+
+    def take(self):
+        """The client's OS socket, out of eventlet's wrapper: now the caller's to close, and
+        then to give its slot back with `pool.release_slot()`."""
+        self.pool.pass_on_slot()
+        green, self._conn_state[1] = self._conn_state[1], HANDED_OVER
+        raw = green.fd
+        # detach(): the wrapper, collected with the request, must not close the descriptor
+        sock = type(raw)(fileno=raw.detach())
+        sock.setblocking(False)
+        return sock
+
+
+class HandoverHttpProtocol(eventlet.wsgi.HttpProtocol):
+    """eventlet's HTTP/1.1 protocol, able to hand its connection over (see Handover)."""
+
+    pool = None  # the server's ConnectionPool; set by serve()
+
+    def get_environ(self):
+        environ = super().get_environ()
+        environ[HANDOVER] = Handover(self.conn_state, self.pool)
+        return environ
+
+    def finish(self):
+        if self.conn_state[1] is not HANDED_OVER:
+            super().finish()
+            return
+        try:
+            BaseHTTPRequestHandler.finish(self)  # only flushes and closes rfile and wfile
+        except OSError:
+            pass
+
+
+def serve(listener, app, max_connections: int) -> None:
+    """eventlet.wsgi.server, where `max_connections` counts HTTP connections being served and
+    handed-over WebSockets together."""
+    pool = ConnectionPool(max_connections)
+    protocol = type("HttpProtocol", (HandoverHttpProtocol,), {"pool": pool})
+    eventlet.wsgi.server(
+        listener, app, custom_pool=pool, protocol=protocol, log_output=False, debug=False
+    )
