@@ -19,6 +19,12 @@ class ThreadingRuntime:
         thread.start()
         return thread
 
+    def call_later(self, seconds, fn, *args):
+        timer = threading.Timer(max(0.0, seconds), fn, args)
+        timer.daemon = True
+        timer.start()
+        return timer
+
     def defer(self, fn, *args):
         return fn(*args)
 
@@ -44,15 +50,23 @@ class EventletRuntime:
     def __init__(self):
         import eventlet
         import eventlet.event  # noqa: F401
+        import eventlet.hubs
         import eventlet.queue
         import eventlet.tpool
 
         self._eventlet = eventlet
         self._tpool = eventlet.tpool
+        self._hubs = eventlet.hubs
         self._queue_cls = eventlet.queue.LightQueue
 
     def spawn(self, fn, *args):
         return self._eventlet.spawn(fn, *args)
+
+    def call_later(self, seconds, fn, *args):
+        # A hub timer, not spawn_after: cancelling a GreenThread switches tasks, a Timer's
+        # cancel() only marks it. The task starts when the timer fires.
+        hub = self._hubs.get_hub()
+        return hub.schedule_call_global(max(0.0, seconds), self._eventlet.spawn_n, fn, *args)
 
     def defer(self, fn, *args):
         return self._eventlet.spawn_n(fn, *args)

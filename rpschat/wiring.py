@@ -91,18 +91,19 @@ def build_services(
         runtime=runtime,
         limits=chat_limits(settings),
     )
+    game_settings = GameSettings(
+        round_seconds=settings.round_seconds,
+        challenge_seconds=settings.challenge_seconds,
+        resume_grace_seconds=settings.resume_grace_seconds,
+    )
     games = GameService(
         chat=chat,
         outbox=outbox,
         runtime=runtime,
         history=history,
         results=results,
-        settings=GameSettings(
-            round_seconds=settings.round_seconds,
-            challenge_seconds=settings.challenge_seconds,
-            resume_grace_seconds=settings.resume_grace_seconds,
-        ),
-        **(shared.game_stores() if shared else {}),
+        settings=game_settings,
+        **(shared.game_stores(game_settings.finished_game_seconds) if shared else {}),
     )
     chat.listener = games
     if shared is not None:

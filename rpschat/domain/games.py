@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from rpschat.domain.chat import MAX_REPLAY, ChatService, Connection
 from rpschat.domain.errors import Refused
-from rpschat.domain.game.match import TIME_IS_UP, GameOver, Match, ThrowOutcome
+from rpschat.domain.game.match import TIME_IS_UP, GameOver, GameResult, Match, ThrowOutcome
 from rpschat.domain.game.rules import parse_best_of
 from rpschat.domain.matchmaking import (
     ALREADY_IN_GAME,
@@ -47,7 +47,11 @@ from rpschat.domain.matchmaking import (
 )
 from rpschat.domain.payload import as_object
 from rpschat.domain.ports import (
+    Cancellable,
     ChallengeStore,
+    Drop,
+    DropStore,
+    ExpiredChallengeStore,
     HistoryStore,
     Lock,
     MatchStore,
@@ -56,6 +60,7 @@ from rpschat.domain.ports import (
     RematchStore,
     ResultsStore,
     Runtime,
+    SpectatorStore,
     StoredMessage,
     user_room,
 )
@@ -116,39 +121,147 @@ class GameSettings:
             raise ValueError(f"round_seconds must be positive, not {self.round_seconds}")
 
 
-# ---------------------------------------------------------------- live matches
+# ---------------------------------------------------------------- stores
 
 
 class InMemoryMatchStore:
-    """Keeps `to_dict` snapshots, as Redis would: a change counts only once it is `put`."""
+    """Holds the `Match` objects themselves, no copies. Callers still `put` after each change,
+    as the Redis store needs, which keeps the indexes here current."""
 
     def __init__(self) -> None:
-        self._matches: dict[str, dict[str, Any]] = {}
+        self._matches: dict[str, Match] = {}
+        self._live: dict[str, None] = {}  # live game ids, in start order
         self._live_game_by_player: dict[str, str] = {}
+        self._games_by_player: dict[str, dict[str, None]] = {}
 
     def get(self, game_id: str) -> Match | None:
-        data = self._matches.get(game_id)
-        return Match.from_dict(data) if data is not None else None
+        return self._matches.get(game_id)
 
     def put(self, match: Match) -> None:
-        self._matches[match.game_id] = match.to_dict()
+        game_id = match.game_id
+        self._matches[game_id] = match
+        if not match.is_over:
+            self._live.setdefault(game_id, None)
+        else:
+            self._live.pop(game_id, None)
         for player in match.players:
+            self._games_by_player.setdefault(player, {})[game_id] = None
             if not match.is_over:
-                self._live_game_by_player[player] = match.game_id
-            elif self._live_game_by_player.get(player) == match.game_id:
+                self._live_game_by_player[player] = game_id
+            elif self._live_game_by_player.get(player) == game_id:
                 del self._live_game_by_player[player]
 
     def delete(self, game_id: str) -> None:
-        data = self._matches.pop(game_id, None)
-        for player in data["players"] if data else ():
+        match = self._matches.pop(game_id, None)
+        self._live.pop(game_id, None)
+        for player in match.players if match else ():
             if self._live_game_by_player.get(player) == game_id:
                 del self._live_game_by_player[player]
-
-    def list(self) -> list[Match]:
-        return [Match.from_dict(data) for data in self._matches.values()]
+            games = self._games_by_player.get(player)
+            if games is not None:
+                games.pop(game_id, None)
+                if not games:
+                    del self._games_by_player[player]
 
     def live_game_of(self, player: str) -> str | None:
         return self._live_game_by_player.get(player)
+
+    def games_of(self, player: str) -> list[Match]:
+        return [self._matches[game_id] for game_id in self._games_by_player.get(player, ())]
+
+    def live_games(self) -> list[Match]:
+        return [self._matches[game_id] for game_id in self._live]
+
+    def overdue(self, cutoff: float) -> list[tuple[str, int]]:
+        return [
+            (match.game_id, match.round)
+            for match in self.live_games()
+            if match.round_deadline is not None and match.round_deadline < cutoff
+        ]
+
+
+class InMemorySpectatorStore:
+    def __init__(self) -> None:
+        self._by_game: dict[str, set[str]] = {}
+        self._by_user: dict[str, set[str]] = {}
+
+    def add(self, game_id: str, user_id: str) -> None:
+        self._by_game.setdefault(game_id, set()).add(user_id)
+        self._by_user.setdefault(user_id, set()).add(game_id)
+
+    def discard(self, game_id: str, user_id: str) -> bool:
+        watchers = self._by_game.get(game_id)
+        if watchers is None or user_id not in watchers:
+            return False
+        watchers.discard(user_id)
+        if not watchers:
+            del self._by_game[game_id]
+        self._unindex(user_id, game_id)
+        return True
+
+    def is_watching(self, game_id: str, user_id: str) -> bool:
+        return user_id in self._by_game.get(game_id, ())
+
+    def count(self, game_id: str) -> int:
+        return len(self._by_game.get(game_id, ()))
+
+    def games_of(self, user_id: str) -> list[str]:
+        return list(self._by_user.get(user_id, ()))
+
+    def drop_user(self, user_id: str) -> None:
+        for game_id in self._by_user.pop(user_id, ()):
+            watchers = self._by_game.get(game_id)
+            if watchers is not None:
+                watchers.discard(user_id)
+                if not watchers:
+                    del self._by_game[game_id]
+
+    def drop_game(self, game_id: str) -> set[str]:
+        watchers = self._by_game.pop(game_id, set())
+        for user_id in watchers:
+            self._unindex(user_id, game_id)
+        return watchers
+
+    def _unindex(self, user_id: str, game_id: str) -> None:
+        games = self._by_user.get(user_id)
+        if games is not None:
+            games.discard(game_id)
+            if not games:
+                del self._by_user[user_id]
+
+
+class InMemoryDropStore:
+    def __init__(self) -> None:
+        self._drops: dict[str, Drop] = {}
+
+    def add(self, name: str, drop: Drop) -> None:
+        self._drops[name] = drop
+
+    def get(self, name: str) -> Drop | None:
+        return self._drops.get(name)
+
+    def pop(self, name: str) -> Drop | None:
+        return self._drops.pop(name, None)
+
+    def forget_queue(self, name: str) -> None:
+        drop = self._drops.get(name)
+        if drop is not None and drop.queued_best_of is not None:
+            self._drops[name] = Drop(drop.at)
+
+
+class InMemoryExpiredChallenges:
+    def __init__(self, kept: int) -> None:
+        self._kept = kept
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, challenge_ids: list[str]) -> None:
+        for challenge_id in challenge_ids:
+            self._ids[challenge_id] = None
+        while len(self._ids) > self._kept:
+            self._ids.popitem(last=False)
+
+    def __contains__(self, challenge_id: object) -> bool:
+        return challenge_id in self._ids
 
 
 # ---------------------------------------------------------------- the service
@@ -180,7 +293,9 @@ class GameService:
         challenge_store: ChallengeStore | None = None,
         rematch_store: RematchStore | None = None,
         lock: Lock | None = None,  # cluster-wide with several nodes
-        shared_maps: dict[str, Any] | None = None,  # the maps below, in Redis (several nodes)
+        spectator_store: SpectatorStore | None = None,
+        drop_store: DropStore | None = None,
+        expired_challenge_store: ExpiredChallengeStore | None = None,
     ) -> None:
         self._chat = chat
         self._outbox = outbox
@@ -199,22 +314,26 @@ class GameService:
         self._rematches = Rematches(store=rematch_store)
         self._user_ids: dict[str, str] = {}  # display name -> user id
         self._names: dict[str, str] = {}  # user id -> display name last seen
-        maps = shared_maps or {}
-        # players whose connection was lost, by name -> when
-        self._dropped_at: dict[str, float] = maps.get("dropped_at", {})
-        # name -> best_of, requeued on resume
-        self._queued_before_drop: dict[str, int] = maps.get("queued_before_drop", {})
-        self._spectators: dict[str, set[str]] = maps.get("spectators", {})  # game id -> user ids
-        # finished game id -> players who left it
-        self._departed: dict[str, set[str]] = maps.get("departed", {})
-        self._ended_at: OrderedDict[str, float] = OrderedDict()  # finished game id -> when
-        self._expired_challenges: OrderedDict[str, None] = maps.get(
-            "expired_challenges", OrderedDict()
+        self._spectators: SpectatorStore = spectator_store or InMemorySpectatorStore()
+        self._drops: DropStore = drop_store or InMemoryDropStore()
+        self._expired_challenges: ExpiredChallengeStore = (
+            expired_challenge_store or InMemoryExpiredChallenges(EXPIRED_CHALLENGES_KEPT)
         )
+        # This node's timers: cancelled when their round ends or their challenge is answered.
+        self._round_timers: dict[str, Cancellable] = {}  # game id -> timer
+        self._challenge_timers: dict[str, Cancellable] = {}  # challenge id -> timer
+        # Games finished on this node -> when: their rooms and side state go after
+        # `finished_game_seconds` (one sweep timer for all of them).
+        self._ended_at: OrderedDict[str, float] = OrderedDict()
+        self._sweep: Cancellable | None = None
+        # Finished games whose result is being written, then announced (in order, batched).
+        self._unrecorded: list[tuple[Match, GameOver, str | None]] = []
+        self._recording = False
+        self._unrecorded_lock = threading.Lock()  # local: guards the two fields above
 
     def live_count(self) -> int:
         """Games being played (with shared stores: in the whole cluster)."""
-        return sum(1 for match in self._store.list() if not match.is_over)
+        return len(self._store.live_games())
 
     def register(self, router: Any) -> None:
         """Add every game event to the web layer's Router."""
@@ -270,7 +389,7 @@ class GameService:
             self._apply(match, outcome)
         else:  # only that the opponent threw: the move itself stays secret until the round ends
             self._emit_to_player(
-                match.opponent_of(conn.name), "opponent_threw", {"game_id": match.game_id}
+                match, match.opponent_of(conn.name), "opponent_threw", {"game_id": match.game_id}
             )
         return OK
 
@@ -279,22 +398,23 @@ class GameService:
         conn = self._caller(sid)
         match = self._match(as_object(payload, GAME_SHAPE).get("game_id"))
         self._limit(conn, "other")
-        if self._is_member_player(match, conn.name):
+        if match.is_member(conn.name, conn.user_id):
             self._player_leaves(match, conn.name, sid)
-        elif conn.user_id in self._spectators.get(match.game_id, ()):
-            self._spectators[match.game_id].discard(conn.user_id)
+        elif self._spectators.discard(match.game_id, conn.user_id):
             self._outbox.leave(sid, game_room(match.game_id))
         else:
             raise Refused(NOT_IN_THIS_GAME)
         return OK
 
     def _player_leaves(self, match: Match, name: str, sid: str) -> None:
-        self._departed.setdefault(match.game_id, set()).add(name)
+        match.left.append(name)
         self._outbox.leave(sid, game_room(match.game_id))
-        if not match.is_over:
-            over = match.forfeit(name, "forfeit")
+        if match.is_over:
             self._store.put(match)
-            self._finish(match, over, also_to=sid)  # out of the room, still told how it ended
+            return
+        over = match.forfeit(name, "forfeit")
+        self._store.put(match)
+        self._finish(match, over, also_to=sid)  # out of the room, still told how it ended
 
     # ---- challenges ------------------------------------------------------------------------
 
@@ -318,7 +438,9 @@ class GameService:
         )
         self._remember(target_id, target)
         self._send_challenged(challenge, now)
-        self._runtime.spawn(self._challenge_timer, challenge.expires_at)
+        self._challenge_timers[challenge.challenge_id] = self._runtime.call_later(
+            challenge.expires_at - now, self._challenge_timer, challenge.challenge_id
+        )
         return {"ok": True, "challenge_id": challenge.challenge_id}
 
     @_atomic
@@ -337,10 +459,12 @@ class GameService:
             raise Refused(CHALLENGE_EXPIRED)
         if accept:
             challenge = self._challenges.accept(challenge_id, conn.name, now)
+            self._cancel_challenge_timer(challenge_id)
             self._tell_challenger(challenge, accepted=True, reason="accepted")
             self._start_match(challenge.challenger, challenge.challenged, challenge.best_of)
         else:
             challenge = self._challenges.decline(challenge_id, conn.name, now)
+            self._cancel_challenge_timer(challenge_id)
             self._tell_challenger(challenge, accepted=False, reason="declined")
         return OK
 
@@ -351,10 +475,11 @@ class GameService:
             "best_of": challenge.best_of,
             "expires_in_ms": _ms(max(0.0, challenge.expires_at - now)),
         }
-        self._emit_to_player(challenge.challenged, "challenged", offer)
+        self._emit_to_player(None, challenge.challenged, "challenged", offer)
 
     def _tell_challenger(self, challenge: Challenge, accepted: bool, reason: str) -> None:
         self._emit_to_player(
+            None,
             challenge.challenger,
             "challenge_answered",
             self._answer(challenge, accepted, challenge.challenged, reason),
@@ -369,9 +494,14 @@ class GameService:
             "reason": reason,
         }
 
-    def _challenge_timer(self, expires_at: float) -> None:
-        self._sleep_until(expires_at)
+    def _challenge_timer(self, challenge_id: str) -> None:
+        self._challenge_timers.pop(challenge_id, None)
         self._guarded(self._expire_challenges_now)
+
+    def _cancel_challenge_timer(self, challenge_id: str) -> None:
+        timer = self._challenge_timers.pop(challenge_id, None)
+        if timer is not None:
+            timer.cancel()
 
     @_atomic
     def _expire_challenges_now(self) -> None:
@@ -379,10 +509,12 @@ class GameService:
 
     def _expire_challenges(self, now: float) -> None:
         """Drop stale challenges and tell their challengers (the challenged had expires_in_ms)."""
-        for challenge in self._challenges.expire(now):
-            self._expired_challenges[challenge.challenge_id] = None
-            while len(self._expired_challenges) > EXPIRED_CHALLENGES_KEPT:
-                self._expired_challenges.popitem(last=False)
+        expired = self._challenges.expire(now)
+        if not expired:
+            return
+        self._expired_challenges.add([challenge.challenge_id for challenge in expired])
+        for challenge in expired:
+            self._cancel_challenge_timer(challenge.challenge_id)
             self._tell_challenger(challenge, accepted=False, reason="expired")
 
     # ---- rematches -------------------------------------------------------------------------
@@ -397,10 +529,10 @@ class GameService:
             raise Refused(DID_NOT_PLAY)
         if not match.is_over:
             raise Refused(NOT_OVER_YET)
-        if name in self._departed.get(match.game_id, ()):
+        if not match.is_member(name, conn.user_id):
             raise Refused(YOU_LEFT)
         opponent = match.opponent_of(name)
-        self._refuse_rematch_with(opponent, match.game_id)
+        self._refuse_rematch_with(match, opponent)
         if self._in_live_game(name):
             raise Refused(ALREADY_IN_GAME)
         already_asked = name in self._rematches.requested_by(match.game_id)
@@ -409,13 +541,13 @@ class GameService:
             self._start_match(*match.players, match.best_of)
         elif not already_asked:
             asked = {"game_id": match.game_id, "by": name}
-            self._emit_to_player(opponent, "rematch_requested", asked)
+            self._emit_to_player(match, opponent, "rematch_requested", asked)
         return OK
 
-    def _refuse_rematch_with(self, opponent: str, game_id: str) -> None:
-        opponent_id = self._user_id_of(opponent)
+    def _refuse_rematch_with(self, match: Match, opponent: str) -> None:
+        opponent_id = match.user_ids.get(opponent) or self._user_id_of(opponent)
         still_here = opponent_id and self._chat.directory.user_of(opponent) == opponent_id
-        if not still_here or opponent in self._departed.get(game_id, ()):
+        if not still_here or not match.is_member(opponent, opponent_id):
             raise Refused(OPPONENT_LEFT)
         if self._in_live_game(opponent):
             raise Refused(f"{opponent} is already in a game.")
@@ -427,8 +559,14 @@ class GameService:
         conn = self._caller(sid)
         self._limit(conn, "other")
         live = [
-            {key: view[key] for key in ("game_id", "players", "best_of", "round", "score")}
-            for view in (m.public_view() for m in self._store.list() if not m.is_over)
+            {
+                "game_id": m.game_id,
+                "players": list(m.players),
+                "best_of": m.best_of,
+                "round": m.round,
+                "score": dict(m.score),
+            }
+            for m in self._store.live_games()
         ]
         return {"ok": True, "games": live}
 
@@ -440,7 +578,7 @@ class GameService:
         if match.is_over:
             raise Refused(GAME_IS_OVER)
         if conn.name not in match.players:
-            self._spectators.setdefault(match.game_id, set()).add(conn.user_id)
+            self._spectators.add(match.game_id, conn.user_id)
         self._outbox.join(sid, game_room(match.game_id))
         return {"ok": True, "game": self._view(match)}
 
@@ -449,7 +587,7 @@ class GameService:
         view = match.public_view()
         del view["round_deadline"]  # server clock seconds: clients get a duration instead
         view["time_left_ms"] = _ms(match.time_left(self._runtime.now()))
-        view["spectators"] = len(self._spectators.get(match.game_id, ()))
+        view["spectators"] = self._spectators.count(match.game_id)
         return view
 
     # ---- game chat and leaderboard (split: validate now, store or read in the slow part) ----
@@ -466,12 +604,9 @@ class GameService:
         self._limit(conn, "chat")
         return lambda: self._store_game_message(match.game_id, conn, text, client_id)
 
-    def game_chat(self, sid: str, payload: Any) -> dict:
-        return self.check_game_chat(sid, payload)()
-
     def _may_chat(self, match: Match, conn: Connection) -> bool:
-        return self._is_member_player(match, conn.name) or conn.user_id in self._spectators.get(
-            match.game_id, ()
+        return match.is_member(conn.name, conn.user_id) or self._spectators.is_watching(
+            match.game_id, conn.user_id
         )
 
     def _store_game_message(
@@ -497,10 +632,9 @@ class GameService:
         size = self._settings.leaderboard_size
         return lambda: {"ok": True, "players": self._results.leaderboard(size)}
 
-    def leaderboard(self, sid: str, payload: Any) -> dict:
-        return self.check_leaderboard(sid, payload)()
-
     # ---- presence (ChatService's PresenceListener) -----------------------------------------
+    #
+    # Each costs the user's own games, queue entry and challenges: never all games stored.
 
     @_atomic
     def is_busy(self, user_id: str) -> bool:
@@ -508,84 +642,76 @@ class GameService:
         name = self._chat.directory.name_of(user_id)
         if name is None:
             return False
+        drop = self._drops.get(name)
         return (
             self._in_live_game(name)
             or self._matchmaker.is_queued(name)
-            or name in self._queued_before_drop
+            or (drop is not None and drop.queued_best_of is not None)
             or bool(self._challenges.pending_for(name, self._runtime.now()))
         )
 
     @_atomic
     def user_dropped(self, user_id: str, name: str) -> None:
         """Lost connection, maybe back soon. The round timer keeps running meanwhile."""
-        self._dropped_at[name] = self._runtime.now()
         best_of = self._matchmaker.queued_best_of(name)
         if best_of is not None:  # nobody should be matched with a player who can't hear it
             self._matchmaker.remove(name)
-            self._queued_before_drop[name] = best_of
+        self._drops.add(name, Drop(self._runtime.now(), best_of))
         game_id = self._store.live_game_of(name)
         if game_id is not None:
-            self._tell_opponent_away(game_id, name, self._settings.resume_grace_seconds)
+            match = self._store.get(game_id)
+            if match is not None:
+                self._tell_opponent_away(match, name, self._settings.resume_grace_seconds)
 
     @_atomic
     def user_back(self, user_id: str, name: str, sid: str) -> None:
         """A resumed connection: back into its rooms, its game state and its queue."""
         self._remember(user_id, name)
-        was_dropped = self._dropped_at.pop(name, None) is not None
-        self._rejoin_rooms(user_id, name, sid)
-        game_id = self._store.live_game_of(name)
-        if game_id is not None:
-            self._send_game_state(game_id, name, sid, was_dropped)
+        drop = self._drops.pop(name)
+        for game_id in self._games_of(user_id, name):
+            self._outbox.join(sid, game_room(game_id))
+        live_id = self._store.live_game_of(name)
+        live = self._store.get(live_id) if live_id is not None else None
+        if live is not None:
+            self._send_game_state(live, name, sid, was_dropped=drop is not None)
         now = self._runtime.now()
         for challenge in self._challenges.pending_for(name, now):
             if challenge.challenged == name:
                 self._send_challenged(challenge, now)
-        best_of = self._queued_before_drop.pop(name, None)
-        if best_of is not None and game_id is None:
-            self._requeue(name, best_of)
+        if drop is not None and drop.queued_best_of is not None and live is None:
+            self._requeue(name, drop.queued_best_of)
 
     @_atomic
     def user_gone(self, user_id: str, name: str) -> None:
-        """Gone for good (grace over, or a deliberate disconnect): forfeit and clean up."""
-        self._dropped_at.pop(name, None)
-        self._queued_before_drop.pop(name, None)
+        """Gone for good (grace over, or a deliberate disconnect): forfeit and clean up. The
+        finished games they played need no update: `Match.is_member` checks the user id."""
+        self._drops.pop(name)
         self._matchmaker.remove(name)
         game_id = self._store.live_game_of(name)
-        if game_id is not None:
-            match = self._store.get(game_id)
+        match = self._store.get(game_id) if game_id is not None else None
+        if match is not None and not match.is_over:
             over = match.forfeit(name, "disconnect")
             self._store.put(match)
             self._finish(match, over)
         for challenge in self._challenges.cancel_for(name):
+            self._cancel_challenge_timer(challenge.challenge_id)
             other = challenge.challenged if challenge.challenger == name else challenge.challenger
             answer = self._answer(challenge, False, name, "gone")
-            self._emit_to_player(other, "challenge_answered", answer)
+            self._emit_to_player(None, other, "challenge_answered", answer)
         self._rematches.cancel_for(name)
-        for match in self._store.list():
-            if match.is_over and name in match.players:
-                self._departed.setdefault(match.game_id, set()).add(name)
-        for spectators in self._spectators.values():
-            spectators.discard(user_id)
+        self._spectators.drop_user(user_id)
         self._forget_user(user_id, name)
 
-    def _tell_opponent_away(self, game_id: str, name: str, grace_seconds: float) -> None:
-        match = self._store.get(game_id)
-        status = {"game_id": game_id, "name": name, "connected": False}
+    def _tell_opponent_away(self, match: Match, name: str, grace_seconds: float) -> None:
+        status = {"game_id": match.game_id, "name": name, "connected": False}
         status["grace_ms"] = _ms(max(0.0, grace_seconds))
-        self._emit_to_player(match.opponent_of(name), "opponent_status", status)
+        self._emit_to_player(match, match.opponent_of(name), "opponent_status", status)
 
     def _games_of(self, user_id: str, name: str) -> list[str]:
-        """The games a user is in the room of: played (and not left) or watched."""
-        return [
-            match.game_id
-            for match in self._store.list()
-            if self._is_member_player(match, name)
-            or user_id in self._spectators.get(match.game_id, ())
-        ]
-
-    def _rejoin_rooms(self, user_id: str, name: str, sid: str) -> None:
-        for game_id in self._games_of(user_id, name):
-            self._outbox.join(sid, game_room(game_id))
+        """The games a user is in the room of: played (and not left) or watched. From the
+        user's own indexes, never a scan of every game stored."""
+        played = [m.game_id for m in self._store.games_of(name) if m.is_member(name, user_id)]
+        return played + self._spectators.games_of(user_id)
 
     def replay_game_chat(self, user_id: str, name: str, sid: str, last_id: int) -> None:
         """After a resume (once `user_back` put the connection back in its rooms): the game
@@ -597,13 +723,12 @@ class GameService:
                 replayed = {"game_id": game_id, **message.to_wire(), "replayed": True}
                 self._outbox.emit("game_message", replayed, to=sid)
 
-    def _send_game_state(self, game_id: str, name: str, sid: str, was_dropped: bool) -> None:
-        match = self._store.get(game_id)
+    def _send_game_state(self, match: Match, name: str, sid: str, was_dropped: bool) -> None:
         state = {**self._view(match), "your_move": match.move_of(name)}
         self._outbox.emit("game_state", state, to=sid)
         if was_dropped:
-            status = {"game_id": game_id, "name": name, "connected": True}
-            self._emit_to_player(match.opponent_of(name), "opponent_status", status)
+            status = {"game_id": match.game_id, "name": name, "connected": True}
+            self._emit_to_player(match, match.opponent_of(name), "opponent_status", status)
 
     def _requeue(self, name: str, best_of: int) -> None:
         try:
@@ -617,15 +742,23 @@ class GameService:
 
     def _start_match(self, player_a: str, player_b: str, best_of: int) -> Match:
         now = self._runtime.now()
+        user_ids = {p: u for p in (player_a, player_b) if (u := self._user_id_of(p)) is not None}
         match = Match.start(
-            self._make_game_id(), player_a, player_b, best_of, now, self._settings.round_seconds
+            self._make_game_id(),
+            player_a,
+            player_b,
+            best_of,
+            now,
+            self._settings.round_seconds,
+            user_ids=user_ids,
         )
         self._store.put(match)
         room = game_room(match.game_id)
         for player in match.players:
             self._matchmaker.remove(player)
-            self._queued_before_drop.pop(player, None)
-            sid = self._sid_of(player)
+            self._drops.forget_queue(player)
+            user_id = match.user_ids.get(player)
+            sid = self._chat.directory.sid_of(user_id) if user_id else None
             if sid is not None:
                 self._outbox.join(sid, room)
         for player in match.players:
@@ -636,23 +769,39 @@ class GameService:
                 "players": list(match.players),
                 "round_seconds": match.round_seconds,
             }
-            self._emit_to_player(player, "match_found", found)
-        log.info("game %s: %s vs %s, best of %d", match.game_id, player_a, player_b, best_of)
+            self._emit_to_player(match, player, "match_found", found)
+        log.debug("game %s: %s vs %s, best of %d", match.game_id, player_a, player_b, best_of)
         self._start_round(match)
         for player in match.players:  # matched (via a challenge) while their connection is lost
-            if player in self._dropped_at:
-                grace = self._settings.resume_grace_seconds - (now - self._dropped_at[player])
-                self._tell_opponent_away(match.game_id, player, grace)
+            drop = self._drops.get(player)
+            if drop is not None:
+                grace = self._settings.resume_grace_seconds - (now - drop.at)
+                self._tell_opponent_away(match, player, grace)
         return match
 
     def _start_round(self, match: Match) -> None:
+        now = self._runtime.now()
         started = {
             "game_id": match.game_id,
             "round": match.round,
-            "time_left_ms": _ms(match.time_left(self._runtime.now())),
+            "time_left_ms": _ms(match.time_left(now)),
         }
         self._outbox.emit("round_started", started, to=game_room(match.game_id))
-        self._runtime.spawn(self._round_timer, match.game_id, match.round, match.round_deadline)
+        self._set_round_timer(match, now)
+
+    def _set_round_timer(self, match: Match, now: float) -> None:
+        """One timer per live game on the node that started its round; the previous round's
+        is cancelled, so a round settled early holds nothing until its deadline."""
+        self._cancel_round_timer(match.game_id)
+        if match.round_deadline is not None:
+            self._round_timers[match.game_id] = self._runtime.call_later(
+                match.round_deadline - now, self._round_timer, match.game_id, match.round
+            )
+
+    def _cancel_round_timer(self, game_id: str) -> None:
+        timer = self._round_timers.pop(game_id, None)
+        if timer is not None:
+            timer.cancel()
 
     def _apply(self, match: Match, outcome: ThrowOutcome) -> None:
         """Tell the room what a throw or a timeout settled, then start the next round or end."""
@@ -665,58 +814,71 @@ class GameService:
             self._start_round(match)
 
     def _finish(self, match: Match, over: GameOver, also_to: str | None = None) -> None:
-        log.info("game %s over: %s (%s)", match.game_id, over.winner, over.reason)
+        """The one place where a game ends (won, timeout, forfeit, disconnect, abandoned)."""
+        log.debug("game %s over: %s (%s)", match.game_id, over.winner, over.reason)
+        self._cancel_round_timer(match.game_id)
         now = self._runtime.now()
         self._ended_at[match.game_id] = now
-        self._forget_finished_before(now - self._settings.finished_game_seconds)
-        # The write may block (SQL): off the lock, in a task of its own under eventlet.
-        self._runtime.defer(self._record_and_announce, match, over, also_to)
+        self._schedule_sweep(now)
+        # The write may block (SQL): off the lock, in a task of its own under eventlet, and
+        # batched with the other games that ended meanwhile (one transaction for them all).
+        with self._unrecorded_lock:
+            self._unrecorded.append((match, over, also_to))
+            start_writer = not self._recording
+            self._recording = True
+        if start_writer:
+            self._runtime.defer(self._record_and_announce)
 
-    def _record_and_announce(self, match: Match, over: GameOver, also_to: str | None) -> None:
-        """Record first, so that a leaderboard asked after `game_over` includes the game."""
-        try:
-            self._record(match, over)
-        finally:
-            self._outbox.emit("game_over", over.to_dict(), to=game_room(match.game_id))
-            if also_to is not None:
-                self._outbox.emit("game_over", over.to_dict(), to=also_to)
+    def _record_and_announce(self) -> None:
+        """Record first, then announce: a game whose `game_over` went out is in the results
+        (and a leaderboard asked after `game_over` includes it)."""
+        while True:
+            with self._unrecorded_lock:
+                batch, self._unrecorded = self._unrecorded, []
+                if not batch:
+                    self._recording = False
+                    return
+            self._record(batch)
+            for match, over, also_to in batch:
+                ended = over.to_dict()
+                self._outbox.emit("game_over", ended, to=game_room(match.game_id))
+                if also_to is not None:
+                    self._outbox.emit("game_over", ended, to=also_to)
 
-    def _record(self, match: Match, over: GameOver) -> None:
-        loser = match.opponent_of(over.winner) if over.winner is not None else None
+    def _record(self, batch: list[tuple[Match, GameOver, str | None]]) -> None:
+        results = [self._result(match, over) for match, over, _ in batch]
         try:
-            self._results.record(
-                over.winner,
-                loser,
-                match.players,
-                over.reason,
-                match.best_of,
-                over.score,
-                match.game_id,
-            )
+            self._results.record_many(results)
         except Exception:  # a failed write must not break the game; the log keeps the result
-            log.exception("recording game %s failed: %s", match.game_id, over.to_dict())
+            log.exception("recording games failed: %s", results)
 
-    def _round_timer(self, game_id: str, round_number: int, deadline: float) -> None:
-        self._sleep_until(deadline)
+    @staticmethod
+    def _result(match: Match, over: GameOver) -> GameResult:
+        loser = match.opponent_of(over.winner) if over.winner is not None else None
+        return GameResult(
+            over.winner, loser, match.players, over.reason, match.best_of, over.score, match.game_id
+        )
+
+    def _round_timer(self, game_id: str, round_number: int) -> None:
         self._guarded(self._expire_round, game_id, round_number)
 
     @_atomic
     def _expire_round(self, game_id: str, round_number: int) -> None:
         match = self._store.get(game_id)
         if match is None or match.is_over or match.round != round_number:
-            return  # a stale timer: the round was settled by its second throw
-        if match.time_left(self._runtime.now()) > 0:  # the clock went back: wait again
-            self._runtime.spawn(self._round_timer, game_id, round_number, match.round_deadline)
+            return  # a stale timer: the round was settled elsewhere (another node, a throw)
+        now = self._runtime.now()
+        if match.time_left(now) > 0:  # fired early (the clock went back): wait again
+            self._set_round_timer(match, now)
             return
-        self._settle_overdue_round(match, self._runtime.now())
+        self._round_timers.pop(game_id, None)
+        self._settle_overdue_round(match, now)
 
     def settle_overdue(self, cutoff: float) -> None:
         """Settle rounds and challenges whose deadline passed before `cutoff`: the backstop for
         the timers of a node that died (the cluster keeper calls it; idempotent)."""
-        for match in self._store.list():
-            deadline = match.round_deadline
-            if not match.is_over and deadline is not None and deadline < cutoff:
-                self._guarded(self._expire_round, match.game_id, match.round)
+        for game_id, round_number in self._store.overdue(cutoff):
+            self._guarded(self._expire_round, game_id, round_number)
         if any(c.expires_at < cutoff for c in self._challenge_store.all()):
             self._guarded(self._expire_challenges_now)
 
@@ -726,23 +888,35 @@ class GameService:
             self._store.put(match)
             self._apply(match, outcome)
 
-    def _forget_finished_before(self, cutoff: float) -> None:
+    def _schedule_sweep(self, now: float) -> None:
+        if self._sweep is None and self._ended_at:
+            oldest = next(iter(self._ended_at.values()))
+            wait = oldest + self._settings.finished_game_seconds - now
+            self._sweep = self._runtime.call_later(wait, self._guarded, self._sweep_finished)
+
+    @_atomic
+    def _sweep_finished(self) -> None:
+        """Forget the games that finished `finished_game_seconds` ago, then wait for the next."""
+        self._sweep = None
+        now = self._runtime.now()
+        cutoff = now - self._settings.finished_game_seconds
         while self._ended_at:
             game_id, ended = next(iter(self._ended_at.items()))
             if ended > cutoff:
-                return
+                break
             self._forget_game(game_id)
+        self._schedule_sweep(now)
 
     def _forget_game(self, game_id: str) -> None:
+        """Release a finished game: its match, rematch requests, spectators and room."""
         match = self._store.get(game_id)
         self._store.delete(game_id)
         self._ended_at.pop(game_id, None)
-        self._departed.pop(game_id, None)
         self._rematches.forget(game_id)
-        spectators = self._spectators.pop(game_id, set())
-        members = [self._sid_of(p) for p in match.players] if match else []
-        members += [self._chat.directory.sid_of(user_id) for user_id in spectators]
-        for sid in members:
+        spectators = self._spectators.drop_game(game_id)
+        user_ids = [*(match.user_ids.values() if match else ()), *spectators]
+        for user_id in user_ids:
+            sid = self._chat.directory.sid_of(user_id)
             if sid is not None:
                 self._outbox.leave(sid, game_room(game_id))
 
@@ -781,24 +955,15 @@ class GameService:
     def _in_live_game(self, name: str) -> bool:
         return self._store.live_game_of(name) is not None
 
-    def _is_member_player(self, match: Match, name: str) -> bool:
-        return name in match.players and name not in self._departed.get(match.game_id, ())
-
     def _user_id_of(self, name: str) -> str | None:
         return self._user_ids.get(name) or self._chat.directory.user_of(name)
 
-    def _sid_of(self, name: str) -> str | None:
-        user_id = self._user_id_of(name)
-        return self._chat.directory.sid_of(user_id) if user_id else None
-
-    def _emit_to_player(self, name: str, event: str, data: dict) -> None:
-        user_id = self._user_id_of(name)
+    def _emit_to_player(self, match: Match | None, name: str, event: str, data: dict) -> None:
+        """To the user room of `name`: the user who plays in `match`, if given."""
+        user_id = match.user_ids.get(name) if match is not None else None
+        user_id = user_id or self._user_id_of(name)
         if user_id is not None:
             self._outbox.emit(event, data, to=user_room(user_id))
-
-    def _sleep_until(self, deadline: float) -> None:
-        while (left := deadline - self._runtime.now()) > 0:
-            self._runtime.sleep(left)
 
     @staticmethod
     def _guarded(fn: Callable[..., None], *args: Any) -> None:

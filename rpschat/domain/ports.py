@@ -16,7 +16,7 @@ from rpschat.domain.errors import Refused
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from rpschat.domain.game.match import Match
+    from rpschat.domain.game.match import GameResult, Match
     from rpschat.domain.matchmaking import Challenge
     from rpschat.domain.ratelimit import RateSpec
 
@@ -71,6 +71,10 @@ class Queue(Protocol):
     def get_nowait(self) -> Any: ...
 
 
+class Cancellable(Protocol):
+    def cancel(self) -> Any: ...
+
+
 class Runtime(Protocol):
     """What code needs from the event loop: tasks, sleeping, events, queues, blocking calls.
 
@@ -78,6 +82,10 @@ class Runtime(Protocol):
     import eventlet and unit tests run on threads."""
 
     def spawn(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+    def call_later(self, seconds: float, fn: Callable[..., Any], *args: Any) -> Cancellable:
+        """Run `fn` in a task of its own after `seconds`, unless cancelled first. Costs no
+        task (and no stack) while it waits, so a timer per round or challenge is cheap."""
+
     def defer(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run `fn` without holding up the caller (a green thread), or at once where the
         caller may block (threads: the test client expects acks before `emit` returns)."""
@@ -231,6 +239,11 @@ class ResultsStore(Protocol):
         """
         ...
 
+    def record_many(self, results: list[GameResult]) -> list[bool]:
+        """`record` each, in one transaction (games end faster than a database commits them
+        one by one); which of them were new."""
+        ...
+
     def leaderboard(self, limit: int = 50) -> list[Standing]:
         """Most wins first, then fewest losses, then name (case-insensitively)."""
         ...
@@ -242,13 +255,60 @@ class ResultsStore(Protocol):
 
 
 class MatchStore(Protocol):
-    """Matches by game id, live and recently finished; a player is in at most one live match."""
+    """Matches by game id, live and recently finished; a player is in at most one live match.
+
+    Every query is by key or by player: none costs time in proportion to the games stored."""
 
     def get(self, game_id: str) -> Match | None: ...
     def put(self, match: Match) -> None: ...
     def delete(self, game_id: str) -> None: ...
-    def list(self) -> list[Match]: ...
     def live_game_of(self, player: str) -> str | None: ...
+    def games_of(self, player: str) -> list[Match]:
+        """The kept matches (live and finished) `player` played in."""
+
+    def live_games(self) -> list[Match]:
+        """Live matches, in the order they started."""
+
+    def overdue(self, cutoff: float) -> list[tuple[str, int]]:
+        """(game id, round) of live matches whose round deadline is before `cutoff`."""
+
+
+class SpectatorStore(Protocol):
+    """Who watches which game, indexed both ways: a user leaving costs their own games only."""
+
+    def add(self, game_id: str, user_id: str) -> None: ...
+    def discard(self, game_id: str, user_id: str) -> bool: ...
+    def is_watching(self, game_id: str, user_id: str) -> bool: ...
+    def count(self, game_id: str) -> int: ...
+    def games_of(self, user_id: str) -> list[str]: ...
+    def drop_user(self, user_id: str) -> None: ...
+    def drop_game(self, game_id: str) -> set[str]:
+        """Forget the game's spectators; returns them."""
+
+
+@dataclass(frozen=True)
+class Drop:
+    """A player whose connection was lost: since when, and the queue they were taken out of."""
+
+    at: float
+    queued_best_of: int | None = None
+
+
+class DropStore(Protocol):
+    """Players whose connection is lost (in their grace period), by name."""
+
+    def add(self, name: str, drop: Drop) -> None: ...
+    def get(self, name: str) -> Drop | None: ...
+    def pop(self, name: str) -> Drop | None: ...
+    def forget_queue(self, name: str) -> None:
+        """Keep the drop, but do not put the player back in the queue on resume."""
+
+
+class ExpiredChallengeStore(Protocol):
+    """Ids of recently expired challenges (to tell "expired" from "no such"), a bounded number."""
+
+    def add(self, challenge_ids: list[str]) -> None: ...
+    def __contains__(self, challenge_id: object) -> bool: ...
 
 
 class QueueStore(Protocol):

@@ -172,6 +172,13 @@ class _CountingResults:
             self._metrics.game_recorded(reason)
         return recorded
 
+    def record_many(self, results: list[Any]) -> list[bool]:
+        recorded = self._inner.record_many(results)
+        for result, new in zip(results, recorded, strict=True):
+            if new:
+                self._metrics.game_recorded(result.reason)
+        return recorded
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 

@@ -38,7 +38,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -47,7 +47,9 @@ from redis.retry import Retry
 
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.match import Match
+from rpschat.domain.games import EXPIRED_CHALLENGES_KEPT
 from rpschat.domain.matchmaking import Challenge
+from rpschat.domain.ports import Drop
 from rpschat.domain.ratelimit import RateSpec, too_fast
 from rpschat.domain.text import name_key
 from rpschat.storage.presence import TokenGrant, name_taken, split_token
@@ -375,17 +377,6 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('LREM', ARGV[2] .. best_of, 0, ARGV[1])
 return 1
 """
-# KEYS: who, list. ARGV: player, best_of. The oldest waiting player, or '' after queueing ARGV[1].
-_QUEUE_PAIR_OR_WAIT = """
-local partner = redis.call('LPOP', KEYS[2])
-if partner then
-  redis.call('HDEL', KEYS[1], partner)
-  return partner
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('RPUSH', KEYS[2], ARGV[1])
-return ''
-"""
 
 
 @shared_state
@@ -400,18 +391,12 @@ class RedisQueueStore:
         self._append = client.register_script(_QUEUE_APPEND)
         self._pop = client.register_script(_QUEUE_POP)
         self._discard = client.register_script(_QUEUE_DISCARD)
-        self._pair_or_wait = client.register_script(_QUEUE_PAIR_OR_WAIT)
 
     def append(self, player: str, best_of: int) -> None:
         self._append(keys=[self._who, self._list(best_of)], args=[player, best_of])
 
     def pop_oldest(self, best_of: int) -> str | None:
         return self._pop(keys=[self._who, self._list(best_of)]) or None
-
-    def pair_or_wait(self, player: str, best_of: int) -> str | None:
-        """Atomically take the oldest waiting player, or queue `player` if nobody waits."""
-        keys = [self._who, self._list(best_of)]
-        return self._pair_or_wait(keys=keys, args=[player, best_of]) or None
 
     def discard(self, player: str) -> bool:
         return bool(self._discard(keys=[self._who], args=[player, self._list_prefix]))
@@ -505,82 +490,261 @@ class RedisRematchStore:
         return self._requests_prefix + game_id
 
 
-# KEYS: the game, the game ids by start order (a sorted set), live (player -> game id), a counter.
-# ARGV: game id, snapshot, expiry ms (0: live), live flag, players...
+# KEYS: the game, live game ids (a sorted set, by start order), live (player -> game id), a
+# counter, round deadlines of live games (a sorted set).
+# ARGV: game id, snapshot, finished ttl ms, live flag, player's games key prefix, round deadline,
+# players...
 _MATCH_PUT = """
-if ARGV[3] == '0' then
+local new = redis.call('EXISTS', KEYS[1]) == 0
+if ARGV[4] == '1' then
   redis.call('SET', KEYS[1], ARGV[2])
+  if new then redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]), ARGV[1]) end
+  redis.call('ZADD', KEYS[5], ARGV[6], ARGV[1])
 else
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[5], ARGV[1])
 end
-if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
-  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]), ARGV[1])
-end
-for i = 5, #ARGV do
+for i = 7, #ARGV do
   if ARGV[4] == '1' then
     redis.call('HSET', KEYS[3], ARGV[i], ARGV[1])
   elseif redis.call('HGET', KEYS[3], ARGV[i]) == ARGV[1] then
     redis.call('HDEL', KEYS[3], ARGV[i])
   end
+  if new or ARGV[4] ~= '1' then
+    redis.call('SADD', ARGV[5] .. ARGV[i], ARGV[1])
+    redis.call('PEXPIRE', ARGV[5] .. ARGV[i], ARGV[3])
+  end
 end
 return 1
 """
-# KEYS: the game, the game ids, live. ARGV: game id.
+# KEYS: the game, live game ids, live, round deadlines. ARGV: game id, player's games prefix.
 _MATCH_DELETE = """
 local raw = redis.call('GET', KEYS[1])
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
 if raw then
   for _, player in ipairs(cjson.decode(raw)['players']) do
     if redis.call('HGET', KEYS[3], player) == ARGV[1] then redis.call('HDEL', KEYS[3], player) end
+    redis.call('SREM', ARGV[2] .. player, ARGV[1])
   end
 end
 return 1
+"""
+# KEYS: a set or sorted set of game ids. ARGV: game key prefix, 'z' for a sorted set (oldest
+# first; ARGV[3]: the highest score wanted, or '+inf'). The snapshots still there; the ids of
+# expired ones are removed.
+_MATCHES_OF = """
+local ids
+if ARGV[2] == 'z' then
+  ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+else
+  ids = redis.call('SMEMBERS', KEYS[1])
+end
+local found = {}
+for _, id in ipairs(ids) do
+  local raw = redis.call('GET', ARGV[1] .. id)
+  if raw then
+    found[#found + 1] = raw
+  elseif ARGV[2] == 'z' then
+    redis.call('ZREM', KEYS[1], id)
+  else
+    redis.call('SREM', KEYS[1], id)
+  end
+end
+return found
 """
 
 
 @shared_state
 class RedisMatchStore:
     """The MatchStore (domain/games.py): each match's `to_dict` snapshot under its own key,
-    finished ones expiring, and which live game each player is in. Read-modify-write of a match
-    is safe because every game operation holds the cluster-wide `SharedLock`."""
+    finished ones expiring after `finished_ttl_seconds` (the game service's
+    `finished_game_seconds`), and the indexes its queries need: the live games in start order,
+    their round deadlines, each player's live game and each player's kept games. Every method is
+    one round trip."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, finished_ttl_seconds: float = 900.0):
+    def __init__(self, client: redis.Redis, keys: Keys, finished_ttl_seconds: float):
         self._redis = client
         self._keys = keys
-        self._ids, self._live, self._started = keys("games"), keys("live_game"), keys("started")
+        self._live_ids, self._live, self._started = (
+            keys("games"),
+            keys("live_game"),
+            keys("started"),
+        )
+        self._deadlines = keys("round_deadlines")
+        self._game_prefix = keys("game") + ":"
+        self._of_player_prefix = keys("games_of") + ":"
         self._finished_ttl_ms = max(1, int(finished_ttl_seconds * 1000))
         self._put = client.register_script(_MATCH_PUT)
         self._delete = client.register_script(_MATCH_DELETE)
+        self._matches_of = client.register_script(_MATCHES_OF)
 
     def get(self, game_id: str) -> Match | None:
-        raw = self._redis.get(self._game(game_id))
+        raw = self._redis.get(self._game_prefix + game_id)
         return Match.from_dict(json.loads(raw)) if raw else None
 
     def put(self, match: Match) -> None:
-        expiry = self._finished_ttl_ms if match.is_over else 0
         live = "0" if match.is_over else "1"
-        args = [match.game_id, json.dumps(match.to_dict()), expiry, live, *match.players]
-        keys = [self._game(match.game_id), self._ids, self._live, self._started]
-        self._put(keys=keys, args=args)
+        deadline = repr(match.round_deadline or 0.0)
+        snapshot = json.dumps(match.to_dict())
+        args = [match.game_id, snapshot, self._finished_ttl_ms, live, self._of_player_prefix]
+        keys = [self._game_prefix + match.game_id, self._live_ids, self._live, self._started]
+        self._put(keys=[*keys, self._deadlines], args=[*args, deadline, *match.players])
 
     def delete(self, game_id: str) -> None:
-        self._delete(keys=[self._game(game_id), self._ids, self._live], args=[game_id])
-
-    def list(self) -> list[Match]:
-        """Oldest first, like the in-memory store."""
-        ids = self._redis.zrange(self._ids, 0, -1)
-        raws = self._redis.mget([self._game(game_id) for game_id in ids]) if ids else []
-        expired = [game_id for game_id, raw in zip(ids, raws, strict=True) if raw is None]
-        if expired:
-            self._redis.zrem(self._ids, *expired)
-        return [Match.from_dict(json.loads(raw)) for raw in raws if raw]
+        keys = [self._game_prefix + game_id, self._live_ids, self._live, self._deadlines]
+        self._delete(keys=keys, args=[game_id, self._of_player_prefix])
 
     def live_game_of(self, player: str) -> str | None:
         return self._redis.hget(self._live, player)
 
-    def _game(self, game_id: str) -> str:
-        return self._keys("game", game_id)
+    def games_of(self, player: str) -> list[Match]:
+        return self._load(self._of_player_prefix + player, "s")
+
+    def live_games(self) -> list[Match]:
+        return self._load(self._live_ids, "z", "+inf")
+
+    def overdue(self, cutoff: float) -> list[tuple[str, int]]:
+        return [
+            (match.game_id, match.round)
+            for match in self._load(self._deadlines, "z", f"({cutoff!r}")
+            if not match.is_over
+        ]
+
+    def _load(self, key: str, kind: str, upto: str = "") -> list[Match]:
+        raws = self._matches_of(keys=[key], args=[self._game_prefix, kind, upto])
+        return [Match.from_dict(json.loads(raw)) for raw in raws]
+
+
+GAME_SIDE_TTL_MS = 3_600_000  # side state nobody touched for an hour belongs to a dead game
+
+# KEYS: the user's watched games. ARGV: user, spectators key prefix.
+_UNWATCH_ALL = """
+for _, game_id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  redis.call('SREM', ARGV[2] .. game_id, ARGV[1])
+end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+# KEYS: the game's spectators. ARGV: game id, watched-games key prefix. Returns the spectators.
+_DROP_GAME_SPECTATORS = """
+local users = redis.call('SMEMBERS', KEYS[1])
+for _, user in ipairs(users) do redis.call('SREM', ARGV[2] .. user, ARGV[1]) end
+redis.call('DEL', KEYS[1])
+return users
+"""
+
+
+@shared_state
+class RedisSpectatorStore:
+    """The SpectatorStore: a set of users per game and a set of games per user."""
+
+    def __init__(self, client: redis.Redis, keys: Keys):
+        self._redis = client
+        self._by_game = keys("spectators") + ":"
+        self._by_user = keys("watching") + ":"
+        self._unwatch_all = client.register_script(_UNWATCH_ALL)
+        self._drop_game = client.register_script(_DROP_GAME_SPECTATORS)
+
+    def add(self, game_id: str, user_id: str) -> None:
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(self._by_game + game_id, user_id)
+            pipe.pexpire(self._by_game + game_id, GAME_SIDE_TTL_MS)
+            pipe.sadd(self._by_user + user_id, game_id)
+            pipe.pexpire(self._by_user + user_id, GAME_SIDE_TTL_MS)
+            pipe.execute()
+
+    def discard(self, game_id: str, user_id: str) -> bool:
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.srem(self._by_game + game_id, user_id)
+            pipe.srem(self._by_user + user_id, game_id)
+            removed, _ = pipe.execute()
+        return bool(removed)
+
+    def is_watching(self, game_id: str, user_id: str) -> bool:
+        return bool(self._redis.sismember(self._by_game + game_id, user_id))
+
+    def count(self, game_id: str) -> int:
+        return self._redis.scard(self._by_game + game_id)
+
+    def games_of(self, user_id: str) -> list[str]:
+        return sorted(self._redis.smembers(self._by_user + user_id))
+
+    def drop_user(self, user_id: str) -> None:
+        self._unwatch_all(keys=[self._by_user + user_id], args=[user_id, self._by_game])
+
+    def drop_game(self, game_id: str) -> set[str]:
+        users = self._drop_game(keys=[self._by_game + game_id], args=[game_id, self._by_user])
+        return set(users)
+
+
+# KEYS: drops. ARGV: name.
+_FORGET_QUEUE = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local drop = cjson.decode(raw)
+if drop['best_of'] == nil or drop['best_of'] == cjson.null then return 0 end
+drop['best_of'] = cjson.null
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(drop))
+return 1
+"""
+
+
+@shared_state
+class RedisDropStore:
+    """The DropStore: one hash, name -> {at, best_of}."""
+
+    def __init__(self, client: redis.Redis, keys: Keys):
+        self._redis = client
+        self._key = keys("drops")
+        self._pop = client.register_script(_HASH_POP)
+        self._forget_queue = client.register_script(_FORGET_QUEUE)
+
+    def add(self, name: str, drop: Drop) -> None:
+        raw = json.dumps({"at": drop.at, "best_of": drop.queued_best_of})
+        self._redis.hset(self._key, name, raw)
+
+    def get(self, name: str) -> Drop | None:
+        return _drop(self._redis.hget(self._key, name))
+
+    def pop(self, name: str) -> Drop | None:
+        return _drop(self._pop(keys=[self._key], args=[name]))
+
+    def forget_queue(self, name: str) -> None:
+        self._forget_queue(keys=[self._key], args=[name])
+
+
+def _drop(raw: str | None) -> Drop | None:
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    return Drop(data["at"], data["best_of"])
+
+
+@shared_state
+class RedisExpiredChallenges:
+    """The ExpiredChallengeStore: a sorted set by expiry time, trimmed to the newest `kept`."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, kept: int):
+        self._redis = client
+        self._key = keys("expired_challenges")
+        self._kept = kept
+
+    def add(self, challenge_ids: list[str]) -> None:
+        if not challenge_ids:
+            return
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(self._key, dict.fromkeys(challenge_ids, time.time()), nx=True)
+            pipe.zremrangebyrank(self._key, 0, -self._kept - 1)
+            pipe.execute()
+
+    def __contains__(self, challenge_id: object) -> bool:
+        return (
+            isinstance(challenge_id, str)
+            and self._redis.zscore(self._key, challenge_id) is not None
+        )
 
 
 # KEYS: the lock. ARGV: token, ttl ms. 1 if this token holds it now. Idempotent: a retry after a
@@ -658,147 +822,6 @@ class SharedLock:
             self._unlock(keys=[self._key], args=[self._token])
         except LOST:  # the key expires by itself
             log.warning("could not release %s: it will expire", self._key)
-
-
-# ---------------------------------------------------------------- the game service's own maps
-#
-# GameService keeps a few dicts besides the match store (who dropped when, spectators, players
-# who left a finished game, expired challenge ids). With several nodes they live in Redis through
-# these stand-ins, which support exactly the dict and set operations GameService uses. Every use
-# is under the cluster-wide game lock, so a read followed by a write is safe.
-
-GAME_MAPS_TTL_MS = 3_600_000  # a map entry nobody touched for an hour belongs to a dead game
-
-
-@shared_state
-class SharedHash:
-    """A dict of JSON values in one Redis hash."""
-
-    def __init__(self, client: redis.Redis, key: str):
-        self._redis = client
-        self._key = key
-        self._pop = client.register_script(_HASH_POP)
-
-    def __setitem__(self, field: str, value: Any) -> None:
-        self._redis.hset(self._key, field, json.dumps(value))
-
-    def __getitem__(self, field: str) -> Any:
-        raw = self._redis.hget(self._key, field)
-        if raw is None:
-            raise KeyError(field)
-        return json.loads(raw)
-
-    def __contains__(self, field: object) -> bool:
-        return isinstance(field, str) and bool(self._redis.hexists(self._key, field))
-
-    def pop(self, field: str, default: Any = None) -> Any:
-        raw = self._pop(keys=[self._key], args=[field])
-        return json.loads(raw) if raw is not None else default
-
-
-@shared_state
-class SharedSet:
-    """One Redis set seen as a Python set; it expires an hour after its last addition."""
-
-    def __init__(self, client: redis.Redis, key: str):
-        self._redis = client
-        self._key = key
-
-    def add(self, member: str) -> None:
-        with self._redis.pipeline(transaction=True) as pipe:
-            pipe.sadd(self._key, member)
-            pipe.pexpire(self._key, GAME_MAPS_TTL_MS)
-            pipe.execute()
-
-    def discard(self, member: str) -> None:
-        self._redis.srem(self._key, member)
-
-    def __contains__(self, member: object) -> bool:
-        return isinstance(member, str) and bool(self._redis.sismember(self._key, member))
-
-    def __len__(self) -> int:
-        return self._redis.scard(self._key)
-
-    def __iter__(self):
-        return iter(self._redis.smembers(self._key))
-
-
-@shared_state
-class SharedSetMap:
-    """A dict of sets (game id -> names or user ids): a Redis set per key, and an index."""
-
-    def __init__(self, client: redis.Redis, keys: Keys, name: str):
-        self._redis = client
-        self._prefix = keys(name) + ":"
-        self._index = keys(name, "index")
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._view(key) if self._redis.exists(self._prefix + key) else default
-
-    def __getitem__(self, key: str) -> SharedSet:
-        if not self._redis.exists(self._prefix + key):
-            raise KeyError(key)
-        return self._view(key)
-
-    def setdefault(self, key: str, default: Iterable[str] = ()) -> SharedSet:
-        with self._redis.pipeline(transaction=True) as pipe:
-            pipe.sadd(self._index, key)
-            pipe.pexpire(self._index, GAME_MAPS_TTL_MS)
-            pipe.execute()
-        view = self._view(key)
-        for member in default:
-            view.add(member)
-        return view
-
-    def pop(self, key: str, default: Any = None) -> Any:
-        with self._redis.pipeline(transaction=True) as pipe:
-            pipe.smembers(self._prefix + key)
-            pipe.delete(self._prefix + key)
-            pipe.srem(self._index, key)
-            members, existed, _ = pipe.execute()
-        return set(members) if existed else default
-
-    def values(self) -> list[SharedSet]:
-        return [self._view(key) for key in sorted(self._redis.smembers(self._index))]
-
-    def _view(self, key: str) -> SharedSet:
-        return SharedSet(self._redis, self._prefix + key)
-
-
-@shared_state
-class SharedRecentSet:
-    """An insertion-ordered set of ids with `popitem(last=False)` for the oldest: the shape of
-    GameService's bounded OrderedDict of expired challenge ids."""
-
-    def __init__(self, client: redis.Redis, key: str):
-        self._redis = client
-        self._key = key
-
-    def __setitem__(self, member: str, _value: None) -> None:
-        self._redis.zadd(self._key, {member: time.time()}, nx=True)
-
-    def __contains__(self, member: object) -> bool:
-        return isinstance(member, str) and self._redis.zscore(self._key, member) is not None
-
-    def __len__(self) -> int:
-        return self._redis.zcard(self._key)
-
-    def popitem(self, last: bool = True) -> tuple[str, None]:
-        popped = self._redis.zpopmax(self._key) if last else self._redis.zpopmin(self._key)
-        if not popped:
-            raise KeyError("popitem(): the set is empty")
-        return popped[0][0], None
-
-
-def game_maps(client: redis.Redis, keys: Keys) -> dict[str, Any]:
-    """GameService's maps, shared (see `GameService(shared_maps=...)`)."""
-    return {
-        "dropped_at": SharedHash(client, keys("game_maps", "dropped_at")),
-        "queued_before_drop": SharedHash(client, keys("game_maps", "queued_before_drop")),
-        "spectators": SharedSetMap(client, keys, "game_maps:spectators"),
-        "departed": SharedSetMap(client, keys, "game_maps:departed"),
-        "expired_challenges": SharedRecentSet(client, keys("game_maps", "expired_challenges")),
-    }
 
 
 # ---------------------------------------------------------------- nodes
@@ -1001,20 +1024,24 @@ class RedisState:
         self.queue = RedisQueueStore(self.client, self.keys)
         self.challenges = RedisChallengeStore(self.client, self.keys)
         self.rematches = RedisRematchStore(self.client, self.keys)
-        self.matches = RedisMatchStore(self.client, self.keys)
         self.game_lock = SharedLock(self.client, self.keys("lock", "games"))
         self.registry = NodeRegistry(self.client, self.keys, self.node_id, self.node_ttl_seconds)
         self.keeper: ClusterKeeper | None = None
 
-    def game_stores(self) -> dict[str, Any]:
-        """GameService's keyword arguments for shared games."""
+    def game_stores(self, finished_game_seconds: float) -> dict[str, Any]:
+        """GameService's keyword arguments for shared games; finished games are kept as long
+        as on a single node."""
         return {
-            "store": self.matches,
+            "store": RedisMatchStore(self.client, self.keys, finished_game_seconds),
             "queue_store": self.queue,
             "challenge_store": self.challenges,
             "rematch_store": self.rematches,
             "lock": self.game_lock,
-            "shared_maps": game_maps(self.client, self.keys),
+            "spectator_store": RedisSpectatorStore(self.client, self.keys),
+            "drop_store": RedisDropStore(self.client, self.keys),
+            "expired_challenge_store": RedisExpiredChallenges(
+                self.client, self.keys, EXPIRED_CHALLENGES_KEPT
+            ),
         }
 
     @property

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from rpschat.domain.game.match import GameResult
 from rpschat.domain.ports import HistoryStore, ResultsStore, Runtime, Standing
 from rpschat.domain.text import name_key
 from rpschat.storage.database import (
@@ -47,19 +48,29 @@ class MemoryResults:
         score: dict[str, int],
         game_id: str,
     ) -> bool:
-        outcomes = _outcomes(winner, loser, players)
+        result = GameResult(winner, loser, players, reason, best_of, score, game_id)
         with self._lock:
             if self._closed:
                 raise StorageClosed()
-            if game_id in self._games:
-                return False
-            self._games.add(game_id)
-            for name, column in outcomes:
-                standing = self._standings.setdefault(
-                    name_key(name), {"name": name, "wins": 0, "losses": 0, "draws": 0}
-                )
-                standing["name"] = name
-                standing[column] += 1
+            return self._count(result)
+
+    def record_many(self, results: list[GameResult]) -> list[bool]:
+        with self._lock:
+            if self._closed:
+                raise StorageClosed()
+            return [self._count(result) for result in results]
+
+    def _count(self, result: GameResult) -> bool:
+        outcomes = _outcomes(result.winner, result.loser, result.players)
+        if result.game_id in self._games:
+            return False
+        self._games.add(result.game_id)
+        for name, column in outcomes:
+            standing = self._standings.setdefault(
+                name_key(name), {"name": name, "wins": 0, "losses": 0, "draws": 0}
+            )
+            standing["name"] = name
+            standing[column] += 1
         return True
 
     def leaderboard(self, limit: int = 50) -> list[Standing]:
@@ -95,19 +106,26 @@ class SqlResults:
         score: dict[str, int],
         game_id: str,
     ) -> bool:
-        outcomes = _outcomes(winner, loser, players)
+        result = GameResult(winner, loser, players, reason, best_of, score, game_id)
+        return self.database.write(self._store, self._row(result))
+
+    def record_many(self, results: list[GameResult]) -> list[bool]:
+        rows = [self._row(result) for result in results]
+        return self.database.write(self._store_all, rows)
+
+    def _row(self, result: GameResult) -> tuple[dict[str, Any], list[tuple]]:
         game = dict(
-            game_id=game_id,
-            player_a=players[0],
-            player_b=players[1],
-            winner=winner,
-            loser=loser,
-            reason=reason,
-            best_of=best_of,
-            score=score,
+            game_id=result.game_id,
+            player_a=result.players[0],
+            player_b=result.players[1],
+            winner=result.winner,
+            loser=result.loser,
+            reason=result.reason,
+            best_of=result.best_of,
+            score=result.score,
             ts=int(self._now() * 1000),
         )
-        return self.database.write(self._store, game, outcomes)
+        return game, _outcomes(result.winner, result.loser, result.players)
 
     def leaderboard(self, limit: int = 50) -> list[Standing]:
         return self.database.read(_select_leaderboard, limit)
@@ -116,7 +134,13 @@ class SqlResults:
         if self._owns_database and not self.database.closed:
             self.database.close()
 
-    def _store(self, conn: Connection, game: dict[str, Any], outcomes: list[tuple]) -> bool:
+    def _store_all(
+        self, conn: Connection, rows: list[tuple[dict[str, Any], list[tuple]]]
+    ) -> list[bool]:
+        return [self._store(conn, row) for row in rows]
+
+    def _store(self, conn: Connection, row: tuple[dict[str, Any], list[tuple]]) -> bool:
+        game, outcomes = row
         insert_game = self.database.insert(games).values(game).on_conflict_do_nothing()
         # RETURNING, not rowcount: psycopg's rowcount reads -1 here
         if conn.execute(insert_game.returning(games.c.game_id)).first() is None:

@@ -4,6 +4,8 @@ The contract is docs/protocol.md, section "Rock-paper-scissors"."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import threading
 import time
 from collections import Counter
@@ -13,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rpschat.domain.game.match import Match
 from rpschat.domain.ratelimit import RateSpec
 from rpschat.web.events import INTERNAL_ERROR
 from tests.unit.conftest import Harness, received
@@ -85,8 +88,8 @@ def play_round(game_id: str, *throws: tuple[Seat, str]) -> None:
 
 
 def live_players(harness: Harness) -> Counter:
-    games = harness.services.games._store.list()
-    return Counter(player for match in games if not match.is_over for player in match.players)
+    games = harness.services.games._store.live_games()
+    return Counter(player for match in games for player in match.players)
 
 
 # ---- a whole match ---------------------------------------------------------------------------
@@ -864,7 +867,7 @@ def _draw_payload(data, event: str, harness: Harness, seat: Seat, names: list[st
         return data.draw(GARBAGE)  # not an object at all
     games = harness.services.games
     own_game = games._store.live_game_of(seat.name)
-    game_ids = [match.game_id for match in games._store.list()]
+    game_ids = sorted({m.game_id for name in names for m in games._store.games_of(name)})
     known = {
         "game_id": [own_game] * 3 + game_ids if own_game else game_ids,  # mostly one's own
         "move": ["rock", "paper", "scissors", " Rock"],
@@ -1015,3 +1018,147 @@ def test_game_chat_of_other_games_is_not_replayed(harness_factory):
     cyd.emit("game_chat", {"game_id": other_game, "msg": "not for Ada"})
     ada.resume(last_id=0)
     assert [m["game_id"] for m in ada.take("game_message")] == []
+
+
+# ---- cost and lifetime of games (issue 12) ---------------------------------------------------
+
+
+class CountingStore:
+    """Wraps the match store: counts its calls and the matches they hand back (but not the
+    cluster keeper's periodic `overdue`, which runs on its own clock)."""
+
+    def __init__(self, store: Any):
+        self.store = store
+        self.calls = 0
+        self.matches_read = 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.store, name)
+        if name == "overdue":
+            return method
+
+        def counted(*args: Any) -> Any:
+            result = method(*args)
+            self.calls += 1
+            if isinstance(result, Match):
+                self.matches_read += 1
+            elif isinstance(result, list):
+                self.matches_read += len(result)
+            return result
+
+        return counted
+
+
+def test_connect_play_drop_resume_and_leave_cost_the_same_however_many_games_are_kept(
+    harness_factory,
+):
+    harness = harness_factory(resume_grace_seconds=5.0)
+    games = harness.services.games
+
+    def cost(run: int, games_kept_by_others: int) -> tuple[int, int]:
+        for i in range(games_kept_by_others):
+            match = Match.start(f"old{run}-{i}", f"x{run}-{i}", f"y{run}-{i}", 1, 0.0, 15.0)
+            match.forfeit(match.players[0], "forfeit")
+            games._store.put(match)
+        counting = games._store = CountingStore(games._store)
+        try:
+            ada, bea, game_id = start_game(harness, names=(f"Ada{run}", f"Bea{run}"))
+            play_round(game_id, (ada, "rock"))
+            harness.drop(ada.client)
+            ada.resume()
+            play_round(game_id, (bea, "rock"))
+            bea.client.disconnect()  # for good: Ada wins by disconnect
+            ada.wait_for("game_over")
+            ada.client.disconnect()
+        finally:
+            games._store = counting.store
+        return counting.calls, counting.matches_read
+
+    assert cost(1, 0) == cost(2, 300)
+
+
+def test_a_round_settled_early_leaves_no_timer_behind(harness):
+    runtime = harness.services.runtime
+    timers: list[Any] = []
+    call_later = runtime.call_later
+
+    def recorded(seconds: float, fn: Any, *args: Any) -> Any:
+        timers.append(call_later(seconds, fn, *args))
+        return timers[-1]
+
+    runtime.call_later = recorded
+    ada, bea, game_id = start_game(harness)  # round 1's timer: 15 s
+    play_round(game_id, (ada, "rock"), (bea, "scissors"))
+    play_round(game_id, (ada, "rock"), (bea, "scissors"))
+    assert ada.take("game_over")
+    round_timers = [t for t in timers if t.args[:1] == (game_id,)]
+    assert len(round_timers) == 2  # rounds 1 and 2
+    for timer in round_timers:
+        timer.join(2)  # a cancelled threading.Timer ends at once
+        assert not timer.is_alive()
+
+
+def test_an_answered_challenge_leaves_no_timer_behind(harness):
+    runtime = harness.services.runtime
+    timers: list[Any] = []
+    call_later = runtime.call_later
+    runtime.call_later = lambda s, fn, *a: timers.append(call_later(s, fn, *a)) or timers[-1]
+    ada, bea = Seat(harness, "Ada"), Seat(harness, "Bea")
+    challenge_id = ada.emit("challenge", {"to": "Bea"})["challenge_id"]
+    assert bea.emit("answer_challenge", {"challenge_id": challenge_id, "accept": False}) == OK
+    [timer] = timers
+    timer.join(2)
+    assert not timer.is_alive()
+
+
+def test_a_finished_game_is_released_after_finished_game_seconds(harness):
+    games = harness.services.games
+    games._settings = dataclasses.replace(games._settings, finished_game_seconds=0.2)
+    ada, bea, game_id = start_game(harness)
+    cyd = Seat(harness, "Cyd")
+    assert cyd.emit("watch", {"game_id": game_id})["ok"]
+    assert ada.emit("leave_game", {"game_id": game_id}) == OK
+    assert bea.wait_for("game_over")
+    assert games._store.get(game_id) is not None  # kept for rematches and its chat
+    deadline = time.monotonic() + 5
+    while games._store.get(game_id) is not None:  # no other game needs to finish first
+        assert time.monotonic() < deadline, "the finished game was kept"
+        time.sleep(0.02)
+    assert games._spectators.count(game_id) == 0 and games._store.games_of("Bea") == []
+    assert bea.emit("game_chat", {"game_id": game_id, "msg": "gg"}) == {
+        "ok": False,
+        "error": "No such game.",
+    }
+
+
+def test_games_starting_and_ending_log_nothing_at_info(harness, caplog):
+    caplog.set_level(logging.INFO, logger="rpschat.games")
+    ada, bea, game_id = start_game(harness, best_of=1)
+    play_round(game_id, (ada, "rock"), (bea, "scissors"))
+    assert ada.take("game_over")
+    assert [r for r in caplog.records if r.name == "rpschat.games"] == []
+
+
+def test_games_that_end_together_are_recorded_in_one_write_before_game_over(harness):
+    games = harness.services.games
+    results = games._results
+    writes: list[list[str]] = []
+    record_many = results.record_many
+
+    def record(batch: list[Any]) -> None:
+        writes.append([r.game_id for r in batch])
+        record_many(batch)
+
+    results.record_many = record
+    seats = [Seat(harness, n) for n in ("Ada", "Bea", "Cyd", "Dan")]
+    first, second = find_match(seats[:2], 1), find_match(seats[2:], 1)
+    games._recording = True  # as if a write were under way: the next ones wait for it
+    play_round(first, (seats[0], "rock"), (seats[1], "scissors"))
+    play_round(second, (seats[2], "rock"), (seats[3], "scissors"))
+    assert seats[0].take("game_over") == [] and writes == []  # not announced before recorded
+    games._recording = False
+    games._runtime.defer(games._record_and_announce)
+    assert writes == [[first, second]]
+    assert seats[0].take("game_over") and seats[2].take("game_over")
+    names = {row["name"] for row in results.leaderboard()}
+    assert names == {"Ada", "Bea", "Cyd", "Dan"}

@@ -199,6 +199,8 @@ def test_dict_shapes():
         "reason": None,
         "round_deadline": T0 + ROUND_SECONDS,
         "history": [],
+        "user_ids": {},
+        "left": [],
     }
     assert match.public_view() == {
         "game_id": "g1",
@@ -389,3 +391,14 @@ def test_a_match_ends_exactly_when_someone_reaches_the_needed_wins(best_of, roun
         if reached:
             assert outcome.game_over.winner == max(match.score, key=match.score.get)
     check_invariants(match)
+
+
+def test_membership_follows_the_user_who_played_and_ends_when_they_leave():
+    match = Match.start("g1", ANN, BOB, 3, T0, ROUND_SECONDS, user_ids={ANN: "u1", BOB: "u2"})
+    assert match.is_member(ANN, "u1") and match.is_member(ANN)
+    assert not match.is_member(ANN, "u9")  # another user who took the name since
+    assert not match.is_member(EVE, "u1")
+    match.left.append(ANN)
+    assert not match.is_member(ANN, "u1") and match.is_member(BOB, "u2")
+    assert json_round_trip(match).is_member(BOB, "u2")
+    assert not json_round_trip(match).is_member(ANN)

@@ -130,6 +130,21 @@ def test_games_are_counted_once_by_a_bounded_reason():
     assert "DROP" not in text
 
 
+def test_games_recorded_in_a_batch_are_counted_once_each():
+    from rpschat.domain.game.match import GameResult
+    from rpschat.storage.results import MemoryResults
+
+    metrics = Metrics()
+    results = metrics.count_results(MemoryResults())
+    batch = [
+        GameResult("a", "b", ("a", "b"), reason, 3, {}, game_id)
+        for reason, game_id in [("won", "g1"), ("timeout", "g2"), ("won", "g1")]
+    ]
+    assert results.record_many(batch) == [True, True, False]
+    assert value(metrics, "rpschat_games_finished_total", reason="won") == 1
+    assert value(metrics, "rpschat_games_finished_total", reason="timeout") == 1
+
+
 def test_history_commits_count_new_messages_only():
     metrics = Metrics()
     metrics.history_committed(3, 0.004)

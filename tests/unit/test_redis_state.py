@@ -17,6 +17,12 @@ import redis
 
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.match import Match
+from rpschat.domain.games import (
+    Drop,
+    InMemoryDropStore,
+    InMemoryExpiredChallenges,
+    InMemorySpectatorStore,
+)
 from rpschat.domain.matchmaking import Challenge, Matchmaker, Rematches
 from rpschat.domain.ratelimit import RateSpec
 from rpschat.storage.presence import MemoryDirectory
@@ -25,15 +31,17 @@ from rpschat.storage.redis_state import (
     NodeRegistry,
     RedisChallengeStore,
     RedisDirectory,
+    RedisDropStore,
+    RedisExpiredChallenges,
     RedisMatchStore,
     RedisQueueStore,
     RedisRateLimiter,
     RedisRematchStore,
+    RedisSpectatorStore,
     RedisTokens,
     SharedLock,
     SharedStateUnavailable,
     connect,
-    game_maps,
 )
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -216,8 +224,6 @@ def test_queue_is_first_in_first_out_per_best_of(client, keys):
     assert store.discard("b") and not store.discard("b")
     assert store.pop_oldest(3) == "a" and store.pop_oldest(3) == "c"
     assert store.pop_oldest(3) is None
-    assert store.pair_or_wait("e", 5) == "d"
-    assert store.pair_or_wait("f", 5) is None and store.waiting(5) == ["f"]
 
 
 def assert_ten_disjoint_pairs(pairs):
@@ -225,14 +231,6 @@ def assert_ten_disjoint_pairs(pairs):
     seen = Counter(player for pair in pairs for player in pair)
     assert sorted(seen) == sorted(f"p{i}" for i in range(20))
     assert set(seen.values()) == {1}
-
-
-def test_twenty_concurrent_players_make_ten_pairs_nobody_twice(client, keys):
-    stores = [RedisQueueStore(connect(REDIS_URL), keys) for _ in range(4)]
-    partners = in_threads(20, lambda i: stores[i % 4].pair_or_wait(f"p{i}", 3))
-    pairs = [(f"p{i}", partner) for i, partner in enumerate(partners) if partner]
-    assert_ten_disjoint_pairs(pairs)
-    assert stores[0].count() == 0
 
 
 def test_matchmakers_on_many_nodes_pair_everyone_under_the_shared_lock(client, keys):
@@ -285,41 +283,55 @@ def test_match_store_keeps_live_games_and_lets_finished_ones_expire(client, keys
     store.put(match)
     assert store.get("g1").to_dict() == match.to_dict()
     assert store.live_game_of("Ada") == "g1" and store.live_game_of("Cy") is None
+    other = Match.start("g0", "Cy", "Dee", 1, now=100.0, round_seconds=10)
+    store.put(other)
+    assert [m.game_id for m in store.live_games()] == ["g1", "g0"]  # in the order they started
+    assert store.overdue(111.0) == [("g0", 1)] and store.overdue(110.0) == []
     match.forfeit("Bea", "forfeit")
     store.put(match)
     assert store.live_game_of("Ada") is None and store.get("g1").is_over
-    other = Match.start("g0", "Ada", "Cy", 1, now=100.0, round_seconds=15)
-    store.put(other)
-    assert [m.game_id for m in store.list()] == ["g1", "g0"]  # in the order they started
+    assert [m.game_id for m in store.live_games()] == ["g0"] and store.overdue(200.0) == [("g0", 1)]
+    assert [m.game_id for m in store.games_of("Ada")] == ["g1"]
     time.sleep(0.7)
-    assert [m.game_id for m in store.list()] == ["g0"]
+    assert store.get("g1") is None and store.games_of("Ada") == []
     store.delete("g0")
-    assert store.list() == [] and store.live_game_of("Cy") is None
+    assert store.live_games() == [] and store.live_game_of("Cy") is None
+    assert store.games_of("Cy") == [] and store.overdue(200.0) == []
 
 
-def test_the_game_services_maps_behave_like_dicts_and_sets(client, keys):
-    maps = game_maps(client, keys)
-    dropped = maps["dropped_at"]
-    dropped["Ada"] = 12.5
-    assert "Ada" in dropped and dropped["Ada"] == 12.5 and "Bea" not in dropped
-    assert dropped.pop("Ada", None) == 12.5 and dropped.pop("Ada", None) is None
-    with pytest.raises(KeyError):
-        dropped["Ada"]
-    spectators = maps["spectators"]
-    assert spectators.get("g1", ()) == ()
-    spectators.setdefault("g1", set()).add("u1")
-    spectators.setdefault("g1", set()).add("u2")
-    spectators.setdefault("g2", set()).add("u1")
-    assert "u1" in spectators.get("g1", ()) and len(spectators["g1"]) == 2
-    for members in spectators.values():
-        members.discard("u1")
-    assert set(spectators["g1"]) == {"u2"} and spectators.get("g2") is None
-    assert spectators.pop("g1", set()) == {"u2"} and spectators.pop("g1", set()) == set()
-    expired = maps["expired_challenges"]
-    for challenge_id in ["c1", "c2", "c3"]:
-        expired[challenge_id] = None
-    assert "c2" in expired and len(expired) == 3
-    assert expired.popitem(last=False) == ("c1", None) and "c1" not in expired
+@pytest.fixture(params=["memory", "redis"])
+def game_side_stores(request):
+    if request.param == "memory":
+        return InMemorySpectatorStore(), InMemoryDropStore(), InMemoryExpiredChallenges(2)
+    client, keys = request.getfixturevalue("client"), request.getfixturevalue("keys")
+    return (
+        RedisSpectatorStore(client, keys),
+        RedisDropStore(client, keys),
+        RedisExpiredChallenges(client, keys, 2),
+    )
+
+
+def test_the_game_side_stores_behave_alike_in_memory_and_on_redis(game_side_stores):
+    spectators, drops, expired = game_side_stores
+    spectators.add("g1", "u1")
+    spectators.add("g1", "u2")
+    spectators.add("g2", "u1")
+    assert spectators.is_watching("g1", "u1") and spectators.count("g1") == 2
+    assert sorted(spectators.games_of("u1")) == ["g1", "g2"]
+    assert spectators.discard("g2", "u1") and not spectators.discard("g2", "u1")
+    spectators.drop_user("u1")  # one call, however many games the user watched
+    assert spectators.games_of("u1") == [] and not spectators.is_watching("g1", "u1")
+    assert spectators.drop_game("g1") == {"u2"} and spectators.games_of("u2") == []
+    assert spectators.count("g1") == 0
+
+    drops.add("Ada", Drop(12.5, 3))
+    assert drops.get("Ada") == Drop(12.5, 3) and drops.get("Bea") is None
+    drops.forget_queue("Ada")
+    assert drops.pop("Ada") == Drop(12.5, None) and drops.pop("Ada") is None
+
+    expired.add(["c1", "c2"])
+    expired.add(["c3"])
+    assert "c3" in expired and "c2" in expired and "c1" not in expired  # the newest 2 kept
 
 
 def test_shared_lock_excludes_other_nodes_and_is_reentrant(client, keys):

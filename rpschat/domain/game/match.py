@@ -89,6 +89,19 @@ class GameOver:
 
 
 @dataclass(frozen=True)
+class GameResult:
+    """A finished game, as the results store (the leaderboard) records it."""
+
+    winner: str | None
+    loser: str | None
+    players: tuple[str, str]
+    reason: str
+    best_of: int
+    score: dict[str, int]
+    game_id: str
+
+
+@dataclass(frozen=True)
 class ThrowOutcome:
     """What one throw or expiry changed: possibly a resolved round, possibly the end."""
 
@@ -120,6 +133,11 @@ class Match:
     # Absolute time at which the current round times out; None once the match is over.
     round_deadline: float | None = None
     history: list[RoundResult] = field(default_factory=list)
+    # Who played: player name -> user id. A name can pass to another user once its holder is
+    # gone; only the user who played is still a member of the game.
+    user_ids: dict[str, str] = field(default_factory=dict)
+    # Players who left the game (`leave_game`): no longer members, even though they played.
+    left: list[str] = field(default_factory=list)
 
     # ----- creation and persistence -----
 
@@ -132,6 +150,7 @@ class Match:
         best_of: int,
         now: float,
         round_seconds: float,
+        user_ids: dict[str, str] | None = None,
     ) -> Match:
         if player_a == player_b:
             raise Refused("You cannot play against yourself.")
@@ -144,6 +163,7 @@ class Match:
             round_seconds=round_seconds,
             score={player_a: 0, player_b: 0},
             round_deadline=now + round_seconds,
+            user_ids=dict(user_ids or {}),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -161,6 +181,8 @@ class Match:
             "reason": self.reason,
             "round_deadline": self.round_deadline,
             "history": [result.to_dict() for result in self.history],
+            "user_ids": dict(self.user_ids),
+            "left": list(self.left),
         }
 
     @classmethod
@@ -179,6 +201,8 @@ class Match:
             reason=data["reason"],
             round_deadline=data["round_deadline"],
             history=[RoundResult.from_dict(item) for item in data["history"]],
+            user_ids=dict(data.get("user_ids", {})),
+            left=list(data.get("left", [])),
         )
 
     # ----- queries -----
@@ -195,6 +219,12 @@ class Match:
         self._require_player(player)
         player_a, player_b = self.players
         return player_b if player == player_a else player_a
+
+    def is_member(self, player: str, user_id: str | None = None) -> bool:
+        """`player` played this game, has not left it, and (given `user_id`) is the same user."""
+        if player not in self.players or player in self.left:
+            return False
+        return user_id is None or self.user_ids.get(player, user_id) == user_id
 
     def has_thrown(self, player: str) -> bool:
         return player in self.moves
