@@ -125,3 +125,31 @@ def test_a_resend_after_a_reconnect_is_stored_and_relayed_once(database_url):
         assert bea.texts().count("only once") == 1
         assert [m["txt"] for m in all_history(bea)].count("only once") == 1
         back.close(), bea.close(), ada.close()
+
+
+def test_a_game_announced_over_is_in_the_results_after_kill_9(database_url):
+    """Results are written off the game's hot path, but before `game_over` goes out."""
+    env = {"DATABASE_URL": database_url, "RATE_LIMIT": "0"}
+    server = ServerProcess(env=env).start()
+    ada, bea = joined(server.url, "Ada"), joined(server.url, "Bea")
+    for player in (ada, bea):
+        assert player.call("find_match", {"best_of": 1}) == {"ok": True}
+    game_id = ada.wait_for("match_found")["game_id"]
+    assert ada.call("throw", {"game_id": game_id, "move": "rock"})["ok"]
+    assert bea.call("throw", {"game_id": game_id, "move": "scissors"})["ok"]
+    assert ada.wait_for("game_over")["winner"] == "Ada"
+    server.kill()  # SIGKILL, at once after game_over
+    ada.close(), bea.close()
+    server.stop()
+
+    restarted = ServerProcess(env=env, port=server.port).start()
+    try:
+        reader = joined(restarted.url, "Reader")
+        board = reader.call("leaderboard", {})["players"]
+        assert {p["name"]: (p["wins"], p["losses"]) for p in board} == {
+            "Ada": (1, 0),
+            "Bea": (0, 1),
+        }
+        reader.close()
+    finally:
+        restarted.stop()
