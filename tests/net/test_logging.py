@@ -4,7 +4,6 @@ never what people wrote."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -27,10 +26,21 @@ def lines_matching(server: ServerProcess, pattern: str) -> list[str]:
     return [line for line in server.log_lines() if re.search(pattern, line)]
 
 
+def logged_so_far(server: ServerProcess) -> None:
+    """Returns once the server has logged everything it did before now: a new connection's
+    `connect` line is logged after what the server had already taken up (one event loop)."""
+    probe = ChatClient(server.url, transports=["polling"])
+    try:
+        sid = probe.sio.get_sid()
+        assert server.wait_for_output(lambda line: f"connect {sid} from" in line), sid
+    finally:
+        probe.close()
+
+
 def settle(server: ServerProcess, pattern: str, timeout: float = 3.0) -> list[str]:
-    """The lines matching `pattern` once there is one and the log has stopped growing."""
-    server.wait_for_output(lambda line: re.search(pattern, line) is not None, timeout)
-    time.sleep(0.3)
+    """The lines matching `pattern` once there is one and what followed it is logged too."""
+    assert server.wait_for_output(lambda line: re.search(pattern, line) is not None, timeout)
+    logged_so_far(server)
     return lines_matching(server, pattern)
 
 
@@ -44,23 +54,30 @@ def test_starting_prints_no_warning(server):
 
 def test_a_voluntary_visit_logs_connect_name_and_disconnect_once_each(server, node):
     watcher = ChatClient(server.url)
-    name = unique("Logan")
+    name, peer = unique("Logan"), unique("Peer")
     secret = f"my secret is {unique('swordfish')}"
     try:
         watcher.set_name(unique("Watcher"))
         report = run_js(
             {
                 "url": server.url,
-                "clients": {"js": {}},  # polling, then the upgrade to WebSocket
+                "clients": {"js": {}, "peer": {}},  # polling, then the upgrade to WebSocket
                 "steps": [
+                    {"connect": "peer"},
+                    {"call": "set_username", "client": "peer", "data": {"username": peer}},
                     {"connect": "js", "save": "connect"},
-                    {"sleep": 200},
+                    {"upgraded": "js"},
                     {"call": "set_username", "client": "js", "data": {"username": name}},
                     {"call": "message", "client": "js", "data": {"msg": secret}},
                     {"emit": "message", "client": "js", "data": {"msg": secret + " again"}},
                     {"call": "message", "client": "js", "data": {"msg": secret + "!" * 2000}},
                     {"disconnect": "js"},
-                    {"sleep": 100},
+                    # the process stays up (so the DISCONNECT packet goes out) until it is seen
+                    {
+                        "wait": "message",
+                        "client": "peer",
+                        "match": {"txt": f"{name} has left the chat!"},
+                    },
                 ],
             }
         )
@@ -118,7 +135,7 @@ def test_a_refused_frame_is_not_logged_with_its_content(server):
         raw.call("set_username", {"username": unique("Raw")})
         raw.send_frame('42["message",{"msg":"' + marker + "z" * (512 * 1024) + '"}]')
         assert raw.wait_closed(5)
-        time.sleep(0.3)
+        logged_so_far(server)
         assert marker not in server.output()
         assert "zzzzzzzz" not in server.output()
     finally:

@@ -13,6 +13,8 @@
 //   {"emit": "message", "client": "a", "data": {...}}   (no ack callback)
 //   {"wait": "message", "client": "b", "match": {"txt": "..."}, "save": "k", "timeout": ms}
 //   {"disconnect": "a"}                       (socket.disconnect(): a voluntary leave)
+//   {"upgraded": "a", "timeout": ms}          waits until a's transport is WebSocket (after the
+//                                                 upgrade from long-polling); fails otherwise
 //   {"sleep": ms}
 //   {"crowd": "m", "count": 1100, "transports": ["websocket"], "batch": 100, "save": "k"}
 //       opens `count` extra clients (no names) -> {connected, failed, errors: [first few]}
@@ -155,6 +157,13 @@ async function run(scenario) {
         save(step, await client(step).waitFor(step.wait, step.match, timeout));
       } else if ("disconnect" in step) {
         clients[step.disconnect].socket.disconnect();
+      } else if ("upgraded" in step) {
+        const engine = clients[step.upgraded].socket.io.engine;
+        const deadline = Date.now() + timeout;
+        while (engine?.transport?.name !== "websocket") {
+          if (Date.now() > deadline) throw new Error(`${step.upgraded} did not upgrade`);
+          await sleep(10);
+        }
       } else if ("sleep" in step) {
         await sleep(step.sleep);
       } else if ("crowd" in step) {
