@@ -1,6 +1,7 @@
 """Fixtures for the fast layer: the app built in-process, driven by Flask-SocketIO's test client."""
 
 import os
+import secrets
 from contextlib import contextmanager
 
 os.environ.setdefault("DATABASE_URL", "memory://")  # the module-level app in app.py
@@ -9,6 +10,7 @@ os.environ.setdefault("SECRET_KEY", "test-secret")
 import pytest  # noqa: E402
 
 from app import create_app  # noqa: E402
+from rpschat import wiring  # noqa: E402
 from rpschat.config import Settings  # noqa: E402
 
 # JOIN_RATE off: every test client has the same address (tests of that limit set it).
@@ -69,8 +71,67 @@ def harness_maker():
             harness.close()
 
 
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def require_redis() -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis at {REDIS_URL} is not reachable ({exc}); CI=true requires it")
+        pytest.skip(f"Redis at {REDIS_URL} is not reachable ({exc})")
+
+
 @pytest.fixture
-def harness_factory():
+def redis_keys():
+    """A key prefix of this test's own on the test Redis, deleted afterwards."""
+    from rpschat.storage.redis_state import Keys, connect
+
+    require_redis()
+    client = connect(REDIS_URL)
+    keys = Keys(f"rpschat-test-{secrets.token_hex(4)}")
+    yield keys
+    doomed = list(client.scan_iter(match=f"{keys.prefix}:*", count=1000))
+    if doomed:
+        client.delete(*doomed)
+    client.close()
+
+
+def pytest_generate_tests(metafunc):
+    """A test module with `SHARED_STATES = ("memory", "redis")` runs every harness test twice:
+    with the services' shared state in this process, and in Redis as a node with REDIS_URL keeps
+    it (Socket.IO's in-process manager still: the test client can't use the Redis message queue,
+    which the network tests cover)."""
+    states = getattr(metafunc.module, "SHARED_STATES", None)
+    if states and "harness_factory" in metafunc.fixturenames:
+        metafunc.parametrize("shared_state", states, indirect=True)
+
+
+@pytest.fixture
+def shared_state(request) -> str:
+    """Where harnesses keep the chat's and the games' shared state: "memory" or "redis"."""
+    return getattr(request, "param", "memory")
+
+
+@pytest.fixture
+def harness_factory(request, shared_state, monkeypatch):
+    if shared_state == "redis":
+        from rpschat.storage.redis_state import RedisState
+
+        keys = request.getfixturevalue("redis_keys")
+
+        def open_redis_state(settings):
+            return RedisState(
+                REDIS_URL,
+                keys.prefix,
+                token_ttl_seconds=settings.token_ttl_seconds,
+                node_ttl_seconds=settings.node_ttl_seconds,
+            )
+
+        monkeypatch.setattr(wiring, "open_shared_state", open_redis_state)
     with harness_maker() as make:
         yield make
 

@@ -4,6 +4,10 @@ import pytest
 
 from tests.unit.conftest import events, received
 
+# Every test here runs with the shared state in memory and in Redis (tests/unit/conftest.py).
+SHARED_STATES = ("memory", "redis")
+
+
 # ---- the seed's protocol ---------------------------------------------------------------------
 
 

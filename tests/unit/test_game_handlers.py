@@ -20,6 +20,9 @@ from rpschat.domain.ratelimit import RateSpec
 from rpschat.web.events import INTERNAL_ERROR
 from tests.unit.conftest import Harness, received
 
+# Every test here runs with the shared state in memory and in Redis (tests/unit/conftest.py).
+SHARED_STATES = ("memory", "redis")
+
 OK = {"ok": True}
 # The lobby's events: the game tests look past them.
 CHAT_EVENTS = {"message", "presence", "typing", "history", "session"}

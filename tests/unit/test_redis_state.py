@@ -6,14 +6,12 @@ unreachable: skipped, or a failure under CI=true.
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
 from collections import Counter
 
 import pytest
-import redis
 
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.match import Match
@@ -43,17 +41,7 @@ from rpschat.storage.redis_state import (
     SharedStateUnavailable,
     connect,
 )
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def require_redis() -> None:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis at {REDIS_URL} is not reachable ({exc}); CI=true requires it")
-        pytest.skip(f"Redis at {REDIS_URL} is not reachable ({exc})")
+from tests.unit.conftest import REDIS_URL, require_redis  # noqa: E402
 
 
 @pytest.fixture
@@ -394,23 +382,12 @@ class socket_that_refuses:
 
 # ---------------------------------------------------------------- the handler tests, on Redis
 #
-# Every chat and game handler test again, with the services' state in Redis (a RedisState, as a
-# node with REDIS_URL builds it) but Socket.IO's in-process manager: the test client can't use
-# the Redis message queue, which the network tests cover.
-
-from rpschat import wiring  # noqa: E402
-from rpschat.storage.redis_state import RedisState  # noqa: E402
-from tests.unit import test_chat_handlers, test_game_handlers  # noqa: E402
-from tests.unit.conftest import harness_maker  # noqa: E402
-from tests.unit.test_game_handlers import game  # noqa: E402, F401 (a fixture they use)
-
-for _module in (test_chat_handlers, test_game_handlers):
-    for _name, _test in vars(_module).items():
-        if _name.startswith("test_"):
-            globals()["test_on_redis_" + _name.removeprefix("test_")] = _test
+# test_chat_handlers.py and test_game_handlers.py run every test on Redis too (their
+# SHARED_STATES; the `harness_factory` in conftest.py). This one checks that they really do.
 
 
-def test_on_redis_the_handler_tests_really_run_on_redis(harness, keys, client):
+@pytest.mark.parametrize("shared_state", ["redis"], indirect=True)
+def test_the_handler_tests_really_run_on_redis(harness, redis_keys, client):
     services = harness.services
     assert isinstance(services.chat.directory, RedisDirectory)
     assert isinstance(services.chat.tokens, RedisTokens)
@@ -418,21 +395,4 @@ def test_on_redis_the_handler_tests_really_run_on_redis(harness, keys, client):
     assert isinstance(services.games._store, RedisMatchStore)
     assert isinstance(services.games._lock, SharedLock)
     harness.join("Ada")
-    assert client.hvals(keys("users")) == ["Ada"]
-
-
-@pytest.fixture
-def harness_factory(monkeypatch, client, keys):
-    """Harnesses whose chat and games keep their state in Redis under this test's prefix."""
-
-    def open_redis_state(settings):
-        return RedisState(
-            REDIS_URL,
-            keys.prefix,
-            token_ttl_seconds=settings.token_ttl_seconds,
-            node_ttl_seconds=settings.node_ttl_seconds,
-        )
-
-    monkeypatch.setattr(wiring, "open_shared_state", open_redis_state)
-    with harness_maker() as make:
-        yield make
+    assert client.hvals(redis_keys("users")) == ["Ada"]
