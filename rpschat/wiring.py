@@ -46,6 +46,7 @@ def chat_limits(settings: Settings) -> ChatLimits:
         chat_rate=settings.chat_rate,
         other_rate=settings.other_rate,
         join_rate=settings.join_rate,
+        max_answer_bytes=settings.max_backlog_bytes // 4,
         resume_grace_seconds=settings.resume_grace_seconds,
         unnamed_idle_seconds=settings.unnamed_idle_seconds,
         history_on_join=settings.history_on_join,

@@ -6,9 +6,11 @@ so the whole chat can be tested and reused without a server.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import secrets
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +32,7 @@ from rpschat.domain.ports import (
     user_room,
 )
 from rpschat.domain.ratelimit import Bucket, RateSpec, take_token
-from rpschat.domain.text import clean_client_id, clean_message, clean_name
+from rpschat.domain.text import clean_client_id, clean_message, clean_name, name_key
 
 log = logging.getLogger("rpschat.chat")
 
@@ -45,6 +47,12 @@ def new_user_id() -> str:
     return secrets.token_hex(8)
 
 
+def wire_bytes(value: Any) -> int:
+    """The size of `value` in a frame, as python-socketio encodes it (compact JSON, non-ASCII
+    escaped: an emoji is 12 bytes)."""
+    return len(json.dumps(value, separators=(",", ":")))
+
+
 @dataclass(frozen=True)
 class ChatLimits:
     max_message_chars: int = 2000
@@ -56,6 +64,10 @@ class ChatLimits:
     # Names taken (joins, renames, resumes that announce an entry) per client address: each is
     # a line to everyone, and a new connection is a new user with a fresh per-user bucket.
     join_rate: RateSpec | None = RateSpec(30, 60.0)
+    # The largest answer one event gets (join-time history, a history page, the users list,
+    # a resume's replay): a quarter of MAX_BACKLOG_BYTES, so that no legal state of the server
+    # makes a frame that drops its reader as a slow consumer. None: no limit.
+    max_answer_bytes: int | None = 256 * 1024
 
 
 @dataclass
@@ -280,18 +292,30 @@ class ChatService:
         lobby, so they are replayed; later ones reach it live. Joining right after seeing the
         watermark unchanged (no yield in between) leaves no gap and sends nothing twice. A node
         that has delivered nothing yet replays everything stored (docs/protocol.md, "Resume")."""
-        sent = 0
+        sent = sent_bytes = 0
+        budget = self.limits.max_answer_bytes
+        cut_after = None  # the last id replayed, when the replay stopped short of the watermark
         while True:
             watermark = self.broadcast_watermark
-            if (watermark == 0 or watermark > last_id) and sent < MAX_REPLAY:
+            if (watermark == 0 or watermark > last_id) and cut_after is None:
                 for message in self.history.after(LOBBY, last_id, MAX_REPLAY - sent):
                     if watermark and message.id > watermark:
                         break
-                    self.outbox.emit("message", {**message.to_wire(), "replayed": True}, to=sid)
+                    wire = {**message.to_wire(), "replayed": True}
+                    sent_bytes += wire_bytes(wire)
+                    if sent and budget is not None and sent_bytes > budget:
+                        cut_after = last_id
+                        break
+                    self.outbox.emit("message", wire, to=sid)
                     sent += 1
                     last_id = message.id
+                    if sent >= MAX_REPLAY:
+                        cut_after = last_id
+                        break
                 last_id = max(last_id, watermark)
             if self.broadcast_watermark == watermark:
+                if cut_after is not None:
+                    self.outbox.emit("replay_truncated", {"last_id": cut_after}, to=sid)
                 self.outbox.join(sid, LOBBY)
                 return
 
@@ -386,8 +410,24 @@ class ChatService:
         if self.limits.history_on_join <= 0:
             return
         messages, has_more = self.history.page(LOBBY, limit=self.limits.history_on_join)
-        wire = [m.to_wire() for m in messages]
-        self.outbox.emit("history", {"messages": wire, "has_more": has_more}, to=sid)
+        wire, cut = self._fit([m.to_wire() for m in messages], keep_newest=True)
+        self.outbox.emit("history", {"messages": wire, "has_more": has_more or cut}, to=sid)
+
+    def _fit(self, items: list, keep_newest: bool) -> tuple[list, bool]:
+        """The items (oldest first) that fit in one answer: the newest or the oldest ones, at
+        least one; and whether some were cut."""
+        budget = self.limits.max_answer_bytes
+        if budget is None:
+            return items, False
+        total = kept = 0
+        for item in reversed(items) if keep_newest else items:
+            total += wire_bytes(item) + 1
+            if kept and total > budget:
+                break
+            kept += 1
+        if kept == len(items):
+            return items, False
+        return (items[len(items) - kept :] if keep_newest else items[:kept]), True
 
     def _push_presence(self, action: str, name: str, **extra: Any) -> None:
         update = {"action": action, "name": name, **extra, "count": self.directory.count()}
@@ -424,9 +464,18 @@ class ChatService:
         return ack
 
     def users(self, sid: str, payload: Any) -> dict:
+        """Names online, sorted; in pages when they don't fit in one answer (`after`)."""
+        after = payload.get("after") if isinstance(payload, dict) else None
+        if after is not None and (not isinstance(after, str) or len(after) > 200):
+            raise Refused("after must be a name (a string of at most 200 characters).")
         self._limit(self.connections[sid], "other")
         names = self.directory.names()
-        return {"ok": True, "users": names, "count": len(names)}
+        count = len(names)
+        if after is not None:
+            key = name_key(after)
+            names = names[bisect_right(names, key, key=name_key) :]
+        names, has_more = self._fit(names, keep_newest=False)
+        return {"ok": True, "users": names, "count": count, "has_more": has_more}
 
     def typing(self, sid: str, payload: Any) -> dict:
         conn = self.named(sid)
@@ -452,7 +501,10 @@ class ChatService:
             raise Refused("limit must be a whole number from 1 to 200.")
         self._limit(conn, "other")
         messages, has_more = self.history.page(LOBBY, before=before, after=after, limit=limit)
-        return {"ok": True, "messages": [m.to_wire() for m in messages], "has_more": has_more}
+        # older pages keep the newest of theirs, newer pages (`after`) the oldest: either way
+        # the next request continues where this one stopped
+        wire, cut = self._fit([m.to_wire() for m in messages], keep_newest=after is None)
+        return {"ok": True, "messages": wire, "has_more": has_more or cut}
 
     # ---- helpers -----------------------------------------------------------------------------
 

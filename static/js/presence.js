@@ -38,11 +38,21 @@ export function initPresence(onChallenge) {
   challengeFn = onChallenge;
 }
 
+/** The whole list, page by page: one answer holds as many names as fit in a frame. */
 export async function refreshUsers() {
-  const ack = await request('users', {});
-  if (!ack.ok || !Array.isArray(ack.users)) return;
-  users = [...ack.users].sort(byName);
-  count = ack.count ?? users.length;
+  const all = [];
+  let total;
+  let payload = {};
+  for (;;) {
+    const ack = await request('users', payload);
+    if (!ack.ok || !Array.isArray(ack.users)) return;
+    all.push(...ack.users);
+    total = ack.count;
+    if (!ack.has_more || !ack.users.length) break;
+    payload = { after: ack.users[ack.users.length - 1] };
+  }
+  users = all.sort(byName);
+  count = total ?? users.length;
   render();
 }
 

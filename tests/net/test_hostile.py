@@ -414,3 +414,68 @@ def test_connect_name_leave_cycles_are_limited_per_address():
                 watcher.wait_message("served after")
         finally:
             watcher.close()
+
+
+# ---- item 4: no legal state makes an answer a client can't receive -----------------------------
+
+EMOJI_2000 = "\U0001f600" * 2000  # a legal message: 24 KB once JSON-escaped
+
+
+@pytest.fixture(scope="module")
+def small_backlog_server():
+    """MAX_BACKLOG_BYTES at its minimum (64 KiB), so a few legal messages or a few hundred
+    names outgrow it, as 54 such messages or ~3,000 names outgrow the default 1 MiB."""
+    env = {"MAX_BACKLOG_BYTES": "65536", "MAX_CONNECTIONS_PER_IP": "0"}
+    with ServerProcess(env) as srv:
+        yield srv
+
+
+def test_a_joiner_is_served_whatever_the_size_of_recent_history(small_backlog_server):
+    url = small_backlog_server.url
+    with ChatClient(url) as ada:
+        ada.set_name(unique("Ada"))
+        sent = [ada.say(f"{n:04d}" + EMOJI_2000[4:])["id"] for n in range(6)]  # 144 KB
+        for _ in range(3):  # the page reconnected in a loop: each joiner must stay
+            with ChatClient(url) as bea:
+                bea.set_name(unique("Bea"))
+                history = bea.wait_for("history")
+                assert history["has_more"] is True
+                seen = [m["id"] for m in history["messages"]]
+                while True:
+                    page = bea.call("history", {"before": seen[0], "limit": 200})
+                    seen = [m["id"] for m in page["messages"]] + seen
+                    if not page["has_more"]:
+                        break
+                assert seen == sorted(set(seen))  # in order, each once
+                assert [i for i in seen if i in sent] == sent
+                ada.say("still here")
+                bea.wait_message("still here")
+                assert bea.connected
+
+
+def test_the_users_answer_is_paged_so_the_asker_stays(small_backlog_server):
+    url = small_backlog_server.url
+    crowd = []
+    try:
+        for n in range(200):  # ~390 bytes each in the answer: 78 KB of names
+            raw = RawSocket(url)
+            crowd.append(raw)
+            ack = raw.call("set_username", {"username": f"{n:04x}" + "\U0001f600" * 28})
+            assert ack["ok"], ack
+        with ChatClient(url) as probe:
+            names, payload = [], {}
+            while True:
+                ack = probe.call("users", payload)
+                assert ack["ok"] is True
+                names += ack["users"]
+                if not ack["has_more"]:
+                    break
+                payload = {"after": ack["users"][-1]}
+            assert len(names) == ack["count"] >= 200
+            assert probe.connected
+            probe.set_name(unique("Probe"))
+            crowd[0].emit("message", {"msg": "hello probe"})
+            probe.wait_message("hello probe")
+    finally:
+        for raw in crowd:
+            raw.close()

@@ -238,7 +238,12 @@ def test_users_lists_names_sorted_with_a_count(harness):
     harness.join("bea")
     harness.join("Ada")
     cyd = harness.client()
-    assert cyd.emit("users", {}, callback=True) == {"ok": True, "users": ["Ada", "bea"], "count": 2}
+    assert cyd.emit("users", {}, callback=True) == {
+        "ok": True,
+        "users": ["Ada", "bea"],
+        "count": 2,
+        "has_more": False,
+    }
 
 
 def test_presence_is_pushed_on_join_and_leave(harness):
@@ -433,7 +438,12 @@ def test_the_first_set_username_sends_the_caller_its_own_presence_then_history(h
 
 def test_users_works_before_a_name_and_unnamed_connections_get_lobby_broadcasts(harness):
     anon = harness.client()
-    assert anon.emit("users", {}, callback=True) == {"ok": True, "users": [], "count": 0}
+    assert anon.emit("users", {}, callback=True) == {
+        "ok": True,
+        "users": [],
+        "count": 0,
+        "has_more": False,
+    }
     ada, _ = harness.join("Ada")
     ada.emit("typing", {"typing": True}, callback=True)
     ack = ada.emit("message", {"msg": "hello, lurkers"}, callback=True)

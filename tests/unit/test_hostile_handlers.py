@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
 from rpschat.domain.ratelimit import RateSpec
 from rpschat.storage.database import StorageUnavailable
-from tests.unit.conftest import events
+from tests.unit.conftest import events, received
 
 MAX_ID = 2**63 - 1
 TOO_MANY_NAMES = re.compile(r"Too many names taken from your address: wait \d+\.\d s\.")
@@ -182,3 +183,89 @@ def test_join_buckets_of_past_addresses_are_forgotten(harness_factory, monkeypat
         chat._take_join(f"10.0.{n // 256}.{n % 256}")
         clock[0] += 0.1  # 5000 joins over 500 s: only those of the last minute still count
     assert len(chat._joins) < 2048
+
+
+# ---- item 4: no answer larger than a client can receive ----------------------------------------
+
+BIG = "\U0001f600" * 500  # 6 KB once JSON-escaped
+
+
+def frame_bytes(value) -> int:
+    return len(json.dumps(value, separators=(",", ":")))
+
+
+def test_join_time_history_and_history_pages_fit_in_an_answer(harness_factory):
+    harness = harness_factory(max_backlog_bytes=64 * 1024, chat_rate=None, other_rate=None)
+    budget = 16 * 1024
+    ada, _ = harness.join("Ada")
+    sent = [ada.emit("message", {"msg": f"{n} {BIG}"}, callback=True)["id"] for n in range(30)]
+    bea = harness.client()
+    assert bea.emit("set_username", {"username": "Bea"}, callback=True)["ok"] is True
+    [history] = events(bea, "history")
+    assert frame_bytes(history) <= budget and history["has_more"] is True
+    seen = [m["id"] for m in history["messages"]]
+    assert seen == sent[-len(seen) :]
+    while True:  # paging back with `before` reaches every message, each page within budget
+        page = bea.emit("history", {"before": seen[0], "limit": 200}, callback=True)
+        assert page["ok"] and frame_bytes(page) <= budget
+        seen = [m["id"] for m in page["messages"]] + seen
+        if not page["has_more"]:
+            break
+    assert seen == sent
+    forward, after = [], 0
+    while True:  # and forwards with `after`
+        page = bea.emit("history", {"after": after, "limit": 200}, callback=True)
+        assert page["ok"] and frame_bytes(page) <= budget
+        forward += [m["id"] for m in page["messages"]]
+        if not page["has_more"]:
+            break
+        after = forward[-1]
+    assert forward == sent
+
+
+def test_one_message_larger_than_the_budget_is_still_served(harness_factory):
+    harness = harness_factory(max_backlog_bytes=64 * 1024, max_message_chars=2000)
+    ada, _ = harness.join("Ada")
+    huge = ada.emit("message", {"msg": "\U0001f600" * 2000}, callback=True)["id"]  # 24 KB
+    page = ada.emit("history", {}, callback=True)
+    assert [m["id"] for m in page["messages"]] == [huge]
+
+
+def test_the_users_answer_is_paged_to_fit(harness_factory):
+    harness = harness_factory(
+        max_backlog_bytes=64 * 1024, other_rate=None, max_connections_per_ip=0
+    )
+    names = [f"{n:03d}" + "\U0001f600" * 28 for n in range(120)]  # ~350 bytes each
+    for name in names:
+        harness.join(name)
+    probe = harness.client()
+    got, payload = [], {}
+    while True:
+        ack = probe.emit("users", payload, callback=True)
+        assert ack["ok"] and ack["count"] == 120 and frame_bytes(ack) <= 16 * 1024
+        got += ack["users"]
+        if not ack["has_more"]:
+            break
+        payload = {"after": ack["users"][-1]}
+    assert got == names
+    assert probe.emit("users", {"after": 5}, callback=True) == {
+        "ok": False,
+        "error": "after must be a name (a string of at most 200 characters).",
+    }
+
+
+def test_a_replay_larger_than_an_answer_stops_and_says_where(harness_factory):
+    harness = harness_factory(
+        max_backlog_bytes=64 * 1024, chat_rate=None, other_rate=None, resume_grace_seconds=5.0
+    )
+    ada, ada_ack = harness.join("Ada")
+    bea, _ = harness.join("Bea")
+    first = bea.emit("message", {"msg": "seen"}, callback=True)["id"]
+    harness.drop(ada)
+    sent = [bea.emit("message", {"msg": f"{n} {BIG}"}, callback=True)["id"] for n in range(10)]
+    back = harness.client(auth={"token": ada_ack["token"], "last_id": first})
+    got = received(back)
+    replayed = [p["id"] for e, p in got if e == "message"]
+    assert replayed == sent[: len(replayed)] and 0 < len(replayed) < len(sent)
+    assert sum(frame_bytes(p) for e, p in got if e == "message") <= 16 * 1024
+    assert ("replay_truncated", {"last_id": replayed[-1]}) in got
