@@ -2,9 +2,11 @@
 # Python 3.11 to 3.13: the newest `python3.1x` on PATH that runs (a pyenv shim of a version that
 # is not selected exists but fails), else `python3`. PYTHON=... picks another; out of range, refused.
 SUPPORTED_PYTHONS := python3.13 python3.12 python3.11
-PYTHON ?= $(or $(firstword $(foreach p,$(SUPPORTED_PYTHONS) python3,\
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(or $(firstword $(foreach p,$(SUPPORTED_PYTHONS) python3,\
 	$(shell $(p) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info < (3, 14))' \
 	>/dev/null 2>&1 && echo $(p)))),python3)
+endif
 PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 VENV := .venv
 PY := $(VENV)/bin/python
