@@ -25,6 +25,7 @@ OURS = {
     engine.close: engine.ENGINEIO_CLOSE,
     websocket.upgrade_websocket: websocket.ENGINEIO_UPGRADE,
     pinger.schedule_ping: pinger.ENGINEIO_SCHEDULE_PING,
+    engine.init: engine.ENGINEIO_INIT,
 }
 
 
@@ -81,6 +82,7 @@ def test_every_patched_attribute_exists():
         "engineio.server.Server.handlers['connect']": callable(
             getattr(server.eio, "handlers", {}).get("connect")
         ),
+        "engineio.socket.Socket.__init__": callable(Socket.__init__),
         "engineio.payload.Payload.max_decode_packets": isinstance(
             getattr(engineio.payload.Payload, "max_decode_packets", None), int
         ),
