@@ -109,6 +109,12 @@ class Lock(Protocol):
     ) -> Any: ...
 
 
+class Locks(Protocol):
+    """Reentrant locks by key (a game, the lobby): in this process, or shared by every node."""
+
+    def hold(self, key: str) -> Lock: ...
+
+
 # ---------------------------------------------------------------- names, users and tokens
 
 

@@ -47,6 +47,7 @@ from redis.retry import Retry
 
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.match import Match
+from rpschat.domain.game.stores import KeyedLocks
 from rpschat.domain.games import EXPIRED_CHALLENGES_KEPT
 from rpschat.domain.matchmaking import Challenge
 from rpschat.domain.ports import Drop
@@ -762,15 +763,25 @@ return 0
 """
 
 
+def lock_scripts(client: redis.Redis) -> tuple[Any, Any]:
+    return client.register_script(_LOCK), client.register_script(_UNLOCK)
+
+
 class SharedLock:
     """A reentrant lock held across the cluster: a local RLock (so a node's own tasks queue up
     cheaply) plus a Redis key set only if absent, with an expiry so a dead holder frees it.
 
-    The game service runs every operation under one such lock: a match is read, changed and
-    written back whole, and a lock is simpler to get right than compare-and-set everywhere."""
+    The game service holds one per game, and one for the lobby (pairing players): a match is
+    read, changed and written back whole, and a lock is simpler to get right than compare-and-set
+    everywhere. `scripts`: the take and release scripts, registered once for many locks."""
 
     def __init__(
-        self, client: redis.Redis, key: str, ttl_seconds: float = 30.0, wait_seconds: float = 30.0
+        self,
+        client: redis.Redis,
+        key: str,
+        ttl_seconds: float = 30.0,
+        wait_seconds: float = 30.0,
+        scripts: tuple[Any, Any] | None = None,
     ):
         self._redis = client
         self._key = key
@@ -779,8 +790,7 @@ class SharedLock:
         self._local = threading.RLock()
         self._depth = 0
         self._token = ""
-        self._take = client.register_script(_LOCK)
-        self._unlock = client.register_script(_UNLOCK)
+        self._take, self._unlock = scripts or lock_scripts(client)
 
     def __enter__(self) -> SharedLock:
         self._local.acquire()
@@ -1024,9 +1034,13 @@ class RedisState:
         self.queue = RedisQueueStore(self.client, self.keys)
         self.challenges = RedisChallengeStore(self.client, self.keys)
         self.rematches = RedisRematchStore(self.client, self.keys)
-        self.game_lock = SharedLock(self.client, self.keys("lock", "games"))
         self.registry = NodeRegistry(self.client, self.keys, self.node_id, self.node_ttl_seconds)
         self.keeper: ClusterKeeper | None = None
+        self._lock_scripts = lock_scripts(self.client)
+
+    def lock(self, key: str) -> SharedLock:
+        """The cluster-wide lock named `key` (a game's, the lobby's)."""
+        return SharedLock(self.client, self.keys("lock", key), scripts=self._lock_scripts)
 
     def game_stores(self, finished_game_seconds: float) -> dict[str, Any]:
         """GameService's keyword arguments for shared games; finished games are kept as long
@@ -1036,7 +1050,7 @@ class RedisState:
             "queue_store": self.queue,
             "challenge_store": self.challenges,
             "rematch_store": self.rematches,
-            "lock": self.game_lock,
+            "locks": KeyedLocks(self.lock),
             "spectator_store": RedisSpectatorStore(self.client, self.keys),
             "drop_store": RedisDropStore(self.client, self.keys),
             "expired_challenge_store": RedisExpiredChallenges(

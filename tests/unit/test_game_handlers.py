@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rpschat.domain.game.context import game_key
 from rpschat.domain.game.match import Match
 from rpschat.domain.ratelimit import RateSpec
 from rpschat.web.events import INTERNAL_ERROR
@@ -91,7 +92,7 @@ def play_round(game_id: str, *throws: tuple[Seat, str]) -> None:
 
 
 def live_players(harness: Harness) -> Counter:
-    games = harness.services.games._store.live_games()
+    games = harness.services.games._ctx.store.live_games()
     return Counter(player for match in games for player in match.players)
 
 
@@ -869,14 +870,14 @@ def _draw_payload(data, event: str, harness: Harness, seat: Seat, names: list[st
     if data.draw(st.integers(0, 9)) == 0:
         return data.draw(GARBAGE)  # not an object at all
     games = harness.services.games
-    own_game = games._store.live_game_of(seat.name)
-    game_ids = sorted({m.game_id for name in names for m in games._store.games_of(name)})
+    own_game = games._ctx.store.live_game_of(seat.name)
+    game_ids = sorted({m.game_id for name in names for m in games._ctx.store.games_of(name)})
     known = {
         "game_id": [own_game] * 3 + game_ids if own_game else game_ids,  # mostly one's own
         "move": ["rock", "paper", "scissors", " Rock"],
         "best_of": [1, 3, 3, 3, 5],
         "to": names,
-        "challenge_id": [c.challenge_id for c in games._challenge_store.all()],
+        "challenge_id": [c.challenge_id for c in games._pairing.challenge_store.all()],
         "accept": [True, False],
         "msg": ["gg", "x" * 2001],
         "client_id": ["c1", "c2"],
@@ -896,7 +897,7 @@ def _check_invariants(harness: Harness, seats: list[Seat]) -> None:
     assert all(count == 1 for count in counts.values()), counts
     games = harness.services.games
     for seat in seats:
-        queued = games._matchmaker.is_queued(seat.name)
+        queued = games._pairing.matchmaker.is_queued(seat.name)
         assert not (queued and counts[seat.name]), seat.name
         for name, payload in seat.pull():
             if name == "opponent_threw":
@@ -1062,8 +1063,8 @@ def test_connect_play_drop_resume_and_leave_cost_the_same_however_many_games_are
         for i in range(games_kept_by_others):
             match = Match.start(f"old{run}-{i}", f"x{run}-{i}", f"y{run}-{i}", 1, 0.0, 15.0)
             match.forfeit(match.players[0], "forfeit")
-            games._store.put(match)
-        counting = games._store = CountingStore(games._store)
+            games._ctx.store.put(match)
+        counting = games._ctx.store = CountingStore(games._ctx.store)
         try:
             ada, bea, game_id = start_game(harness, names=(f"Ada{run}", f"Bea{run}"))
             play_round(game_id, (ada, "rock"))
@@ -1074,7 +1075,7 @@ def test_connect_play_drop_resume_and_leave_cost_the_same_however_many_games_are
             ada.wait_for("game_over")
             ada.client.disconnect()
         finally:
-            games._store = counting.store
+            games._ctx.store = counting.store
         return counting.calls, counting.matches_read
 
     assert cost(1, 0) == cost(2, 300)
@@ -1116,18 +1117,18 @@ def test_an_answered_challenge_leaves_no_timer_behind(harness):
 
 def test_a_finished_game_is_released_after_finished_game_seconds(harness):
     games = harness.services.games
-    games._settings = dataclasses.replace(games._settings, finished_game_seconds=0.2)
+    games._ctx.settings = dataclasses.replace(games._ctx.settings, finished_game_seconds=0.2)
     ada, bea, game_id = start_game(harness)
     cyd = Seat(harness, "Cyd")
     assert cyd.emit("watch", {"game_id": game_id})["ok"]
     assert ada.emit("leave_game", {"game_id": game_id}) == OK
     assert bea.wait_for("game_over")
-    assert games._store.get(game_id) is not None  # kept for rematches and its chat
+    assert games._ctx.store.get(game_id) is not None  # kept for rematches and its chat
     deadline = time.monotonic() + 5
-    while games._store.get(game_id) is not None:  # no other game needs to finish first
+    while games._ctx.store.get(game_id) is not None:  # no other game needs to finish first
         assert time.monotonic() < deadline, "the finished game was kept"
         time.sleep(0.02)
-    assert games._spectators.count(game_id) == 0 and games._store.games_of("Bea") == []
+    assert games._ctx.spectators.count(game_id) == 0 and games._ctx.store.games_of("Bea") == []
     assert bea.emit("game_chat", {"game_id": game_id, "msg": "gg"}) == {
         "ok": False,
         "error": "No such game.",
@@ -1144,7 +1145,7 @@ def test_games_starting_and_ending_log_nothing_at_info(harness, caplog):
 
 def test_games_that_end_together_are_recorded_in_one_write_before_game_over(harness):
     games = harness.services.games
-    results = games._results
+    results = games._ctx.results
     writes: list[list[str]] = []
     record_many = results.record_many
 
@@ -1155,13 +1156,58 @@ def test_games_that_end_together_are_recorded_in_one_write_before_game_over(harn
     results.record_many = record
     seats = [Seat(harness, n) for n in ("Ada", "Bea", "Cyd", "Dan")]
     first, second = find_match(seats[:2], 1), find_match(seats[2:], 1)
-    games._recording = True  # as if a write were under way: the next ones wait for it
+    games._lifecycle._recording = True  # as if a write were under way: the next ones wait for it
     play_round(first, (seats[0], "rock"), (seats[1], "scissors"))
     play_round(second, (seats[2], "rock"), (seats[3], "scissors"))
     assert seats[0].take("game_over") == [] and writes == []  # not announced before recorded
-    games._recording = False
-    games._runtime.defer(games._record_and_announce)
+    games._lifecycle._recording = False
+    games._ctx.runtime.defer(games._lifecycle._record_and_announce)
     assert writes == [[first, second]]
     assert seats[0].take("game_over") and seats[2].take("game_over")
     names = {row["name"] for row in results.leaderboard()}
     assert names == {"Ada", "Bea", "Cyd", "Dan"}
+
+
+# ---- locks: one per game, and the lobby's for pairing ----------------------------------------
+
+
+def in_thread(action: Any) -> tuple[threading.Thread, list[Any]]:
+    done: list[Any] = []
+    thread = threading.Thread(target=lambda: done.append(action()), daemon=True)
+    thread.start()
+    return thread, done
+
+
+def test_a_throw_does_not_wait_for_another_games_lock(harness):
+    ada, bea, first = start_game(harness)
+    cyd, dan, second = start_game(harness, names=("Cyd", "Dan"))
+    locks = harness.services.games._ctx.locks
+    held, release = threading.Event(), threading.Event()
+
+    def busy_in_first_game() -> None:
+        with locks.hold(game_key(first)):
+            held.set()
+            release.wait(10)
+
+    holder, _ = in_thread(busy_in_first_game)
+    assert held.wait(5)
+    try:
+        thrower, done = in_thread(lambda: cyd.emit("throw", {"game_id": second, "move": "rock"}))
+        thrower.join(5)
+        assert done == [OK], "a throw in one game waited for another game"
+        blocked, waited = in_thread(lambda: ada.emit("throw", {"game_id": first, "move": "rock"}))
+        blocked.join(0.2)
+        assert waited == []  # the same game's lock is held: that throw waits its turn
+    finally:
+        release.set()
+    holder.join(5), blocked.join(5)
+    assert waited == [OK]
+
+
+def test_no_lock_is_left_behind_once_games_are_over(harness):
+    ada, bea, game_id = start_game(harness, best_of=1)
+    cyd = Seat(harness, "Cyd")
+    assert cyd.emit("watch", {"game_id": game_id})["ok"]
+    play_round(game_id, (ada, "rock"), (bea, "scissors"))
+    assert ada.wait_for("game_over")
+    assert harness.services.games._ctx.locks.held() == 0

@@ -15,13 +15,13 @@ import pytest
 
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.match import Match
-from rpschat.domain.games import (
-    Drop,
+from rpschat.domain.game.stores import (
     InMemoryDropStore,
     InMemoryExpiredChallenges,
     InMemorySpectatorStore,
 )
 from rpschat.domain.matchmaking import Challenge, Matchmaker, Rematches
+from rpschat.domain.ports import Drop
 from rpschat.domain.ratelimit import RateSpec
 from rpschat.storage.presence import MemoryDirectory
 from rpschat.storage.redis_state import (
@@ -392,7 +392,8 @@ def test_the_handler_tests_really_run_on_redis(harness, redis_keys, client):
     assert isinstance(services.chat.directory, RedisDirectory)
     assert isinstance(services.chat.tokens, RedisTokens)
     assert isinstance(services.chat.limiter, RedisRateLimiter)
-    assert isinstance(services.games._store, RedisMatchStore)
-    assert isinstance(services.games._lock, SharedLock)
+    assert isinstance(services.games._ctx.store, RedisMatchStore)
+    with services.games._ctx.lobby():
+        assert client.exists(keys("lock", "lobby"))
     harness.join("Ada")
     assert client.hvals(redis_keys("users")) == ["Ada"]

@@ -1,0 +1,173 @@
+"""What the parts of the game service share: settings, stores, locks, and who is who.
+
+Locks. Each game has its own (`locks.hold(game_key(game_id))`): throws, timers and leaving in
+different games never wait for each other, on one node or (with Redis) on many. Everything that
+pairs players (the queue, challenges, rematches, requeues) and so decides who is in which game
+holds the one `LOBBY_LOCK` instead, briefly, so a player is never put into two games. Order: the
+lobby lock first, then a game's; never the lobby lock under a game's.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from rpschat.domain.chat import ChatService, Connection
+from rpschat.domain.errors import Refused
+from rpschat.domain.game.match import Match
+from rpschat.domain.ports import (
+    DropStore,
+    HistoryStore,
+    Lock,
+    Locks,
+    MatchStore,
+    Outbox,
+    ResultsStore,
+    Runtime,
+    SpectatorStore,
+    user_room,
+)
+
+log = logging.getLogger("rpschat.games")
+
+PICK_A_NAME = "Pick a name before you play."
+NO_SUCH_GAME = "No such game."
+OK: dict[str, Any] = {"ok": True}
+LOBBY_LOCK = "lobby"
+MAX_GAME_ID = 64  # longer ids are nobody's: refused before a lock is made for them
+
+
+def game_room(game_id: str) -> str:
+    return f"game:{game_id}"
+
+
+def game_key(game_id: str) -> str:
+    """The lock of one game."""
+    return f"game:{game_id}"
+
+
+def new_game_id() -> str:
+    return "g" + secrets.token_urlsafe(9)
+
+
+def ms(seconds: float) -> int:
+    return int(round(seconds * 1000))
+
+
+@dataclass(frozen=True)
+class GameSettings:
+    round_seconds: float = 15.0
+    challenge_seconds: float = 30.0
+    resume_grace_seconds: float = 10.0
+    leaderboard_size: int = 50
+    # How long a finished game is kept for rematches, late refusals and its chat (in memory
+    # and in Redis alike).
+    finished_game_seconds: float = 120.0
+
+    def __post_init__(self) -> None:
+        if not self.round_seconds > 0:  # a zero-length round could never be played
+            raise ValueError(f"round_seconds must be positive, not {self.round_seconds}")
+
+
+class GameContext:
+    """The collaborators and small helpers every part of the game service uses."""
+
+    def __init__(
+        self,
+        chat: ChatService,
+        outbox: Outbox,
+        runtime: Runtime,
+        history: HistoryStore,
+        results: ResultsStore,
+        settings: GameSettings,
+        store: MatchStore,
+        spectators: SpectatorStore,
+        drops: DropStore,
+        locks: Locks,
+    ) -> None:
+        self.chat = chat
+        self.outbox = outbox
+        self.runtime = runtime
+        self.history = history
+        self.results = results
+        self.settings = settings
+        self.store = store
+        self.spectators = spectators
+        self.drops = drops
+        self.locks = locks
+        self._user_ids: dict[str, str] = {}  # display name -> user id
+        self._names: dict[str, str] = {}  # user id -> display name last seen
+
+    # ---- locks -------------------------------------------------------------------------------
+
+    def lobby(self) -> Lock:
+        return self.locks.hold(LOBBY_LOCK)
+
+    def game_lock(self, game_id: object) -> Lock:
+        """The lock of a client-named game; an id that can't be a game's is refused first."""
+        if not isinstance(game_id, str) or not game_id or len(game_id) > MAX_GAME_ID:
+            raise Refused(NO_SUCH_GAME)
+        return self.locks.hold(game_key(game_id))
+
+    # ---- callers and players -----------------------------------------------------------------
+
+    def caller(self, sid: str) -> Connection:
+        """The caller's named connection; also keeps the name -> user id map current."""
+        try:
+            conn = self.chat.named(sid)
+        except Refused:
+            raise Refused(PICK_A_NAME) from None
+        self.remember(conn.user_id, conn.name)
+        return conn
+
+    def limit(self, conn: Connection, kind: str) -> None:
+        self.chat.limit(conn, kind)
+
+    def remember(self, user_id: str, name: str) -> None:
+        old = self._names.get(user_id)
+        if old is not None and old != name and self._user_ids.get(old) == user_id:
+            del self._user_ids[old]  # renamed since
+        self._names[user_id] = name
+        self._user_ids[name] = user_id
+
+    def forget_user(self, user_id: str, name: str) -> None:
+        self._names.pop(user_id, None)
+        if self._user_ids.get(name) == user_id:
+            del self._user_ids[name]
+
+    def user_id_of(self, name: str) -> str | None:
+        return self._user_ids.get(name) or self.chat.directory.user_of(name)
+
+    def match(self, game_id: object) -> Match:
+        match = self.store.get(game_id) if isinstance(game_id, str) else None
+        if match is None:
+            raise Refused(NO_SUCH_GAME)
+        return match
+
+    def in_live_game(self, name: str) -> bool:
+        return self.store.live_game_of(name) is not None
+
+    def emit_to_player(self, match: Match | None, name: str, event: str, data: dict) -> None:
+        """To the user room of `name`: the user who plays in `match`, if given."""
+        user_id = match.user_ids.get(name) if match is not None else None
+        user_id = user_id or self.user_id_of(name)
+        if user_id is not None:
+            self.outbox.emit(event, data, to=user_room(user_id))
+
+    def view(self, match: Match) -> dict:
+        """What anyone may see: who has thrown, never what, until the round resolves."""
+        view = match.public_view()
+        del view["round_deadline"]  # server clock seconds: clients get a duration instead
+        view["time_left_ms"] = ms(match.time_left(self.runtime.now()))
+        view["spectators"] = self.spectators.count(match.game_id)
+        return view
+
+    @staticmethod
+    def guarded(fn: Any, *args: Any) -> None:
+        """Timers run as tasks of their own: log a failure instead of losing it silently."""
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("game timer failed")

@@ -1,0 +1,301 @@
+"""A match from start to end: rounds and their timers, throws, leaving, the end, the results,
+and releasing the game once it has been over for `finished_game_seconds`.
+
+`MatchLifecycle.finish` is the one place where a game ends, whatever the reason.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from rpschat.domain.chat import Connection
+from rpschat.domain.errors import Refused
+from rpschat.domain.game.context import (
+    OK,
+    GameContext,
+    game_key,
+    game_room,
+    log,
+    ms,
+    new_game_id,
+)
+from rpschat.domain.game.match import TIME_IS_UP, GameOver, GameResult, Match, ThrowOutcome
+from rpschat.domain.matchmaking import Rematches
+from rpschat.domain.payload import as_object
+from rpschat.domain.ports import Cancellable
+
+NOT_IN_THIS_GAME = "You are not in this game."
+THROW_SHAPE = '{game_id: "g7Hk", move: "rock"}'
+GAME_SHAPE = '{game_id: "g7Hk"}'
+SWEEP_EVERY = 1.0  # seconds at least between two sweeps of finished games
+
+
+class MatchLifecycle:
+    def __init__(
+        self, ctx: GameContext, rematches: Rematches, make_game_id: Any = new_game_id
+    ) -> None:
+        self._ctx = ctx
+        self._rematches = rematches
+        self._make_game_id = make_game_id
+        # This node's round timers, one per live game: cancelled when their round ends.
+        self._round_timers: dict[str, Cancellable] = {}
+        # Games finished on this node -> when: their rooms and side state go after
+        # `finished_game_seconds` (one sweep timer for all of them).
+        self._ended_at: OrderedDict[str, float] = OrderedDict()
+        self._sweep: Cancellable | None = None
+        self._sweep_guard = threading.Lock()
+        # Finished games whose result is being written, then announced (in order, batched).
+        self._unrecorded: list[tuple[Match, GameOver, str | None]] = []
+        self._recording = False
+        self._unrecorded_lock = threading.Lock()  # local: guards the two fields above
+
+    # ---- client events -----------------------------------------------------------------------
+
+    def throw(self, sid: str, payload: Any) -> dict:
+        ctx = self._ctx
+        conn = ctx.caller(sid)
+        payload = as_object(payload, THROW_SHAPE)
+        with ctx.game_lock(payload.get("game_id")):
+            match = ctx.match(payload.get("game_id"))
+            ctx.limit(conn, "other")
+            now = ctx.runtime.now()
+            try:
+                outcome = match.throw(conn.name, payload.get("move"), now)
+            except Refused as refused:
+                if refused.reason == TIME_IS_UP:  # the round timer is late: settle it now
+                    self._settle_overdue_round(match, now)
+                raise
+            ctx.store.put(match)
+            if outcome.round_completed or outcome.game_over:
+                self._apply(match, outcome)
+            else:  # only that the opponent threw: the move stays secret until the round ends
+                opponent = match.opponent_of(conn.name)
+                ctx.emit_to_player(match, opponent, "opponent_threw", {"game_id": match.game_id})
+        return OK
+
+    def leave_game(self, sid: str, payload: Any) -> dict:
+        ctx = self._ctx
+        conn = ctx.caller(sid)
+        game_id = as_object(payload, GAME_SHAPE).get("game_id")
+        with ctx.game_lock(game_id):
+            match = ctx.match(game_id)
+            ctx.limit(conn, "other")
+            if match.is_member(conn.name, conn.user_id):
+                self._player_leaves(match, conn, sid)
+            elif ctx.spectators.discard(match.game_id, conn.user_id):
+                ctx.outbox.leave(sid, game_room(match.game_id))
+            else:
+                raise Refused(NOT_IN_THIS_GAME)
+        return OK
+
+    def _player_leaves(self, match: Match, conn: Connection, sid: str) -> None:
+        match.left.append(conn.name)
+        self._ctx.outbox.leave(sid, game_room(match.game_id))
+        if match.is_over:
+            self._ctx.store.put(match)
+            return
+        over = match.forfeit(conn.name, "forfeit")
+        self._ctx.store.put(match)
+        self.finish(match, over, also_to=sid)  # out of the room, still told how it ended
+
+    def leaderboard(self) -> dict:
+        """The slow half of `leaderboard`: a database read, outside every lock."""
+        size = self._ctx.settings.leaderboard_size
+        return {"ok": True, "players": self._ctx.results.leaderboard(size)}
+
+    # ---- starting ----------------------------------------------------------------------------
+
+    def start(self, player_a: str, player_b: str, best_of: int) -> Match:
+        """A new match between two players nobody else can pair meanwhile (the caller holds
+        the lobby lock)."""
+        ctx = self._ctx
+        now = ctx.runtime.now()
+        user_ids = {p: u for p in (player_a, player_b) if (u := ctx.user_id_of(p)) is not None}
+        match = Match.start(
+            self._make_game_id(),
+            player_a,
+            player_b,
+            best_of,
+            now,
+            ctx.settings.round_seconds,
+            user_ids=user_ids,
+        )
+        with ctx.locks.hold(game_key(match.game_id)):
+            ctx.store.put(match)
+            room = game_room(match.game_id)
+            for player in match.players:
+                user_id = match.user_ids.get(player)
+                sid = ctx.chat.directory.sid_of(user_id) if user_id else None
+                if sid is not None:
+                    ctx.outbox.join(sid, room)
+            for player in match.players:
+                found = {
+                    "game_id": match.game_id,
+                    "opponent": match.opponent_of(player),
+                    "best_of": best_of,
+                    "players": list(match.players),
+                    "round_seconds": match.round_seconds,
+                }
+                ctx.emit_to_player(match, player, "match_found", found)
+            log.debug("game %s: %s vs %s, best of %d", match.game_id, player_a, player_b, best_of)
+            self._start_round(match)
+        return match
+
+    def tell_opponent_away(self, match: Match, name: str, grace_seconds: float) -> None:
+        status = {"game_id": match.game_id, "name": name, "connected": False}
+        status["grace_ms"] = ms(max(0.0, grace_seconds))
+        self._ctx.emit_to_player(match, match.opponent_of(name), "opponent_status", status)
+
+    # ---- rounds ------------------------------------------------------------------------------
+
+    def _start_round(self, match: Match) -> None:
+        now = self._ctx.runtime.now()
+        started = {
+            "game_id": match.game_id,
+            "round": match.round,
+            "time_left_ms": ms(match.time_left(now)),
+        }
+        self._ctx.outbox.emit("round_started", started, to=game_room(match.game_id))
+        self._set_round_timer(match, now)
+
+    def _set_round_timer(self, match: Match, now: float) -> None:
+        """One timer per live game on the node that started its round; the previous round's
+        is cancelled, so a round settled early holds nothing until its deadline."""
+        self._cancel_round_timer(match.game_id)
+        if match.round_deadline is not None:
+            self._round_timers[match.game_id] = self._ctx.runtime.call_later(
+                match.round_deadline - now, self._round_timer, match.game_id, match.round
+            )
+
+    def _cancel_round_timer(self, game_id: str) -> None:
+        timer = self._round_timers.pop(game_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _round_timer(self, game_id: str, round_number: int) -> None:
+        self._ctx.guarded(self.expire_round, game_id, round_number)
+
+    def expire_round(self, game_id: str, round_number: int) -> None:
+        ctx = self._ctx
+        with ctx.game_lock(game_id):
+            match = ctx.store.get(game_id)
+            if match is None or match.is_over or match.round != round_number:
+                return  # a stale timer: the round was settled elsewhere (a throw, a node)
+            now = ctx.runtime.now()
+            if match.time_left(now) > 0:  # fired early (the clock went back): wait again
+                self._set_round_timer(match, now)
+                return
+            self._round_timers.pop(game_id, None)
+            self._settle_overdue_round(match, now)
+
+    def settle_overdue(self, cutoff: float) -> None:
+        """Settle rounds whose deadline passed before `cutoff`: the backstop for the timers of a
+        node that died (idempotent)."""
+        for game_id, round_number in self._ctx.store.overdue(cutoff):
+            self._ctx.guarded(self.expire_round, game_id, round_number)
+
+    def _settle_overdue_round(self, match: Match, now: float) -> None:
+        outcome = match.expire_round(now)
+        if outcome is not None:
+            self._ctx.store.put(match)
+            self._apply(match, outcome)
+
+    def _apply(self, match: Match, outcome: ThrowOutcome) -> None:
+        """Tell the room what a throw or a timeout settled, then start the next round or end."""
+        if outcome.round_result is not None:
+            result = outcome.round_result.to_dict()
+            self._ctx.outbox.emit("round_result", result, to=game_room(match.game_id))
+        if outcome.game_over is not None:
+            self.finish(match, outcome.game_over)
+        elif outcome.round_completed:
+            self._start_round(match)
+
+    # ---- the end -----------------------------------------------------------------------------
+
+    def finish(self, match: Match, over: GameOver, also_to: str | None = None) -> None:
+        """The one place where a game ends (won, timeout, forfeit, disconnect, abandoned). The
+        caller holds the game's lock and has stored the finished match."""
+        log.debug("game %s over: %s (%s)", match.game_id, over.winner, over.reason)
+        self._cancel_round_timer(match.game_id)
+        now = self._ctx.runtime.now()
+        with self._sweep_guard:
+            self._ended_at[match.game_id] = now
+        self._schedule_sweep(now)
+        # The write may block (SQL): off the lock, in a task of its own under eventlet, and
+        # batched with the other games that ended meanwhile (one transaction for them all).
+        with self._unrecorded_lock:
+            self._unrecorded.append((match, over, also_to))
+            start_writer = not self._recording
+            self._recording = True
+        if start_writer:
+            self._ctx.runtime.defer(self._record_and_announce)
+
+    def _record_and_announce(self) -> None:
+        """Record first, then announce: a game whose `game_over` went out is in the results
+        (and a leaderboard asked after `game_over` includes it)."""
+        while True:
+            with self._unrecorded_lock:
+                batch, self._unrecorded = self._unrecorded, []
+                if not batch:
+                    self._recording = False
+                    return
+            self._record(batch)
+            for match, over, also_to in batch:
+                ended = over.to_dict()
+                self._ctx.outbox.emit("game_over", ended, to=game_room(match.game_id))
+                if also_to is not None:
+                    self._ctx.outbox.emit("game_over", ended, to=also_to)
+
+    def _record(self, batch: list[tuple[Match, GameOver, str | None]]) -> None:
+        results = [self._result(match, over) for match, over, _ in batch]
+        try:
+            self._ctx.results.record_many(results)
+        except Exception:  # a failed write must not break the game; the log keeps the result
+            log.exception("recording games failed: %s", results)
+
+    @staticmethod
+    def _result(match: Match, over: GameOver) -> GameResult:
+        loser = match.opponent_of(over.winner) if over.winner is not None else None
+        return GameResult(
+            over.winner, loser, match.players, over.reason, match.best_of, over.score, match.game_id
+        )
+
+    # ---- releasing finished games ------------------------------------------------------------
+
+    def _schedule_sweep(self, now: float) -> None:
+        with self._sweep_guard:
+            if self._sweep is not None or not self._ended_at:
+                return
+            oldest = next(iter(self._ended_at.values()))
+            wait = max(SWEEP_EVERY, oldest + self._ctx.settings.finished_game_seconds - now)
+            self._sweep = self._ctx.runtime.call_later(wait, self._ctx.guarded, self._sweep_now)
+
+    def _sweep_now(self) -> None:
+        """Forget the games that finished `finished_game_seconds` ago, then wait for the next."""
+        now = self._ctx.runtime.now()
+        cutoff = now - self._ctx.settings.finished_game_seconds
+        with self._sweep_guard:
+            self._sweep = None
+            due = list(itertools.takewhile(lambda item: item[1] <= cutoff, self._ended_at.items()))
+        for game_id, _ in due:
+            with self._ctx.locks.hold(game_key(game_id)):
+                self.forget(game_id)
+        self._schedule_sweep(now)
+
+    def forget(self, game_id: str) -> None:
+        """Release a finished game: its match, rematch requests, spectators and room. The
+        caller holds the game's lock."""
+        ctx = self._ctx
+        with self._sweep_guard:
+            self._ended_at.pop(game_id, None)
+        match = ctx.store.get(game_id)
+        ctx.store.delete(game_id)
+        self._rematches.forget(game_id)
+        spectators = ctx.spectators.drop_game(game_id)
+        for user_id in [*(match.user_ids.values() if match else ()), *spectators]:
+            sid = ctx.chat.directory.sid_of(user_id)
+            if sid is not None:
+                ctx.outbox.leave(sid, game_room(game_id))

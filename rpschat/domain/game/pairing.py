@@ -1,0 +1,254 @@
+"""Finding an opponent: the queue (`find_match`), challenges and rematches.
+
+Everything here decides who plays whom, so it runs under the lobby lock (game/context.py); the
+rules themselves are in domain/matchmaking.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rpschat.domain.errors import Refused
+from rpschat.domain.game.context import OK, GameContext, ms
+from rpschat.domain.game.lifecycle import GAME_SHAPE, MatchLifecycle
+from rpschat.domain.game.match import Match
+from rpschat.domain.game.rules import parse_best_of
+from rpschat.domain.matchmaking import (
+    ALREADY_IN_GAME,
+    CHALLENGE_EXPIRED,
+    NO_SUCH_CHALLENGE,
+    NOT_QUEUED,
+    Challenge,
+    Challenges,
+    Matchmaker,
+    Rematches,
+)
+from rpschat.domain.payload import as_object
+from rpschat.domain.ports import Cancellable, ChallengeStore, ExpiredChallengeStore
+
+NOT_OVER_YET = "This game is not over yet."
+OPPONENT_LEFT = "Your opponent has left."
+YOU_LEFT = "You have left this game."
+DID_NOT_PLAY = "You did not play in this game."
+ACCEPT_IS_BOOL = "accept must be true or false."
+FIND_MATCH_SHAPE = "{best_of: 3}"
+CHALLENGE_SHAPE = '{to: "Bea", best_of: 3}'
+ANSWER_SHAPE = '{challenge_id: "c1", accept: true}'
+MAX_NAME_ECHO = 32
+
+
+class Pairing:
+    def __init__(
+        self,
+        ctx: GameContext,
+        lifecycle: MatchLifecycle,
+        matchmaker: Matchmaker,
+        challenges: Challenges,
+        challenge_store: ChallengeStore,
+        expired_challenges: ExpiredChallengeStore,
+        rematches: Rematches,
+    ) -> None:
+        self._ctx = ctx
+        self._lifecycle = lifecycle
+        self.matchmaker = matchmaker
+        self.challenges = challenges
+        self.challenge_store = challenge_store
+        self._expired_challenges = expired_challenges
+        self.rematches = rematches
+        self._challenge_timers: dict[str, Cancellable] = {}  # challenge id -> this node's timer
+
+    # ---- the queue ---------------------------------------------------------------------------
+
+    def find_match(self, sid: str, payload: Any) -> dict:
+        ctx = self._ctx
+        conn = ctx.caller(sid)
+        best_of = parse_best_of(as_object(payload, FIND_MATCH_SHAPE).get("best_of"))
+        ctx.limit(conn, "other")
+        with ctx.lobby():
+            pairing = self.matchmaker.enqueue(conn.name, best_of)
+            if pairing is not None:
+                self.start(pairing.waited, pairing.arrived, best_of)
+        return OK
+
+    def cancel_match(self, sid: str, payload: Any) -> dict:
+        ctx = self._ctx
+        conn = ctx.caller(sid)
+        ctx.limit(conn, "other")
+        with ctx.lobby():
+            if not self.matchmaker.cancel(conn.name):
+                raise Refused(NOT_QUEUED)
+        return OK
+
+    def requeue(self, name: str, best_of: int) -> None:
+        """Back into the queue after a resume (the caller holds the lobby lock)."""
+        try:
+            pairing = self.matchmaker.enqueue(name, best_of)
+        except Refused:
+            return
+        if pairing is not None:
+            self.start(pairing.waited, pairing.arrived, best_of)
+
+    def start(self, player_a: str, player_b: str, best_of: int) -> Match:
+        """Start a match (under the lobby lock): both players leave the queue, and a player
+        matched while their connection is lost has their opponent told."""
+        ctx = self._ctx
+        for player in (player_a, player_b):
+            self.matchmaker.remove(player)
+            ctx.drops.forget_queue(player)
+        match = self._lifecycle.start(player_a, player_b, best_of)
+        now = ctx.runtime.now()
+        for player in match.players:  # matched (via a challenge) while their connection is lost
+            drop = ctx.drops.get(player)
+            if drop is not None:
+                grace = ctx.settings.resume_grace_seconds - (now - drop.at)
+                self._lifecycle.tell_opponent_away(match, player, grace)
+        return match
+
+    # ---- challenges --------------------------------------------------------------------------
+
+    def challenge(self, sid: str, payload: Any) -> dict:
+        ctx = self._ctx
+        conn = ctx.caller(sid)
+        payload = as_object(payload, CHALLENGE_SHAPE)
+        wanted = payload.get("to")
+        if not isinstance(wanted, str) or not wanted.strip():
+            raise Refused(f"Send an object like {CHALLENGE_SHAPE}.")
+        best_of = parse_best_of(payload.get("best_of"))
+        ctx.limit(conn, "other")
+        target_id = ctx.chat.directory.user_of(wanted.strip())
+        target = ctx.chat.directory.name_of(target_id) if target_id else None
+        if target is None:
+            raise Refused(f"{wanted.strip()[:MAX_NAME_ECHO]} is not online.")
+        with ctx.lobby():
+            now = ctx.runtime.now()
+            self.expire_challenges(now)
+            challenge = self.challenges.challenge(
+                conn.name, target, best_of, now, ctx.settings.challenge_seconds
+            )
+            ctx.remember(target_id, target)
+            self.send_challenged(challenge, now)
+            self._challenge_timers[challenge.challenge_id] = ctx.runtime.call_later(
+                challenge.expires_at - now, self._challenge_timer, challenge.challenge_id
+            )
+        return {"ok": True, "challenge_id": challenge.challenge_id}
+
+    def answer_challenge(self, sid: str, payload: Any) -> dict:
+        ctx = self._ctx
+        conn = ctx.caller(sid)
+        payload = as_object(payload, ANSWER_SHAPE)
+        challenge_id, accept = payload.get("challenge_id"), payload.get("accept")
+        if not isinstance(accept, bool):
+            raise Refused(ACCEPT_IS_BOOL)
+        if not isinstance(challenge_id, str):
+            raise Refused(NO_SUCH_CHALLENGE)
+        ctx.limit(conn, "other")
+        with ctx.lobby():
+            now = ctx.runtime.now()
+            self.expire_challenges(now)
+            if challenge_id in self._expired_challenges:
+                raise Refused(CHALLENGE_EXPIRED)
+            if accept:
+                challenge = self.challenges.accept(challenge_id, conn.name, now)
+                self._cancel_challenge_timer(challenge_id)
+                self._tell_challenger(challenge, accepted=True, reason="accepted")
+                self.start(challenge.challenger, challenge.challenged, challenge.best_of)
+            else:
+                challenge = self.challenges.decline(challenge_id, conn.name, now)
+                self._cancel_challenge_timer(challenge_id)
+                self._tell_challenger(challenge, accepted=False, reason="declined")
+        return OK
+
+    def send_challenged(self, challenge: Challenge, now: float) -> None:
+        offer = {
+            "challenge_id": challenge.challenge_id,
+            "from": challenge.challenger,
+            "best_of": challenge.best_of,
+            "expires_in_ms": ms(max(0.0, challenge.expires_at - now)),
+        }
+        self._ctx.emit_to_player(None, challenge.challenged, "challenged", offer)
+
+    def _tell_challenger(self, challenge: Challenge, accepted: bool, reason: str) -> None:
+        answer = answer_of(challenge, accepted, challenge.challenged, reason)
+        self._ctx.emit_to_player(None, challenge.challenger, "challenge_answered", answer)
+
+    def cancel_challenges_of(self, name: str) -> None:
+        """`name` is gone: their challenges, both ways, end; the other side is told."""
+        for challenge in self.challenges.cancel_for(name):
+            self._cancel_challenge_timer(challenge.challenge_id)
+            other = challenge.challenged if challenge.challenger == name else challenge.challenger
+            answer = answer_of(challenge, False, name, "gone")
+            self._ctx.emit_to_player(None, other, "challenge_answered", answer)
+
+    def _challenge_timer(self, challenge_id: str) -> None:
+        self._challenge_timers.pop(challenge_id, None)
+        self._ctx.guarded(self.expire_challenges_now)
+
+    def _cancel_challenge_timer(self, challenge_id: str) -> None:
+        timer = self._challenge_timers.pop(challenge_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def expire_challenges_now(self) -> None:
+        with self._ctx.lobby():
+            self.expire_challenges(self._ctx.runtime.now())
+
+    def expire_challenges(self, now: float) -> None:
+        """Drop stale challenges and tell their challengers (the challenged had expires_in_ms)."""
+        expired = self.challenges.expire(now)
+        if not expired:
+            return
+        self._expired_challenges.add([challenge.challenge_id for challenge in expired])
+        for challenge in expired:
+            self._cancel_challenge_timer(challenge.challenge_id)
+            self._tell_challenger(challenge, accepted=False, reason="expired")
+
+    def settle_overdue(self, cutoff: float) -> None:
+        """Challenges past their expiry whose timer's node may be dead."""
+        if any(c.expires_at < cutoff for c in self.challenge_store.all()):
+            self._ctx.guarded(self.expire_challenges_now)
+
+    # ---- rematches ---------------------------------------------------------------------------
+
+    def rematch(self, sid: str, payload: Any) -> dict:
+        ctx = self._ctx
+        conn = ctx.caller(sid)
+        game_id = as_object(payload, GAME_SHAPE).get("game_id")
+        with ctx.lobby(), ctx.game_lock(game_id):
+            match = ctx.match(game_id)
+            ctx.limit(conn, "other")
+            name = conn.name
+            if name not in match.players:
+                raise Refused(DID_NOT_PLAY)
+            if not match.is_over:
+                raise Refused(NOT_OVER_YET)
+            if not match.is_member(name, conn.user_id):
+                raise Refused(YOU_LEFT)
+            opponent = match.opponent_of(name)
+            self._refuse_rematch_with(match, opponent)
+            if ctx.in_live_game(name):
+                raise Refused(ALREADY_IN_GAME)
+            already_asked = name in self.rematches.requested_by(match.game_id)
+            if self.rematches.request(match.game_id, name, match.players):
+                self._lifecycle.forget(match.game_id)
+                self.start(*match.players, match.best_of)
+            elif not already_asked:
+                asked = {"game_id": match.game_id, "by": name}
+                ctx.emit_to_player(match, opponent, "rematch_requested", asked)
+        return OK
+
+    def _refuse_rematch_with(self, match: Match, opponent: str) -> None:
+        opponent_id = match.user_ids.get(opponent) or self._ctx.user_id_of(opponent)
+        still_here = opponent_id and self._ctx.chat.directory.user_of(opponent) == opponent_id
+        if not still_here or not match.is_member(opponent, opponent_id):
+            raise Refused(OPPONENT_LEFT)
+        if self._ctx.in_live_game(opponent):
+            raise Refused(f"{opponent} is already in a game.")
+
+
+def answer_of(challenge: Challenge, accepted: bool, by: str, reason: str) -> dict:
+    return {
+        "challenge_id": challenge.challenge_id,
+        "accepted": accepted,
+        "by": by,
+        "reason": reason,
+    }

@@ -1,0 +1,113 @@
+"""What the game does when a user drops, comes back or leaves for good (ChatService's
+PresenceListener). Each reaction costs the user's own games, queue entry and challenges: never
+a pass over every game stored."""
+
+from __future__ import annotations
+
+from rpschat.domain.chat import MAX_REPLAY
+from rpschat.domain.game.context import GameContext, game_room
+from rpschat.domain.game.lifecycle import MatchLifecycle
+from rpschat.domain.game.match import Match
+from rpschat.domain.game.pairing import Pairing
+from rpschat.domain.ports import Drop
+
+
+class PresenceReactions:
+    def __init__(self, ctx: GameContext, lifecycle: MatchLifecycle, pairing: Pairing) -> None:
+        self._ctx = ctx
+        self._lifecycle = lifecycle
+        self._pairing = pairing
+
+    def is_busy(self, user_id: str) -> bool:
+        """In a game, looking for one or in a pending challenge: the name must not change."""
+        ctx = self._ctx
+        name = ctx.chat.directory.name_of(user_id)
+        if name is None:
+            return False
+        with ctx.lobby():
+            drop = ctx.drops.get(name)
+            return (
+                ctx.in_live_game(name)
+                or self._pairing.matchmaker.is_queued(name)
+                or (drop is not None and drop.queued_best_of is not None)
+                or bool(self._pairing.challenges.pending_for(name, ctx.runtime.now()))
+            )
+
+    def user_dropped(self, user_id: str, name: str) -> None:
+        """Lost connection, maybe back soon. The round timer keeps running meanwhile."""
+        ctx = self._ctx
+        with ctx.lobby():
+            matchmaker = self._pairing.matchmaker
+            best_of = matchmaker.queued_best_of(name)
+            if best_of is not None:  # nobody should be matched with a player who can't hear it
+                matchmaker.remove(name)
+            ctx.drops.add(name, Drop(ctx.runtime.now(), best_of))
+        match = self._live_match_of(name)
+        if match is not None:
+            self._lifecycle.tell_opponent_away(match, name, ctx.settings.resume_grace_seconds)
+
+    def user_back(self, user_id: str, name: str, sid: str) -> None:
+        """A resumed connection: back into its rooms, its game state and its queue."""
+        ctx = self._ctx
+        ctx.remember(user_id, name)
+        with ctx.lobby():
+            drop = ctx.drops.pop(name)
+            for game_id in self.games_of(user_id, name):
+                ctx.outbox.join(sid, game_room(game_id))
+            live = self._live_match_of(name)
+            if live is not None:
+                self._send_game_state(live, name, sid, was_dropped=drop is not None)
+            now = ctx.runtime.now()
+            for challenge in self._pairing.challenges.pending_for(name, now):
+                if challenge.challenged == name:
+                    self._pairing.send_challenged(challenge, now)
+            if drop is not None and drop.queued_best_of is not None and live is None:
+                self._pairing.requeue(name, drop.queued_best_of)
+
+    def user_gone(self, user_id: str, name: str) -> None:
+        """Gone for good (grace over, or a deliberate disconnect): forfeit and clean up. The
+        finished games they played need no update: `Match.is_member` checks the user id."""
+        ctx = self._ctx
+        with ctx.lobby():
+            ctx.drops.pop(name)
+            self._pairing.matchmaker.remove(name)
+            game_id = ctx.store.live_game_of(name)
+            if game_id is not None:
+                with ctx.game_lock(game_id):
+                    match = ctx.store.get(game_id)
+                    if match is not None and not match.is_over and name in match.players:
+                        over = match.forfeit(name, "disconnect")
+                        ctx.store.put(match)
+                        self._lifecycle.finish(match, over)
+            self._pairing.cancel_challenges_of(name)
+            self._pairing.rematches.cancel_for(name)
+            ctx.spectators.drop_user(user_id)
+        ctx.forget_user(user_id, name)
+
+    def games_of(self, user_id: str, name: str) -> list[str]:
+        """The games a user is in the room of: played (and not left) or watched. From the
+        user's own indexes, never a scan of every game stored."""
+        played = [m.game_id for m in self._ctx.store.games_of(name) if m.is_member(name, user_id)]
+        return played + self._ctx.spectators.games_of(user_id)
+
+    def replay_game_chat(self, user_id: str, name: str, sid: str, last_id: int) -> None:
+        """After a resume (once `user_back` put the connection back in its rooms): the game
+        chat with ids above `last_id` of those games, as `game_message` with `replayed: true`.
+        Not under a lock (storage reads); a message committed meanwhile may come twice, never
+        not at all (docs/protocol.md, "Resume after a reconnect")."""
+        for game_id in self.games_of(user_id, name):
+            for message in self._ctx.history.after(game_room(game_id), last_id, MAX_REPLAY):
+                replayed = {"game_id": game_id, **message.to_wire(), "replayed": True}
+                self._ctx.outbox.emit("game_message", replayed, to=sid)
+
+    def _live_match_of(self, name: str) -> Match | None:
+        game_id = self._ctx.store.live_game_of(name)
+        return self._ctx.store.get(game_id) if game_id is not None else None
+
+    def _send_game_state(self, match: Match, name: str, sid: str, was_dropped: bool) -> None:
+        ctx = self._ctx
+        state = {**ctx.view(match), "your_move": match.move_of(name)}
+        ctx.outbox.emit("game_state", state, to=sid)
+        if was_dropped:
+            status = {"game_id": match.game_id, "name": name, "connected": True}
+            ctx.emit_to_player(match, match.opponent_of(name), "opponent_status", status)
