@@ -105,11 +105,15 @@ def main() -> None:
 
     import eventlet
 
-    from rpschat.transport.process import graceful_shutdown_on_sigterm, raise_open_file_limit
+    from rpschat.transport.process import (
+        connection_budget,
+        graceful_shutdown_on_sigterm,
+        raise_open_file_limit,
+    )
     from rpschat.transport.server import serve
 
     settings = services.settings
-    raise_open_file_limit()
+    max_connections = connection_budget(settings.max_connections, raise_open_file_limit())
     # reuse_port=False: a second server on the same port must fail, not silently share it
     listener = eventlet.listen((settings.host, settings.port), backlog=4096, reuse_port=False)
     # Accepted sockets inherit this: without it, Nagle holds back the second of two small
@@ -122,7 +126,7 @@ def main() -> None:
     # (GC while 10,000 clients connect, bench/run.py capacity: 1.2 s of CPU before, 0.4 after).
     gc.freeze()
     # eventlet.wsgi.server, WebSockets handed over to rpschat.transport.websocket once upgraded
-    serve(listener, app, max_connections=settings.max_connections)
+    serve(listener, app, max_connections=max_connections)
 
 
 if __name__ == "__main__":

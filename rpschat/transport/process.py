@@ -52,3 +52,34 @@ def graceful_shutdown_on_sigterm(listener, socketio, services) -> None:
 
     signal.signal(signal.SIGTERM, lambda *_: requested.append(True))
     eventlet.spawn_n(watch)
+
+
+# Descriptors the process needs besides its connections: the listener, the database and Redis
+# pools, logs, the message queue, eventlet's hub, a connection being accepted. Measured: about
+# 20 open at start-up; the rest is room for pools that grow under load.
+RESERVED_DESCRIPTORS = 64
+
+
+def open_descriptors() -> int:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:  # not Linux: assume a few
+        return 16
+
+
+def connection_budget(max_connections: int, file_limit: int) -> int:
+    """MAX_CONNECTIONS, lowered (with a warning) to what the open file limit leaves: every
+    connection is a descriptor, and a process that runs out of them can't accept, not even the
+    health check."""
+    room = file_limit - max(open_descriptors(), 0) - RESERVED_DESCRIPTORS
+    allowed = max(1, room)
+    if max_connections > allowed:
+        log.warning(
+            "MAX_CONNECTIONS=%d is more than the open file limit (%d) allows: using %d. Raise "
+            "the limit (ulimit -n, LimitNOFILE=) to serve more.",
+            max_connections,
+            file_limit,
+            allowed,
+        )
+        return allowed
+    return max_connections

@@ -11,10 +11,15 @@ WebSockets. `serve` counts handed-over sockets against `max_connections`.
 
 from __future__ import annotations
 
+import errno
+import logging
+import time
 from http.server import BaseHTTPRequestHandler
 
 import eventlet
 import eventlet.wsgi
+
+log = logging.getLogger("rpschat.transport")
 
 HANDOVER = "rpschat.handover"  # environ key: how a request hands its connection over
 
@@ -97,11 +102,57 @@ class HandoverHttpProtocol(eventlet.wsgi.HttpProtocol):
             pass
 
 
+# accept() errors that mean "no resources right now", not "this listener is broken"
+OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+ACCEPT_BACKOFF = (0.01, 1.0)  # seconds: the first wait, and the longest
+BACKOFF_LOG_SECONDS = 10.0  # at most one warning this often while it lasts
+
+
+class PatientListener:
+    """The listening socket as eventlet's accept loop sees it: an `accept()` that waits and
+    retries when the process or the system is out of descriptors (EMFILE, ENFILE) or memory.
+    eventlet's loop ends for good on those errors, leaving the process up and its port open
+    but never answering again, not even once the clients that used the descriptors are gone.
+    The pending connections wait in the kernel's backlog meanwhile."""
+
+    def __init__(self, sock, sleep=None, clock=time.monotonic):
+        self._sock = sock
+        self._sleep = sleep or eventlet.sleep
+        self._clock = clock
+        self._logged_at: float | None = None
+        self.waits = 0  # how many times accept() had to wait (tests, metrics)
+
+    def accept(self):
+        delay = ACCEPT_BACKOFF[0]
+        while True:
+            try:
+                return self._sock.accept()
+            except OSError as exc:
+                if exc.errno not in OUT_OF_RESOURCES:
+                    raise
+                self.waits += 1
+                now = self._clock()
+                if self._logged_at is None or now - self._logged_at >= BACKOFF_LOG_SECONDS:
+                    self._logged_at = now
+                    log.warning("cannot accept connections (%s); retrying", exc.strerror)
+                self._sleep(delay)
+                delay = min(delay * 2, ACCEPT_BACKOFF[1])
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
 def serve(listener, app, max_connections: int) -> None:
     """eventlet.wsgi.server, where `max_connections` counts HTTP connections being served and
-    handed-over WebSockets together."""
+    handed-over WebSockets together, and whose accept loop survives running out of
+    descriptors (PatientListener)."""
     pool = ConnectionPool(max_connections)
     protocol = type("HttpProtocol", (HandoverHttpProtocol,), {"pool": pool})
     eventlet.wsgi.server(
-        listener, app, custom_pool=pool, protocol=protocol, log_output=False, debug=False
+        PatientListener(listener),
+        app,
+        custom_pool=pool,
+        protocol=protocol,
+        log_output=False,
+        debug=False,
     )

@@ -1,0 +1,51 @@
+"""Transport limits that need no server: accept() through descriptor exhaustion, the connection
+budget under the open file limit."""
+
+from __future__ import annotations
+
+import errno
+import logging
+
+import pytest
+
+from rpschat.transport import process
+from rpschat.transport.server import ACCEPT_BACKOFF, PatientListener
+
+
+class FlakySocket:
+    def __init__(self, failures):
+        self.failures = list(failures)
+        self.family = "inet"
+
+    def accept(self):
+        if self.failures:
+            raise OSError(self.failures.pop(0), "no")
+        return "conn", ("127.0.0.1", 1)
+
+
+def test_accept_waits_longer_each_time_it_runs_out_of_descriptors(caplog):
+    waits = []
+    listener = PatientListener(
+        FlakySocket([errno.EMFILE] * 9 + [errno.ENFILE]), sleep=waits.append, clock=lambda: 0.0
+    )
+    with caplog.at_level(logging.WARNING, "rpschat.transport"):
+        assert listener.accept() == ("conn", ("127.0.0.1", 1))
+    assert waits[0] == ACCEPT_BACKOFF[0]
+    assert waits == sorted(waits) and max(waits) == ACCEPT_BACKOFF[1]
+    assert len(caplog.records) == 1  # one warning, not one per try
+    assert listener.family == "inet"  # everything else is the socket's
+
+
+def test_accept_raises_other_errors():
+    listener = PatientListener(FlakySocket([errno.EBADF]), sleep=lambda s: None)
+    with pytest.raises(OSError):
+        listener.accept()
+
+
+def test_max_connections_is_lowered_to_what_the_file_limit_allows(monkeypatch, caplog):
+    monkeypatch.setattr(process, "open_descriptors", lambda: 20)
+    with caplog.at_level(logging.WARNING, "rpschat"):
+        assert process.connection_budget(100_000, 1024) == 1024 - 20 - 64
+        assert process.connection_budget(500, 1024) == 500
+    assert len(caplog.records) == 1
+    assert "MAX_CONNECTIONS=100000" in caplog.records[0].getMessage()
