@@ -410,10 +410,10 @@ class ChatService:
         if self.limits.history_on_join <= 0:
             return
         messages, has_more = self.history.page(LOBBY, limit=self.limits.history_on_join)
-        wire, cut = self._fit([m.to_wire() for m in messages], keep_newest=True)
+        wire, cut = self.fit_answer([m.to_wire() for m in messages], keep_newest=True)
         self.outbox.emit("history", {"messages": wire, "has_more": has_more or cut}, to=sid)
 
-    def _fit(self, items: list, keep_newest: bool) -> tuple[list, bool]:
+    def fit_answer(self, items: list, keep_newest: bool) -> tuple[list, bool]:
         """The items (oldest first) that fit in one answer: the newest or the oldest ones, at
         least one; and whether some were cut."""
         budget = self.limits.max_answer_bytes
@@ -474,7 +474,7 @@ class ChatService:
         if after is not None:
             key = name_key(after)
             names = names[bisect_right(names, key, key=name_key) :]
-        names, has_more = self._fit(names, keep_newest=False)
+        names, has_more = self.fit_answer(names, keep_newest=False)
         return {"ok": True, "users": names, "count": count, "has_more": has_more}
 
     def typing(self, sid: str, payload: Any) -> dict:
@@ -503,7 +503,7 @@ class ChatService:
         messages, has_more = self.history.page(LOBBY, before=before, after=after, limit=limit)
         # older pages keep the newest of theirs, newer pages (`after`) the oldest: either way
         # the next request continues where this one stopped
-        wire, cut = self._fit([m.to_wire() for m in messages], keep_newest=after is None)
+        wire, cut = self.fit_answer([m.to_wire() for m in messages], keep_newest=after is None)
         return {"ok": True, "messages": wire, "has_more": has_more or cut}
 
     # ---- helpers -----------------------------------------------------------------------------

@@ -728,6 +728,7 @@ def test_games_lists_the_live_games(harness):
                 "score": {"Cyd": 0, "Dan": 0},
             },
         ],
+        "has_more": False,
     }
     finish(ada, bea, first)
     assert [g["game_id"] for g in ada.emit("games", {})["games"]] == [second]

@@ -10,6 +10,7 @@ import pytest
 from rpschat.domain.ratelimit import RateSpec
 from rpschat.storage.database import StorageUnavailable
 from tests.unit.conftest import events, received
+from tests.unit.test_game_handlers import start_game
 
 MAX_ID = 2**63 - 1
 TOO_MANY_NAMES = re.compile(r"Too many names taken from your address: wait \d+\.\d s\.")
@@ -269,3 +270,36 @@ def test_a_replay_larger_than_an_answer_stops_and_says_where(harness_factory):
     assert replayed == sent[: len(replayed)] and 0 < len(replayed) < len(sent)
     assert sum(frame_bytes(p) for e, p in got if e == "message") <= 16 * 1024
     assert ("replay_truncated", {"last_id": replayed[-1]}) in got
+
+
+def test_the_game_chat_replay_is_held_to_one_answer(harness_factory):
+    harness = harness_factory(
+        max_backlog_bytes=64 * 1024, chat_rate=None, other_rate=None, resume_grace_seconds=5.0
+    )
+    ada, bea, game_id = start_game(harness)
+    seen = ada.emit("game_chat", {"game_id": game_id, "msg": "seen"})["id"]
+    harness.drop(ada.client)
+    missed = [bea.emit("game_chat", {"game_id": game_id, "msg": f"{n} {BIG}"}) for n in range(8)]
+    ada.resume(last_id=seen)
+    got = received(ada.client)
+    replayed = [p for e, p in got if e == "game_message"]
+    assert 0 < len(replayed) < len(missed)
+    assert [p["id"] for p in replayed] == [m["id"] for m in missed[: len(replayed)]]
+    assert sum(frame_bytes(p) for p in replayed) <= 16 * 1024
+    cut = {"game_id": game_id, "last_id": replayed[-1]["id"]}
+    assert ("replay_truncated", cut) in got
+
+
+def test_the_games_list_is_held_to_one_answer(harness_factory):
+    harness = harness_factory(
+        max_backlog_bytes=64 * 1024, other_rate=None, max_connections_per_ip=0
+    )
+    long_names = [
+        (f"{n:02d}" + "\U0001f600" * 30, f"{n:02d}b" + "\U0001f600" * 29) for n in range(40)
+    ]
+    for names in long_names:
+        start_game(harness, names=names)
+    probe, _ = harness.join("Probe")
+    ack = probe.emit("games", {}, callback=True)
+    assert ack["ok"] is True and ack["has_more"] is True
+    assert 0 < len(ack["games"]) < 40 and frame_bytes(ack) <= 16 * 1024

@@ -4,7 +4,7 @@ a pass over every game stored."""
 
 from __future__ import annotations
 
-from rpschat.domain.chat import MAX_REPLAY
+from rpschat.domain.chat import MAX_REPLAY, wire_bytes
 from rpschat.domain.game.context import GameContext, game_room
 from rpschat.domain.game.lifecycle import MatchLifecycle
 from rpschat.domain.game.match import Match
@@ -95,10 +95,21 @@ class PresenceReactions:
         chat with ids above `last_id` of those games, as `game_message` with `replayed: true`.
         Not under a lock (storage reads); a message committed meanwhile may come twice, never
         not at all (docs/protocol.md, "Resume after a reconnect")."""
+        budget = self._ctx.chat.limits.max_answer_bytes  # for all the rooms together
+        spent = 0
         for game_id in self.games_of(user_id, name):
+            replayed_up_to = last_id
             for message in self._ctx.history.after(game_room(game_id), last_id, MAX_REPLAY):
                 replayed = {"game_id": game_id, **message.to_wire(), "replayed": True}
+                spent += wire_bytes(replayed)
+                if budget is not None and spent > budget and spent > wire_bytes(replayed):
+                    # no larger answer than a client can receive (docs/protocol.md, "Answer
+                    # sizes"): the newer game chat of this room is not sent
+                    cut = {"game_id": game_id, "last_id": replayed_up_to}
+                    self._ctx.outbox.emit("replay_truncated", cut, to=sid)
+                    break
                 self._ctx.outbox.emit("game_message", replayed, to=sid)
+                replayed_up_to = message.id
 
     def _live_match_of(self, name: str) -> Match | None:
         game_id = self._ctx.store.live_game_of(name)

@@ -38,7 +38,8 @@ class Spectating:
             }
             for m in ctx.store.live_games()
         ]
-        return {"ok": True, "games": live}
+        live, cut = ctx.chat.fit_answer(live, keep_newest=False)  # docs: "Answer sizes"
+        return {"ok": True, "games": live, "has_more": cut}
 
     def watch(self, sid: str, payload: Any) -> dict:
         ctx = self._ctx
