@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from rpschat.cluster import ClusterKeeper
 from rpschat.config import Settings
 from rpschat.domain.chat import ChatLimits, ChatService
 from rpschat.domain.games import GameService, GameSettings
@@ -14,7 +15,7 @@ from rpschat.domain.ports import Outbox
 from rpschat.domain.ratelimit import MemoryRateLimiter
 from rpschat.storage.history import open_history
 from rpschat.storage.presence import MemoryDirectory, MemoryTokens
-from rpschat.storage.redis_state import RedisState
+from rpschat.storage.redis.state import RedisState
 from rpschat.storage.results import open_results
 from rpschat.storage.sessions import SqlTokens
 from rpschat.web.message_queue import share_socketio
@@ -30,13 +31,14 @@ class Services:
     history: Any
     games: Any = None
     shared: RedisState | None = None
+    keeper: ClusterKeeper | None = None
     closing: bool = False
 
     def close(self) -> None:
         """Stop background work and commit everything accepted so far."""
         self.closing = True
-        if self.shared is not None:
-            self.shared.close()  # leaves the cluster at once: the other nodes take over its users
+        if self.keeper is not None:
+            self.keeper.stop()  # leaves the cluster at once: the other nodes take over its users
         self.history.close()
 
 
@@ -54,7 +56,7 @@ def chat_limits(settings: Settings) -> ChatLimits:
 
 
 def open_shared_state(settings: Settings) -> RedisState | None:
-    """With REDIS_URL, the state every node must see lives in Redis (storage/redis_state.py)."""
+    """With REDIS_URL, the state every node must see lives in Redis (rpschat/storage/redis)."""
     if not settings.redis_url:
         return None
     return RedisState(
@@ -107,10 +109,18 @@ def build_services(
         **(shared.game_stores(game_settings.finished_game_seconds) if shared else {}),
     )
     chat.listener = games
+    keeper = None
     if shared is not None:
         # before the first emit: the message queue's channel is this deployment's
         share_socketio(outbox.server.manager, shared.channel, chat.note_delivered)
-        shared.start(chat, runtime, games=games)
+        keeper = ClusterKeeper(shared, chat, runtime, games)
+        keeper.start()
     return Services(
-        settings=settings, runtime=runtime, chat=chat, history=history, shared=shared, games=games
+        settings=settings,
+        runtime=runtime,
+        chat=chat,
+        history=history,
+        shared=shared,
+        keeper=keeper,
+        games=games,
     )

@@ -197,7 +197,7 @@ class ChatService:
         self._push_presence("leave", name)
         self.listener.user_gone(user_id, name)
 
-    # ---- for the cluster keeper (storage/redis_state.py) ---------------------------------------
+    # ---- for the cluster keeper (rpschat/cluster.py) -------------------------------------------
 
     def drop_orphan(self, user_id: str) -> None:
         """A user taken over from a dead node: dropped, as if its connection had been lost."""
@@ -444,9 +444,6 @@ class ChatService:
         client_id = clean_client_id(payload.get("client_id"))
         self._limit(conn, "chat")
         return lambda: self._store_message(conn, text, client_id)
-
-    def message(self, sid: str, payload: Any) -> dict:
-        return self.check_message(sid, payload)()
 
     def _store_message(self, conn: Connection, text: str, client_id: str | None) -> dict:
         sender_sid = conn.sid

@@ -3,8 +3,8 @@
 Refusal texts follow docs/protocol.md.
 
 Each service keeps its state behind a small store interface (a Protocol): in memory here, or in
-Redis (`storage/redis_state.py`) when several nodes share it. Not thread-safe by design: one event
-loop calls it. Players are identified by their display name.
+Redis (`storage/redis/matchmaking.py`) when several nodes share it. Not thread-safe by design:
+the game service calls it under its lobby lock. Players are identified by their display name.
 """
 
 from __future__ import annotations
@@ -235,14 +235,6 @@ class Challenges:
         challenge = self._pending(challenge_id, now)
         if by_player != challenge.challenged:
             raise Refused(f"Only {challenge.challenged} can decline this challenge.")
-        self._store.delete(challenge_id)
-        return challenge
-
-    def withdraw(self, challenge_id: str, by_player: str, now: float) -> Challenge:
-        """The challenger takes the challenge back."""
-        challenge = self._pending(challenge_id, now)
-        if by_player != challenge.challenger:
-            raise Refused("Only the challenger can withdraw this challenge.")
         self._store.delete(challenge_id)
         return challenge
 

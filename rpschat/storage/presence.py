@@ -1,7 +1,7 @@
 """Who is online and under which name, and the tokens that let a user resume.
 
 The in-process implementations of the domain's `Directory` and `TokenStore` (domain/ports.py);
-`redis_state.py` holds the shared ones.
+`rpschat/storage/redis` holds the shared ones.
 """
 
 from __future__ import annotations

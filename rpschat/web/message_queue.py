@@ -1,6 +1,6 @@
 """The Socket.IO message queue between nodes (python-socketio's Redis manager), tuned.
 
-Kept apart from storage/redis_state.py: this part knows python-socketio's manager, the
+Kept apart from rpschat/storage/redis: this part knows python-socketio's manager, the
 shared state does not.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 import redis
 
 from rpschat.domain.ports import LOBBY
-from rpschat.storage.redis_state import POOL_WAIT_SECONDS
+from rpschat.storage.redis.client import POOL_WAIT_SECONDS
 
 
 def share_socketio(manager: Any, channel: str, on_lobby_message: Callable[[int], None]) -> None:

@@ -88,7 +88,7 @@ def require_redis() -> None:
 @pytest.fixture
 def redis_keys():
     """A key prefix of this test's own on the test Redis, deleted afterwards."""
-    from rpschat.storage.redis_state import Keys, connect
+    from rpschat.storage.redis.client import Keys, connect
 
     require_redis()
     client = connect(REDIS_URL)
@@ -119,7 +119,7 @@ def shared_state(request) -> str:
 @pytest.fixture
 def harness_factory(request, shared_state, monkeypatch):
     if shared_state == "redis":
-        from rpschat.storage.redis_state import RedisState
+        from rpschat.storage.redis.state import RedisState
 
         keys = request.getfixturevalue("redis_keys")
 

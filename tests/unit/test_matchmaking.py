@@ -239,18 +239,13 @@ def test_a_stale_challenge_never_swept_does_not_block_a_new_one():
     assert challenges.challenge("bob", "ann", 5, T0 + 10).challenge_id == "c2"
 
 
-def test_decline_and_withdraw():
+def test_decline():
     challenges = Challenges(new_id=sequential_ids())
     challenges.challenge("ann", "bob", 3, T0)
-    challenges.challenge("ann", "cid", 3, T0)
     assert refusal(lambda: challenges.decline("c1", "ann", T0)) == (
         "Only bob can decline this challenge."
     )
     assert challenges.decline("c1", "bob", T0).challenger == "ann"
-    assert refusal(lambda: challenges.withdraw("c2", "cid", T0)) == (
-        "Only the challenger can withdraw this challenge."
-    )
-    assert challenges.withdraw("c2", "ann", T0).challenged == "cid"
     assert challenges.pending_for("ann", T0) == []
 
 

@@ -22,25 +22,25 @@ from rpschat.domain.game.stores import (
 )
 from rpschat.domain.matchmaking import Challenge, Matchmaker, Rematches
 from rpschat.domain.ports import Drop
-from rpschat.domain.ratelimit import RateSpec
+from rpschat.domain.ratelimit import MemoryRateLimiter, RateSpec
 from rpschat.storage.presence import MemoryDirectory
-from rpschat.storage.redis_state import (
-    Keys,
-    NodeRegistry,
-    RedisChallengeStore,
-    RedisDirectory,
+from rpschat.storage.redis.client import Keys, SharedStateUnavailable, connect
+from rpschat.storage.redis.directory import RedisDirectory
+from rpschat.storage.redis.games import (
     RedisDropStore,
     RedisExpiredChallenges,
     RedisMatchStore,
-    RedisQueueStore,
-    RedisRateLimiter,
-    RedisRematchStore,
     RedisSpectatorStore,
-    RedisTokens,
-    SharedLock,
-    SharedStateUnavailable,
-    connect,
 )
+from rpschat.storage.redis.locks import SharedLock
+from rpschat.storage.redis.matchmaking import (
+    RedisChallengeStore,
+    RedisQueueStore,
+    RedisRematchStore,
+)
+from rpschat.storage.redis.nodes import NodeRegistry
+from rpschat.storage.redis.ratelimit import RedisRateLimiter
+from rpschat.storage.redis.tokens import RedisTokens
 from tests.unit.conftest import REDIS_URL, require_redis  # noqa: E402
 
 
@@ -190,6 +190,24 @@ def test_rate_limit_buckets_are_shared_refill_and_are_forgotten(client, keys):
     node_b.forget("u1")
     for _ in range(3):
         node_a.check("u1", "chat", spec, now + 0.5)
+
+
+def test_the_shared_limiter_answers_exactly_as_the_in_process_one(client, keys):
+    """One token bucket (domain/ratelimit.take_token) for both: same refusals, same waits."""
+    shared, local = RedisRateLimiter(client, keys), MemoryRateLimiter()
+    spec = RateSpec(4, 2.0)
+    times = [0.0, 0.0, 0.1, 0.1, 0.1, 0.2, 0.6, 0.6, 0.65, 1.9, 2.0, 2.0, 2.0, 2.0, 2.0, 9.0]
+
+    def answer(limiter, now):
+        try:
+            limiter.check("u1", "chat", spec, 1000.0 + now)
+        except Refused as refused:
+            return refused.reason
+        return "ok"
+
+    answers = [(answer(shared, t), answer(local, t)) for t in times]
+    assert all(a == b for a, b in answers), answers
+    assert {a for a, _ in answers} > {"ok"}  # some were refused
 
 
 def test_rate_limit_holds_under_concurrency(client, keys):
@@ -394,6 +412,6 @@ def test_the_handler_tests_really_run_on_redis(harness, redis_keys, client):
     assert isinstance(services.chat.limiter, RedisRateLimiter)
     assert isinstance(services.games._ctx.store, RedisMatchStore)
     with services.games._ctx.lobby():
-        assert client.exists(keys("lock", "lobby"))
+        assert client.exists(redis_keys("lock", "lobby"))
     harness.join("Ada")
     assert client.hvals(redis_keys("users")) == ["Ada"]

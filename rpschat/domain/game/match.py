@@ -3,7 +3,7 @@
 Time is always passed in as `now` (seconds, any monotonic-ish float) so the class never reads a
 clock: the caller owns timers, and tests are deterministic. The whole state converts to and from
 a dict of JSON types (`to_dict` / `from_dict`), which is how Redis keeps live matches shared
-between nodes (`storage/redis_state.py`).
+between nodes (`storage/redis/games.py`).
 
 Rounds: every round, drawn or not, increments `round`; only won rounds score. The match ends
 when a player reaches `wins_needed(best_of)`, so draws simply add rounds (no cap: each round is

@@ -1,0 +1,95 @@
+"""Locks every node shares: a game's, the lobby's (domain/game/context.py)."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from typing import Any
+
+from rpschat.storage.redis.client import LOST, SharedStateUnavailable, log, redis
+
+# KEYS: the lock. ARGV: token, ttl ms. 1 if this token holds it now. Idempotent: a retry after a
+# lost reply (the first SET went through) finds its own token and succeeds.
+_LOCK = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def lock_scripts(client: redis.Redis) -> tuple[Any, Any]:
+    return client.register_script(_LOCK), client.register_script(_UNLOCK)
+
+
+class SharedLock:
+    """A reentrant lock held across the cluster: a local RLock (so a node's own tasks queue up
+    cheaply) plus a Redis key set only if absent, with an expiry so a dead holder frees it.
+
+    The game service holds one per game, and one for the lobby (pairing players): a match is
+    read, changed and written back whole, and a lock is simpler to get right than compare-and-set
+    everywhere. `scripts`: the take and release scripts, registered once for many locks."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        key: str,
+        ttl_seconds: float = 30.0,
+        wait_seconds: float = 30.0,
+        scripts: tuple[Any, Any] | None = None,
+    ):
+        self._redis = client
+        self._key = key
+        self._ttl_ms = int(ttl_seconds * 1000)
+        self._wait_seconds = wait_seconds
+        self._local = threading.RLock()
+        self._depth = 0
+        self._token = ""
+        self._take, self._unlock = scripts or lock_scripts(client)
+
+    def __enter__(self) -> SharedLock:
+        self._local.acquire()
+        if self._depth == 0:
+            try:
+                self._acquire_shared()
+            except BaseException:
+                self._local.release()
+                raise
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0:
+                self._release_shared()
+        finally:
+            self._local.release()
+
+    def _acquire_shared(self) -> None:
+        token = secrets.token_hex(8)
+        deadline = time.monotonic() + self._wait_seconds
+        pause = 0.001
+        while True:
+            try:
+                if self._take(keys=[self._key], args=[token, self._ttl_ms]):
+                    self._token = token
+                    return
+            except LOST as exc:
+                raise SharedStateUnavailable() from exc
+            if time.monotonic() > deadline:
+                raise SharedStateUnavailable("The server is busy: try again in a moment.")
+            time.sleep(pause)  # green under eventlet
+            pause = min(pause * 2, 0.02)
+
+    def _release_shared(self) -> None:
+        try:
+            self._unlock(keys=[self._key], args=[self._token])
+        except LOST:  # the key expires by itself
+            log.warning("could not release %s: it will expire", self._key)

@@ -1,0 +1,68 @@
+"""Everything a node keeps in Redis, opened from the settings (see rpschat/wiring.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rpschat.domain.game.stores import KeyedLocks
+from rpschat.domain.games import EXPIRED_CHALLENGES_KEPT
+from rpschat.storage.redis.client import Keys, connect, new_node_id
+from rpschat.storage.redis.directory import RedisDirectory
+from rpschat.storage.redis.games import (
+    RedisDropStore,
+    RedisExpiredChallenges,
+    RedisMatchStore,
+    RedisSpectatorStore,
+)
+from rpschat.storage.redis.locks import SharedLock, lock_scripts
+from rpschat.storage.redis.matchmaking import (
+    RedisChallengeStore,
+    RedisQueueStore,
+    RedisRematchStore,
+)
+from rpschat.storage.redis.nodes import NodeRegistry
+from rpschat.storage.redis.ratelimit import RedisRateLimiter
+from rpschat.storage.redis.tokens import RedisTokens
+
+
+class RedisState:
+    """Everything a node keeps in Redis, opened from the settings (see rpschat/wiring.py)."""
+
+    def __init__(self, url: str, prefix: str, token_ttl_seconds: float, node_ttl_seconds: float):
+        self.client = connect(url)
+        self.keys = Keys(prefix)
+        self.node_id = new_node_id()
+        self.node_ttl_seconds = max(0.2, node_ttl_seconds)
+        self.directory = RedisDirectory(self.client, self.keys, self.node_id)
+        self.tokens = RedisTokens(self.client, self.keys, token_ttl_seconds)
+        self.limiter = RedisRateLimiter(self.client, self.keys)
+        self.queue = RedisQueueStore(self.client, self.keys)
+        self.challenges = RedisChallengeStore(self.client, self.keys)
+        self.rematches = RedisRematchStore(self.client, self.keys)
+        self.registry = NodeRegistry(self.client, self.keys, self.node_id, self.node_ttl_seconds)
+        self._lock_scripts = lock_scripts(self.client)
+
+    def lock(self, key: str) -> SharedLock:
+        """The cluster-wide lock named `key` (a game's, the lobby's)."""
+        return SharedLock(self.client, self.keys("lock", key), scripts=self._lock_scripts)
+
+    def game_stores(self, finished_game_seconds: float) -> dict[str, Any]:
+        """GameService's keyword arguments for shared games; finished games are kept as long
+        as on a single node."""
+        return {
+            "store": RedisMatchStore(self.client, self.keys, finished_game_seconds),
+            "queue_store": self.queue,
+            "challenge_store": self.challenges,
+            "rematch_store": self.rematches,
+            "locks": KeyedLocks(self.lock),
+            "spectator_store": RedisSpectatorStore(self.client, self.keys),
+            "drop_store": RedisDropStore(self.client, self.keys),
+            "expired_challenge_store": RedisExpiredChallenges(
+                self.client, self.keys, EXPIRED_CHALLENGES_KEPT
+            ),
+        }
+
+    @property
+    def channel(self) -> str:
+        """The Socket.IO message queue's channel: one per prefix, like the keys."""
+        return self.keys("socketio")

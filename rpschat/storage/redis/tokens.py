@@ -1,0 +1,58 @@
+"""The TokenStore (domain/ports.py) shared by every node: one hash per user."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from rpschat.domain.ports import TokenGrant
+from rpschat.storage.presence import split_token
+from rpschat.storage.redis.client import Keys, redis, shared_state
+
+_RENAME_TOKEN = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'name', ARGV[1]) end
+return 1
+"""
+
+
+@shared_state
+class RedisTokens:
+    """Tokens (see storage/presence.py): one hash per user, expiring TTL after last use."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, ttl_seconds: float):
+        self._redis = client
+        self._keys = keys
+        self._ttl_ms = int(ttl_seconds * 1000)
+        self._rename = client.register_script(_RENAME_TOKEN)
+
+    def issue(self, user_id: str, name: str) -> str:
+        secret = secrets.token_urlsafe(32)
+        self._store(user_id, secret, name)
+        return f"{user_id}.{secret}"
+
+    def restore(self, token: str, name: str) -> None:
+        """Put back a token a live connection still holds (Redis lost it in a restart)."""
+        parts = split_token(token)
+        if parts and not self._redis.exists(self._keys("token", parts[0])):
+            self._store(parts[0], parts[1], name)
+
+    def resolve(self, token: object) -> TokenGrant | None:
+        parts = split_token(token)
+        if parts is None:
+            return None
+        key = self._keys("token", parts[0])
+        secret, name = self._redis.hmget(key, ["secret", "name"])
+        if secret is None or not hmac.compare_digest(secret, parts[1]):
+            return None
+        self._redis.pexpire(key, self._ttl_ms)
+        return TokenGrant(parts[0], name)
+
+    def rename(self, user_id: str, name: str) -> None:
+        self._rename(keys=[self._keys("token", user_id)], args=[name])
+
+    def _store(self, user_id: str, secret: str, name: str) -> None:
+        key = self._keys("token", user_id)
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"secret": secret, "name": name})
+            pipe.pexpire(key, self._ttl_ms)
+            pipe.execute()
