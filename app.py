@@ -28,7 +28,7 @@ from flask_socketio import SocketIO
 from rpschat import ops
 from rpschat.config import Settings
 from rpschat.runtime import EventletRuntime, ThreadingRuntime
-from rpschat.transport import TransportGuard, session_closer
+from rpschat.transport import SessionLimits, TransportGuard, session_closer
 from rpschat.transport import install as install_transport
 from rpschat.web import security
 from rpschat.web.events import Router, RoutingServer, SocketOutbox
@@ -85,6 +85,13 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
             max_backlog_bytes=settings.max_backlog_bytes,
             compression=settings.websocket_compression,
             patches=settings.transport_patches,
+            sessions=SessionLimits(
+                # Socket.IO's own cap (MAX_CONNECTIONS_PER_IP, with its clear refusal) comes
+                # first for clients that CONNECT; this one bounds those that never do
+                per_address=2 * settings.max_connections_per_ip,
+                connect_timeout=settings.connect_timeout_seconds,
+                address_of=security.client_address,
+            ),
         )
     runtime = EventletRuntime() if mode == "eventlet" else ThreadingRuntime()
     metrics = ops.Metrics() if settings.metrics else None
@@ -126,7 +133,12 @@ def main() -> None:
     # (GC while 10,000 clients connect, bench/run.py capacity: 1.2 s of CPU before, 0.4 after).
     gc.freeze()
     # eventlet.wsgi.server, WebSockets handed over to rpschat.transport.websocket once upgraded
-    serve(listener, app, max_connections=max_connections)
+    serve(
+        listener,
+        app,
+        max_connections=max_connections,
+        header_seconds=settings.request_header_seconds,
+    )
 
 
 if __name__ == "__main__":

@@ -103,6 +103,8 @@ class Settings:
     max_connections_per_ip: int = 50
     trust_proxy: int = 0  # trusted proxy hops in front of the server (X-Forwarded-*)
     unnamed_idle_seconds: float = 120.0
+    connect_timeout_seconds: float = 10.0  # Engine.IO handshake -> Socket.IO CONNECT
+    request_header_seconds: float = 10.0  # a TCP connection's first byte -> its headers' end
     resume_grace_seconds: float = 10.0
     token_ttl_seconds: int = 86_400
     history_on_join: int = 50
@@ -145,6 +147,8 @@ class Settings:
             max_connections_per_ip=_int(env, "MAX_CONNECTIONS_PER_IP", 50),
             trust_proxy=_hops(env, "TRUST_PROXY"),
             unnamed_idle_seconds=_float(env, "UNNAMED_IDLE_SECONDS", 120.0),
+            connect_timeout_seconds=_float(env, "CONNECT_TIMEOUT_SECONDS", 10.0),
+            request_header_seconds=_float(env, "REQUEST_HEADER_SECONDS", 10.0),
             resume_grace_seconds=_float(env, "RESUME_GRACE_SECONDS", 10.0),
             token_ttl_seconds=_int(env, "TOKEN_TTL_SECONDS", 86_400, minimum=1),
             history_on_join=_int(env, "HISTORY_ON_JOIN", 50),

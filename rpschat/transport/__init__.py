@@ -9,6 +9,7 @@
 - writer.py: frames sent once per event-loop pass, slow readers dropped;
 - frames.py: RFC 6455 frames, pure; engine.py: engineio's Socket glue and the lean environ;
 - pinger.py: one heartbeat task for every connection;
+- gate.py: every Engine.IO session bounded from its handshake, bad packets refused;
 - guard.py: WSGI checks in front of Engine.IO; process.py: file limit, graceful SIGTERM.
 
 Imports go one way: install -> websocket -> (server, writer, engine, frames); nothing imports
@@ -16,6 +17,6 @@ install but the application.
 """
 
 from rpschat.transport.guard import TransportGuard, session_closer
-from rpschat.transport.install import Transport, install
+from rpschat.transport.install import SessionLimits, Transport, install
 
-__all__ = ["Transport", "TransportGuard", "install", "session_closer"]
+__all__ = ["SessionLimits", "Transport", "TransportGuard", "install", "session_closer"]

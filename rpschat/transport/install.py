@@ -7,12 +7,13 @@ tests/unit/test_patch_guard.py fails, naming the library and version, when any o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import engineio.payload
 from engineio.socket import Socket
 
-from rpschat.transport import engine, pinger
+from rpschat.transport import engine, gate, pinger
 from rpschat.transport.writer import Loop
 
 # python-engineio drops a whole long-polling POST that carries more than 16 packets, silently:
@@ -39,6 +40,12 @@ PATCHES = {
     "lean_environ": ("engineio.server.Server.handlers['connect']",),  # via the public eio.on
     "polling_batches": ("engineio.payload.Payload.max_decode_packets",),
     "handshake": ("engineio.socket.Socket.__init__",),  # pingInterval in ms, not whole seconds
+    "session_gate": (  # via the public eio.on; gate.py
+        "engineio.server.Server.handlers['connect']",  # sessions per address, CONNECT timeout
+        "engineio.server.Server.handlers['message']",  # binary and malformed packets refused
+        "engineio.server.Server.handlers['disconnect']",
+        "engineio.socket.Socket.queue",  # long-polling's queue bounded in bytes
+    ),
 }
 
 # The pinned versions the patches were written against, by the module each library provides.
@@ -70,6 +77,7 @@ RELIES_ON = {
     "eventlet.wsgi.HttpProtocol.__init__": ("ef058c1de18a", "websocket"),
     "eventlet.wsgi.HttpProtocol.get_environ": ("b8865250e21c", "websocket"),
     "eventlet.wsgi.HttpProtocol.finish": ("d23530dd4e6a", "websocket"),
+    "eventlet.wsgi.HttpProtocol._read_request_line": ("b03b4ae076ef", "websocket"),
     "eventlet.wsgi.HttpProtocol.handle_one_response": ("b2ae04db91bb", "websocket"),
     "eventlet.wsgi.Server.process_request": ("9935bc04bba3", "websocket"),
     "eventlet.greenpool.GreenPool._spawn_done": ("b98933ddeef5", "websocket"),
@@ -79,7 +87,21 @@ RELIES_ON = {
     "eventlet.hubs.hub.BaseHub.remove": ("7af6377b6ec9", "websocket"),
     "eventlet.hubs.hub.BaseHub.schedule_call_global": ("b2a6d8872158", "websocket"),
     "eventlet.hubs.hub.FdListener.__init__": ("2c78b3f6e712", "websocket"),
+    "socketio.server.Server._handle_eio_message": ("65f309c138d6", "session_gate"),
+    "socketio.server.Server._handle_eio_disconnect": ("5c0002fcdb35", "session_gate"),
+    "socketio.base_manager.BaseManager.sid_from_eio_sid": ("15467098a36b", "session_gate"),
+    "engineio.socket.Socket.poll": ("d7d705066fd3", "session_gate"),
+    "engineio.server.Server._trigger_event": ("bc536417c304", "session_gate"),
 }
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    """The session_gate's limits (gate.py); 0 turns one off."""
+
+    per_address: int = 0  # Engine.IO sessions per client address
+    connect_timeout: float = 0.0  # seconds from the handshake to the Socket.IO CONNECT
+    address_of: Callable[[dict], str] = field(default=lambda environ: environ.get("REMOTE_ADDR"))
 
 
 @dataclass
@@ -93,6 +115,7 @@ class Transport:
     detached: bool  # WebSockets are served by websocket.DetachedWebSocket
     pinger: pinger.Pinger | None
     patches: tuple[str, ...] = field(default=())
+    gate: gate.SessionGate | None = None
 
 
 def choose_patches(spec: str, compression: bool) -> tuple[str, ...]:
@@ -119,6 +142,7 @@ def install(
     compression: bool = False,
     send_buffer_bytes: int = SEND_BUFFER_BYTES,
     patches: str = "all",
+    sessions: SessionLimits = SessionLimits(),
 ) -> Transport:
     """Patch python-engineio (and read eventlet's hub) for `server`, a socketio.Server running
     under eventlet, only there; serve it with `rpschat.transport.serve`. Returns the Transport.
@@ -128,7 +152,10 @@ def install(
     - pinger: one heartbeat task instead of a green thread per connection (pinger.py);
     - lean_environ: sessions keep a lean copy of their WSGI environ (engine.py);
     - polling_batches: long-polling POSTs may carry more than 16 packets;
-    - handshake: the OPEN packet advertises the heartbeat in exact milliseconds (engine.py).
+    - handshake: the OPEN packet advertises the heartbeat in exact milliseconds (engine.py);
+    - session_gate: every Engine.IO session bounded from its handshake (`sessions`: per
+      address, a CONNECT timeout; long-polling queues by `max_backlog_bytes`), binary and
+      malformed packets refused (gate.py).
 
     Measured with 10,000 idle socket.io clients (bench/run.py capacity), the first three took
     the server's memory per client from about 55 KB to about 4 KB (Node's Socket.IO server:
@@ -175,6 +202,19 @@ def install(
         engineio.payload.Payload.max_decode_packets = MAX_PACKETS_PER_POST
     if "handshake" in chosen:
         Socket.__init__ = engine.init
+    if "session_gate" in chosen:
+        transport.gate = gate.SessionGate(
+            eio,
+            address_of=sessions.address_of,
+            per_address=sessions.per_address,
+            connect_timeout=sessions.connect_timeout,
+            max_queue_bytes=max_backlog_bytes,
+            is_connected=lambda sid: server.manager.sid_from_eio_sid(sid, "/") is not None,
+            call_later=lambda seconds, fn, *args: hub.schedule_call_global(
+                seconds, eventlet.spawn_n, fn, *args
+            ),
+            spawn=eventlet.spawn_n,
+        ).install()
     return transport
 
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import errno
 import logging
+import socket
 import time
 from http.server import BaseHTTPRequestHandler
 
 import eventlet
+import eventlet.hubs
 import eventlet.wsgi
 
 log = logging.getLogger("rpschat.transport")
@@ -83,9 +85,50 @@ class Handover:
 
 
 class HandoverHttpProtocol(eventlet.wsgi.HttpProtocol):
-    """eventlet's HTTP/1.1 protocol, able to hand its connection over (see Handover)."""
+    """eventlet's HTTP/1.1 protocol, able to hand its connection over (see Handover), with a
+    deadline for each request's line and headers: from the moment the server waits for a
+    request (a new connection, or the next request on a kept-alive one) to the end of its
+    headers. eventlet has none: a client that sends half a request, or a byte now and then,
+    held its connection, and a slot of MAX_CONNECTIONS, for ever."""
 
     pool = None  # the server's ConnectionPool; set by serve()
+    header_seconds = 0.0  # 0: no deadline; set by serve()
+    _header_timer = None
+    _header_expired = False
+
+    def _read_request_line(self):
+        if self.header_seconds:
+            hub = eventlet.hubs.get_hub()
+            self._header_expired = False
+            self._header_timer = hub.schedule_call_global(self.header_seconds, self._too_slow)
+        line = super()._read_request_line()
+        if not line:
+            self._stop_header_timer()
+        return line
+
+    def parse_request(self):
+        try:
+            parsed = super().parse_request()
+        finally:
+            self._stop_header_timer()
+        if self._header_expired:  # what was read before the deadline cut it short
+            self.close_connection = True
+            return False
+        return parsed
+
+    def _too_slow(self):
+        """In the hub: end the connection; the request's green thread reads end of stream."""
+        self._header_timer = None
+        self._header_expired = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _stop_header_timer(self):
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
 
     def get_environ(self):
         environ = super().get_environ()
@@ -142,12 +185,16 @@ class PatientListener:
         return getattr(self._sock, name)
 
 
-def serve(listener, app, max_connections: int) -> None:
+def serve(listener, app, max_connections: int, header_seconds: float = 0.0) -> None:
     """eventlet.wsgi.server, where `max_connections` counts HTTP connections being served and
-    handed-over WebSockets together, and whose accept loop survives running out of
-    descriptors (PatientListener)."""
+    handed-over WebSockets together, whose accept loop survives running out of descriptors
+    (PatientListener), and where a request's headers must arrive within `header_seconds`."""
     pool = ConnectionPool(max_connections)
-    protocol = type("HttpProtocol", (HandoverHttpProtocol,), {"pool": pool})
+    protocol = type(
+        "HttpProtocol",
+        (HandoverHttpProtocol,),
+        {"pool": pool, "header_seconds": header_seconds},
+    )
     eventlet.wsgi.server(
         PatientListener(listener),
         app,

@@ -33,15 +33,21 @@ class Raw:
     """One WebSocket, spoken by hand: the handshake, masked frames out, frames in."""
 
     def __init__(
-        self, url: str, query: str = "transport=websocket", timeout: float = 5.0, version="13"
+        self,
+        url: str,
+        query: str = "transport=websocket",
+        timeout: float = 5.0,
+        version="13",
+        forwarded_for: str | None = None,
     ):
         host, port = url.removeprefix("http://").split(":")
         self.sock = socket.create_connection((host, int(port)), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
+        forwarded = f"X-Forwarded-For: {forwarded_for}\r\n" if forwarded_for else ""
         self.sock.sendall(
             f"GET /socket.io/?EIO=4&{query} HTTP/1.1\r\nHost: {host}:{port}\r\n"
             f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            f"Sec-WebSocket-Version: {version}\r\n\r\n".encode()
+            f"Sec-WebSocket-Version: {version}\r\n{forwarded}\r\n".encode()
         )
         self.buf = b""
         while b"\r\n\r\n" not in self.buf:

@@ -49,3 +49,37 @@ def test_max_connections_is_lowered_to_what_the_file_limit_allows(monkeypatch, c
         assert process.connection_budget(500, 1024) == 500
     assert len(caplog.records) == 1
     assert "MAX_CONNECTIONS=100000" in caplog.records[0].getMessage()
+
+
+def test_refused_packet_lines_are_rate_limited(caplog):
+    from rpschat.transport.gate import RateLimitedLog
+
+    now = [0.0]
+    refusal_log = RateLimitedLog(burst=3, per_second=1.0, clock=lambda: now[0])
+    with caplog.at_level(logging.INFO, "rpschat.transport"):
+        for _ in range(10):
+            refusal_log("refused %s", "x")
+        now[0] = 1.0
+        refusal_log("refused %s", "y")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["refused x"] * 3 + ["refused y (7 more not logged)"]
+
+
+def test_a_long_polling_queue_past_its_byte_limit_overflows_once():
+    from engineio import packet
+
+    from rpschat.transport.gate import BoundedQueue
+
+    overflows = []
+    queue = BoundedQueue(100, lambda: overflows.append(1))
+    pkt = packet.Packet(packet.MESSAGE, data="x" * 39)  # 40 bytes encoded
+    queue.put(pkt)
+    queue.put(pkt)
+    assert queue.queued_bytes == 80
+    assert queue.get_nowait() is pkt and queue.queued_bytes == 40
+    queue.put(pkt)
+    queue.put(pkt)  # 120 > 100
+    queue.put(pkt)
+    assert overflows == [1] and queue.qsize() == 2
+    queue.put(None)  # engineio's close marker still gets through
+    assert queue.qsize() == 3
