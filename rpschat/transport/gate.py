@@ -10,9 +10,11 @@ Engine.IO handlers (`connect`, `message`, `disconnect`, through engineio's publi
 - a session that has not connected to a Socket.IO namespace within `connect_timeout` is closed;
 - a long-polling session's queue is bounded in bytes (MAX_BACKLOG_BYTES, as WebSockets are): a
   client that answers heartbeats but never polls is closed instead of buffering every broadcast;
-- binary packets are refused (no event takes binary data; python-socketio would keep every
-  attachment of a packet until the last one arrived), and so is a packet python-socketio fails
-  to decode: the session is closed, with one log line per refused packet, rate-limited, not
+- binary packets are refused where no event takes binary data (`max_attachments=0`, this
+  application), or else bounded: at most `max_attachments` attachments of at most
+  `max_attachment_bytes` in all (python-socketio kept every attachment a packet announced, a
+  million of them, until the last one came); a packet python-socketio fails to decode is
+  refused too: the session is closed, with one log line per refused packet, rate-limited, not
   engineio's traceback.
 """
 
@@ -101,6 +103,8 @@ class SessionGate:
         per_address: int,
         connect_timeout: float,
         max_queue_bytes: int,
+        max_attachments: int = 0,
+        max_attachment_bytes: int = 0,
         is_connected: Callable[[str], bool],
         call_later: Callable,
         spawn: Callable,
@@ -110,6 +114,9 @@ class SessionGate:
         self.per_address = per_address  # 0: no cap
         self.connect_timeout = connect_timeout  # 0: none
         self.max_queue_bytes = max_queue_bytes
+        self.max_attachments = max_attachments  # 0: binary packets refused
+        self.max_attachment_bytes = max_attachment_bytes
+        self.attachments: dict[str, list[int]] = {}  # eio sid -> [attachments due, bytes so far]
         self.is_connected = is_connected
         self.call_later = call_later
         self.spawn = spawn
@@ -152,14 +159,16 @@ class SessionGate:
         session = self.eio.sockets.get(sid)
         if session is None or session.closed:
             return None  # closed by an earlier packet of the same POST
-        if isinstance(data, bytes) or data[:1] in BINARY_TYPES:
-            return self._refuse(sid, "a binary packet (no event takes binary data)")
+        refusal = self._check_binary(sid, data)
+        if refusal:
+            return self._refuse(sid, refusal)
         try:
             return self._message(sid, data)
         except Exception as exc:  # a packet python-socketio could not decode
             return self._refuse(sid, f"a malformed packet ({type(exc).__name__})")
 
     def on_disconnect(self, sid: str, reason=None):
+        self.attachments.pop(sid, None)
         address = self.addresses.pop(sid, None)
         if address is not None:
             left = self.per_address_count.get(address, 1) - 1
@@ -170,6 +179,29 @@ class SessionGate:
         return self._disconnect(sid, reason)
 
     # -- the rest
+
+    def _check_binary(self, sid: str, data) -> str | None:
+        """Why a packet is refused, if it is, as a binary packet or one of its attachments."""
+        due = self.attachments.get(sid)
+        if due is not None:  # python-socketio takes whatever comes next as an attachment
+            due[1] += len(data)
+            if due[1] > self.max_attachment_bytes:
+                return "binary attachments over the size limit"
+            due[0] -= 1
+            if not due[0]:
+                del self.attachments[sid]
+            return None
+        if isinstance(data, bytes):
+            return "binary data that no packet announced"
+        if data[:1] not in BINARY_TYPES:
+            return None
+        if not self.max_attachments:
+            return "a binary packet (no event takes binary data)"
+        count = data[1 : data.find("-")] if "-" in data else ""
+        if not count.isdigit() or not 0 < int(count) <= self.max_attachments:
+            return "a binary packet with too many attachments"
+        self.attachments[sid] = [int(count), 0]
+        return None
 
     def _refuse(self, sid: str, what: str) -> None:
         self.refused += 1

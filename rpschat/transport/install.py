@@ -102,6 +102,9 @@ class SessionLimits:
     per_address: int = 0  # Engine.IO sessions per client address
     connect_timeout: float = 0.0  # seconds from the handshake to the Socket.IO CONNECT
     address_of: Callable[[dict], str] = field(default=lambda environ: environ.get("REMOTE_ADDR"))
+    # binary packets: 0 refuses them (no event of this application takes binary data); else at
+    # most this many attachments, of at most max_http_buffer_size bytes together
+    max_attachments: int = 0
 
 
 @dataclass
@@ -209,6 +212,8 @@ def install(
             per_address=sessions.per_address,
             connect_timeout=sessions.connect_timeout,
             max_queue_bytes=max_backlog_bytes,
+            max_attachments=sessions.max_attachments,
+            max_attachment_bytes=int(eio.max_http_buffer_size),
             is_connected=lambda sid: server.manager.sid_from_eio_sid(sid, "/") is not None,
             call_later=lambda seconds, fn, *args: hub.schedule_call_global(
                 seconds, eventlet.spawn_n, fn, *args

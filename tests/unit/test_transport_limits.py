@@ -83,3 +83,66 @@ def test_a_long_polling_queue_past_its_byte_limit_overflows_once():
     assert overflows == [1] and queue.qsize() == 2
     queue.put(None)  # engineio's close marker still gets through
     assert queue.qsize() == 3
+
+
+class FakeSession:
+    closed = False
+
+    def close(self, **kwargs):
+        self.closed = True
+
+
+class FakeEio:
+    class reason:
+        TRANSPORT_ERROR = "transport error"
+
+    def __init__(self):
+        self.handlers, self.sockets = {}, {"s": FakeSession()}
+
+    def on(self, event, handler):
+        self.handlers[event] = handler
+
+
+def gate_for(max_attachments: int):
+    from rpschat.transport.gate import SessionGate
+
+    eio, seen = FakeEio(), []
+    eio.handlers = {"connect": None, "message": lambda sid, data: seen.append(data)}
+    eio.handlers["disconnect"] = lambda sid, reason: None
+    gate = SessionGate(
+        eio,
+        address_of=lambda environ: "a",
+        per_address=0,
+        connect_timeout=0,
+        max_queue_bytes=0,
+        max_attachments=max_attachments,
+        max_attachment_bytes=10,
+        is_connected=lambda sid: True,
+        call_later=None,
+        spawn=None,
+    ).install()
+    return gate, eio, seen
+
+
+def test_binary_packets_are_refused_where_no_event_takes_binary_data():
+    gate, eio, seen = gate_for(max_attachments=0)
+    eio.handlers["message"]("s", '51-["message",{"_placeholder":true,"num":0}]')
+    assert eio.sockets["s"].closed and seen == []
+
+
+@pytest.mark.parametrize(
+    ("packets", "closed"),
+    [
+        (['52-["m",1,2]', b"1234", b"5678", '2["after"]'], False),
+        (['53-["m",1,2,3]', b"1234", b"5678", b"90ab"], True),  # too many attachments
+        (['52-["m",1,2]', b"123456", b"789012"], True),  # over 10 bytes together
+        ([b"1234"], True),  # an attachment no packet announced
+    ],
+)
+def test_attachments_are_bounded_where_binary_is_allowed(packets, closed):
+    gate, eio, seen = gate_for(max_attachments=2)
+    for data in packets:
+        eio.handlers["message"]("s", data)
+    assert eio.sockets["s"].closed is closed
+    if not closed:
+        assert seen == packets and not gate.attachments
