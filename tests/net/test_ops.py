@@ -18,6 +18,7 @@ import redis
 import requests
 from sqlalchemy.engine import make_url
 
+from deploy.cluster import Nginx, nginx_binary
 from tests.conftest import require_service
 from tests.support.clients import ChatClient, unique
 from tests.support.server import ROOT, ServerProcess
@@ -357,3 +358,15 @@ def test_ready_at_start_names_every_check(server):
         "checks": {"database": "ok (memory://)", "page": "ok"},
     }
     assert Path(ROOT / "node_modules" / "socket.io-client" / "dist").is_dir()
+
+
+def test_through_nginx_readyz_answers_and_metrics_stay_per_node(server, tmp_path):
+    require_service("nginx", nginx_binary() is not None, "not installed")
+    nginx = Nginx([server.port], tmp_path).start()
+    try:
+        response = requests.get(nginx.url + "/readyz", timeout=5)
+        assert response.status_code == 200 and response.json()["ok"]
+        assert requests.get(nginx.url + "/metrics", timeout=5).status_code == 404
+        assert requests.get(server.url + "/metrics", timeout=5).status_code == 200
+    finally:
+        nginx.stop()
