@@ -89,7 +89,8 @@ class MemoryResults:
 
 
 class SqlResults:
-    """Results in SQLite or PostgreSQL: one small transaction per finished game."""
+    """Results in SQLite or PostgreSQL: one transaction per batch of finished games, three
+    statements whatever its size (which games are new, insert them, add up the standings)."""
 
     def __init__(self, url: str | Database | None, runtime: Runtime):
         self._owns_database = not isinstance(url, Database)
@@ -107,25 +108,12 @@ class SqlResults:
         game_id: str,
     ) -> bool:
         result = GameResult(winner, loser, players, reason, best_of, score, game_id)
-        return self.database.write(self._store, self._row(result))
+        return self.record_many([result])[0]
 
     def record_many(self, results: list[GameResult]) -> list[bool]:
-        rows = [self._row(result) for result in results]
-        return self.database.write(self._store_all, rows)
-
-    def _row(self, result: GameResult) -> tuple[dict[str, Any], list[tuple]]:
-        game = dict(
-            game_id=result.game_id,
-            player_a=result.players[0],
-            player_b=result.players[1],
-            winner=result.winner,
-            loser=result.loser,
-            reason=result.reason,
-            best_of=result.best_of,
-            score=result.score,
-            ts=int(self._now() * 1000),
-        )
-        return game, _outcomes(result.winner, result.loser, result.players)
+        if not results:
+            return []
+        return self.database.write(self._store_all, results, int(self._now() * 1000))
 
     def leaderboard(self, limit: int = 50) -> list[Standing]:
         return self.database.read(_select_leaderboard, limit)
@@ -134,27 +122,54 @@ class SqlResults:
         if self._owns_database and not self.database.closed:
             self.database.close()
 
-    def _store_all(
-        self, conn: Connection, rows: list[tuple[dict[str, Any], list[tuple]]]
-    ) -> list[bool]:
-        return [self._store(conn, row) for row in rows]
-
-    def _store(self, conn: Connection, row: tuple[dict[str, Any], list[tuple]]) -> bool:
-        game, outcomes = row
-        insert_game = self.database.insert(games).values(game).on_conflict_do_nothing()
-        # RETURNING, not rowcount: psycopg's rowcount reads -1 here
-        if conn.execute(insert_game.returning(games.c.game_id)).first() is None:
-            return False
-        for name, column in outcomes:
-            counts = {"wins": 0, "losses": 0, "draws": 0, column: 1}
-            insert = self.database.insert(standings).values(key=name_key(name), name=name, **counts)
-            conn.execute(
-                insert.on_conflict_do_update(
-                    index_elements=[standings.c.key],
-                    set_={"name": insert.excluded.name, column: standings.c[column] + 1},
+    def _store_all(self, conn: Connection, results: list[GameResult], ts: int) -> list[bool]:
+        ids = [result.game_id for result in results]
+        known = set(conn.execute(select(games.c.game_id).where(games.c.game_id.in_(ids))).scalars())
+        new: list[bool] = []
+        rows: list[dict[str, Any]] = []
+        totals: dict[str, dict[str, Any]] = {}
+        for result in results:
+            is_new = result.game_id not in known
+            new.append(is_new)
+            if not is_new:
+                continue
+            known.add(result.game_id)  # twice in one batch counts once
+            rows.append(_game_row(result, ts))
+            for name, column in _outcomes(result.winner, result.loser, result.players):
+                total = totals.setdefault(
+                    name_key(name), {"name": name, "wins": 0, "losses": 0, "draws": 0}
                 )
+                total["name"] = name
+                total[column] += 1
+        if rows:
+            conn.execute(self.database.insert(games), rows)
+            insert = self.database.insert(standings)
+            c, added = standings.c, insert.excluded
+            upsert = insert.on_conflict_do_update(
+                index_elements=[c.key],
+                set_={
+                    "name": added.name,
+                    "wins": c.wins + added.wins,
+                    "losses": c.losses + added.losses,
+                    "draws": c.draws + added.draws,
+                },
             )
-        return True
+            conn.execute(upsert, [{"key": key, **total} for key, total in totals.items()])
+        return new
+
+
+def _game_row(result: GameResult, ts: int) -> dict[str, Any]:
+    return {
+        "game_id": result.game_id,
+        "player_a": result.players[0],
+        "player_b": result.players[1],
+        "winner": result.winner,
+        "loser": result.loser,
+        "reason": result.reason,
+        "best_of": result.best_of,
+        "score": result.score,
+        "ts": ts,
+    }
 
 
 def _select_leaderboard(conn: Connection, limit: int) -> list[Standing]:

@@ -117,3 +117,22 @@ def test_results_share_the_history_database(sql_url):
 
 def test_memory_url_gives_memory_results():
     assert isinstance(open_results("memory://", ThreadingRuntime()), MemoryResults)
+
+
+def test_a_batch_counts_each_new_game_once_and_says_which_were_new(results):
+    from rpschat.domain.game.match import GameResult
+
+    win(results, "Ada", "Bea", "g1")
+    batch = [
+        GameResult("Ada", "Bea", ("Ada", "Bea"), "won", 3, {"Ada": 2, "Bea": 0}, "g1"),  # known
+        GameResult("Bea", "Ada", ("Ada", "Bea"), "timeout", 3, {"Ada": 0, "Bea": 2}, "g2"),
+        GameResult(None, None, ("ada", "Cyd"), "abandoned", 1, {"ada": 0, "Cyd": 0}, "g3"),
+        GameResult("Bea", "Ada", ("Ada", "Bea"), "timeout", 3, {"Ada": 0, "Bea": 2}, "g2"),  # again
+    ]
+    assert results.record_many(batch) == [False, True, True, False]
+    assert results.record_many([]) == []
+    assert results.leaderboard() == [
+        {"name": "ada", "wins": 1, "losses": 1, "draws": 1},  # names are case-insensitive
+        {"name": "Bea", "wins": 1, "losses": 1, "draws": 0},
+        {"name": "Cyd", "wins": 0, "losses": 0, "draws": 1},
+    ]
