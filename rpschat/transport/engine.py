@@ -15,6 +15,7 @@ from functools import partial
 from engineio import exceptions, packet
 from engineio.socket import Socket
 
+from rpschat.transport import gate
 from rpschat.transport.frames import BINARY, TEXT, websocket_frame
 
 log = logging.getLogger("rpschat.transport")
@@ -114,7 +115,7 @@ def receive(self: Socket, data) -> bool:
     except (*_MALFORMED, exceptions.UnknownPacketError) as exc:
         # Events are routed and guarded above this layer: what fails here is a packet
         # that is not Engine.IO / Socket.IO at all. Close, and keep the log free of noise.
-        log.info("%s sent a malformed packet (%r); closing", self.sid, exc)
+        gate.refusal_log("%s sent a malformed packet (%r); closing", self.sid, exc)
         return False
     return True
 

@@ -56,6 +56,11 @@ class RateLimitedLog:
         log.info(msg, *args)
 
 
+# Every refusal a client can cause at will (a bad packet, a broken frame, too many sessions)
+# logs through this one limiter: an attacker who makes connections to break can't flood the log.
+refusal_log = RateLimitedLog()
+
+
 def packet_size(pkt) -> int:
     """An Engine.IO packet's encoded size, computed once for a packet a broadcast shares."""
     if pkt is None:
@@ -122,7 +127,7 @@ class SessionGate:
         self.spawn = spawn
         self.addresses: dict[str, str] = {}  # eio sid -> client address
         self.per_address_count: dict[str, int] = {}
-        self.refusal_log = RateLimitedLog()
+        self.refusal_log = refusal_log
         self.refused = 0  # packets refused (tests, metrics)
 
     def install(self) -> SessionGate:

@@ -26,7 +26,7 @@ import eventlet.wsgi
 from engineio import packet
 from engineio.socket import Socket
 
-from rpschat.transport import engine
+from rpschat.transport import engine, gate
 from rpschat.transport.frames import (
     BINARY,
     CLOSE,
@@ -226,7 +226,7 @@ class DetachedWebSocket:
         """The client broke the protocol: close with `code`; the stream can't be parsed any
         more, so what follows is read and discarded until the client goes."""
         if exc is not None:
-            log.info("%s: closing: %s", self.eio.sid, exc)
+            gate.refusal_log("%s: closing: %s", self.eio.sid, exc)
         self._close_code = code
         self._frames = None
         self._end(self.eio.server.reason.TRANSPORT_ERROR)

@@ -169,6 +169,25 @@ def test_a_binary_packet_closes_the_connection_and_keeps_no_attachment(server):
     assert len(refused) == 1, refused
 
 
+@pytest.mark.parametrize("frame", ["9", "4abc", "42abc[1]", "\ufffd"])
+def test_malformed_packets_over_websocket_are_logged_one_line_each_rate_limited(server, frame):
+    before = len(server.log_lines())
+    for _ in range(40):
+        raw = raw_websocket(server.url)
+        try:
+            raw.send("40")
+            assert raw.text().startswith("40{")
+            raw.send(frame)
+            raw.until_closed(timeout=5)
+        finally:
+            raw.close()
+    assert_served(server.url)
+    lines = server.log_lines()[before:]
+    assert not [line for line in lines if "Traceback" in line or "handler error" in line]
+    refused = [line for line in lines if "malformed packet" in line]
+    assert 1 <= len(refused) < 40, len(refused)
+
+
 def test_a_binary_attachment_over_long_polling_closes_the_session(server):
     session = Polling(server.url)
     try:
