@@ -11,7 +11,7 @@ from typing import Any
 from rpschat.domain.chat import ChatService
 from rpschat.domain.errors import Refused
 from rpschat.domain.games import GameService
-from rpschat.domain.ports import Runtime
+from rpschat.domain.ports import Runtime, token_slot
 from rpschat.storage.redis.client import SharedStateUnavailable
 from rpschat.storage.redis.directory import RedisDirectory
 from rpschat.storage.redis.nodes import NodeRegistry
@@ -117,7 +117,7 @@ class ClusterKeeper:
             if home is None and conn.name is not None:
                 restored += self._restore(conn)
             elif sid is None:
-                self.directory.attach(conn.user_id, conn.sid)
+                self.directory.attach(conn.user_id, conn.sid, conn.token and token_slot(conn.token))
                 restored += 1
         return restored
 
@@ -130,7 +130,7 @@ class ClusterKeeper:
             log.warning("%s lost the name %s while Redis was away", conn.sid, conn.name)
             self.chat.outbox.disconnect(conn.sid)
             return 0
-        self.directory.attach(conn.user_id, conn.sid)
+        self.directory.attach(conn.user_id, conn.sid, conn.token and token_slot(conn.token))
         if conn.token:
             self.tokens.restore(conn.token, conn.name)
         return 1

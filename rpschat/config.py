@@ -96,6 +96,9 @@ class Settings:
     chat_rate: RateSpec | None = RateSpec(20, 10.0)
     other_rate: RateSpec | None = RateSpec(60, 10.0)
     join_rate: RateSpec | None = RateSpec(30, 60.0)
+    login_rate: RateSpec | None = RateSpec(5, 60.0)
+    login_rate_per_ip: RateSpec | None = RateSpec(20, 60.0)
+    password_hash_kib: int = 65536  # Argon2id's memory per hash
     max_message_chars: int = 2000
     max_frame_bytes: int = 512 * 1024
     max_backlog_bytes: int = 1024 * 1024
@@ -140,6 +143,9 @@ class Settings:
             chat_rate=chat_rate,
             other_rate=_rate(env, "RATE_LIMIT_OTHER", other_default),
             join_rate=_rate(env, "JOIN_RATE", "30/60" if chat_rate else "0"),
+            login_rate=_rate(env, "LOGIN_RATE", "5/60" if chat_rate else "0"),
+            login_rate_per_ip=_rate(env, "LOGIN_RATE_PER_IP", "20/60" if chat_rate else "0"),
+            password_hash_kib=_int(env, "PASSWORD_HASH_KIB", 65536, minimum=64),
             max_message_chars=_int(env, "MAX_MESSAGE_CHARS", 2000, minimum=1),
             max_frame_bytes=_int(env, "MAX_FRAME_BYTES", 512 * 1024, minimum=1024),
             max_backlog_bytes=_int(env, "MAX_BACKLOG_BYTES", 1024 * 1024, minimum=64 * 1024),

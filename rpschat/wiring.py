@@ -13,6 +13,8 @@ from rpschat.domain.chat import ChatLimits, ChatService
 from rpschat.domain.games import GameService, GameSettings
 from rpschat.domain.ports import Outbox
 from rpschat.domain.ratelimit import MemoryRateLimiter
+from rpschat.storage.accounts import Argon2Passwords, open_accounts
+from rpschat.storage.confusables import NAME_RULES
 from rpschat.storage.history import open_history
 from rpschat.storage.presence import MemoryDirectory, MemoryTokens
 from rpschat.storage.redis.state import RedisState
@@ -48,6 +50,8 @@ def chat_limits(settings: Settings) -> ChatLimits:
         chat_rate=settings.chat_rate,
         other_rate=settings.other_rate,
         join_rate=settings.join_rate,
+        login_rate_per_name=settings.login_rate,
+        login_rate_per_address=settings.login_rate_per_ip,
         max_answer_bytes=settings.max_backlog_bytes // 4,
         resume_grace_seconds=settings.resume_grace_seconds,
         unnamed_idle_seconds=settings.unnamed_idle_seconds,
@@ -93,6 +97,9 @@ def build_services(
         outbox=outbox,
         runtime=runtime,
         limits=chat_limits(settings),
+        names=NAME_RULES,
+        accounts=open_accounts(history),
+        passwords=Argon2Passwords(memory_cost=settings.password_hash_kib),
     )
     game_settings = GameSettings(
         round_seconds=settings.round_seconds,

@@ -17,18 +17,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rpschat.domain.errors import Refused
+from rpschat.domain.names import (
+    PASSWORD_MAX_CHARS,
+    NameRules,
+    clean_password,
+    look_alike_refusal,
+)
 from rpschat.domain.payload import MAX_ID, as_object, optional_whole_number
 from rpschat.domain.ports import (
     LOBBY,
+    Account,
+    AccountStore,
     Directory,
     HistoryStore,
     Outbox,
+    PasswordHasher,
     PresenceListener,
     RateLimiter,
     Runtime,
     StoredMessage,
     TokenStore,
     name_taken,
+    token_slot,
     user_room,
 )
 from rpschat.domain.ratelimit import Bucket, RateSpec, take_token
@@ -68,6 +78,9 @@ class ChatLimits:
     # a resume's replay): a quarter of MAX_BACKLOG_BYTES, so that no legal state of the server
     # makes a frame that drops its reader as a slow consumer. None: no limit.
     max_answer_bytes: int | None = 256 * 1024
+    # Password attempts (log-ins to a claimed name, releases), per claimed name and per address
+    login_rate_per_name: RateSpec | None = RateSpec(5, 60.0)
+    login_rate_per_address: RateSpec | None = RateSpec(20, 60.0)
 
 
 @dataclass
@@ -117,6 +130,10 @@ class ChatService:
     outbox: Outbox
     runtime: Runtime
     limits: ChatLimits = field(default_factory=ChatLimits)
+    # Look-alike keys: with no skeleton function given, only case and width are folded
+    names: NameRules = field(default_factory=lambda: NameRules(lambda text: text))
+    accounts: AccountStore | None = None  # claimed names; None: claiming is off
+    passwords: PasswordHasher | None = None
     listener: PresenceListener = field(default_factory=_NoGame)
     connections: dict[str, Connection] = field(default_factory=dict)
     # The highest lobby message id delivered to this node's sockets (see _replay).
@@ -245,6 +262,7 @@ class ChatService:
         if announce:  # the grace period ran out: take the name again if still free
             try:
                 self._take_join(self.connections[sid].address)
+                self._check_not_claimed_by_another(grant.user_id, grant.name)
                 self.directory.claim(grant.user_id, grant.name)
             except Refused as refusal:
                 self._resume_failed(sid, refusal.reason)
@@ -275,7 +293,7 @@ class ChatService:
         self.outbox.emit("session", {"resumed": False, "error": reason}, to=sid)
 
     def _adopt(self, sid: str, user_id: str, name: str, token: str) -> None:
-        old_sid = self.directory.attach(user_id, sid)
+        old_sid = self.directory.attach(user_id, sid, token_slot(token))
         conn = self.connections[sid]
         conn.user_id, conn.name, conn.token = user_id, name, token  # from here disconnect() frees
         self.outbox.join(sid, user_room(user_id))
@@ -322,14 +340,154 @@ class ChatService:
     # ---- events ------------------------------------------------------------------------------
 
     def set_username(self, sid: str, payload: Any) -> dict:
-        name = clean_name(as_object(payload, '{username: "Ada"}').get("username"))
+        payload = as_object(payload, '{username: "Ada"}')
+        name = clean_name(payload.get("username"))
+        password = payload.get("password")
         conn = self.connections[sid]
         self._limit(conn, "other")
+        self.names.check_allowed(name)
+        account = self._account_like(name)
+        if account is not None:
+            return self._log_in(conn, name, account, password)
+        if password is not None:
+            raise Refused(f"'{name}' is not claimed: take it without a password, then claim it.")
+        self._check_look_alike_online(conn, name)
         if name != conn.name:
             self._take_join(conn.address)
         if conn.user_id is None:
             return self._name_new_user(conn, name)
         return self._rename(conn, name)
+
+    # ---- claimed names -----------------------------------------------------------------------
+
+    def _account_like(self, name: str) -> Account | None:
+        """The claimed name that `name` is or looks like, if any."""
+        if self.accounts is None:
+            return None
+        for key in self.names.keys(name):
+            account = self.accounts.get(key)
+            if account is not None:
+                return account
+        return None
+
+    def _check_look_alike_online(self, conn: Connection, name: str) -> None:
+        """A name that looks like one online is refused, saying so (the directory would refuse
+        it as taken anyway: its names are unique by look-alike key)."""
+        for key_name in (name, *self.names.keys(name)[1:]):
+            holder = self.directory.user_of(key_name)
+            if holder is None or holder == conn.user_id:
+                continue
+            other = self.directory.name_of(holder)
+            if other is not None and name_key(other) != name_key(name):
+                raise look_alike_refusal(name, other, claimed=False)
+
+    def _check_not_claimed_by_another(self, user_id: str, name: str) -> None:
+        account = self._account_like(name)
+        if account is not None and account.user_id != user_id:
+            raise Refused(f"The name '{account.name}' has been claimed: pick a name again.")
+
+    def _log_in(self, conn: Connection, name: str, account: Account, password: Any) -> dict:
+        if conn.user_id == account.user_id:
+            return {"ok": True, "username": conn.name, "token": conn.token}
+        if name_key(name) != name_key(account.name):
+            raise look_alike_refusal(name, account.name, claimed=True)
+        if password is None:
+            raise Refused(f"The name '{account.name}' is claimed: log in with its password.")
+        if conn.user_id is not None and self.listener.is_busy(conn.user_id):
+            raise Refused("You can't change your name during a game or while looking for one.")
+        self._limit_password_attempts(conn, account)
+        if not self._password_matches(account, password):
+            raise Refused(f"Wrong password: the name '{account.name}' is claimed.")
+        self._take_join(conn.address)
+        if conn.user_id is not None:
+            self._leave_as_guest(conn)
+        return self._enter_account(conn, account)
+
+    def _limit_password_attempts(self, conn: Connection, account: Account) -> None:
+        now = self.runtime.now()
+        try:
+            limits = self.limits
+            self.limiter.check(f"login:{account.key}", "login", limits.login_rate_per_name, now)
+            self.limiter.check(f"login@{conn.address}", "login", limits.login_rate_per_address, now)
+        except Refused as refused:
+            wait = refused.reason.rpartition("wait ")[2]
+            raise Refused(f"Too many password attempts: wait {wait}") from None
+
+    def _password_matches(self, account: Account, password: Any) -> bool:
+        if not isinstance(password, str) or not 0 < len(password) <= PASSWORD_MAX_CHARS:
+            return False
+        return bool(
+            self.runtime.run_blocking(self.passwords.verify, account.password_hash, password)
+        )
+
+    def _leave_as_guest(self, conn: Connection) -> None:
+        """A guest logs in to a claimed name: the guest leaves (its other connections, if any,
+        keep it), and this connection becomes the account's."""
+        user_id, name = conn.user_id, conn.name
+        self.outbox.leave(conn.sid, user_room(user_id))
+        conn.user_id = conn.name = conn.token = None
+        if self.directory.detach(user_id, conn.sid):
+            log.info("leave %s (logging in)", name, extra=_who(conn))
+            self._release(user_id)
+
+    def _enter_account(self, conn: Connection, account: Account) -> dict:
+        """This connection becomes the account's user: a new entry if the user is away, one
+        more connection of it (another tab or device) if it is online."""
+        user_id, name = account.user_id, account.name
+        announce = self.directory.name_of(user_id) is None
+        if announce:
+            self.directory.claim(user_id, name)
+        try:
+            token = self.tokens.issue(f"{user_id}_{secrets.token_hex(4)}", name)
+            self._adopt(conn.sid, user_id, name, token)
+        except BaseException:
+            conn.user_id = conn.name = conn.token = None
+            if announce:
+                self.directory.release(user_id)
+            raise
+        self._drop_generation.pop(user_id, None)
+        log.info("log-in %s", name, extra=_who(conn))
+        if announce:
+            self._announce_entry(conn.sid, name)
+        self._send_recent(conn.sid)
+        self.listener.user_back(user_id, name, conn.sid)
+        return {"ok": True, "username": name, "token": token}
+
+    def claim_name(self, sid: str, payload: Any) -> dict:
+        conn = self.named(sid)
+        password = clean_password(as_object(payload, '{password: "..."}').get("password"))
+        self._limit(conn, "other")
+        if self.accounts is None or self.passwords is None:
+            raise Refused("Names can't be claimed on this server.")
+        key = self.names.key(conn.name)
+        existing = self.accounts.get(key)
+        if existing is not None:
+            if existing.user_id == conn.user_id:
+                raise Refused(f"You have already claimed '{existing.name}'.")
+            raise Refused(f"'{existing.name}' is claimed already.")
+        password_hash = self.runtime.run_blocking(self.passwords.hash, password)
+        account = Account(key, conn.name, conn.user_id, password_hash, self._now_ms())
+        if not self.accounts.create(account):
+            raise Refused(f"'{conn.name}' has just been claimed by someone else.")
+        log.info("claim %s", conn.name, extra=_who(conn))
+        return {"ok": True, "username": conn.name}
+
+    def release_name(self, sid: str, payload: Any) -> dict:
+        conn = self.named(sid)
+        password = as_object(payload, '{password: "..."}').get("password")
+        self._limit(conn, "other")
+        account = None if self.accounts is None else self.accounts.of_user(conn.user_id)
+        if account is None:
+            raise Refused("Your name is not claimed.")
+        self._limit_password_attempts(conn, account)
+        if not self._password_matches(account, password):
+            raise Refused(f"Wrong password for '{account.name}'.")
+        self.accounts.delete(account.key, conn.user_id)
+        log.info("release %s", account.name, extra=_who(conn))
+        return {"ok": True}
+
+    def _now_ms(self) -> int:
+        return int(self.runtime.now() * 1000)
 
     def _take_join(self, address: str) -> None:
         """One name taken from `address`, or a refusal once it took too many, too fast."""
@@ -377,6 +535,10 @@ class ChatService:
             return {"ok": True, "username": name, "token": conn.token}
         if self.listener.is_busy(conn.user_id):
             raise Refused("You can't change your name during a game or while looking for one.")
+        if self.accounts is not None and self.accounts.of_user(conn.user_id) is not None:
+            raise Refused(
+                f"'{conn.name}' is your claimed name: release it (release_name) to change it."
+            )
         if self.directory.user_of(name) not in (None, conn.user_id):
             raise name_taken(name)
         # The token first: if storing it fails, nothing anyone can see has changed, and the old

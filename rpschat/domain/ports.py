@@ -138,19 +138,33 @@ class Directory(Protocol):
     def user_of(self, name: str) -> str | None: ...
     def names(self) -> list[str]: ...
     def count(self) -> int: ...
-    def attach(self, user_id: str, sid: str) -> str | None:
-        """Make `sid` the user's connection; return the one it replaces, if any."""
+    def attach(self, user_id: str, sid: str, slot: str | None = None) -> str | None:
+        """Make `sid` the user's connection in `slot` (one per resume token; None: the user
+        id's own); return the one it replaces there, if any. A user logged in with a password
+        on several devices has one slot each."""
 
     def detach(self, user_id: str, sid: str) -> bool:
-        """Forget `sid` if it is still the user's connection; True if it was."""
+        """Forget `sid`; True if it was the user's last connection (the user is now away)."""
 
-    def sid_of(self, user_id: str) -> str | None: ...
+    def sid_of(self, user_id: str) -> str | None:
+        """One of the user's connections (the latest attached that is still there)."""
 
 
 @dataclass(frozen=True)
 class TokenGrant:
     user_id: str
     name: str
+
+
+def token_slot(token: str) -> str:
+    """The part of a token `<id>.<secret>` that names the connection slot it resumes; a
+    password log-in's tokens are `<user_id>_<login>.<secret>`, so each device keeps its own."""
+    return token.partition(".")[0]
+
+
+def token_user(token_id: str) -> str:
+    """The user id a token's id stands for (see `token_slot`)."""
+    return token_id.partition("_")[0]
 
 
 class TokenStore(Protocol):
@@ -166,6 +180,34 @@ class RateLimiter(Protocol):
         """Raise Refused when `subject` is over `spec` for this kind; None means no limit."""
 
     def forget(self, subject: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Account:
+    """A claimed name: only its password (kept as an Argon2id hash) takes it."""
+
+    key: str  # domain.names.look_alike_key(name): one claim per look-alike group
+    name: str
+    user_id: str  # the user behind the name on every device, for good
+    password_hash: str
+    created_at: int  # ms since the epoch
+
+
+class AccountStore(Protocol):
+    def get(self, key: str) -> Account | None: ...
+    def of_user(self, user_id: str) -> Account | None: ...
+    def create(self, account: Account) -> bool:
+        """Stores it; False (nothing stored) if its key is claimed already."""
+
+    def delete(self, key: str, user_id: str) -> bool:
+        """Forgets the claim if it is still `user_id`'s; True if it was."""
+
+
+class PasswordHasher(Protocol):
+    """Slow on purpose: call through `Runtime.run_blocking`."""
+
+    def hash(self, password: str) -> str: ...
+    def verify(self, password_hash: str, password: str) -> bool: ...
 
 
 # ---------------------------------------------------------------- history and results

@@ -49,7 +49,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -116,9 +116,22 @@ sessions = Table(
     Column("expires_at", BigInteger, nullable=False),  # ms since the epoch
 )
 
+# Claimed names (storage/accounts.py): the key is the name's look-alike key (domain/names.py),
+# so one claim covers every spelling that looks like it; only an Argon2id hash of the password.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("user_id", String, nullable=False, unique=True),
+    Column("password_hash", String, nullable=False),
+    Column("created_at", BigInteger, nullable=False),  # ms since the epoch
+)
+
 # MIGRATIONS[v] upgrades a version-v database to v + 1; bump SCHEMA_VERSION along with it
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: lambda conn: sessions.create(conn, checkfirst=True),
+    2: lambda conn: accounts.create(conn, checkfirst=True),
 }
 
 

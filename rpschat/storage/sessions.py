@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
+from rpschat.domain.ports import token_user
 from rpschat.storage.database import Database, sessions
 from rpschat.storage.presence import TokenGrant, split_token
 
@@ -49,7 +50,7 @@ class SqlTokens:
         if row.expires_at <= self._now_ms():
             return None
         self._db.write(_set, user_id, {"expires_at": self._expiry()})
-        return TokenGrant(user_id, row.name)
+        return TokenGrant(token_user(user_id), row.name)
 
     def rename(self, user_id: str, name: str) -> None:
         self._db.write(_set, user_id, {"name": name})

@@ -22,6 +22,8 @@ def register_event_handlers(router: Router, services: Services) -> None:
     router.add("users", chat.users)
     router.add("typing", chat.typing)
     router.add("history", chat.history_page)
+    router.add("claim_name", chat.claim_name)
+    router.add("release_name", chat.release_name)
     if services.games is not None:
         services.games.register(router)
 

@@ -18,7 +18,7 @@ json_values = st.recursive(
 )
 # Payloads that look like the real ones, with fields of any type, find deeper paths than noise.
 FIELDS = ["username", "msg", "client_id", "typing", "before", "after", "limit", "best_of",
-          "game_id", "move", "to", "challenge_id", "accept"]  # fmt: skip
+          "game_id", "move", "to", "challenge_id", "accept", "password"]  # fmt: skip
 plausible = st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=4)
 payloads = json_values | plausible
 
@@ -60,7 +60,7 @@ def test_every_event_is_known_to_the_fuzzer():
 )
 @given(calls=st.lists(st.tuples(st.integers(0, 100), payloads), min_size=1, max_size=12))
 def test_arbitrary_json_to_every_handler_gets_a_clear_answer(calls):
-    harness = Harness(chat_rate=None, other_rate=None, round_seconds=60.0)
+    harness = Harness(chat_rate=None, other_rate=None, round_seconds=60.0, password_hash_kib=64)
     errors = ErrorLog()
     logging.getLogger().addHandler(errors)
     try:

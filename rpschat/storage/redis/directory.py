@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rpschat.domain.ports import name_taken
 from rpschat.domain.text import name_key
+from rpschat.storage.confusables import look_alike_key
 from rpschat.storage.redis.client import Keys, redis, shared_state
 
 # KEYS: names (key -> user), users (user -> name), keys (user -> key), home (user -> node)
@@ -33,6 +34,7 @@ if key and redis.call('HGET', KEYS[1], key) == ARGV[1] then redis.call('HDEL', K
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('DEL', ARGV[2] .. ':slots:' .. ARGV[1])
 local home = redis.call('HGET', KEYS[5], ARGV[1])
 if home then
   redis.call('SREM', ARGV[2] .. ':node:' .. home .. ':users', ARGV[1])
@@ -41,9 +43,11 @@ end
 return name or ''
 """
 
-# KEYS: sids, home. ARGV: user, sid, node, prefix. Returns the replaced sid or ''.
+# KEYS: sids, home, the user's slots. ARGV: user, sid, node, prefix, slot.
+# Returns the sid replaced in that slot or ''. `sids` holds the latest connection of each user.
 _ATTACH = """
-local old = redis.call('HGET', KEYS[1], ARGV[1])
+local old = redis.call('HGET', KEYS[3], ARGV[5])
+redis.call('HSET', KEYS[3], ARGV[5], ARGV[2])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local home = redis.call('HGET', KEYS[2], ARGV[1])
 if home ~= ARGV[3] then
@@ -55,9 +59,25 @@ if old == ARGV[2] or not old then return '' end
 return old
 """
 
-# KEYS: sids. ARGV: user, sid. Forgets the sid only if it is still the user's.
+# KEYS: sids, the user's slots. ARGV: user, sid. Forgets the sid if it is one of the user's;
+# 1 if it was the last one.
 _DETACH = """
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+local slots = redis.call('HGETALL', KEYS[2])
+local found = false
+for i = 1, #slots, 2 do
+  if slots[i + 1] == ARGV[2] then
+    redis.call('HDEL', KEYS[2], slots[i])
+    found = true
+  end
+end
+if not found then return 0 end
+local left = redis.call('HVALS', KEYS[2])
+if #left > 0 then
+  if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+    redis.call('HSET', KEYS[1], ARGV[1], left[#left])
+  end
+  return 0
+end
 redis.call('HDEL', KEYS[1], ARGV[1])
 return 1
 """
@@ -91,7 +111,7 @@ class RedisDirectory:
 
     def claim(self, user_id: str, name: str) -> str | None:
         keys = [self._names, self._users, self._name_keys, self._home]
-        args = [user_id, name, name_key(name), self.node_id, self._keys.prefix]
+        args = [user_id, name, look_alike_key(name), self.node_id, self._keys.prefix]
         result = self._claim(keys=keys, args=args)
         if not result[0]:
             raise name_taken(name)
@@ -105,7 +125,7 @@ class RedisDirectory:
         return self._redis.hget(self._users, user_id)
 
     def user_of(self, name: str) -> str | None:
-        return self._redis.hget(self._names, name_key(name))
+        return self._redis.hget(self._names, look_alike_key(name))
 
     def names(self) -> list[str]:
         return sorted(self._redis.hvals(self._users), key=name_key)
@@ -113,12 +133,14 @@ class RedisDirectory:
     def count(self) -> int:
         return self._redis.hlen(self._users)
 
-    def attach(self, user_id: str, sid: str) -> str | None:
-        args = [user_id, sid, self.node_id, self._keys.prefix]
-        return self._attach(keys=[self._sids, self._home], args=args) or None
+    def attach(self, user_id: str, sid: str, slot: str | None = None) -> str | None:
+        args = [user_id, sid, self.node_id, self._keys.prefix, slot or user_id]
+        keys = [self._sids, self._home, self._keys("slots", user_id)]
+        return self._attach(keys=keys, args=args) or None
 
     def detach(self, user_id: str, sid: str) -> bool:
-        return bool(self._detach(keys=[self._sids], args=[user_id, sid]))
+        keys = [self._sids, self._keys("slots", user_id)]
+        return bool(self._detach(keys=keys, args=[user_id, sid]))
 
     def sid_of(self, user_id: str) -> str | None:
         return self._redis.hget(self._sids, user_id)

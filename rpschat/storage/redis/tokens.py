@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from rpschat.domain.ports import TokenGrant
+from rpschat.domain.ports import TokenGrant, token_user
 from rpschat.storage.presence import split_token
 from rpschat.storage.redis.client import Keys, redis, shared_state
 
@@ -45,7 +45,7 @@ class RedisTokens:
         if secret is None or not hmac.compare_digest(secret, parts[1]):
             return None
         self._redis.pexpire(key, self._ttl_ms)
-        return TokenGrant(parts[0], name)
+        return TokenGrant(token_user(parts[0]), name)
 
     def rename(self, user_id: str, name: str) -> None:
         self._rename(keys=[self._keys("token", user_id)], args=[name])

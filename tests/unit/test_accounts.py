@@ -1,0 +1,86 @@
+"""Claimed names in the SQL database: one per look-alike key, kept across a restart, hashed."""
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from rpschat.domain.ports import Account
+from rpschat.runtime import ThreadingRuntime
+from rpschat.storage import database
+from rpschat.storage.accounts import Argon2Passwords, MemoryAccounts, SqlAccounts
+from rpschat.storage.confusables import NAME_RULES
+from rpschat.storage.database import accounts, sqlalchemy_url
+from rpschat.storage.history import open_history
+
+
+def account(name="Ada", user_id="u1", password_hash="h"):
+    return Account(NAME_RULES.key(name), name, user_id, password_hash, 1)
+
+
+def open_accounts(url):
+    history = open_history(url, ThreadingRuntime())
+    return history, SqlAccounts(history.database)
+
+
+def check_store(store):
+    assert store.create(account())
+    assert not store.create(account("Аda", user_id="u2"))  # the same look-alike key
+    assert not store.create(account("Bea", user_id="u1"))  # one claim per user
+    assert store.get(NAME_RULES.key("ADA")) == account()
+    assert store.of_user("u1") == account()
+    assert store.get(NAME_RULES.key("Bea")) is None and store.of_user("u2") is None
+    assert not store.delete(NAME_RULES.key("Ada"), "u2")  # not theirs
+    assert store.delete(NAME_RULES.key("Ada"), "u1")
+    assert store.get(NAME_RULES.key("Ada")) is None
+    assert not store.delete(NAME_RULES.key("Ada"), "u1")
+
+
+def test_memory_accounts():
+    check_store(MemoryAccounts())
+
+
+def test_sql_accounts(sql_url):
+    history, store = open_accounts(sql_url)
+    check_store(store)
+    history.close()
+
+
+def test_a_claim_survives_a_restart(sql_url):
+    history, store = open_accounts(sql_url)
+    store.create(account())
+    history.close()
+    history, store = open_accounts(sql_url)
+    assert store.of_user("u1") == account()
+    history.close()
+
+
+def test_a_version_2_database_gets_the_accounts_table(sql_url):
+    open_history(sql_url, ThreadingRuntime()).close()
+    engine = create_engine(sqlalchemy_url(sql_url))
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE accounts"))
+        conn.execute(database.schema_version.update().values(version=2))
+    engine.dispose()
+    history, store = open_accounts(sql_url)
+    assert store.create(account())
+    with history.database.engine.connect() as conn:
+        assert conn.scalar(select(database.schema_version.c.version)) == database.SCHEMA_VERSION
+    history.close()
+
+
+def test_only_an_argon2id_hash_of_the_password_is_stored(sql_url):
+    passwords = Argon2Passwords(memory_cost=64)
+    hashed = passwords.hash("correct horse")
+    history, store = open_accounts(sql_url)
+    store.create(account(password_hash=hashed))
+    with history.database.engine.connect() as conn:
+        stored = conn.execute(select(accounts.c.password_hash)).scalar_one()
+    history.close()
+    assert stored.startswith("$argon2id$") and "correct horse" not in stored
+    assert passwords.verify(stored, "correct horse")
+    assert not passwords.verify(stored, "wrong horse")
+    assert not passwords.verify("not a hash", "correct horse")
+
+
+@pytest.mark.parametrize("name", ["Ada", "Аda", "ADA", "Ada\u3164"])
+def test_look_alikes_share_a_key(name):
+    assert NAME_RULES.key(name) == NAME_RULES.key("ada")
