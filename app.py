@@ -25,8 +25,8 @@ import sys
 from flask import Flask
 from flask_socketio import SocketIO
 
-from rpschat import ops
 from rpschat.config import Settings
+from rpschat.ops import wiring as ops
 from rpschat.runtime import EventletRuntime, ThreadingRuntime
 from rpschat.transport import SessionLimits, TransportGuard, session_closer
 from rpschat.transport import install as install_transport

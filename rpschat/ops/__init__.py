@@ -1,43 +1,5 @@
-"""What an operator needs: readiness (/readyz), Prometheus metrics (/metrics), usable logs."""
+"""What an operator needs: readiness (/readyz), Prometheus metrics (/metrics), usable logs.
 
-from __future__ import annotations
-
-from importlib import metadata
-from typing import Any
-
-from rpschat.ops import logs
-from rpschat.ops.metrics import Metrics
-from rpschat.ops.routes import InstrumentedRouter, install
-
-__all__ = ["Metrics", "configure_logging", "install", "instrumented", "startup_line", "version"]
-
-
-def configure_logging(settings: Any) -> None:
-    logs.configure(settings.log_level, settings.log_format)
-
-
-def instrumented(router: Any, metrics: Metrics | None) -> Any:
-    """The router itself without metrics, else one that counts the handlers added to it."""
-    return router if metrics is None else InstrumentedRouter(router, metrics)
-
-
-def version() -> str:
-    try:
-        return metadata.version("rpschat")
-    except metadata.PackageNotFoundError:  # run from a checkout (the usual way): pyproject's
-        return _pyproject_version()
-
-
-def _pyproject_version() -> str:
-    import tomllib
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "pyproject.toml"
-    try:
-        return tomllib.loads(path.read_text())["project"]["version"]
-    except (OSError, KeyError, ValueError):
-        return "unknown"
-
-
-def startup_line(settings: Any, mode: str) -> str:
-    return logs.startup_line(settings, version(), mode)
+`wiring` is what app.py calls; `counters` is imported by the transport's hot path, so this
+package imports nothing by itself.
+"""

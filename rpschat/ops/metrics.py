@@ -27,6 +27,7 @@ from prometheus_client.utils import floatToGoString
 
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.match import EndReason
+from rpschat.ops.counters import Tally, frames_sent, slow_consumers_dropped
 
 log = logging.getLogger(__name__)
 
@@ -39,23 +40,6 @@ GAMES_SAMPLE_SECONDS = 5.0
 # Seconds; handlers answer in well under a millisecond unless they wait for a commit.
 HANDLER_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 COMMIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-
-
-class Tally:
-    """A counter for the hottest paths: `tally.value += 1` and nothing else (one node, one
-    event loop thread, so no lock); the collector reads `value` when scraped."""
-
-    __slots__ = ("value", "wired")
-
-    def __init__(self) -> None:
-        self.value = 0
-        self.wired = False  # set by the code that counts: an unwired tally is not exported
-
-
-# Incremented by the transport (frames written, slow consumers dropped): module-level so the
-# transport needs no reference to the Metrics object; read by whichever Metrics is installed.
-frames_sent = Tally()
-slow_consumers_dropped = Tally()
 
 
 class FastHistogram:
@@ -246,7 +230,9 @@ class _LiveCollector:
         )
         if frames_sent.wired:
             yield CounterMetricFamily(
-                "rpschat_deliveries", "Frames sent to clients.", value=frames_sent.value
+                "rpschat_deliveries",
+                "Engine.IO packets sent to clients (a WebSocket frame each).",
+                value=frames_sent.value,
             )
         if slow_consumers_dropped.wired:
             yield CounterMetricFamily(

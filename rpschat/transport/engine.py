@@ -15,6 +15,7 @@ from functools import partial
 from engineio import exceptions, packet
 from engineio.socket import Socket
 
+from rpschat.ops import counters
 from rpschat.transport import gate
 from rpschat.transport.frames import BINARY, TEXT, websocket_frame
 
@@ -71,6 +72,7 @@ def _send_handshake(self: Socket, pkt: packet.Packet) -> None:
 
 def send(self: Socket, pkt: packet.Packet) -> None:
     """engineio Socket.send: straight to the FrameWriter, no queue, no writer thread."""
+    counters.frames_sent.value += 1  # rpschat_deliveries_total: one integer addition
     writer = self.__dict__.get("frame_writer")
     if writer is None:
         ENGINEIO_SEND(self, pkt)
@@ -123,6 +125,7 @@ def receive(self: Socket, data) -> bool:
 def drop_slow_consumer(self: Socket) -> None:
     """Loop.on_overflow: the client stopped reading; its backlog can't go out, nor a CLOSE."""
     log.info("disconnecting %s: it stopped reading (backlog over the limit)", self.sid)
+    counters.slow_consumers_dropped.value += 1
     self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR)
     try:
         self.websocket.socket.shutdown(stdlib_socket.SHUT_RDWR)

@@ -26,6 +26,8 @@ from collections.abc import Callable
 
 import eventlet.queue
 
+from rpschat.ops import counters
+
 log = logging.getLogger("rpschat.transport")
 
 # Socket.IO packet types python-socketio would hold attachments for (BINARY_EVENT, BINARY_ACK)
@@ -236,6 +238,7 @@ class SessionGate:
 
         def overflow():
             log.info("disconnecting %s: it stopped polling (backlog over the limit)", sid)
+            counters.slow_consumers_dropped.value += 1
             self.spawn(self.close, sid)  # not inside the broadcast that overflowed it
 
         bounded = BoundedQueue(self.max_queue_bytes, overflow)

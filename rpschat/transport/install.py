@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import engineio.payload
 from engineio.socket import Socket
 
+from rpschat.ops import counters
 from rpschat.transport import engine, gate, pinger
 from rpschat.transport.writer import Loop
 
@@ -193,6 +194,7 @@ def install(
         Socket.send = engine.send
         Socket.close = engine.close
         Socket._upgrade_websocket = websocket.upgrade_websocket
+        counters.frames_sent.wired = counters.slow_consumers_dropped.wired = True
     if "pinger" in chosen:
         transport.pinger = pinger.Pinger(
             eio, spawn=eventlet.spawn_n, event_factory=eio.create_event
@@ -206,6 +208,7 @@ def install(
     if "handshake" in chosen:
         Socket.__init__ = engine.init
     if "session_gate" in chosen:
+        counters.slow_consumers_dropped.wired = True  # long-polling sessions that stop polling
         transport.gate = gate.SessionGate(
             eio,
             address_of=sessions.address_of,

@@ -210,6 +210,8 @@ def test_metrics_move_after_a_chat_message_and_a_finished_game(server):
         "rpschat_games_active",
         "rpschat_messages_total",
         "rpschat_commit_seconds_count",
+        "rpschat_deliveries_total",
+        "rpschat_slow_consumers_dropped_total",
     ):
         assert name in before, name
     ada = ChatClient(server.url)
@@ -221,6 +223,8 @@ def test_metrics_move_after_a_chat_message_and_a_finished_game(server):
         assert ada.call("no_such_event", {})["ok"] is False
         after_chat = scrape(server)
         assert sample(after_chat, "rpschat_messages_total") == before["rpschat_messages_total"] + 1
+        # the message to both, its ack, the two names' announcements, answers...: at least 3
+        assert after_chat["rpschat_deliveries_total"] >= before["rpschat_deliveries_total"] + 3
         ok_messages = 'rpschat_events_total{event="message",outcome="ok"}'
         assert sample(after_chat, ok_messages) == sample(before, ok_messages) + 1
         timed = 'rpschat_handler_seconds_count{event="message"}'

@@ -288,6 +288,8 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_get_everything():
             reader.wait_message(left, timeout=10)
             assert sent <= bound
             assert talker.connected and reader.connected
+            scraped = requests.get(srv.url + "/metrics", timeout=5).text
+            assert "\nrpschat_slow_consumers_dropped_total 1.0\n" in scraped
         finally:
             for client in (reader, talker):
                 client.close()

@@ -1,0 +1,21 @@
+"""The transport's counts, kept where its hottest path can reach them for the price of an integer
+addition: no import of prometheus_client or anything else, no lock (one event loop, one OS
+thread). rpschat.ops.metrics exports them as rpschat_deliveries_total and
+rpschat_slow_consumers_dropped_total."""
+
+from __future__ import annotations
+
+
+class Tally:
+    """`tally.value += 1` and nothing else; `wired` says some code counts into it (an unwired
+    tally is not exported: a counter stuck at 0 would say "nothing sent", not "not counted")."""
+
+    __slots__ = ("value", "wired")
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.wired = False
+
+
+frames_sent = Tally()  # Engine.IO packets handed to a connection: a WebSocket frame each
+slow_consumers_dropped = Tally()  # connections closed because they stopped reading
