@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/cluster_fanout.py                # 1 (no Redis), 1, 2, 4 nodes
     .venv/bin/python bench/cluster_fanout.py --nodes 2,4 --clients 400 --repeat 3
+    .venv/bin/python bench/cluster_fanout.py --scenario games --nodes 1,2   # games instead
+
+`--scenario games` runs `bench/loadgen.js games` (100 players, best of 3, 10 s) instead: players
+on different nodes are matched through Redis, and each game holds only its own lock.
 
 For each node count: start the nodes (`python app.py`, REDIS_URL with a fresh REDIS_PREFIX,
 DATABASE_URL=memory:// unless --database-url), nginx in front of them, and run
@@ -120,9 +124,13 @@ class ClientCounter:
 
 
 def run_loadgen(url: str, args) -> dict:
-    command = ["node", str(LOADGEN), "fanout", "--url", url]
-    command += ["--clients", str(args.clients), "--senders", str(args.senders)]
-    command += ["--messages", str(args.messages), "--timeout", str(args.timeout)]
+    command = ["node", str(LOADGEN), args.scenario, "--url", url]
+    if args.scenario == "games":
+        command += ["--players", str(args.players), "--best-of", "3"]
+        command += ["--duration", str(args.duration), "--timeout", str(args.timeout)]
+    else:
+        command += ["--clients", str(args.clients), "--senders", str(args.senders)]
+        command += ["--messages", str(args.messages), "--timeout", str(args.timeout)]
     proc = subprocess.run(
         command, capture_output=True, text=True, timeout=args.timeout + 30, cwd=ROOT / "bench"
     )
@@ -177,8 +185,9 @@ def one_run(count: int, redis_on: bool, args) -> dict:
 
 
 def median_run(runs: list[dict]) -> dict:
-    ok = [r for r in runs if "deliveries_per_s" in r] or runs
-    ok.sort(key=lambda r: r.get("deliveries_per_s") or 0)
+    key = "matches_per_s" if any("matches_per_s" in r for r in runs) else "deliveries_per_s"
+    ok = [r for r in runs if key in r] or runs
+    ok.sort(key=lambda r: r.get(key) or 0)
     chosen = dict(ok[len(ok) // 2])
     chosen["lost"] = sum(r.get("lost", 0) or 0 for r in runs)
     chosen["runs"] = len(runs)
@@ -199,13 +208,28 @@ COLUMNS = [
 ]
 
 
-def print_table(rows: list[dict]) -> None:
-    cells = [[title for _, title in COLUMNS]]
+GAME_COLUMNS = [
+    ("nodes", "nodes"),
+    ("matches_per_s", "matches/s"),
+    ("match_p50_ms", "match p50, ms"),
+    ("match_p99_ms", "match p99, ms"),
+    ("error_count", "refused acks"),
+    ("nodes_cpu_s", "nodes CPU s"),
+    ("nginx_cpu_s", "nginx CPU s"),
+    ("redis_cpu_s", "Redis CPU s"),
+    ("loadgen_cpu_s", "loadgen CPU s"),
+    ("clients_per_node", "clients per node"),
+    ("other_cpu_pct", "other CPU %"),
+]
+
+
+def print_table(rows: list[dict], columns: list[tuple[str, str]] = COLUMNS) -> None:
+    cells = [[title for _, title in columns]]
     for row in rows:
         label = f"{row['nodes']}{'' if row['redis'] else '*'}"
-        values = [label] + [str(row.get(key, "")) for key, _ in COLUMNS[1:]]
+        values = [label] + [str(row.get(key, "")) for key, _ in columns[1:]]
         cells.append(values)
-    widths = [max(len(r[i]) for r in cells) for i in range(len(COLUMNS))]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
     for line in cells:
         print("  ".join(v.rjust(w) for v, w in zip(line, widths, strict=True)))
     print("* one node without Redis (no message queue)")
@@ -213,11 +237,14 @@ def print_table(rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", choices=("fanout", "games"), default="fanout")
     parser.add_argument("--nodes", default="1,2,4", help="node counts, comma-separated")
     parser.add_argument("--no-baseline", action="store_true", help="skip 1 node without Redis")
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--senders", type=int, default=10)
     parser.add_argument("--messages", type=int, default=100)
+    parser.add_argument("--players", type=int, default=100, help="games: players")
+    parser.add_argument("--duration", type=int, default=10, help="games: seconds")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--timeout", type=int, default=100, help="seconds per loadgen run")
     parser.add_argument(
@@ -236,9 +263,9 @@ def main() -> None:
             print(f"... {count} node(s){'' if redis_on else ' without Redis'}, run {attempt + 1}")
             runs.append(one_run(count, redis_on, args))
         rows.append(median_run(runs) | {"all_runs": runs})
-    print_table(rows)
+    print_table(rows, GAME_COLUMNS if args.scenario == "games" else COLUMNS)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"cluster-fanout-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path = RESULTS / f"cluster-{args.scenario}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     record = {"options": vars(args), "cpus": os.cpu_count(), "rows": rows}
     path.write_text(json.dumps(record) + "\n")
     print(f"saved {path}")
