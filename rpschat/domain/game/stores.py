@@ -82,16 +82,19 @@ class InMemoryMatchStore:
 
     def put(self, match: Match) -> None:
         game_id = match.game_id
+        known = game_id in self._matches
         self._matches[game_id] = match
         if not match.is_over:
-            self._live.setdefault(game_id, None)
-        else:
-            self._live.pop(game_id, None)
+            if not known:  # the indexes change only when a game starts and when it ends
+                self._live[game_id] = None
+                for player in match.players:
+                    self._live_game_by_player[player] = game_id
+                    self._games_by_player.setdefault(player, {})[game_id] = None
+            return
+        self._live.pop(game_id, None)
         for player in match.players:
             self._games_by_player.setdefault(player, {})[game_id] = None
-            if not match.is_over:
-                self._live_game_by_player[player] = game_id
-            elif self._live_game_by_player.get(player) == game_id:
+            if self._live_game_by_player.get(player) == game_id:
                 del self._live_game_by_player[player]
 
     def delete(self, game_id: str) -> None:
