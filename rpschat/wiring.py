@@ -18,7 +18,7 @@ from rpschat.storage.confusables import NAME_RULES
 from rpschat.storage.history import open_history
 from rpschat.storage.presence import MemoryDirectory, MemoryTokens
 from rpschat.storage.redis.state import RedisState
-from rpschat.storage.results import open_results
+from rpschat.storage.results import MemoryResults, open_results
 from rpschat.storage.sessions import SqlTokens
 from rpschat.web.message_queue import share_socketio
 
@@ -85,6 +85,9 @@ def build_services(
     """`metrics`: an rpschat.ops.metrics.Metrics that counts commits and recorded games."""
     history = open_history(settings.database_url, runtime)
     results = open_results(settings.database_url, runtime, shared_with=history)
+    accounts = open_accounts(history)
+    if isinstance(results, MemoryResults):
+        results.accounts = accounts  # in SQL the standings query joins the accounts table
     if metrics is not None:
         history.on_batch = metrics.history_committed
         results = metrics.count_results(results)
@@ -98,7 +101,7 @@ def build_services(
         runtime=runtime,
         limits=chat_limits(settings),
         names=NAME_RULES,
-        accounts=open_accounts(history),
+        accounts=accounts,
         passwords=Argon2Passwords(memory_cost=settings.password_hash_kib),
     )
     game_settings = GameSettings(

@@ -267,7 +267,7 @@ class HistoryStore(Protocol):
         ...
 
 
-Standing = dict[str, Any]  # {"name", "wins", "losses", "draws"}
+Standing = dict[str, Any]  # {"name", "wins", "losses", "draws", "rating", "claimed"}
 
 
 class ResultsStore(Protocol):
@@ -292,8 +292,11 @@ class ResultsStore(Protocol):
         one by one); which of them were new."""
         ...
 
+    def forget_guest(self, name: str, user_id: str) -> bool:
+        """Removes the row of a guest who left for good (a claimed user's row stays)."""
+
     def leaderboard(self, limit: int = 50) -> list[Standing]:
-        """Most wins first, then fewest losses, then name (case-insensitively)."""
+        """Highest rating first, then most wins, fewest losses, name (case-insensitively)."""
         ...
 
     def close(self) -> None: ...

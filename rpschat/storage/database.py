@@ -22,6 +22,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     func,
     inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -49,7 +51,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -97,6 +99,10 @@ standings = Table(
     Column("wins", Integer, nullable=False),
     Column("losses", Integer, nullable=False),
     Column("draws", Integer, nullable=False),
+    # the user who played under the name: a claimed user's row is theirs for good; a guest's is
+    # started afresh when another user plays under the name, and removed when the guest leaves
+    Column("user_id", String, nullable=True),
+    Column("rating", Float, nullable=False, server_default=text("1500")),  # Elo
 )
 
 schema_version = Table(
@@ -132,7 +138,21 @@ accounts = Table(
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: lambda conn: sessions.create(conn, checkfirst=True),
     2: lambda conn: accounts.create(conn, checkfirst=True),
+    3: lambda conn: _add_columns(conn, standings, "user_id", "rating"),
 }
+
+
+def _add_columns(conn: Connection, table: Table, *names: str) -> None:
+    """ALTER TABLE ... ADD COLUMN for columns the table's definition has and the database lacks."""
+    present = {column["name"] for column in inspect(conn).get_columns(table.name)}
+    for name in names:
+        if name in present:
+            continue
+        column = table.c[name]
+        kind = column.type.compile(dialect=conn.dialect)
+        default = f" DEFAULT {column.server_default.arg.text}" if column.server_default else ""
+        null = "" if column.nullable else " NOT NULL"
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}{default}{null}")
 
 
 class StorageUnavailable(Refused):

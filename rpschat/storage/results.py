@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, select
 
 from rpschat.domain.game.match import GameResult
 from rpschat.domain.ports import HistoryStore, ResultsStore, Runtime, Standing
@@ -13,11 +13,15 @@ from rpschat.domain.text import name_key
 from rpschat.storage.database import (
     Database,
     StorageClosed,
+    accounts,
     games,
     is_memory_url,
     standings,
 )
 from rpschat.storage.history import SqlHistory
+
+ELO_START = 1500.0
+ELO_K = 32.0
 
 
 def _outcomes(winner: str | None, loser: str | None, players: tuple[str, str]) -> list[tuple]:
@@ -29,14 +33,78 @@ def _outcomes(winner: str | None, loser: str | None, players: tuple[str, str]) -
     return [(winner, "wins"), (loser, "losses")]
 
 
-class MemoryResults:
-    """In-process results for `DATABASE_URL=memory://`."""
+def elo(rating: float, opponent: float, score: float) -> float:
+    """The rating after one game: `score` 1 for a win, 0.5 for a draw, 0 for a loss."""
+    expected = 1 / (1 + 10 ** ((opponent - rating) / 400))
+    return rating + ELO_K * (score - expected)
 
-    def __init__(self) -> None:
+
+_SCORES = {"wins": 1.0, "draws": 0.5, "losses": 0.0}
+
+
+def apply_result(rows: dict[str, dict[str, Any]], result: GameResult, claimed: set[str]) -> None:
+    """Counts one game into `rows` (name key -> row: name, user_id, wins, losses, draws,
+    rating), which hold the current standings of its players if they have any.
+
+    A row belongs to the user who played under the name: when another user plays under it and
+    the row's user has not claimed it, the row starts afresh (nobody inherits a guest's record).
+    A guest who has left for good gets no row. Ratings change only when both players are
+    claimed users; a guest's stays at 1500."""
+    outcomes = _outcomes(result.winner, result.loser, result.players)
+    user_of = result.user_ids
+    rated = len(result.players) == 2 and all(user_of.get(p) in claimed for p in result.players)
+    before = {
+        name: rows.get(name_key(name), {}).get("rating", ELO_START) for name in result.players
+    }
+    for name, column in outcomes:
+        user_id = user_of.get(name)
+        if name in result.gone and user_id not in claimed:
+            continue
+        key = name_key(name)
+        row = rows.get(key)
+        owner = None if row is None else row["user_id"]
+        if row is None or (owner not in (None, user_id) and owner not in claimed):
+            row = rows[key] = _fresh(name, user_id)  # rows from before user ids are adopted
+        elif owner not in (None, user_id):
+            continue  # a claimed user's row: nobody else ever counts into it
+        row["name"] = name
+        row["user_id"] = user_id
+        row[column] += 1
+        if rated:
+            opponent = result.players[1] if name == result.players[0] else result.players[0]
+            row["rating"] = elo(before[name], before[opponent], _SCORES[column])
+
+
+def _fresh(name: str, user_id: str | None) -> dict[str, Any]:
+    return {"name": name, "user_id": user_id, "wins": 0, "losses": 0, "draws": 0,
+            "rating": ELO_START}  # fmt: skip
+
+
+def _public(row: dict[str, Any], claimed: bool) -> Standing:
+    return {
+        "name": row["name"],
+        "wins": row["wins"],
+        "losses": row["losses"],
+        "draws": row["draws"],
+        "rating": round(row["rating"]),
+        "claimed": claimed,
+    }
+
+
+def _rank(row: dict[str, Any], key: str) -> tuple:
+    return (-row["rating"], -row["wins"], row["losses"], key)
+
+
+class MemoryResults:
+    """In-process results for `DATABASE_URL=memory://`. `accounts`: the claimed names (an
+    AccountStore), set by the wiring; without it everyone is a guest."""
+
+    def __init__(self, accounts: Any = None) -> None:
         self._lock = threading.Lock()
-        self._standings: dict[str, Standing] = {}
+        self._standings: dict[str, dict[str, Any]] = {}
         self._games: set[str] = set()
         self._closed = False
+        self.accounts = accounts
 
     def record(
         self,
@@ -47,41 +115,52 @@ class MemoryResults:
         best_of: int,
         score: dict[str, int],
         game_id: str,
+        user_ids: dict[str, str] | None = None,
     ) -> bool:
-        result = GameResult(winner, loser, players, reason, best_of, score, game_id)
-        with self._lock:
-            if self._closed:
-                raise StorageClosed()
-            return self._count(result)
+        result = GameResult(
+            winner, loser, players, reason, best_of, score, game_id, user_ids=user_ids or {}
+        )
+        return self.record_many([result])[0]
 
     def record_many(self, results: list[GameResult]) -> list[bool]:
+        claimed = self._claimed({u for r in results for u in r.user_ids.values()})
         with self._lock:
             if self._closed:
                 raise StorageClosed()
-            return [self._count(result) for result in results]
+            return [self._count(result, claimed) for result in results]
 
-    def _count(self, result: GameResult) -> bool:
-        outcomes = _outcomes(result.winner, result.loser, result.players)
+    def _claimed(self, user_ids: set[str]) -> set[str]:
+        if self.accounts is None:
+            return set()
+        return {u for u in user_ids if self.accounts.of_user(u) is not None}
+
+    def _count(self, result: GameResult, claimed: set[str]) -> bool:
+        _outcomes(result.winner, result.loser, result.players)
         if result.game_id in self._games:
             return False
         self._games.add(result.game_id)
-        for name, column in outcomes:
-            standing = self._standings.setdefault(
-                name_key(name), {"name": name, "wins": 0, "losses": 0, "draws": 0}
-            )
-            standing["name"] = name
-            standing[column] += 1
+        apply_result(self._standings, result, claimed)
         return True
+
+    def forget_guest(self, name: str, user_id: str) -> bool:
+        """Removes the guest's row (a user who left for good): nobody inherits it."""
+        if self._claimed({user_id}):
+            return False
+        with self._lock:
+            row = self._standings.get(name_key(name))
+            if row is None or row["user_id"] != user_id:
+                return False
+            del self._standings[name_key(name)]
+            return True
 
     def leaderboard(self, limit: int = 50) -> list[Standing]:
         with self._lock:
             if self._closed:
                 raise StorageClosed()
-            ranked = sorted(
-                self._standings.items(),
-                key=lambda item: (-item[1]["wins"], item[1]["losses"], item[0]),
-            )
-            return [dict(standing) for _, standing in ranked[:limit]]
+            rows = [(key, dict(row)) for key, row in self._standings.items()]
+        claimed = self._claimed({row["user_id"] for _, row in rows if row["user_id"]})
+        ranked = sorted(rows, key=lambda item: _rank(item[1], item[0]))
+        return [_public(row, row["user_id"] in claimed) for _, row in ranked[:limit]]
 
     def close(self) -> None:
         with self._lock:
@@ -89,8 +168,9 @@ class MemoryResults:
 
 
 class SqlResults:
-    """Results in SQLite or PostgreSQL: one transaction per batch of finished games, three
-    statements whatever its size (which games are new, insert them, add up the standings)."""
+    """Results in SQLite or PostgreSQL: one transaction per batch of finished games. Ratings
+    are read and written in it under the write lock (PostgreSQL's advisory lock too), so
+    batches from several nodes apply one after another."""
 
     def __init__(self, url: str | Database | None, runtime: Runtime):
         self._owns_database = not isinstance(url, Database)
@@ -106,14 +186,24 @@ class SqlResults:
         best_of: int,
         score: dict[str, int],
         game_id: str,
+        user_ids: dict[str, str] | None = None,
     ) -> bool:
-        result = GameResult(winner, loser, players, reason, best_of, score, game_id)
+        result = GameResult(
+            winner, loser, players, reason, best_of, score, game_id, user_ids=user_ids or {}
+        )
         return self.record_many([result])[0]
 
     def record_many(self, results: list[GameResult]) -> list[bool]:
         if not results:
             return []
-        return self.database.write(self._store_all, results, int(self._now() * 1000))
+        for result in results:
+            _outcomes(result.winner, result.loser, result.players)
+        return self.database.write(
+            self._store_all, results, int(self._now() * 1000), serialize=True
+        )
+
+    def forget_guest(self, name: str, user_id: str) -> bool:
+        return self.database.write(_delete_guest_row, name_key(name), user_id)
 
     def leaderboard(self, limit: int = 50) -> list[Standing]:
         return self.database.read(_select_leaderboard, limit)
@@ -126,36 +216,57 @@ class SqlResults:
         ids = [result.game_id for result in results]
         known = set(conn.execute(select(games.c.game_id).where(games.c.game_id.in_(ids))).scalars())
         new: list[bool] = []
-        rows: list[dict[str, Any]] = []
-        totals: dict[str, dict[str, Any]] = {}
+        fresh: list[GameResult] = []
         for result in results:
             is_new = result.game_id not in known
             new.append(is_new)
-            if not is_new:
-                continue
-            known.add(result.game_id)  # twice in one batch counts once
-            rows.append(_game_row(result, ts))
-            for name, column in _outcomes(result.winner, result.loser, result.players):
-                total = totals.setdefault(
-                    name_key(name), {"name": name, "wins": 0, "losses": 0, "draws": 0}
-                )
-                total["name"] = name
-                total[column] += 1
-        if rows:
-            conn.execute(self.database.insert(games), rows)
+            if is_new:
+                known.add(result.game_id)  # twice in one batch counts once
+                fresh.append(result)
+        if not fresh:
+            return new
+        keys = {name_key(name) for result in fresh for name in result.players}
+        c = standings.c
+        query = select(c.key, c.name, c.user_id, c.wins, c.losses, c.draws, c.rating)
+        rows = {
+            row.key: {k: v for k, v in row._mapping.items() if k != "key"}
+            for row in conn.execute(query.where(c.key.in_(keys)))
+        }
+        before = {key: dict(row) for key, row in rows.items()}
+        user_ids = {u for r in fresh for u in r.user_ids.values()} | {
+            row["user_id"] for row in rows.values() if row["user_id"]
+        }
+        claimed = _claimed(conn, user_ids)
+        for result in fresh:
+            apply_result(rows, result, claimed)
+        conn.execute(self.database.insert(games), [_game_row(r, ts) for r in fresh])
+        changed = [{"key": k, **row} for k, row in rows.items() if before.get(k) != row]
+        if changed:
             insert = self.database.insert(standings)
-            c, added = standings.c, insert.excluded
+            added = insert.excluded
             upsert = insert.on_conflict_do_update(
                 index_elements=[c.key],
                 set_={
-                    "name": added.name,
-                    "wins": c.wins + added.wins,
-                    "losses": c.losses + added.losses,
-                    "draws": c.draws + added.draws,
+                    column: added[column]
+                    for column in ("name", "user_id", "wins", "losses", "draws", "rating")
                 },
             )
-            conn.execute(upsert, [{"key": key, **total} for key, total in totals.items()])
+            conn.execute(upsert, changed)
         return new
+
+
+def _claimed(conn: Connection, user_ids: set[str]) -> set[str]:
+    if not user_ids:
+        return set()
+    query = select(accounts.c.user_id).where(accounts.c.user_id.in_(user_ids))
+    return set(conn.execute(query).scalars())
+
+
+def _delete_guest_row(conn: Connection, key: str, user_id: str) -> bool:
+    if _claimed(conn, {user_id}):
+        return False
+    statement = delete(standings).where(standings.c.key == key, standings.c.user_id == user_id)
+    return conn.execute(statement.returning(standings.c.key)).first() is not None
 
 
 def _game_row(result: GameResult, ts: int) -> dict[str, Any]:
@@ -174,12 +285,14 @@ def _game_row(result: GameResult, ts: int) -> dict[str, Any]:
 
 def _select_leaderboard(conn: Connection, limit: int) -> list[Standing]:
     c = standings.c
+    claimed = accounts.c.user_id.is_not(None).label("claimed")
     query = (
-        select(c.name, c.wins, c.losses, c.draws)
-        .order_by(c.wins.desc(), c.losses, c.key)
+        select(c.name, c.wins, c.losses, c.draws, c.rating, claimed)
+        .select_from(standings.outerjoin(accounts, accounts.c.user_id == c.user_id))
+        .order_by(c.rating.desc(), c.wins.desc(), c.losses, c.key)
         .limit(limit)
     )
-    return [dict(row._mapping) for row in conn.execute(query)]
+    return [_public(dict(row._mapping), bool(row.claimed)) for row in conn.execute(query)]
 
 
 def open_results(

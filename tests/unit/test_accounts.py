@@ -84,3 +84,29 @@ def test_only_an_argon2id_hash_of_the_password_is_stored(sql_url):
 @pytest.mark.parametrize("name", ["Ada", "Аda", "ADA", "Ada\u3164"])
 def test_look_alikes_share_a_key(name):
     assert NAME_RULES.key(name) == NAME_RULES.key("ada")
+
+
+def test_a_version_3_database_gets_ratings_and_keeps_its_standings(sql_url):
+    from rpschat.storage.results import SqlResults
+
+    open_history(sql_url, ThreadingRuntime()).close()
+    engine = create_engine(sqlalchemy_url(sql_url))
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE standings"))
+        conn.execute(
+            text(
+                "CREATE TABLE standings (key VARCHAR PRIMARY KEY, name VARCHAR NOT NULL,"
+                " wins INTEGER NOT NULL, losses INTEGER NOT NULL, draws INTEGER NOT NULL)"
+            )
+        )
+        conn.execute(text("INSERT INTO standings VALUES ('ada', 'Ada', 3, 1, 0)"))
+        conn.execute(database.schema_version.update().values(version=3))
+    engine.dispose()
+    history = open_history(sql_url, ThreadingRuntime())
+    results = SqlResults(history.database, ThreadingRuntime())
+    assert results.leaderboard() == [
+        {"name": "Ada", "wins": 3, "losses": 1, "draws": 0, "rating": 1500, "claimed": False}
+    ]
+    results.record("Ada", "Bea", ("Ada", "Bea"), "won", 1, {}, "g1", user_ids={"Ada": "u1"})
+    assert results.leaderboard()[0]["wins"] == 4  # the old row is adopted by its next player
+    history.close()

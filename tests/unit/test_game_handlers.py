@@ -377,8 +377,8 @@ def test_a_match_where_neither_plays_is_abandoned_and_a_draw(harness_factory):
     assert ada.take("round_result") == []
     board = ada.emit("leaderboard", {})["players"]
     assert sorted(board, key=lambda s: s["name"]) == [
-        {"name": "Ada", "wins": 0, "losses": 0, "draws": 1},
-        {"name": "Bea", "wins": 0, "losses": 0, "draws": 1},
+        {"name": "Ada", "wins": 0, "losses": 0, "draws": 1, "rating": 1500, "claimed": False},
+        {"name": "Bea", "wins": 0, "losses": 0, "draws": 1, "rating": 1500, "claimed": False},
     ]
 
 
@@ -790,11 +790,11 @@ def test_the_leaderboard_ranks_by_wins_then_fewest_losses_then_name(harness):
     assert ada.emit("leaderboard", {}) == {
         "ok": True,
         "players": [
-            {"name": "Ada", "wins": 2, "losses": 1, "draws": 0},
-            {"name": "Cyd", "wins": 1, "losses": 0, "draws": 0},
-            {"name": "Dan", "wins": 1, "losses": 0, "draws": 0},
-            {"name": "Eve", "wins": 0, "losses": 1, "draws": 0},
-            {"name": "Bea", "wins": 0, "losses": 2, "draws": 0},
+            {"name": "Ada", "wins": 2, "losses": 1, "draws": 0, "rating": 1500, "claimed": False},
+            {"name": "Cyd", "wins": 1, "losses": 0, "draws": 0, "rating": 1500, "claimed": False},
+            {"name": "Dan", "wins": 1, "losses": 0, "draws": 0, "rating": 1500, "claimed": False},
+            {"name": "Eve", "wins": 0, "losses": 1, "draws": 0, "rating": 1500, "claimed": False},
+            {"name": "Bea", "wins": 0, "losses": 2, "draws": 0, "rating": 1500, "claimed": False},
         ],
     }
 

@@ -30,9 +30,9 @@ def test_wins_losses_and_draws_are_counted(results):
     win(results, "Ada", "Cyd", "g2", reason="forfeit")
     draw(results, "Bea", "Cyd", "g3")
     assert results.leaderboard() == [
-        {"name": "Ada", "wins": 2, "losses": 0, "draws": 0},
-        {"name": "Bea", "wins": 0, "losses": 1, "draws": 1},
-        {"name": "Cyd", "wins": 0, "losses": 1, "draws": 1},
+        {"name": "Ada", "wins": 2, "losses": 0, "draws": 0, "rating": 1500, "claimed": False},
+        {"name": "Bea", "wins": 0, "losses": 1, "draws": 1, "rating": 1500, "claimed": False},
+        {"name": "Cyd", "wins": 0, "losses": 1, "draws": 1, "rating": 1500, "claimed": False},
     ]
 
 
@@ -59,8 +59,8 @@ def test_names_are_case_insensitive_and_show_the_latest_spelling(results):
     win(results, "ada", "Bea", "g1")
     win(results, "ADA", "bea", "g2")
     assert results.leaderboard() == [
-        {"name": "ADA", "wins": 2, "losses": 0, "draws": 0},
-        {"name": "bea", "wins": 0, "losses": 2, "draws": 0},
+        {"name": "ADA", "wins": 2, "losses": 0, "draws": 0, "rating": 1500, "claimed": False},
+        {"name": "bea", "wins": 0, "losses": 2, "draws": 0, "rating": 1500, "claimed": False},
     ]
 
 
@@ -88,7 +88,14 @@ def test_concurrent_games_are_all_counted(results):
     for thread in threads:
         thread.join(timeout=20)
     board = results.leaderboard()
-    assert board[0] == {"name": "Ada", "wins": 80, "losses": 0, "draws": 0}
+    assert board[0] == {
+        "name": "Ada",
+        "wins": 80,
+        "losses": 0,
+        "draws": 0,
+        "rating": 1500,
+        "claimed": False,
+    }
     assert sorted(row["losses"] for row in board[1:]) == [10] * 8
 
 
@@ -97,7 +104,14 @@ def test_results_survive_a_reopen(sql_url):
     win(store, "Ada", "Bea", "g1")
     store.close()
     reopened = open_results(sql_url, ThreadingRuntime())
-    assert reopened.leaderboard()[0] == {"name": "Ada", "wins": 1, "losses": 0, "draws": 0}
+    assert reopened.leaderboard()[0] == {
+        "name": "Ada",
+        "wins": 1,
+        "losses": 0,
+        "draws": 0,
+        "rating": 1500,
+        "claimed": False,
+    }
     assert win(reopened, "Ada", "Bea", "g1") is False
     reopened.close()
 
@@ -132,7 +146,70 @@ def test_a_batch_counts_each_new_game_once_and_says_which_were_new(results):
     assert results.record_many(batch) == [False, True, True, False]
     assert results.record_many([]) == []
     assert results.leaderboard() == [
-        {"name": "ada", "wins": 1, "losses": 1, "draws": 1},  # names are case-insensitive
-        {"name": "Bea", "wins": 1, "losses": 1, "draws": 0},
-        {"name": "Cyd", "wins": 0, "losses": 0, "draws": 1},
+        {
+            "name": "ada",
+            "wins": 1,
+            "losses": 1,
+            "draws": 1,
+            "rating": 1500,
+            "claimed": False,
+        },  # names are case-insensitive
+        {"name": "Bea", "wins": 1, "losses": 1, "draws": 0, "rating": 1500, "claimed": False},
+        {"name": "Cyd", "wins": 0, "losses": 0, "draws": 1, "rating": 1500, "claimed": False},
     ]
+
+
+# ---- ratings, claimed names and guests' rows (issue 15) --------------------------------------
+
+
+@pytest.fixture
+def with_accounts(storage_url):
+    """(results, accounts) on one database (or both in memory)."""
+    from rpschat.domain.ports import Account
+    from rpschat.storage.accounts import MemoryAccounts, open_accounts
+
+    if storage_url == "memory://":
+        accounts = MemoryAccounts()
+        store, history = MemoryResults(accounts), None
+    else:
+        history = open_history(storage_url, ThreadingRuntime())
+        store, accounts = open_results(storage_url, ThreadingRuntime(), history), None
+        accounts = open_accounts(history)
+
+    def claim(name, user_id):
+        assert accounts.create(Account(name.lower(), name, user_id, "hash", 1))
+
+    yield store, claim
+    if history is not None:
+        history.close()
+
+
+def rated_win(store, winner, loser, game_id, users):
+    return store.record(
+        winner, loser, (winner, loser), "won", 1, {winner: 1, loser: 0}, game_id,
+        user_ids={winner: users[winner], loser: users[loser]},
+    )  # fmt: skip
+
+
+def test_ratings_change_only_between_claimed_users(with_accounts):
+    store, claim = with_accounts
+    users = {"Ada": "u1", "Bea": "u2", "Cyd": "u3"}
+    claim("Ada", "u1"), claim("Bea", "u2")
+    rated_win(store, "Ada", "Bea", "g1", users)
+    rated_win(store, "Cyd", "Ada", "g2", users)  # a guest: counted, not rated
+    assert store.leaderboard() == [
+        {"name": "Ada", "wins": 1, "losses": 1, "draws": 0, "rating": 1516, "claimed": True},
+        {"name": "Cyd", "wins": 1, "losses": 0, "draws": 0, "rating": 1500, "claimed": False},
+        {"name": "Bea", "wins": 0, "losses": 1, "draws": 0, "rating": 1484, "claimed": True},
+    ]
+
+
+def test_a_guest_row_is_forgotten_a_claimed_one_kept(with_accounts):
+    store, claim = with_accounts
+    users = {"Ada": "u1", "Bea": "u2"}
+    claim("Ada", "u1")
+    rated_win(store, "Ada", "Bea", "g1", users)
+    assert not store.forget_guest("Ada", "u1")  # claimed: kept
+    assert not store.forget_guest("Bea", "someone else")  # not that user's row
+    assert store.forget_guest("Bea", "u2")
+    assert [row["name"] for row in store.leaderboard()] == ["Ada"]

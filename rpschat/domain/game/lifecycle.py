@@ -256,11 +256,22 @@ class MatchLifecycle:
         except Exception:  # a failed write must not break the game; the log keeps the result
             log.exception("recording games failed: %s", results)
 
-    @staticmethod
-    def _result(match: Match, over: GameOver) -> GameResult:
+    def _result(self, match: Match, over: GameOver) -> GameResult:
         loser = match.opponent_of(over.winner) if over.winner is not None else None
+        directory = self._ctx.chat.directory
+        gone = tuple(
+            name for name, user_id in match.user_ids.items() if directory.name_of(user_id) is None
+        )
         return GameResult(
-            over.winner, loser, match.players, over.reason, match.best_of, over.score, match.game_id
+            over.winner,
+            loser,
+            match.players,
+            over.reason,
+            match.best_of,
+            over.score,
+            match.game_id,
+            user_ids=dict(match.user_ids),
+            gone=gone,
         )
 
     # ---- releasing finished games ------------------------------------------------------------

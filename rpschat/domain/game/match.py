@@ -99,6 +99,11 @@ class GameResult:
     best_of: int
     score: dict[str, int]
     game_id: str
+    # name -> the user who played under it: a standing belongs to that user, never to whoever
+    # holds the name later (a guest's row is started afresh under another user)
+    user_ids: dict[str, str] = field(default_factory=dict)
+    # guests who left for good before the game was recorded: no row (it would never be removed)
+    gone: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

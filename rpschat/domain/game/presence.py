@@ -4,12 +4,16 @@ a pass over every game stored."""
 
 from __future__ import annotations
 
+import logging
+
 from rpschat.domain.chat import MAX_REPLAY, wire_bytes
 from rpschat.domain.game.context import GameContext, game_room
 from rpschat.domain.game.lifecycle import MatchLifecycle
 from rpschat.domain.game.match import Match
 from rpschat.domain.game.pairing import Pairing
 from rpschat.domain.ports import Drop
+
+log = logging.getLogger("rpschat.games")
 
 
 class PresenceReactions:
@@ -83,6 +87,10 @@ class PresenceReactions:
             self._pairing.rematches.cancel_for(name)
             ctx.spectators.drop_user(user_id)
         ctx.forget_user(user_id, name)
+        try:  # a guest's standing goes with the guest: nobody who takes the name inherits it
+            ctx.results.forget_guest(name, user_id)
+        except Exception:  # the row is then started afresh by the next user who plays as it
+            log.exception("forgetting the standing of a guest who left failed")
 
     def games_of(self, user_id: str, name: str) -> list[str]:
         """The games a user is in the room of: played (and not left) or watched. From the

@@ -1,0 +1,120 @@
+"""Standings belong to users: Elo ratings between claimed names, guests' rows that go with them,
+and seats that belong to the user who played (issue 15)."""
+
+import pytest
+
+from rpschat.domain.game.match import GameResult
+from rpschat.storage.results import apply_result, elo
+from tests.unit.test_game_handlers import OK, Seat, find_match, play_round
+from tests.unit.test_names import CHEAP, PASSWORD
+
+SHARED_STATES = ("memory", "redis")
+
+
+@pytest.fixture
+def harness(harness_factory):
+    return harness_factory(**CHEAP)
+
+
+def claim(seat):
+    assert seat.emit("claim_name", {"password": PASSWORD}) == {"ok": True, "username": seat.name}
+
+
+def win(winner, loser):
+    game_id = find_match([winner, loser], best_of=1)
+    loser.take("match_found")  # (find_match read only the winner's)
+    play_round(game_id, (winner, "rock"), (loser, "scissors"))
+    return game_id
+
+
+def board(seat):
+    return {row["name"]: row for row in seat.emit("leaderboard", {})["players"]}
+
+
+def test_elo_start_1500_k_32():
+    assert (
+        elo(1500, 1500, 1) == 1516 and elo(1500, 1500, 0) == 1484 and elo(1500, 1500, 0.5) == 1500
+    )
+    assert round(elo(1600, 1400, 1), 2) == 1607.69
+
+
+def test_a_game_between_claimed_names_changes_ratings_and_sorts_by_them(harness):
+    ada, bea, cyd = Seat(harness, "Ada"), Seat(harness, "Bea"), Seat(harness, "Cyd")
+    claim(ada), claim(bea)
+    win(bea, ada)
+    win(cyd, ada)  # Cyd is a guest: no rating changes, though the game counts
+    rows = ada.emit("leaderboard", {})["players"]
+    assert rows == [
+        {"name": "Bea", "wins": 1, "losses": 0, "draws": 0, "rating": 1516, "claimed": True},
+        {"name": "Cyd", "wins": 1, "losses": 0, "draws": 0, "rating": 1500, "claimed": False},
+        {"name": "Ada", "wins": 0, "losses": 2, "draws": 0, "rating": 1484, "claimed": True},
+    ]
+
+
+def test_a_guest_row_goes_when_the_guest_leaves_and_a_claimed_row_stays(harness):
+    ada, bea = Seat(harness, "Ada"), Seat(harness, "Bea")
+    claim(ada)
+    win(ada, bea)
+    assert set(board(ada)) == {"Ada", "Bea"}
+    bea.client.disconnect()
+    assert set(board(ada)) == {"Ada"}
+    ada.client.disconnect()
+    cyd = Seat(harness, "Cyd")
+    assert board(cyd)["Ada"]["wins"] == 1
+
+
+def test_nobody_inherits_a_guest_record_under_the_same_name(harness):
+    ada, bea = Seat(harness, "Ada"), Seat(harness, "Bea")
+    win(ada, bea)
+    harness.drop(ada.client)  # in the grace period: the name is held, the row kept
+    assert board(bea)["Ada"]["wins"] == 1
+    harness.services.chat.release_user(ada.join_ack["token"].partition(".")[0])
+    impostor = Seat(harness, "Ada")
+    assert "Ada" not in board(impostor)
+    win(bea, impostor)
+    assert board(bea)["Ada"] == {"name": "Ada", "wins": 0, "losses": 1, "draws": 0,
+                                 "rating": 1500, "claimed": False}  # fmt: skip
+
+
+def test_a_row_counts_only_the_user_it_belongs_to():
+    rows = {}
+    apply_result(rows, GameResult("Ada", "Bea", ("Ada", "Bea"), "won", 1, {}, "g1",
+                                  user_ids={"Ada": "u1", "Bea": "u2"}), set())  # fmt: skip
+    apply_result(rows, GameResult("Ada", "Bea", ("Ada", "Bea"), "won", 1, {}, "g2",
+                                  user_ids={"Ada": "u3", "Bea": "u2"}), set())  # fmt: skip
+    assert rows["ada"]["wins"] == 1 and rows["ada"]["user_id"] == "u3"  # started afresh
+    assert rows["bea"]["losses"] == 2
+    late = GameResult("Bea", "Ada", ("Ada", "Bea"), "won", 1, {}, "g3",
+                      user_ids={"Ada": "u9", "Bea": "u2"}, gone=("Ada",))  # fmt: skip
+    apply_result(rows, late, {"u2"})
+    assert rows["ada"]["user_id"] == "u3"  # a guest who left gets no row
+
+
+def test_game_chat_and_rematch_belong_to_the_user_who_played(harness):
+    ada, bea = Seat(harness, "Ada"), Seat(harness, "Bea")
+    game_id = win(ada, bea)
+    ada.client.disconnect()
+    impostor = Seat(harness, "Ada")
+    assert impostor.emit("game_chat", {"game_id": game_id, "msg": "it's me"}) == {
+        "ok": False,
+        "error": "Only this game's players and spectators can chat in it.",
+    }
+    # refused (today with "You have left this game.": the seat's user left for good)
+    assert impostor.emit("rematch", {"game_id": game_id})["ok"] is False
+    assert bea.emit("rematch", {"game_id": game_id}) == {
+        "ok": False,
+        "error": "Your opponent has left.",
+    }
+
+
+def test_a_claimed_player_logging_in_again_keeps_the_seat(harness):
+    ada, bea = Seat(harness, "Ada"), Seat(harness, "Bea")
+    claim(ada)
+    game_id = win(ada, bea)
+    second = harness.client()
+    assert second.emit("set_username", {"username": "Ada", "password": PASSWORD}, callback=True)[
+        "ok"
+    ]
+    ack = second.emit("game_chat", {"game_id": game_id, "msg": "gg from my phone"}, callback=True)
+    assert ack["ok"] is True
+    assert second.emit("rematch", {"game_id": game_id}, callback=True) == OK
