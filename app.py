@@ -106,6 +106,14 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
 app, socketio, services = create_app()
 
 
+def tcp_cap(settings: Settings) -> int:
+    """TCP connections per client address: a browser's Socket.IO connection may hold three for
+    a moment (a poll, a POST, the WebSocket it upgrades to), and the page's own requests a few
+    more."""
+    per_ip = settings.max_connections_per_ip
+    return 3 * per_ip + 8 if per_ip else 0
+
+
 def main() -> None:
     """Serve with eventlet's WSGI server, without its 1,024-connection default cap."""
     import gc
@@ -138,6 +146,9 @@ def main() -> None:
         app,
         max_connections=max_connections,
         header_seconds=settings.request_header_seconds,
+        # Behind a proxy every connection comes from the proxy: the per-address caps then
+        # apply from the Engine.IO handshake on (session_gate), on the forwarded address.
+        connections_per_address=0 if settings.trust_proxy else tcp_cap(settings),
     )
 
 

@@ -21,6 +21,8 @@ import eventlet
 import eventlet.hubs
 import eventlet.wsgi
 
+from rpschat.transport import gate
+
 log = logging.getLogger("rpschat.transport")
 
 HANDOVER = "rpschat.handover"  # environ key: how a request hands its connection over
@@ -39,42 +41,115 @@ class _HandedOver:
 HANDED_OVER = _HandedOver()
 
 
+_TOO_MANY = b"Too many connections from your address.\n"
+TURNED_AWAY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_TOO_MANY), _TOO_MANY)
+)
+
+
+def _turn_away(connection) -> None:
+    """Answer a connection over its address's cap; eventlet's clean-up then closes it."""
+    try:
+        connection[1].send(TURNED_AWAY)  # a fresh socket's buffer takes it whole
+    except OSError:
+        pass
+
+
 class ConnectionPool(eventlet.GreenPool):
     """eventlet's GreenPool, counting connections rather than green threads: a request that
     hands its connection over passes its slot on to it, and the slot is freed when that
     connection closes. So `size` bounds HTTP requests and idle WebSockets together, and at the
-    limit the server stops accepting, as eventlet's pool does."""
+    limit the server stops accepting, as eventlet's pool does.
 
-    def __init__(self, size: int):
+    With `per_address`, it also counts TCP connections per peer address, from the moment they
+    are accepted: one over the cap is answered 503 and closed, so that no address (half-sent
+    requests, sessions that never speak Socket.IO) can fill `size` by itself."""
+
+    def __init__(self, size: int, per_address: int = 0):
         super().__init__(size)
+        self.per_address = per_address
+        self.per_host: dict[str, int] = {}
+        self._host_of: dict = {}  # green thread -> its connection's peer address
         self._passed_on: set = set()
+
+    def spawn(self, function, *args, **kwargs):
+        """eventlet's accept loop calls spawn(process_request, [address, socket, state])."""
+        host = _peer_host(args)
+        over = self.per_address and self.per_host.get(host, 0) >= self.per_address
+        if host is not None and over:
+            gate.refusal_log("turned away a connection from %s: too many", host)
+            return super().spawn(_turn_away, *args)
+        thread = super().spawn(function, *args, **kwargs)
+        if host is not None and self.per_address:
+            self.per_host[host] = self.per_host.get(host, 0) + 1
+            self._host_of[thread] = host
+        return thread
 
     def pass_on_slot(self) -> None:
         """From a request's green thread: its slot outlives the thread."""
         self._passed_on.add(eventlet.getcurrent())
 
-    def release_slot(self) -> None:
+    def release_slot(self, host: str | None = None) -> None:
         self.sem.release()
+        self._forget(host)
+
+    def _forget(self, host: str | None) -> None:
+        if host is None:
+            return
+        left = self.per_host.get(host, 1) - 1
+        if left > 0:
+            self.per_host[host] = left
+        else:
+            self.per_host.pop(host, None)
 
     def _spawn_done(self, coro):
         super()._spawn_done(coro)  # releases the thread's slot...
+        host = self._host_of.pop(coro, None)
         if coro in self._passed_on:
             self._passed_on.discard(coro)
             self.sem.acquire(blocking=False)  # ...which is taken back: nothing ran in between
+        else:  # (a connection handed over counts for its address until release_slot)
+            self._forget(host)
+
+    def host_of_current(self) -> str | None:
+        return self._host_of.get(eventlet.getcurrent())
+
+
+def _peer_host(args) -> str | None:
+    connection = args[0] if args else None
+    if isinstance(connection, list) and connection and isinstance(connection[0], tuple):
+        return connection[0][0]
+    return None
+
+
+class Slot:
+    """A handed-over connection's place in the pool: `release_slot()` once it is closed."""
+
+    __slots__ = ("host", "pool")
+
+    def __init__(self, pool: ConnectionPool, host: str | None):
+        self.pool = pool
+        self.host = host
+
+    def release_slot(self) -> None:
+        self.pool.release_slot(self.host)
 
 
 class Handover:
     """Lets the application take a request's socket from eventlet's WSGI server."""
 
-    __slots__ = ("_conn_state", "pool")
+    __slots__ = ("_conn_state", "pool", "slot")
 
     def __init__(self, conn_state: list, pool: ConnectionPool):
         self._conn_state = conn_state  # eventlet's [address, socket, state] for the connection
         self.pool = pool
+        self.slot: Slot | None = None
 
     def take(self):
         """The client's OS socket, out of eventlet's wrapper: now the caller's to close, and
-        then to give its slot back with `pool.release_slot()`."""
+        then to give its place back with `slot.release_slot()`."""
+        self.slot = Slot(self.pool, self.pool.host_of_current())
         self.pool.pass_on_slot()
         green, self._conn_state[1] = self._conn_state[1], HANDED_OVER
         raw = green.fd
@@ -185,11 +260,18 @@ class PatientListener:
         return getattr(self._sock, name)
 
 
-def serve(listener, app, max_connections: int, header_seconds: float = 0.0) -> None:
+def serve(
+    listener,
+    app,
+    max_connections: int,
+    header_seconds: float = 0.0,
+    connections_per_address: int = 0,
+) -> None:
     """eventlet.wsgi.server, where `max_connections` counts HTTP connections being served and
     handed-over WebSockets together, whose accept loop survives running out of descriptors
-    (PatientListener), and where a request's headers must arrive within `header_seconds`."""
-    pool = ConnectionPool(max_connections)
+    (PatientListener), where a request's headers must arrive within `header_seconds`, and
+    where one peer address holds at most `connections_per_address` TCP connections."""
+    pool = ConnectionPool(max_connections, per_address=connections_per_address)
     protocol = type(
         "HttpProtocol",
         (HandoverHttpProtocol,),

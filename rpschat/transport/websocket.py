@@ -40,7 +40,7 @@ from rpschat.transport.frames import (
     close_reply,
     websocket_frame,
 )
-from rpschat.transport.server import HANDOVER, ConnectionPool
+from rpschat.transport.server import HANDOVER, Slot
 from rpschat.transport.writer import FrameWriter
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class DetachedWebSocket:
     __slots__ = ("eio", "socket", "writer", "_pool", "_frames", "_state", "_listener")
     __slots__ += ("_timer", "_close_code", "_peer_done", "_reading", "_drain_left")
 
-    def __init__(self, eio: Socket, sock, pool: ConnectionPool, transport: Transport):
+    def __init__(self, eio: Socket, sock, pool: Slot, transport: Transport):
         self.eio = eio
         self.socket = sock  # the OS socket, non-blocking
         self._pool = pool
@@ -385,6 +385,6 @@ def upgrade_websocket(self: Socket, environ, start_response):
         sock.setsockopt(
             stdlib_socket.SOL_SOCKET, stdlib_socket.SO_SNDBUF, transport.send_buffer_bytes
         )
-    DetachedWebSocket(self, sock, handover.pool, transport).start(handshake)
+    DetachedWebSocket(self, sock, handover.slot, transport).start(handshake)
     eventlet.wsgi.WSGI_LOCAL.already_handled = True  # eventlet writes no response of its own
     return []
