@@ -28,13 +28,12 @@ from flask_socketio import SocketIO
 from rpschat.config import Settings
 from rpschat.ops import wiring as ops
 from rpschat.runtime import EventletRuntime, ThreadingRuntime
-from rpschat.transport import SessionLimits, TransportGuard, session_closer
+from rpschat.transport import PollingGuard, SessionLimits, TransportGuard, session_closer
 from rpschat.transport import install as install_transport
 from rpschat.web import security
 from rpschat.web.events import Router, RoutingServer, SocketOutbox
 from rpschat.web.handlers import register_connection_handlers, register_event_handlers
 from rpschat.web.pages import pages
-from rpschat.web.polling import PollingGuard
 from rpschat.wiring import Services, build_services
 
 log = logging.getLogger("rpschat")

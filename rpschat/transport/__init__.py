@@ -10,13 +10,23 @@
 - frames.py: RFC 6455 frames, pure; engine.py: engineio's Socket glue and the lean environ;
 - pinger.py: one heartbeat task for every connection;
 - gate.py: every Engine.IO session bounded from its handshake, bad packets refused;
-- guard.py: WSGI checks in front of Engine.IO; process.py: file limit, graceful SIGTERM.
+- guard.py: WSGI checks in front of Engine.IO; polling.py: Engine.IO v4 where python-engineio
+  differs (long-polling, a second WebSocket for a session);
+- process.py: file limit, graceful SIGTERM.
 
 Imports go one way: install -> websocket -> (server, writer, engine, frames); nothing imports
-install but the application.
+install but the application (polling imports websocket only when it refuses a WebSocket).
 """
 
 from rpschat.transport.guard import TransportGuard, session_closer
 from rpschat.transport.install import SessionLimits, Transport, install
+from rpschat.transport.polling import PollingGuard
 
-__all__ = ["SessionLimits", "Transport", "TransportGuard", "install", "session_closer"]
+__all__ = [
+    "PollingGuard",
+    "SessionLimits",
+    "Transport",
+    "TransportGuard",
+    "install",
+    "session_closer",
+]

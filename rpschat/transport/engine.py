@@ -100,7 +100,9 @@ def queued_frames(self: Socket) -> bytes:
     while not self.queue.empty():
         pkt = self.queue.get_nowait()
         self.queue.task_done()
-        if pkt is not None:
+        # (a NOOP only ends a pending long-poll; the one queued at the probe, when no poll was
+        # pending, would reach the client as a stray "6" over the WebSocket)
+        if pkt is not None and pkt.packet_type != packet.NOOP:
             frames.append(frame_of(pkt))
     return b"".join(frames)
 

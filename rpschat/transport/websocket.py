@@ -21,6 +21,7 @@ import logging
 import socket as stdlib_socket
 from typing import TYPE_CHECKING
 
+import eventlet.greenio
 import eventlet.hubs
 import eventlet.wsgi
 from engineio import packet
@@ -356,6 +357,39 @@ _UNSUPPORTED_VERSION = {
     "headers": [("Sec-WebSocket-Version", "13"), ("Content-Type", "text/plain")],
     "response": b'"Unsupported WebSocket version"',
 }
+
+
+def refuse(environ, code: int = 1008) -> bool:
+    """Complete a WebSocket handshake only to close the connection at once with `code` (the
+    closing handshake included); False when the request can't be taken over (another WSGI
+    server, not an RFC 6455 handshake), for the caller to answer it otherwise."""
+    handover = environ.get(HANDOVER)
+    key = environ.get("HTTP_SEC_WEBSOCKET_KEY", "")
+    if handover is None or environ.get("HTTP_SEC_WEBSOCKET_VERSION") != "13" or len(key) != 24:
+        return False
+    pool = handover.pool
+    sock = eventlet.greenio.GreenSocket(handover.take())
+    answer = (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: " + accept_key(key) + b"\r\n\r\n"
+    ) + close_frame(code)
+
+    def close() -> None:
+        try:
+            sock.settimeout(CLOSE_WAIT_SECONDS)
+            sock.sendall(answer)
+            sock.shutdown(stdlib_socket.SHUT_WR)
+            while sock.recv(4096):  # the client's CLOSE, then its end of stream: no reset
+                pass
+        except OSError:
+            pass
+        finally:
+            sock.close()
+            pool.release_slot()
+
+    eventlet.spawn_n(close)
+    eventlet.wsgi.WSGI_LOCAL.already_handled = True  # eventlet writes no response of its own
+    return True
 
 
 def upgrade_websocket(self: Socket, environ, start_response):

@@ -14,7 +14,10 @@ engine.io-protocol suite (tests/conformance/):
   packet, the second one 400): python-engineio lets both wait, and a packet goes to either;
 - a client's CLOSE ends the pending poll with a NOOP packet, not an empty body (which is no
   Engine.IO payload at all);
-- a POST is answered `ok`, not `OK`.
+- a POST is answered `ok`, not `OK`;
+- a WebSocket for a session that already has one (or is upgrading to one) is accepted and
+  closed at once (1008), as the reference server does: python-engineio answers 400, before any
+  hook of ours runs (the closing handshake is websocket.py's, so only under our own server).
 """
 
 from __future__ import annotations
@@ -50,6 +53,12 @@ class PollingGuard:
         if method == "POST":
             return self._post(sid, environ, start_response)
         if "HTTP_UPGRADE" in environ:  # a WebSocket for the session
+            session = self.eio.sockets.get(sid)
+            if session is not None and (session.upgraded or session.upgrading):
+                from rpschat.transport import websocket  # (eventlet: only when serving)
+
+                if websocket.refuse(environ):
+                    return []
             return self.app(environ, start_response)
         return self._poll(sid, environ, start_response)
 
