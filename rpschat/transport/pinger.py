@@ -70,7 +70,9 @@ class Pinger:
     so engineio's own `check_ping_timeout` still works; a socket whose ping goes unanswered for
     `ping_timeout` is closed with reason PING_TIMEOUT."""
 
-    RESOLUTION = 0.05  # seconds: deadlines this close together are handled in one wake-up
+    # Seconds: deadlines this close together are handled in one wake-up; at most a hundredth of
+    # the heartbeat, so that a short one (300/200 ms) is not kept 50 ms late.
+    RESOLUTION = 0.05
 
     def __init__(self, server, spawn: Callable, event_factory: Callable, clock=time.monotonic):
         self.server = server
@@ -78,6 +80,9 @@ class Pinger:
         self._spawn = spawn
         self._clock = clock
         self._wake = event_factory()
+        self.resolution = min(
+            self.RESOLUTION, server.ping_interval / 100, server.ping_timeout / 100
+        )
         self._running = False
         self._until: float | None = None  # what the task sleeps towards; None: no deadline
 
@@ -98,7 +103,7 @@ class Pinger:
             if self._until is None:
                 self._wake.wait()
             else:
-                self._wake.wait(max(self._until - self._clock(), self.RESOLUTION))
+                self._wake.wait(max(self._until - self._clock(), self.resolution))
             try:
                 self.tick(self._clock())
             except Exception:  # every client's heartbeat depends on this task going on

@@ -181,3 +181,51 @@ def test_closed_sockets_are_reaped_from_engineios_table_within_a_heartbeat(serve
     advance(server, 5)
     assert server.sockets == {}
     assert silent.closed_with is answered.closed_with is None  # nothing closed them again
+
+
+class Stop(Exception):
+    pass
+
+
+def test_a_short_heartbeat_is_kept_to_within_a_hundredth_of_it():
+    """300/200 ms (the protocol suites'): a socket that connected 4 ms after another is pinged
+    within 2 ms of its due time, not at the next 50 ms wake-up."""
+    clock = [1000.0]
+    pinged: dict = {}
+
+    class Event:  # the task's sleep: time passes by what it waits
+        def __init__(self):
+            self.waits = 0
+
+        def set(self):
+            pass
+
+        def clear(self):
+            pass
+
+        def wait(self, timeout=None):
+            self.waits += 1
+            if timeout is None or self.waits > 4:
+                raise Stop
+            clock[0] += timeout
+
+    srv = SimpleNamespace(
+        ping_interval=0.3,
+        ping_timeout=0.2,
+        sockets={},
+        reason=SimpleNamespace(PING_TIMEOUT="ping timeout"),
+        logger=SimpleNamespace(info=lambda *a: None),
+    )
+    srv.pinger = Pinger(srv, spawn=lambda fn: None, event_factory=Event, clock=lambda: clock[0])
+    srv.rpschat_transport = SimpleNamespace(pinger=srv.pinger)
+    connected = {}
+    for sid in ("a", "b"):
+        sock = connect(srv, sid)
+        sock.send = lambda pkt, sid=sid: pinged.setdefault(sid, clock[0])
+        connected[sid] = clock[0]
+        clock[0] += 0.004
+    with pytest.raises(Stop):
+        srv.pinger._run()
+    assert set(pinged) == {"a", "b"}
+    for sid, at in pinged.items():
+        assert at - connected[sid] <= 0.3 + 0.002 + 1e-9
