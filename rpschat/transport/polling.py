@@ -15,6 +15,8 @@ engine.io-protocol suite (tests/conformance/):
 - a client's CLOSE ends the pending poll with a NOOP packet, not an empty body (which is no
   Engine.IO payload at all);
 - a POST is answered `ok`, not `OK`;
+- a poll that comes while the session upgrades lets the WebSocket's reader go first, so a
+  client that sent UPGRADE before it polled gets 400, not a NOOP;
 - a WebSocket for a session that already has one (or is upgrading to one) is accepted and
   closed at once (1008), as the reference server does: python-engineio answers 400, before any
   hook of ours runs (the closing handshake is websocket.py's, so only under our own server).
@@ -31,6 +33,7 @@ TRANSPORTS = ("polling", "websocket")
 METHODS = ("GET", "POST", "OPTIONS")
 PACKET_TYPES = frozenset("0123456b")  # a packet's first character; "b": base64 binary
 SEPARATOR = "\x1e"
+UPGRADE_PASSES = 3  # event-loop passes a poll waits for an upgrade under way (see _poll)
 
 
 class PollingGuard:
@@ -69,6 +72,16 @@ class PollingGuard:
                 # abort=False: engineio sends CLOSE, which the pending poll carries
                 session.close(wait=False, abort=False, reason=self.eio.reason.TRANSPORT_ERROR)
             return _bad_request(start_response)
+        session = self.eio.sockets.get(sid)
+        for _ in range(UPGRADE_PASSES):
+            if session is None or not session.upgrading:
+                break
+            # The client may have sent UPGRADE before this poll: a poll on a kept-alive
+            # connection is resumed straight from the event loop, while the WebSocket's bytes
+            # wait a pass to be reported (its reader had stopped watching while it ran) and
+            # another for the reader to run. Without these passes the poll overtakes the
+            # UPGRADE and is answered NOOP after the client switched (it expects 400).
+            self.eio.sleep(0)
         self._polling.add(sid)
         try:
             return self.app(environ, start_response)  # engineio answers once the poll is over

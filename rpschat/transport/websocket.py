@@ -242,6 +242,9 @@ class DetachedWebSocket:
         kind = pkt.packet_type if pkt else None
         if self._state == _PROBE and kind == packet.PING and pkt.data == "probe":
             self.writer.write(engine.frame_of(packet.Packet(packet.PONG, data="probe")))
+            # Now, not at the end of the pass: a long-poll answered meanwhile (400 once the
+            # UPGRADE that came with the probe is read) must not reach the client before it.
+            self.writer.send_pending()
             self.eio.queue.put(packet.Packet(packet.NOOP))  # ends the pending long-poll
             self._state = _UPGRADE
             return

@@ -4,6 +4,7 @@ WebSocket, and a second WebSocket for the session accepted and closed at once (1
 from __future__ import annotations
 
 import json
+import socket
 
 import requests
 
@@ -54,3 +55,58 @@ def test_a_second_websocket_for_the_session_is_accepted_then_closed(served):  # 
     finally:
         first.close()
         second.close()
+
+
+def test_the_probe_is_answered_at_once_not_at_the_end_of_the_pass():
+    from types import SimpleNamespace
+
+    import eventlet
+
+    from rpschat.transport.frames import TEXT, websocket_frame
+    from rpschat.transport.websocket import DetachedWebSocket
+    from rpschat.transport.writer import Loop
+
+    real_socket = eventlet.patcher.original("socket")
+    ours, peer = real_socket.socketpair()
+    ours.setblocking(False)
+    peer.setblocking(False)
+    ended = []  # the end of the pass never comes in this test
+    loop = Loop(spawn=None, call_soon=ended.append, wait_writable=None, on_overflow=None)
+    server = SimpleNamespace(max_http_buffer_size=1_000_000, logger=None)
+    session = SimpleNamespace(connected=True, server=server, sid="s", closed=False, queue=[])
+    session.queue = SimpleNamespace(put=lambda pkt: None)
+    transport = SimpleNamespace(loop=loop, max_backlog_bytes=1 << 20)
+    try:
+        ws = DetachedWebSocket(session, ours, None, transport)
+        ws._upgrade_step("2probe")
+        assert peer.recv(100) == websocket_frame(b"3probe", TEXT)
+    finally:
+        ours.close()
+        peer.close()
+
+
+def test_a_poll_that_comes_with_the_upgrade_lets_it_go_first(served):  # noqa: F811
+    """A poll on a kept-alive connection and the UPGRADE arrive in one pass of the event loop
+    (the poll first, as happens when the WebSocket's reader has just run): the UPGRADE is read
+    before the poll is answered, so the poll gets 400 rather than a NOOP."""
+    url, _ = served()
+    sid = polling_session(url)
+    host, port = url.removeprefix("http://").split(":")
+    target = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
+    http = socket.create_connection((host, int(port)), timeout=5)
+    http.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    raw = Raw(url, query=f"transport=websocket&sid={sid}")
+    raw.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        http.sendall(
+            f"POST {target} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: 1\r\n\r\n3".encode()
+        )
+        assert http.recv(4096).startswith(b"HTTP/1.1 200")  # now a kept-alive connection
+        raw.send("2probe")
+        assert raw.text() == "3probe"
+        http.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+        raw.send("5")
+        assert http.recv(4096).split(b"\r\n")[0] == b"HTTP/1.1 400 BAD REQUEST"
+    finally:
+        raw.close()
+        http.close()
