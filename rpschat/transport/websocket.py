@@ -134,13 +134,13 @@ class DetachedWebSocket:
         """In the hub: stop watching and start a reader; it watches again once drained."""
         if self._listener is not None:
             self._unlisten()
-            self.writer._loop.spawn(self._read)
+            self.writer.loop.spawn(self._read)
 
     def _fd_lost(self, _exc) -> None:
         """The hub found the descriptor reused: someone closed it under us."""
         self._listener = None
         self._peer_done = True
-        self.writer._loop.spawn(self._end, self.eio.server.reason.TRANSPORT_ERROR)
+        self.writer.loop.spawn(self._end, self.eio.server.reason.TRANSPORT_ERROR)
 
     def _read(self) -> None:
         self._reading = True

@@ -71,12 +71,12 @@ class FrameWriter:
     `closed`: no more frames are taken; what was already written still goes out (a PONG
     written just before the client's CLOSE is answered). `abort()` drops that too."""
 
-    __slots__ = ("_raw", "_loop", "_pending", "_pending_bytes", "_flushing", "closed")
+    __slots__ = ("_raw", "loop", "_pending", "_pending_bytes", "_flushing", "closed")
     __slots__ += ("_limit", "_owner", "_close_when_flushed", "_aborted")
 
     def __init__(self, raw_socket, loop: Loop, max_backlog_bytes: int, owner=None):
         self._raw = raw_socket  # a real, non-blocking socket (not eventlet's wrapper)
-        self._loop = loop
+        self.loop = loop
         self._pending: list = []
         self._pending_bytes = 0
         self._flushing = False
@@ -89,7 +89,7 @@ class FrameWriter:
     def write(self, frame: bytes) -> None:
         if self.closed:
             return
-        loop = self._loop
+        loop = self.loop
         loop.frames_written += 1
         if not self._pending and not self._flushing:
             loop._mark_written(self)
@@ -113,17 +113,17 @@ class FrameWriter:
             self._buffer(memoryview(data)[sent:])
             if not self._aborted:
                 self._flushing = True
-                self._loop.spawn(self._flush)
+                self.loop.spawn(self._flush)
 
     def _buffer(self, data) -> None:
         self._pending.append(data)
         self._pending_bytes += len(data)
         if self._pending_bytes > self._limit:
             self.abort()
-            self._loop.spawn(self._loop.on_overflow, self._owner)
+            self.loop.spawn(self.loop.on_overflow, self._owner)
 
     def _flush(self) -> None:
-        loop = self._loop
+        loop = self.loop
         try:
             while self._pending and not self._aborted:
                 data = memoryview(b"".join(self._pending))
