@@ -43,14 +43,9 @@ class Loop:
         self.on_overflow = on_overflow
         self.write_timeout = write_timeout  # a client that takes no bytes this long is gone
         self._written: list[FrameWriter] = []
-        # Frames handed to writers (one per recipient of each packet): the place for a
-        # deliveries metric. A plain int: counting costs one addition per delivery.
+        # Frames handed to the kernel (or to a flusher task), one per recipient of each packet:
+        # the place for a deliveries metric. A plain int, added to once per send, not per frame.
         self.frames_written = 0
-
-    def _mark_written(self, writer: FrameWriter) -> None:
-        self._written.append(writer)
-        if len(self._written) == 1:
-            self.call_soon(self.flush_written)
 
     def flush_written(self) -> None:
         """End of the pass: every writer given frames sends them, in one `send` each."""
@@ -87,18 +82,21 @@ class FrameWriter:
         self._aborted = False
 
     def write(self, frame: bytes) -> None:
+        # The hot path: once per recipient of every packet. (Counting happens per send.)
         if self.closed:
             return
-        loop = self.loop
-        loop.frames_written += 1
         if not self._pending and not self._flushing:
-            loop._mark_written(self)
+            written = self.loop._written
+            written.append(self)
+            if len(written) == 1:
+                self.loop.call_soon(self.loop.flush_written)
         self._buffer(frame)
 
     def send_pending(self) -> None:
         """Send what was written; a green thread waits out what the kernel does not take."""
         if self._flushing or self._aborted or not self._pending:
             return
+        self.loop.frames_written += len(self._pending)
         data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
         self._pending.clear()
         self._pending_bytes = 0
@@ -124,8 +122,11 @@ class FrameWriter:
 
     def _flush(self) -> None:
         loop = self.loop
+        counted = 1  # the rest of send_pending's data, counted there
         try:
             while self._pending and not self._aborted:
+                loop.frames_written += len(self._pending) - counted
+                counted = 0
                 data = memoryview(b"".join(self._pending))
                 self._pending.clear()
                 self._pending_bytes = 0

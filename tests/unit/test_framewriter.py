@@ -68,8 +68,10 @@ def test_what_the_kernel_refuses_is_left_to_a_flusher_task(loop):
     loop.flush_written()
     assert sock.sends == [b"0123"]
     assert [fn for fn, _ in loop.spawned] == [writer._flush]
+    writer.write(b"more")  # while the flusher waits
     writer._flush()
-    assert b"".join(sock.sends) == b"0123456789"
+    assert b"".join(sock.sends) == b"0123456789more"
+    assert loop.frames_written == 2
 
 
 def test_a_reader_that_stops_is_dropped_past_the_backlog_limit(loop):
