@@ -85,12 +85,17 @@ class FrameWriter:
         # The hot path: once per recipient of every packet. (Counting happens per send.)
         if self.closed:
             return
-        if not self._pending and not self._flushing:
-            written = self.loop._written
+        pending = self._pending
+        if not pending and not self._flushing:
+            loop = self.loop
+            written = loop._written
             written.append(self)
             if len(written) == 1:
-                self.loop.call_soon(self.loop.flush_written)
-        self._buffer(frame)
+                loop.call_soon(loop.flush_written)
+        pending.append(frame)
+        self._pending_bytes += len(frame)
+        if self._pending_bytes > self._limit:
+            self._overflow()
 
     def send_pending(self) -> None:
         """Send what was written; a green thread waits out what the kernel does not take."""
@@ -117,8 +122,11 @@ class FrameWriter:
         self._pending.append(data)
         self._pending_bytes += len(data)
         if self._pending_bytes > self._limit:
-            self.abort()
-            self.loop.spawn(self.loop.on_overflow, self._owner)
+            self._overflow()
+
+    def _overflow(self) -> None:
+        self.abort()
+        self.loop.spawn(self.loop.on_overflow, self._owner)
 
     def _flush(self) -> None:
         loop = self.loop
