@@ -217,9 +217,15 @@ class SessionGate:
 
     def close(self, sid: str) -> None:
         """Close a session at once, whatever its transport (never waiting for its queue)."""
-        session = self.eio.sockets.get(sid)
+        sockets = self.eio.sockets
+        session = sockets.get(sid)
         if session is not None and not session.closed:
             session.close(wait=False, abort=True, reason=self.eio.reason.TRANSPORT_ERROR)
+        # Forgotten at once, as engineio's own disconnect() does: a closed session it still
+        # knows makes the next long-polling POST fail with 500 (its _get_socket raises KeyError
+        # there) instead of 400 "Invalid session".
+        if sockets.get(sid) is session and session is not None:
+            del sockets[sid]
 
     def _connect_expired(self, sid: str) -> None:
         if sid in self.addresses and not self.is_connected(sid):
