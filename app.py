@@ -1,10 +1,13 @@
 """Chat and rock-paper-scissors over Socket.IO.
 
-This file is the table of contents: settings, the app factory, the Socket.IO server, the page,
-the event handlers, and `main()`, which serves it all under eventlet. Everything else lives in
-the `rpschat` package: `domain` (plain Python), `storage`, `web` (the Socket.IO adapters) and
-`transport` (the WebSocket layer under eventlet; its `install()` is the one place that patches a
-library).
+This file is the table of contents: settings, the app factory, the Socket.IO server and its
+options, and `main()`, which serves it all under eventlet. Every client event is declared with
+Flask-SocketIO's `on_event` / `@socketio.on` in `rpschat/web/handlers.py`; what the handlers
+share (ack or `error` event, strict packets, connect ordering) is in `rpschat/web/events.py`.
+The rest of the `rpschat` package: `domain` (plain Python), `storage`, `web` (adapters, pages,
+the message queue), `transport` (the WebSocket layer under eventlet; its `install()` is the one
+place that patches a library), `ops` (health, metrics, logs) and `wiring`, which builds the
+services.
 """
 
 if __name__ == "__main__":  # eventlet must patch the standard library before anything uses it
@@ -28,11 +31,13 @@ from flask_socketio import SocketIO
 from rpschat.config import Settings
 from rpschat.ops import wiring as ops
 from rpschat.runtime import EventletRuntime, ThreadingRuntime
+from rpschat.storage.redis.client import Keys
 from rpschat.transport import PollingGuard, SessionLimits, TransportGuard, session_closer
 from rpschat.transport import install as install_transport
 from rpschat.web import security
-from rpschat.web.events import Router, RoutingServer, SocketOutbox
-from rpschat.web.handlers import register_connection_handlers, register_event_handlers
+from rpschat.web.events import ClientPacket, SocketOutbox, guard_messages
+from rpschat.web.handlers import register_handlers
+from rpschat.web.message_queue import QueueManager
 from rpschat.web.pages import pages
 from rpschat.wiring import Services, build_services
 
@@ -55,10 +60,18 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
     flask_app.after_request(security.add_security_headers)
 
     mode = async_mode()
+    # with Redis: the message queue between nodes, on this deployment's channel
+    queue = (
+        QueueManager(settings.redis_url, channel=Keys(settings.redis_prefix)("socketio"))
+        if settings.redis_url
+        else None
+    )
     sio = SocketIO(
         flask_app,
         async_mode=mode,
-        message_queue=settings.redis_url or None,
+        client_manager=queue,
+        serializer=ClientPacket,  # strict about client packets; tells handlers about acks
+        async_handlers=False,  # one reader per client keeps its events in order
         cors_allowed_origins=security.origin_checker(settings.allowed_origins),
         max_http_buffer_size=settings.max_frame_bytes,
         ping_interval=settings.ping_interval,
@@ -67,8 +80,7 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
         http_compression=False,
     )
     server = sio.server
-    server.__class__ = RoutingServer  # adds ack-aware routing only; see RoutingServer
-    server.eio.async_handlers = False  # one reader per client keeps its events in order
+    guard_messages(server)  # malformed packets close the connection; connect ordering
     flask_app.wsgi_app = TransportGuard(
         PollingGuard(flask_app.wsgi_app, server.eio),  # Engine.IO v4 where python-engineio isn't
         max_body_bytes=settings.max_frame_bytes,
@@ -95,9 +107,16 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
     runtime = EventletRuntime() if mode == "eventlet" else ThreadingRuntime()
     metrics = ops.Metrics() if settings.metrics else None
     services = build_services(settings, runtime, SocketOutbox(server), metrics)
-    server.router = Router(defer=runtime.defer)
-    register_event_handlers(ops.instrumented(server.router, metrics), services)
-    register_connection_handlers(server, services, settings)
+    register_handlers(
+        sio,
+        services.chat,
+        services.games,
+        max_connections_per_ip=settings.max_connections_per_ip,
+        instrument=metrics.instrument if metrics else None,
+    )
+    if queue is not None:
+        queue.on_lobby_message = services.chat.note_delivered
+        queue.initialize()  # listen on the channel now, not at the first client (/readyz)
     ops.install(flask_app, server, services, metrics)
     return flask_app, sio, services
 

@@ -20,7 +20,6 @@ from rpschat.storage.presence import MemoryDirectory, MemoryTokens
 from rpschat.storage.redis.state import RedisState
 from rpschat.storage.results import MemoryResults, open_results
 from rpschat.storage.sessions import SqlTokens
-from rpschat.web.message_queue import share_socketio
 
 log = logging.getLogger("rpschat")
 
@@ -121,11 +120,9 @@ def build_services(
     chat.listener = games
     keeper = None
     if shared is not None:
-        # before the first emit: the message queue's channel is this deployment's
-        share_socketio(outbox.server.manager, shared.channel, chat.note_delivered)
         keeper = ClusterKeeper(shared, chat, runtime, games)
         keeper.start()
-    return Services(
+    services = Services(
         settings=settings,
         runtime=runtime,
         chat=chat,
@@ -134,3 +131,17 @@ def build_services(
         keeper=keeper,
         games=games,
     )
+    runtime.spawn(_sweep_idle, services)
+    return services
+
+
+def _sweep_idle(services: Services) -> None:
+    """One task for all connections (not a timer each): closes those that never named
+    themselves within UNNAMED_IDLE_SECONDS."""
+    period = max(1.0, min(10.0, services.settings.unnamed_idle_seconds / 4))
+    while not services.closing:
+        services.runtime.sleep(period)
+        try:
+            services.chat.kick_idle_unnamed()
+        except Exception:
+            log.exception("idle sweep failed")

@@ -145,17 +145,28 @@ class ChatService:
 
     # ---- connections -------------------------------------------------------------------------
 
-    def connect(self, sid: str, address: str, auth: Any) -> None:
-        """Raises Refused for a bad `auth` before taking anything; if anything fails later, all
-        it took (the connection's slot in the per-address count, the name) is released again:
-        a refused connect gets no `disconnect`, so nothing else would release them."""
+    def connect(self, sid: str, address: str, auth: Any) -> Callable[[], None] | None:
+        """Register a connection. Raises Refused for a bad `auth` before taking anything.
+
+        With a token, return the resume: it sends `session` and the replay, so the caller runs
+        it once the client has been told it is connected, before the connection's next event.
+        If the resume fails, it releases all the connection took (its slot in the per-address
+        count, the name) and raises: the caller then ends the connection."""
         auth = auth if isinstance(auth, dict) else {}
         token = auth.get("token")
         last_id = optional_whole_number(auth, "last_id", LAST_ID_REFUSAL)
         self.connections[sid] = Connection(sid, address, self.runtime.now())
         self._per_address[address] += 1
+        if token is None:
+            self.outbox.join(sid, LOBBY)
+            return None
+        return lambda: self._resume_or_join(sid, token, last_id)
+
+    def _resume_or_join(self, sid: str, token: Any, last_id: int | None) -> None:
+        if sid not in self.connections:
+            return  # gone before its resume ran
         try:
-            if token is None or not self._resume(sid, token, last_id):
+            if not self._resume(sid, token, last_id):
                 self.outbox.join(sid, LOBBY)
         except BaseException:
             self.disconnect(sid, voluntary=False)

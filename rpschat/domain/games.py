@@ -111,20 +111,6 @@ class GameService:
         self._spectating = Spectating(ctx)
         self._presence = PresenceReactions(ctx, self._lifecycle, self._pairing)
 
-    def register(self, router: Any) -> None:
-        """Add every game event to the web layer's Router."""
-        router.add("find_match", self.find_match)
-        router.add("cancel_match", self.cancel_match)
-        router.add("throw", self.throw)
-        router.add("leave_game", self.leave_game)
-        router.add("challenge", self.challenge)
-        router.add("answer_challenge", self.answer_challenge)
-        router.add("rematch", self.rematch)
-        router.add("games", self.games)
-        router.add("watch", self.watch)
-        router.add("game_chat", self.check_game_chat, split=True)
-        router.add("leaderboard", self.check_leaderboard, split=True)
-
     # ---- client events: (sid, payload) -> the ack -------------------------------------------
 
     def find_match(self, sid: str, payload: Any) -> dict:

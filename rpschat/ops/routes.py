@@ -101,14 +101,3 @@ def install(app: Flask, server: Any, services: Any, metrics: Metrics | None) -> 
     readiness = build_readiness(settings, services, server.manager, PAGE_FILES)
     app.extensions["rpschat_ops"] = Ops(settings, readiness, metrics)
     app.register_blueprint(ops)
-
-
-class InstrumentedRouter:
-    """Hands the handlers registered through it to the router counted and timed."""
-
-    def __init__(self, router: Any, metrics: Metrics):
-        self._router = router
-        self._metrics = metrics
-
-    def add(self, event: str, handler: Any, **options: Any) -> None:
-        self._router.add(event, self._metrics.instrument(event, handler), **options)

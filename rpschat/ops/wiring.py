@@ -7,18 +7,13 @@ from typing import Any
 
 from rpschat.ops import logs
 from rpschat.ops.metrics import Metrics
-from rpschat.ops.routes import InstrumentedRouter, install
+from rpschat.ops.routes import install
 
-__all__ = ["Metrics", "configure_logging", "install", "instrumented", "startup_line", "version"]
+__all__ = ["Metrics", "configure_logging", "install", "startup_line", "version"]
 
 
 def configure_logging(settings: Any) -> None:
     logs.configure(settings.log_level, settings.log_format)
-
-
-def instrumented(router: Any, metrics: Metrics | None) -> Any:
-    """The router itself without metrics, else one that counts the handlers added to it."""
-    return router if metrics is None else InstrumentedRouter(router, metrics)
 
 
 def version() -> str:

@@ -1,18 +1,28 @@
-"""Socket.IO adapters: route each client event to the domain and answer it.
+"""What every Socket.IO handler shares: ack-or-error answers, strict packets, connect ordering.
 
-Handlers are thin: look up the event, call the domain, turn a refusal into
-`{ok: false, error}`. The answer goes back as the ack when the client asked for one, else a
-refusal goes out as an `error` event, so a client without acks still learns what went wrong.
+Three public seams of python-socketio / python-engineio, no patch:
+
+- `ClientPacket`, the server's `serializer=`: decodes what clients send, refuses packets that
+  are not Socket.IO (`MalformedPacket`), and notes whether the event being decoded asked for an
+  ack. Handlers run right after the decode, in the same thread or green thread
+  (`async_handlers=False`), so `asked_for_ack()` tells a handler what python-socketio does not.
+- `refuse` (Flask-SocketIO's `on_error_default`): a handler's `Refused` becomes the ack
+  `{ok: false, error}`, or the `error` event for a client that asked for no ack.
+- `guard_messages` wraps the Engine.IO `message` handler python-socketio registered (`eio.on`):
+  a malformed packet closes its connection at once, and work queued with `after_connect` runs
+  once the answer to the client's CONNECT is on its way, before the connection's next packet.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import socketio
+from flask import request
+from flask_socketio import emit
 from socketio import packet
 
 from rpschat.domain.errors import Refused
@@ -21,101 +31,149 @@ log = logging.getLogger("rpschat.events")
 
 INTERNAL_ERROR = "Something went wrong on the server; please try again."
 
-# An event handler takes (sid, payload) and returns the ack dict. A "split" handler validates
-# at once and returns a callable that does the slow part (storage) in its own task.
-Handler = Callable[[str, Any], Any]
+# Event names python-socketio and Socket.IO clients reserve: never client events. A client
+# emitting "connect" would otherwise run the connect handler again (Socket.IO's JS parser
+# refuses these names as an invalid payload too).
+RESERVED_EVENTS = frozenset(
+    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+)
+
+_local = threading.local()  # green-thread local once eventlet has patched threading
 
 
-@dataclass(frozen=True)
-class Route:
-    handler: Handler
-    split: bool = False
+class MalformedPacket(ValueError):
+    """Bytes that are not a Socket.IO packet a client may send."""
 
 
-class Reply:
-    """Where the answer to one client event goes."""
+class ClientPacket(packet.Packet):
+    """python-socketio's packet, strict about what clients send, noting ack requests."""
 
-    __slots__ = ("server", "eio_sid", "namespace", "ack_id", "event", "sid")
+    def decode(self, encoded_packet):
+        try:
+            attachments = super().decode(encoded_packet)
+        except Exception as exc:  # not JSON, an id too long, a type that is not a digit...
+            raise MalformedPacket(f"undecodable packet: {exc}") from None
+        kind, data = self.packet_type, self.data
+        binary = kind in (packet.BINARY_EVENT, packet.BINARY_ACK)
+        if binary != (attachments > 0):
+            raise MalformedPacket("attachment count does not match the packet type")
+        if kind in (packet.EVENT, packet.BINARY_EVENT):
+            if not _is_event(data):
+                raise MalformedPacket("an event must be [name, ...args]")
+            if kind == packet.EVENT:
+                _local.ack_asked = self.id is not None
+        elif kind in (packet.ACK, packet.BINARY_ACK):
+            if not isinstance(data, list) or self.id is None:
+                raise MalformedPacket("an ack must carry an id and a list")
+        elif kind == packet.CONNECT:
+            if data is not None and not isinstance(data, dict):
+                raise MalformedPacket("CONNECT takes an object")
+        elif kind != packet.DISCONNECT:  # CONNECT_ERROR only goes to clients; the rest is no type
+            raise MalformedPacket(f"no packet type {kind!r} from a client")
+        return attachments
 
-    def __init__(self, server, eio_sid, namespace, ack_id, event, sid):
-        self.server = server
-        self.eio_sid = eio_sid
-        self.namespace = namespace
-        self.ack_id = ack_id
-        self.event = event
-        self.sid = sid
+    def add_attachment(self, attachment):
+        complete = super().add_attachment(attachment)
+        if complete and self.packet_type == packet.BINARY_EVENT:
+            _local.ack_asked = self.id is not None  # its handler runs now
+        return complete
 
-    def send(self, answer: dict) -> None:
-        if self.ack_id is not None:
-            ack = self.server.packet_class(
-                packet.ACK, namespace=self.namespace, id=self.ack_id, data=[answer]
-            )
-            self.server._send_packet(self.eio_sid, ack)
-        elif not answer.get("ok"):
-            error = {"event": self.event, "error": answer.get("error")}
-            self.server.emit("error", error, to=self.sid, namespace=self.namespace)
+
+def _is_event(data: Any) -> bool:
+    if not isinstance(data, list) or not data:
+        return False
+    name = data[0]
+    if isinstance(name, str):
+        return name not in RESERVED_EVENTS
+    # Socket.IO allows numeric event names; they reach the catch-all handler
+    return isinstance(name, int | float) and not isinstance(name, bool)
+
+
+def asked_for_ack() -> bool:
+    """Whether the event being handled (in this thread) asked for an ack."""
+    return getattr(_local, "ack_asked", True)
 
 
 def refusal(reason: str) -> dict:
     return {"ok": False, "error": reason}
 
 
-class Router:
-    """The table of client events and the one place that runs them."""
+def shown(event: Any) -> str:
+    """An event name as refusals quote it."""
+    return (event if isinstance(event, str) else repr(event))[:100]
 
-    def __init__(self, defer: Callable[..., Any]):
-        self._routes: dict[str, Route] = {}
-        self._defer = defer
 
-    def add(self, event: str, handler: Handler, *, split: bool = False) -> None:
-        self._routes[event] = Route(handler, split)
+def refuse(exc: Exception) -> dict:
+    """Flask-SocketIO's default error handler: every handler's refusal or failure ends here.
 
-    def events(self) -> list[str]:
-        return sorted(self._routes)
+    The answer is the ack; a client that asked for none gets it as an `error` event."""
+    if isinstance(exc, Refused):
+        answer = refusal(exc.reason)
+    else:
+        log.error("handler failed for %s", request.sid, exc_info=exc)
+        answer = refusal(INTERNAL_ERROR)
+    if not asked_for_ack():
+        emit("error", {"event": _event_name(), "error": answer["error"]})  # to this client
+    return answer
 
-    def dispatch(self, sid: str, event: Any, payload: Any, reply: Reply) -> None:
-        route = self._routes.get(event) if isinstance(event, str) else None
-        if route is None:
-            shown = event if isinstance(event, str) else repr(event)
-            reply.event = shown[:100]
-            reply.send(refusal(f"Unknown event '{shown[:100]}'."))
-            return
-        answer = self._run(route.handler, sid, payload)
-        if callable(answer):
-            self._defer(self._finish, answer, reply)
-        else:
-            reply.send(answer)
 
-    def _finish(self, slow_part: Callable[[], dict], reply: Reply) -> None:
-        reply.send(self._run(lambda _sid, _payload: slow_part(), reply.sid, None))
+def _event_name() -> str:
+    event = request.event
+    name, args = event["message"], event["args"]
+    if name == "*" and args:  # the catch-all handler: the client's event name comes first
+        name = args[0]
+    return shown(name)
 
-    @staticmethod
-    def _run(handler: Handler, sid: str, payload: Any) -> Any:
+
+# ---------------------------------------------------------------- the Engine.IO message guard
+
+
+def after_connect(work: Callable[[], None]) -> bool:
+    """Queue `work` to run once the answer to the client's CONNECT has been sent, before the
+    connection's next packet (see guard_messages); False where nothing can be queued
+    (Flask-SocketIO's test client calls python-socketio directly): the caller runs it."""
+    queued = getattr(_local, "after_connect", None)
+    if queued is None:
+        return False
+    queued.append(work)
+    return True
+
+
+def guard_messages(server: socketio.Server) -> None:
+    """Wrap the Engine.IO `message` handler python-socketio registered (`eio.on` is public)."""
+    eio = server.eio
+    deliver = eio.handlers["message"]
+
+    def on_message(eio_sid: str, data: Any) -> None:
+        _local.after_connect = queued = []
         try:
-            return handler(sid, payload)
-        except Refused as refused:
-            return refusal(refused.reason)
-        except Exception:
-            log.exception("handler failed for %s", sid)
-            return refusal(INTERNAL_ERROR)
-
-
-class RoutingServer(socketio.Server):
-    """python-socketio's server, with events handed to a Router together with their ack id.
-
-    python-socketio only sends a handler's return value as an ack; it never tells the handler
-    whether the client asked for one, so the `error` event for ack-less clients needs this."""
-
-    router: Router
-
-    def _handle_event(self, eio_sid, namespace, id, data):
-        namespace = namespace or "/"
-        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
-        if sid is None or not self.manager.is_connected(sid, namespace):
+            deliver(eio_sid, data)
+        except ValueError as exc:  # MalformedPacket, and python-socketio's own protocol errors
+            log.info("%s sent a malformed packet (%s); closing", eio_sid, exc)
+            close_transport(eio, eio_sid)
             return
-        event = data[0] if data else None
-        payload = data[1] if len(data) > 1 else None
-        self.router.dispatch(sid, event, payload, Reply(self, eio_sid, namespace, id, event, sid))
+        finally:
+            _local.after_connect = None
+        for work in queued:
+            try:
+                work()
+            except Exception:
+                log.exception("post-connect work failed for %s", eio_sid)
+
+    eio.on("message", on_message)
+
+
+def close_transport(eio: Any, eio_sid: str) -> None:
+    """End an Engine.IO session now: a CLOSE packet, then the transport closes (the client sees
+    a transport close, not a Socket.IO DISCONNECT, and may reconnect). Not `eio.disconnect`: it
+    waits for the session's queue to drain, so a long-polling client with no poll pending
+    would hold the calling request (this very POST) for good."""
+    session = eio.sockets.get(eio_sid)
+    if session is not None:
+        session.close(wait=False, abort=False, reason=eio.reason.TRANSPORT_ERROR)
+
+
+# ---------------------------------------------------------------- the domain's Outbox
 
 
 class SocketOutbox:

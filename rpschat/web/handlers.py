@@ -1,49 +1,102 @@
-"""Which client event goes to which domain call, and the connection lifecycle."""
+"""Every client event, declared with Flask-SocketIO's public API: the one place to look.
+
+`connect`, `disconnect` and the catch-all `*` are `@socketio.on` handlers; each chat and game
+event is `socketio.on_event(name, adapter)` in the two tables below, the adapter a thin one:
+it passes the caller's sid and payload to the domain method named beside it and returns the
+domain's answer as the ack (extra arguments after the payload are ignored). A refusal
+(`Refused`) or a bug goes to `events.refuse`, Flask-SocketIO's default error handler: the ack
+`{ok: false, error}`, or the `error` event for a client that asked for no ack.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import socketio
+from flask import request
+from flask_socketio import SocketIO
 
-from rpschat.config import Settings
+from rpschat.domain.chat import ChatService
 from rpschat.domain.errors import Refused
-from rpschat.web.events import Router
+from rpschat.domain.games import GameService
+from rpschat.web.events import after_connect, close_transport, refuse, shown
 from rpschat.web.security import client_address
-from rpschat.wiring import Services
 
 log = logging.getLogger("rpschat.connections")
 
-
-def register_event_handlers(router: Router, services: Services) -> None:
-    chat = services.chat
-    router.add("set_username", chat.set_username)
-    router.add("message", chat.check_message, split=True)
-    router.add("users", chat.users)
-    router.add("typing", chat.typing)
-    router.add("history", chat.history_page)
-    router.add("claim_name", chat.claim_name)
-    router.add("release_name", chat.release_name)
-    if services.games is not None:
-        services.games.register(router)
+DomainCall = Callable[[str, Any], dict]  # (sid, payload) -> the ack
+# Wraps each domain call once at start-up (ops.Metrics.instrument counts and times them).
+Instrument = Callable[[str, DomainCall], DomainCall]
 
 
-def register_connection_handlers(
-    server: socketio.Server, services: Services, settings: Settings
+def register_handlers(
+    sio: SocketIO,
+    chat: ChatService,
+    games: GameService | None,
+    *,
+    max_connections_per_ip: int,
+    instrument: Instrument | None = None,
 ) -> None:
-    chat = services.chat
-    per_address_cap = settings.max_connections_per_ip
+    """Declare the connection lifecycle, every chat and game event, and the catch-all."""
+    sio.on_error_default(refuse)
+    _connections(sio, chat, max_connections_per_ip)
 
-    def on_connect(sid, environ, auth):
-        address = client_address(environ)
-        if per_address_cap and chat.connections_from(address) >= per_address_cap:
+    def declare(event: str, call: DomainCall) -> None:
+        counted = instrument(event, call) if instrument else call
+
+        def adapter(payload: Any = None, *_extra: Any) -> dict:
+            return counted(request.sid, payload)
+
+        adapter.__name__ = f"on_{event}"
+        sio.on_event(event, adapter)
+
+    # chat: docs/protocol.md, "Chat", "Presence", "History"
+    declare("set_username", chat.set_username)
+    # checked in arrival order, then stored; answered once committed (the ack says it is stored)
+    declare("message", lambda sid, payload: chat.check_message(sid, payload)())
+    declare("users", chat.users)
+    declare("typing", chat.typing)
+    declare("history", chat.history_page)
+    declare("claim_name", chat.claim_name)
+    declare("release_name", chat.release_name)
+    if games is not None:  # docs/protocol.md, "Rock-paper-scissors"
+        declare("find_match", games.find_match)
+        declare("cancel_match", games.cancel_match)
+        declare("throw", games.throw)
+        declare("leave_game", games.leave_game)
+        declare("challenge", games.challenge)
+        declare("answer_challenge", games.answer_challenge)
+        declare("rematch", games.rematch)
+        declare("games", games.games)
+        declare("watch", games.watch)
+        # checked in arrival order, then stored (or read) and answered: once committed
+        declare("game_chat", lambda sid, payload: games.check_game_chat(sid, payload)())
+        declare("leaderboard", lambda sid, payload: games.check_leaderboard(sid, payload)())
+
+    @sio.on("*")
+    def unknown(event: Any, *_args: Any) -> dict:
+        raise Refused(f"Unknown event '{shown(event)}'.")
+
+
+def _connections(sio: SocketIO, chat: ChatService, per_address: int) -> None:
+    @sio.on("connect")
+    def connect(auth: Any = None) -> None:
+        sid = request.sid
+        address = client_address(request.environ)
+        if per_address and chat.connections_from(address) >= per_address:
             log.info("refused %s: too many connections", address, extra={"address": address})
             raise socketio.exceptions.ConnectionRefusedError(
                 "Too many connections from your address."
             )
         log.info("connect %s from %s", sid, address, extra={"sid": sid, "address": address})
         try:
-            chat.connect(sid, address, auth)
+            resume = chat.connect(sid, address, auth)
+            # A resume sends `session` and the replay: after the answer to CONNECT. Where it
+            # can't wait (the test client), it runs now, and a failure refuses the connect.
+            if resume is not None and not after_connect(lambda: _resume(sio, sid, resume)):
+                resume()
         except Refused as refused:  # a bad auth: connect() took nothing
             raise socketio.exceptions.ConnectionRefusedError(refused.reason) from None
         except Exception:
@@ -52,25 +105,32 @@ def register_connection_handlers(
                 "The server could not connect you."
             ) from None
 
-    def on_disconnect(sid, reason=None):
+    @sio.on("disconnect")
+    def disconnect(reason: str | None = None) -> None:
         voluntary = reason == socketio.Server.reason.CLIENT_DISCONNECT
         try:
-            chat.disconnect(sid, voluntary)
+            chat.disconnect(request.sid, voluntary)
         except Exception:
-            log.exception("disconnect failed for %s", sid)
-
-    server.on("connect", on_connect)
-    server.on("disconnect", on_disconnect)
-    services.runtime.spawn(_sweep_idle, services, settings)
+            log.exception("disconnect failed for %s", request.sid)
 
 
-def _sweep_idle(services: Services, settings: Settings) -> None:
-    """One task for all connections (not a timer each): closes those that never named
-    themselves within UNNAMED_IDLE_SECONDS."""
-    period = max(1.0, min(10.0, settings.unnamed_idle_seconds / 4))
-    while not services.closing:
-        services.runtime.sleep(period)
-        try:
-            services.chat.kick_idle_unnamed()
-        except Exception:
-            log.exception("idle sweep failed")
+def _resume(sio: SocketIO, sid: str, resume: Callable[[], None]) -> None:
+    """A resume after the CONNECT answer. If it fails, it has released what the connection
+    took; closing the transport (not a Socket.IO DISCONNECT) lets the client reconnect and try
+    again, as after a lost connection."""
+    try:
+        resume()
+    except Exception as exc:
+        if isinstance(exc, Refused):
+            log.info("resume failed for %s: %s", sid, exc.reason, extra={"sid": sid})
+        else:
+            log.exception("resume failed for %s", sid)
+        eio_sid = sio.server.manager.eio_sid_from_sid(sid, "/")
+        if eio_sid is not None:
+            close_transport(sio.server.eio, eio_sid)
+
+
+def client_events(sio: SocketIO) -> list[str]:
+    """The client events declared on `sio` (connection events and the catch-all excluded)."""
+    declared = sio.server.handlers.get("/", {})
+    return sorted(e for e in declared if e not in ("connect", "disconnect", "*"))

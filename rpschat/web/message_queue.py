@@ -1,63 +1,64 @@
-"""The Socket.IO message queue between nodes (python-socketio's Redis manager), tuned.
+"""The Socket.IO message queue between nodes: python-socketio's Redis manager, subclassed.
 
-Kept apart from rpschat/storage/redis: this part knows python-socketio's manager, the
-shared state does not.
+Passed to Flask-SocketIO as `client_manager=` with this deployment's `channel=`. It adds two
+things to `socketio.RedisManager`, each in an override that says why:
+- every lobby message this node delivers to its own sockets, from any node, is reported to
+  `on_lobby_message` (the chat's watermark, for an exact replay: see docs/protocol.md);
+- a blocking connection pool, so a burst of publishes waits for a connection instead of failing.
+`initialize()` may be called at start-up (the node then listens on its channel before its first
+client) and is idempotent: python-socketio calls it again at the first connection.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import redis
+import socketio
 
 from rpschat.domain.ports import LOBBY
-from rpschat.storage.redis.client import POOL_WAIT_SECONDS
-
-
-def share_socketio(manager: Any, channel: str, on_lobby_message: Callable[[int], None]) -> None:
-    """Point the Socket.IO message queue at this deployment's channel, and report every lobby
-    message this node delivers to its own sockets (for an exact replay, see docs/protocol.md).
-
-    python-socketio's pub/sub manager delivers every emit, local or from another node, through
-    `_handle_emit`; the channel must be set before the first publish or subscribe."""
-    manager.channel = channel
-    deliver = getattr(manager, "_handle_emit", None)
-    if deliver is None:  # no message queue: emits are delivered here, synchronously
-        return
-    _use_a_blocking_pool(manager)
-
-    def deliver_and_note(message: dict) -> None:
-        deliver(message)
-        for message_id in _lobby_message_ids(message):
-            on_lobby_message(message_id)
-
-    manager._handle_emit = deliver_and_note
-
 
 QUEUE_CONNECTIONS = 200
+POOL_WAIT_SECONDS = 30  # a burst (a join storm) waits this long for a connection
 
 
-def _use_a_blocking_pool(manager: Any) -> None:
-    """python-socketio's Redis manager uses redis-py's default pool, which refuses a command
-    when 100 are under way ("Too many connections"): in a burst of emits (a join storm) publishes
-    failed, and the retry replaced the subscription the listener was reading. With a blocking
-    pool a publisher waits for a connection instead."""
-    url = getattr(manager, "redis_url", "")
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        return  # Sentinel and others: left as python-socketio makes them
+class QueueManager(socketio.RedisManager):
+    def __init__(self, url: str, channel: str):
+        super().__init__(url, channel=channel)
+        self.on_lobby_message: Callable[[int], None] = lambda message_id: None
+        self._listening = False
 
-    def redis_connect() -> None:
+    def initialize(self) -> None:
+        if self._listening:
+            return
+        self._listening = True
+        super().initialize()
+
+    # python-socketio delivers every emit, local or from another node, through this (private)
+    # method and offers no public hook on delivery; overriding it here replaces no instance
+    # attribute and keeps the library's behaviour: deliver first, then report.
+    def _handle_emit(self, message: dict) -> None:
+        super()._handle_emit(message)
+        for message_id in _lobby_message_ids(message):
+            self.on_lobby_message(message_id)
+
+    # The connection is made in this (private) method; `redis_options` reaches only
+    # `Redis.from_url`, which cannot choose the pool class. python-socketio's default pool
+    # refuses a command when 100 are under way ("Too many connections"): in a burst of emits (a
+    # join storm) publishes failed, and the retry replaced the subscription the listener was
+    # reading. With a blocking pool a publisher waits for a connection instead.
+    def _redis_connect(self) -> None:
+        if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            super()._redis_connect()  # Sentinel and others: as python-socketio makes them
+            return
         # A late reply is no failure: python-socketio would publish the emit again.
-        options = {"socket_timeout": 30, "socket_connect_timeout": 5, **manager.redis_options}
+        options = {"socket_timeout": 30, "socket_connect_timeout": 5, **self.redis_options}
         pool = redis.BlockingConnectionPool.from_url(
-            url, max_connections=QUEUE_CONNECTIONS, timeout=POOL_WAIT_SECONDS, **options
+            self.redis_url, max_connections=QUEUE_CONNECTIONS, timeout=POOL_WAIT_SECONDS, **options
         )
-        manager.redis = redis.Redis(connection_pool=pool)
-        manager.pubsub = manager.redis.pubsub(ignore_subscribe_messages=True)
-        manager.connected = True
-
-    manager._redis_connect = redis_connect
+        self.redis = redis.Redis(connection_pool=pool)
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.connected = True
 
 
 def _lobby_message_ids(message: dict) -> Iterable[int]:

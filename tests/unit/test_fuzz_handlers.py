@@ -5,6 +5,7 @@ import logging
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rpschat.web.handlers import client_events
 from tests.unit.conftest import Harness
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
@@ -42,7 +43,7 @@ class ErrorLog(logging.Handler):
 
 
 def all_events(harness):
-    return harness.socketio.server.router.events() + ["no_such_event"]
+    return client_events(harness.socketio) + ["no_such_event"]
 
 
 def test_every_event_is_known_to_the_fuzzer():

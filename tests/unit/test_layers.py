@@ -56,6 +56,16 @@ def test_storage_never_imports_the_web_layer_or_the_wiring():
     assert violations("storage", lambda m: not within(m, *forbidden)) == []
 
 
+def test_the_web_layer_never_imports_the_wiring():
+    # web -> domain <- storage; app.py and the wiring put them together
+    assert violations("web", lambda m: not within(m, "rpschat.wiring")) == []
+
+
+def test_the_wiring_imports_no_web_module():
+    found = [m for _, m in imported_modules(PACKAGE / "wiring.py") if within(m, "rpschat.web")]
+    assert found == []
+
+
 @pytest.mark.parametrize(
     ("source", "module"),
     [

@@ -1,0 +1,135 @@
+"""The shared handler seams (rpschat/web/events.py): strict client packets, acks noted at decode,
+refusals as an ack or an `error` event, internal errors logged once. Threading mode (the test
+client); tests/net/test_packets.py runs the same seams on the real eventlet server."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from rpschat.domain.errors import Refused
+from rpschat.web.events import INTERNAL_ERROR, ClientPacket, MalformedPacket, asked_for_ack
+from rpschat.web.handlers import client_events
+from tests.unit.conftest import events
+
+# Socket.IO packets as they arrive inside an Engine.IO "4" message
+MALFORMED = [
+    "abc",  # no packet type (the official suite's "4abc")
+    "2{}",  # an event that is not a list (the suite's "42{}")
+    '2abc["message-with-ack",1]',  # an ack id that is not a number (the suite's "42abc[...]")
+    "2[]",  # no event name
+    "2[null]",  # a name that is neither a string nor a number
+    '2["connect",{}]',  # reserved names would reach the connect handler
+    '2["disconnect"]',
+    "2",  # an event with no data at all
+    '4"no"',  # CONNECT_ERROR only goes to clients
+    '9["x"]',  # no such type
+    '0"token"',  # CONNECT takes an object
+    '51-["x",{"_placeholder":true,"num":0}',  # a binary header that is not JSON
+    '5["x"]',  # BINARY_EVENT without attachments
+    '21-["x"]',  # attachments on a plain EVENT
+    "3[]",  # an ack without an id
+    '31{"a":1}',  # an ack that is not a list
+    "2" + "1" * 101 + '["x"]',  # an id too long
+]
+
+
+@pytest.mark.parametrize("encoded", MALFORMED)
+def test_malformed_packets_are_refused_at_decode(encoded):
+    with pytest.raises(MalformedPacket):
+        ClientPacket(encoded_packet=encoded)
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    ['2["x",{}]', '21["x"]', "2[7]", '2/custom,["x"]', "0", '0{"token":"t"}', "1", '31["a"]'],
+)
+def test_well_formed_packets_decode(encoded):
+    ClientPacket(encoded_packet=encoded)
+
+
+def test_decoding_an_event_notes_whether_it_asked_for_an_ack():
+    ClientPacket(encoded_packet='2["x",{}]')
+    assert asked_for_ack() is False
+    ClientPacket(encoded_packet='212["x",{}]')
+    assert asked_for_ack() is True
+    header = ClientPacket(encoded_packet='51-["x",{"_placeholder":true,"num":0}]')
+    ClientPacket(encoded_packet='21["y"]')
+    assert header.add_attachment(b"\x01") is True  # the binary event's handler runs now
+    assert asked_for_ack() is False
+
+
+def test_refusals_are_acks_or_error_events_never_both(harness):
+    client = harness.client()
+    assert client.emit("typing", {"typing": True}, callback=True) == {
+        "ok": False,
+        "error": "Pick a name before you chat.",
+    }
+    assert events(client, "error") == []
+    client.emit("typing", {"typing": True})
+    assert events(client, "error") == [{"event": "typing", "error": "Pick a name before you chat."}]
+
+
+def test_successes_without_an_ack_are_silent(harness):
+    ada, _ = harness.join("Ada")
+    ada.emit("typing", {"typing": True})
+    assert events(ada, "error") == []
+
+
+def test_unknown_numeric_event_names_are_refused_by_name(harness):
+    client = harness.client()
+    assert client.emit(7, {}, callback=True) == {"ok": False, "error": "Unknown event '7'."}
+    client.emit(7, {})
+    assert events(client, "error") == [{"event": "7", "error": "Unknown event '7'."}]
+
+
+class Records(logging.Handler):
+    def __init__(self):
+        super().__init__(level=logging.ERROR)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@pytest.fixture
+def error_log():
+    handler = Records()
+    logging.getLogger().addHandler(handler)
+    yield handler.records
+    logging.getLogger().removeHandler(handler)
+
+
+def test_a_bug_is_answered_with_the_internal_error_and_logged_once(harness, monkeypatch, error_log):
+    ada, _ = harness.join("Ada")
+
+    def broken():
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(harness.services.chat.directory, "names", broken)  # a bug under `users`
+    assert ada.emit("users", {}, callback=True) == {"ok": False, "error": INTERNAL_ERROR}
+    assert [r.exc_info[1].args for r in error_log] == [("boom",)]
+    ada.emit("users", {})
+    assert events(ada, "error") == [{"event": "users", "error": INTERNAL_ERROR}]
+    assert len(error_log) == 2
+    assert ada.emit("typing", {"typing": False}, callback=True) == {"ok": True}
+
+
+def test_a_refusal_is_not_logged_as_an_error(harness, monkeypatch, error_log):
+    client = harness.client()
+
+    def refuse():
+        raise Refused("Not now.")
+
+    monkeypatch.setattr(harness.services.chat.directory, "names", refuse)
+    assert client.emit("users", {}, callback=True) == {"ok": False, "error": "Not now."}
+    assert error_log == []
+
+
+def test_every_client_event_is_declared_with_socketio_on(harness):
+    declared = set(client_events(harness.socketio))
+    assert {"set_username", "message", "users", "typing", "history"} <= declared
+    assert {"find_match", "throw", "game_chat", "leaderboard", "watch", "rematch"} <= declared
+    handlers = harness.socketio.server.handlers["/"]
+    assert {"connect", "disconnect", "*"} <= set(handlers)
