@@ -148,10 +148,11 @@ def guard_messages(server: socketio.Server) -> None:
         _local.after_connect = queued = []
         try:
             deliver(eio_sid, data)
-        except ValueError as exc:  # MalformedPacket, and python-socketio's own protocol errors
-            log.info("%s sent a malformed packet (%s); closing", eio_sid, exc)
+        except ValueError:  # MalformedPacket, and python-socketio's own protocol errors
             close_transport(eio, eio_sid)
-            return
+            # for whoever wrapped this handler to log: under eventlet the transport's session
+            # gate (one line per packet, rate-limited), else engineio
+            raise
         finally:
             _local.after_connect = None
         for work in queued:
