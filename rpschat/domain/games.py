@@ -175,4 +175,4 @@ class GameService:
 
     def live_count(self) -> int:
         """Games being played (with shared stores: in the whole cluster)."""
-        return len(self._ctx.store.live_games())
+        return self._ctx.store.live_count()

@@ -287,9 +287,12 @@ class InMemoryRematchStore:
     def __init__(self) -> None:
         self._requesters: dict[str, set[str]] = {}
         self._players: dict[str, frozenset[str]] = {}
+        self._games_by_player: dict[str, set[str]] = {}  # so a player leaving costs their games
 
     def add_request(self, game_id: str, player: str, players: frozenset[str]) -> frozenset[str]:
         self._players[game_id] = players
+        for name in players:
+            self._games_by_player.setdefault(name, set()).add(game_id)
         requesters = self._requesters.setdefault(game_id, set())
         requesters.add(player)
         return frozenset(requesters)
@@ -299,10 +302,15 @@ class InMemoryRematchStore:
 
     def clear(self, game_id: str) -> None:
         self._requesters.pop(game_id, None)
-        self._players.pop(game_id, None)
+        for name in self._players.pop(game_id, ()):
+            games = self._games_by_player.get(name)
+            if games is not None:
+                games.discard(game_id)
+                if not games:
+                    del self._games_by_player[name]
 
     def games_involving(self, player: str) -> list[str]:
-        return [game_id for game_id, players in self._players.items() if player in players]
+        return sorted(self._games_by_player.get(player, ()))
 
 
 class Rematches:

@@ -320,6 +320,8 @@ class MatchStore(Protocol):
     def live_games(self) -> list[Match]:
         """Live matches, in the order they started."""
 
+    def live_count(self) -> int: ...
+
     def overdue(self, cutoff: float) -> list[tuple[str, int]]:
         """(game id, round) of live matches whose round deadline is before `cutoff`."""
 

@@ -1209,6 +1209,8 @@ def test_no_lock_is_left_behind_once_games_are_over(harness):
     ada, bea, game_id = start_game(harness, best_of=1)
     cyd = Seat(harness, "Cyd")
     assert cyd.emit("watch", {"game_id": game_id})["ok"]
+    assert harness.services.games.live_count() == 1
     play_round(game_id, (ada, "rock"), (bea, "scissors"))
     assert ada.wait_for("game_over")
     assert harness.services.games._ctx.locks.held() == 0
+    assert harness.services.games.live_count() == 0

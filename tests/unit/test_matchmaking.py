@@ -11,6 +11,7 @@ from rpschat.domain.matchmaking import (
     Challenge,
     Challenges,
     InMemoryQueueStore,
+    InMemoryRematchStore,
     Matchmaker,
     Pairing,
     Rematches,
@@ -337,3 +338,14 @@ def test_rematch_requests_are_dropped_when_a_player_leaves():
     assert rematches.request("g1", "bob", ("ann", "bob")) is False
     rematches.forget("g2")
     assert rematches.requested_by("g2") == frozenset()
+
+
+def test_the_rematch_store_forgets_cleared_games_entirely():
+    store = InMemoryRematchStore()
+    store.add_request("g1", "ann", frozenset({"ann", "bob"}))
+    store.add_request("g2", "ann", frozenset({"ann", "cid"}))
+    assert store.games_involving("ann") == ["g1", "g2"] and store.games_involving("cid") == ["g2"]
+    store.clear("g1")
+    assert store.games_involving("bob") == [] and store.games_involving("ann") == ["g2"]
+    store.clear("g2")
+    assert (store._requesters, store._players, store._games_by_player) == ({}, {}, {})

@@ -292,6 +292,7 @@ def test_match_store_keeps_live_games_and_lets_finished_ones_expire(client, keys
     other = Match.start("g0", "Cy", "Dee", 1, now=100.0, round_seconds=10)
     store.put(other)
     assert [m.game_id for m in store.live_games()] == ["g1", "g0"]  # in the order they started
+    assert store.live_count() == 2
     assert store.overdue(111.0) == [("g0", 1)] and store.overdue(110.0) == []
     match.forfeit("Bea", "forfeit")
     store.put(match)

@@ -118,6 +118,9 @@ class InMemoryMatchStore:
     def live_games(self) -> list[Match]:
         return [self._matches[game_id] for game_id in self._live]
 
+    def live_count(self) -> int:
+        return len(self._live)
+
     def overdue(self, cutoff: float) -> list[tuple[str, int]]:
         return [
             (match.game_id, match.round)

@@ -127,6 +127,9 @@ class RedisMatchStore:
     def live_games(self) -> list[Match]:
         return self._load(self._live_ids, "z", "+inf")
 
+    def live_count(self) -> int:
+        return self._redis.zcard(self._live_ids)
+
     def overdue(self, cutoff: float) -> list[tuple[str, int]]:
         return [
             (match.game_id, match.round)
