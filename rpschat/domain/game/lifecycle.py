@@ -108,23 +108,31 @@ class MatchLifecycle:
 
     # ---- starting ----------------------------------------------------------------------------
 
-    def start(self, player_a: str, player_b: str, best_of: int) -> Match:
-        """A new match between two players nobody else can pair meanwhile (the caller holds
-        the lobby lock)."""
+    def create(self, player_a: str, player_b: str, best_of: int) -> Match:
+        """Store a new match (the caller holds the lobby lock, so nobody else can pair these
+        two meanwhile). Nobody hears of it until `announce`, which the caller runs once it has
+        let go of the lobby lock: the lobby lock is held for as few round trips as possible."""
         ctx = self._ctx
-        now = ctx.runtime.now()
         user_ids = {p: u for p in (player_a, player_b) if (u := ctx.user_id_of(p)) is not None}
         match = Match.start(
             self._make_game_id(),
             player_a,
             player_b,
             best_of,
-            now,
+            ctx.runtime.now(),
             ctx.settings.round_seconds,
             user_ids=user_ids,
         )
-        with ctx.locks.hold(game_key(match.game_id)):
-            ctx.store.put(match)
+        ctx.store.put(match)
+        return match
+
+    def announce(self, created: Match, away: dict[str, float] | None = None) -> None:
+        """The players join the game's room and hear of it, and its first round starts.
+        `away`: players matched while their connection is lost -> the grace left, for their
+        opponent."""
+        ctx = self._ctx
+        with ctx.locks.hold(game_key(created.game_id)):
+            match = ctx.store.get(created.game_id) or created
             room = game_room(match.game_id)
             for player in match.players:
                 user_id = match.user_ids.get(player)
@@ -135,14 +143,17 @@ class MatchLifecycle:
                 found = {
                     "game_id": match.game_id,
                     "opponent": match.opponent_of(player),
-                    "best_of": best_of,
+                    "best_of": match.best_of,
                     "players": list(match.players),
                     "round_seconds": match.round_seconds,
                 }
                 ctx.emit_to_player(match, player, "match_found", found)
-            log.debug("game %s: %s vs %s, best of %d", match.game_id, player_a, player_b, best_of)
+            log.debug("game %s: %s vs %s, best of %d", match.game_id, *match.players, match.best_of)
+            if match.is_over:  # ended before it was announced (a player left for good)
+                return
             self._start_round(match)
-        return match
+            for player, grace in (away or {}).items():
+                self.tell_opponent_away(match, player, grace)
 
     def tell_opponent_away(self, match: Match, name: str, grace_seconds: float) -> None:
         status = {"game_id": match.game_id, "name": name, "connected": False}

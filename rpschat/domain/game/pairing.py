@@ -36,6 +36,10 @@ CHALLENGE_SHAPE = '{to: "Bea", best_of: 3}'
 ANSWER_SHAPE = '{challenge_id: "c1", accept: true}'
 MAX_NAME_ECHO = 32
 
+# A match stored under the lobby lock, to announce once it is let go: the match, and the
+# players matched while their connection is lost -> the grace left (for their opponent).
+Created = tuple[Match, dict[str, float]]
+
 
 class Pairing:
     def __init__(
@@ -66,8 +70,11 @@ class Pairing:
         ctx.limit(conn, "other")
         with ctx.lobby():
             pairing = self.matchmaker.enqueue(conn.name, best_of)
-            if pairing is not None:
-                self.start(pairing.waited, pairing.arrived, best_of)
+            # Neither is queued any more (one was popped, one never went in), and neither is
+            # dropped (a drop takes a player out of the queue): nothing else to undo.
+            created = self._create(pairing.waited, pairing.arrived, best_of) if pairing else None
+        if created is not None:
+            self.announce(*created)
         return OK
 
     def cancel_match(self, sid: str, payload: Any) -> dict:
@@ -79,30 +86,37 @@ class Pairing:
                 raise Refused(NOT_QUEUED)
         return OK
 
-    def requeue(self, name: str, best_of: int) -> None:
-        """Back into the queue after a resume (the caller holds the lobby lock)."""
+    def requeue(self, name: str, best_of: int) -> Created | None:
+        """Back into the queue after a resume (the caller holds the lobby lock, and announces
+        the match this makes, if any, once it let go)."""
         try:
             pairing = self.matchmaker.enqueue(name, best_of)
         except Refused:
-            return
-        if pairing is not None:
-            self.start(pairing.waited, pairing.arrived, best_of)
+            return None
+        return self._create(pairing.waited, pairing.arrived, best_of) if pairing else None
 
-    def start(self, player_a: str, player_b: str, best_of: int) -> Match:
-        """Start a match (under the lobby lock): both players leave the queue, and a player
-        matched while their connection is lost has their opponent told."""
+    def start(self, player_a: str, player_b: str, best_of: int) -> Created:
+        """A match between two players who may be queued or dropped (challenges, rematches),
+        under the lobby lock: both leave the queue; a player matched while their connection is
+        lost will have their opponent told. `announce` it once the lobby lock is let go."""
         ctx = self._ctx
         for player in (player_a, player_b):
             self.matchmaker.remove(player)
             ctx.drops.forget_queue(player)
-        match = self._lifecycle.start(player_a, player_b, best_of)
+        created, _ = self._create(player_a, player_b, best_of)
         now = ctx.runtime.now()
-        for player in match.players:  # matched (via a challenge) while their connection is lost
+        away = {}
+        for player in created.players:
             drop = ctx.drops.get(player)
             if drop is not None:
-                grace = ctx.settings.resume_grace_seconds - (now - drop.at)
-                self._lifecycle.tell_opponent_away(match, player, grace)
-        return match
+                away[player] = ctx.settings.resume_grace_seconds - (now - drop.at)
+        return created, away
+
+    def _create(self, player_a: str, player_b: str, best_of: int) -> Created:
+        return self._lifecycle.create(player_a, player_b, best_of), {}
+
+    def announce(self, match: Match, away: dict[str, float]) -> None:
+        self._lifecycle.announce(match, away)
 
     # ---- challenges --------------------------------------------------------------------------
 
@@ -147,15 +161,18 @@ class Pairing:
             self.expire_challenges(now)
             if challenge_id in self._expired_challenges:
                 raise Refused(CHALLENGE_EXPIRED)
+            created = None
             if accept:
                 challenge = self.challenges.accept(challenge_id, conn.name, now)
                 self._cancel_challenge_timer(challenge_id)
                 self._tell_challenger(challenge, accepted=True, reason="accepted")
-                self.start(challenge.challenger, challenge.challenged, challenge.best_of)
+                created = self.start(challenge.challenger, challenge.challenged, challenge.best_of)
             else:
                 challenge = self.challenges.decline(challenge_id, conn.name, now)
                 self._cancel_challenge_timer(challenge_id)
                 self._tell_challenger(challenge, accepted=False, reason="declined")
+        if created is not None:
+            self.announce(*created)
         return OK
 
     def send_challenged(self, challenge: Challenge, now: float) -> None:
@@ -213,6 +230,7 @@ class Pairing:
         ctx = self._ctx
         conn = ctx.caller(sid)
         game_id = as_object(payload, GAME_SHAPE).get("game_id")
+        created = None
         with ctx.lobby(), ctx.game_lock(game_id):
             match = ctx.match(game_id)
             ctx.limit(conn, "other")
@@ -230,10 +248,12 @@ class Pairing:
             already_asked = name in self.rematches.requested_by(match.game_id)
             if self.rematches.request(match.game_id, name, match.players):
                 self._lifecycle.forget(match.game_id)
-                self.start(*match.players, match.best_of)
+                created = self.start(*match.players, match.best_of)
             elif not already_asked:
                 asked = {"game_id": match.game_id, "by": name}
                 ctx.emit_to_player(match, opponent, "rematch_requested", asked)
+        if created is not None:
+            self.announce(*created)
         return OK
 
     def _refuse_rematch_with(self, match: Match, opponent: str) -> None:

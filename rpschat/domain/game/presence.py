@@ -54,6 +54,7 @@ class PresenceReactions:
         """A resumed connection: back into its rooms, its game state and its queue."""
         ctx = self._ctx
         ctx.remember(user_id, name)
+        created = None
         with ctx.lobby():
             drop = ctx.drops.pop(name)
             for game_id in self.games_of(user_id, name):
@@ -66,7 +67,9 @@ class PresenceReactions:
                 if challenge.challenged == name:
                     self._pairing.send_challenged(challenge, now)
             if drop is not None and drop.queued_best_of is not None and live is None:
-                self._pairing.requeue(name, drop.queued_best_of)
+                created = self._pairing.requeue(name, drop.queued_best_of)
+        if created is not None:
+            self._pairing.announce(*created)
 
     def user_gone(self, user_id: str, name: str) -> None:
         """Gone for good (grace over, or a deliberate disconnect): forfeit and clean up. The
