@@ -13,7 +13,7 @@ engine.io-protocol suite (tests/conformance/):
 - a second long-poll while one is pending closes the session (the pending poll gets a CLOSE
   packet, the second one 400): python-engineio lets both wait, and a packet goes to either;
 - a client's CLOSE ends the pending poll with a NOOP packet, not an empty body (which is no
-  Engine.IO payload at all);
+  Engine.IO payload at all), also a poll that races the CLOSE on another connection;
 - a POST is answered `ok`, not `OK`;
 - a poll that comes while the session upgrades lets the WebSocket's reader go first, so a
   client that sent UPGRADE before it polled gets 400, not a NOOP;
@@ -33,7 +33,8 @@ TRANSPORTS = ("polling", "websocket")
 METHODS = ("GET", "POST", "OPTIONS")
 PACKET_TYPES = frozenset("0123456b")  # a packet's first character; "b": base64 binary
 SEPARATOR = "\x1e"
-UPGRADE_PASSES = 3  # event-loop passes a poll waits for an upgrade under way (see _poll)
+# Event-loop passes a request waits for one racing it on another connection (see _poll, _post)
+RACE_PASSES = 3
 
 
 class PollingGuard:
@@ -73,7 +74,7 @@ class PollingGuard:
                 session.close(wait=False, abort=False, reason=self.eio.reason.TRANSPORT_ERROR)
             return _bad_request(start_response)
         session = self.eio.sockets.get(sid)
-        for _ in range(UPGRADE_PASSES):
+        for _ in range(RACE_PASSES):
             if session is None or not session.upgrading:
                 break
             # The client may have sent UPGRADE before this poll: a poll on a kept-alive
@@ -104,9 +105,17 @@ class PollingGuard:
             if session is not None:
                 session.close(wait=False, abort=True, reason=self.eio.reason.TRANSPORT_ERROR)
             return _bad_request(start_response)
-        if sid in self._polling and "1" in packets:
-            # engineio ends the pending poll with an empty payload when the client closes
-            self.eio.send_packet(sid, packet.Packet(packet.NOOP))
+        if "1" in packets:
+            # A poll the client sent just before its CLOSE may still be on its way on another
+            # connection (or resumed later than this one, being kept alive): let it come first,
+            # or it finds the session gone (400) instead of ending it.
+            for _ in range(RACE_PASSES):
+                if sid in self._polling or sid not in self.eio.sockets:
+                    break
+                self.eio.sleep(0)
+            if sid in self._polling:
+                # engineio ends the pending poll with an empty payload when the client closes
+                self.eio.send_packet(sid, packet.Packet(packet.NOOP))
         result = self.app(environ, start_response)
         return [b"ok"] if result == [b"OK"] else result
 

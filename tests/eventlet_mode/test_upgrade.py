@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import socket
 
+import eventlet.greenio
+import eventlet.patcher
 import requests
 
 from tests.eventlet_mode.test_transport import served  # noqa: F401 (fixture)
@@ -110,3 +112,32 @@ def test_a_poll_that_comes_with_the_upgrade_lets_it_go_first(served):  # noqa: F
     finally:
         raw.close()
         http.close()
+
+
+def test_a_poll_racing_the_clients_close_ends_with_a_noop(served):  # noqa: F811
+    """The client polls, then closes (POST "1") on a kept-alive connection: the POST is resumed
+    straight from the event loop, the poll's new connection waits to be accepted. The poll must
+    still be the one that ends the session, with a NOOP, not find it gone (400)."""
+    url, _ = served()
+    sid = polling_session(url)
+    host, port = url.removeprefix("http://").split(":")
+    target = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
+    post = socket.create_connection((host, int(port)), timeout=5)
+    post.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    request = f"POST {target} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: 1\r\n\r\n"
+    try:
+        post.sendall(f"{request}3".encode())
+        assert post.recv(4096).startswith(b"HTTP/1.1 200")  # now a kept-alive connection
+        # The poll's connection and request go out without giving the server a pass (a plain
+        # socket), then the CLOSE: the server finds both in one pass, the kept-alive POST first.
+        real = eventlet.patcher.original("socket")
+        poll = real.create_connection((host, int(port)), timeout=5)
+        poll.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+        post.sendall(f"{request}1".encode())
+        poll = eventlet.greenio.GreenSocket(poll)
+        answer = poll.recv(4096)
+        assert answer.split(b"\r\n")[0] == b"HTTP/1.1 200 OK"
+        assert answer.endswith(b"\r\n\r\n6")
+        poll.close()
+    finally:
+        post.close()
