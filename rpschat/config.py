@@ -99,6 +99,7 @@ class Settings:
     login_rate: RateSpec | None = RateSpec(5, 60.0)
     login_rate_per_ip: RateSpec | None = RateSpec(20, 60.0)
     password_hash_kib: int = 65536  # Argon2id's memory per hash
+    moderators: tuple[str, ...] = ()  # claimed names
     max_message_chars: int = 2000
     max_frame_bytes: int = 512 * 1024
     max_backlog_bytes: int = 1024 * 1024
@@ -146,6 +147,7 @@ class Settings:
             login_rate=_rate(env, "LOGIN_RATE", "5/60" if chat_rate else "0"),
             login_rate_per_ip=_rate(env, "LOGIN_RATE_PER_IP", "20/60" if chat_rate else "0"),
             password_hash_kib=_int(env, "PASSWORD_HASH_KIB", 65536, minimum=64),
+            moderators=tuple(n.strip() for n in env.get("MODERATORS", "").split(",") if n.strip()),
             max_message_chars=_int(env, "MAX_MESSAGE_CHARS", 2000, minimum=1),
             max_frame_bytes=_int(env, "MAX_FRAME_BYTES", 512 * 1024, minimum=1024),
             max_backlog_bytes=_int(env, "MAX_BACKLOG_BYTES", 1024 * 1024, minimum=64 * 1024),

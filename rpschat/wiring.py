@@ -11,11 +11,13 @@ from rpschat.cluster import ClusterKeeper
 from rpschat.config import Settings
 from rpschat.domain.chat import ChatLimits, ChatService
 from rpschat.domain.games import GameService, GameSettings
+from rpschat.domain.moderation import ModerationService
 from rpschat.domain.ports import Outbox
 from rpschat.domain.ratelimit import MemoryRateLimiter
 from rpschat.storage.accounts import Argon2Passwords, open_accounts
 from rpschat.storage.confusables import NAME_RULES
 from rpschat.storage.history import open_history
+from rpschat.storage.moderation import open_moderation
 from rpschat.storage.presence import MemoryDirectory, MemoryTokens
 from rpschat.storage.redis.state import RedisState
 from rpschat.storage.results import MemoryResults, open_results
@@ -118,6 +120,8 @@ def build_services(
         **(shared.game_stores(game_settings.finished_game_seconds) if shared else {}),
     )
     chat.listener = games
+    moderation = ModerationService(chat, open_moderation(history), settings.moderators)
+    chat.guard = moderation
     keeper = None
     if shared is not None:
         keeper = ClusterKeeper(shared, chat, runtime, games)

@@ -134,6 +134,8 @@ class ChatService:
     names: NameRules = field(default_factory=lambda: NameRules(lambda text: text))
     accounts: AccountStore | None = None  # claimed names; None: claiming is off
     passwords: PasswordHasher | None = None
+    # Moderation (domain/moderation.py): mutes, bans, kicks; None: no moderation
+    guard: Any = None
     listener: PresenceListener = field(default_factory=_NoGame)
     connections: dict[str, Connection] = field(default_factory=dict)
     # The highest lobby message id delivered to this node's sockets (see _replay).
@@ -152,6 +154,8 @@ class ChatService:
         it once the client has been told it is connected, before the connection's next event.
         If the resume fails, it releases all the connection took (its slot in the per-address
         count, the name) and raises: the caller then ends the connection."""
+        if self.guard is not None:
+            self.guard.check_can_connect(address)
         auth = auth if isinstance(auth, dict) else {}
         token = auth.get("token")
         last_id = optional_whole_number(auth, "last_id", LAST_ID_REFUSAL)
@@ -240,6 +244,20 @@ class ChatService:
     def release_user(self, user_id: str) -> None:
         self._release(user_id)
 
+    def remove_user(self, user_id: str) -> None:
+        """A moderator removed the user: it leaves at once, without a "has left" line (the
+        moderation says why), and its connections here close without a grace period."""
+        for conn in list(self.connections.values()):
+            if conn.user_id == user_id:
+                conn.replaced = True
+        self._drop_generation.pop(user_id, None)
+        name = self.directory.release(user_id)
+        if name is None:
+            return
+        self.limiter.forget(user_id)
+        self._push_presence("leave", name)
+        self.listener.user_gone(user_id, name)
+
     def local_users(self) -> set[str]:
         """Users this node answers for: connected here, or in their grace period here."""
         connected = {c.user_id for c in list(self.connections.values()) if c.user_id}
@@ -270,10 +288,18 @@ class ChatService:
             return False
         name = self.directory.name_of(grant.user_id)
         announce = name is None
+        if not announce and self.guard is not None:
+            try:
+                self.guard.check_can_take(self.connections[sid], grant.user_id, name)
+            except Refused as refusal:
+                self._resume_failed(sid, refusal.reason)
+                return False
         if announce:  # the grace period ran out: take the name again if still free
             try:
                 self._take_join(self.connections[sid].address)
                 self._check_not_claimed_by_another(grant.user_id, grant.name)
+                if self.guard is not None:
+                    self.guard.check_can_take(self.connections[sid], grant.user_id, grant.name)
                 self.directory.claim(grant.user_id, grant.name)
             except Refused as refusal:
                 self._resume_failed(sid, refusal.reason)
@@ -313,6 +339,9 @@ class ChatService:
             if old is not None:
                 old.replaced = True
             self.outbox.disconnect(old_sid)
+        self.directory.note_address(user_id, conn.address)  # for a ban by address
+        if self.guard is not None:
+            self.guard.on_named(conn)
 
     def _replay(self, sid: str, last_id: int) -> None:
         """Send what the client missed, in order, then let live messages flow.
@@ -362,6 +391,8 @@ class ChatService:
             return self._log_in(conn, name, account, password)
         if password is not None:
             raise Refused(f"'{name}' is not claimed: take it without a password, then claim it.")
+        if self.guard is not None:
+            self.guard.check_can_take(conn, None, name)
         self._check_look_alike_online(conn, name)
         if name != conn.name:
             self._take_join(conn.address)
@@ -409,6 +440,8 @@ class ChatService:
         self._limit_password_attempts(conn, account)
         if not self._password_matches(account, password):
             raise Refused(f"Wrong password: the name '{account.name}' is claimed.")
+        if self.guard is not None:
+            self.guard.check_can_take(conn, account.user_id, account.name)
         self._take_join(conn.address)
         if conn.user_id is not None:
             self._leave_as_guest(conn)
@@ -481,6 +514,8 @@ class ChatService:
         if not self.accounts.create(account):
             raise Refused(f"'{conn.name}' has just been claimed by someone else.")
         log.info("claim %s", conn.name, extra=_who(conn))
+        if self.guard is not None:
+            self.guard.on_named(conn)  # a moderator's name: reports reach it from now on
         return {"ok": True, "username": conn.name}
 
     def release_name(self, sid: str, payload: Any) -> dict:
@@ -689,5 +724,7 @@ class ChatService:
         self._limit(conn, kind)
 
     def _limit(self, conn: Connection, kind: str) -> None:
+        if kind == "chat" and self.guard is not None:
+            self.guard.check_can_post(conn)
         spec = self.limits.chat_rate if kind == "chat" else self.limits.other_rate
         self.limiter.check(conn.user_id or conn.sid, kind, spec, self.runtime.now())

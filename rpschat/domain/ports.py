@@ -149,6 +149,14 @@ class Directory(Protocol):
     def sid_of(self, user_id: str) -> str | None:
         """One of the user's connections (the latest attached that is still there)."""
 
+    def connections_of(self, user_id: str) -> list[str]:
+        """Every connection of the user, on every node."""
+
+    def note_address(self, user_id: str, address: str) -> None:
+        """The client address the user last connected from (a ban holds it)."""
+
+    def address_of(self, user_id: str) -> str | None: ...
+
 
 @dataclass(frozen=True)
 class TokenGrant:
@@ -201,6 +209,51 @@ class AccountStore(Protocol):
 
     def delete(self, key: str, user_id: str) -> bool:
         """Forgets the claim if it is still `user_id`'s; True if it was."""
+
+
+@dataclass(frozen=True)
+class Sanction:
+    """A mute, kick or ban until `until_ms`, of a user, a claimed name or an address."""
+
+    kind: str  # "mute", "kick" or "ban"
+    until_ms: int
+    reason: str | None = None
+    user_id: str | None = None
+    name_key: str | None = None
+    address: str | None = None
+
+
+class ModerationStore(Protocol):
+    def add(self, sanction: Sanction) -> None: ...
+    def remove(self, kind: str, user_id: str | None) -> bool:
+        """Lifts the user's sanctions of that kind still running; True if there was one."""
+
+    def active(
+        self,
+        kind: str,
+        now_ms: int,
+        user_id: str | None = None,
+        name_key: str | None = None,
+        address: str | None = None,
+    ) -> Sanction | None:
+        """The longest-running sanction of that kind matching the one field given."""
+
+    def audit(
+        self,
+        moderator: str,
+        action: str,
+        target: str,
+        reason: str | None,
+        until_ms: int | None,
+        ts: int,
+    ) -> None: ...
+    def log(self, limit: int) -> list[dict[str, Any]]:
+        """The audit log, newest first."""
+
+    def report(self, user_id: str, name: str, message_id: int, reason: str, ts: int) -> int: ...
+    def ignore(self, user_id: str, other_id: str) -> None: ...
+    def unignore(self, user_id: str, other_id: str) -> None: ...
+    def ignores(self, user_id: str, other_id: str) -> bool: ...
 
 
 class PasswordHasher(Protocol):
@@ -261,6 +314,10 @@ class HistoryStore(Protocol):
     def after(self, room: str, last_id: int, limit: int = 1000) -> list[StoredMessage]:
         """Messages with id > last_id, oldest first: the replay after a resume."""
         ...
+
+    def get(self, message_id: int) -> StoredMessage | None: ...
+    def delete(self, message_id: int) -> StoredMessage | None:
+        """Removes a message (a moderator's delete): gone from pages and replays."""
 
     def close(self, timeout: float = 10) -> bool:
         """Refuses new appends and commits those already queued; False if that outlasts timeout."""

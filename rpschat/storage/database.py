@@ -51,7 +51,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -134,11 +134,61 @@ accounts = Table(
     Column("created_at", BigInteger, nullable=False),  # ms since the epoch
 )
 
+# Moderation (storage/moderation.py): sanctions running until a time, the moderators' audit
+# log, reports, and who ignores whom.
+sanctions = Table(
+    "sanctions",
+    metadata,
+    Column("id", _id_type, primary_key=True, autoincrement=True),
+    Column("kind", String, nullable=False),  # mute, kick, ban
+    Column("user_id", String, nullable=True),
+    Column("name_key", String, nullable=True),
+    Column("address", String, nullable=True),
+    Column("until_ms", BigInteger, nullable=False),
+    Column("reason", Text, nullable=True),
+    Index("ix_sanctions_user", "kind", "user_id"),
+    Index("ix_sanctions_name", "kind", "name_key"),
+    Index("ix_sanctions_address", "kind", "address"),
+)
+
+mod_actions = Table(
+    "mod_actions",
+    metadata,
+    Column("id", _id_type, primary_key=True, autoincrement=True),
+    Column("ts", BigInteger, nullable=False),
+    Column("moderator", String, nullable=False),
+    Column("action", String, nullable=False),
+    Column("target", String, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("until_ms", BigInteger, nullable=True),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", _id_type, primary_key=True, autoincrement=True),
+    Column("ts", BigInteger, nullable=False),
+    Column("user_id", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("message_id", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+ignores = Table(
+    "ignores",
+    metadata,
+    Column("user_id", String, primary_key=True),
+    Column("ignored_user_id", String, primary_key=True),
+)
+
 # MIGRATIONS[v] upgrades a version-v database to v + 1; bump SCHEMA_VERSION along with it
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: lambda conn: sessions.create(conn, checkfirst=True),
     2: lambda conn: accounts.create(conn, checkfirst=True),
     3: lambda conn: _add_columns(conn, standings, "user_id", "rating"),
+    4: lambda conn: [
+        t.create(conn, checkfirst=True) for t in (sanctions, mod_actions, reports, ignores)
+    ],
 }
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select
+from sqlalchemy import Connection, and_, delete, insert, or_, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from rpschat.domain.ports import Event, HistoryStore, OnCommit, Runtime, StoredMessage
@@ -99,6 +99,27 @@ class MemoryHistory:
     def after(self, room: str, last_id: int, limit: int = 1000) -> list[StoredMessage]:
         return self.page(room, after=last_id, limit=limit)[0]
 
+    def get(self, message_id: int) -> StoredMessage | None:
+        with self._lock:
+            self._check_open()
+            for stored in self._rooms.values():
+                index = bisect_left(stored, message_id, key=_message_id)
+                if index < len(stored) and stored[index].id == message_id:
+                    return stored[index]
+            return None
+
+    def delete(self, message_id: int) -> StoredMessage | None:
+        with self._lock:
+            self._check_open()
+            for stored in self._rooms.values():
+                index = bisect_left(stored, message_id, key=_message_id)
+                if index < len(stored) and stored[index].id == message_id:
+                    message = stored.pop(index)
+                    if message.client_id is not None:
+                        self._by_client.pop((message.user_id, message.client_id), None)
+                    return message
+            return None
+
     def close(self, timeout: float = 10) -> bool:
         with self._lock:
             self._closed = True
@@ -179,6 +200,14 @@ class SqlHistory:
 
     def after(self, room: str, last_id: int, limit: int = 1000) -> list[StoredMessage]:
         return self.page(room, after=last_id, limit=limit)[0]
+
+    def get(self, message_id: int) -> StoredMessage | None:
+        return self.database.read(_select_one, message_id)
+
+    def delete(self, message_id: int) -> StoredMessage | None:
+        """The row goes (its id is never reused); a resend of it with the same client_id
+        would be stored again."""
+        return self.database.write(_delete_one, message_id)
 
     def close(self, timeout: float = 10) -> bool:
         with self._lock:
@@ -332,6 +361,18 @@ def _select_page(
         query = query.where(messages.c.id < before)
     rows = conn.execute(query.order_by(messages.c.id.desc()).limit(limit + 1)).all()
     return [_message(row) for row in reversed(rows[:limit])], len(rows) > limit
+
+
+def _select_one(conn: Connection, message_id: int) -> StoredMessage | None:
+    row = conn.execute(select(messages).where(messages.c.id == message_id)).first()
+    return None if row is None else _message(row)
+
+
+def _delete_one(conn: Connection, message_id: int) -> StoredMessage | None:
+    message = _select_one(conn, message_id)
+    if message is not None:
+        conn.execute(delete(messages).where(messages.c.id == message_id))
+    return message
 
 
 def _message(row: Any) -> StoredMessage:

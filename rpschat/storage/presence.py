@@ -23,6 +23,7 @@ class MemoryDirectory:
         self._user_by_key: dict[str, str] = {}
         # user -> slot -> sid, the latest attached last (dicts keep insertion order)
         self._slots: dict[str, dict[str, str]] = {}
+        self._addresses: dict[str, str] = {}
 
     def claim(self, user_id: str, name: str) -> str | None:
         key = look_alike_key(name)
@@ -41,6 +42,7 @@ class MemoryDirectory:
         if name is not None:
             del self._user_by_key[look_alike_key(name)]
         self._slots.pop(user_id, None)
+        self._addresses.pop(user_id, None)
         return name
 
     def name_of(self, user_id: str) -> str | None:
@@ -76,6 +78,15 @@ class MemoryDirectory:
     def sid_of(self, user_id: str) -> str | None:
         slots = self._slots.get(user_id)
         return next(reversed(slots.values())) if slots else None
+
+    def connections_of(self, user_id: str) -> list[str]:
+        return list(self._slots.get(user_id, {}).values())
+
+    def note_address(self, user_id: str, address: str) -> None:
+        self._addresses[user_id] = address
+
+    def address_of(self, user_id: str) -> str | None:
+        return self._addresses.get(user_id)
 
 
 def split_token(token: object) -> tuple[str, str] | None:

@@ -74,6 +74,17 @@ def register_handlers(
         # checked in arrival order, then stored (or read) and answered: once committed
         declare("game_chat", lambda sid, payload: games.check_game_chat(sid, payload)())
         declare("leaderboard", lambda sid, payload: games.check_leaderboard(sid, payload)())
+    moderation = chat.guard
+    if moderation is not None:  # docs/protocol.md, "Moderation"
+        declare("mod_delete", moderation.mod_delete)
+        declare("mod_mute", moderation.mod_mute)
+        declare("mod_unmute", moderation.mod_unmute)
+        declare("mod_kick", moderation.mod_kick)
+        declare("mod_ban", moderation.mod_ban)
+        declare("mod_log", moderation.mod_log)
+        declare("report", moderation.report)
+        declare("ignore", moderation.ignore)
+        declare("unignore", moderation.unignore)
 
     @sio.on("*")
     def unknown(event: Any, *_args: Any) -> dict:

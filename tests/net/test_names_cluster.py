@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import pytest
+import socketio
 
 from tests.net.test_cluster import (  # noqa: F401 (fixtures)
     clients,
@@ -68,3 +69,62 @@ def test_a_claim_survives_a_restart(nodes, clients):
     )
     ack = stranger.call("set_username", {"username": "Ada", "password": PASSWORD})
     assert ack["ok"] and ack["username"] == "Ada"
+
+
+# ---------------------------------------------------------------- moderation across nodes
+
+
+def moderator(clients, url):
+    mod = clients.join(url, "Mod")
+    assert mod.call("claim_name", {"password": PASSWORD})["ok"]
+    return mod
+
+
+def test_a_moderator_on_one_node_deletes_mutes_and_kicks_on_another(nodes, clients):
+    node_a, node_b = nodes.start(2, MODERATORS="Mod", **CHEAP)
+    mod = moderator(clients, node_a.url)
+    bea = clients.join(node_b.url, "Bea")
+    cyd = clients.join(node_b.url, "Cyd")
+    sent = bea.say("abuse")
+    assert mod.call("mod_delete", {"id": sent["id"]}) == {"ok": True}
+    cyd.wait_for("message_deleted", lambda p: p == {"id": sent["id"]})
+    assert all(m["id"] != sent["id"] for m in cyd.call("history", {})["messages"])
+
+    assert mod.call("mod_mute", {"name": "Bea", "minutes": 5})["ok"]
+    muted = eventually(
+        lambda: (ack := bea.call("message", {"msg": "still here?"}))["ok"] is False and ack,
+        5,
+        "the mute on the other node",
+    )
+    assert muted["error"].startswith("You are muted until ")
+
+    report = cyd.call("report", {"id": cyd.say("hello")["id"], "reason": "test"})
+    assert report == {"ok": True}
+    mod.wait_for("report_filed", lambda p: p["reporter"] == "Cyd")
+
+    assert mod.call("mod_kick", {"name": "Bea", "reason": "rude"}) == {"ok": True}
+    eventually(lambda: not bea.connected, 5, "Bea disconnected on the other node")
+    cyd.wait_message("Bea was removed by a moderator.")
+    assert user_list(cyd) == ["Cyd", "Mod"]
+    log = mod.call("mod_log", {})["actions"]
+    assert [a["action"] for a in log] == ["kick", "mute", "delete"]
+
+
+def test_a_ban_survives_a_restart(nodes, clients):
+    env = {"MODERATORS": "Mod", "TRUST_PROXY": "1", **CHEAP}
+    [node] = nodes.start(1, **env)
+    mod = moderator(clients, node.url)
+    from_bea = {"X-Forwarded-For": "203.0.113.9"}  # her own address, as a proxy would say
+    bea = clients.connect(node.url, headers=from_bea)
+    bea.set_name("Bea")
+    assert bea.call("claim_name", {"password": PASSWORD})["ok"]
+    assert mod.call("mod_ban", {"name": "Bea", "minutes": 60, "reason": "abuse"})["ok"]
+    mod.close()
+    node.stop()
+    [node] = nodes.start(1, **env)
+    again = clients.connect(node.url, headers=from_bea, connect=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        again.connect()
+    elsewhere = clients.connect(node.url)  # another address, but the claimed name is banned
+    refused = elsewhere.call("set_username", {"username": "Bea", "password": PASSWORD})
+    assert refused["ok"] is False and refused["error"].startswith("'Bea' is banned until ")

@@ -19,7 +19,8 @@ json_values = st.recursive(
 )
 # Payloads that look like the real ones, with fields of any type, find deeper paths than noise.
 FIELDS = ["username", "msg", "client_id", "typing", "before", "after", "limit", "best_of",
-          "game_id", "move", "to", "challenge_id", "accept", "password"]  # fmt: skip
+          "game_id", "move", "to", "challenge_id", "accept", "password",
+          "id", "name", "minutes", "reason"]  # fmt: skip
 plausible = st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=4)
 payloads = json_values | plausible
 
@@ -49,7 +50,9 @@ def all_events(harness):
 def test_every_event_is_known_to_the_fuzzer():
     harness = Harness(chat_rate=None, other_rate=None)
     try:
-        assert {"set_username", "message", "users", "typing", "history"} <= set(all_events(harness))
+        assert {"set_username", "message", "users", "typing", "history", "claim_name",
+                "release_name", "mod_delete", "mod_mute", "mod_unmute", "mod_kick", "mod_ban",
+                "mod_log", "report", "ignore", "unignore"} <= set(all_events(harness))  # fmt: skip
     finally:
         harness.close()
 
@@ -61,11 +64,19 @@ def test_every_event_is_known_to_the_fuzzer():
 )
 @given(calls=st.lists(st.tuples(st.integers(0, 100), payloads), min_size=1, max_size=12))
 def test_arbitrary_json_to_every_handler_gets_a_clear_answer(calls):
-    harness = Harness(chat_rate=None, other_rate=None, round_seconds=60.0, password_hash_kib=64)
+    harness = Harness(
+        chat_rate=None,
+        other_rate=None,
+        round_seconds=60.0,
+        password_hash_kib=64,
+        moderators=("Fuzzer",),
+    )
     errors = ErrorLog()
     logging.getLogger().addHandler(errors)
     try:
         named, _ = harness.join("Fuzzer")
+        # a moderator: the moderators' events run past their permission check too
+        named.emit("claim_name", {"password": "fuzzer password"}, callback=True)
         anonymous = harness.client()
         events = all_events(harness)
         for index, payload in calls:

@@ -133,6 +133,9 @@ class Pairing:
         target = ctx.chat.directory.name_of(target_id) if target_id else None
         if target is None:
             raise Refused(f"{wanted.strip()[:MAX_NAME_ECHO]} is not online.")
+        guard = ctx.chat.guard
+        if guard is not None and guard.ignores(target_id, conn.user_id):
+            raise Refused(f"{target} is not taking challenges from you.")
         with ctx.lobby():
             now = ctx.runtime.now()
             self.expire_challenges(now)

@@ -35,6 +35,7 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('HDEL', KEYS[4], ARGV[1])
 redis.call('DEL', ARGV[2] .. ':slots:' .. ARGV[1])
+redis.call('HDEL', ARGV[2] .. ':addresses', ARGV[1])
 local home = redis.call('HGET', KEYS[5], ARGV[1])
 if home then
   redis.call('SREM', ARGV[2] .. ':node:' .. home .. ':users', ARGV[1])
@@ -144,6 +145,15 @@ class RedisDirectory:
 
     def sid_of(self, user_id: str) -> str | None:
         return self._redis.hget(self._sids, user_id)
+
+    def connections_of(self, user_id: str) -> list[str]:
+        return self._redis.hvals(self._keys("slots", user_id))
+
+    def note_address(self, user_id: str, address: str) -> None:
+        self._redis.hset(self._keys("addresses"), user_id, address)
+
+    def address_of(self, user_id: str) -> str | None:
+        return self._redis.hget(self._keys("addresses"), user_id)
 
     # ---- nodes -------------------------------------------------------------------------------
 

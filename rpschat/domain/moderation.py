@@ -1,0 +1,309 @@
+"""Moderation: deleting messages, muting, kicking and banning, the audit log, reports, and
+ignoring other users.
+
+Moderators are the claimed names listed in MODERATORS. Sanctions are stored in the database
+(they outlive restarts, and every node reads them); each node caches what it read for
+`SANCTION_CACHE_SECONDS`, so a sanction set on one node holds on every other within that time
+(at once on the node that set it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rpschat.domain.chat import ChatService, Connection
+from rpschat.domain.errors import Refused
+from rpschat.domain.payload import MAX_ID, as_object, optional_whole_number
+from rpschat.domain.ports import LOBBY, ModerationStore, Sanction
+from rpschat.domain.text import clean_name
+
+log = logging.getLogger("rpschat.moderation")
+
+MODERATORS_ROOM = "moderators"
+SANCTION_CACHE_SECONDS = 1.0
+KICK_SECONDS = 60.0  # a kicked user's tokens and log-ins are refused this long
+MAX_MINUTES = 525_600  # a year
+MAX_REASON_CHARS = 200
+MAX_LOG = 200
+NOT_A_MODERATOR = "Only moderators can do that."
+
+
+def until_text(until_ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(until_ms / 1000))
+
+
+def _reason(payload: dict, required: bool = False) -> str | None:
+    reason = payload.get("reason")
+    if reason is None and not required:
+        return None
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON_CHARS:
+        raise Refused(f"reason must be a string of 1 to {MAX_REASON_CHARS} characters.")
+    if "\x00" in reason or any("\ud800" <= ch <= "\udfff" for ch in reason):
+        raise Refused("reason can't contain NUL or lone surrogate characters.")
+    return reason.strip()
+
+
+def _minutes(payload: dict) -> int:
+    minutes = payload.get("minutes")
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= MAX_MINUTES:
+        raise Refused(f"minutes must be a whole number from 1 to {MAX_MINUTES}.")
+    return minutes
+
+
+@dataclass
+class Target:
+    name: str
+    user_id: str | None  # None: nobody holds or claimed the name
+    name_key: str | None  # set when the name is claimed (bans hold it)
+    online: bool
+
+
+@dataclass
+class ModerationService:
+    chat: ChatService
+    store: ModerationStore
+    moderators: tuple[str, ...] = ()  # claimed names, as configured
+    _cache: dict[tuple, tuple[float, Sanction | None]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._moderator_keys = {self.chat.names.key(name) for name in self.moderators}
+
+    # ---- who may, and who is sanctioned ------------------------------------------------------
+
+    def is_moderator(self, user_id: str | None) -> bool:
+        if not self._moderator_keys or user_id is None or self.chat.accounts is None:
+            return False
+        account = self.chat.accounts.of_user(user_id)
+        return account is not None and account.key in self._moderator_keys
+
+    def _moderator(self, sid: str) -> Connection:
+        conn = self.chat.named(sid)
+        self.chat.limit(conn, "other")
+        if not self.is_moderator(conn.user_id):
+            raise Refused(NOT_A_MODERATOR)
+        return conn
+
+    def on_named(self, conn: Connection) -> None:
+        """A connection got its user (a name, a log-in, a resume): moderators hear reports."""
+        if self.is_moderator(conn.user_id):
+            self.chat.outbox.join(conn.sid, MODERATORS_ROOM)
+
+    def _active(self, kind: str, **where: str | None) -> Sanction | None:
+        key = (kind, *sorted(where.items()))
+        now = self.chat.runtime.now()
+        cached = self._cache.get(key)
+        if cached is not None and now - cached[0] < SANCTION_CACHE_SECONDS:
+            sanction = cached[1]
+        else:
+            sanction = self.store.active(kind, int(now * 1000), **where)
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (now, sanction)
+        if sanction is not None and sanction.until_ms <= now * 1000:
+            return None
+        return sanction
+
+    def _forget_cached(self) -> None:
+        self._cache.clear()
+
+    def check_can_post(self, conn: Connection) -> None:
+        """Raised for a muted user's message, game chat or direct message."""
+        if conn.user_id is None:
+            return
+        mute = self._active("mute", user_id=conn.user_id)
+        if mute is not None:
+            raise Refused(f"You are muted until {until_text(mute.until_ms)}.")
+
+    def check_can_connect(self, address: str) -> None:
+        ban = self._active("ban", address=address)
+        if ban is not None:
+            raise Refused(f"You are banned until {until_text(ban.until_ms)}.")
+
+    def check_can_take(self, conn: Connection, user_id: str | None, name: str) -> None:
+        """Before a connection becomes `user_id` (a log-in or resume) or takes `name`."""
+        self.check_can_connect(conn.address)
+        for key in self.chat.names.keys(name):
+            ban = self._active("ban", name_key=key)
+            if ban is not None:
+                raise Refused(f"'{name}' is banned until {until_text(ban.until_ms)}.")
+        if user_id is not None:
+            for kind in ("ban", "kick"):
+                sanction = self._active(kind, user_id=user_id)
+                if sanction is not None:
+                    raise Refused(
+                        f"You were removed by a moderator: wait until "
+                        f"{until_text(sanction.until_ms)}."
+                    )
+
+    # ---- moderators' events ------------------------------------------------------------------
+
+    def mod_delete(self, sid: str, payload: Any) -> dict:
+        payload = as_object(payload, "{id: 42}")
+        message_id = optional_whole_number(
+            payload, "id", f"id must be a whole number from 1 to {MAX_ID}.", minimum=1
+        )
+        if message_id is None:
+            raise Refused(f"id must be a whole number from 1 to {MAX_ID}.")
+        conn = self._moderator(sid)
+        deleted = self.chat.history.delete(message_id)
+        if deleted is None:
+            raise Refused("No such message.")
+        self._audit(conn, "delete", f"#{message_id} by {deleted.name}", None)
+        self.chat.outbox.emit("message_deleted", {"id": message_id})
+        return {"ok": True}
+
+    def mod_mute(self, sid: str, payload: Any) -> dict:
+        payload = as_object(payload, '{name: "Bea", minutes: 10, reason: "spam"}')
+        minutes, reason = _minutes(payload), _reason(payload)
+        conn = self._moderator(sid)
+        target = self._target(payload)
+        until = self._now_ms() + minutes * 60_000
+        self.store.add(Sanction("mute", until, reason, user_id=target.user_id))
+        self._forget_cached()
+        self._audit(conn, "mute", target.name, reason, until)
+        self.chat.outbox.emit(
+            "message",
+            {
+                "name": None,
+                "txt": f"{target.name} was muted by a moderator until {until_text(until)}.",
+            },  # fmt: skip
+            to=LOBBY,
+        )
+        return {"ok": True, "until": until}
+
+    def mod_unmute(self, sid: str, payload: Any) -> dict:
+        payload = as_object(payload, '{name: "Bea"}')
+        conn = self._moderator(sid)
+        target = self._target(payload)
+        if not self.store.remove("mute", user_id=target.user_id):
+            raise Refused(f"{target.name} is not muted.")
+        self._forget_cached()
+        self._audit(conn, "unmute", target.name, None)
+        return {"ok": True}
+
+    def mod_kick(self, sid: str, payload: Any) -> dict:
+        payload = as_object(payload, '{name: "Bea", reason: "spam"}')
+        reason = _reason(payload)
+        conn = self._moderator(sid)
+        target = self._target(payload, online=True)
+        until = self._now_ms() + int(KICK_SECONDS * 1000)
+        self.store.add(Sanction("kick", until, reason, user_id=target.user_id))
+        self._forget_cached()
+        self._audit(conn, "kick", target.name, reason, until)
+        self._remove(target)
+        return {"ok": True}
+
+    def mod_ban(self, sid: str, payload: Any) -> dict:
+        payload = as_object(payload, '{name: "Bea", minutes: 60, reason: "abuse"}')
+        minutes, reason = _minutes(payload), _reason(payload)
+        conn = self._moderator(sid)
+        target = self._target(payload)
+        until = self._now_ms() + minutes * 60_000
+        address = self.chat.directory.address_of(target.user_id) if target.user_id else None
+        self.store.add(Sanction("ban", until, reason, user_id=target.user_id,
+                                name_key=target.name_key, address=address))  # fmt: skip
+        self._forget_cached()
+        self._audit(conn, "ban", target.name, reason, until)
+        if target.online:
+            self._remove(target)
+        return {"ok": True, "until": until}
+
+    def mod_log(self, sid: str, payload: Any) -> dict:
+        payload = payload if isinstance(payload, dict) else {}
+        limit = optional_whole_number(
+            payload, "limit", f"limit must be a whole number from 1 to {MAX_LOG}.", 1, MAX_LOG
+        )
+        self._moderator(sid)
+        return {"ok": True, "actions": self.store.log(limit or 50)}
+
+    # ---- everyone's events -------------------------------------------------------------------
+
+    def report(self, sid: str, payload: Any) -> dict:
+        payload = as_object(payload, '{id: 42, reason: "abuse"}')
+        message_id = optional_whole_number(
+            payload, "id", f"id must be a whole number from 1 to {MAX_ID}.", minimum=1
+        )
+        if message_id is None:
+            raise Refused(f"id must be a whole number from 1 to {MAX_ID}.")
+        reason = _reason(payload, required=True)
+        conn = self.chat.named(sid)
+        self.chat.limit(conn, "other")
+        message = self.chat.history.get(message_id)
+        if message is None:
+            raise Refused("No such message.")
+        report = {"id": self.store.report(conn.user_id, conn.name, message_id, reason,
+                                          self._now_ms()),  # fmt: skip
+                  "message_id": message_id, "name": message.name, "txt": message.text,
+                  "reporter": conn.name, "reason": reason}  # fmt: skip
+        self.chat.outbox.emit("report_filed", report, to=MODERATORS_ROOM)
+        return {"ok": True}
+
+    def ignore(self, sid: str, payload: Any) -> dict:
+        conn, other_id, other = self._other(sid, payload)
+        if other_id == conn.user_id:
+            raise Refused("You can't ignore yourself.")
+        self.store.ignore(conn.user_id, other_id)
+        return {"ok": True, "name": other}
+
+    def unignore(self, sid: str, payload: Any) -> dict:
+        conn, other_id, other = self._other(sid, payload)
+        self.store.unignore(conn.user_id, other_id)
+        return {"ok": True, "name": other}
+
+    def ignores(self, user_id: str, other_id: str) -> bool:
+        return self.store.ignores(user_id, other_id)
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    def _other(self, sid: str, payload: Any) -> tuple[Connection, str, str]:
+        payload = as_object(payload, '{name: "Bea"}')
+        name = clean_name(payload.get("name"))
+        conn = self.chat.named(sid)
+        self.chat.limit(conn, "other")
+        target = self._target(payload, online=False, name=name)
+        if target.user_id is None:
+            raise Refused(f"{name} is not online.")
+        return conn, target.user_id, target.name
+
+    def _target(self, payload: dict, online: bool = False, name: str | None = None) -> Target:
+        name = name or clean_name(payload.get("name"))
+        directory = self.chat.directory
+        user_id = directory.user_of(name)
+        held = directory.name_of(user_id) if user_id else None
+        account = None
+        if self.chat.accounts is not None:
+            account = self.chat.accounts.get(self.chat.names.key(name))
+        if held is None and account is not None:
+            user_id = account.user_id
+        if user_id is None or (online and held is None):
+            raise Refused(f"{name} is not online.")
+        shown = held or (account.name if account else name)
+        if account is not None and account.user_id == user_id:
+            if self.is_moderator(user_id):
+                raise Refused("Moderators can't act on each other.")
+            return Target(shown, user_id, account.key, held is not None)
+        return Target(shown, user_id, None, held is not None)
+
+    def _remove(self, target: Target) -> None:
+        """Every connection of the user is closed, and the user leaves at once."""
+        chat = self.chat
+        sids = chat.directory.connections_of(target.user_id)
+        chat.outbox.emit(
+            "message", {"name": None, "txt": f"{target.name} was removed by a moderator."},
+            to=LOBBY,
+        )  # fmt: skip
+        chat.remove_user(target.user_id)
+        for sid in sids:
+            chat.outbox.disconnect(sid)
+
+    def _audit(
+        self, conn: Connection, action: str, target: str, reason: str | None, until: int = 0
+    ) -> None:
+        self.store.audit(conn.name, action, target, reason, until or None, self._now_ms())
+        log.info("moderator %s: %s %s", conn.name, action, target, extra={"user_id": conn.user_id})
+
+    def _now_ms(self) -> int:
+        return int(self.chat.runtime.now() * 1000)

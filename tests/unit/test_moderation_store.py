@@ -1,0 +1,60 @@
+"""Sanctions, the audit log, reports and ignores on every backend; kept across a restart."""
+
+import pytest
+
+from rpschat.domain.ports import Sanction
+from rpschat.runtime import ThreadingRuntime
+from rpschat.storage.history import open_history
+from rpschat.storage.moderation import MemoryModeration, SqlModeration
+
+
+@pytest.fixture
+def opened(storage_url):
+    made = []
+
+    def open_store():
+        if storage_url == "memory://":
+            return MemoryModeration()
+        history = open_history(storage_url, ThreadingRuntime())
+        made.append(history)
+        return SqlModeration(history.database)
+
+    yield open_store
+    for history in made:
+        history.close()
+
+
+def test_sanctions_run_until_their_time_and_can_be_lifted(opened):
+    store = opened()
+    store.add(Sanction("mute", 2_000, "spam", user_id="u1"))
+    store.add(Sanction("ban", 5_000, None, user_id="u2", name_key="bea", address="10.0.0.9"))
+    assert store.active("mute", 1_000, user_id="u1").reason == "spam"
+    assert store.active("mute", 2_000, user_id="u1") is None  # over
+    assert store.active("ban", 1_000, address="10.0.0.9").user_id == "u2"
+    assert store.active("ban", 1_000, name_key="bea").until_ms == 5_000
+    assert store.active("ban", 1_000, address="10.0.0.8") is None
+    assert store.active("ban", 1_000) is None
+    assert store.active("mute", 1_000, user_id="u2") is None
+
+
+def test_audit_log_reports_and_ignores(opened):
+    store = opened()
+    store.audit("Mod", "mute", "Bea", "spam", 9_000, 1_000)
+    store.audit("Mod", "kick", "Cyd", None, None, 2_000)
+    assert [(a["action"], a["target"]) for a in store.log(10)] == [("kick", "Cyd"), ("mute", "Bea")]
+    assert [a["action"] for a in store.log(1)] == ["kick"]
+    assert store.report("u1", "Ada", 42, "insults", 3_000) >= 1
+    store.ignore("u1", "u2")
+    store.ignore("u1", "u2")
+    assert store.ignores("u1", "u2") and not store.ignores("u2", "u1")
+    store.unignore("u1", "u2")
+    assert not store.ignores("u1", "u2")
+
+
+def test_sanctions_survive_a_restart(sql_url):
+    history = open_history(sql_url, ThreadingRuntime())
+    SqlModeration(history.database).add(Sanction("ban", 10**15, "abuse", address="10.0.0.9"))
+    history.close()
+    history = open_history(sql_url, ThreadingRuntime())
+    assert SqlModeration(history.database).active("ban", 1, address="10.0.0.9").reason == "abuse"
+    history.close()
