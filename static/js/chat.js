@@ -2,6 +2,7 @@
 import { $, el, timeEl } from './ui.js';
 import { request, username, isNamed } from './connection.js';
 import * as store from './storage.js';
+import { isIgnored, messageMenuButton } from './moderation.js';
 
 const TYPING_IDLE_MS = 3000;
 const TYPING_STALE_MS = 8000;
@@ -30,9 +31,15 @@ function withScroll(fn) {
 
 function messageEl({ name, txt, ts, id }, mine) {
   const state = ts ? timeEl(ts) : el('span', { class: 'msg-state' }, 'sending…');
-  return el('li', { class: mine ? 'msg mine' : 'msg', dataset: id != null ? { id } : {} },
-    el('div', { class: 'msg-head' }, el('span', { class: 'msg-name' }, mine ? 'Me' : name), state),
-    el('p', { class: 'msg-text' }, txt));
+  const head = el('div', { class: 'msg-head' }, el('span', { class: 'msg-name' }, mine ? 'Me' : name), state);
+  if (!mine && id != null && typeof name === 'string') head.append(messageMenuButton(id, name));
+  return el('li', { class: mine ? 'msg mine' : 'msg', dataset: id != null ? { id, name } : {} },
+    head, el('p', { class: 'msg-text' }, txt));
+}
+
+/** Takes the lines of users this browser ignores out of the log (ignore.js keeps the list). */
+export function hideIgnored() {
+  list.querySelectorAll('li[data-name]').forEach((li) => { if (isIgnored(li.dataset.name)) li.remove(); });
 }
 
 /** Puts a message in id order: new ones at the end (above own unsent ones), gaps in place. */
@@ -57,6 +64,7 @@ export function addMessage(m) {
   if (m.name == null) return addSystem(String(m.txt ?? ''));
   if (m.id != null && byId(m.id)) return;
   store.noteId(m.id);
+  if (isIgnored(m.name) && m.name !== username()) return;
   const li = messageEl(m, m.name === username());
   if (m.replayed) li.classList.add('replayed');
   withScroll(() => place(li, m.id));
@@ -117,7 +125,7 @@ export async function loadOlder() {
     const height = log.scrollHeight;
     const top = log.scrollTop;
     for (const m of [...ack.messages].reverse()) {
-      if (byId(m.id)) continue;
+      if (byId(m.id) || (isIgnored(m.name) && m.name !== username())) continue;
       list.prepend(messageEl(m, m.name === username()));
     }
     hasMore = !!ack.has_more;

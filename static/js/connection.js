@@ -66,9 +66,10 @@ async function claimName() {
   }
 }
 
-/** Renames (the name form); resolves to the server's ack. */
-export async function rename(name) {
-  const ack = await request('set_username', { username: name });
+/** Renames, or with a password logs in to a claimed name (the name form); resolves to the ack. */
+export async function rename(name, password) {
+  const payload = password ? { username: name, password } : { username: name };
+  const ack = await request('set_username', payload);
   if (ack.ok) {
     state.autoName = false;
     becomeNamed(ack.username, ack.token);

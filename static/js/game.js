@@ -388,8 +388,9 @@ async function loadLeaderboard() {
   if (!ack.ok) return showError(ack.error);
   const rows = (ack.players ?? []).map((p, i) => el('tr', { class: p.name === me() ? 'me' : null },
     el('td', {}, String(i + 1)), el('th', { scope: 'row' }, p.name),
-    el('td', {}, String(p.wins)), el('td', {}, String(p.losses)), el('td', {}, String(p.draws))));
-  if (!rows.length) rows.push(el('tr', {}, el('td', { colspan: 5, class: 'empty' }, 'No games played yet.')));
+    el('td', {}, String(p.wins)), el('td', {}, String(p.losses)), el('td', {}, String(p.draws)),
+    el('td', {}, `${p.rating ?? 1500}${p.claimed ? '' : ' (guest)'}`)));
+  if (!rows.length) rows.push(el('tr', {}, el('td', { colspan: 6, class: 'empty' }, 'No games played yet.')));
   $('#leaderboard tbody').replaceChildren(...rows);
 }
 

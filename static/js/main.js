@@ -5,6 +5,7 @@ import * as chat from './chat.js';
 import * as presence from './presence.js';
 import * as game from './game.js';
 import { initOutbox, send, pump } from './outbox.js';
+import * as moderation from './moderation.js';
 
 const { socket } = conn;
 
@@ -26,14 +27,20 @@ function showStatus(state) {
 function initNameForm() {
   const form = $('#name-form');
   const input = $('#name-input');
+  const password = $('#password-input');
   input.addEventListener('input', () => { input.dataset.edited = 'true'; });
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const name = input.value.trim();
     if (!name || name === conn.username()) return;
-    const ack = await conn.rename(name);
-    if (ack.ok) delete input.dataset.edited;
-    else showError(ack.error);
+    // with a password: a log-in to a claimed name
+    const ack = await conn.rename(name, password.value || undefined);
+    if (ack.ok) {
+      delete input.dataset.edited;
+      password.value = '';
+    } else {
+      showError(ack.error);
+    }
   });
 }
 
@@ -64,6 +71,7 @@ conn.on('named', (name, resumed) => {
   presence.refreshUsers();
   pump();
   game.onConnectionChange(true);
+  moderation.checkModerator();
 });
 
 socket.on('message', chat.addMessage);
@@ -74,9 +82,12 @@ socket.on('presence', (p) => {
   if (p?.action !== 'join') chat.forgetTyper(p?.old_name ?? p?.name);
 });
 socket.on('error', (e) => showError(e?.error ?? 'Something went wrong.'));
+socket.on('message_deleted', moderation.onMessageDeleted);
+socket.on('report_filed', moderation.onReportFiled);
 
 $('#connection-toggle').addEventListener('click', conn.toggleConnection);
 initNameForm();
+moderation.initModeration({ system: chat.addSystem, ignoredChanged: chat.hideIgnored });
 chat.initComposer(sendMessage);
 initOutbox(chat.outboxView);
 presence.initPresence(game.challenge);

@@ -1,6 +1,7 @@
 // Who is online: the `users` ack on connect, then `presence` pushes.
 import { $, el } from './ui.js';
 import { request, username } from './connection.js';
+import { userMenuButton } from './moderation.js';
 
 const listEl = $('#online-list');
 const countEl = $('#online-count');
@@ -23,7 +24,7 @@ function userItem(name) {
     li.append(el('button', {
       type: 'button', class: 'small challenge', 'aria-label': `Challenge ${name}`,
       disabled: !canChallenge, on: { click: () => challengeFn(name) },
-    }, 'Challenge'));
+    }, 'Challenge'), userMenuButton(name));
   }
   return li;
 }

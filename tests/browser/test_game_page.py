@@ -58,7 +58,8 @@ def test_two_pages_play_a_full_best_of_3(open_page):
 
     ada.get_by_role("button", name="Leaderboard").click()
     row = ada.locator("#leaderboard tbody tr").filter(has=ada.locator("th", has_text="Ada"))
-    expect(row.locator("td")).to_have_text(["1", "1", "0", "0"])  # rank, wins, losses, draws
+    # rank, wins, losses, draws, rating (a guest's stays 1500)
+    expect(row.locator("td")).to_have_text(["1", "1", "0", "0", "1500 (guest)"])
     for page in (ada, bea):
         assert page.watcher.foreign_requests() == []
         assert page.watcher.console_errors == []
