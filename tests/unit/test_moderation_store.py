@@ -1,5 +1,7 @@
 """Sanctions, the audit log, reports and ignores on every backend; kept across a restart."""
 
+import time
+
 import pytest
 
 from rpschat.domain.ports import Sanction
@@ -35,6 +37,9 @@ def test_sanctions_run_until_their_time_and_can_be_lifted(opened):
     assert store.active("ban", 1_000, address="10.0.0.8") is None
     assert store.active("ban", 1_000) is None
     assert store.active("mute", 1_000, user_id="u2") is None
+    store.add(Sanction("mute", 10**15, None, user_id="u3"))
+    assert store.remove("mute", "u3") and not store.remove("mute", "u3")
+    assert store.active("mute", int(time.time() * 1000) + 1, user_id="u3") is None  # from now
 
 
 def test_audit_log_reports_and_ignores(opened):

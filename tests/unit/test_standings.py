@@ -99,8 +99,10 @@ def test_game_chat_and_rematch_belong_to_the_user_who_played(harness):
         "ok": False,
         "error": "Only this game's players and spectators can chat in it.",
     }
-    # refused (today with "You have left this game.": the seat's user left for good)
-    assert impostor.emit("rematch", {"game_id": game_id})["ok"] is False
+    assert impostor.emit("rematch", {"game_id": game_id}) == {
+        "ok": False,
+        "error": "You did not play in this game.",
+    }
     assert bea.emit("rematch", {"game_id": game_id}) == {
         "ok": False,
         "error": "Your opponent has left.",

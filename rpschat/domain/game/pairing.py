@@ -238,7 +238,8 @@ class Pairing:
             match = ctx.match(game_id)
             ctx.limit(conn, "other")
             name = conn.name
-            if name not in match.players:
+            # another user under a player's name did not play it (seats belong to user ids)
+            if name not in match.players or match.user_ids.get(name, conn.user_id) != conn.user_id:
                 raise Refused(DID_NOT_PLAY)
             if not match.is_over:
                 raise Refused(NOT_OVER_YET)
