@@ -15,6 +15,7 @@ from rpschat.domain.moderation import ModerationService
 from rpschat.domain.ports import Outbox
 from rpschat.domain.ratelimit import MemoryRateLimiter
 from rpschat.storage.accounts import Argon2Passwords, open_accounts
+from rpschat.storage.archive import open_archive
 from rpschat.storage.confusables import NAME_RULES
 from rpschat.storage.history import open_history
 from rpschat.storage.moderation import open_moderation
@@ -117,6 +118,7 @@ def build_services(
         history=history,
         results=results,
         settings=game_settings,
+        archive=open_archive(history),
         **(shared.game_stores(game_settings.finished_game_seconds) if shared else {}),
     )
     chat.listener = games

@@ -9,6 +9,8 @@ in rpschat/domain/game/:
 - `pairing.py`: the queue, challenges and rematches (who plays whom);
 - `spectating.py`: the list of live games, watching, the game chat;
 - `presence.py`: reactions to users dropping, resuming and leaving;
+- `computer.py`: the computer opponent's strategy;
+- `records.py`: each player's finished games (`my_games`, the computer's memory);
 - `context.py`: what they share (settings, stores, the locks and their order);
 - `stores.py`: the in-process stores; storage/redis/games.py has the shared ones.
 
@@ -31,12 +33,15 @@ from collections.abc import Callable
 from typing import Any
 
 from rpschat.domain.chat import ChatService
+from rpschat.domain.game.computer import Strategy
 from rpschat.domain.game.context import GameContext, GameSettings, game_room, new_game_id
 from rpschat.domain.game.lifecycle import MatchLifecycle
 from rpschat.domain.game.pairing import Pairing
 from rpschat.domain.game.presence import PresenceReactions
+from rpschat.domain.game.records import GameRecords
 from rpschat.domain.game.spectating import Spectating
 from rpschat.domain.game.stores import (
+    InMemoryArchive,
     InMemoryDropStore,
     InMemoryExpiredChallenges,
     InMemoryMatchStore,
@@ -48,6 +53,7 @@ from rpschat.domain.ports import (
     ChallengeStore,
     DropStore,
     ExpiredChallengeStore,
+    GameArchive,
     HistoryStore,
     Locks,
     MatchStore,
@@ -83,6 +89,8 @@ class GameService:
         spectator_store: SpectatorStore | None = None,
         drop_store: DropStore | None = None,
         expired_challenge_store: ExpiredChallengeStore | None = None,
+        archive: GameArchive | None = None,  # players' finished games (my_games)
+        strategy: Strategy | None = None,  # the computer opponent's
     ) -> None:
         ctx = self._ctx = GameContext(
             chat=chat,
@@ -95,10 +103,13 @@ class GameService:
             spectators=spectator_store or InMemorySpectatorStore(),
             drops=drop_store or InMemoryDropStore(),
             locks=locks or KeyedLocks(),
+            archive=archive if archive is not None else InMemoryArchive(),
+            strategy=strategy or Strategy(),
         )
         challenge_store = challenge_store or InMemoryChallengeStore()
         rematches = Rematches(store=rematch_store)
         self._lifecycle = MatchLifecycle(ctx, rematches, make_game_id)
+        self._records = GameRecords(ctx)
         self._pairing = Pairing(
             ctx,
             self._lifecycle,
@@ -107,9 +118,10 @@ class GameService:
             challenge_store,
             expired_challenge_store or InMemoryExpiredChallenges(EXPIRED_CHALLENGES_KEPT),
             rematches,
+            self._records,
         )
         self._spectating = Spectating(ctx)
-        self._presence = PresenceReactions(ctx, self._lifecycle, self._pairing)
+        self._presence = PresenceReactions(ctx, self._lifecycle, self._pairing, self._records)
 
     # ---- client events: (sid, payload) -> the ack -------------------------------------------
 
@@ -147,6 +159,9 @@ class GameService:
         ctx = self._ctx
         ctx.limit(ctx.caller(sid), "other")
         return self._lifecycle.leaderboard
+
+    def check_my_games(self, sid: str, payload: Any) -> Callable[[], dict]:
+        return self._records.check_my_games(sid, payload)
 
     # ---- presence (ChatService's PresenceListener) -----------------------------------------
 

@@ -359,6 +359,56 @@ class ResultsStore(Protocol):
     def close(self) -> None: ...
 
 
+# ---------------------------------------------------------------- game history
+
+
+@dataclass(frozen=True)
+class GameRecord:
+    """A finished game as one of its players keeps it (`my_games`)."""
+
+    game_id: str
+    user_id: str  # whose record: each player of a game has one
+    name: str  # the name they played under
+    opponent: str
+    computer: bool
+    best_of: int
+    winner: str | None
+    score: dict[str, int]
+    rounds: list[dict[str, Any]]  # [{round, moves, winner}], oldest first
+    reason: str
+    ended_at: int  # ms since the epoch
+    id: int = 0  # the archive's own increasing number: the `before` cursor of `my_games`
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "game_id": self.game_id,
+            "opponent": self.opponent,
+            "computer": self.computer,
+            "best_of": self.best_of,
+            "winner": self.winner,
+            "score": dict(self.score),
+            "rounds": [dict(entry) for entry in self.rounds],
+            "reason": self.reason,
+            "ended_at": self.ended_at,
+        }
+
+
+class GameArchive(Protocol):
+    """Every player's finished games: a claimed name's for good, a guest's until it leaves."""
+
+    def add_many(self, records: list[GameRecord]) -> None:
+        """Stores them in one transaction; a (user, game) stored already is left as it is."""
+
+    def page(
+        self, user_id: str, before: int | None = None, limit: int = 20
+    ) -> tuple[list[GameRecord], bool]:
+        """The user's games, newest first (below `before`, a record's `id`); has_more."""
+        ...
+
+    def forget_user(self, user_id: str) -> None: ...
+
+
 # ---------------------------------------------------------------- games
 
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Connection,
     Engine,
@@ -51,7 +52,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -181,6 +182,28 @@ ignores = Table(
     Column("ignored_user_id", String, primary_key=True),
 )
 
+# Each player's finished games (storage/archive.py, `my_games`): one row per player and game,
+# so a user's page is an index range; `id` orders them and is the page cursor.
+game_records = Table(
+    "game_records",
+    metadata,
+    Column("id", _id_type, primary_key=True, autoincrement=True),
+    Column("user_id", String, nullable=False),
+    Column("game_id", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("opponent", String, nullable=False),
+    Column("computer", Boolean, nullable=False),
+    Column("best_of", Integer, nullable=False),
+    Column("winner", String, nullable=True),
+    Column("score", JSON, nullable=False),
+    Column("rounds", JSON, nullable=False),
+    Column("reason", String, nullable=False),
+    Column("ended_at", BigInteger, nullable=False),  # ms since the epoch
+    Index("ux_game_records_user_game", "user_id", "game_id", unique=True),
+    Index("ix_game_records_user_id", "user_id", "id"),
+    sqlite_autoincrement=True,
+)
+
 # MIGRATIONS[v] upgrades a version-v database to v + 1; bump SCHEMA_VERSION along with it
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: lambda conn: sessions.create(conn, checkfirst=True),
@@ -189,6 +212,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     4: lambda conn: [
         t.create(conn, checkfirst=True) for t in (sanctions, mod_actions, reports, ignores)
     ],
+    5: lambda conn: game_records.create(conn, checkfirst=True),
 }
 
 

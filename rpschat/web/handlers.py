@@ -74,6 +74,7 @@ def register_handlers(
         # checked in arrival order, then stored (or read) and answered: once committed
         declare("game_chat", lambda sid, payload: games.check_game_chat(sid, payload)())
         declare("leaderboard", lambda sid, payload: games.check_leaderboard(sid, payload)())
+        declare("my_games", lambda sid, payload: games.check_my_games(sid, payload)())
     moderation = chat.guard
     if moderation is not None:  # docs/protocol.md, "Moderation"
         declare("mod_delete", moderation.mod_delete)

@@ -201,6 +201,8 @@ def test_dict_shapes():
         "history": [],
         "user_ids": {},
         "left": [],
+        "computer": False,
+        "computer_memory": [],
     }
     assert match.public_view() == {
         "game_id": "g1",
@@ -215,6 +217,7 @@ def test_dict_shapes():
         "reason": None,
         "round_deadline": T0 + ROUND_SECONDS,
         "history": [],
+        "computer": False,
     }
     outcome = match.throw(BOB, "paper", T0)
     assert outcome.to_dict() == {

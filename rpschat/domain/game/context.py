@@ -16,9 +16,11 @@ from typing import Any
 
 from rpschat.domain.chat import ChatService, Connection
 from rpschat.domain.errors import Refused
+from rpschat.domain.game.computer import Strategy
 from rpschat.domain.game.match import Match
 from rpschat.domain.ports import (
     DropStore,
+    GameArchive,
     HistoryStore,
     Lock,
     Locks,
@@ -86,6 +88,8 @@ class GameContext:
         spectators: SpectatorStore,
         drops: DropStore,
         locks: Locks,
+        archive: GameArchive,
+        strategy: Strategy,
     ) -> None:
         self.chat = chat
         self.outbox = outbox
@@ -97,6 +101,8 @@ class GameContext:
         self.spectators = spectators
         self.drops = drops
         self.locks = locks
+        self.archive = archive
+        self.strategy = strategy
         self._user_ids: dict[str, str] = {}  # display name -> user id
         self._names: dict[str, str] = {}  # user id -> display name last seen
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from rpschat.domain.chat import Connection
 from rpschat.domain.errors import Refused
+from rpschat.domain.game.computer import COMPUTER, rounds_of
 from rpschat.domain.game.context import (
     OK,
     GameContext,
@@ -23,6 +24,7 @@ from rpschat.domain.game.context import (
     new_game_id,
 )
 from rpschat.domain.game.match import TIME_IS_UP, GameOver, GameResult, Match, ThrowOutcome
+from rpschat.domain.game.records import records_of
 from rpschat.domain.matchmaking import Rematches
 from rpschat.domain.payload import as_object
 from rpschat.domain.ports import Cancellable
@@ -108,12 +110,23 @@ class MatchLifecycle:
 
     # ---- starting ----------------------------------------------------------------------------
 
-    def create(self, player_a: str, player_b: str, best_of: int) -> Match:
+    def create(
+        self,
+        player_a: str,
+        player_b: str,
+        best_of: int,
+        computer_memory: list[list[str]] | None = None,
+    ) -> Match:
         """Store a new match (the caller holds the lobby lock, so nobody else can pair these
         two meanwhile). Nobody hears of it until `announce`, which the caller runs once it has
-        let go of the lobby lock: the lobby lock is held for as few round trips as possible."""
+        let go of the lobby lock: the lobby lock is held for as few round trips as possible.
+        With `computer_memory` (the player's earlier rounds), `player_b` is the computer."""
         ctx = self._ctx
-        user_ids = {p: u for p in (player_a, player_b) if (u := ctx.user_id_of(p)) is not None}
+        computer = computer_memory is not None
+        if computer:
+            player_b = COMPUTER
+        humans = (player_a,) if computer else (player_a, player_b)
+        user_ids = {p: u for p in humans if (u := ctx.user_id_of(p)) is not None}
         match = Match.start(
             self._make_game_id(),
             player_a,
@@ -123,6 +136,9 @@ class MatchLifecycle:
             ctx.settings.round_seconds,
             user_ids=user_ids,
         )
+        if computer:
+            match.computer = True
+            match.computer_memory = [list(entry) for entry in computer_memory]
         ctx.store.put(match)
         return match
 
@@ -139,7 +155,7 @@ class MatchLifecycle:
                 sid = ctx.chat.directory.sid_of(user_id) if user_id else None
                 if sid is not None:
                     ctx.outbox.join(sid, room)
-            for player in match.players:
+            for player in match.humans():
                 found = {
                     "game_id": match.game_id,
                     "opponent": match.opponent_of(player),
@@ -147,6 +163,8 @@ class MatchLifecycle:
                     "players": list(match.players),
                     "round_seconds": match.round_seconds,
                 }
+                if match.computer:
+                    found["computer"] = True
                 ctx.emit_to_player(match, player, "match_found", found)
             log.debug("game %s: %s vs %s, best of %d", match.game_id, *match.players, match.best_of)
             if match.is_over:  # ended before it was announced (a player left for good)
@@ -163,6 +181,8 @@ class MatchLifecycle:
     # ---- rounds ------------------------------------------------------------------------------
 
     def _start_round(self, match: Match) -> None:
+        if match.computer:
+            self._computer_throws(match)
         now = self._ctx.runtime.now()
         started = {
             "game_id": match.game_id,
@@ -171,6 +191,16 @@ class MatchLifecycle:
         }
         self._ctx.outbox.emit("round_started", started, to=game_room(match.game_id))
         self._set_round_timer(match, now)
+
+    def _computer_throws(self, match: Match) -> None:
+        """The computer's move for the round now starting, decided and stored before anyone
+        is told the round started: from the player's earlier rounds and this game's, never
+        from a move of this round (nobody has thrown one yet)."""
+        human = match.players[0]
+        past = [(move, outcome) for move, outcome in match.computer_memory]
+        past += rounds_of(human, [result.to_dict() for result in match.history])
+        match.moves[COMPUTER] = self._ctx.strategy.choose(past)
+        self._ctx.store.put(match)
 
     def _set_round_timer(self, match: Match, now: float) -> None:
         """One timer per live game on the node that started its round; the previous round's
@@ -261,11 +291,19 @@ class MatchLifecycle:
                     self._ctx.outbox.emit("game_over", ended, to=also_to)
 
     def _record(self, batch: list[tuple[Match, GameOver, str | None]]) -> None:
-        results = [self._result(match, over) for match, over, _ in batch]
+        # games against the computer count for nobody's standing: only in the players' history
+        results = [self._result(match, over) for match, over, _ in batch if not match.computer]
         try:
-            self._ctx.results.record_many(results)
+            if results:
+                self._ctx.results.record_many(results)
         except Exception:  # a failed write must not break the game; the log keeps the result
             log.exception("recording games failed: %s", results)
+        ended_at = int(self._ctx.runtime.now() * 1000)
+        records = [r for match, over, _ in batch for r in records_of(match, over, ended_at)]
+        try:
+            self._ctx.archive.add_many(records)
+        except Exception:
+            log.exception("keeping %d games in the players' history failed", len(batch))
 
     def _result(self, match: Match, over: GameOver) -> GameResult:
         loser = match.opponent_of(over.winner) if over.winner is not None else None

@@ -143,6 +143,11 @@ class Match:
     user_ids: dict[str, str] = field(default_factory=dict)
     # Players who left the game (`leave_game`): no longer members, even though they played.
     left: list[str] = field(default_factory=list)
+    # Against the computer (players[1] is computer.COMPUTER): the human's rounds of earlier
+    # games, [move, outcome], oldest first, as the game started; it decides from them and
+    # this game's `history` (kept here so that any node can decide the next round).
+    computer: bool = False
+    computer_memory: list[list[str]] = field(default_factory=list)
 
     # ----- creation and persistence -----
 
@@ -188,6 +193,8 @@ class Match:
             "history": [result.to_dict() for result in self.history],
             "user_ids": dict(self.user_ids),
             "left": list(self.left),
+            "computer": self.computer,
+            "computer_memory": [list(entry) for entry in self.computer_memory],
         }
 
     @classmethod
@@ -208,6 +215,8 @@ class Match:
             history=[RoundResult.from_dict(item) for item in data["history"]],
             user_ids=dict(data.get("user_ids", {})),
             left=list(data.get("left", [])),
+            computer=bool(data.get("computer", False)),
+            computer_memory=[list(entry) for entry in data.get("computer_memory", [])],
         )
 
     # ----- queries -----
@@ -230,6 +239,10 @@ class Match:
         if player not in self.players or player in self.left:
             return False
         return user_id is None or self.user_ids.get(player, user_id) == user_id
+
+    def humans(self) -> tuple[str, ...]:
+        """The players who are people (the stores index these: the computer plays many games)."""
+        return self.players[:1] if self.computer else self.players
 
     def has_thrown(self, player: str) -> bool:
         return player in self.moves
@@ -259,6 +272,7 @@ class Match:
             "reason": self.reason,
             "round_deadline": self.round_deadline,
             "history": [result.to_dict() for result in self.history],
+            "computer": self.computer,
         }
 
     # ----- commands -----

@@ -9,12 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from rpschat.domain.errors import Refused
+from rpschat.domain.game.computer import MEMORY_ROUNDS, rounds_of
 from rpschat.domain.game.context import OK, GameContext, ms
 from rpschat.domain.game.lifecycle import GAME_SHAPE, MatchLifecycle
 from rpschat.domain.game.match import Match
+from rpschat.domain.game.records import GameRecords
 from rpschat.domain.game.rules import parse_best_of
 from rpschat.domain.matchmaking import (
     ALREADY_IN_GAME,
+    ALREADY_QUEUED,
     CHALLENGE_EXPIRED,
     NO_SUCH_CHALLENGE,
     NOT_QUEUED,
@@ -32,6 +35,7 @@ YOU_LEFT = "You have left this game."
 DID_NOT_PLAY = "You did not play in this game."
 ACCEPT_IS_BOOL = "accept must be true or false."
 FIND_MATCH_SHAPE = "{best_of: 3}"
+OPPONENT_REFUSAL = 'opponent must be "computer", or left out for a person.'
 CHALLENGE_SHAPE = '{to: "Bea", best_of: 3}'
 ANSWER_SHAPE = '{challenge_id: "c1", accept: true}'
 MAX_NAME_ECHO = 32
@@ -51,8 +55,10 @@ class Pairing:
         challenge_store: ChallengeStore,
         expired_challenges: ExpiredChallengeStore,
         rematches: Rematches,
+        records: GameRecords,
     ) -> None:
         self._ctx = ctx
+        self._records = records
         self._lifecycle = lifecycle
         self.matchmaker = matchmaker
         self.challenges = challenges
@@ -66,8 +72,14 @@ class Pairing:
     def find_match(self, sid: str, payload: Any) -> dict:
         ctx = self._ctx
         conn = ctx.caller(sid)
-        best_of = parse_best_of(as_object(payload, FIND_MATCH_SHAPE).get("best_of"))
+        payload = as_object(payload, FIND_MATCH_SHAPE)
+        best_of = parse_best_of(payload.get("best_of"))
+        opponent = payload.get("opponent")
+        if opponent not in (None, "computer"):
+            raise Refused(OPPONENT_REFUSAL)
         ctx.limit(conn, "other")
+        if opponent == "computer":
+            return self._play_computer(conn.user_id, conn.name, best_of)
         with ctx.lobby():
             pairing = self.matchmaker.enqueue(conn.name, best_of)
             # Neither is queued any more (one was popped, one never went in), and neither is
@@ -75,6 +87,19 @@ class Pairing:
             created = self._create(pairing.waited, pairing.arrived, best_of) if pairing else None
         if created is not None:
             self.announce(*created)
+        return OK
+
+    def _play_computer(self, user_id: str, name: str, best_of: int) -> dict:
+        """A match against the computer, at once (`match_found` before the ack)."""
+        ctx = self._ctx
+        memory = self._records.memory_of(user_id, name)  # a database read: before any lock
+        with ctx.lobby():
+            if self.matchmaker.is_queued(name):
+                raise Refused(ALREADY_QUEUED)
+            if ctx.in_live_game(name):
+                raise Refused(ALREADY_IN_GAME)
+            created = self._lifecycle.create(name, "", best_of, computer_memory=memory), {}
+        self.announce(*created)
         return OK
 
     def cancel_match(self, sid: str, payload: Any) -> dict:
@@ -245,20 +270,38 @@ class Pairing:
                 raise Refused(NOT_OVER_YET)
             if not match.is_member(name, conn.user_id):
                 raise Refused(YOU_LEFT)
-            opponent = match.opponent_of(name)
-            self._refuse_rematch_with(match, opponent)
-            if ctx.in_live_game(name):
-                raise Refused(ALREADY_IN_GAME)
-            already_asked = name in self.rematches.requested_by(match.game_id)
-            if self.rematches.request(match.game_id, name, match.players):
-                self._lifecycle.forget(match.game_id)
-                created = self.start(*match.players, match.best_of)
-            elif not already_asked:
-                asked = {"game_id": match.game_id, "by": name}
-                ctx.emit_to_player(match, opponent, "rematch_requested", asked)
+            if match.computer:  # the computer always wants another game
+                created = self._rematch_computer(match, name)
+            else:
+                created = self._rematch_person(match, name)
         if created is not None:
             self.announce(*created)
         return OK
+
+    def _rematch_person(self, match: Match, name: str) -> Created | None:
+        ctx = self._ctx
+        opponent = match.opponent_of(name)
+        self._refuse_rematch_with(match, opponent)
+        if ctx.in_live_game(name):
+            raise Refused(ALREADY_IN_GAME)
+        already_asked = name in self.rematches.requested_by(match.game_id)
+        if self.rematches.request(match.game_id, name, match.players):
+            self._lifecycle.forget(match.game_id)
+            return self.start(*match.players, match.best_of)
+        if not already_asked:
+            asked = {"game_id": match.game_id, "by": name}
+            ctx.emit_to_player(match, opponent, "rematch_requested", asked)
+        return None
+
+    def _rematch_computer(self, match: Match, name: str) -> Created:
+        """The next game at once; the computer remembers this one's rounds without a read."""
+        if self._ctx.in_live_game(name):
+            raise Refused(ALREADY_IN_GAME)
+        played = rounds_of(name, [result.to_dict() for result in match.history])
+        memory = match.computer_memory + [list(entry) for entry in played]
+        self._lifecycle.forget(match.game_id)
+        memory = memory[-MEMORY_ROUNDS:]
+        return self._lifecycle.create(name, "", match.best_of, computer_memory=memory), {}
 
     def _refuse_rematch_with(self, match: Match, opponent: str) -> None:
         opponent_id = match.user_ids.get(opponent) or self._ctx.user_id_of(opponent)

@@ -11,14 +11,18 @@ from rpschat.domain.game.context import GameContext, game_room
 from rpschat.domain.game.lifecycle import MatchLifecycle
 from rpschat.domain.game.match import Match
 from rpschat.domain.game.pairing import Pairing
+from rpschat.domain.game.records import GameRecords
 from rpschat.domain.ports import Drop
 
 log = logging.getLogger("rpschat.games")
 
 
 class PresenceReactions:
-    def __init__(self, ctx: GameContext, lifecycle: MatchLifecycle, pairing: Pairing) -> None:
+    def __init__(
+        self, ctx: GameContext, lifecycle: MatchLifecycle, pairing: Pairing, records: GameRecords
+    ) -> None:
         self._ctx = ctx
+        self._records = records
         self._lifecycle = lifecycle
         self._pairing = pairing
 
@@ -94,6 +98,7 @@ class PresenceReactions:
             ctx.results.forget_guest(name, user_id)
         except Exception:  # the row is then started afresh by the next user who plays as it
             log.exception("forgetting the standing of a guest who left failed")
+        self._records.forget_guest(user_id)  # a guest's history lasts as long as its session
 
     def games_of(self, user_id: str, name: str) -> list[str]:
         """The games a user is in the room of: played (and not left) or watched. From the

@@ -4,12 +4,14 @@ challenge ids, and a lock per game. The Redis implementations of the same ports
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
 from rpschat.domain.game.match import Match
-from rpschat.domain.ports import Drop, Lock
+from rpschat.domain.ports import Drop, GameRecord, Lock
 
 
 class KeyedLocks:
@@ -87,12 +89,12 @@ class InMemoryMatchStore:
         if not match.is_over:
             if not known:  # the indexes change only when a game starts and when it ends
                 self._live[game_id] = None
-                for player in match.players:
+                for player in match.humans():
                     self._live_game_by_player[player] = game_id
                     self._games_by_player.setdefault(player, {})[game_id] = None
             return
         self._live.pop(game_id, None)
-        for player in match.players:
+        for player in match.humans():
             self._games_by_player.setdefault(player, {})[game_id] = None
             if self._live_game_by_player.get(player) == game_id:
                 del self._live_game_by_player[player]
@@ -100,7 +102,7 @@ class InMemoryMatchStore:
     def delete(self, game_id: str) -> None:
         match = self._matches.pop(game_id, None)
         self._live.pop(game_id, None)
-        for player in match.players if match else ():
+        for player in match.humans() if match else ():
             if self._live_game_by_player.get(player) == game_id:
                 del self._live_game_by_player[player]
             games = self._games_by_player.get(player)
@@ -211,3 +213,32 @@ class InMemoryExpiredChallenges:
 
     def __contains__(self, challenge_id: object) -> bool:
         return challenge_id in self._ids
+
+
+class InMemoryArchive:
+    """Players' finished games in this process (DATABASE_URL=memory://): a restart forgets them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._by_user: dict[str, dict[str, GameRecord]] = {}  # user -> game id -> record
+
+    def add_many(self, records: list[GameRecord]) -> None:
+        with self._lock:
+            for record in records:
+                games = self._by_user.setdefault(record.user_id, {})
+                if record.game_id not in games:
+                    games[record.game_id] = dataclasses.replace(record, id=next(self._ids))
+
+    def page(
+        self, user_id: str, before: int | None = None, limit: int = 20
+    ) -> tuple[list[GameRecord], bool]:
+        with self._lock:
+            records = list(reversed(self._by_user.get(user_id, {}).values()))
+        if before is not None:
+            records = [record for record in records if record.id < before]
+        return records[:limit], len(records) > limit
+
+    def forget_user(self, user_id: str) -> None:
+        with self._lock:
+            self._by_user.pop(user_id, None)

@@ -112,7 +112,7 @@ class RedisMatchStore:
         snapshot = json.dumps(match.to_dict())
         args = [match.game_id, snapshot, self._finished_ttl_ms, live, self._of_player_prefix]
         keys = [self._game_prefix + match.game_id, self._live_ids, self._live, self._started]
-        self._put(keys=[*keys, self._deadlines], args=[*args, deadline, *match.players])
+        self._put(keys=[*keys, self._deadlines], args=[*args, deadline, *match.humans()])
 
     def delete(self, game_id: str) -> None:
         keys = [self._game_prefix + game_id, self._live_ids, self._live, self._deadlines]
