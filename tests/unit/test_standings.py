@@ -120,3 +120,19 @@ def test_a_claimed_player_logging_in_again_keeps_the_seat(harness):
     ack = second.emit("game_chat", {"game_id": game_id, "msg": "gg from my phone"}, callback=True)
     assert ack["ok"] is True
     assert second.emit("rematch", {"game_id": game_id}, callback=True) == OK
+
+
+def test_both_devices_of_a_claimed_player_follow_the_game(harness):
+    ada, bea = Seat(harness, "Ada"), Seat(harness, "Bea")
+    claim(ada)
+    phone = harness.client()
+    assert phone.emit("set_username", {"username": "Ada", "password": PASSWORD}, callback=True)[
+        "ok"
+    ]
+    phone.get_received()
+    game_id = find_match([ada, bea], best_of=1)
+    play_round(game_id, (ada, "rock"), (bea, "scissors"))
+    over = [r["args"][0] for r in phone.get_received() if r["name"] == "game_over"]
+    assert over and over[0]["game_id"] == game_id and over[0]["winner"] == "Ada"
+    [on_the_first_device] = ada.take("game_over")
+    assert on_the_first_device == over[0]

@@ -152,8 +152,8 @@ class MatchLifecycle:
             room = game_room(match.game_id)
             for player in match.players:
                 user_id = match.user_ids.get(player)
-                sid = ctx.chat.directory.sid_of(user_id) if user_id else None
-                if sid is not None:
+                # every device of the user (a claimed name logged in twice) plays along
+                for sid in ctx.chat.directory.connections_of(user_id) if user_id else ():
                     ctx.outbox.join(sid, room)
             for player in match.humans():
                 found = {
@@ -356,6 +356,5 @@ class MatchLifecycle:
         self._rematches.forget(game_id)
         spectators = ctx.spectators.drop_game(game_id)
         for user_id in [*(match.user_ids.values() if match else ()), *spectators]:
-            sid = ctx.chat.directory.sid_of(user_id)
-            if sid is not None:
+            for sid in ctx.chat.directory.connections_of(user_id):
                 ctx.outbox.leave(sid, game_room(game_id))
