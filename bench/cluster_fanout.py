@@ -5,7 +5,9 @@
     .venv/bin/python bench/cluster_fanout.py --scenario games --nodes 1,2   # games instead
 
 `--scenario games` runs `bench/loadgen.js games` (100 players, best of 3, 10 s) instead: players
-on different nodes are matched through Redis, and each game holds only its own lock.
+on different nodes are matched through Redis, and each game holds only its own lock. The time
+operations waited for a game's lock and for the lobby lock (pairing), per operation, comes from
+each node's /metrics (`rpschat_lock_wait_seconds`).
 
 For each node count: start the nodes (`python app.py`, REDIS_URL with a fresh REDIS_PREFIX,
 DATABASE_URL=memory:// unless --database-url), nginx in front of them, and run
@@ -33,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -123,6 +126,30 @@ class ClientCounter:
         self._thread.join(timeout=5)
 
 
+def lock_waits(nodes: list[Node]) -> dict[str, tuple[float, float]]:
+    """(seconds waited, operations) per kind of game lock, summed over the nodes' /metrics."""
+    totals: dict[str, list[float]] = {}
+    for node in nodes:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{node.port}/metrics", timeout=5) as r:
+                text = r.read().decode()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            for suffix, index in (("_sum", 0), ("_count", 1)):
+                head = f'rpschat_lock_wait_seconds{suffix}{{lock="'
+                if line.startswith(head):
+                    kind = line[len(head) :].split('"', 1)[0]
+                    totals.setdefault(kind, [0.0, 0.0])[index] += float(line.rsplit(" ", 1)[1])
+    return {kind: (waited, ops) for kind, (waited, ops) in totals.items()}
+
+
+def wait_per_op_ms(before: dict, after: dict, kind: str) -> float | None:
+    waited = after.get(kind, (0.0, 0.0))[0] - before.get(kind, (0.0, 0.0))[0]
+    ops = after.get(kind, (0.0, 0.0))[1] - before.get(kind, (0.0, 0.0))[1]
+    return round(1000 * waited / ops, 3) if ops else None
+
+
 def run_loadgen(url: str, args) -> dict:
     command = ["node", str(LOADGEN), args.scenario, "--url", url]
     if args.scenario == "games":
@@ -155,11 +182,13 @@ def one_run(count: int, redis_on: bool, args) -> dict:
         node_pids = [p for n in nodes for p in process_tree(n.process.pid)]
         nginx_pids = process_tree(nginx.process.pid)
         before = (cpu_seconds(node_pids), cpu_seconds(nginx_pids), redis_cpu(client))
+        waits_before = lock_waits(nodes)
         busy0, wall0 = machine_busy_seconds(), time.monotonic()
         with ClientCounter(nodes) as counter:
             result = run_loadgen(nginx.url, args)
         after = (cpu_seconds(node_pids), cpu_seconds(nginx_pids), redis_cpu(client))
         busy, wall = machine_busy_seconds() - busy0, time.monotonic() - wall0
+        waits = lock_waits(nodes)
         ours = sum(a - b for a, b in zip(after, before, strict=True))
         ours += result.get("loadgen_cpu_s") or 0
         result.update(
@@ -169,6 +198,8 @@ def one_run(count: int, redis_on: bool, args) -> dict:
             nginx_cpu_s=round(after[1] - before[1], 2),
             redis_cpu_s=round(after[2] - before[2], 2),
             clients_per_node=counter.peak,
+            game_lock_wait_ms=wait_per_op_ms(waits_before, waits, "game"),
+            lobby_lock_wait_ms=wait_per_op_ms(waits_before, waits, "lobby"),
             other_cpu_pct=round(100 * max(0.0, busy - ours) / wall, 1),
             logs=str(run_dir),
         )
@@ -214,6 +245,8 @@ GAME_COLUMNS = [
     ("match_p50_ms", "match p50, ms"),
     ("match_p99_ms", "match p99, ms"),
     ("error_count", "refused acks"),
+    ("game_lock_wait_ms", "game lock wait, ms/op"),
+    ("lobby_lock_wait_ms", "lobby lock wait, ms/op"),
     ("nodes_cpu_s", "nodes CPU s"),
     ("nginx_cpu_s", "nginx CPU s"),
     ("redis_cpu_s", "Redis CPU s"),

@@ -10,6 +10,7 @@ from typing import Any
 from rpschat.cluster import ClusterKeeper
 from rpschat.config import Settings
 from rpschat.domain.chat import ChatLimits, ChatService
+from rpschat.domain.game.stores import KeyedLocks
 from rpschat.domain.games import GameService, GameSettings
 from rpschat.domain.moderation import ModerationService
 from rpschat.domain.ports import Outbox
@@ -119,6 +120,10 @@ def build_services(
         results=results,
         settings=game_settings,
         archive=open_archive(history),
+        locks=KeyedLocks(
+            shared.lock if shared else None,
+            on_wait=metrics.lock_waited if metrics is not None else None,
+        ),
         **(shared.game_stores(game_settings.finished_game_seconds) if shared else {}),
     )
     chat.listener = games

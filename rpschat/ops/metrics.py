@@ -39,6 +39,8 @@ GAMES_SAMPLE_SECONDS = 5.0
 
 # Seconds; handlers answer in well under a millisecond unless they wait for a commit.
 HANDLER_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+LOCK_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5)
+LOCK_KINDS = ("game", "lobby")  # domain/game/context.py: a game's lock, the pairing lock
 COMMIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -75,6 +77,7 @@ class Metrics:
         self.messages = Tally()
         self.commit_seconds = FastHistogram(COMMIT_BUCKETS)
         self.games_finished = {reason: Tally() for reason in (*sorted(END_REASONS), OTHER)}
+        self.lock_wait_seconds = {kind: FastHistogram(LOCK_BUCKETS) for kind in LOCK_KINDS}
         self._live = _LiveCollector(self)
         self.registry.register(self._live)
 
@@ -119,6 +122,12 @@ class Metrics:
 
     def game_recorded(self, reason: str) -> None:
         self.games_finished.get(reason, self.games_finished[OTHER]).value += 1
+
+    def lock_waited(self, kind: str, seconds: float) -> None:
+        """A game operation waited `seconds` for its lock: a game's, or the lobby's."""
+        histogram = self.lock_wait_seconds.get(kind)
+        if histogram is not None:
+            histogram.observe(seconds)
 
     def count_results(self, results: Any) -> Any:
         """The results store, counting each game it records for the first time."""
@@ -211,6 +220,14 @@ class _LiveCollector:
         for reason, tally in m.games_finished.items():
             finished.add_metric([reason], tally.value)
         yield finished
+        waits = HistogramMetricFamily(
+            "rpschat_lock_wait_seconds",
+            "Time a game operation waited for its lock (with Redis: shared by every node).",
+            labels=["lock"],
+        )
+        for kind, histogram in m.lock_wait_seconds.items():
+            waits.add_metric([kind], histogram.buckets(), histogram.sum)
+        yield waits
         by_transport = dict.fromkeys(TRANSPORTS, 0)
         for socket in list(self.sockets()):
             by_transport["websocket" if getattr(socket, "upgraded", False) else "polling"] += 1

@@ -145,6 +145,18 @@ def test_games_recorded_in_a_batch_are_counted_once_each():
     assert value(metrics, "rpschat_games_finished_total", reason="timeout") == 1
 
 
+def test_lock_waits_are_timed_by_kind_of_lock():
+    from rpschat.domain.game.stores import KeyedLocks
+
+    metrics = Metrics()
+    locks = KeyedLocks(on_wait=metrics.lock_waited)
+    with locks.hold("lobby"), locks.hold("game:g1"), locks.hold("game:g1"):
+        pass
+    assert value(metrics, "rpschat_lock_wait_seconds_count", lock="lobby") == 1
+    assert value(metrics, "rpschat_lock_wait_seconds_count", lock="game") == 2
+    assert value(metrics, "rpschat_lock_wait_seconds_sum", lock="game") < 1
+
+
 def test_history_commits_count_new_messages_only():
     metrics = Metrics()
     metrics.history_committed(3, 0.004)

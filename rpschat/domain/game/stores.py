@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -19,8 +20,13 @@ class KeyedLocks:
     nobody holds or waits for it, so finished games leave no lock behind. `make_lock` makes
     the lock of a key: a `threading.RLock` (green under eventlet), or one every node shares."""
 
-    def __init__(self, make_lock: Callable[[str], Lock] | None = None) -> None:
+    def __init__(
+        self,
+        make_lock: Callable[[str], Lock] | None = None,
+        on_wait: Callable[[str, float], None] | None = None,
+    ) -> None:
         self._make_lock = make_lock or (lambda key: threading.RLock())
+        self._on_wait = on_wait  # (kind of lock: the key up to its first ':', seconds waited)
         self._guard = threading.Lock()
         self._locks: dict[str, list] = {}  # key -> [lock, holders and waiters]
 
@@ -37,11 +43,14 @@ class KeyedLocks:
             if entry is None:
                 entry = self._locks[key] = [self._make_lock(key), 0]
             entry[1] += 1
+        start = time.perf_counter()
         try:
             entry[0].__enter__()
         except BaseException:
             self._leave(key)
             raise
+        if self._on_wait is not None:
+            self._on_wait(key.partition(":")[0], time.perf_counter() - start)
         return entry[0]
 
     def _leave(self, key: str) -> None:

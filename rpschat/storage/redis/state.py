@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rpschat.domain.game.stores import KeyedLocks
 from rpschat.domain.games import EXPIRED_CHALLENGES_KEPT
 from rpschat.storage.redis.client import Keys, connect, new_node_id
 from rpschat.storage.redis.directory import RedisDirectory
@@ -47,14 +46,13 @@ class RedisState:
         return SharedLock(self.client, self.keys("lock", key), scripts=self._lock_scripts)
 
     def game_stores(self, finished_game_seconds: float) -> dict[str, Any]:
-        """GameService's keyword arguments for shared games; finished games are kept as long
-        as on a single node."""
+        """GameService's keyword arguments for shared games (its locks: `lock`); finished games
+        are kept as long as on a single node."""
         return {
             "store": RedisMatchStore(self.client, self.keys, finished_game_seconds),
             "queue_store": self.queue,
             "challenge_store": self.challenges,
             "rematch_store": self.rematches,
-            "locks": KeyedLocks(self.lock),
             "spectator_store": RedisSpectatorStore(self.client, self.keys),
             "drop_store": RedisDropStore(self.client, self.keys),
             "expired_challenge_store": RedisExpiredChallenges(
