@@ -1,9 +1,13 @@
 """Claimed names, look-alikes and reserved names, through the handlers (issue 15)."""
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from rpschat.domain.errors import Refused
 from rpschat.domain.ratelimit import RateSpec
+from rpschat.domain.text import name_key
 from rpschat.storage.confusables import NAME_RULES
 from tests.unit.conftest import events
 
@@ -239,3 +243,21 @@ def test_a_resumed_guest_token_cannot_take_a_name_claimed_meanwhile(harness):
         "resumed": False,
         "error": "The name 'Ada' has been claimed: pick a name again.",
     }
+
+
+def test_a_capital_that_looks_latin_only_as_a_capital_is_refused_too(harness):
+    harness.join("Max")
+    ack = harness.client().emit("set_username", {"username": "Мax"}, callback=True)  # Cyrillic М
+    assert ack == {
+        "ok": False,
+        "error": "'Мax' looks too much like the name 'Max', which is taken: pick another.",
+    }
+
+
+@given(st.text(min_size=1, max_size=12))
+@hyp_settings(max_examples=300, deadline=None)
+def test_names_equal_but_for_case_always_share_the_look_alike_key(name):
+    # the directory keeps names unique by this key: "ADA" must never pass beside "Ada"
+    for other in (name.upper(), name.lower(), name.swapcase(), name.title()):
+        if name_key(other) == name_key(name):
+            assert NAME_RULES.key(other) == NAME_RULES.key(name)
