@@ -14,6 +14,9 @@ time) to docs/soak.png. With --metrics-plot (python server) it also scrapes the 
 at every sample and plots those figures (connections, events, stored messages, games, handler
 and commit times, RSS as the process collector sees it). Bounded: the loadgen stops after the
 soak plus a drain, and a hard limit kills it 3 minutes later. Exit code 1 when a check fails.
+
+With --hostile, bench/hostile.py's attacks (issue 11) run beside the load from other loopback
+addresses, and each must meet its refusal (bench/README.md has the table).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import time
 from pathlib import Path
 
 import databases
+import hostile
 import run
 
 DOCS = run.ROOT / "docs"
@@ -69,6 +73,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--out", help="also append the JSON record to this file")
     ap.add_argument("--python-cmd", default=".venv/bin/python app.py")
     ap.add_argument("--python-env", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument(
+        "--hostile",
+        action="store_true",
+        help="run bench/hostile.py's mix of attacks (issue 11) beside the load, from other "
+        "loopback addresses; the server then gets MAX_CONNECTIONS_PER_IP = the normal clients "
+        "+ 10, so that per-address caps meet the attackers",
+    )
     ap.add_argument("-v", "--verbose", action="store_true", help="echo loadgen progress")
     return ap.parse_args(argv)
 
@@ -76,7 +87,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def runner_args(args, database_url: str | None) -> argparse.Namespace:
     """run.py's options for Server/Loadgen, with our DATABASE_URL in front of --python-env."""
     argv = ["acked", "--python-cmd", args.python_cmd]
-    for item in ([f"DATABASE_URL={database_url}"] if database_url else []) + args.python_env:
+    env = [f"DATABASE_URL={database_url}"] if database_url else []
+    if args.hostile:
+        env.append(f"MAX_CONNECTIONS_PER_IP={args.chatters + args.players + 10}")
+    for item in env + args.python_env:
         argv += ["--python-env", item]
     rargs = run.build_parser().parse_args(argv)
     rargs.verbose = args.verbose
@@ -144,17 +158,25 @@ def soak(args, rargs) -> tuple[dict, Recorder]:
     rec = Recorder(scrape=bool(args.metrics_plot) and args.server == "python")
     logpath = run.RESULTS / "logs" / f"soak-{stamp}-{args.server}.log"
     server = run.Server(args.server, rargs, logpath)
+    mix = None
     try:
         rec.t0 = time.monotonic()
         gen = run.Loadgen("soak", server.url, rargs, extra, on_line=rec.on_line)
         while gen.running():
             rec.sample(server, gen)
+            if args.hostile and mix is None and rec.start is not None:
+                mix = hostile.HostileMix(server.url)  # once the normal clients are in
+                mix.start()
             time.sleep(args.sample)
         rec.sample(server, gen)
         res = gen.finish(duration + 200)
         res["server_alive"] = server.alive()
     finally:
+        if mix is not None:
+            res_hostile = mix.stop()
         server.stop()
+    if mix is not None:
+        res["hostile"] = res_hostile
     res["server_log"] = str(server.logpath.relative_to(run.ROOT))
     return res, rec
 
@@ -458,7 +480,7 @@ def summarize(args, res: dict, rec: Recorder) -> dict:
     totals = {**res, "server_cpu_pct": server_pct, "other_cpu_pct": other_pct}
     totals["rss_peak_mb"] = max((s["rss_mb"] for s in rec.samples), default=None)
     return {
-        "scenario": "soak",
+        "scenario": "soak-hostile" if args.hostile else "soak",
         "timestamp": dt.datetime.now().isoformat(timespec="seconds"),
         "server": args.server,
         "storage": args.storage if args.server == "python" else "-",
@@ -485,6 +507,10 @@ def print_report(record: dict) -> None:
         f"slope {lv.get('slope_second_half_mb_per_min')} MB/min over the second half"
     )
     print(f"memory levels off: {'yes' if lv.get('levels_off') else 'NO'}")
+    if "hostile" in t:
+        print("\n== hostile clients (bench/hostile.py), what each met ==")
+        for attack, row in t["hostile"].items():
+            print(f"{attack:<24} " + ", ".join(f"{k}: {v}" for k, v in sorted(row.items())))
     for note in checks(record):
         print(f"CHECK FAILED: {note}")
 
@@ -502,7 +528,23 @@ def checks(record: dict) -> list[str]:
             failed.append(f"{key} = {t[key]}")
     if record["levels_off"].get("levels_off") is False:
         failed.append("memory does not level off")
+    mix = t.get("hostile")
+    if mix is not None:
+        for attack, what in HOSTILE_CHECKS:
+            if not mix.get(attack, {}).get(what):
+                failed.append(f"hostile {attack}: never {what!r}")
     return failed
+
+
+# With --hostile: what each attack must have met at least once (never_polls is dropped only once
+# MAX_BACKLOG_BYTES of broadcasts queued for it, minutes into the soak: reported, not checked)
+HOSTILE_CHECKS = [
+    ("binary", "closed by the server"),
+    ("malformed", "session closed"),
+    ("no_connect_polling", "http 401"),
+    ("no_connect_websocket", "closed by the server"),
+    ("half_sent", "closed by the server"),
+]
 
 
 def main(argv=None) -> int:
@@ -517,7 +559,9 @@ def main(argv=None) -> int:
         run.stop_all()
     record = summarize(args, res, rec)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    for path in {run.RESULTS / f"soak-{stamp}.json", *([Path(args.out)] if args.out else [])}:
+    # (a hostile soak's record is not one report.py takes for the plain soak)
+    name = f"hostile-soak-{stamp}.json" if args.hostile else f"soak-{stamp}.json"
+    for path in {run.RESULTS / name, *([Path(args.out)] if args.out else [])}:
         with Path(path).open("a") as f:
             f.write(json.dumps(record) + "\n")
     print_report(record)
