@@ -153,7 +153,9 @@ def main() -> None:
     # writes (an ack, then an event) until the client's delayed ACK, 40 ms later.
     listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     graceful_shutdown_on_sigterm(listener, socketio, services)
-    log.info(ops.startup_line(settings, async_mode()))
+    log.info(
+        ops.startup_line(settings.with_overrides(max_connections=max_connections), async_mode())
+    )
     log.info("Serving on http://%s:%d", settings.host, listener.getsockname()[1])
     # Startup's ~100,000 objects live for good: frozen, full garbage collections skip them
     # (GC while 10,000 clients connect, bench/run.py capacity: 1.2 s of CPU before, 0.4 after).

@@ -63,6 +63,9 @@ def test_running_out_of_descriptors_does_not_stop_the_server():
     with ServerProcess(env, command=command) as srv:
         warned = srv.wait_for_output(lambda line: "MAX_CONNECTIONS=100000 is more than" in line)
         assert warned, srv.output()[-2000:]
+        started = [line for line in srv.log_lines() if " starting mode=" in line]
+        budget = int(started[0].split("max_connections=")[1].split()[0])
+        assert 0 < budget < FILE_LIMIT  # the start-up line shows the limit in force
         held = []
         try:
             for _ in range(FILE_LIMIT + 100):  # accepted until the limit, then in the backlog
