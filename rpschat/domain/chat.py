@@ -443,9 +443,11 @@ class ChatService:
         if self.guard is not None:
             self.guard.check_can_take(conn, account.user_id, account.name)
         self._take_join(conn.address)
-        if conn.user_id is not None:
-            self._leave_as_guest(conn)
-        return self._enter_account(conn, account)
+        guest = conn.user_id, conn.name, conn.token
+        answer = self._enter_account(conn, account, guest)
+        if guest[0] is not None:
+            self._leave_as_guest(conn, guest[0], guest[1])
+        return answer
 
     def _limit_password_attempts(self, conn: Connection, account: Account) -> None:
         now = self.runtime.now()
@@ -464,19 +466,18 @@ class ChatService:
             self.runtime.run_blocking(self.passwords.verify, account.password_hash, password)
         )
 
-    def _leave_as_guest(self, conn: Connection) -> None:
-        """A guest logs in to a claimed name: the guest leaves (its other connections, if any,
-        keep it), and this connection becomes the account's."""
-        user_id, name = conn.user_id, conn.name
+    def _leave_as_guest(self, conn: Connection, user_id: str, name: str) -> None:
+        """A guest logged in to a claimed name: once the connection is the account's, the guest
+        leaves (unless another connection of it is still here)."""
         self.outbox.leave(conn.sid, user_room(user_id))
-        conn.user_id = conn.name = conn.token = None
         if self.directory.detach(user_id, conn.sid):
-            log.info("leave %s (logging in)", name, extra=_who(conn))
+            log.info("leave %s (logged in as %s)", name, conn.name, extra=_who(conn))
             self._release(user_id)
 
-    def _enter_account(self, conn: Connection, account: Account) -> dict:
+    def _enter_account(self, conn: Connection, account: Account, guest: tuple) -> dict:
         """This connection becomes the account's user: a new entry if the user is away, one
-        more connection of it (another tab or device) if it is online."""
+        more connection of it (another tab or device) if it is online. All or nothing: if it
+        fails, the connection is still the guest it was (`guest`: user id, name, token)."""
         user_id, name = account.user_id, account.name
         announce = self.directory.name_of(user_id) is None
         if announce:
@@ -485,7 +486,8 @@ class ChatService:
             token = self.tokens.issue(f"{user_id}_{secrets.token_hex(4)}", name)
             self._adopt(conn.sid, user_id, name, token)
         except BaseException:
-            conn.user_id = conn.name = conn.token = None
+            conn.user_id, conn.name, conn.token = guest
+            self.directory.detach(user_id, conn.sid)
             if announce:
                 self.directory.release(user_id)
             raise

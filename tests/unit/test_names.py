@@ -261,3 +261,21 @@ def test_names_equal_but_for_case_always_share_the_look_alike_key(name):
     for other in (name.upper(), name.lower(), name.swapcase(), name.title()):
         if name_key(other) == name_key(name):
             assert NAME_RULES.key(other) == NAME_RULES.key(name)
+
+
+def test_a_log_in_that_fails_to_store_its_token_leaves_the_guest_as_it_was(harness, monkeypatch):
+    ada, _ = claimed(harness)
+    ada.disconnect()
+    guest, first = harness.join("Guest")
+    tokens = harness.services.chat.tokens
+
+    def broken(*_args):
+        raise RuntimeError("storage down")
+
+    monkeypatch.setattr(tokens, "issue", broken)
+    ack = log_in(guest)
+    assert ack["ok"] is False
+    monkeypatch.undo()
+    users = guest.emit("users", {}, callback=True)["users"]
+    assert users == ["Guest"]  # still the guest, and Ada is not online
+    assert guest.emit("message", {"msg": "still me"}, callback=True)["ok"]
