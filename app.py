@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
     )
     if queue is not None:
         queue.on_lobby_message = services.chat.note_delivered
+        queue.on_dm = services.chat.dms.note_delivered
         queue.initialize()  # listen on the channel now, not at the first client (/readyz)
     ops.install(flask_app, server, services, metrics)
     return flask_app, sio, services

@@ -10,6 +10,7 @@ from typing import Any
 from rpschat.cluster import ClusterKeeper
 from rpschat.config import Settings
 from rpschat.domain.chat import ChatLimits, ChatService
+from rpschat.domain.dms import DmService
 from rpschat.domain.game.stores import KeyedLocks
 from rpschat.domain.games import GameService, GameSettings
 from rpschat.domain.moderation import ModerationService
@@ -18,6 +19,7 @@ from rpschat.domain.ratelimit import MemoryRateLimiter
 from rpschat.storage.accounts import Argon2Passwords, open_accounts
 from rpschat.storage.archive import open_archive
 from rpschat.storage.confusables import NAME_RULES
+from rpschat.storage.dms import open_dms
 from rpschat.storage.history import open_history
 from rpschat.storage.moderation import open_moderation
 from rpschat.storage.presence import MemoryDirectory, MemoryTokens
@@ -129,6 +131,7 @@ def build_services(
     chat.listener = games
     moderation = ModerationService(chat, open_moderation(history), settings.moderators)
     chat.guard = moderation
+    chat.dms = DmService(chat, open_dms(history, runtime), shared_queue=shared is not None)
     keeper = None
     if shared is not None:
         keeper = ClusterKeeper(shared, chat, runtime, games)

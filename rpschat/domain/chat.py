@@ -49,6 +49,7 @@ log = logging.getLogger("rpschat.chat")
 MAX_REPLAY = 1000
 MAX_PAGE = 200
 LAST_ID_REFUSAL = f"last_id must be a whole number from 0 to {MAX_ID}."
+DM_LAST_ID_REFUSAL = f"dm_last_id must be a whole number from 0 to {MAX_ID}."
 HISTORY_CURSOR_REFUSAL = f"before and after must be whole numbers from 0 to {MAX_ID}."
 
 
@@ -92,6 +93,7 @@ class Connection:
     name: str | None = None
     token: str | None = None
     replaced: bool = False
+    dm_cursor: int | None = None  # auth.dm_last_id: the direct messages a resume replays
 
 
 @dataclass
@@ -136,6 +138,8 @@ class ChatService:
     passwords: PasswordHasher | None = None
     # Moderation (domain/moderation.py): mutes, bans, kicks; None: no moderation
     guard: Any = None
+    # Direct messages (domain/dms.py): told when a connection becomes a user's; None: no DMs
+    dms: Any = None
     listener: PresenceListener = field(default_factory=_NoGame)
     connections: dict[str, Connection] = field(default_factory=dict)
     # The highest lobby message id delivered to this node's sockets (see _replay).
@@ -159,7 +163,8 @@ class ChatService:
         auth = auth if isinstance(auth, dict) else {}
         token = auth.get("token")
         last_id = optional_whole_number(auth, "last_id", LAST_ID_REFUSAL)
-        self.connections[sid] = Connection(sid, address, self.runtime.now())
+        dm_cursor = optional_whole_number(auth, "dm_last_id", DM_LAST_ID_REFUSAL)
+        self.connections[sid] = Connection(sid, address, self.runtime.now(), dm_cursor=dm_cursor)
         self._per_address[address] += 1
         if token is None:
             self.outbox.join(sid, LOBBY)
@@ -324,6 +329,8 @@ class ChatService:
         self.listener.user_back(grant.user_id, name, sid)
         if last_id is not None:
             self.listener.replay_game_chat(grant.user_id, name, sid, last_id)
+        if self.dms is not None:
+            self.dms.attach(sid, grant.user_id, self.connections[sid].dm_cursor, new_user=False)
         return True
 
     def _resume_failed(self, sid: str, reason: str) -> None:
@@ -470,6 +477,8 @@ class ChatService:
         """A guest logged in to a claimed name: once the connection is the account's, the guest
         leaves (unless another connection of it is still here)."""
         self.outbox.leave(conn.sid, user_room(user_id))
+        if self.dms is not None:
+            self.dms.detach(conn.sid, user_id)
         if self.directory.detach(user_id, conn.sid):
             log.info("leave %s (logged in as %s)", name, conn.name, extra=_who(conn))
             self._release(user_id)
@@ -497,6 +506,8 @@ class ChatService:
             self._announce_entry(conn.sid, name)
         self._send_recent(conn.sid)
         self.listener.user_back(user_id, name, conn.sid)
+        if self.dms is not None:  # the DMs it received while away, as unread
+            self.dms.attach(conn.sid, user_id, None, new_user=False)
         return {"ok": True, "username": name, "token": token}
 
     def claim_name(self, sid: str, payload: Any) -> dict:
@@ -574,6 +585,8 @@ class ChatService:
             self.directory.release(user_id)
             raise
         log.info("name %s", name, extra=_who(conn))
+        if self.dms is not None:
+            self.dms.attach(conn.sid, user_id, None, new_user=True)
         self._announce_entry(conn.sid, name)
         self._send_recent(conn.sid)
         return {"ok": True, "username": name, "token": token}

@@ -359,6 +359,61 @@ class ResultsStore(Protocol):
     def close(self) -> None: ...
 
 
+# ---------------------------------------------------------------- direct messages
+
+
+@dataclass(frozen=True)
+class DirectMessage:
+    """A message from one user to another. Ids are their own sequence (not the lobby's)."""
+
+    id: int
+    sender_id: str
+    sender: str  # names as they were when it was sent
+    recipient_id: str
+    recipient: str
+    text: str
+    ts: int  # ms since the epoch
+    client_id: str | None = None
+    unread: bool = False  # the recipient was offline: delivered at its next log-in
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "from": self.sender, "to": self.recipient, "text": self.text,
+                "ts": self.ts}  # fmt: skip
+
+
+class DmStore(Protocol):
+    def append(
+        self,
+        sender_id: str,
+        sender: str,
+        recipient_id: str,
+        recipient: str,
+        text: str,
+        client_id: str | None,
+        unread: bool,
+    ) -> tuple[DirectMessage, bool]:
+        """Stores it and returns once committed: (message, duplicate). A known (sender_id,
+        client_id) returns the stored message with duplicate=True. Ids grow in commit order."""
+        ...
+
+    def conversation(
+        self, user_id: str, other_id: str, before: int | None = None, limit: int = 50
+    ) -> tuple[list[DirectMessage], bool]:
+        """The newest `limit` between the two (below `before`), oldest first; has_more."""
+        ...
+
+    def since(self, user_id: str, after_id: int, limit: int) -> list[DirectMessage]:
+        """Sent or received by the user, id > after_id, oldest first (a resume's replay)."""
+        ...
+
+    def unread(self, user_id: str, after_id: int, limit: int) -> list[DirectMessage]:
+        """Received while offline and not delivered yet, id > after_id, oldest first."""
+        ...
+
+    def mark_read(self, user_id: str) -> None:
+        """Every unread message to the user has been delivered."""
+
+
 # ---------------------------------------------------------------- game history
 
 

@@ -52,7 +52,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -204,6 +204,28 @@ game_records = Table(
     sqlite_autoincrement=True,
 )
 
+# Direct messages (storage/dms.py): `pair` is the two user ids sorted and joined, so a
+# conversation is one index range; `unread` marks those sent to a claimed name offline.
+direct_messages = Table(
+    "direct_messages",
+    metadata,
+    Column("id", _id_type, primary_key=True, autoincrement=True),
+    Column("pair", String, nullable=False),
+    Column("sender_id", String, nullable=False),
+    Column("sender", String, nullable=False),
+    Column("recipient_id", String, nullable=False),
+    Column("recipient", String, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("client_id", String, nullable=True),
+    Column("unread", Boolean, nullable=False),
+    Index("ix_direct_messages_pair", "pair", "id"),
+    Index("ix_direct_messages_sender", "sender_id", "id"),
+    Index("ix_direct_messages_recipient", "recipient_id", "unread", "id"),
+    Index("ux_direct_messages_client", "sender_id", "client_id", unique=True),
+    sqlite_autoincrement=True,
+)
+
 # MIGRATIONS[v] upgrades a version-v database to v + 1; bump SCHEMA_VERSION along with it
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: lambda conn: sessions.create(conn, checkfirst=True),
@@ -213,6 +235,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
         t.create(conn, checkfirst=True) for t in (sanctions, mod_actions, reports, ignores)
     ],
     5: lambda conn: game_records.create(conn, checkfirst=True),
+    6: lambda conn: direct_messages.create(conn, checkfirst=True),
 }
 
 

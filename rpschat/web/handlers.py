@@ -75,6 +75,10 @@ def register_handlers(
         declare("game_chat", lambda sid, payload: games.check_game_chat(sid, payload)())
         declare("leaderboard", lambda sid, payload: games.check_leaderboard(sid, payload)())
         declare("my_games", lambda sid, payload: games.check_my_games(sid, payload)())
+    dms = chat.dms
+    if dms is not None:  # docs/protocol.md, "Direct messages": answered once committed
+        declare("dm", lambda sid, payload: dms.check_dm(sid, payload)())
+        declare("dm_history", lambda sid, payload: dms.dm_history(sid, payload)())
     moderation = chat.guard
     if moderation is not None:  # docs/protocol.md, "Moderation"
         declare("mod_delete", moderation.mod_delete)

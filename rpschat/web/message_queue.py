@@ -3,7 +3,8 @@
 Passed to Flask-SocketIO as `client_manager=` with this deployment's `channel=`. It adds two
 things to `socketio.RedisManager`, each in an override that says why:
 - every lobby message this node delivers to its own sockets, from any node, is reported to
-  `on_lobby_message` (the chat's watermark, for an exact replay: see docs/protocol.md);
+  `on_lobby_message` (the chat's watermark, for an exact replay: see docs/protocol.md), and
+  every direct message delivered to a user's DM room to `on_dm` (the DMs' watermark);
 - a blocking connection pool, so a burst of publishes waits for a connection instead of failing.
 `initialize()` may be called at start-up (the node then listens on its channel before its first
 client) and is idempotent: python-socketio calls it again at the first connection.
@@ -26,6 +27,7 @@ class QueueManager(socketio.RedisManager):
     def __init__(self, url: str, channel: str):
         super().__init__(url, channel=channel)
         self.on_lobby_message: Callable[[int], None] = lambda message_id: None
+        self.on_dm: Callable[[int], None] = lambda message_id: None
         self._listening = False
 
     def initialize(self) -> None:
@@ -41,6 +43,8 @@ class QueueManager(socketio.RedisManager):
         super()._handle_emit(message)
         for message_id in _lobby_message_ids(message):
             self.on_lobby_message(message_id)
+        for message_id in _dm_ids(message):
+            self.on_dm(message_id)
 
     # The connection is made in this (private) method; `redis_options` reaches only
     # `Redis.from_url`, which cannot choose the pool class. python-socketio's default pool
@@ -63,6 +67,20 @@ class QueueManager(socketio.RedisManager):
 
 def _lobby_message_ids(message: dict) -> Iterable[int]:
     if message.get("event") != "message" or message.get("room") != LOBBY:
+        return ()
+    data = message.get("data")
+    payload = data[0] if isinstance(data, list) and data else data
+    message_id = payload.get("id") if isinstance(payload, dict) else None
+    return (message_id,) if isinstance(message_id, int) else ()
+
+
+def _dm_ids(message: dict) -> Iterable[int]:
+    """A DM sent to DM rooms (`dm:<user_id>`), not a replay sent to one connection."""
+    if message.get("event") != "dm":
+        return ()
+    rooms = message.get("room")
+    rooms = rooms if isinstance(rooms, list) else [rooms]
+    if not any(isinstance(room, str) and room.startswith("dm:") for room in rooms):
         return ()
     data = message.get("data")
     payload = data[0] if isinstance(data, list) and data else data

@@ -20,7 +20,7 @@ json_values = st.recursive(
 # Payloads that look like the real ones, with fields of any type, find deeper paths than noise.
 FIELDS = ["username", "msg", "client_id", "typing", "before", "after", "limit", "best_of",
           "game_id", "move", "to", "challenge_id", "accept", "password",
-          "id", "name", "minutes", "reason", "opponent"]  # fmt: skip
+          "id", "name", "minutes", "reason", "opponent", "text", "with"]  # fmt: skip
 plausible = st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=4)
 payloads = json_values | plausible
 

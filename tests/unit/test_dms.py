@@ -1,0 +1,251 @@
+"""Direct messages through the test client: docs/protocol.md, "Direct messages"."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.conftest import Harness, events
+
+# Every test here runs with the shared state in memory and in Redis (tests/unit/conftest.py).
+SHARED_STATES = ("memory", "redis")
+PASSWORD = "correct horse"
+NUL_REFUSAL = "A message can't contain NUL or lone surrogate characters."
+CLIENT_ID_REFUSAL = "client_id must be a string of 1 to 64 characters."
+BEFORE_REFUSAL = "before must be a whole number from 0 to 9223372036854775807."
+
+
+def refusal(reason: str) -> dict:
+    return {"ok": False, "error": reason}
+
+
+def send(client, to: str, text: str, **extra) -> dict:
+    return client.emit("dm", {"to": to, "text": text, **extra}, callback=True)
+
+
+def claimed(harness: Harness, name: str):
+    client, ack = harness.join(name)
+    assert client.emit("claim_name", {"password": PASSWORD}, callback=True)["ok"]
+    return client, ack
+
+
+def log_in(harness: Harness, name: str):
+    client = harness.client()
+    ack = client.emit("set_username", {"username": name, "password": PASSWORD}, callback=True)
+    assert ack["ok"], ack
+    return client, ack
+
+
+@pytest.fixture
+def harness(harness_factory):
+    return harness_factory(password_hash_kib=64)
+
+
+def test_a_dm_reaches_the_recipient_and_the_senders_other_connections(harness):
+    ada, _ = claimed(harness, "Ada")
+    ada_phone, _ = log_in(harness, "Ada")
+    bea, _ = harness.join("Bea")
+    cyd, _ = harness.join("Cyd")
+    for client in (ada, ada_phone, cyd):
+        client.get_received()
+    ack = send(bea, "ada", "hi Ada")  # names are case-insensitive
+    assert ack["ok"] and isinstance(ack["id"], int) and isinstance(ack["ts"], int)
+    wire = {"id": ack["id"], "from": "Bea", "to": "Ada", "text": "hi Ada", "ts": ack["ts"]}
+    assert events(ada, "dm") == [wire] and events(ada_phone, "dm") == [wire]
+    assert events(bea, "dm") == []  # not back to the connection that sent it
+    assert events(cyd, "dm") == []  # nobody else
+    answer = send(ada, "Bea", "hello Bea")
+    assert events(ada_phone, "dm")[0]["text"] == "hello Bea"  # the sender's other connection
+    assert events(bea, "dm")[0]["id"] == answer["id"] > ack["id"]
+
+
+def test_a_resend_with_the_same_client_id_is_stored_and_delivered_once(harness):
+    ada, _ = harness.join("Ada")
+    bea, _ = harness.join("Bea")
+    first = send(ada, "Bea", "once", client_id="c1")
+    again = send(ada, "Bea", "twice?", client_id="c1")
+    assert again == {**first, "duplicate": True}
+    assert [m["text"] for m in events(bea, "dm")] == ["once"]
+    history = bea.emit("dm_history", {"with": "Ada"}, callback=True)
+    assert [m["text"] for m in history["messages"]] == ["once"]
+
+
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        ("hi", 'Send an object like {to: "Bea", text: "hello"}.'),
+        ({"text": "hi"}, 'Send an object like {to: "Bea", text: "hello"}.'),
+        ({"to": "  ", "text": "hi"}, 'Send an object like {to: "Bea", text: "hello"}.'),
+        ({"to": 5, "text": "hi"}, 'Send an object like {to: "Bea", text: "hello"}.'),
+        ({"to": "Bea"}, "A message must be a string."),
+        ({"to": "Bea", "text": " "}, "A message can't be empty."),
+        ({"to": "Bea", "text": "x" * 2001}, "A message can be at most 2000 characters."),
+        ({"to": "Bea", "text": "a\x00"}, NUL_REFUSAL),
+        ({"to": "Bea", "text": "hi", "client_id": ""}, CLIENT_ID_REFUSAL),
+        ({"to": "Zed", "text": "hi"}, "Zed is not online."),
+        ({"to": "Z" * 40, "text": "hi"}, f"{'Z' * 32} is not online."),
+        ({"to": "Ada", "text": "hi"}, "You can't send a direct message to yourself."),
+    ],
+)  # fmt: skip
+def test_bad_dms_are_refused(harness, payload, reason):
+    ada, _ = harness.join("Ada")
+    harness.join("Bea")
+    assert ada.emit("dm", payload, callback=True) == refusal(reason)
+
+
+def test_a_dm_needs_a_name(harness):
+    client = harness.client()
+    assert send(client, "Bea", "hi") == refusal("Pick a name before you chat.")
+
+
+def test_a_dm_to_an_unclaimed_name_that_left_is_refused(harness):
+    ada, _ = harness.join("Ada")
+    bea, _ = harness.join("Bea")
+    bea.disconnect()
+    assert send(ada, "Bea", "are you there?") == refusal("Bea is not online.")
+
+
+def test_dms_share_the_chat_rate_limit(harness_factory):
+    from rpschat.domain.ratelimit import RateSpec
+
+    harness = harness_factory(chat_rate=RateSpec(3, 60.0))
+    ada, _ = harness.join("Ada")
+    harness.join("Bea")
+    assert ada.emit("message", {"msg": "lobby"}, callback=True)["ok"]
+    assert send(ada, "Bea", "1")["ok"] and send(ada, "Bea", "2")["ok"]
+    assert send(ada, "Bea", "3")["error"].startswith("You are sending too fast")
+
+
+def test_an_offline_claimed_name_gets_its_dms_unread_at_its_next_log_in(harness):
+    ada, _ = claimed(harness, "Ada")
+    ada.disconnect()
+    bea, _ = harness.join("Bea")
+    first = send(bea, "Ada", "first")
+    second = send(bea, "ada", "second")
+    assert first["ok"] and second["ok"]
+    back, _ = log_in(harness, "Ada")
+    unread = events(back, "dm")
+    assert [(m["id"], m["text"], m.get("unread")) for m in unread] == [
+        (first["id"], "first", True),
+        (second["id"], "second", True),
+    ]
+    back.disconnect()
+    again, _ = log_in(harness, "Ada")
+    assert events(again, "dm") == []  # delivered once
+
+
+def test_a_resume_replays_the_dms_after_dm_last_id_exactly_once(harness):
+    ada, ada_ack = harness.join("Ada")
+    bea, _ = harness.join("Bea")
+    seen = send(bea, "Ada", "seen")
+    harness.drop(ada)
+    missed = [send(bea, "Ada", f"missed {n}")["id"] for n in range(3)]
+    back = harness.client(auth={"token": ada_ack["token"], "dm_last_id": seen["id"]})
+    replayed = events(back, "dm")
+    assert [m["id"] for m in replayed] == missed
+    assert all(m["replayed"] is True for m in replayed)
+    live = send(bea, "Ada", "live")
+    assert [m["id"] for m in events(back, "dm")] == [live["id"]]  # live, once
+
+
+def test_a_resume_replays_the_dms_the_user_sent_too(harness):
+    ada, ada_ack = harness.join("Ada")
+    bea, _ = harness.join("Bea")
+    sent = send(ada, "Bea", "from Ada")
+    harness.drop(ada)
+    back = harness.client(auth={"token": ada_ack["token"], "dm_last_id": sent["id"] - 1})
+    [replayed] = events(back, "dm")
+    assert replayed["from"] == "Ada" and replayed["id"] == sent["id"]
+
+
+def test_a_resume_without_dm_last_id_gets_the_dms_sent_while_disconnected_as_unread(harness):
+    ada, ada_ack = harness.join("Ada")
+    bea, _ = harness.join("Bea")
+    harness.drop(ada)
+    sent = send(bea, "Ada", "while away")  # Ada is in her grace period: still Ada
+    assert sent["ok"]
+    back = harness.client(auth={"token": ada_ack["token"]})
+    [unread] = events(back, "dm")
+    assert unread["id"] == sent["id"] and unread["unread"] is True
+
+
+@pytest.mark.parametrize("dm_last_id", [-1, 2**63, "7", 2.0, True, [1]])
+def test_a_bad_dm_last_id_is_refused_before_anything_is_taken(harness, dm_last_id):
+    _, ada_ack = harness.join("Ada")
+    chat = harness.services.chat
+    before = dict(chat.connections)
+    client = harness.client(auth={"token": ada_ack["token"], "dm_last_id": dm_last_id})
+    assert not client.is_connected()
+    assert chat.connections == before
+
+
+def test_dm_history_pages_newest_first_and_only_the_callers_conversation(harness):
+    ada, _ = harness.join("Ada")
+    bea, _ = harness.join("Bea")
+    cyd, _ = harness.join("Cyd")
+    ids = []
+    for n in range(5):
+        sender, to = (ada, "Bea") if n % 2 == 0 else (bea, "Ada")
+        ids.append(send(sender, to, f"m{n}")["id"])
+    send(cyd, "Ada", "to Ada from Cyd")
+    page = ada.emit("dm_history", {"with": "bea", "limit": 2}, callback=True)
+    assert [m["id"] for m in page["messages"]] == ids[3:] and page["has_more"]
+    older = ada.emit("dm_history", {"with": "Bea", "before": ids[3]}, callback=True)
+    assert [m["text"] for m in older["messages"]] == ["m0", "m1", "m2"]
+    assert older["has_more"] is False
+    assert older["messages"][0] == {"id": ids[0], "from": "Ada", "to": "Bea", "text": "m0",
+                                    "ts": older["messages"][0]["ts"]}  # fmt: skip
+    # Cyd reads only Cyd's: there is nothing between Cyd and Bea
+    assert cyd.emit("dm_history", {"with": "Bea"}, callback=True) == {
+        "ok": True, "messages": [], "has_more": False,
+    }  # fmt: skip
+    [mine] = cyd.emit("dm_history", {"with": "Ada"}, callback=True)["messages"]
+    assert mine["text"] == "to Ada from Cyd"
+
+
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        ([], 'Send an object like {with: "Bea", before: 42, limit: 50}.'),
+        ({}, 'Send an object like {with: "Bea", before: 42, limit: 50}.'),
+        ({"with": "Bea", "limit": 0}, "limit must be a whole number from 1 to 200."),
+        ({"with": "Bea", "limit": 201}, "limit must be a whole number from 1 to 200."),
+        ({"with": "Bea", "before": -3}, BEFORE_REFUSAL),
+        ({"with": "Nobody"}, "Nobody is not online."),
+    ],
+)  # fmt: skip
+def test_bad_dm_history_requests_are_refused(harness, payload, reason):
+    ada, _ = harness.join("Ada")
+    harness.join("Bea")
+    assert ada.emit("dm_history", payload, callback=True) == refusal(reason)
+
+
+def test_a_dm_to_someone_who_ignores_the_sender_is_refused(harness):
+    ada, _ = harness.join("Ada")
+    bea, _ = harness.join("Bea")
+    assert bea.emit("ignore", {"name": "Ada"}, callback=True)["ok"]
+    assert send(ada, "Bea", "hi") == refusal("Bea does not take your messages.")
+    assert events(bea, "dm") == []
+    assert send(bea, "Ada", "I can still write to you")["ok"]
+    assert bea.emit("unignore", {"name": "Ada"}, callback=True)["ok"]
+    assert send(ada, "Bea", "hi again")["ok"]
+
+
+def test_a_muted_user_cant_send_dms(harness_factory):
+    harness = harness_factory(password_hash_kib=64, moderators=("Mod",))
+    mod, _ = claimed(harness, "Mod")
+    ada, _ = harness.join("Ada")
+    harness.join("Bea")
+    assert mod.emit("mod_mute", {"name": "Ada", "minutes": 5}, callback=True)["ok"]
+    assert send(ada, "Bea", "hi")["error"].startswith("You are muted until")
+
+
+def test_a_guest_who_logs_in_leaves_its_dm_room(harness):
+    claimed_ada, _ = claimed(harness, "Ada")
+    claimed_ada.disconnect()
+    guest, _ = harness.join("Gus")
+    bea, _ = harness.join("Bea")
+    ack = guest.emit("set_username", {"username": "Ada", "password": PASSWORD}, callback=True)
+    assert ack["ok"]
+    guest.get_received()
+    assert send(bea, "Ada", "to Ada")["ok"]
+    assert [m["text"] for m in events(guest, "dm")] == ["to Ada"]
