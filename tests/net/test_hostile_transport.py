@@ -109,6 +109,9 @@ class Polling:
 
     def __init__(self, url: str, forwarded_for: str | None = None):
         self.http = requests.Session()
+        # a connection per request: one kept alive may be closed by REQUEST_HEADER_SECONDS
+        # while idle, and requests does not resend a POST on it
+        self.http.headers["Connection"] = "close"
         if forwarded_for:
             self.http.headers["X-Forwarded-For"] = forwarded_for
         self.base = url + "/socket.io/?EIO=4&transport=polling"
