@@ -131,3 +131,20 @@ def test_ignore_refuses_their_challenges(harness, mod):
         "ok": False,
         "error": "Nobody is not online.",
     }
+
+
+def test_a_muted_user_can_not_send_direct_messages_or_game_chat(harness, mod):
+    bea, _ = harness.join("Bea")
+    cyd, _ = harness.join("Cyd")
+    assert call(bea, "dm", {"to": "Cyd", "text": "psst"})["ok"]
+    for client in (bea, cyd):
+        assert call(client, "find_match", {"best_of": 1})["ok"]
+    [found] = events(bea, "match_found")
+    assert call(bea, "game_chat", {"game_id": found["game_id"], "msg": "gl"})["ok"]
+    assert call(mod, "mod_mute", {"name": "Bea", "minutes": 1})["ok"]
+    for event, payload in [
+        ("dm", {"to": "Cyd", "text": "psst again"}),
+        ("game_chat", {"game_id": found["game_id"], "msg": "hi"}),
+    ]:
+        refused = call(bea, event, payload)
+        assert refused["ok"] is False and refused["error"].startswith("You are muted until ")
