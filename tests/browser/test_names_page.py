@@ -105,3 +105,21 @@ def test_a_moderator_mutes_a_user(open_page):
     failed = messages(dan).filter(has_text="can anyone hear me")
     expect(failed.locator(".msg-state")).to_contain_text("not sent: You are muted until")
     expect(messages(mod).filter(has_text="can anyone hear me")).to_have_count(0)
+
+
+def test_ignoring_someone_hides_their_lines(open_page):
+    fay = named(open_page(), "Fay")
+    gus = named(open_page(), "Gus")
+    send(gus, "before ignoring")
+    expect(messages(fay).filter(has_text="before ignoring")).to_have_count(1)
+    expect(fay.locator("#online-list li[data-name='Gus']")).to_have_count(1)
+    fay.get_by_role("button", name="Actions for Gus").click()
+    fay.get_by_role("menuitem", name="Ignore Gus").click()
+    expect(messages(fay).filter(has_text="before ignoring")).to_have_count(0)
+    send(gus, "after ignoring")
+    expect(messages(gus).filter(has_text="after ignoring").locator("time")).to_have_count(1)
+    # stored after Gus's line: its ack reaches Fay after his line would have
+    send(fay, "anyone there")
+    expect(messages(fay).filter(has_text="anyone there").locator("time")).to_have_count(1)
+    expect(messages(fay).filter(has_text="after ignoring")).to_have_count(0)
+    assert fay.evaluate("localStorage.getItem('rps.ignored')") == '["gus"]'
