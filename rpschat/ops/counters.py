@@ -17,5 +17,7 @@ class Tally:
         self.wired = False
 
 
-frames_sent = Tally()  # Engine.IO packets handed to a connection: a WebSocket frame each
+# Engine.IO packets handed to a long-polling connection; WebSocket frames are counted by the
+# transport's writer loop (Loop.frames_written), and the two are exported as one.
+frames_sent = Tally()
 slow_consumers_dropped = Tally()  # connections closed because they stopped reading

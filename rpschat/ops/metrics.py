@@ -135,10 +135,18 @@ class Metrics:
 
     # ---- what is read when scraped -----------------------------------------------------------
 
-    def watch(self, *, sockets: Callable[[], Iterable[Any]], users: Callable[[], int]) -> None:
-        """Where the scrape reads connections (Engine.IO sockets) and users online."""
+    def watch(
+        self,
+        *,
+        sockets: Callable[[], Iterable[Any]],
+        users: Callable[[], int],
+        frames_written: Callable[[], int] = int,
+    ) -> None:
+        """Where the scrape reads connections (Engine.IO sockets), users online and the
+        WebSocket frames the transport wrote."""
         self._live.sockets = sockets
         self._live.users = users
+        self._live.frames_written = frames_written
 
     def sample_games(self, count: Callable[[], int], runtime: Any, stopped: Callable[[], bool]):
         """Live games are counted every few seconds in a task of their own: with Redis that is a
@@ -184,6 +192,7 @@ class _LiveCollector:
         self.metrics = metrics
         self.sockets: Callable[[], Iterable[Any]] = tuple
         self.users: Callable[[], int] = int
+        self.frames_written: Callable[[], int] = int  # WebSocket frames (the transport's loop)
         self.games = 0
 
     def collect(self):
@@ -249,7 +258,7 @@ class _LiveCollector:
             yield CounterMetricFamily(
                 "rpschat_deliveries",
                 "Engine.IO packets sent to clients (a WebSocket frame each).",
-                value=frames_sent.value,
+                value=frames_sent.value + self.frames_written(),
             )
         if slow_consumers_dropped.wired:
             yield CounterMetricFamily(

@@ -93,6 +93,7 @@ def install(app: Flask, server: Any, services: Any, metrics: Metrics | None) -> 
         metrics.watch(
             sockets=lambda: server.eio.sockets.values(),
             users=lambda: sum(1 for c in list(services.chat.connections.values()) if c.user_id),
+            frames_written=lambda: _frames_written(server),
         )
         if services.games is not None:
             metrics.sample_games(
@@ -101,3 +102,11 @@ def install(app: Flask, server: Any, services: Any, metrics: Metrics | None) -> 
     readiness = build_readiness(settings, services, server.manager, PAGE_FILES)
     app.extensions["rpschat_ops"] = Ops(settings, readiness, metrics)
     app.register_blueprint(ops)
+
+
+def _frames_written(server: Any) -> int:
+    """WebSocket frames written by the transport's FrameWriters (one per recipient of each
+    packet): the transport counts them anyway, so the hot path pays nothing more for the metric."""
+    transport = getattr(server.eio, "rpschat_transport", None)
+    loop = getattr(transport, "loop", None)
+    return getattr(loop, "frames_written", 0)

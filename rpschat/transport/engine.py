@@ -72,9 +72,10 @@ def _send_handshake(self: Socket, pkt: packet.Packet) -> None:
 
 def send(self: Socket, pkt: packet.Packet) -> None:
     """engineio Socket.send: straight to the FrameWriter, no queue, no writer thread."""
-    counters.frames_sent.value += 1  # rpschat_deliveries_total: one integer addition
     writer = self.__dict__.get("frame_writer")
     if writer is None:
+        # rpschat_deliveries_total: long-polling here, WebSocket frames in Loop.frames_written
+        counters.frames_sent.value += 1
         ENGINEIO_SEND(self, pkt)
         return
     if self.check_ping_timeout():

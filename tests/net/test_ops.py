@@ -223,7 +223,7 @@ def test_metrics_move_after_a_chat_message_and_a_finished_game(server):
         assert ada.call("no_such_event", {})["ok"] is False
         after_chat = scrape(server)
         assert sample(after_chat, "rpschat_messages_total") == before["rpschat_messages_total"] + 1
-        # the message to both, its ack, the two names' announcements, answers...: at least 3
+        # names' answers and announcements, the message to the other, acks...: at least 3
         assert after_chat["rpschat_deliveries_total"] >= before["rpschat_deliveries_total"] + 3
         ok_messages = 'rpschat_events_total{event="message",outcome="ok"}'
         assert sample(after_chat, ok_messages) == sample(before, ok_messages) + 1
@@ -374,3 +374,21 @@ def test_through_nginx_readyz_answers_and_metrics_stay_per_node(server, tmp_path
         assert requests.get(server.url + "/metrics", timeout=5).status_code == 200
     finally:
         nginx.stop()
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+def test_deliveries_count_frames_on_either_transport(server, transport):
+    first = ChatClient(server.url, transports=[transport])
+    second = ChatClient(server.url, transports=[transport])
+    try:
+        first.set_name(unique("First"))
+        second.set_name(unique("Second"))
+        before = scrape(server)["rpschat_deliveries_total"]
+        text = unique("counted")
+        first.say(text)
+        second.wait_message(text)
+        # the message to the other (not back to its sender), and the sender's ack
+        assert scrape(server)["rpschat_deliveries_total"] >= before + 2
+    finally:
+        first.close()
+        second.close()
