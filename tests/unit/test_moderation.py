@@ -148,3 +148,13 @@ def test_a_muted_user_can_not_send_direct_messages_or_game_chat(harness, mod):
     ]:
         refused = call(bea, event, payload)
         assert refused["ok"] is False and refused["error"].startswith("You are muted until ")
+
+
+def test_connecting_works_while_the_database_can_not_be_asked_about_bans(harness, monkeypatch):
+    from rpschat.domain.errors import Refused
+
+    def down(*_args, **_kwargs):
+        raise Refused("The server could not save that: try again in a moment.")
+
+    monkeypatch.setattr(harness.services.chat.guard.store, "active", down)
+    assert harness.client().is_connected()
