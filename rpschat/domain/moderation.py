@@ -88,7 +88,12 @@ class ModerationService:
 
     def on_named(self, conn: Connection) -> None:
         """A connection got its user (a name, a log-in, a resume): moderators hear reports."""
-        if self.is_moderator(conn.user_id):
+        try:
+            moderator = self.is_moderator(conn.user_id)
+        except Refused:  # the database is down: naming goes on; reports miss this moderator
+            log.warning("could not tell whether %s moderates", conn.name)
+            return
+        if moderator:
             self.chat.outbox.join(conn.sid, MODERATORS_ROOM)
 
     def _active(self, kind: str, **where: str | None) -> Sanction | None:
