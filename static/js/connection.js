@@ -26,6 +26,8 @@ function authPayload() {
   const lastId = store.getLastId();
   if (token) auth.token = token;
   if (lastId) auth.last_id = lastId;
+  const dmLastId = store.getDmLastId();
+  if (dmLastId) auth.dm_last_id = dmLastId;
   return auth;
 }
 

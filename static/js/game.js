@@ -16,6 +16,8 @@ const ui = {
   bestOf: $('#best-of'),
   find: $('#find-match'),
   cancel: $('#cancel-match'),
+  computer: $('#play-computer'),
+  offer: $('#computer-offer'),
   match: $('#match'),
   players: $('#match-players'),
   matchBestOf: $('#match-best-of'),
@@ -42,6 +44,8 @@ let game = null; // {id, role: 'player'|'spectator', players, bestOf, score, rou
 let searching = false;
 let ticker = null;
 let onBusy = () => {};
+let offerTimer = null;
+const OFFER_COMPUTER_MS = 10000; // waiting this long, the page offers the computer instead
 
 const me = () => username();
 const isPlayer = () => game?.role === 'player';
@@ -56,6 +60,12 @@ function render() {
   ui.matchmaking.hidden = !!game;
   ui.find.hidden = searching;
   ui.cancel.hidden = !searching;
+  ui.computer.hidden = searching;
+  if (!searching) {
+    clearTimeout(offerTimer);
+    offerTimer = null;
+    ui.offer.hidden = true;
+  }
   ui.bestOf.disabled = searching;
   ui.match.hidden = !game;
   onBusy(!!(game && isPlayer() && !game.over) || searching);
@@ -302,10 +312,24 @@ async function findMatch(event) {
   if (ack.ok || /already looking/.test(ack.error)) {
     searching = !game;
     setStatus(`Looking for an opponent (best of ${bestOf})…`);
+    clearTimeout(offerTimer);
+    if (searching) offerTimer = setTimeout(() => { ui.offer.hidden = !searching; }, OFFER_COMPUTER_MS);
   } else {
     showError(ack.error);
   }
   render();
+}
+
+/** A game against the computer, at once; from the queue, the search is cancelled first. */
+async function playComputer() {
+  if (searching) {
+    const cancelled = await request('cancel_match', {});
+    if (!cancelled.ok && !/not looking/.test(cancelled.error)) return showError(cancelled.error);
+    searching = false;
+  }
+  const ack = await request('find_match', { best_of: Number(ui.bestOf.value), opponent: 'computer' });
+  if (!ack.ok) showError(ack.error);
+  render(); // match_found came before the ack
 }
 
 async function cancelMatch() {
@@ -379,6 +403,39 @@ function togglePanel(button, panel, load) {
   });
 }
 
+// --- your games -------------------------------------------------------------
+
+const REASONS = { won: 'won', timeout: 'on time', forfeit: 'by forfeit', disconnect: 'by disconnection', abandoned: 'abandoned' };
+let myGamesOldest = null;
+
+function myGameItem(g) {
+  const mine = me();
+  const score = `${g.score?.[mine] ?? 0}–${g.score?.[g.opponent] ?? 0}`;
+  const outcome = g.winner == null ? 'Draw' : g.winner === mine ? 'Won' : 'Lost';
+  const when = new Date(g.ended_at).toLocaleString();
+  const rounds = (g.rounds ?? []).map((r) => el('li', {},
+    `Round ${r.round}: you ${moveText(r.moves?.[mine])}, ${g.opponent} ${moveText(r.moves?.[g.opponent])}`
+    + ` — ${r.winner == null ? 'draw' : r.winner === mine ? 'you won' : `${r.winner} won`}`));
+  if (!rounds.length) rounds.push(el('li', { class: 'empty' }, 'No round was played.'));
+  return el('li', { class: 'my-game', dataset: { gameId: g.game_id } },
+    el('details', {},
+      el('summary', {}, `${outcome} ${score} against ${g.opponent}${g.computer ? ' (computer)' : ''}`,
+        el('span', { class: 'live-meta' }, ` · best of ${g.best_of} · ${REASONS[g.reason] ?? g.reason} · ${when}`)),
+      el('ol', { class: 'my-game-rounds', 'aria-label': `Rounds against ${g.opponent}` }, ...rounds)));
+}
+
+async function loadMyGames(more = false) {
+  const payload = more && myGamesOldest ? { before: myGamesOldest } : {};
+  const ack = await request('my_games', payload);
+  if (!ack.ok) return showError(ack.error);
+  const items = (ack.games ?? []).map(myGameItem);
+  if (ack.games?.length) myGamesOldest = ack.games[ack.games.length - 1].id;
+  const list = $('#my-games-list');
+  if (more) list.append(...items);
+  else list.replaceChildren(...(items.length ? items : [el('li', { class: 'empty' }, 'You have not finished a game yet.')]));
+  $('#my-games-more').hidden = !ack.has_more;
+}
+
 function refreshOpenPanels() {
   for (const { panel, load } of panels) if (!panel.hidden) load();
 }
@@ -440,6 +497,10 @@ export function initGame(onBusyChange) {
   document.addEventListener('keydown', onKey);
   togglePanel($('#leaderboard-toggle'), $('#leaderboard-panel'), loadLeaderboard);
   togglePanel($('#games-toggle'), $('#games-panel'), loadGames);
+  togglePanel($('#my-games-toggle'), $('#my-games-panel'), () => loadMyGames());
+  $('#my-games-more').addEventListener('click', () => loadMyGames(true));
+  ui.computer.addEventListener('click', playComputer);
+  $('#offer-computer').addEventListener('click', playComputer);
   $('#games-refresh').addEventListener('click', loadGames);
 
   socket.on('match_found', onMatchFound);

@@ -6,6 +6,7 @@ import * as presence from './presence.js';
 import * as game from './game.js';
 import { initOutbox, send, pump } from './outbox.js';
 import * as moderation from './moderation.js';
+import * as dm from './dm.js';
 
 const { socket } = conn;
 
@@ -84,6 +85,7 @@ socket.on('presence', (p) => {
 socket.on('error', (e) => showError(e?.error ?? 'Something went wrong.'));
 socket.on('message_deleted', moderation.onMessageDeleted);
 socket.on('report_filed', moderation.onReportFiled);
+socket.on('dm', dm.onDm);
 
 $('#connection-toggle').addEventListener('click', conn.toggleConnection);
 initNameForm();
@@ -91,5 +93,6 @@ moderation.initModeration({ system: chat.addSystem, ignoredChanged: chat.hideIgn
 chat.initComposer(sendMessage);
 initOutbox(chat.outboxView);
 presence.initPresence(game.challenge);
+dm.initDms(presence.render);
 game.initGame((busy) => presence.setChallengeEnabled(!busy));
 conn.connect();

@@ -2,6 +2,7 @@
 import { $, el } from './ui.js';
 import { request, username } from './connection.js';
 import { userMenuButton } from './moderation.js';
+import { openConversation, unreadCount } from './dm.js';
 
 const listEl = $('#online-list');
 const countEl = $('#online-count');
@@ -15,9 +16,16 @@ const byName = (a, b) => a.localeCompare(b, undefined, { sensitivity: 'base' });
 
 function userItem(name) {
   const mine = name === username();
+  const unread = mine ? 0 : unreadCount(name);
+  const label = unread ? `Messages with ${name}, ${unread} unread` : `Messages with ${name}`;
+  const shown = mine
+    ? el('span', { class: 'user-name' }, name)
+    : el('button', {
+      type: 'button', class: 'user-name link', 'aria-label': label, title: 'Send a direct message',
+      on: { click: () => openConversation(name) },
+    }, name, unread ? el('span', { class: 'unread', 'aria-hidden': 'true' }, String(unread)) : '');
   const li = el('li', { class: mine ? 'user me' : 'user', dataset: { name } },
-    el('span', { class: 'avatar', 'aria-hidden': 'true' }, name.slice(0, 1).toUpperCase()),
-    el('span', { class: 'user-name' }, name));
+    el('span', { class: 'avatar', 'aria-hidden': 'true' }, name.slice(0, 1).toUpperCase()), shown);
   if (mine) {
     li.append(el('span', { class: 'tag' }, 'you'));
   } else {
@@ -29,7 +37,7 @@ function userItem(name) {
   return li;
 }
 
-function render() {
+export function render() {
   countEl.textContent = String(count);
   listEl.replaceChildren(...users.map(userItem));
 }

@@ -1,5 +1,8 @@
 // Session-scoped persistence: survives reloads of this tab, not other tabs.
-const KEYS = { token: 'rps.token', lastId: 'rps.lastId', name: 'rps.name', pending: 'rps.pending' };
+const KEYS = {
+  token: 'rps.token', lastId: 'rps.lastId', name: 'rps.name', pending: 'rps.pending',
+  dmLastId: 'rps.dmLastId', unread: 'rps.unread',
+};
 
 function read(key) {
   try { return sessionStorage.getItem(key); } catch { return null; }
@@ -33,3 +36,20 @@ export function getPending() {
 }
 
 export const setPending = (list) => write(KEYS.pending, list.length ? JSON.stringify(list) : null);
+
+export function getDmLastId() {
+  const n = Number(read(KEYS.dmLastId));
+  return Number.isInteger(n) && n > 0 ? n : null;
+}
+
+/** Remembers the highest direct message id received (auth.dm_last_id on a resume). */
+export function noteDmId(id) {
+  if (Number.isInteger(id) && id > (getDmLastId() ?? 0)) write(KEYS.dmLastId, id);
+}
+
+/** Unread direct messages per name (lower-cased): {name: count}. */
+export function getUnread() {
+  try { return JSON.parse(read(KEYS.unread)) ?? {}; } catch { return {}; }
+}
+
+export const setUnread = (counts) => write(KEYS.unread, Object.keys(counts).length ? JSON.stringify(counts) : null);
