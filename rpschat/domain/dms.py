@@ -109,8 +109,8 @@ class DmService:
             return user_id, held, directory.sid_of(user_id) is not None
         accounts = self.chat.accounts
         account = accounts.get(self.chat.names.key(name)) if accounts is not None else None
-        if account is not None:
-            return account.user_id, account.name, False
+        if account is not None:  # offline, or online under a look-alike spelling
+            return account.user_id, account.name, directory.sid_of(account.user_id) is not None
         raise Refused(f"{name[:MAX_NAME_ECHO]} is not online.")
 
     def _send(

@@ -249,3 +249,14 @@ def test_a_guest_who_logs_in_leaves_its_dm_room(harness):
     guest.get_received()
     assert send(bea, "Ada", "to Ada")["ok"]
     assert [m["text"] for m in events(guest, "dm")] == ["to Ada"]
+
+
+def test_a_dm_to_a_look_alike_of_a_claimed_name_online_is_delivered_not_kept_unread(harness):
+    ada, _ = claimed(harness, "Ada")
+    bea, _ = harness.join("Bea")
+    ack = send(bea, "\u0410da", "hi")  # Cyrillic А: the claimed name's look-alike
+    assert ack["ok"]
+    assert [m["to"] for m in events(ada, "dm")] == ["Ada"]
+    ada.disconnect()
+    back, _ = log_in(harness, "Ada")
+    assert events(back, "dm") == []  # it was delivered: not unread
