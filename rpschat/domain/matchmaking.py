@@ -3,13 +3,15 @@
 Refusal texts follow docs/protocol.md.
 
 Each service keeps its state behind a small store interface (a Protocol): in memory here, or in
-Redis (`storage/redis/matchmaking.py`) when several nodes share it. Not thread-safe by design:
-the game service calls it under its lobby lock. Players are identified by their display name.
+Redis (`storage/redis/matchmaking.py`) when several nodes share it. Pairing from the queue is
+one atomic step of the store (`QueueStore.pair`); the rest runs under the game service's lobby
+lock. Players are identified by their display name.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -57,25 +59,42 @@ class InMemoryQueueStore:
     def __init__(self) -> None:
         self._queues: dict[int, deque[str]] = {}
         self._best_of_by_player: dict[str, int] = {}
+        self._lock = threading.RLock()  # pairing takes no other lock (see `pair`)
+
+    def pair(self, player: str, best_of: int, is_busy: IsBusy) -> tuple[str, str | None]:
+        with self._lock:
+            if is_busy(player):
+                return "busy", None
+            if player in self._best_of_by_player:
+                return "queued", None
+            # A waiting player may have entered a game since (e.g. accepted a challenge).
+            while (partner := self.pop_oldest(best_of)) is not None:
+                if not is_busy(partner):
+                    return "paired", partner
+            self.append(player, best_of)
+            return "waiting", None
 
     def append(self, player: str, best_of: int) -> None:
-        self._queues.setdefault(best_of, deque()).append(player)
-        self._best_of_by_player[player] = best_of
+        with self._lock:
+            self._queues.setdefault(best_of, deque()).append(player)
+            self._best_of_by_player[player] = best_of
 
     def pop_oldest(self, best_of: int) -> str | None:
-        queue = self._queues.get(best_of)
-        if not queue:
-            return None
-        player = queue.popleft()
-        del self._best_of_by_player[player]
-        return player
+        with self._lock:
+            queue = self._queues.get(best_of)
+            if not queue:
+                return None
+            player = queue.popleft()
+            del self._best_of_by_player[player]
+            return player
 
     def discard(self, player: str) -> bool:
-        best_of = self._best_of_by_player.pop(player, None)
-        if best_of is None:
-            return False
-        self._queues[best_of].remove(player)
-        return True
+        with self._lock:
+            best_of = self._best_of_by_player.pop(player, None)
+            if best_of is None:
+                return False
+            self._queues[best_of].remove(player)
+            return True
 
     def best_of_for(self, player: str) -> int | None:
         return self._best_of_by_player.get(player)
@@ -97,15 +116,19 @@ class Matchmaker:
     def enqueue(self, player: str, best_of: int = DEFAULT_BEST_OF) -> Pairing | None:
         """The pairing if `player` completes one, else None (the player now waits)."""
         best_of = validate_best_of(best_of)
-        if self._is_busy(player):
+        outcome, partner = self._store.pair(player, best_of, self._is_busy)
+        if outcome == "busy":
             raise Refused(ALREADY_IN_GAME)
-        if self.is_queued(player):
+        if outcome == "queued":
             raise Refused(ALREADY_QUEUED)
-        partner = self._pop_available_partner(best_of)
         if partner is None:
-            self._store.append(player, best_of)
             return None
         return Pairing(waited=partner, arrived=player, best_of=best_of)
+
+    def wait_again(self, player: str, best_of: int) -> None:
+        """Back to the queue (at its end): a partner paired with `player` turned out busy."""
+        if not self._is_busy(player):
+            self._store.append(player, best_of)
 
     def cancel(self, player: str) -> bool:
         """Leave the queue; False if the player was not queued."""
@@ -127,13 +150,6 @@ class Matchmaker:
 
     def queued_count(self) -> int:
         return self._store.count()
-
-    def _pop_available_partner(self, best_of: int) -> str | None:
-        # A waiting player may have entered a game since (e.g. accepted a challenge): skip them.
-        while (partner := self._store.pop_oldest(best_of)) is not None:
-            if not self._is_busy(partner):
-                return partner
-        return None
 
 
 # ---------------------------------------------------------------- challenges

@@ -473,6 +473,9 @@ class MatchStore(Protocol):
     Every query is by key or by player: none costs time in proportion to the games stored."""
 
     def get(self, game_id: str) -> Match | None: ...
+    def create(self, match: Match) -> bool:
+        """Store a new live match if neither player is in a live one (atomically); else False."""
+
     def put(self, match: Match) -> None: ...
     def delete(self, game_id: str) -> None: ...
     def live_game_of(self, player: str) -> str | None: ...
@@ -528,6 +531,15 @@ class ExpiredChallengeStore(Protocol):
 
 class QueueStore(Protocol):
     """Per-best_of FIFO queues of player names; a player is in at most one queue."""
+
+    def pair(
+        self, player: str, best_of: int, is_busy: Callable[[str], bool]
+    ) -> tuple[str, str | None]:
+        """One atomic step: ("busy", None) if `player` is in a live game, ("queued", None) if
+        already waiting, ("paired", partner) with the oldest waiting player not in a live game
+        (those in one leave the queue), else ("waiting", None) with `player` queued. `is_busy`
+        serves stores that can't see the live games themselves (Redis checks them in the same
+        script)."""
 
     def append(self, player: str, best_of: int) -> None: ...
     def pop_oldest(self, best_of: int) -> str | None: ...

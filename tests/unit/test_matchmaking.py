@@ -349,3 +349,22 @@ def test_the_rematch_store_forgets_cleared_games_entirely():
     assert store.games_involving("bob") == [] and store.games_involving("ann") == ["g2"]
     store.clear("g2")
     assert (store._requesters, store._players, store._games_by_player) == ({}, {}, {})
+
+
+def test_pairing_is_one_step_that_skips_the_busy_and_a_new_match_claims_both_players():
+    from rpschat.domain.game.match import Match
+    from rpschat.domain.game.stores import InMemoryMatchStore
+
+    queue, matches = InMemoryQueueStore(), InMemoryMatchStore()
+
+    def busy(player: str) -> bool:
+        return matches.live_game_of(player) is not None
+
+    assert queue.pair("Ada", 3, busy) == ("waiting", None)
+    assert queue.pair("Ada", 3, busy) == ("queued", None)
+    assert matches.create(Match.start("g1", "Ada", "Cyd", 3, 1.0, 15.0))
+    assert queue.pair("Cyd", 3, busy) == ("busy", None)
+    assert queue.pair("Bea", 3, busy) == ("waiting", None)  # Ada, in a game, left the queue
+    assert queue.pair("Dan", 3, busy) == ("paired", "Bea")
+    assert not matches.create(Match.start("g2", "Dan", "Ada", 3, 1.0, 15.0))
+    assert matches.get("g2") is None and matches.live_game_of("Dan") is None

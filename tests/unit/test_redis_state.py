@@ -239,21 +239,26 @@ def assert_ten_disjoint_pairs(pairs):
     assert set(seen.values()) == {1}
 
 
-def test_matchmakers_on_many_nodes_pair_everyone_under_the_shared_lock(client, keys):
-    def node():
-        node_client = connect(REDIS_URL)
-        lock = SharedLock(node_client, keys("lock", "games"))
-        return lock, Matchmaker(store=RedisQueueStore(node_client, keys))
+def test_matchmakers_on_many_nodes_pair_everyone_without_a_lock(client, keys):
+    stores = [RedisQueueStore(connect(REDIS_URL), keys) for _ in range(4)]
+    matchmakers = [Matchmaker(store=store) for store in stores]
+    pairings = in_threads(20, lambda i: matchmakers[i % 4].enqueue(f"p{i}", 3))
+    assert_ten_disjoint_pairs([p.players for p in pairings if p is not None])
+    assert stores[0].count() == 0
 
-    nodes = [node() for _ in range(4)]
 
-    def enqueue(i):
-        lock, matchmaker = nodes[i % 4]
-        with lock:
-            return matchmaker.enqueue(f"p{i}", 3)
-
-    pairings = [p for p in in_threads(20, enqueue) if p is not None]
-    assert_ten_disjoint_pairs([p.players for p in pairings])
+def test_pairing_skips_players_in_a_live_game_and_refuses_the_busy(client, keys):
+    queue, matches = RedisQueueStore(client, keys), RedisMatchStore(client, keys, 60)
+    assert queue.pair("Ada", 3, None) == ("waiting", None)
+    assert queue.pair("Ada", 3, None) == ("queued", None)
+    assert matches.create(Match.start("g1", "Ada", "Cyd", 3, now=1.0, round_seconds=15))
+    assert queue.pair("Cyd", 3, None) == ("busy", None)
+    assert queue.pair("Bea", 3, None) == ("waiting", None)  # Ada, in a game, left the queue
+    assert queue.waiting(3) == ["Bea"] and queue.best_of_for("Ada") is None
+    assert queue.pair("Dan", 3, None) == ("paired", "Bea")
+    assert not matches.create(Match.start("g2", "Dan", "Ada", 3, now=1.0, round_seconds=15))
+    assert matches.get("g2") is None and matches.live_game_of("Dan") is None
+    assert matches.create(Match.start("g3", "Dan", "Bea", 3, now=1.0, round_seconds=15))
 
 
 # ---------------------------------------------------------------- challenges, rematches, games

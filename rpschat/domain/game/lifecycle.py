@@ -116,11 +116,11 @@ class MatchLifecycle:
         player_b: str,
         best_of: int,
         computer_memory: list[list[str]] | None = None,
-    ) -> Match:
-        """Store a new match (the caller holds the lobby lock, so nobody else can pair these
-        two meanwhile). Nobody hears of it until `announce`, which the caller runs once it has
-        let go of the lobby lock: the lobby lock is held for as few round trips as possible.
-        With `computer_memory` (the player's earlier rounds), `player_b` is the computer."""
+    ) -> Match | None:
+        """Store a new match, unless one of its players is in a live game by now (the store
+        checks and claims atomically: pairing from the queue holds no lock). Nobody hears of it
+        until `announce`, which the caller runs once it holds no lobby lock. With
+        `computer_memory` (the player's earlier rounds), `player_b` is the computer."""
         ctx = self._ctx
         computer = computer_memory is not None
         if computer:
@@ -139,8 +139,7 @@ class MatchLifecycle:
         if computer:
             match.computer = True
             match.computer_memory = [list(entry) for entry in computer_memory]
-        ctx.store.put(match)
-        return match
+        return match if ctx.store.create(match) else None
 
     def announce(self, created: Match, away: dict[str, float] | None = None) -> None:
         """The players join the game's room and hear of it, and its first round starts.

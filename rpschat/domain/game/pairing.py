@@ -39,6 +39,7 @@ OPPONENT_REFUSAL = 'opponent must be "computer", or left out for a person.'
 CHALLENGE_SHAPE = '{to: "Bea", best_of: 3}'
 ANSWER_SHAPE = '{challenge_id: "c1", accept: true}'
 MAX_NAME_ECHO = 32
+PAIRING_TRIES = 3  # a waiting player who entered a game meanwhile is skipped: rare twice
 
 # A match stored under the lobby lock, to announce once it is let go: the match, and the
 # players matched while their connection is lost -> the grace left (for their opponent).
@@ -80,11 +81,9 @@ class Pairing:
         ctx.limit(conn, "other")
         if opponent == "computer":
             return self._play_computer(conn.user_id, conn.name, best_of)
-        with ctx.lobby():
-            pairing = self.matchmaker.enqueue(conn.name, best_of)
-            # Neither is queued any more (one was popped, one never went in), and neither is
-            # dropped (a drop takes a player out of the queue): nothing else to undo.
-            created = self._create(pairing.waited, pairing.arrived, best_of) if pairing else None
+        # No lock: the queue pairs in one atomic step, the match store claims both players in
+        # another, so players on every node are paired at once (the lobby lock is for the rest).
+        created = self._pair_from_queue(conn.name, best_of)
         if created is not None:
             self.announce(*created)
         return OK
@@ -98,9 +97,30 @@ class Pairing:
                 raise Refused(ALREADY_QUEUED)
             if ctx.in_live_game(name):
                 raise Refused(ALREADY_IN_GAME)
-            created = self._lifecycle.create(name, "", best_of, computer_memory=memory), {}
-        self.announce(*created)
+            match = self._lifecycle.create(name, "", best_of, computer_memory=memory)
+        if match is None:  # paired from the queue a moment ago (that takes no lock)
+            raise Refused(ALREADY_IN_GAME)
+        self.announce(match, {})
         return OK
+
+    def _pair_from_queue(self, name: str, best_of: int) -> Created | None:
+        """`name` paired with the oldest waiting player and their match stored, or `name` now
+        waits. Neither is queued any more (one was popped, one never went in), nor dropped (a
+        drop takes a player out of the queue): nothing else to undo."""
+        for _ in range(PAIRING_TRIES):
+            pairing = self.matchmaker.enqueue(name, best_of)
+            if pairing is None:
+                return None
+            match = self._lifecycle.create(pairing.waited, pairing.arrived, best_of)
+            if match is not None:
+                return match, {}
+            # One of the two entered a game meanwhile (a challenge, on another node): the
+            # other one waits again, or (the caller) tries the next in the queue.
+            self.matchmaker.wait_again(pairing.waited, best_of)
+            if self._ctx.in_live_game(name):
+                raise Refused(ALREADY_IN_GAME)
+        self.matchmaker.wait_again(name, best_of)
+        return None
 
     def cancel_match(self, sid: str, payload: Any) -> dict:
         ctx = self._ctx
@@ -115,20 +135,24 @@ class Pairing:
         """Back into the queue after a resume (the caller holds the lobby lock, and announces
         the match this makes, if any, once it let go)."""
         try:
-            pairing = self.matchmaker.enqueue(name, best_of)
+            return self._pair_from_queue(name, best_of)
         except Refused:
             return None
-        return self._create(pairing.waited, pairing.arrived, best_of) if pairing else None
 
     def start(self, player_a: str, player_b: str, best_of: int) -> Created:
         """A match between two players who may be queued or dropped (challenges, rematches),
         under the lobby lock: both leave the queue; a player matched while their connection is
-        lost will have their opponent told. `announce` it once the lobby lock is let go."""
+        lost will have their opponent told. `announce` it once the lobby lock is let go.
+        Refused if one of them was paired from the queue meanwhile (no lock there)."""
         ctx = self._ctx
         for player in (player_a, player_b):
             self.matchmaker.remove(player)
+        created = self._lifecycle.create(player_a, player_b, best_of)
+        if created is None:
+            busy = player_a if ctx.in_live_game(player_a) else player_b
+            raise Refused(f"{busy} is already in a game.")
+        for player in (player_a, player_b):
             ctx.drops.forget_queue(player)
-        created, _ = self._create(player_a, player_b, best_of)
         now = ctx.runtime.now()
         away = {}
         for player in created.players:
@@ -136,9 +160,6 @@ class Pairing:
             if drop is not None:
                 away[player] = ctx.settings.resume_grace_seconds - (now - drop.at)
         return created, away
-
-    def _create(self, player_a: str, player_b: str, best_of: int) -> Created:
-        return self._lifecycle.create(player_a, player_b, best_of), {}
 
     def announce(self, match: Match, away: dict[str, float]) -> None:
         self._lifecycle.announce(match, away)
@@ -193,8 +214,8 @@ class Pairing:
             if accept:
                 challenge = self.challenges.accept(challenge_id, conn.name, now)
                 self._cancel_challenge_timer(challenge_id)
-                self._tell_challenger(challenge, accepted=True, reason="accepted")
                 created = self.start(challenge.challenger, challenge.challenged, challenge.best_of)
+                self._tell_challenger(challenge, accepted=True, reason="accepted")
             else:
                 challenge = self.challenges.decline(challenge_id, conn.name, now)
                 self._cancel_challenge_timer(challenge_id)
@@ -286,8 +307,9 @@ class Pairing:
             raise Refused(ALREADY_IN_GAME)
         already_asked = name in self.rematches.requested_by(match.game_id)
         if self.rematches.request(match.game_id, name, match.players):
+            created = self.start(*match.players, match.best_of)
             self._lifecycle.forget(match.game_id)
-            return self.start(*match.players, match.best_of)
+            return created
         if not already_asked:
             asked = {"game_id": match.game_id, "by": name}
             ctx.emit_to_player(match, opponent, "rematch_requested", asked)
@@ -299,9 +321,12 @@ class Pairing:
             raise Refused(ALREADY_IN_GAME)
         played = rounds_of(name, [result.to_dict() for result in match.history])
         memory = match.computer_memory + [list(entry) for entry in played]
-        self._lifecycle.forget(match.game_id)
         memory = memory[-MEMORY_ROUNDS:]
-        return self._lifecycle.create(name, "", match.best_of, computer_memory=memory), {}
+        created = self._lifecycle.create(name, "", match.best_of, computer_memory=memory)
+        if created is None:  # paired from the queue a moment ago (that takes no lock)
+            raise Refused(ALREADY_IN_GAME)
+        self._lifecycle.forget(match.game_id)
+        return created, {}
 
     def _refuse_rematch_with(self, match: Match, opponent: str) -> None:
         opponent_id = match.user_ids.get(opponent) or self._ctx.user_id_of(opponent)

@@ -87,9 +87,17 @@ class InMemoryMatchStore:
         self._live: dict[str, None] = {}  # live game ids, in start order
         self._live_game_by_player: dict[str, str] = {}
         self._games_by_player: dict[str, dict[str, None]] = {}
+        self._claim = threading.Lock()  # `create` is check-then-put: atomic on threads too
 
     def get(self, game_id: str) -> Match | None:
         return self._matches.get(game_id)
+
+    def create(self, match: Match) -> bool:
+        with self._claim:
+            if any(player in self._live_game_by_player for player in match.humans()):
+                return False
+            self.put(match)
+            return True
 
     def put(self, match: Match) -> None:
         game_id = match.game_id

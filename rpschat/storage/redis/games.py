@@ -13,11 +13,18 @@ from rpschat.storage.redis.client import HASH_POP, Keys, redis, shared_state
 
 # KEYS: the game, live game ids (a sorted set, by start order), live (player -> game id), a
 # counter, round deadlines of live games (a sorted set).
-# ARGV: game id, snapshot, finished ttl ms, live flag, player's games key prefix, round deadline,
-# players...
+# ARGV: game id, snapshot, finished ttl ms, live flag ('1', '0', or 'new': only if neither player
+# is in a live game, else 0), player's games key prefix, round deadline, players...
 _MATCH_PUT = """
 local new = redis.call('EXISTS', KEYS[1]) == 0
-if ARGV[4] == '1' then
+local live = ARGV[4]
+if live == 'new' then  -- a new game: only if neither player is in a live one
+  for i = 7, #ARGV do
+    if redis.call('HEXISTS', KEYS[3], ARGV[i]) == 1 then return 0 end
+  end
+  live = '1'
+end
+if live == '1' then
   redis.call('SET', KEYS[1], ARGV[2])
   if new then redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]), ARGV[1]) end
   redis.call('ZADD', KEYS[5], ARGV[6], ARGV[1])
@@ -27,12 +34,12 @@ else
   redis.call('ZREM', KEYS[5], ARGV[1])
 end
 for i = 7, #ARGV do
-  if ARGV[4] == '1' then
+  if live == '1' then
     redis.call('HSET', KEYS[3], ARGV[i], ARGV[1])
   elseif redis.call('HGET', KEYS[3], ARGV[i]) == ARGV[1] then
     redis.call('HDEL', KEYS[3], ARGV[i])
   end
-  if new or ARGV[4] ~= '1' then
+  if new or live ~= '1' then
     redis.call('SADD', ARGV[5] .. ARGV[i], ARGV[1])
     redis.call('PEXPIRE', ARGV[5] .. ARGV[i], ARGV[3])
   end
@@ -106,13 +113,18 @@ class RedisMatchStore:
         raw = self._redis.get(self._game_prefix + game_id)
         return Match.from_dict(json.loads(raw)) if raw else None
 
+    def create(self, match: Match) -> bool:
+        return bool(self._store(match, "new"))
+
     def put(self, match: Match) -> None:
-        live = "0" if match.is_over else "1"
+        self._store(match, "0" if match.is_over else "1")
+
+    def _store(self, match: Match, live: str) -> int:
         deadline = repr(match.round_deadline or 0.0)
         snapshot = json.dumps(match.to_dict())
         args = [match.game_id, snapshot, self._finished_ttl_ms, live, self._of_player_prefix]
         keys = [self._game_prefix + match.game_id, self._live_ids, self._live, self._started]
-        self._put(keys=[*keys, self._deadlines], args=[*args, deadline, *match.humans()])
+        return self._put(keys=[*keys, self._deadlines], args=[*args, deadline, *match.humans()])
 
     def delete(self, game_id: str) -> None:
         keys = [self._game_prefix + game_id, self._live_ids, self._live, self._deadlines]

@@ -4,6 +4,7 @@ every node."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from rpschat.domain.matchmaking import Challenge
 from rpschat.storage.redis.client import HASH_POP, Keys, redis, shared_state
@@ -31,18 +32,42 @@ return 1
 """
 
 
+# KEYS: who, the best_of's list, live (player -> game id). ARGV: player, best_of.
+_QUEUE_PAIR = """
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return {'busy'} end
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'queued'} end
+while true do
+  local partner = redis.call('LPOP', KEYS[2])
+  if not partner then break end
+  redis.call('HDEL', KEYS[1], partner)
+  if redis.call('HEXISTS', KEYS[3], partner) == 0 then return {'paired', partner} end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[1])
+return {'waiting'}
+"""
+
+
 @shared_state
 class RedisQueueStore:
-    """The match-making QueueStore (domain/matchmaking.py): a list per best_of and a hash of
-    who waits for which, changed together by scripts."""
+    """The match-making QueueStore (domain/ports.py): a list per best_of and a hash of who
+    waits for which, changed together by scripts. Pairing checks the live games of the match
+    store (`RedisMatchStore`, key `live_game`) in the same script: one round trip, no lock."""
 
     def __init__(self, client: redis.Redis, keys: Keys):
         self._redis = client
         self._who = keys("queue", "who")
         self._list_prefix = keys("queue", "best_of") + ":"
+        self._live = keys("live_game")
+        self._pair = client.register_script(_QUEUE_PAIR)
         self._append = client.register_script(_QUEUE_APPEND)
         self._pop = client.register_script(_QUEUE_POP)
         self._discard = client.register_script(_QUEUE_DISCARD)
+
+    def pair(self, player: str, best_of: int, is_busy: Any = None) -> tuple[str, str | None]:
+        keys = [self._who, self._list(best_of), self._live]
+        outcome, *partner = self._pair(keys=keys, args=[player, best_of])
+        return outcome, (partner[0] if partner else None)
 
     def append(self, player: str, best_of: int) -> None:
         self._append(keys=[self._who, self._list(best_of)], args=[player, best_of])
