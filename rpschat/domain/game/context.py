@@ -1,10 +1,12 @@
 """What the parts of the game service share: settings, stores, locks, and who is who.
 
 Locks. Each game has its own (`locks.hold(game_key(game_id))`): throws, timers and leaving in
-different games never wait for each other, on one node or (with Redis) on many. Everything that
-pairs players (the queue, challenges, rematches, requeues) and so decides who is in which game
-holds the one `LOBBY_LOCK` instead, briefly, so a player is never put into two games. Order: the
-lobby lock first, then a game's; never the lobby lock under a game's.
+different games never wait for each other, on one node or (with Redis) on many. Pairing from the
+queue (`find_match`) takes no lock: the queue pairs in one atomic step (`QueueStore.pair`) and a
+new match claims its players atomically (`MatchStore.create`), so a player is never put into two
+games. The rest of pairing (challenges, rematches, requeues, the queue side of drops) holds the
+one `LOBBY_LOCK`, briefly. Order: the lobby lock first, then a game's; never the lobby lock under
+a game's.
 """
 
 from __future__ import annotations
