@@ -5,7 +5,9 @@
 Every node runs `python app.py` on a free port with the caller's environment plus
 REDIS_URL (default redis://127.0.0.1:6379/0), TRUST_PROXY=true (nginx sets X-Forwarded-For) and
 DATABASE_URL if set (else the server's SQLite file: give PostgreSQL for anything serious).
-nginx listens on --port with a config rendered from deploy/nginx.conf.template into a temporary
+Each node is started and waited for until its /readyz is 200, then nginx (open-source nginx
+cannot probe upstreams: this is where readiness is checked). nginx listens on --port with a
+config rendered from deploy/nginx.conf.template into a temporary
 directory, which also holds the logs of nginx and of every node. Ctrl-C stops everything.
 """
 
@@ -136,7 +138,8 @@ class Nginx:
             stderr=open(self.run_dir / "nginx.stderr", "wb"),  # noqa: SIM115 (the child's)
             start_new_session=True,
         )
-        _wait_until(lambda: _answers(self.url + "/healthz"), timeout, "nginx", self.process)
+        # ready through nginx: an upstream node answered /readyz with 200
+        _wait_until(lambda: _answers(self.url + "/readyz"), timeout, "nginx", self.process)
         return self
 
     def stop(self) -> None:
@@ -166,7 +169,9 @@ class Node:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        _wait_until(lambda: _answers(self.url + "/healthz"), timeout, "node", self.process)
+        # ready, not just alive: its database, Redis and message queue answer (nginx, which
+        # cannot probe upstreams itself, is started only once every node is)
+        _wait_until(lambda: _answers(self.url + "/readyz"), timeout, "node", self.process)
         return self
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
