@@ -292,9 +292,12 @@ async function throwMove(move) {
   game.thrown = true;
   markChosen(move);
   render();
-  const ack = await request('throw', { game_id: game.id, move });
+  const { id, round } = game;
+  const ack = await request('throw', { game_id: id, move });
   if (ack.ok) {
-    setStatus(`You threw ${moveText(move)}. Waiting for ${opponent()}…`);
+    // the round may be over already (the other had thrown; the computer always has)
+    const waiting = game?.id === id && game.round === round && game.thrown && !game.over;
+    if (waiting) setStatus(`You threw ${moveText(move)}. Waiting for ${opponent()}…`);
   } else {
     showError(ack.error);
     if (!/already threw/.test(ack.error)) {

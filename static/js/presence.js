@@ -21,11 +21,12 @@ function userItem(name) {
   const shown = mine
     ? el('span', { class: 'user-name' }, name)
     : el('button', {
-      type: 'button', class: 'user-name link', 'aria-label': label, title: 'Send a direct message',
+      type: 'button', class: 'user-name', 'aria-label': label, title: 'Send a direct message',
       on: { click: () => openConversation(name) },
-    }, name, unread ? el('span', { class: 'unread', 'aria-hidden': 'true' }, String(unread)) : '');
-  const li = el('li', { class: mine ? 'user me' : 'user', dataset: { name } },
-    el('span', { class: 'avatar', 'aria-hidden': 'true' }, name.slice(0, 1).toUpperCase()), shown);
+    }, name);
+  const avatar = el('span', { class: 'avatar', 'aria-hidden': 'true' }, name.slice(0, 1).toUpperCase());
+  if (unread) avatar.append(el('span', { class: 'unread' }, String(unread))); // named by the button
+  const li = el('li', { class: mine ? 'user me' : 'user', dataset: { name } }, avatar, shown);
   if (mine) {
     li.append(el('span', { class: 'tag' }, 'you'));
   } else {
