@@ -29,6 +29,7 @@ log = logging.getLogger("rpschat.connections")
 DomainCall = Callable[[str, Any], dict]  # (sid, payload) -> the ack
 # Wraps each domain call once at start-up (ops.Metrics.instrument counts and times them).
 Instrument = Callable[[str, DomainCall], DomainCall]
+UNKNOWN_EVENT = "(unknown)"  # the metrics' event label of every event nobody declared
 
 
 def register_handlers(
@@ -91,9 +92,15 @@ def register_handlers(
         declare("ignore", moderation.ignore)
         declare("unignore", moderation.unignore)
 
+    def refuse_unknown(_sid: str, event: Any) -> dict:
+        raise Refused(f"Unknown event '{shown(event)}'.")
+
+    # counted under one label, whatever the name: a client chooses it
+    counted_unknown = instrument(UNKNOWN_EVENT, refuse_unknown) if instrument else refuse_unknown
+
     @sio.on("*")
     def unknown(event: Any, *_args: Any) -> dict:
-        raise Refused(f"Unknown event '{shown(event)}'.")
+        return counted_unknown(request.sid, event)
 
 
 def _connections(sio: SocketIO, chat: ChatService, per_address: int) -> None:

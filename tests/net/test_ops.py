@@ -259,6 +259,8 @@ def test_metrics_move_after_a_chat_message_and_a_finished_game(server):
         assert sample(after_chat, 'rpschat_connections{transport="websocket"}') >= 1
         assert sample(after_chat, 'rpschat_connections{transport="polling"}') >= 1
         assert "no_such_event" not in requests.get(server.url + "/metrics", timeout=5).text
+        unknown = 'rpschat_events_total{event="(unknown)",outcome="refused"}'
+        assert sample(after_chat, unknown) == sample(before, unknown) + 1
 
         assert ada.call("find_match", {"best_of": 1})["ok"]
         assert bea.call("find_match", {"best_of": 1})["ok"]
