@@ -61,6 +61,10 @@ def test_the_computer_is_offered_after_ten_seconds_alone_in_the_queue(open_page)
     offer.click()
     expect(cyd.locator("#match-players")).to_have_text("Cyd vs Computer")
     expect(offer).to_be_hidden()
+    # the computer threw when the round started: the throw ends the round at once, and the
+    # page says the next one is on (not "waiting for Computer")
+    cyd.get_by_role("button", name="Rock", exact=True).click()
+    expect(cyd.locator("#game-status")).to_have_text("Round 2: choose your move!")
 
 
 def test_a_conversation_with_unread_counts_that_survives_a_reload(open_page):

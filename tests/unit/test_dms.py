@@ -260,3 +260,58 @@ def test_a_dm_to_a_look_alike_of_a_claimed_name_online_is_delivered_not_kept_unr
     ada.disconnect()
     back, _ = log_in(harness, "Ada")
     assert events(back, "dm") == []  # it was delivered: not unread
+
+
+# ---- any interleaving: every acked DM reaches its recipient once ---------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+ACTIONS = st.lists(
+    st.sampled_from(["ada->bea", "bea->ada", "drop ada", "resume ada", "resend", "bad"]),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(actions=ACTIONS)
+def test_any_interleaving_of_dms_drops_and_resumes_delivers_each_dm_once(actions):
+    harness = Harness(chat_rate=None, other_rate=None, resume_grace_seconds=60.0)
+    try:
+        ada, ada_ack = harness.join("Ada")
+        bea, _ = harness.join("Bea")
+        ada_seen: list[int] = []  # every dm event Ada's connections got, in order
+        to_ada: list[int] = []  # acked DMs to Ada
+        ada_online = True
+        last_client_id = None
+        for n, action in enumerate(actions):
+            if ada_online:
+                ada_seen += [m["id"] for m in events(ada, "dm")]
+            if action == "bea->ada":
+                last_client_id = f"c{n}"
+                ack = send(bea, "Ada", f"m{n}", client_id=last_client_id)
+                assert ack["ok"], ack
+                to_ada.append(ack["id"])
+            elif action == "ada->bea" and ada_online:
+                assert send(ada, "Bea", f"r{n}")["ok"]
+            elif action == "drop ada" and ada_online:
+                harness.drop(ada)
+                ada_online = False
+            elif action == "resume ada" and not ada_online:
+                cursor = max(ada_seen, default=0)
+                ada = harness.client(auth={"token": ada_ack["token"], "dm_last_id": cursor})
+                ada_online = True
+            elif action == "resend" and last_client_id is not None:
+                again = send(bea, "Ada", "again", client_id=last_client_id)
+                assert again.get("duplicate") is True
+            elif action == "bad":
+                assert send(bea, "Ada", "")["ok"] is False
+        if not ada_online:
+            cursor = max(ada_seen, default=0)
+            ada = harness.client(auth={"token": ada_ack["token"], "dm_last_id": cursor})
+        ada_seen += [m["id"] for m in events(ada, "dm")]
+        received = [i for i in ada_seen if i in set(to_ada)]
+        assert received == to_ada  # all of them, once each, in order
+    finally:
+        harness.close()
