@@ -35,7 +35,7 @@ from rpschat.storage.redis.client import Keys
 from rpschat.transport import PollingGuard, SessionLimits, TransportGuard, session_closer
 from rpschat.transport import install as install_transport
 from rpschat.web import security
-from rpschat.web.events import ClientPacket, SocketOutbox, guard_messages
+from rpschat.web.events import ClientPacket, EventApp, SocketOutbox, guard_messages
 from rpschat.web.handlers import register_handlers
 from rpschat.web.message_queue import QueueManager
 from rpschat.web.pages import pages
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
     settings = settings or Settings.from_env()
     ops.configure_logging(settings)
 
-    flask_app = Flask(__name__)
+    flask_app = EventApp(__name__)  # Flask, with cheap request contexts for events
     flask_app.config["SECRET_KEY"] = settings.secret_key
     flask_app.register_blueprint(pages)
     flask_app.after_request(security.add_security_headers)
@@ -113,6 +113,8 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
         services.games,
         max_connections_per_ip=settings.max_connections_per_ip,
         instrument=metrics.instrument if metrics else None,
+        # under eventlet a commit's answer leaves the reader free; threads answer in the handler
+        defer=runtime.defer if mode == "eventlet" else None,
     )
     if queue is not None:
         queue.on_lobby_message = services.chat.note_delivered

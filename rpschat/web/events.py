@@ -21,7 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 import socketio
-from flask import request
+from flask import Flask, request
+from flask.sessions import NullSession, SecureCookieSessionInterface
 from flask_socketio import emit
 from socketio import packet
 
@@ -61,7 +62,7 @@ class ClientPacket(packet.Packet):
             if not _is_event(data):
                 raise MalformedPacket("an event must be [name, ...args]")
             if kind == packet.EVENT:
-                _local.ack_asked = self.id is not None
+                _local.ack_id = self.id
         elif kind in (packet.ACK, packet.BINARY_ACK):
             if not isinstance(data, list) or self.id is None:
                 raise MalformedPacket("an ack must carry an id and a list")
@@ -75,7 +76,7 @@ class ClientPacket(packet.Packet):
     def add_attachment(self, attachment):
         complete = super().add_attachment(attachment)
         if complete and self.packet_type == packet.BINARY_EVENT:
-            _local.ack_asked = self.id is not None  # its handler runs now
+            _local.ack_id = self.id  # its handler runs now
         return complete
 
 
@@ -86,12 +87,21 @@ def _is_event(data: Any) -> bool:
     if isinstance(name, str):
         return name not in RESERVED_EVENTS
     # Socket.IO allows numeric event names; they reach the catch-all handler
-    return isinstance(name, int | float) and not isinstance(name, bool)
+    return isinstance(name, _NUMBERS) and not isinstance(name, bool)
+
+
+_NUMBERS = (int, float)
+_NOT_DECODED = -1
+
+
+def current_ack_id() -> int | None:
+    """The ack id of the event being handled (in this thread), None if it asked for no ack."""
+    return getattr(_local, "ack_id", _NOT_DECODED)
 
 
 def asked_for_ack() -> bool:
     """Whether the event being handled (in this thread) asked for an ack."""
-    return getattr(_local, "ack_asked", True)
+    return current_ack_id() is not None
 
 
 def refusal(reason: str) -> dict:
@@ -123,6 +133,70 @@ def _event_name() -> str:
     if name == "*" and args:  # the catch-all handler: the client's event name comes first
         name = args[0]
     return shown(name)
+
+
+# ---------------------------------------------------------------- the request context of events
+
+SOCKETIO_PATH = "/socket.io"  # the test client's environ has no trailing slash
+
+
+def _is_socketio(flask_request: Any) -> bool:
+    return flask_request.environ.get("PATH_INFO", "").startswith(SOCKETIO_PATH)
+
+
+class _EventSessions(SecureCookieSessionInterface):
+    """No cookie session for Socket.IO events (nothing here uses one): Flask's own opening
+    builds a signing serializer each time."""
+
+    def open_session(self, app: Flask, flask_request: Any) -> Any:
+        if _is_socketio(flask_request):
+            return NullSession()
+        return super().open_session(app, flask_request)
+
+
+class EventApp(Flask):
+    """Flask, with the request context Flask-SocketIO pushes around every event handler made
+    cheap through Flask's public extension points: no URL adapter (an event routes no URL, and
+    binding and matching one took most of the cost) and no cookie session. Measured in
+    threading mode, 5,000 `typing` events: 140 us of CPU per event with Flask's defaults,
+    60 us with these two (the Router that bypassed Flask-SocketIO: 32 us)."""
+
+    session_interface = _EventSessions()
+
+    def create_url_adapter(self, flask_request: Any) -> Any:
+        if flask_request is not None and _is_socketio(flask_request):
+            return None
+        return super().create_url_adapter(flask_request)
+
+
+# ---------------------------------------------------------------- answers sent later
+
+
+def answer_later(
+    server: socketio.Server, sid: str, ack_id: int | None, event: str, work: Callable[[], dict]
+) -> Callable[[], None]:
+    """What a handler defers when its answer waits (a group commit): run `work`, then send its
+    answer as the ack `ack_id`, or as the `error` event if the client asked for no ack and was
+    refused. The ACK packet is built with the server's packet class and sent with engineio's
+    public `send`, as python-socketio sends the ack of a handler's return value."""
+
+    def run() -> None:
+        try:
+            answer = work()
+        except Refused as refused:
+            answer = refusal(refused.reason)
+        except Exception:
+            log.exception("handler failed for %s", sid)
+            answer = refusal(INTERNAL_ERROR)
+        if ack_id is not None:
+            eio_sid = server.manager.eio_sid_from_sid(sid, "/")
+            if eio_sid is not None:  # else the client is gone
+                ack = server.packet_class(packet.ACK, namespace="/", id=ack_id, data=[answer])
+                server.eio.send(eio_sid, ack.encode())
+        elif not answer.get("ok"):
+            server.emit("error", {"event": event, "error": answer["error"]}, to=sid)
+
+    return run
 
 
 # ---------------------------------------------------------------- the Engine.IO message guard

@@ -21,7 +21,14 @@ from flask_socketio import SocketIO
 from rpschat.domain.chat import ChatService
 from rpschat.domain.errors import Refused
 from rpschat.domain.games import GameService
-from rpschat.web.events import after_connect, close_transport, refuse, shown
+from rpschat.web.events import (
+    after_connect,
+    answer_later,
+    close_transport,
+    current_ack_id,
+    refuse,
+    shown,
+)
 from rpschat.web.security import client_address
 
 log = logging.getLogger("rpschat.connections")
@@ -39,8 +46,14 @@ def register_handlers(
     *,
     max_connections_per_ip: int,
     instrument: Instrument | None = None,
+    defer: Callable[[Callable[[], None]], Any] | None = None,
 ) -> None:
-    """Declare the connection lifecycle, every chat and game event, and the catch-all."""
+    """Declare the connection lifecycle, every chat and game event, and the catch-all.
+
+    `defer(fn)` runs fn without holding up the connection's reader (a green thread): the
+    events answered after a commit are then answered from there, so a client's next messages
+    are read, checked and queued for the same group commit meanwhile. Without it (threads, the
+    test client) they are answered in the handler."""
     sio.on_error_default(refuse)
     _connections(sio, chat, max_connections_per_ip)
 
@@ -53,10 +66,24 @@ def register_handlers(
         adapter.__name__ = f"on_{event}"
         sio.on_event(event, adapter)
 
+    def declare_stored(event: str, check: Callable[[str, Any], Callable[[], dict]]) -> None:
+        """`check(sid, payload)` validates at once, in arrival order, and returns the slow part
+        (store and wait for the commit, or read), whose result is the answer."""
+        counted = instrument(event, check) if instrument else check
+
+        def adapter(payload: Any = None, *_extra: Any) -> Any:
+            slow = counted(request.sid, payload)
+            if defer is None:
+                return slow()
+            defer(answer_later(sio.server, request.sid, current_ack_id(), event, slow))
+            return sio.server.not_handled  # so python-socketio sends no ack: answer_later does
+
+        adapter.__name__ = f"on_{event}"
+        sio.on_event(event, adapter)
+
     # chat: docs/protocol.md, "Chat", "Presence", "History"
     declare("set_username", chat.set_username)
-    # checked in arrival order, then stored; answered once committed (the ack says it is stored)
-    declare("message", lambda sid, payload: chat.check_message(sid, payload)())
+    declare_stored("message", chat.check_message)  # the ack says it is committed
     declare("users", chat.users)
     declare("typing", chat.typing)
     declare("history", chat.history_page)
@@ -72,14 +99,13 @@ def register_handlers(
         declare("rematch", games.rematch)
         declare("games", games.games)
         declare("watch", games.watch)
-        # checked in arrival order, then stored (or read) and answered: once committed
-        declare("game_chat", lambda sid, payload: games.check_game_chat(sid, payload)())
-        declare("leaderboard", lambda sid, payload: games.check_leaderboard(sid, payload)())
-        declare("my_games", lambda sid, payload: games.check_my_games(sid, payload)())
+        declare_stored("game_chat", games.check_game_chat)
+        declare_stored("leaderboard", games.check_leaderboard)
+        declare_stored("my_games", games.check_my_games)
     dms = chat.dms
     if dms is not None:  # docs/protocol.md, "Direct messages": answered once committed
-        declare("dm", lambda sid, payload: dms.check_dm(sid, payload)())
-        declare("dm_history", lambda sid, payload: dms.dm_history(sid, payload)())
+        declare_stored("dm", dms.check_dm)
+        declare_stored("dm_history", dms.dm_history)
     moderation = chat.guard
     if moderation is not None:  # docs/protocol.md, "Moderation"
         declare("mod_delete", moderation.mod_delete)

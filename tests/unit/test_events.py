@@ -133,3 +133,16 @@ def test_every_client_event_is_declared_with_socketio_on(harness):
     assert {"find_match", "throw", "game_chat", "leaderboard", "watch", "rematch"} <= declared
     handlers = harness.socketio.server.handlers["/"]
     assert {"connect", "disconnect", "*"} <= set(handlers)
+
+
+def test_event_request_contexts_bind_no_url_and_open_no_session(harness):
+    import flask
+    from flask.sessions import NullSession
+
+    app = harness.flask_app
+    with app.test_request_context("/socket.io/"):
+        assert isinstance(flask.session._get_current_object(), NullSession)
+        assert flask.globals.request_ctx.url_adapter is None
+    with app.test_request_context("/"):  # the page keeps Flask's defaults
+        assert not isinstance(flask.session._get_current_object(), NullSession)
+        assert flask.globals.request_ctx.url_adapter is not None
