@@ -1,11 +1,13 @@
 """Every client event, declared with Flask-SocketIO's public API: the one place to look.
 
-`connect`, `disconnect` and the catch-all `*` are `@socketio.on` handlers; each chat and game
-event is `socketio.on_event(name, adapter)` in the two tables below, the adapter a thin one:
-it passes the caller's sid and payload to the domain method named beside it and returns the
-domain's answer as the ack (extra arguments after the payload are ignored). A refusal
-(`Refused`) or a bug goes to `events.refuse`, Flask-SocketIO's default error handler: the ack
-`{ok: false, error}`, or the `error` event for a client that asked for no ack.
+`connect`, `disconnect` and the catch-all `*` are `@socketio.on` handlers; each chat, game and
+moderation event is `socketio.on_event(name, adapter)` in the table below, the adapter a thin
+one: it passes the caller's sid and payload to the domain method named beside it and returns
+the domain's answer as the ack (extra arguments after the payload are ignored). The events
+answered after a commit (`declare_stored`) are checked in the handler and answered once the
+slow part is done. A refusal (`Refused`) or a bug goes to `events.refuse`, Flask-SocketIO's
+default error handler: the ack `{ok: false, error}`, or the `error` event for a client that
+asked for no ack.
 """
 
 from __future__ import annotations

@@ -9,7 +9,13 @@ import logging
 import pytest
 
 from rpschat.domain.errors import Refused
-from rpschat.web.events import INTERNAL_ERROR, ClientPacket, MalformedPacket, asked_for_ack
+from rpschat.web.events import (
+    INTERNAL_ERROR,
+    ClientPacket,
+    MalformedPacket,
+    answer_later,
+    asked_for_ack,
+)
 from rpschat.web.handlers import client_events
 from tests.unit.conftest import events
 
@@ -146,3 +152,47 @@ def test_event_request_contexts_bind_no_url_and_open_no_session(harness):
     with app.test_request_context("/"):  # the page keeps Flask's defaults
         assert not isinstance(flask.session._get_current_object(), NullSession)
         assert flask.globals.request_ctx.url_adapter is not None
+
+
+class FakeServer:
+    """What answer_later uses of a socketio.Server."""
+
+    packet_class = ClientPacket
+
+    def __init__(self):
+        self.sent, self.emitted = [], []
+        self.manager = type("M", (), {"eio_sid_from_sid": lambda _self, sid, ns: "eio-" + sid})()
+        self.eio = type("E", (), {"send": lambda _self, eio_sid, data: self.sent.append(data)})()
+
+    def emit(self, event, data, to=None):
+        self.emitted.append((event, data, to))
+
+
+def test_a_deferred_answer_goes_out_as_the_ack_it_was_asked_for():
+    server = FakeServer()
+    answer_later(server, "s1", 7, "message", lambda: {"ok": True, "id": 3})()
+    assert server.sent == ['37[{"ok":true,"id":3}]'] and server.emitted == []
+
+
+def test_a_deferred_refusal_without_ack_goes_out_as_an_error_event(error_log):
+    server = FakeServer()
+
+    def refused():
+        raise Refused("The server could not save that: try again in a moment.")
+
+    answer_later(server, "s1", None, "message", refused)()
+    error = {"event": "message", "error": "The server could not save that: try again in a moment."}
+    assert server.emitted == [("error", error, "s1")] and server.sent == []
+    answer_later(server, "s1", None, "message", lambda: {"ok": True})()  # success: silent
+    assert len(server.emitted) == 1 and error_log == []
+
+
+def test_a_deferred_bug_is_the_internal_error_logged_once(error_log):
+    server = FakeServer()
+
+    def broken():
+        raise RuntimeError("boom")
+
+    answer_later(server, "s1", 2, "game_chat", broken)()
+    assert server.sent == ['32[{"ok":false,"error":"' + INTERNAL_ERROR + '"}]']
+    assert len(error_log) == 1
