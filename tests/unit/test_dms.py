@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.conftest import Harness, events
+from tests.unit.conftest import Harness, events, received
 
 # Every test here runs with the shared state in memory and in Redis (tests/unit/conftest.py).
 SHARED_STATES = ("memory", "redis")
@@ -260,6 +260,21 @@ def test_a_dm_to_a_look_alike_of_a_claimed_name_online_is_delivered_not_kept_unr
     ada.disconnect()
     back, _ = log_in(harness, "Ada")
     assert events(back, "dm") == []  # it was delivered: not unread
+
+
+def test_a_replay_larger_than_one_answer_stops_with_dm_replay_truncated(harness_factory):
+    harness = harness_factory(max_backlog_bytes=64 * 1024, chat_rate=None)  # answers: 16 KiB
+    ada, ada_ack = harness.join("Ada")
+    bea, _ = harness.join("Bea")
+    harness.drop(ada)
+    sent = [send(bea, "Ada", f"{n} " + "x" * 1900)["id"] for n in range(20)]  # about 40 KiB
+    back = harness.client(auth={"token": ada_ack["token"], "dm_last_id": 0})
+    got = [(name, payload) for name, payload in received(back) if name.startswith("dm")]
+    replayed = [payload["id"] for name, payload in got if name == "dm"]
+    assert 1 <= len(replayed) < len(sent) and replayed == sent[: len(replayed)]
+    assert got[-1] == ("dm_replay_truncated", {"dm_last_id": replayed[-1]})
+    rest = back.emit("dm_history", {"with": "Bea", "limit": 200}, callback=True)
+    assert [m["id"] for m in rest["messages"]][-1] == sent[-1]  # the rest is in the history
 
 
 # ---- any interleaving: every acked DM reaches its recipient once ---------------------------
