@@ -52,6 +52,18 @@ def test_find_match_against_the_computer_starts_at_once(harness):
     assert bea.take("match_found") == []
 
 
+def test_the_computer_plays_many_people_at_once(harness):
+    seats = [Seat(harness, name) for name in ("Ada", "Bea", "Cyd")]
+    games = {seat.name: play_computer(seat)["game_id"] for seat in seats}
+    assert len(set(games.values())) == 3
+    for seat in seats:
+        play_round(games[seat.name], (seat, "rock"))
+        [result] = seat.take("round_result")
+        assert result["game_id"] == games[seat.name]
+    live = harness.services.games._ctx.store.live_games()
+    assert sorted(m.players[0] for m in live) == ["Ada", "Bea", "Cyd"]
+
+
 def test_the_computers_move_is_fixed_when_the_round_starts(harness):
     """Decided and recorded at round_started; a throw never changes it."""
     ada = Seat(harness, "Ada")
