@@ -9,7 +9,7 @@
 - at `/engine.io/`, the engine.io-protocol suite's Engine.IO-level echo server.
 
 Both run the way app.py serves the product: eventlet, the project's transport install (frame
-writer, shared pinger, detached WebSockets, exact heartbeat), its WSGI guards, and the
+writer, shared pinger, detached WebSockets, exact heartbeat), its WSGI guards, its strict packet class and message guard, and the
 SocketIO options app.py uses wherever they apply. Only what the suites fix differs: heartbeat
 300/200 ms and a 1,000,000-byte maxPayload. Nothing here is part of the product.
 """
@@ -40,6 +40,7 @@ from rpschat.transport import (
     session_closer,
 )
 from rpschat.web import security
+from rpschat.web.events import ClientPacket, guard_messages
 
 # What both suites' test-suite.js expect of the server they talk to.
 PING_INTERVAL = 0.3
@@ -78,7 +79,9 @@ def create_socketio_app() -> tuple[Flask, SocketIO]:
         http_compression=False,
         async_handlers=False,  # a client's events handled in order, one after the other
         namespaces="*",  # unknown namespaces reach refuse_namespace() below
+        serializer=ClientPacket,  # as app.py: strict about what clients send
     )
+    guard_messages(sio.server)  # as app.py: a malformed packet closes its connection at once
 
     def send_auth(sid: str, namespace: str, auth) -> None:
         sio.sleep(AUTH_DELAY_SECONDS)
