@@ -9,8 +9,8 @@
 - at `/engine.io/`, the engine.io-protocol suite's Engine.IO-level echo server.
 
 Both run the way app.py serves the product: eventlet, the project's transport install (frame
-writer, shared pinger, detached WebSockets, exact heartbeat), its WSGI guards, its strict packet class and message guard, and the
-SocketIO options app.py uses wherever they apply. Only what the suites fix differs: heartbeat
+writer, shared pinger, detached WebSockets, exact heartbeat), its WSGI guards, its strict packet
+class and message guard, and the SocketIO options app.py uses wherever they apply. Only what the suites fix differs: heartbeat
 300/200 ms and a 1,000,000-byte maxPayload. Nothing here is part of the product.
 """
 
