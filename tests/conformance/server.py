@@ -11,7 +11,8 @@
 Both run the way app.py serves the product: eventlet, the project's transport install (frame
 writer, shared pinger, detached WebSockets, exact heartbeat), its WSGI guards, its strict packet
 class and message guard, and the SocketIO options app.py uses wherever they apply. Only what
-the suites fix differs: heartbeat 300/200 ms and a 1,000,000-byte maxPayload. Nothing here is part of the product.
+the suites fix differs: heartbeat 300/200 ms and a 1,000,000-byte maxPayload. Nothing here is
+part of the product.
 """
 
 if __name__ == "__main__":  # eventlet must patch the standard library before anything uses it
