@@ -1116,19 +1116,50 @@ def test_an_answered_challenge_leaves_no_timer_behind(harness):
     assert not timer.is_alive()
 
 
+class HeldTimer:
+    """A timer that fires only when the test says so (`fire`), whatever the load."""
+
+    def __init__(self, fn: Any, args: tuple):
+        self.fn, self.args, self.cancelled = fn, args, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def fire(self) -> None:
+        if not self.cancelled:
+            self.fn(*self.args)
+
+
 def test_a_finished_game_is_released_after_finished_game_seconds(harness):
     games = harness.services.games
     games._ctx.settings = dataclasses.replace(games._ctx.settings, finished_game_seconds=0.2)
+    # The sweep's timer is held, so "kept until then" does not depend on how fast this runs.
+    sweeps: list[HeldTimer] = []
+    runtime = harness.services.runtime
+    call_later = runtime.call_later
+
+    def hold_sweeps(seconds: float, fn: Any, *args: Any) -> Any:
+        if getattr(args[0] if args else None, "__name__", "") != "_sweep_now":
+            return call_later(seconds, fn, *args)
+        assert seconds <= 1.0  # SWEEP_EVERY: a sweep is due within a second, not 120
+        sweeps.append(HeldTimer(fn, args))
+        return sweeps[-1]
+
+    runtime.call_later = hold_sweeps
     ada, bea, game_id = start_game(harness)
     cyd = Seat(harness, "Cyd")
     assert cyd.emit("watch", {"game_id": game_id})["ok"]
     assert ada.emit("leave_game", {"game_id": game_id}) == OK
     assert bea.wait_for("game_over")
     assert games._ctx.store.get(game_id) is not None  # kept for rematches and its chat
+    assert len(sweeps) == 1  # one sweep timer, armed when the game ended
     deadline = time.monotonic() + 5
     while games._ctx.store.get(game_id) is not None:  # no other game needs to finish first
         assert time.monotonic() < deadline, "the finished game was kept"
-        time.sleep(0.02)
+        time.sleep(0.05)  # the point here is that time passes
+        # A sweep before finished_game_seconds have passed keeps the game and arms another.
+        sweeps.pop().fire()
+        assert sweeps or games._ctx.store.get(game_id) is None, "no sweep left armed"
     assert games._ctx.spectators.count(game_id) == 0 and games._ctx.store.games_of("Bea") == []
     assert bea.emit("game_chat", {"game_id": game_id, "msg": "gg"}) == {
         "ok": False,
