@@ -11,6 +11,7 @@ import json
 import secrets
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -198,8 +199,23 @@ class ChatClient:
         return ack
 
     def disconnect(self) -> None:
+        """A deliberate disconnect: on long-polling, the DISCONNECT packet reaches the server."""
         if self.sio.connected:
+            if self.sio.transport() == "polling":
+                self._wait_until_idle_writer()
             self.sio.disconnect()
+
+    def _wait_until_idle_writer(self, timeout: float = 10.0) -> None:
+        """python-engineio 4.15's write loop checks the connection's state after each POST and
+        ends, without sending what is queued, once `disconnect()` has changed it. A loop still
+        finishing its last POST when `disconnect()` runs (a busy machine) never sends DISCONNECT
+        and CLOSE: the client then blocks until the next ping (25 s) and the server sees it leave
+        at the ping timeout. Once the loop waits on its queue again, it sends both."""
+        writer = self.sio.eio.write_loop_task
+        deadline = time.monotonic() + timeout
+        while writer is not None and writer.is_alive() and not _waiting_on_queue(writer):
+            assert time.monotonic() < deadline, "the client's write loop is still busy"
+            time.sleep(0.005)
 
     def close(self) -> None:
         try:
@@ -212,6 +228,16 @@ class ChatClient:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _waiting_on_queue(thread: threading.Thread) -> bool:
+    """Whether `thread` is blocked in a `queue.Queue.get` (its current stack says so)."""
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None:
+        if frame.f_code.co_name == "get" and frame.f_code.co_filename.endswith("queue.py"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def unique(prefix: str) -> str:
