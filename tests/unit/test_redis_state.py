@@ -61,6 +61,16 @@ def keys(client):
         client.delete(*doomed)
 
 
+def expire_now(client, key: str) -> None:
+    """Let Redis expire `key` as its TTL would once it runs out, without waiting on the wall
+    clock (a loaded machine makes a short TTL run out early); the TTL is checked with PTTL."""
+    assert client.pexpire(key, 1), key
+    deadline = time.monotonic() + 5
+    while client.exists(key):
+        assert time.monotonic() < deadline, f"{key} did not expire"
+        time.sleep(0.005)
+
+
 def in_threads(count: int, work) -> list:
     """Run work(i) in `count` threads released together; their results (or exceptions)."""
     start = threading.Barrier(count)
@@ -151,17 +161,20 @@ def test_a_users_node_follows_it_and_a_dead_nodes_user_is_taken_over_once(client
 
 
 def test_tokens_resolve_refresh_expire_and_rename(client, keys):
-    tokens = RedisTokens(client, keys, ttl_seconds=0.6)
+    tokens = RedisTokens(client, keys, ttl_seconds=60)
     token = tokens.issue("u1", "Ada")
     user_id, secret = token.split(".")
+    key = keys("token", user_id)
+    assert 0 < client.pttl(key) <= 60_000  # it expires unless used
     assert tokens.resolve(token).name == "Ada"
     assert tokens.resolve(f"{user_id}.{secret[:-1]}x") is None
     assert tokens.resolve("nonsense") is None and tokens.resolve(42) is None
     tokens.rename("u1", "Bea")
     for _ in range(3):  # each use pushes the expiry back
-        time.sleep(0.3)
+        client.pexpire(key, 5_000)  # as if 55 s had passed
         assert tokens.resolve(token).name == "Bea"
-    time.sleep(0.8)
+        assert client.pttl(key) > 5_000
+    expire_now(client, key)  # unused for longer than the TTL
     assert tokens.resolve(token) is None
     tokens.rename("u1", "Cy")  # no grant, no key made
     assert not client.exists(keys("token", "u1"))
@@ -287,7 +300,7 @@ def test_rematch_store_needs_both_players_and_clears(client, keys):
 
 
 def test_match_store_keeps_live_games_and_lets_finished_ones_expire(client, keys):
-    store = RedisMatchStore(client, keys, finished_ttl_seconds=0.5)
+    store = RedisMatchStore(client, keys, finished_ttl_seconds=60)
     match = Match.start("g1", "Ada", "Bea", 3, now=100.0, round_seconds=15)
     store.put(match)
     match.throw("Ada", "rock", 101.0)
@@ -299,12 +312,15 @@ def test_match_store_keeps_live_games_and_lets_finished_ones_expire(client, keys
     assert [m.game_id for m in store.live_games()] == ["g1", "g0"]  # in the order they started
     assert store.live_count() == 2
     assert store.overdue(111.0) == [("g0", 1)] and store.overdue(110.0) == []
+    assert client.pttl(keys("game", "g1")) == -1  # a live game does not expire
     match.forfeit("Bea", "forfeit")
     store.put(match)
+    assert 0 < client.pttl(keys("game", "g1")) <= 60_000  # a finished one does
+    assert 0 < client.pttl(keys("games_of", "Ada")) <= 60_000
     assert store.live_game_of("Ada") is None and store.get("g1").is_over
     assert [m.game_id for m in store.live_games()] == ["g0"] and store.overdue(200.0) == [("g0", 1)]
     assert [m.game_id for m in store.games_of("Ada")] == ["g1"]
-    time.sleep(0.7)
+    expire_now(client, keys("game", "g1"))  # finished for longer than the TTL
     assert store.get("g1") is None and store.games_of("Ada") == []
     store.delete("g0")
     assert store.live_games() == [] and store.live_game_of("Cy") is None
@@ -367,14 +383,15 @@ def test_shared_lock_excludes_other_nodes_and_is_reentrant(client, keys):
 
 
 def test_a_node_is_dead_once_its_heartbeat_expires(client, keys):
-    alive = NodeRegistry(client, keys, "n1", ttl_seconds=0.4)
-    doomed = NodeRegistry(client, keys, "n2", ttl_seconds=0.4)
+    alive = NodeRegistry(client, keys, "n1", ttl_seconds=60)
+    doomed = NodeRegistry(client, keys, "n2", ttl_seconds=60)
     assert not alive.beat() and not doomed.beat()  # first beats: nothing to refresh
     assert alive.beat()
     assert alive.dead_nodes() == []
-    time.sleep(0.3)
-    alive.beat()
-    time.sleep(0.3)
+    assert 0 < client.pttl(keys("alive", "n2")) <= 60_000  # it expires unless beaten again
+    client.pexpire(keys("alive", "n1"), 5_000)  # as if 55 s had passed
+    assert alive.beat() and client.pttl(keys("alive", "n1")) > 5_000  # a beat pushes it back
+    expire_now(client, keys("alive", "n2"))  # n2 stalled for longer than the TTL
     assert alive.dead_nodes() == ["n2"]
     alive.forget("n2")
     assert alive.dead_nodes() == []
