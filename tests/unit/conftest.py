@@ -3,6 +3,7 @@
 import os
 import secrets
 from contextlib import contextmanager
+from typing import Any
 
 os.environ.setdefault("DATABASE_URL", "memory://")  # the module-level app in app.py
 os.environ.setdefault("SECRET_KEY", "test-secret")
@@ -52,6 +53,50 @@ class Harness:
             if client.is_connected():
                 client.disconnect()
         self.services.close()
+
+
+class HeldTimer:
+    def __init__(self, due: float, fn: Any, args: tuple):
+        self.due, self.fn, self.args, self.cancelled = due, fn, args, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def fire(self) -> None:
+        if not self.cancelled:
+            self.fn(*self.args)
+
+
+class HeldClock:
+    """The harness's clock and timers in the test's hands: `runtime.now()` moves only with
+    `advance(seconds)`, which fires the timers that came due, in order. A test of what happens
+    when time runs out then never races a short real timer (a loaded machine stalls a test for
+    longer than 0.2 s)."""
+
+    def __init__(self, runtime: Any):
+        self._start, self.elapsed = runtime.now(), 0.0
+        self._timers: list[HeldTimer] = []
+        runtime.now = self.now
+        runtime.call_later = self.call_later
+
+    def now(self) -> float:
+        return self._start + self.elapsed
+
+    def call_later(self, seconds: float, fn: Any, *args: Any) -> HeldTimer:
+        timer = HeldTimer(self.now() + max(0.0, seconds), fn, args)
+        self._timers.append(timer)
+        return timer
+
+    def advance(self, seconds: float) -> None:
+        self.elapsed += seconds
+        while due := [t for t in self._timers if t.due <= self.now()]:
+            timer = min(due, key=lambda t: t.due)
+            self._timers.remove(timer)
+            timer.fire()  # may arm new timers, due now or later
+
+    def pending(self) -> list[float]:
+        """When the armed timers are due, in seconds from now."""
+        return sorted(t.due - self.now() for t in self._timers if not t.cancelled)
 
 
 @contextmanager

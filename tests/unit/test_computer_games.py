@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from rpschat.domain.game.computer import Strategy
+from tests.unit.conftest import HeldClock
 from tests.unit.test_game_handlers import OK, Seat, find_match, play_round
 
 # Every test here runs with the shared state in memory and in Redis (tests/unit/conftest.py).
@@ -115,10 +116,12 @@ def test_results_against_the_computer_are_history_not_standings(harness):
 
 def test_the_computer_wins_a_round_its_opponent_lets_time_out(harness_factory):
     harness = harness_factory(round_seconds=0.3)
+    clock = HeldClock(harness.services.runtime)
     ada = Seat(harness, "Ada")
     game_id = play_computer(ada, best_of=3)["game_id"]
     decided = computer_move(harness, game_id)
-    [result] = ada.wait_for("round_result")
+    clock.advance(0.3)
+    [result] = ada.take("round_result")
     assert result["moves"] == {"Ada": None, "Computer": decided}
     assert result["winner"] == "Computer" and result["timeout"] is True
 

@@ -19,7 +19,7 @@ from rpschat.domain.game.context import game_key
 from rpschat.domain.game.match import Match
 from rpschat.domain.ratelimit import RateSpec
 from rpschat.web.events import INTERNAL_ERROR
-from tests.unit.conftest import Harness, received
+from tests.unit.conftest import Harness, HeldClock, received
 
 # Every test here runs with the shared state in memory and in Redis (tests/unit/conftest.py).
 SHARED_STATES = ("memory", "redis")
@@ -341,15 +341,19 @@ def test_leave_game_forfeits_to_the_opponent(game):
 
 def test_a_player_who_does_not_throw_in_time_loses_the_round(harness_factory):
     harness = harness_factory(round_seconds=0.3)
+    clock = HeldClock(harness.services.runtime)
     ada, bea, game_id = start_game(harness, best_of=3)
     play_round(game_id, (ada, "rock"))
-    [result] = bea.wait_for("round_result")
+    clock.advance(0.29)
+    assert bea.take("round_result") == []  # not yet
+    clock.advance(0.01)
+    [result] = bea.take("round_result")
     assert result["moves"] == {"Ada": "rock", "Bea": None}
     assert result["winner"] == "Ada" and result["timeout"] is True
     assert result["score"] == {"Ada": 1, "Bea": 0}
-    assert [s["round"] for s in bea.wait_for("round_started")] == [2]
+    assert [s["round"] for s in bea.take("round_started")] == [2]
     play_round(game_id, (bea, "rock"), (ada, "paper"))
-    [over] = ada.wait_for("game_over")
+    [over] = ada.take("game_over")
     assert over == {"game_id": game_id, "winner": "Ada", "score": {"Ada": 2, "Bea": 0}} | {
         "reason": "won"
     }
@@ -357,9 +361,11 @@ def test_a_player_who_does_not_throw_in_time_loses_the_round(harness_factory):
 
 def test_a_timeout_at_match_point_ends_the_game(harness_factory):
     harness = harness_factory(round_seconds=0.2)
+    clock = HeldClock(harness.services.runtime)
     ada, bea, game_id = start_game(harness, best_of=1)
     play_round(game_id, (bea, "paper"))
-    [over] = ada.wait_for("game_over")
+    clock.advance(0.2)
+    [over] = ada.take("game_over")
     assert over == {"game_id": game_id, "winner": "Bea", "score": {"Ada": 0, "Bea": 1}} | {
         "reason": "timeout"
     }
@@ -1116,55 +1122,26 @@ def test_an_answered_challenge_leaves_no_timer_behind(harness):
     assert not timer.is_alive()
 
 
-class HeldTimer:
-    """A timer that fires only when the test says so (`fire`), whatever the load."""
-
-    def __init__(self, fn: Any, args: tuple):
-        self.fn, self.args, self.cancelled = fn, args, False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-    def fire(self) -> None:
-        if not self.cancelled:
-            self.fn(*self.args)
-
-
 def test_a_finished_game_is_released_after_finished_game_seconds(harness):
     games = harness.services.games
     games._ctx.settings = dataclasses.replace(games._ctx.settings, finished_game_seconds=0.2)
-    # The sweep's timer is held, so "kept until then" does not depend on how fast this runs.
-    sweeps: list[HeldTimer] = []
-    runtime = harness.services.runtime
-    call_later = runtime.call_later
-
-    def hold_sweeps(seconds: float, fn: Any, *args: Any) -> Any:
-        if getattr(args[0] if args else None, "__name__", "") != "_sweep_now":
-            return call_later(seconds, fn, *args)
-        assert seconds <= 1.0  # SWEEP_EVERY: a sweep is due within a second, not 120
-        sweeps.append(HeldTimer(fn, args))
-        return sweeps[-1]
-
-    runtime.call_later = hold_sweeps
+    clock = HeldClock(harness.services.runtime)
     ada, bea, game_id = start_game(harness)
     cyd = Seat(harness, "Cyd")
     assert cyd.emit("watch", {"game_id": game_id})["ok"]
     assert ada.emit("leave_game", {"game_id": game_id}) == OK
-    assert bea.wait_for("game_over")
+    assert bea.take("game_over")
+    assert clock.pending() == [1.0]  # one sweep, at most once a second (not a timer per game)
+    clock.advance(0.99)
     assert games._ctx.store.get(game_id) is not None  # kept for rematches and its chat
-    assert len(sweeps) == 1  # one sweep timer, armed when the game ended
-    deadline = time.monotonic() + 5
-    while games._ctx.store.get(game_id) is not None:  # no other game needs to finish first
-        assert time.monotonic() < deadline, "the finished game was kept"
-        time.sleep(0.05)  # the point here is that time passes
-        # A sweep before finished_game_seconds have passed keeps the game and arms another.
-        sweeps.pop().fire()
-        assert sweeps or games._ctx.store.get(game_id) is None, "no sweep left armed"
+    clock.advance(0.01)
+    assert games._ctx.store.get(game_id) is None  # no other game needs to finish first
     assert games._ctx.spectators.count(game_id) == 0 and games._ctx.store.games_of("Bea") == []
     assert bea.emit("game_chat", {"game_id": game_id, "msg": "gg"}) == {
         "ok": False,
         "error": "No such game.",
     }
+    assert clock.pending() == []  # nothing left to sweep
 
 
 def test_games_starting_and_ending_log_nothing_at_info(harness, caplog):
