@@ -5,6 +5,7 @@ The contract is docs/protocol.md, section "Rock-paper-scissors"."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import threading
 import time
@@ -927,6 +928,11 @@ def test_any_interleaving_keeps_everyone_in_at_most_one_game(data):
         chat_rate=None,
         other_rate=None,
     )
+    # Game ids in creation order, not random: the draws pick among sorted ids, and random ones
+    # made the same draws pick other games on a replay, so Hypothesis saw its data generation
+    # change between runs ("Inconsistent data generation": FlakyStrategyDefinition).
+    numbers = itertools.count(1)
+    harness.services.games._lifecycle._make_game_id = lambda: f"g{next(numbers):03d}"
     try:
         names = ["Ada", "Bea", "Cyd", "Dan"][: data.draw(st.integers(3, 4))]
         seats = [Seat(harness, name) for name in names]
