@@ -34,7 +34,9 @@ def test_sigterm_drains_tells_clients_and_the_next_process_resumes_them(tmp_path
 
     streamer = threading.Thread(target=stream)
     streamer.start()
-    while len(acked) < 50:
+    deadline = time.monotonic() + 30
+    while len(acked) < 50:  # a streamer that stopped early fails here, not at the test timeout
+        assert streamer.is_alive() and time.monotonic() < deadline, f"{len(acked)} acked"
         time.sleep(0.01)
     server.proc.send_signal(signal.SIGTERM)
     notice = bea.wait_for("server_shutdown", timeout=10)
