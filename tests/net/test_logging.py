@@ -37,7 +37,7 @@ def logged_so_far(server: ServerProcess) -> None:
         probe.close()
 
 
-def settle(server: ServerProcess, pattern: str, timeout: float = 3.0) -> list[str]:
+def settle(server: ServerProcess, pattern: str, timeout: float = 10.0) -> list[str]:
     """The lines matching `pattern` once there is one and what followed it is logged too."""
     assert server.wait_for_output(lambda line: re.search(pattern, line) is not None, timeout)
     logged_so_far(server)
