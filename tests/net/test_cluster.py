@@ -28,6 +28,7 @@ from deploy.cluster import Nginx, nginx_binary, render_nginx_config
 from tests.conftest import require_service
 from tests.support.clients import ChatClient
 from tests.support.server import ServerProcess, free_port
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.net, pytest.mark.timeout(180)]
 
@@ -170,18 +171,6 @@ def refusal(ack: dict) -> str:
 
 def user_list(client: ChatClient) -> list[str]:
     return client.call("users", {})["users"]
-
-
-def eventually(check, timeout: float, what: str, pause: float = 0.1):
-    """check() until it returns something truthy; its last value otherwise fails the test."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not within {timeout} s (last: {value!r})")
-        time.sleep(pause)
 
 
 def close_transport_under(client: ChatClient) -> None:

@@ -12,7 +12,7 @@ import requests
 import websocket
 
 from tests.conftest import require_service
-from tests.support.clients import ChatClient, RawSocket, unique
+from tests.support.clients import ChatClient, RawSocket, assert_served, unique
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.net
@@ -41,20 +41,6 @@ def raw_connect(url: str, auth) -> tuple[str, websocket.WebSocket]:
     assert ws.recv().startswith("0{")
     ws.send("40" + (auth if isinstance(auth, str) else json.dumps(auth)))
     return ws.recv(), ws
-
-
-def assert_served(url: str) -> None:
-    """A normal client connects, names itself and chats."""
-    ada = ChatClient(url)
-    bea = ChatClient(url)
-    try:
-        ada.set_name(unique("Ada"))
-        bea.set_name(unique("Bea"))
-        ada.say("still served")
-        bea.wait_message("still served")
-    finally:
-        ada.close()
-        bea.close()
 
 
 # ---- item 3: a failed resume must release what it took -------------------------------------------

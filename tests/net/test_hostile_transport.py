@@ -12,25 +12,11 @@ import time
 import pytest
 import requests
 
-from tests.support.clients import ChatClient, unique
+from tests.support.clients import ChatClient, assert_served, unique
 from tests.support.rawws import Raw
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.net
-
-
-def assert_served(url: str) -> None:
-    """A normal client connects, names itself and chats."""
-    ada = ChatClient(url)
-    bea = ChatClient(url)
-    try:
-        ada.set_name(unique("Ada"))
-        bea.set_name(unique("Bea"))
-        ada.say("still served")
-        bea.wait_message("still served")
-    finally:
-        ada.close()
-        bea.close()
 
 
 def eventually(condition, timeout: float = 10.0, every: float = 0.05):

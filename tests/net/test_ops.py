@@ -23,23 +23,13 @@ from tests.conftest import require_service
 from tests.support.clients import ChatClient, unique
 from tests.support.server import ROOT, ServerProcess
 from tests.support.tcpproxy import TcpProxy
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.net, pytest.mark.timeout(180)]
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PROBE_BUDGET = 2.0  # /readyz answers within this, whatever its dependencies do
 RECOVERY = 10.0  # ...and is ready again this soon after they come back
-
-
-def eventually(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not within {timeout} s (last: {value!r})")
-        time.sleep(0.1)
 
 
 def readyz(server: ServerProcess) -> tuple[int, dict]:

@@ -230,6 +230,20 @@ class ChatClient:
         self.close()
 
 
+def assert_served(url: str) -> None:
+    """A normal client connects, names itself and chats."""
+    ada = ChatClient(url)
+    bea = ChatClient(url)
+    try:
+        ada.set_name(unique("Ada"))
+        bea.set_name(unique("Bea"))
+        ada.say("still served")
+        bea.wait_message("still served")
+    finally:
+        ada.close()
+        bea.close()
+
+
 def _waiting_on_queue(thread: threading.Thread) -> bool:
     """Whether `thread` is blocked in a `queue.Queue.get` (its current stack says so)."""
     frame = sys._current_frames().get(thread.ident)
