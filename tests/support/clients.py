@@ -230,10 +230,11 @@ class ChatClient:
         self.close()
 
 
-def assert_served(url: str) -> None:
-    """A normal client connects, names itself and chats."""
-    ada = ChatClient(url)
-    bea = ChatClient(url)
+def assert_served(url: str, headers: dict | None = None) -> None:
+    """A normal client connects, names itself and chats (`headers`: e.g. the address a proxy
+    forwards)."""
+    ada = ChatClient(url, headers=headers)
+    bea = ChatClient(url, headers=headers)
     try:
         ada.set_name(unique("Ada"))
         bea.set_name(unique("Bea"))
