@@ -65,6 +65,15 @@ def wire_bytes(value: Any) -> int:
 
 
 @dataclass(frozen=True)
+class UsersPage:
+    """One page of the names online (`users`)."""
+
+    names: list[str]
+    count: int  # everyone online, not only this page
+    has_more: bool
+
+
+@dataclass(frozen=True)
 class ChatLimits:
     max_message_chars: int = 2000
     chat_rate: RateSpec | None = RateSpec(20, 10.0)
@@ -683,11 +692,8 @@ class ChatService:
             ack["duplicate"] = True
         return ack
 
-    def users(self, sid: str, payload: Any) -> dict:
+    def users(self, sid: str, after: str | None) -> UsersPage:
         """Names online, sorted; in pages when they don't fit in one answer (`after`)."""
-        after = payload.get("after") if isinstance(payload, dict) else None
-        if after is not None and (not isinstance(after, str) or len(after) > 200):
-            raise Refused("after must be a name (a string of at most 200 characters).")
         self._limit(self.connections[sid], "other")
         names = self.directory.names()
         count = len(names)
@@ -695,17 +701,13 @@ class ChatService:
             key = name_key(after)
             names = names[bisect_right(names, key, key=name_key) :]
         names, has_more = self.fit_answer(names, keep_newest=False)
-        return {"ok": True, "users": names, "count": count, "has_more": has_more}
+        return UsersPage(names, count, has_more)
 
-    def typing(self, sid: str, payload: Any) -> dict:
+    def typing(self, sid: str, typing: bool) -> None:
         conn = self.named(sid)
-        typing = as_object(payload, "{typing: true}").get("typing")
-        if not isinstance(typing, bool):
-            raise Refused("typing must be true or false.")
         self._limit(conn, "other")
         update = {"name": conn.name, "typing": typing}
         self.outbox.emit("typing", update, to=LOBBY, skip_sid=sid)
-        return {"ok": True}
 
     def history_page(self, sid: str, payload: Any) -> dict:
         conn = self.named(sid)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rpschat.domain.errors import Refused
+from rpschat.domain.ports import MAX_ID  # noqa: F401  (re-exported until this module goes)
 
 
 def as_object(payload: Any, example: str) -> dict:
@@ -12,11 +13,6 @@ def as_object(payload: Any, example: str) -> dict:
     if not isinstance(payload, dict):
         raise Refused(f"Send an object like {example}.")
     return payload
-
-
-# Ids and cursors are 64-bit in storage (SQLite INTEGER, PostgreSQL BIGINT): a larger number
-# can't even be compared there, so it is refused here rather than failing in the database.
-MAX_ID = 2**63 - 1
 
 
 def optional_whole_number(

@@ -13,6 +13,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from rpschat.domain.errors import Refused
 
+# Ids and cursors are 64-bit in storage (SQLite INTEGER, PostgreSQL BIGINT): a larger number
+# can't even be compared there, so the web layer refuses it rather than the database failing.
+MAX_ID = 2**63 - 1
+
 if TYPE_CHECKING:
     from types import TracebackType
 

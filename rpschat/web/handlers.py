@@ -1,19 +1,20 @@
 """Every client event, declared with Flask-SocketIO's public API: the one place to look.
 
 `connect`, `disconnect` and the catch-all `*` are `@socketio.on` handlers; each chat, game and
-moderation event is `socketio.on_event(name, adapter)` in the table below, the adapter a thin
-one: it passes the caller's sid and payload to the domain method named beside it and returns
-the domain's answer as the ack (extra arguments after the payload are ignored). The events
-answered after a commit (`declare_stored`) are checked in the handler and answered once the
-slow part is done. A refusal (`Refused`) or a bug goes to `events.refuse`, Flask-SocketIO's
-default error handler: the ack `{ok: false, error}`, or the `error` event for a client that
-asked for no ack.
+moderation event is `socketio.on_event(name, adapter)` in the table below. The adapters are in
+`chat_events`, `game_events` and `moderation_events`: each reads the payload into typed
+arguments (a bad shape is refused there), calls the domain method of the same name and shapes
+its answer into the ack (extra arguments after the payload are ignored). The events answered
+after a commit (`declare_stored`) are checked in the handler and answered once the slow part is
+done. A refusal (`Refused`) or a bug goes to `events.refuse`, Flask-SocketIO's default error
+handler: the ack `{ok: false, error}`, or the `error` event for a client that asked for no ack.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import socketio
@@ -23,6 +24,7 @@ from flask_socketio import SocketIO
 from rpschat.domain.chat import ChatService
 from rpschat.domain.errors import Refused
 from rpschat.domain.games import GameService
+from rpschat.web import chat_events
 from rpschat.web.events import (
     after_connect,
     answer_later,
@@ -35,7 +37,7 @@ from rpschat.web.security import client_address
 
 log = logging.getLogger("rpschat.connections")
 
-DomainCall = Callable[[str, Any], dict]  # (sid, payload) -> the ack
+DomainCall = Callable[[str, Any], dict]  # an adapter: (sid, payload) -> the ack
 # Wraps each domain call once at start-up (ops.Metrics.instrument counts and times them).
 Instrument = Callable[[str, DomainCall], DomainCall]
 UNKNOWN_EVENT = "(unknown)"  # the metrics' event label of every event nobody declared
@@ -86,8 +88,8 @@ def register_handlers(
     # chat: docs/protocol.md, "Chat", "Presence", "History"
     declare("set_username", chat.set_username)
     declare_stored("message", chat.check_message)  # the ack says it is committed
-    declare("users", chat.users)
-    declare("typing", chat.typing)
+    declare("users", partial(chat_events.users, chat))
+    declare("typing", partial(chat_events.typing, chat))
     declare("history", chat.history_page)
     declare("claim_name", chat.claim_name)
     declare("release_name", chat.release_name)
