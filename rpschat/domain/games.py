@@ -123,19 +123,19 @@ class GameService:
         self._spectating = Spectating(ctx)
         self._presence = PresenceReactions(ctx, self._lifecycle, self._pairing, self._records)
 
-    # ---- client events: (sid, payload) -> the ack -------------------------------------------
+    # ---- client events: the caller's sid and typed arguments (web/game_events.py reads them) --
 
-    def find_match(self, sid: str, payload: Any) -> dict:
-        return self._pairing.find_match(sid, payload)
+    def find_match(self, sid: str, best_of: int, computer: bool = False) -> None:
+        self._pairing.find_match(sid, best_of, computer)
 
-    def cancel_match(self, sid: str, payload: Any) -> dict:
-        return self._pairing.cancel_match(sid, payload)
+    def cancel_match(self, sid: str) -> None:
+        self._pairing.cancel_match(sid)
 
-    def throw(self, sid: str, payload: Any) -> dict:
-        return self._lifecycle.throw(sid, payload)
+    def throw(self, sid: str, game_id: str, move: str) -> None:
+        self._lifecycle.throw(sid, game_id, move)
 
-    def leave_game(self, sid: str, payload: Any) -> dict:
-        return self._lifecycle.leave_game(sid, payload)
+    def leave_game(self, sid: str, game_id: str) -> None:
+        self._lifecycle.leave_game(sid, game_id)
 
     def challenge(self, sid: str, payload: Any) -> dict:
         return self._pairing.challenge(sid, payload)

@@ -24,7 +24,7 @@ from flask_socketio import SocketIO
 from rpschat.domain.chat import ChatService
 from rpschat.domain.errors import Refused
 from rpschat.domain.games import GameService
-from rpschat.web import chat_events
+from rpschat.web import chat_events, game_events
 from rpschat.web.events import (
     after_connect,
     answer_later,
@@ -94,10 +94,10 @@ def register_handlers(
     declare("claim_name", chat.claim_name)
     declare("release_name", chat.release_name)
     if games is not None:  # docs/protocol.md, "Rock-paper-scissors"
-        declare("find_match", games.find_match)
-        declare("cancel_match", games.cancel_match)
-        declare("throw", games.throw)
-        declare("leave_game", games.leave_game)
+        declare("find_match", partial(game_events.find_match, games))
+        declare("cancel_match", partial(game_events.cancel_match, games))
+        declare("throw", partial(game_events.throw, games))
+        declare("leave_game", partial(game_events.leave_game, games))
         declare("challenge", games.challenge)
         declare("answer_challenge", games.answer_challenge)
         declare("rematch", games.rematch)

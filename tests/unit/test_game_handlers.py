@@ -283,11 +283,36 @@ def test_events_without_fields_ignore_their_payload(harness, event):
     assert ada.emit(event, "whatever")["ok"] is True
 
 
-@pytest.mark.parametrize("event", sorted({*SHAPES, "cancel_match", "games", "leaderboard"}))
+# A payload of each event that is well formed (the game and the challenge need not exist).
+WELL_FORMED = {
+    "find_match": {"best_of": 3},
+    "throw": {"game_id": "g", "move": "rock"},
+    "leave_game": {"game_id": "g"},
+    "challenge": {"to": "Bea", "best_of": 3},
+    "answer_challenge": {"challenge_id": "c1", "accept": True},
+    "rematch": {"game_id": "g"},
+    "watch": {"game_id": "g"},
+    "game_chat": {"game_id": "g", "msg": "gg"},
+    "cancel_match": {},
+    "games": {},
+    "leaderboard": {},
+    "my_games": {},
+}
+
+
+@pytest.mark.parametrize("event", sorted(WELL_FORMED))
 def test_every_game_event_needs_a_name(harness, event):
     anonymous = harness.client()
-    ack = anonymous.emit(event, {"game_id": "g", "best_of": 3}, callback=True)
+    ack = anonymous.emit(event, WELL_FORMED[event], callback=True)
     assert ack == {"ok": False, "error": "Pick a name before you play."}
+
+
+@pytest.mark.parametrize("event", ["find_match", "leave_game", "throw"])
+def test_the_payload_is_read_before_the_name_is_checked(harness, event):
+    """docs/protocol.md, "Payloads": the payload's shape is refused first."""
+    anonymous = harness.client()
+    ack = anonymous.emit(event, ["not", "an", "object"], callback=True)
+    assert ack == {"ok": False, "error": f"Send an object like {SHAPES[event]}."}
 
 
 def test_a_refusal_without_an_ack_comes_as_an_error_event(harness):

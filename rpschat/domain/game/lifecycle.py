@@ -15,7 +15,6 @@ from rpschat.domain.chat import Connection
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.computer import COMPUTER, rounds_of
 from rpschat.domain.game.context import (
-    OK,
     GameContext,
     game_key,
     game_room,
@@ -26,12 +25,10 @@ from rpschat.domain.game.context import (
 from rpschat.domain.game.match import TIME_IS_UP, GameOver, GameResult, Match, ThrowOutcome
 from rpschat.domain.game.records import records_of
 from rpschat.domain.matchmaking import Rematches
-from rpschat.domain.payload import as_object
 from rpschat.domain.ports import Cancellable
 
 NOT_IN_THIS_GAME = "You are not in this game."
-THROW_SHAPE = '{game_id: "g7Hk", move: "rock"}'
-GAME_SHAPE = '{game_id: "g7Hk"}'
+GAME_SHAPE = '{game_id: "g7Hk"}'  # rematch's and watch's, until web/game_events.py reads them
 SWEEP_EVERY = 1.0  # seconds at least between two sweeps of finished games
 
 
@@ -56,16 +53,16 @@ class MatchLifecycle:
 
     # ---- client events -----------------------------------------------------------------------
 
-    def throw(self, sid: str, payload: Any) -> dict:
+    def throw(self, sid: str, game_id: str, move: str) -> None:
+        """`move` as sent: the match normalises it, once the throw is otherwise allowed."""
         ctx = self._ctx
         conn = ctx.caller(sid)
-        payload = as_object(payload, THROW_SHAPE)
-        with ctx.game_lock(payload.get("game_id")):
-            match = ctx.match(payload.get("game_id"))
+        with ctx.game_lock(game_id):
+            match = ctx.match(game_id)
             ctx.limit(conn, "other")
             now = ctx.runtime.now()
             try:
-                outcome = match.throw(conn.name, payload.get("move"), now)
+                outcome = match.throw(conn.name, move, now)
             except Refused as refused:
                 if refused.reason == TIME_IS_UP:  # the round timer is late: settle it now
                     self._settle_overdue_round(match, now)
@@ -76,12 +73,10 @@ class MatchLifecycle:
             else:  # only that the opponent threw: the move stays secret until the round ends
                 opponent = match.opponent_of(conn.name)
                 ctx.emit_to_player(match, opponent, "opponent_threw", {"game_id": match.game_id})
-        return OK
 
-    def leave_game(self, sid: str, payload: Any) -> dict:
+    def leave_game(self, sid: str, game_id: str) -> None:
         ctx = self._ctx
         conn = ctx.caller(sid)
-        game_id = as_object(payload, GAME_SHAPE).get("game_id")
         with ctx.game_lock(game_id):
             match = ctx.match(game_id)
             ctx.limit(conn, "other")
@@ -91,7 +86,6 @@ class MatchLifecycle:
                 ctx.outbox.leave(sid, game_room(match.game_id))
             else:
                 raise Refused(NOT_IN_THIS_GAME)
-        return OK
 
     def _player_leaves(self, match: Match, conn: Connection, sid: str) -> None:
         match.left.append(conn.name)

@@ -14,7 +14,7 @@ from rpschat.domain.game.context import OK, GameContext, ms
 from rpschat.domain.game.lifecycle import GAME_SHAPE, MatchLifecycle
 from rpschat.domain.game.match import Match
 from rpschat.domain.game.records import GameRecords
-from rpschat.domain.game.rules import parse_best_of
+from rpschat.domain.game.rules import parse_best_of, validate_best_of
 from rpschat.domain.matchmaking import (
     ALREADY_IN_GAME,
     ALREADY_QUEUED,
@@ -34,7 +34,6 @@ OPPONENT_LEFT = "Your opponent has left."
 YOU_LEFT = "You have left this game."
 DID_NOT_PLAY = "You did not play in this game."
 ACCEPT_IS_BOOL = "accept must be true or false."
-FIND_MATCH_SHAPE = "{best_of: 3}"
 OPPONENT_REFUSAL = 'opponent must be "computer", or left out for a person.'
 CHALLENGE_SHAPE = '{to: "Bea", best_of: 3}'
 ANSWER_SHAPE = '{challenge_id: "c1", accept: true}'
@@ -70,25 +69,22 @@ class Pairing:
 
     # ---- the queue ---------------------------------------------------------------------------
 
-    def find_match(self, sid: str, payload: Any) -> dict:
+    def find_match(self, sid: str, best_of: int, computer: bool) -> None:
+        """Into the queue for `best_of`, or (`computer`) a match against the computer at once."""
         ctx = self._ctx
         conn = ctx.caller(sid)
-        payload = as_object(payload, FIND_MATCH_SHAPE)
-        best_of = parse_best_of(payload.get("best_of"))
-        opponent = payload.get("opponent")
-        if opponent not in (None, "computer"):
-            raise Refused(OPPONENT_REFUSAL)
+        best_of = validate_best_of(best_of)
         ctx.limit(conn, "other")
-        if opponent == "computer":
-            return self._play_computer(conn.user_id, conn.name, best_of)
+        if computer:
+            self._play_computer(conn.user_id, conn.name, best_of)
+            return
         # No lock: the queue pairs in one atomic step, the match store claims both players in
         # another, so players on every node are paired at once (the lobby lock is for the rest).
         created = self._pair_from_queue(conn.name, best_of)
         if created is not None:
             self.announce(*created)
-        return OK
 
-    def _play_computer(self, user_id: str, name: str, best_of: int) -> dict:
+    def _play_computer(self, user_id: str, name: str, best_of: int) -> None:
         """A match against the computer, at once (`match_found` before the ack)."""
         ctx = self._ctx
         memory = self._records.memory_of(user_id, name)  # a database read: before any lock
@@ -101,7 +97,6 @@ class Pairing:
         if match is None:  # paired from the queue a moment ago (that takes no lock)
             raise Refused(ALREADY_IN_GAME)
         self.announce(match, {})
-        return OK
 
     def _pair_from_queue(self, name: str, best_of: int) -> Created | None:
         """`name` paired with the oldest waiting player and their match stored, or `name` now
@@ -122,14 +117,13 @@ class Pairing:
         self.matchmaker.wait_again(name, best_of)
         return None
 
-    def cancel_match(self, sid: str, payload: Any) -> dict:
+    def cancel_match(self, sid: str) -> None:
         ctx = self._ctx
         conn = ctx.caller(sid)
         ctx.limit(conn, "other")
         with ctx.lobby():
             if not self.matchmaker.cancel(conn.name):
                 raise Refused(NOT_QUEUED)
-        return OK
 
     def requeue(self, name: str, best_of: int) -> Created | None:
         """Back into the queue after a resume (the caller holds the lobby lock, and announces

@@ -19,6 +19,7 @@ DEFAULT_BEST_OF = 3
 _MAX_ECHOED_CHARS = 20
 
 _BAD_BEST_OF = "best_of must be 1, 3 or 5."
+NOT_A_MOVE = "A move must be one of rock, paper or scissors."
 
 Side = Literal["a", "b"]
 
@@ -45,7 +46,7 @@ def wins_needed(best_of: int) -> int:
 def parse_move(raw: object) -> str:
     """Normalise a client-sent move ('  Rock ' -> 'rock') or refuse it."""
     if not isinstance(raw, str):
-        raise Refused("A move must be one of rock, paper or scissors.")
+        raise Refused(NOT_A_MOVE)
     move = raw.strip().lower()
     if move not in MOVES:
         raise Refused(f"Unknown move {_echo(raw)}: choose rock, paper or scissors.")
