@@ -109,9 +109,18 @@ def test_valid_best_of_accepted(best_of):
     assert validate_best_of(best_of) == best_of
     assert parse_best_of(best_of) == best_of
     assert parse_best_of(f" {best_of} ") == best_of
+    assert parse_best_of(f"000{best_of}") == best_of
 
 
-@pytest.mark.parametrize("bad", [True, False, 0, 2, 4, 7, -1, 3.0, "3.0", "three", "", [3], "٣"])
+def test_a_best_of_of_thousands_of_digits_is_refused_not_a_failure():
+    with pytest.raises(Refused) as refused:  # int() would raise ValueError past 4300 digits
+        parse_best_of("3" * 5000)
+    assert refused.value.reason == "best_of must be 1, 3 or 5."
+
+
+@pytest.mark.parametrize(
+    "bad", [True, False, 0, 2, 4, 7, -1, 3.0, "3.0", "three", "", [3], "٣", "103", "0"]
+)
 def test_bad_best_of_refused(bad):
     with pytest.raises(Refused) as refused:
         parse_best_of(bad)

@@ -66,7 +66,8 @@ def parse_best_of(raw: object, default: int = DEFAULT_BEST_OF) -> int:
         return default
     if isinstance(raw, str):
         text = raw.strip()
-        if not (text.isascii() and text.isdigit()):
+        # leading zeros aside, more than 2 digits is no best_of: never int() thousands of them
+        if not (text.isascii() and text.isdigit()) or len(text.lstrip("0")) > 2:
             raise Refused(_BAD_BEST_OF)
         raw = int(text)
     return validate_best_of(raw)
