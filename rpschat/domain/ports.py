@@ -116,7 +116,9 @@ class Lock(Protocol):
 class Locks(Protocol):
     """Reentrant locks by key (a game, the lobby): in this process, or shared by every node."""
 
-    def hold(self, key: str) -> Lock: ...
+    def hold(self, key: str, make: Callable[[], Lock] | None = None) -> Lock:
+        """The lock of `key`; `make` makes it when nobody holds or waits for it (default: the
+        Locks' own kind)."""
 
 
 # ---------------------------------------------------------------- names, users and tokens
@@ -477,6 +479,12 @@ class MatchStore(Protocol):
     Every query is by key or by player: none costs time in proportion to the games stored."""
 
     def get(self, game_id: str) -> Match | None: ...
+    def lock(self, game_id: str) -> Lock:
+        """A new lock of the game (`Locks.hold` keeps one per game at a time). While it is held,
+        `get` and `put` of that game may cost no round trip of their own: with Redis, taking it
+        reads the match and releasing it writes the last match `put`, one script each, and that
+        write is refused (raises Refused) if the lock expired and was lost meanwhile."""
+
     def create(self, match: Match) -> bool:
         """Store a new live match if neither player is in a live one (atomically); else False."""
 

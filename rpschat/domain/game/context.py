@@ -1,12 +1,14 @@
 """What the parts of the game service share: settings, stores, locks, and who is who.
 
-Locks. Each game has its own (`locks.hold(game_key(game_id))`): throws, timers and leaving in
-different games never wait for each other, on one node or (with Redis) on many. Pairing from the
-queue (`find_match`) takes no lock: the queue pairs in one atomic step (`QueueStore.pair`) and a
-new match claims its players atomically (`MatchStore.create`), so a player is never put into two
-games. The rest of pairing (challenges, rematches, requeues, the queue side of drops) holds the
-one `LOBBY_LOCK`, briefly. Order: the lobby lock first, then a game's; never the lobby lock under
-a game's.
+Locks. Each game has its own (`lock_game`, made by the match store): throws, timers and leaving
+in different games never wait for each other, on one node or (with Redis) on many. Taking it
+reads the match and releasing it writes the match back (with Redis, one script each: see
+`MatchStore.lock`), so code under it `get`s and `put`s the match as often as is clear. Pairing
+from the queue (`find_match`) takes no lock: the queue pairs in one atomic step
+(`QueueStore.pair`) and a new match claims its players atomically (`MatchStore.create`), so a
+player is never put into two games. The rest of pairing (challenges, rematches, requeues, the
+queue side of drops) holds the one `LOBBY_LOCK`, briefly. Order: the lobby lock first, then a
+game's; never the lobby lock under a game's.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from rpschat.domain.chat import ChatService, Connection
@@ -117,7 +120,10 @@ class GameContext:
         """The lock of a client-named game; an id that can't be a game's is refused first."""
         if not isinstance(game_id, str) or not game_id or len(game_id) > MAX_GAME_ID:
             raise Refused(NO_SUCH_GAME)
-        return self.locks.hold(game_key(game_id))
+        return self.lock_game(game_id)
+
+    def lock_game(self, game_id: str) -> Lock:
+        return self.locks.hold(game_key(game_id), partial(self.store.lock, game_id))
 
     # ---- callers and players -----------------------------------------------------------------
 

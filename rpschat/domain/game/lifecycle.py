@@ -16,7 +16,6 @@ from rpschat.domain.errors import Refused
 from rpschat.domain.game.computer import COMPUTER, rounds_of
 from rpschat.domain.game.context import (
     GameContext,
-    game_key,
     game_room,
     log,
     ms,
@@ -140,7 +139,7 @@ class MatchLifecycle:
         `away`: players matched while their connection is lost -> the grace left, for their
         opponent."""
         ctx = self._ctx
-        with ctx.locks.hold(game_key(created.game_id)):
+        with ctx.lock_game(created.game_id):
             match = ctx.store.get(created.game_id) or created
             room = game_room(match.game_id)
             for player in match.players:
@@ -334,7 +333,7 @@ class MatchLifecycle:
             self._sweep = None
             due = list(itertools.takewhile(lambda item: item[1] <= cutoff, self._ended_at.items()))
         for game_id, _ in due:
-            with self._ctx.locks.hold(game_key(game_id)):
+            with self._ctx.lock_game(game_id):
                 self.forget(game_id)
         self._schedule_sweep(now)
 

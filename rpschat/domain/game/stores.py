@@ -30,18 +30,18 @@ class KeyedLocks:
         self._guard = threading.Lock()
         self._locks: dict[str, list] = {}  # key -> [lock, holders and waiters]
 
-    def hold(self, key: str) -> _Held:
-        return _Held(self, key)
+    def hold(self, key: str, make: Callable[[], Lock] | None = None) -> _Held:
+        return _Held(self, key, make)
 
     def held(self) -> int:
         """Keys with a lock right now (for tests: none once everyone let go)."""
         return len(self._locks)
 
-    def _enter(self, key: str) -> Lock:
+    def _enter(self, key: str, make: Callable[[], Lock] | None) -> Lock:
         with self._guard:
             entry = self._locks.get(key)
             if entry is None:
-                entry = self._locks[key] = [self._make_lock(key), 0]
+                entry = self._locks[key] = [make() if make else self._make_lock(key), 0]
             entry[1] += 1
         start = time.perf_counter()
         try:
@@ -62,14 +62,15 @@ class KeyedLocks:
 
 
 class _Held:
-    __slots__ = ("_locks", "_key", "_lock")
+    __slots__ = ("_locks", "_key", "_make", "_lock")
 
-    def __init__(self, locks: KeyedLocks, key: str) -> None:
+    def __init__(self, locks: KeyedLocks, key: str, make: Callable[[], Lock] | None) -> None:
         self._locks = locks
         self._key = key
+        self._make = make
 
     def __enter__(self) -> None:
-        self._lock = self._locks._enter(self._key)
+        self._lock = self._locks._enter(self._key, self._make)
 
     def __exit__(self, *exc: object) -> None:
         try:
@@ -91,6 +92,9 @@ class InMemoryMatchStore:
 
     def get(self, game_id: str) -> Match | None:
         return self._matches.get(game_id)
+
+    def lock(self, game_id: str) -> Lock:
+        return threading.RLock()  # reads and writes here cost nothing: a plain lock will do
 
     def create(self, match: Match) -> bool:
         with self._claim:

@@ -9,17 +9,31 @@ import time
 
 from rpschat.domain.game.match import Match
 from rpschat.domain.ports import Drop
-from rpschat.storage.redis.client import HASH_POP, Keys, redis, shared_state
+from rpschat.storage.redis.client import (
+    HASH_POP,
+    LOST,
+    Keys,
+    SharedStateUnavailable,
+    redis,
+    shared_state,
+)
+from rpschat.storage.redis.locks import LockLost, SharedLock, lock_scripts
 
 # KEYS: the game, live game ids (a sorted set, by start order), live (player -> game id), a
-# counter, round deadlines of live games (a sorted set).
+# counter, round deadlines of live games (a sorted set), the game's lock.
 # ARGV: game id, snapshot, finished ttl ms, live flag ('1', '0', or 'new': only if neither player
-# is in a live game, else 0), player's games key prefix, round deadline, players...
+# is in a live game, else 0), player's games key prefix, round deadline, lock token ('': no
+# lock; else the write releases the lock, and is refused with -1 if another holds it or none
+# does: this holder lost it), players...
 _MATCH_PUT = """
+if ARGV[7] ~= '' then
+  if redis.call('GET', KEYS[6]) ~= ARGV[7] then return -1 end
+  redis.call('DEL', KEYS[6])
+end
 local new = redis.call('EXISTS', KEYS[1]) == 0
 local live = ARGV[4]
 if live == 'new' then  -- a new game: only if neither player is in a live one
-  for i = 7, #ARGV do
+  for i = 8, #ARGV do
     if redis.call('HEXISTS', KEYS[3], ARGV[i]) == 1 then return 0 end
   end
   live = '1'
@@ -33,7 +47,7 @@ else
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('ZREM', KEYS[5], ARGV[1])
 end
-for i = 7, #ARGV do
+for i = 8, #ARGV do
   if live == '1' then
     redis.call('HSET', KEYS[3], ARGV[i], ARGV[1])
   elseif redis.call('HGET', KEYS[3], ARGV[i]) == ARGV[1] then
@@ -45,6 +59,14 @@ for i = 7, #ARGV do
   end
 end
 return 1
+"""
+# KEYS: the game's lock, the game. ARGV: token, ttl ms. {1, the snapshot or nil} if this token
+# holds the lock now (idempotent, as locks.py's), else 0: taking the lock reads the match too.
+_LOCK_AND_GET = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {1, redis.call('GET', KEYS[2])}
 """
 # KEYS: the game, live game ids, live, round deadlines. ARGV: game id, player's games prefix.
 _MATCH_DELETE = """
@@ -91,7 +113,9 @@ class RedisMatchStore:
     finished ones expiring after `finished_ttl_seconds` (the game service's
     `finished_game_seconds`), and the indexes its queries need: the live games in start order,
     their round deadlines, each player's live game and each player's kept games. Every method is
-    one round trip."""
+    one round trip, but for a game whose lock (`lock`) this node holds: its match was read as
+    the lock was taken, `get` returns it and `put` keeps it, to be written as the lock is
+    released (two round trips for a throw, not four: take, read, write, release)."""
 
     def __init__(self, client: redis.Redis, keys: Keys, finished_ttl_seconds: float):
         self._redis = client
@@ -108,8 +132,17 @@ class RedisMatchStore:
         self._put = client.register_script(_MATCH_PUT)
         self._delete = client.register_script(_MATCH_DELETE)
         self._matches_of = client.register_script(_MATCHES_OF)
+        self._lock_and_get = client.register_script(_LOCK_AND_GET)
+        self._lock_scripts = lock_scripts(client)
+        self._held: dict[str, _Hold] = {}  # game id -> its match, while this node holds its lock
+
+    def lock(self, game_id: str) -> MatchLock:
+        return MatchLock(self, game_id)
 
     def get(self, game_id: str) -> Match | None:
+        held = self._held.get(game_id)
+        if held is not None:
+            return held.read()
         raw = self._redis.get(self._game_prefix + game_id)
         return Match.from_dict(json.loads(raw)) if raw else None
 
@@ -117,16 +150,27 @@ class RedisMatchStore:
         return bool(self._store(match, "new"))
 
     def put(self, match: Match) -> None:
+        held = self._held.get(match.game_id)
+        if held is not None:  # written as the lock is released
+            held.match, held.dirty = match, True
+            return
         self._store(match, "0" if match.is_over else "1")
 
-    def _store(self, match: Match, live: str) -> int:
+    def _store(self, match: Match, live: str, token: str = "") -> int:
         deadline = repr(match.round_deadline or 0.0)
         snapshot = json.dumps(match.to_dict())
         args = [match.game_id, snapshot, self._finished_ttl_ms, live, self._of_player_prefix]
         keys = [self._game_prefix + match.game_id, self._live_ids, self._live, self._started]
-        return self._put(keys=[*keys, self._deadlines], args=[*args, deadline, *match.humans()])
+        keys += [self._deadlines, self._lock_key(match.game_id)]
+        return self._put(keys=keys, args=[*args, deadline, token, *match.humans()])
+
+    def _lock_key(self, game_id: str) -> str:
+        return self._keys("lock", "game", game_id)  # as RedisState.lock("game:<id>") names it
 
     def delete(self, game_id: str) -> None:
+        held = self._held.get(game_id)
+        if held is not None:
+            held.match, held.dirty = None, False
         keys = [self._game_prefix + game_id, self._live_ids, self._live, self._deadlines]
         self._delete(keys=keys, args=[game_id, self._of_player_prefix])
 
@@ -152,6 +196,56 @@ class RedisMatchStore:
     def _load(self, key: str, kind: str, upto: str = "") -> list[Match]:
         raws = self._matches_of(keys=[key], args=[self._game_prefix, kind, upto])
         return [Match.from_dict(json.loads(raw)) for raw in raws]
+
+
+class _Hold:
+    """A game's match while this node holds the game's lock: read once, written once."""
+
+    __slots__ = ("raw", "match", "dirty")
+
+    def __init__(self, raw: str | None) -> None:
+        self.raw = raw
+        self.match: Match | None = None
+        self.dirty = False
+
+    def read(self) -> Match | None:
+        if self.raw is not None:  # decoded on first use: a lock taken only to write reads none
+            self.match = Match.from_dict(json.loads(self.raw))
+            self.raw = None
+        return self.match
+
+
+class MatchLock(SharedLock):
+    """A game's lock (the store's `lock`): taking it reads the match in the same script, and
+    releasing it writes the match put meanwhile in the same script as the release. That write
+    is refused (`LockLost`) if the lock expired and was lost while held (a holder stalled for
+    longer than its TTL): another holder may have changed the match since."""
+
+    def __init__(self, store: RedisMatchStore, game_id: str) -> None:
+        super().__init__(store._redis, store._lock_key(game_id), scripts=store._lock_scripts)
+        self._store = store
+        self._game_id = game_id
+
+    def _try_take(self, token: str) -> bool:
+        game = self._store._game_prefix + self._game_id
+        reply = self._store._lock_and_get(keys=[self._key, game], args=[token, self._ttl_ms])
+        if not reply:
+            return False
+        self._store._held[self._game_id] = _Hold(reply[1])
+        return True
+
+    def _release_shared(self) -> None:
+        held = self._store._held.pop(self._game_id, None)
+        if held is None or not held.dirty or held.match is None:
+            super()._release_shared()
+            return
+        match = held.match
+        try:
+            stored = self._store._store(match, "0" if match.is_over else "1", self._token)
+        except LOST as exc:
+            raise SharedStateUnavailable() from exc
+        if stored == -1:
+            raise LockLost(self._key)
 
 
 GAME_SIDE_TTL_MS = 3_600_000  # side state nobody touched for an hour belongs to a dead game

@@ -24,6 +24,15 @@ return 0
 """
 
 
+class LockLost(SharedStateUnavailable):
+    """A holder's write refused: its lock expired while held (the holder stalled for longer than
+    the lock's TTL), so another may have taken it and changed what the lock guards."""
+
+    def __init__(self, key: str):
+        log.warning("lost %s while holding it: its write was refused", key)
+        super().__init__("The server was too slow to finish that: try again.")
+
+
 def lock_scripts(client: redis.Redis) -> tuple[Any, Any]:
     return client.register_script(_LOCK), client.register_script(_UNLOCK)
 
@@ -78,7 +87,7 @@ class SharedLock:
         pause = 0.001
         while True:
             try:
-                if self._take(keys=[self._key], args=[token, self._ttl_ms]):
+                if self._try_take(token):
                     self._token = token
                     return
             except LOST as exc:
@@ -87,6 +96,10 @@ class SharedLock:
                 raise SharedStateUnavailable("The server is busy: try again in a moment.")
             time.sleep(pause)  # green under eventlet
             pause = min(pause * 2, 0.02)
+
+    def _try_take(self, token: str) -> bool:
+        """One attempt to take the key (one round trip); a subclass may read with it."""
+        return bool(self._take(keys=[self._key], args=[token, self._ttl_ms]))
 
     def _release_shared(self) -> None:
         try:
