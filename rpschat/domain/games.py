@@ -30,16 +30,22 @@ and the locks are shared by every node.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from rpschat.domain.chat import ChatService
 from rpschat.domain.game.computer import Strategy
-from rpschat.domain.game.context import GameContext, GameSettings, game_room, new_game_id
+from rpschat.domain.game.context import (
+    GameContext,
+    GameSettings,
+    GamesPage,
+    GameView,
+    game_room,
+    new_game_id,
+)
 from rpschat.domain.game.lifecycle import MatchLifecycle
 from rpschat.domain.game.pairing import Pairing
 from rpschat.domain.game.presence import PresenceReactions
 from rpschat.domain.game.records import GameRecords
-from rpschat.domain.game.spectating import Spectating
+from rpschat.domain.game.spectating import PostedMessage, Spectating
 from rpschat.domain.game.stores import (
     InMemoryArchive,
     InMemoryDropStore,
@@ -63,12 +69,21 @@ from rpschat.domain.ports import (
     ResultsStore,
     Runtime,
     SpectatorStore,
+    Standing,
 )
 
 # Ids of expired challenges remembered to tell "expired" from "no such": a bounded FIFO.
 EXPIRED_CHALLENGES_KEPT = 1024
 
-__all__ = ["EXPIRED_CHALLENGES_KEPT", "GameService", "GameSettings", "game_room"]
+__all__ = [
+    "EXPIRED_CHALLENGES_KEPT",
+    "GameService",
+    "GameSettings",
+    "GameView",
+    "GamesPage",
+    "PostedMessage",
+    "game_room",
+]
 
 
 class GameService:
@@ -137,31 +152,39 @@ class GameService:
     def leave_game(self, sid: str, game_id: str) -> None:
         self._lifecycle.leave_game(sid, game_id)
 
-    def challenge(self, sid: str, payload: Any) -> dict:
-        return self._pairing.challenge(sid, payload)
+    def challenge(self, sid: str, to: str, best_of: int) -> str:
+        """A challenge to the user named `to`; its id."""
+        return self._pairing.challenge(sid, to, best_of)
 
-    def answer_challenge(self, sid: str, payload: Any) -> dict:
-        return self._pairing.answer_challenge(sid, payload)
+    def answer_challenge(self, sid: str, challenge_id: str, accept: bool) -> None:
+        self._pairing.answer_challenge(sid, challenge_id, accept)
 
-    def rematch(self, sid: str, payload: Any) -> dict:
-        return self._pairing.rematch(sid, payload)
+    def rematch(self, sid: str, game_id: str) -> None:
+        self._pairing.rematch(sid, game_id)
 
-    def games(self, sid: str, payload: Any) -> dict:
-        return self._spectating.games(sid, payload)
+    def games(self, sid: str) -> GamesPage:
+        return self._spectating.games(sid)
 
-    def watch(self, sid: str, payload: Any) -> dict:
-        return self._spectating.watch(sid, payload)
+    def watch(self, sid: str, game_id: str) -> GameView:
+        """The game's view, as `game_state` has it (docs/protocol.md, `watch`)."""
+        return self._spectating.watch(sid, game_id)
 
-    def check_game_chat(self, sid: str, payload: Any) -> Callable[[], dict]:
-        return self._spectating.check_game_chat(sid, payload)
+    # Checked now, in arrival order; the slow part they return is run after (store, read).
 
-    def check_leaderboard(self, sid: str, payload: Any) -> Callable[[], dict]:
+    def check_game_chat(
+        self, sid: str, game_id: str, msg: str, client_id: str | None
+    ) -> Callable[[], PostedMessage]:
+        return self._spectating.check_game_chat(sid, game_id, msg, client_id)
+
+    def check_leaderboard(self, sid: str) -> Callable[[], list[Standing]]:
         ctx = self._ctx
         ctx.limit(ctx.caller(sid), "other")
         return self._lifecycle.leaderboard
 
-    def check_my_games(self, sid: str, payload: Any) -> Callable[[], dict]:
-        return self._records.check_my_games(sid, payload)
+    def check_my_games(
+        self, sid: str, before: int | None, limit: int | None
+    ) -> Callable[[], GamesPage]:
+        return self._records.check_my_games(sid, before, limit)
 
     # ---- presence (ChatService's PresenceListener) -----------------------------------------
 

@@ -9,6 +9,8 @@ from rpschat.domain.errors import Refused
 
 MAX_NAME_CHARS = 32
 MAX_CLIENT_ID_CHARS = 64
+NOT_A_MESSAGE = "A message must be a string."
+CLIENT_ID_REFUSAL = f"client_id must be a string of 1 to {MAX_CLIENT_ID_CHARS} characters."
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -43,7 +45,7 @@ def name_key(name: str) -> str:
 def clean_message(raw: object, max_chars: int) -> str:
     """Message text, relayed verbatim: only its type and length are checked."""
     if not isinstance(raw, str):
-        raise Refused("A message must be a string.")
+        raise Refused(NOT_A_MESSAGE)
     if not raw.strip():
         raise Refused("A message can't be empty.")
     if len(raw) > max_chars:
@@ -57,7 +59,7 @@ def clean_client_id(raw: object) -> str | None:
     if raw is None:
         return None
     if not isinstance(raw, str) or not 1 <= len(raw) <= MAX_CLIENT_ID_CHARS:
-        raise Refused(f"client_id must be a string of 1 to {MAX_CLIENT_ID_CHARS} characters.")
+        raise Refused(CLIENT_ID_REFUSAL)
     if _unstorable(raw):
         raise Refused("client_id can't contain NUL or lone surrogate characters.")
     return raw

@@ -5,19 +5,30 @@ domain is called (so before the name, the game and the rate limit are checked)."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.context import NO_SUCH_GAME
 from rpschat.domain.game.pairing import OPPONENT_REFUSAL
+from rpschat.domain.game.records import LIMIT_REFUSAL
 from rpschat.domain.game.rules import NOT_A_MOVE, parse_best_of
 from rpschat.domain.games import GameService
-from rpschat.web.payloads import as_object
+from rpschat.domain.matchmaking import NO_SUCH_CHALLENGE
+from rpschat.domain.ports import MAX_ID
+from rpschat.domain.text import CLIENT_ID_REFUSAL, NOT_A_MESSAGE
+from rpschat.web.payloads import as_object, optional_whole_number
 
 OK: dict[str, Any] = {"ok": True}
 FIND_MATCH_SHAPE = "{best_of: 3}"
 THROW_SHAPE = '{game_id: "g7Hk", move: "rock"}'
 GAME_SHAPE = '{game_id: "g7Hk"}'
+CHALLENGE_SHAPE = '{to: "Bea", best_of: 3}'
+ANSWER_SHAPE = '{challenge_id: "c1", accept: true}'
+GAME_CHAT_SHAPE = '{game_id: "g7Hk", msg: "gg"}'
+MY_GAMES_SHAPE = "{before: 42, limit: 20}"
+ACCEPT_IS_BOOL = "accept must be true or false."
+BEFORE_REFUSAL = f"before must be a whole number from 0 to {MAX_ID}."
 COMPUTER = "computer"  # the one `opponent` there is: a person is the queue's
 
 
@@ -29,31 +40,107 @@ def game_id_of(obj: dict) -> str:
     return game_id
 
 
-def find_match(games: GameService, sid: str, payload: Any) -> dict:
+def find_match(service: GameService, sid: str, payload: Any) -> dict:
     obj = as_object(payload, FIND_MATCH_SHAPE)
     best_of = parse_best_of(obj.get("best_of"))
     opponent = obj.get("opponent")
     if opponent is not None and opponent != COMPUTER:
         raise Refused(OPPONENT_REFUSAL)
-    games.find_match(sid, best_of, computer=opponent == COMPUTER)
+    service.find_match(sid, best_of, computer=opponent == COMPUTER)
     return OK
 
 
-def cancel_match(games: GameService, sid: str, _payload: Any) -> dict:
-    games.cancel_match(sid)
+def cancel_match(service: GameService, sid: str, _payload: Any) -> dict:
+    service.cancel_match(sid)
     return OK
 
 
-def throw(games: GameService, sid: str, payload: Any) -> dict:
+def throw(service: GameService, sid: str, payload: Any) -> dict:
     obj = as_object(payload, THROW_SHAPE)
     game_id = game_id_of(obj)
     move = obj.get("move")
     if not isinstance(move, str):
         raise Refused(NOT_A_MOVE)
-    games.throw(sid, game_id, move)
+    service.throw(sid, game_id, move)
     return OK
 
 
-def leave_game(games: GameService, sid: str, payload: Any) -> dict:
-    games.leave_game(sid, game_id_of(as_object(payload, GAME_SHAPE)))
+def leave_game(service: GameService, sid: str, payload: Any) -> dict:
+    service.leave_game(sid, game_id_of(as_object(payload, GAME_SHAPE)))
     return OK
+
+
+def challenge(service: GameService, sid: str, payload: Any) -> dict:
+    obj = as_object(payload, CHALLENGE_SHAPE)
+    to = obj.get("to")
+    if not isinstance(to, str) or not to.strip():
+        raise Refused(f"Send an object like {CHALLENGE_SHAPE}.")
+    best_of = parse_best_of(obj.get("best_of"))
+    return {"ok": True, "challenge_id": service.challenge(sid, to, best_of)}
+
+
+def answer_challenge(service: GameService, sid: str, payload: Any) -> dict:
+    obj = as_object(payload, ANSWER_SHAPE)
+    challenge_id, accept = obj.get("challenge_id"), obj.get("accept")
+    if not isinstance(accept, bool):
+        raise Refused(ACCEPT_IS_BOOL)
+    if not isinstance(challenge_id, str):  # no challenge has such an id
+        raise Refused(NO_SUCH_CHALLENGE)
+    service.answer_challenge(sid, challenge_id, accept)
+    return OK
+
+
+def rematch(service: GameService, sid: str, payload: Any) -> dict:
+    service.rematch(sid, game_id_of(as_object(payload, GAME_SHAPE)))
+    return OK
+
+
+def games(service: GameService, sid: str, _payload: Any) -> dict:
+    page = service.games(sid)
+    return {"ok": True, "games": page.games, "has_more": page.has_more}
+
+
+def watch(service: GameService, sid: str, payload: Any) -> dict:
+    view = service.watch(sid, game_id_of(as_object(payload, GAME_SHAPE)))
+    return {"ok": True, "game": view}
+
+
+# The stored events: checked now, answered by the slow part (handlers.declare_stored).
+
+
+def check_game_chat(service: GameService, sid: str, payload: Any) -> Callable[[], dict]:
+    obj = as_object(payload, GAME_CHAT_SHAPE)
+    game_id = game_id_of(obj)
+    msg, client_id = obj.get("msg"), obj.get("client_id")
+    if not isinstance(msg, str):
+        raise Refused(NOT_A_MESSAGE)
+    if client_id is not None and not isinstance(client_id, str):
+        raise Refused(CLIENT_ID_REFUSAL)
+    store = service.check_game_chat(sid, game_id, msg, client_id)
+
+    def answer() -> dict:
+        posted = store()
+        ack = {"ok": True, "id": posted.id, "ts": posted.ts}
+        if posted.duplicate:
+            ack["duplicate"] = True
+        return ack
+
+    return answer
+
+
+def check_leaderboard(service: GameService, sid: str, _payload: Any) -> Callable[[], dict]:
+    read = service.check_leaderboard(sid)
+    return lambda: {"ok": True, "players": read()}
+
+
+def check_my_games(service: GameService, sid: str, payload: Any) -> Callable[[], dict]:
+    obj = {} if payload is None else as_object(payload, MY_GAMES_SHAPE)  # none: the first page
+    before = optional_whole_number(obj, "before", BEFORE_REFUSAL)
+    limit = optional_whole_number(obj, "limit", LIMIT_REFUSAL)
+    read = service.check_my_games(sid, before, limit)
+
+    def answer() -> dict:
+        page = read()
+        return {"ok": True, "games": page.games, "has_more": page.has_more}
+
+    return answer

@@ -307,7 +307,7 @@ def test_every_game_event_needs_a_name(harness, event):
     assert ack == {"ok": False, "error": "Pick a name before you play."}
 
 
-@pytest.mark.parametrize("event", ["find_match", "leave_game", "throw"])
+@pytest.mark.parametrize("event", sorted(SHAPES))
 def test_the_payload_is_read_before_the_name_is_checked(harness, event):
     """docs/protocol.md, "Payloads": the payload's shape is refused first."""
     anonymous = harness.client()

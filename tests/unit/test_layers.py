@@ -4,8 +4,11 @@ and itself; storage implements the domain's ports and never reaches into the web
 from __future__ import annotations
 
 import ast
+import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,3 +87,53 @@ def test_the_check_sees_every_kind_of_import(tmp_path, monkeypatch, source, modu
 
     found = violations("domain", lambda m: is_stdlib(m) or within(m, "rpschat.domain"))
     assert found == [f"rpschat/domain/bad.py:{source.count(chr(10)) + 1} imports {module}"]
+
+
+# ---- the typed web/domain boundary: the web layer reads payloads and shapes acks -----------
+
+ACK_ANNOTATIONS = ("dict", "dict[str, Any]", "Callable[[], dict]", "Callable[[], dict[str, Any]]")
+
+
+def untyped_methods(classes) -> list[str]:
+    """Public methods that take a client's `payload` or return an ack dict (or a slow part that
+    does): reading payloads and shaping acks is web/*_events.py's work."""
+    found = []
+    for cls in classes:
+        for name, method in inspect.getmembers(cls, inspect.isfunction):
+            if name.startswith("_"):
+                continue
+            signature = inspect.signature(method)
+            if "payload" in signature.parameters:
+                found.append(f"{cls.__name__}.{name} takes a payload")
+            if signature.return_annotation in ACK_ANNOTATIONS:
+                found.append(f"{cls.__name__}.{name} returns {signature.return_annotation}")
+    return found
+
+
+def test_the_game_services_take_typed_arguments_and_return_no_acks():
+    from rpschat.domain.game.lifecycle import MatchLifecycle
+    from rpschat.domain.game.pairing import Pairing
+    from rpschat.domain.game.records import GameRecords
+    from rpschat.domain.game.spectating import Spectating
+    from rpschat.domain.games import GameService
+
+    parts = [GameService, Pairing, MatchLifecycle, Spectating, GameRecords]
+    assert untyped_methods(parts) == []
+
+
+def test_the_boundary_check_sees_payloads_and_acks():
+    class Untyped:
+        def throw(self, sid: str, payload: Any) -> dict: ...
+
+        def check_my_games(self, sid: str, before: int) -> Callable[[], dict]: ...
+
+        def watch(self, sid: str, game_id: str) -> dict[str, Any]: ...
+
+        def _helper(self, payload: Any) -> dict: ...  # private: not an event
+
+    assert untyped_methods([Untyped]) == [
+        "Untyped.check_my_games returns Callable[[], dict]",
+        "Untyped.throw takes a payload",
+        "Untyped.throw returns dict",
+        "Untyped.watch returns dict[str, Any]",
+    ]

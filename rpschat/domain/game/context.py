@@ -41,9 +41,21 @@ log = logging.getLogger("rpschat.games")
 
 PICK_A_NAME = "Pick a name before you play."
 NO_SUCH_GAME = "No such game."
-OK: dict[str, Any] = {"ok": True}
 LOBBY_LOCK = "lobby"
 MAX_GAME_ID = 64  # longer ids are nobody's: refused before a lock is made for them
+
+
+# What anyone may see of a game (`view`): the `watch` ack's `game` and `game_state`'s body, as
+# they go on the wire (docs/protocol.md, `watch`).
+GameView = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GamesPage:
+    """A page of games as they go on the wire (`games`, `my_games`)."""
+
+    games: list[dict[str, Any]]
+    has_more: bool
 
 
 def game_room(game_id: str) -> str:
@@ -116,9 +128,9 @@ class GameContext:
     def lobby(self) -> Lock:
         return self.locks.hold(LOBBY_LOCK)
 
-    def game_lock(self, game_id: object) -> Lock:
+    def game_lock(self, game_id: str) -> Lock:
         """The lock of a client-named game; an id that can't be a game's is refused first."""
-        if not isinstance(game_id, str) or not game_id or len(game_id) > MAX_GAME_ID:
+        if not game_id or len(game_id) > MAX_GAME_ID:
             raise Refused(NO_SUCH_GAME)
         return self.lock_game(game_id)
 
@@ -154,8 +166,8 @@ class GameContext:
     def user_id_of(self, name: str) -> str | None:
         return self._user_ids.get(name) or self.chat.directory.user_of(name)
 
-    def match(self, game_id: object) -> Match:
-        match = self.store.get(game_id) if isinstance(game_id, str) else None
+    def match(self, game_id: str) -> Match:
+        match = self.store.get(game_id)
         if match is None:
             raise Refused(NO_SUCH_GAME)
         return match
@@ -170,7 +182,7 @@ class GameContext:
         if user_id is not None:
             self.outbox.emit(event, data, to=user_room(user_id))
 
-    def view(self, match: Match) -> dict:
+    def view(self, match: Match) -> GameView:
         """What anyone may see: who has thrown, never what, until the round resolves."""
         view = match.public_view()
         del view["round_deadline"]  # server clock seconds: clients get a duration instead

@@ -24,10 +24,9 @@ from rpschat.domain.game.context import (
 from rpschat.domain.game.match import TIME_IS_UP, GameOver, GameResult, Match, ThrowOutcome
 from rpschat.domain.game.records import records_of
 from rpschat.domain.matchmaking import Rematches
-from rpschat.domain.ports import Cancellable
+from rpschat.domain.ports import Cancellable, Standing
 
 NOT_IN_THIS_GAME = "You are not in this game."
-GAME_SHAPE = '{game_id: "g7Hk"}'  # rematch's and watch's, until web/game_events.py reads them
 SWEEP_EVERY = 1.0  # seconds at least between two sweeps of finished games
 
 
@@ -96,10 +95,9 @@ class MatchLifecycle:
         self._ctx.store.put(match)
         self.finish(match, over, also_to=sid)  # out of the room, still told how it ended
 
-    def leaderboard(self) -> dict:
+    def leaderboard(self) -> list[Standing]:
         """The slow half of `leaderboard`: a database read, outside every lock."""
-        size = self._ctx.settings.leaderboard_size
-        return {"ok": True, "players": self._ctx.results.leaderboard(size)}
+        return self._ctx.results.leaderboard(self._ctx.settings.leaderboard_size)
 
     # ---- starting ----------------------------------------------------------------------------
 

@@ -6,37 +6,30 @@ rules themselves are in domain/matchmaking.py.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.computer import MEMORY_ROUNDS, rounds_of
-from rpschat.domain.game.context import OK, GameContext, ms
-from rpschat.domain.game.lifecycle import GAME_SHAPE, MatchLifecycle
+from rpschat.domain.game.context import GameContext, ms
+from rpschat.domain.game.lifecycle import MatchLifecycle
 from rpschat.domain.game.match import Match
 from rpschat.domain.game.records import GameRecords
-from rpschat.domain.game.rules import parse_best_of, validate_best_of
+from rpschat.domain.game.rules import validate_best_of
 from rpschat.domain.matchmaking import (
     ALREADY_IN_GAME,
     ALREADY_QUEUED,
     CHALLENGE_EXPIRED,
-    NO_SUCH_CHALLENGE,
     NOT_QUEUED,
     Challenge,
     Challenges,
     Matchmaker,
     Rematches,
 )
-from rpschat.domain.payload import as_object
 from rpschat.domain.ports import Cancellable, ChallengeStore, ExpiredChallengeStore
 
 NOT_OVER_YET = "This game is not over yet."
 OPPONENT_LEFT = "Your opponent has left."
 YOU_LEFT = "You have left this game."
 DID_NOT_PLAY = "You did not play in this game."
-ACCEPT_IS_BOOL = "accept must be true or false."
 OPPONENT_REFUSAL = 'opponent must be "computer", or left out for a person.'
-CHALLENGE_SHAPE = '{to: "Bea", best_of: 3}'
-ANSWER_SHAPE = '{challenge_id: "c1", accept: true}'
 MAX_NAME_ECHO = 32
 PAIRING_TRIES = 3  # a waiting player who entered a game meanwhile is skipped: rare twice
 
@@ -160,19 +153,18 @@ class Pairing:
 
     # ---- challenges --------------------------------------------------------------------------
 
-    def challenge(self, sid: str, payload: Any) -> dict:
+    def challenge(self, sid: str, to: str, best_of: int) -> str:
+        """Challenge the user named `to` (as typed: compared case-insensitively); the
+        challenge's id."""
         ctx = self._ctx
         conn = ctx.caller(sid)
-        payload = as_object(payload, CHALLENGE_SHAPE)
-        wanted = payload.get("to")
-        if not isinstance(wanted, str) or not wanted.strip():
-            raise Refused(f"Send an object like {CHALLENGE_SHAPE}.")
-        best_of = parse_best_of(payload.get("best_of"))
+        best_of = validate_best_of(best_of)
         ctx.limit(conn, "other")
-        target_id = ctx.chat.directory.user_of(wanted.strip())
+        wanted = to.strip()
+        target_id = ctx.chat.directory.user_of(wanted)
         target = ctx.chat.directory.name_of(target_id) if target_id else None
         if target is None:
-            raise Refused(f"{wanted.strip()[:MAX_NAME_ECHO]} is not online.")
+            raise Refused(f"{wanted[:MAX_NAME_ECHO]} is not online.")
         guard = ctx.chat.guard
         if guard is not None and guard.ignores(target_id, conn.user_id):
             raise Refused(f"{target} is not taking challenges from you.")
@@ -187,17 +179,11 @@ class Pairing:
             self._challenge_timers[challenge.challenge_id] = ctx.runtime.call_later(
                 challenge.expires_at - now, self._challenge_timer, challenge.challenge_id
             )
-        return {"ok": True, "challenge_id": challenge.challenge_id}
+        return challenge.challenge_id
 
-    def answer_challenge(self, sid: str, payload: Any) -> dict:
+    def answer_challenge(self, sid: str, challenge_id: str, accept: bool) -> None:
         ctx = self._ctx
         conn = ctx.caller(sid)
-        payload = as_object(payload, ANSWER_SHAPE)
-        challenge_id, accept = payload.get("challenge_id"), payload.get("accept")
-        if not isinstance(accept, bool):
-            raise Refused(ACCEPT_IS_BOOL)
-        if not isinstance(challenge_id, str):
-            raise Refused(NO_SUCH_CHALLENGE)
         ctx.limit(conn, "other")
         with ctx.lobby():
             now = ctx.runtime.now()
@@ -216,7 +202,6 @@ class Pairing:
                 self._tell_challenger(challenge, accepted=False, reason="declined")
         if created is not None:
             self.announce(*created)
-        return OK
 
     def send_challenged(self, challenge: Challenge, now: float) -> None:
         offer = {
@@ -269,10 +254,9 @@ class Pairing:
 
     # ---- rematches ---------------------------------------------------------------------------
 
-    def rematch(self, sid: str, payload: Any) -> dict:
+    def rematch(self, sid: str, game_id: str) -> None:
         ctx = self._ctx
         conn = ctx.caller(sid)
-        game_id = as_object(payload, GAME_SHAPE).get("game_id")
         created = None
         with ctx.lobby(), ctx.game_lock(game_id):
             match = ctx.match(game_id)
@@ -291,7 +275,6 @@ class Pairing:
                 created = self._rematch_person(match, name)
         if created is not None:
             self.announce(*created)
-        return OK
 
     def _rematch_person(self, match: Match, name: str) -> Created | None:
         ctx = self._ctx

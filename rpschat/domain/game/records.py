@@ -4,18 +4,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.computer import MEMORY_ROUNDS, rounds_of
-from rpschat.domain.game.context import GameContext, log
+from rpschat.domain.game.context import GameContext, GamesPage, log
 from rpschat.domain.game.match import GameOver, Match
-from rpschat.domain.payload import MAX_ID, as_object, optional_whole_number
 from rpschat.domain.ports import GameRecord
 
-MY_GAMES_SHAPE = "{before: 42, limit: 20}"
 MAX_GAMES_PAGE = 50
-BEFORE_REFUSAL = f"before must be a whole number from 0 to {MAX_ID}."
+DEFAULT_GAMES_PAGE = 20
 LIMIT_REFUSAL = f"limit must be a whole number from 1 to {MAX_GAMES_PAGE}."
 # Earlier games read for the computer's memory of a player (their rounds, up to MEMORY_ROUNDS)
 MEMORY_GAMES = 40
@@ -54,24 +51,24 @@ class GameRecords:
     def __init__(self, ctx: GameContext) -> None:
         self._ctx = ctx
 
-    def check_my_games(self, sid: str, payload: Any) -> Callable[[], dict]:
-        """Validate now; the slow part reads the archive (the database)."""
+    def check_my_games(
+        self, sid: str, before: int | None, limit: int | None
+    ) -> Callable[[], GamesPage]:
+        """Validate now; the slow part reads the archive (the database). `before`: a record
+        id, the page holds older ones."""
         ctx = self._ctx
         conn = ctx.caller(sid)
-        payload = {} if payload is None else as_object(payload, MY_GAMES_SHAPE)
-        before = optional_whole_number(payload, "before", BEFORE_REFUSAL)
-        limit = optional_whole_number(payload, "limit", LIMIT_REFUSAL)
-        limit = 20 if limit is None else limit
+        limit = DEFAULT_GAMES_PAGE if limit is None else limit
         if not 1 <= limit <= MAX_GAMES_PAGE:
             raise Refused(LIMIT_REFUSAL)
         ctx.limit(conn, "other")
         user_id = conn.user_id
         return lambda: self._page(user_id, before, limit)
 
-    def _page(self, user_id: str, before: int | None, limit: int) -> dict:
+    def _page(self, user_id: str, before: int | None, limit: int) -> GamesPage:
         records, has_more = self._ctx.archive.page(user_id, before=before, limit=limit)
         games, cut = self._ctx.chat.fit_answer([r.to_wire() for r in records], keep_newest=False)
-        return {"ok": True, "games": games, "has_more": has_more or cut}
+        return GamesPage(games, has_more or cut)
 
     def memory_of(self, user_id: str, name: str) -> list[list[str]]:
         """The player's rounds in their last games, oldest first, for the computer. Read before

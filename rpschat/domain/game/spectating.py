@@ -4,27 +4,33 @@ players and spectators)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
 
 from rpschat.domain.chat import Connection
 from rpschat.domain.errors import Refused
-from rpschat.domain.game.context import GameContext, game_room
-from rpschat.domain.game.lifecycle import GAME_SHAPE
+from rpschat.domain.game.context import GameContext, GamesPage, GameView, game_room
 from rpschat.domain.game.match import Match
-from rpschat.domain.payload import as_object
 from rpschat.domain.ports import StoredMessage
 from rpschat.domain.text import clean_client_id, clean_message
 
 GAME_IS_OVER = "This game is over."
 MEMBERS_ONLY_CHAT = "Only this game's players and spectators can chat in it."
-GAME_CHAT_SHAPE = '{game_id: "g7Hk", msg: "gg"}'
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    """A game chat message stored (or, `duplicate`, stored before under its client_id)."""
+
+    id: int
+    ts: int  # ms since the Unix epoch
+    duplicate: bool
 
 
 class Spectating:
     def __init__(self, ctx: GameContext) -> None:
         self._ctx = ctx
 
-    def games(self, sid: str, payload: Any) -> dict:
+    def games(self, sid: str) -> GamesPage:
         """The live games (no lock: a snapshot)."""
         ctx = self._ctx
         ctx.limit(ctx.caller(sid), "other")
@@ -39,12 +45,12 @@ class Spectating:
             for m in ctx.store.live_games()
         ]
         live, cut = ctx.chat.fit_answer(live, keep_newest=False)  # docs: "Answer sizes"
-        return {"ok": True, "games": live, "has_more": cut}
+        return GamesPage(live, cut)
 
-    def watch(self, sid: str, payload: Any) -> dict:
+    def watch(self, sid: str, game_id: str) -> GameView:
+        """Watch a live game: its view (`GameContext.view`, as `game_state` has it)."""
         ctx = self._ctx
         conn = ctx.caller(sid)
-        game_id = as_object(payload, GAME_SHAPE).get("game_id")
         with ctx.game_lock(game_id):  # not watching a game that is ending right now
             match = ctx.match(game_id)
             ctx.limit(conn, "other")
@@ -53,19 +59,20 @@ class Spectating:
             if conn.name not in match.players:
                 ctx.spectators.add(match.game_id, conn.user_id)
             ctx.outbox.join(sid, game_room(match.game_id))
-            return {"ok": True, "game": ctx.view(match)}
+            return ctx.view(match)
 
     # ---- game chat (split: validate now, store in the slow part) ------------------------------
 
-    def check_game_chat(self, sid: str, payload: Any) -> Callable[[], dict]:
+    def check_game_chat(
+        self, sid: str, game_id: str, msg: str, client_id: str | None
+    ) -> Callable[[], PostedMessage]:
         ctx = self._ctx
         conn = ctx.caller(sid)
-        payload = as_object(payload, GAME_CHAT_SHAPE)
-        match = ctx.match(payload.get("game_id"))
+        match = ctx.match(game_id)
         if not self._may_chat(match, conn):
             raise Refused(MEMBERS_ONLY_CHAT)
-        text = clean_message(payload.get("msg"), ctx.chat.limits.max_message_chars)
-        client_id = clean_client_id(payload.get("client_id"))
+        text = clean_message(msg, ctx.chat.limits.max_message_chars)
+        client_id = clean_client_id(client_id)
         ctx.limit(conn, "chat")
         return lambda: self._store_game_message(match.game_id, conn, text, client_id)
 
@@ -76,7 +83,7 @@ class Spectating:
 
     def _store_game_message(
         self, game_id: str, conn: Connection, text: str, client_id: str | None
-    ) -> dict:
+    ) -> PostedMessage:
         room = game_room(game_id)
         outbox = self._ctx.outbox
 
@@ -86,7 +93,4 @@ class Spectating:
         message, duplicate = self._ctx.history.append(
             room, conn.user_id, conn.name, text, client_id=client_id, on_commit=broadcast
         )
-        ack = {"ok": True, "id": message.id, "ts": message.ts}
-        if duplicate:
-            ack["duplicate"] = True
-        return ack
+        return PostedMessage(message.id, message.ts, duplicate)
