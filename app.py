@@ -2,8 +2,10 @@
 
 This file is the table of contents: settings, the app factory, the Socket.IO server and its
 options, and `main()`, which serves it all under eventlet. Every client event is declared with
-Flask-SocketIO's `on_event` / `@socketio.on` in `rpschat/web/handlers.py`; what the handlers
-share (ack or `error` event, strict packets, connect ordering) is in `rpschat/web/events.py`.
+Flask-SocketIO's `on_event` / `@socketio.on` in `rpschat/web/handlers.py`, bound to adapters
+(`rpschat/web/*_events.py`) that read the payload and shape the ack: the domain takes typed
+arguments. What the handlers share (ack or `error` event, strict packets, connect ordering) is
+in `rpschat/web/events.py`.
 The rest of the `rpschat` package: `domain` (plain Python), `storage`, `web` (adapters, pages,
 the message queue), `transport` (the WebSocket layer under eventlet; its `install()` is the one
 place that patches a library), `ops` (health, metrics, logs) and `wiring`, which builds the

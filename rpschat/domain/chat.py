@@ -23,7 +23,6 @@ from rpschat.domain.names import (
     clean_password,
     look_alike_refusal,
 )
-from rpschat.domain.payload import MAX_ID, as_object, optional_whole_number
 from rpschat.domain.ports import (
     LOBBY,
     Account,
@@ -48,9 +47,7 @@ log = logging.getLogger("rpschat.chat")
 
 MAX_REPLAY = 1000
 MAX_PAGE = 200
-LAST_ID_REFUSAL = f"last_id must be a whole number from 0 to {MAX_ID}."
-DM_LAST_ID_REFUSAL = f"dm_last_id must be a whole number from 0 to {MAX_ID}."
-HISTORY_CURSOR_REFUSAL = f"before and after must be whole numbers from 0 to {MAX_ID}."
+PAGE_LIMIT_REFUSAL = f"limit must be a whole number from 1 to {MAX_PAGE}."
 
 
 def new_user_id() -> str:
@@ -70,6 +67,40 @@ class UsersPage:
 
     names: list[str]
     count: int  # everyone online, not only this page
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class Auth:
+    """What a client connects with (docs/protocol.md, "Resuming"): all None for a new user."""
+
+    token: str | None = None
+    last_id: int | None = None  # the highest message id it has seen
+    dm_last_id: int | None = None  # the highest direct message id it has seen
+
+
+@dataclass(frozen=True)
+class Named:
+    """The name a connection holds now, and the token that resumes it."""
+
+    username: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A chat or direct message once committed (or the first one with its client id)."""
+
+    id: int
+    ts: int
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """Messages as sent on the wire, oldest first, and whether older (or newer) ones remain."""
+
+    messages: list[dict[str, Any]]
     has_more: bool
 
 
@@ -160,8 +191,8 @@ class ChatService:
 
     # ---- connections -------------------------------------------------------------------------
 
-    def connect(self, sid: str, address: str, auth: Any) -> Callable[[], None] | None:
-        """Register a connection. Raises Refused for a bad `auth` before taking anything.
+    def connect(self, sid: str, address: str, auth: Auth) -> Callable[[], None] | None:
+        """Register a connection. Raises Refused (a ban) before taking anything.
 
         With a token, return the resume: it sends `session` and the replay, so the caller runs
         it once the client has been told it is connected, before the connection's next event.
@@ -169,18 +200,16 @@ class ChatService:
         count, the name) and raises: the caller then ends the connection."""
         if self.guard is not None:
             self.guard.check_can_connect(address)
-        auth = auth if isinstance(auth, dict) else {}
-        token = auth.get("token")
-        last_id = optional_whole_number(auth, "last_id", LAST_ID_REFUSAL)
-        dm_cursor = optional_whole_number(auth, "dm_last_id", DM_LAST_ID_REFUSAL)
-        self.connections[sid] = Connection(sid, address, self.runtime.now(), dm_cursor=dm_cursor)
+        now = self.runtime.now()
+        self.connections[sid] = Connection(sid, address, now, dm_cursor=auth.dm_last_id)
         self._per_address[address] += 1
+        token = auth.token
         if token is None:
             self.outbox.join(sid, LOBBY)
             return None
-        return lambda: self._resume_or_join(sid, token, last_id)
+        return lambda: self._resume_or_join(sid, token, auth.last_id)
 
-    def _resume_or_join(self, sid: str, token: Any, last_id: int | None) -> None:
+    def _resume_or_join(self, sid: str, token: str, last_id: int | None) -> None:
         if sid not in self.connections:
             return  # gone before its resume ran
         try:
@@ -295,7 +324,7 @@ class ChatService:
 
     # ---- resuming ----------------------------------------------------------------------------
 
-    def _resume(self, sid: str, token: object, last_id: int | None) -> bool:
+    def _resume(self, sid: str, token: str, last_id: int | None) -> bool:
         grant = self.tokens.resolve(token)
         if grant is None:
             self._resume_failed(sid, "Your session has expired: pick a name again.")
@@ -395,10 +424,9 @@ class ChatService:
 
     # ---- events ------------------------------------------------------------------------------
 
-    def set_username(self, sid: str, payload: Any) -> dict:
-        payload = as_object(payload, '{username: "Ada"}')
-        name = clean_name(payload.get("username"))
-        password = payload.get("password")
+    def set_username(self, sid: str, username: str, password: str | None) -> Named:
+        """Name the connection, rename it, or log it in to a claimed name (with `password`)."""
+        name = clean_name(username)
         conn = self.connections[sid]
         self._limit(conn, "other")
         self.names.check_allowed(name)
@@ -444,9 +472,9 @@ class ChatService:
         if account is not None and account.user_id != user_id:
             raise Refused(f"The name '{account.name}' has been claimed: pick a name again.")
 
-    def _log_in(self, conn: Connection, name: str, account: Account, password: Any) -> dict:
+    def _log_in(self, conn: Connection, name: str, account: Account, password: str | None) -> Named:
         if conn.user_id == account.user_id:
-            return {"ok": True, "username": conn.name, "token": conn.token}
+            return Named(conn.name, conn.token)
         if name_key(name) != name_key(account.name):
             raise look_alike_refusal(name, account.name, claimed=True)
         if password is None:
@@ -475,8 +503,8 @@ class ChatService:
             wait = refused.reason.rpartition("wait ")[2]
             raise Refused(f"Too many password attempts: wait {wait}") from None
 
-    def _password_matches(self, account: Account, password: Any) -> bool:
-        if not isinstance(password, str) or not 0 < len(password) <= PASSWORD_MAX_CHARS:
+    def _password_matches(self, account: Account, password: str) -> bool:
+        if not 0 < len(password) <= PASSWORD_MAX_CHARS:
             return False
         return bool(
             self.runtime.run_blocking(self.passwords.verify, account.password_hash, password)
@@ -492,7 +520,7 @@ class ChatService:
             log.info("leave %s (logged in as %s)", name, conn.name, extra=_who(conn))
             self._release(user_id)
 
-    def _enter_account(self, conn: Connection, account: Account, guest: tuple) -> dict:
+    def _enter_account(self, conn: Connection, account: Account, guest: tuple) -> Named:
         """This connection becomes the account's user: a new entry if the user is away, one
         more connection of it (another tab or device) if it is online. All or nothing: if it
         fails, the connection is still the guest it was (`guest`: user id, name, token)."""
@@ -517,11 +545,12 @@ class ChatService:
         self.listener.user_back(user_id, name, conn.sid)
         if self.dms is not None:  # the DMs it received while away, as unread
             self.dms.attach(conn.sid, user_id, None, new_user=False)
-        return {"ok": True, "username": name, "token": token}
+        return Named(name, token)
 
-    def claim_name(self, sid: str, payload: Any) -> dict:
+    def claim_name(self, sid: str, password: str) -> str:
+        """Claim the connection's name for good; return it."""
         conn = self.named(sid)
-        password = clean_password(as_object(payload, '{password: "..."}').get("password"))
+        password = clean_password(password)
         self._limit(conn, "other")
         if self.accounts is None or self.passwords is None:
             raise Refused("Names can't be claimed on this server.")
@@ -538,11 +567,10 @@ class ChatService:
         log.info("claim %s", conn.name, extra=_who(conn))
         if self.guard is not None:
             self.guard.on_named(conn)  # a moderator's name: reports reach it from now on
-        return {"ok": True, "username": conn.name}
+        return conn.name
 
-    def release_name(self, sid: str, payload: Any) -> dict:
+    def release_name(self, sid: str, password: str) -> None:
         conn = self.named(sid)
-        password = as_object(payload, '{password: "..."}').get("password")
         self._limit(conn, "other")
         account = None if self.accounts is None else self.accounts.of_user(conn.user_id)
         if account is None:
@@ -552,7 +580,6 @@ class ChatService:
             raise Refused(f"Wrong password for '{account.name}'.")
         self.accounts.delete(account.key, conn.user_id)
         log.info("release %s", account.name, extra=_who(conn))
-        return {"ok": True}
 
     def _now_ms(self) -> int:
         return int(self.runtime.now() * 1000)
@@ -583,7 +610,7 @@ class ChatService:
         }
         self._joins_prune_at = max(1024, 2 * len(self._joins))
 
-    def _name_new_user(self, conn: Connection, name: str) -> dict:
+    def _name_new_user(self, conn: Connection, name: str) -> Named:
         user_id = new_user_id()
         self.directory.claim(user_id, name)
         try:
@@ -598,11 +625,11 @@ class ChatService:
             self.dms.attach(conn.sid, user_id, None, new_user=True)
         self._announce_entry(conn.sid, name)
         self._send_recent(conn.sid)
-        return {"ok": True, "username": name, "token": token}
+        return Named(name, token)
 
-    def _rename(self, conn: Connection, name: str) -> dict:
+    def _rename(self, conn: Connection, name: str) -> Named:
         if name == conn.name:
-            return {"ok": True, "username": name, "token": conn.token}
+            return Named(name, conn.token)
         if self.listener.is_busy(conn.user_id):
             raise Refused("You can't change your name during a game or while looking for one.")
         if self.accounts is not None and self.accounts.of_user(conn.user_id) is not None:
@@ -625,7 +652,7 @@ class ChatService:
         txt = f"{old} is now known as {name}."
         self.outbox.emit("message", {"name": None, "txt": txt}, to=LOBBY, skip_sid=conn.sid)
         self._push_presence("rename", name, old_name=old)
-        return {"ok": True, "username": name, "token": conn.token}
+        return Named(name, conn.token)
 
     def _restore_token_name(self, conn: Connection) -> None:
         try:
@@ -665,19 +692,18 @@ class ChatService:
         update = {"action": action, "name": name, **extra, "count": self.directory.count()}
         self.outbox.emit("presence", update, to=LOBBY)
 
-    def check_message(self, sid: str, payload: Any) -> Callable[[], dict]:
-        """Validate a chat message now, in arrival order; return the (blocking) store-and-ack.
+    def check_message(self, sid: str, text: str, client_id: str | None) -> Callable[[], Stored]:
+        """Validate a chat message now, in arrival order; return the (blocking) store.
 
         The split lets the web layer keep each client's messages in order while the storing
         waits for its group commit off the connection's reader."""
         conn = self.named(sid)
-        payload = as_object(payload, '{msg: "hello"}')
-        text = clean_message(payload.get("msg"), self.limits.max_message_chars)
-        client_id = clean_client_id(payload.get("client_id"))
+        text = clean_message(text, self.limits.max_message_chars)
+        client_id = clean_client_id(client_id)
         self._limit(conn, "chat")
         return lambda: self._store_message(conn, text, client_id)
 
-    def _store_message(self, conn: Connection, text: str, client_id: str | None) -> dict:
+    def _store_message(self, conn: Connection, text: str, client_id: str | None) -> Stored:
         sender_sid = conn.sid
 
         def broadcast(message: StoredMessage) -> None:
@@ -687,10 +713,7 @@ class ChatService:
         message, duplicate = self.history.append(
             LOBBY, conn.user_id, conn.name, text, client_id=client_id, on_commit=broadcast
         )
-        ack = {"ok": True, "id": message.id, "ts": message.ts}
-        if duplicate:
-            ack["duplicate"] = True
-        return ack
+        return Stored(message.id, message.ts, duplicate)
 
     def users(self, sid: str, after: str | None) -> UsersPage:
         """Names online, sorted; in pages when they don't fit in one answer (`after`)."""
@@ -709,24 +732,21 @@ class ChatService:
         update = {"name": conn.name, "typing": typing}
         self.outbox.emit("typing", update, to=LOBBY, skip_sid=sid)
 
-    def history_page(self, sid: str, payload: Any) -> dict:
+    def history_page(
+        self, sid: str, before: int | None, after: int | None, limit: int | None
+    ) -> MessagePage:
+        """A page of the lobby's messages older than `before`, or newer than `after`."""
         conn = self.named(sid)
-        payload = as_object(payload, "{before: 42, limit: 50}")
-        before = optional_whole_number(payload, "before", HISTORY_CURSOR_REFUSAL)
-        after = optional_whole_number(payload, "after", HISTORY_CURSOR_REFUSAL)
-        limit = optional_whole_number(
-            payload, "limit", "limit must be a whole number from 1 to 200."
-        )
         if limit is None:
             limit = 50
         if not 1 <= limit <= MAX_PAGE:
-            raise Refused("limit must be a whole number from 1 to 200.")
+            raise Refused(PAGE_LIMIT_REFUSAL)
         self._limit(conn, "other")
         messages, has_more = self.history.page(LOBBY, before=before, after=after, limit=limit)
         # older pages keep the newest of theirs, newer pages (`after`) the oldest: either way
         # the next request continues where this one stopped
         wire, cut = self.fit_answer([m.to_wire() for m in messages], keep_newest=after is None)
-        return {"ok": True, "messages": wire, "has_more": has_more or cut}
+        return MessagePage(wire, has_more or cut)
 
     # ---- helpers -----------------------------------------------------------------------------
 

@@ -16,21 +16,22 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from rpschat.domain.chat import MAX_REPLAY, ChatService, Connection, wire_bytes
+from rpschat.domain.chat import (
+    MAX_REPLAY,
+    ChatService,
+    Connection,
+    MessagePage,
+    Stored,
+    wire_bytes,
+)
 from rpschat.domain.errors import Refused
-from rpschat.domain.payload import MAX_ID, as_object, optional_whole_number
 from rpschat.domain.ports import DirectMessage, DmStore
 from rpschat.domain.text import clean_client_id, clean_message, clean_name
 
 log = logging.getLogger("rpschat.dms")
 
-DM_SHAPE = '{to: "Bea", text: "hello"}'
-DM_HISTORY_SHAPE = '{with: "Bea", before: 42, limit: 50}'
 MAX_PAGE = 200
-DM_LAST_ID_REFUSAL = f"dm_last_id must be a whole number from 0 to {MAX_ID}."
-BEFORE_REFUSAL = f"before must be a whole number from 0 to {MAX_ID}."
 LIMIT_REFUSAL = f"limit must be a whole number from 1 to {MAX_PAGE}."
 MAX_NAME_ECHO = 32
 
@@ -51,18 +52,16 @@ class DmService:
 
     # ---- client events -----------------------------------------------------------------------
 
-    def check_dm(self, sid: str, payload: Any) -> Callable[[], dict]:
-        """Validate now, in arrival order; the returned part stores, delivers and acks."""
+    def check_dm(self, sid: str, to: str, text: str, client_id: str | None) -> Callable[[], Stored]:
+        """Validate now, in arrival order; the returned part stores and delivers.
+
+        `to` is a name, not blank (the web layer refuses a blank one as a bad shape)."""
         chat = self.chat
         conn = chat.named(sid)
-        payload = as_object(payload, DM_SHAPE)
-        wanted = payload.get("to")
-        if not isinstance(wanted, str) or not wanted.strip():
-            raise Refused(f"Send an object like {DM_SHAPE}.")
-        text = clean_message(payload.get("text"), chat.limits.max_message_chars)
-        client_id = clean_client_id(payload.get("client_id"))
+        text = clean_message(text, chat.limits.max_message_chars)
+        client_id = clean_client_id(client_id)
         chat.limit(conn, "chat")  # the chat's limit (and a muted user's refusal)
-        recipient_id, recipient, connected = self._recipient(wanted.strip())
+        recipient_id, recipient, connected = self._recipient(to.strip())
         if recipient_id == conn.user_id:
             raise Refused("You can't send a direct message to yourself.")
         guard = chat.guard
@@ -70,26 +69,24 @@ class DmService:
             raise Refused(f"{recipient} does not take your messages.")
         return lambda: self._send(conn, recipient_id, recipient, connected, text, client_id)
 
-    def dm_history(self, sid: str, payload: Any) -> Callable[[], dict]:
+    def dm_history(
+        self, sid: str, other: str, before: int | None, limit: int | None
+    ) -> Callable[[], MessagePage]:
+        """Check now; the returned part reads a page of the caller's conversation with `other`
+        (a name, not blank), older than `before`."""
         chat = self.chat
         conn = chat.named(sid)
-        payload = as_object(payload, DM_HISTORY_SHAPE)
-        wanted = payload.get("with")
-        if not isinstance(wanted, str) or not wanted.strip():
-            raise Refused(f"Send an object like {DM_HISTORY_SHAPE}.")
-        before = optional_whole_number(payload, "before", BEFORE_REFUSAL)
-        limit = optional_whole_number(payload, "limit", LIMIT_REFUSAL)
         limit = 50 if limit is None else limit
         if not 1 <= limit <= MAX_PAGE:
             raise Refused(LIMIT_REFUSAL)
         chat.limit(conn, "other")
-        other_id, _, _ = self._recipient(wanted.strip())
+        other_id, _, _ = self._recipient(other.strip())
         user_id = conn.user_id
 
-        def page() -> dict:  # only the caller's own conversation: the pair is (caller, other)
+        def page() -> MessagePage:  # only the caller's own conversation: (caller, other)
             messages, has_more = self.store.conversation(user_id, other_id, before, limit)
             wire, cut = chat.fit_answer([m.to_wire() for m in messages], keep_newest=True)
-            return {"ok": True, "messages": wire, "has_more": has_more or cut}
+            return MessagePage(wire, has_more or cut)
 
         return page
 
@@ -121,7 +118,7 @@ class DmService:
         connected: bool,
         text: str,
         client_id: str | None,
-    ) -> dict:
+    ) -> Stored:
         # One DM at a time per node: ids are given in commit order, and sent in that order, so
         # the watermark never passes a DM still on its way (see the module's docstring).
         with self._send_lock:
@@ -130,10 +127,7 @@ class DmService:
             )
             if not duplicate:
                 self._deliver(message, skip_sid=conn.sid)
-        ack = {"ok": True, "id": message.id, "ts": message.ts}
-        if duplicate:
-            ack["duplicate"] = True
-        return ack
+        return Stored(message.id, message.ts, duplicate)
 
     def _deliver(self, message: DirectMessage, skip_sid: str) -> None:
         rooms = [dm_room(message.recipient_id), dm_room(message.sender_id)]

@@ -16,7 +16,6 @@ from typing import Any
 
 from rpschat.domain.chat import ChatService, Connection
 from rpschat.domain.errors import Refused
-from rpschat.domain.payload import MAX_ID, as_object, optional_whole_number
 from rpschat.domain.ports import LOBBY, ModerationStore, Sanction
 from rpschat.domain.text import clean_name
 
@@ -29,27 +28,28 @@ MAX_MINUTES = 525_600  # a year
 MAX_REASON_CHARS = 200
 MAX_LOG = 200
 NOT_A_MODERATOR = "Only moderators can do that."
+REASON_REFUSAL = f"reason must be a string of 1 to {MAX_REASON_CHARS} characters."
+MINUTES_REFUSAL = f"minutes must be a whole number from 1 to {MAX_MINUTES}."
+LOG_LIMIT_REFUSAL = f"limit must be a whole number from 1 to {MAX_LOG}."
 
 
 def until_text(until_ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(until_ms / 1000))
 
 
-def _reason(payload: dict, required: bool = False) -> str | None:
-    reason = payload.get("reason")
-    if reason is None and not required:
+def _reason(reason: str | None) -> str | None:
+    if reason is None:
         return None
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON_CHARS:
-        raise Refused(f"reason must be a string of 1 to {MAX_REASON_CHARS} characters.")
+    if not reason.strip() or len(reason) > MAX_REASON_CHARS:
+        raise Refused(REASON_REFUSAL)
     if "\x00" in reason or any("\ud800" <= ch <= "\udfff" for ch in reason):
         raise Refused("reason can't contain NUL or lone surrogate characters.")
     return reason.strip()
 
 
-def _minutes(payload: dict) -> int:
-    minutes = payload.get("minutes")
-    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= MAX_MINUTES:
-        raise Refused(f"minutes must be a whole number from 1 to {MAX_MINUTES}.")
+def _minutes(minutes: int) -> int:
+    if not 1 <= minutes <= MAX_MINUTES:
+        raise Refused(MINUTES_REFUSAL)
     return minutes
 
 
@@ -149,26 +149,19 @@ class ModerationService:
 
     # ---- moderators' events ------------------------------------------------------------------
 
-    def mod_delete(self, sid: str, payload: Any) -> dict:
-        payload = as_object(payload, "{id: 42}")
-        message_id = optional_whole_number(
-            payload, "id", f"id must be a whole number from 1 to {MAX_ID}.", minimum=1
-        )
-        if message_id is None:
-            raise Refused(f"id must be a whole number from 1 to {MAX_ID}.")
+    def mod_delete(self, sid: str, message_id: int) -> None:
         conn = self._moderator(sid)
         deleted = self.chat.history.delete(message_id)
         if deleted is None:
             raise Refused("No such message.")
         self._audit(conn, "delete", f"#{message_id} by {deleted.name}", None)
         self.chat.outbox.emit("message_deleted", {"id": message_id})
-        return {"ok": True}
 
-    def mod_mute(self, sid: str, payload: Any) -> dict:
-        payload = as_object(payload, '{name: "Bea", minutes: 10, reason: "spam"}')
-        minutes, reason = _minutes(payload), _reason(payload)
+    def mod_mute(self, sid: str, name: str, minutes: int, reason: str | None) -> int:
+        """Mute the user called `name`; return until when (ms since the epoch)."""
+        minutes, reason = _minutes(minutes), _reason(reason)
         conn = self._moderator(sid)
-        target = self._target(payload)
+        target = self._target(clean_name(name))
         until = self._now_ms() + minutes * 60_000
         self.store.add(Sanction("mute", until, reason, user_id=target.user_id))
         self._forget_cached()
@@ -181,35 +174,31 @@ class ModerationService:
             },  # fmt: skip
             to=LOBBY,
         )
-        return {"ok": True, "until": until}
+        return until
 
-    def mod_unmute(self, sid: str, payload: Any) -> dict:
-        payload = as_object(payload, '{name: "Bea"}')
+    def mod_unmute(self, sid: str, name: str) -> None:
         conn = self._moderator(sid)
-        target = self._target(payload)
+        target = self._target(clean_name(name))
         if not self.store.remove("mute", user_id=target.user_id):
             raise Refused(f"{target.name} is not muted.")
         self._forget_cached()
         self._audit(conn, "unmute", target.name, None)
-        return {"ok": True}
 
-    def mod_kick(self, sid: str, payload: Any) -> dict:
-        payload = as_object(payload, '{name: "Bea", reason: "spam"}')
-        reason = _reason(payload)
+    def mod_kick(self, sid: str, name: str, reason: str | None) -> None:
+        reason = _reason(reason)
         conn = self._moderator(sid)
-        target = self._target(payload, online=True)
+        target = self._target(clean_name(name), online=True)
         until = self._now_ms() + int(KICK_SECONDS * 1000)
         self.store.add(Sanction("kick", until, reason, user_id=target.user_id))
         self._forget_cached()
         self._audit(conn, "kick", target.name, reason, until)
         self._remove(target)
-        return {"ok": True}
 
-    def mod_ban(self, sid: str, payload: Any) -> dict:
-        payload = as_object(payload, '{name: "Bea", minutes: 60, reason: "abuse"}')
-        minutes, reason = _minutes(payload), _reason(payload)
+    def mod_ban(self, sid: str, name: str, minutes: int, reason: str | None) -> int:
+        """Ban the user called `name`; return until when (ms since the epoch)."""
+        minutes, reason = _minutes(minutes), _reason(reason)
         conn = self._moderator(sid)
-        target = self._target(payload)
+        target = self._target(clean_name(name))
         until = self._now_ms() + minutes * 60_000
         address = self.chat.directory.address_of(target.user_id) if target.user_id else None
         self.store.add(Sanction("ban", until, reason, user_id=target.user_id,
@@ -218,26 +207,19 @@ class ModerationService:
         self._audit(conn, "ban", target.name, reason, until)
         if target.online:
             self._remove(target)
-        return {"ok": True, "until": until}
+        return until
 
-    def mod_log(self, sid: str, payload: Any) -> dict:
-        payload = payload if isinstance(payload, dict) else {}
-        limit = optional_whole_number(
-            payload, "limit", f"limit must be a whole number from 1 to {MAX_LOG}.", 1, MAX_LOG
-        )
+    def mod_log(self, sid: str, limit: int | None) -> list[dict[str, Any]]:
+        """The audit log's newest `limit` actions (default 50), newest first."""
+        if limit is not None and not 1 <= limit <= MAX_LOG:
+            raise Refused(LOG_LIMIT_REFUSAL)
         self._moderator(sid)
-        return {"ok": True, "actions": self.store.log(limit or 50)}
+        return self.store.log(limit or 50)
 
     # ---- everyone's events -------------------------------------------------------------------
 
-    def report(self, sid: str, payload: Any) -> dict:
-        payload = as_object(payload, '{id: 42, reason: "abuse"}')
-        message_id = optional_whole_number(
-            payload, "id", f"id must be a whole number from 1 to {MAX_ID}.", minimum=1
-        )
-        if message_id is None:
-            raise Refused(f"id must be a whole number from 1 to {MAX_ID}.")
-        reason = _reason(payload, required=True)
+    def report(self, sid: str, message_id: int, reason: str) -> None:
+        reason = _reason(reason)
         conn = self.chat.named(sid)
         self.chat.limit(conn, "other")
         message = self.chat.history.get(message_id)
@@ -248,37 +230,36 @@ class ModerationService:
                   "message_id": message_id, "name": message.name, "txt": message.text,
                   "reporter": conn.name, "reason": reason}  # fmt: skip
         self.chat.outbox.emit("report_filed", report, to=MODERATORS_ROOM)
-        return {"ok": True}
 
-    def ignore(self, sid: str, payload: Any) -> dict:
-        conn, other_id, other = self._other(sid, payload)
+    def ignore(self, sid: str, name: str) -> str:
+        """Ignore the user called `name`; return the name as shown."""
+        conn, other_id, other = self._other(sid, name)
         if other_id == conn.user_id:
             raise Refused("You can't ignore yourself.")
         self.store.ignore(conn.user_id, other_id)
-        return {"ok": True, "name": other}
+        return other
 
-    def unignore(self, sid: str, payload: Any) -> dict:
-        conn, other_id, other = self._other(sid, payload)
+    def unignore(self, sid: str, name: str) -> str:
+        conn, other_id, other = self._other(sid, name)
         self.store.unignore(conn.user_id, other_id)
-        return {"ok": True, "name": other}
+        return other
 
     def ignores(self, user_id: str, other_id: str) -> bool:
         return self.store.ignores(user_id, other_id)
 
     # ---- helpers -----------------------------------------------------------------------------
 
-    def _other(self, sid: str, payload: Any) -> tuple[Connection, str, str]:
-        payload = as_object(payload, '{name: "Bea"}')
-        name = clean_name(payload.get("name"))
+    def _other(self, sid: str, name: str) -> tuple[Connection, str, str]:
+        name = clean_name(name)
         conn = self.chat.named(sid)
         self.chat.limit(conn, "other")
-        target = self._target(payload, online=False, name=name)
+        target = self._target(name)
         if target.user_id is None:
             raise Refused(f"{name} is not online.")
         return conn, target.user_id, target.name
 
-    def _target(self, payload: dict, online: bool = False, name: str | None = None) -> Target:
-        name = name or clean_name(payload.get("name"))
+    def _target(self, name: str, online: bool = False) -> Target:
+        """The user called `name` (cleaned): online, or a claimed name unless `online`."""
         directory = self.chat.directory
         user_id = directory.user_of(name)
         held = directory.name_of(user_id) if user_id else None

@@ -23,6 +23,9 @@ BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5\u180e")
 
 PASSWORD_MIN_CHARS = 8
 PASSWORD_MAX_CHARS = 128
+PASSWORD_REFUSAL = (
+    f"A password must be a string of {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters."
+)
 
 
 class NameRules:
@@ -75,10 +78,7 @@ def look_alike_refusal(name: str, other: str, claimed: bool) -> Refused:
 
 def clean_password(raw: object) -> str:
     if not isinstance(raw, str) or not PASSWORD_MIN_CHARS <= len(raw) <= PASSWORD_MAX_CHARS:
-        raise Refused(
-            f"A password must be a string of {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} "
-            "characters."
-        )
+        raise Refused(PASSWORD_REFUSAL)
     if "\x00" in raw or any("\ud800" <= ch <= "\udfff" for ch in raw):
         raise Refused("A password can't contain NUL or lone surrogate characters.")
     return raw

@@ -11,13 +11,14 @@ MAX_NAME_CHARS = 32
 MAX_CLIENT_ID_CHARS = 64
 NOT_A_MESSAGE = "A message must be a string."
 CLIENT_ID_REFUSAL = f"client_id must be a string of 1 to {MAX_CLIENT_ID_CHARS} characters."
+NOT_A_NAME = "Your name must be a string."
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def clean_name(raw: object) -> str:
     """The name as it will be shown: trimmed, 1 to 32 characters, no control characters."""
     if not isinstance(raw, str):
-        raise Refused("Your name must be a string.")
+        raise Refused(NOT_A_NAME)
     name = raw.strip()
     if not name:
         raise Refused("Your name can't be empty.")

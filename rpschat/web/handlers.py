@@ -2,9 +2,9 @@
 
 `connect`, `disconnect` and the catch-all `*` are `@socketio.on` handlers; each chat, game and
 moderation event is `socketio.on_event(name, adapter)` in the table below. The adapters are in
-`chat_events`, `game_events` and `moderation_events`: each reads the payload into typed
-arguments (a bad shape is refused there), calls the domain method of the same name and shapes
-its answer into the ack (extra arguments after the payload are ignored). The events answered
+`chat_events`, `dm_events`, `game_events` and `moderation_events`: each reads the payload into
+typed arguments (a bad shape is refused there), calls the domain method of the same name and
+shapes its answer into the ack (extra arguments after the payload are ignored). The events answered
 after a commit (`declare_stored`) are checked in the handler and answered once the slow part is
 done. A refusal (`Refused`) or a bug goes to `events.refuse`, Flask-SocketIO's default error
 handler: the ack `{ok: false, error}`, or the `error` event for a client that asked for no ack.
@@ -24,7 +24,7 @@ from flask_socketio import SocketIO
 from rpschat.domain.chat import ChatService
 from rpschat.domain.errors import Refused
 from rpschat.domain.games import GameService
-from rpschat.web import chat_events, game_events
+from rpschat.web import chat_events, dm_events, game_events, moderation_events
 from rpschat.web.events import (
     after_connect,
     answer_later,
@@ -86,13 +86,13 @@ def register_handlers(
         sio.on_event(event, adapter)
 
     # chat: docs/protocol.md, "Chat", "Presence", "History"
-    declare("set_username", chat.set_username)
-    declare_stored("message", chat.check_message)  # the ack says it is committed
+    declare("set_username", partial(chat_events.set_username, chat))
+    declare_stored("message", partial(chat_events.message, chat))  # acked once committed
     declare("users", partial(chat_events.users, chat))
     declare("typing", partial(chat_events.typing, chat))
-    declare("history", chat.history_page)
-    declare("claim_name", chat.claim_name)
-    declare("release_name", chat.release_name)
+    declare("history", partial(chat_events.history, chat))
+    declare("claim_name", partial(chat_events.claim_name, chat))
+    declare("release_name", partial(chat_events.release_name, chat))
     if games is not None:  # docs/protocol.md, "Rock-paper-scissors"
         declare("find_match", partial(game_events.find_match, games))
         declare("cancel_match", partial(game_events.cancel_match, games))
@@ -108,19 +108,19 @@ def register_handlers(
         declare_stored("my_games", partial(game_events.check_my_games, games))
     dms = chat.dms
     if dms is not None:  # docs/protocol.md, "Direct messages": answered once committed
-        declare_stored("dm", dms.check_dm)
-        declare_stored("dm_history", dms.dm_history)
-    moderation = chat.guard
-    if moderation is not None:  # docs/protocol.md, "Moderation"
-        declare("mod_delete", moderation.mod_delete)
-        declare("mod_mute", moderation.mod_mute)
-        declare("mod_unmute", moderation.mod_unmute)
-        declare("mod_kick", moderation.mod_kick)
-        declare("mod_ban", moderation.mod_ban)
-        declare("mod_log", moderation.mod_log)
-        declare("report", moderation.report)
-        declare("ignore", moderation.ignore)
-        declare("unignore", moderation.unignore)
+        declare_stored("dm", partial(dm_events.dm, dms))
+        declare_stored("dm_history", partial(dm_events.dm_history, dms))
+    guard = chat.guard
+    if guard is not None:  # docs/protocol.md, "Moderation"
+        declare("mod_delete", partial(moderation_events.mod_delete, guard))
+        declare("mod_mute", partial(moderation_events.mod_mute, guard))
+        declare("mod_unmute", partial(moderation_events.mod_unmute, guard))
+        declare("mod_kick", partial(moderation_events.mod_kick, guard))
+        declare("mod_ban", partial(moderation_events.mod_ban, guard))
+        declare("mod_log", partial(moderation_events.mod_log, guard))
+        declare("report", partial(moderation_events.report, guard))
+        declare("ignore", partial(moderation_events.ignore, guard))
+        declare("unignore", partial(moderation_events.unignore, guard))
 
     def refuse_unknown(_sid: str, event: Any) -> dict:
         raise Refused(f"Unknown event '{shown(event)}'.")
@@ -145,7 +145,7 @@ def _connections(sio: SocketIO, chat: ChatService, per_address: int) -> None:
             )
         log.info("connect %s from %s", sid, address, extra={"sid": sid, "address": address})
         try:
-            resume = chat.connect(sid, address, auth)
+            resume = chat.connect(sid, address, chat_events.auth(auth))
             # A resume sends `session` and the replay: after the answer to CONNECT. Where it
             # can't wait (the test client), it runs now, and a failure refuses the connect.
             if resume is not None and not after_connect(lambda: _resume(sio, sid, resume)):

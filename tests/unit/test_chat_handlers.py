@@ -4,6 +4,10 @@ import pytest
 
 from tests.unit.conftest import events, received
 
+CLIENT_ID_REFUSAL = "client_id must be a string of 1 to 64 characters."
+PASSWORD_REFUSAL = "A password must be a string of 8 to 128 characters."
+MAX_ID = 2**63 - 1  # ids are 64-bit
+
 # Every test here runs with the shared state in memory and in Redis (tests/unit/conftest.py).
 SHARED_STATES = ("memory", "redis")
 
@@ -169,6 +173,22 @@ def test_a_message_before_a_name_is_refused(harness):
     client = harness.client()
     ack = client.emit("message", {"msg": "hi"}, callback=True)
     assert ack == {"ok": False, "error": "Pick a name before you chat."}
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "reason"),
+    [("message", 5, 'Send an object like {msg: "hello"}.'),
+     ("message", {"msg": "hi", "client_id": 7}, CLIENT_ID_REFUSAL),
+     ("history", {"before": -1}, f"before and after must be whole numbers from 0 to {MAX_ID}."),
+     ("claim_name", {"password": 12345678}, PASSWORD_REFUSAL),
+     ("dm", {"to": " ", "text": "hi"}, 'Send an object like {to: "Bea", text: "hello"}.'),
+     ("mod_mute", {"name": 5, "minutes": 10}, "Your name must be a string."),
+     ("report", {"id": 0, "reason": "spam"}, f"id must be a whole number from 1 to {MAX_ID}.")],
+)  # fmt: skip
+def test_a_bad_shape_is_refused_before_the_missing_name(harness, event, payload, reason):
+    # docs/protocol.md, "Which refusal comes first": the payload is read before anything else
+    client = harness.client()
+    assert client.emit(event, payload, callback=True) == {"ok": False, "error": reason}
 
 
 def test_refusal_without_ack_comes_as_an_error_event(harness):

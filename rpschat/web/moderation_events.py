@@ -1,0 +1,84 @@
+"""The moderation events on the wire (docs/protocol.md, "Moderation"): each reads its payload
+into typed arguments, calls the ModerationService method of the same name and shapes its
+answer into the ack. A bad shape is refused here, before the domain is called."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rpschat.domain.moderation import (
+    LOG_LIMIT_REFUSAL,
+    MINUTES_REFUSAL,
+    REASON_REFUSAL,
+    ModerationService,
+)
+from rpschat.domain.ports import MAX_ID
+from rpschat.domain.text import NOT_A_NAME
+from rpschat.web.payloads import (
+    as_object,
+    optional_string,
+    optional_whole_number,
+    required_whole_number,
+    string,
+)
+
+ID_REFUSAL = f"id must be a whole number from 1 to {MAX_ID}."
+
+
+def mod_delete(guard: ModerationService, sid: str, payload: Any) -> dict:
+    message_id = required_whole_number(as_object(payload, "{id: 42}"), "id", ID_REFUSAL, 1)
+    guard.mod_delete(sid, message_id)
+    return {"ok": True}
+
+
+def mod_mute(guard: ModerationService, sid: str, payload: Any) -> dict:
+    obj = as_object(payload, '{name: "Bea", minutes: 10, reason: "spam"}')
+    minutes, reason = _minutes(obj), optional_string(obj, "reason", REASON_REFUSAL)
+    until = guard.mod_mute(sid, string(obj, "name", NOT_A_NAME), minutes, reason)
+    return {"ok": True, "until": until}
+
+
+def mod_unmute(guard: ModerationService, sid: str, payload: Any) -> dict:
+    guard.mod_unmute(sid, string(as_object(payload, '{name: "Bea"}'), "name", NOT_A_NAME))
+    return {"ok": True}
+
+
+def mod_kick(guard: ModerationService, sid: str, payload: Any) -> dict:
+    obj = as_object(payload, '{name: "Bea", reason: "spam"}')
+    reason = optional_string(obj, "reason", REASON_REFUSAL)
+    guard.mod_kick(sid, string(obj, "name", NOT_A_NAME), reason)
+    return {"ok": True}
+
+
+def mod_ban(guard: ModerationService, sid: str, payload: Any) -> dict:
+    obj = as_object(payload, '{name: "Bea", minutes: 60, reason: "abuse"}')
+    minutes, reason = _minutes(obj), optional_string(obj, "reason", REASON_REFUSAL)
+    until = guard.mod_ban(sid, string(obj, "name", NOT_A_NAME), minutes, reason)
+    return {"ok": True, "until": until}
+
+
+def mod_log(guard: ModerationService, sid: str, payload: Any) -> dict:
+    obj = payload if isinstance(payload, dict) else {}  # any payload: the default limit
+    limit = optional_whole_number(obj, "limit", LOG_LIMIT_REFUSAL)  # its range: the domain's
+    return {"ok": True, "actions": guard.mod_log(sid, limit)}
+
+
+def report(guard: ModerationService, sid: str, payload: Any) -> dict:
+    obj = as_object(payload, '{id: 42, reason: "abuse"}')
+    message_id = required_whole_number(obj, "id", ID_REFUSAL, 1)
+    guard.report(sid, message_id, string(obj, "reason", REASON_REFUSAL))  # required here
+    return {"ok": True}
+
+
+def ignore(guard: ModerationService, sid: str, payload: Any) -> dict:
+    name = string(as_object(payload, '{name: "Bea"}'), "name", NOT_A_NAME)
+    return {"ok": True, "name": guard.ignore(sid, name)}
+
+
+def unignore(guard: ModerationService, sid: str, payload: Any) -> dict:
+    name = string(as_object(payload, '{name: "Bea"}'), "name", NOT_A_NAME)
+    return {"ok": True, "name": guard.unignore(sid, name)}
+
+
+def _minutes(obj: dict) -> int:
+    return required_whole_number(obj, "minutes", MINUTES_REFUSAL)  # its range: the domain's
