@@ -154,6 +154,52 @@ def test_event_request_contexts_bind_no_url_and_open_no_session(harness):
         assert flask.globals.request_ctx.url_adapter is not None
 
 
+def test_teardown_functions_and_signal_still_run_when_registered(harness):
+    import flask
+
+    app, heard = harness.flask_app, []
+    app.teardown_request(lambda exc: heard.append("function"))
+
+    def receiver(sender, **extra):
+        heard.append("signal")
+
+    with (
+        flask.request_tearing_down.connected_to(receiver, app),
+        app.test_request_context("/socket.io/"),
+    ):
+        pass
+    assert heard == ["function", "signal"]
+
+
+class _Str(str):
+    pass
+
+
+BINARY_OR_NOT = [
+    None,
+    "x",
+    1,
+    1.5,
+    True,
+    b"x",
+    bytearray(b"x"),
+    _Str("x"),
+    ["round_result", {"game_id": "g", "moves": {"a": "rock"}, "score": {"a": 1}}],
+    ["x", {"a": [1, {"b": b"deep"}]}],
+    ["x", {"a": (1, b"in a tuple")}],  # python-socketio looks into lists and dicts only
+    type("L", (list,), {})([1, b"x"]),
+    type("D", (dict,), {})(a=bytearray(b"x")),
+    [[], {}, [[[None]]]],
+]
+
+
+@pytest.mark.parametrize("data", BINARY_OR_NOT)
+def test_data_is_binary_answers_as_python_socketio_does(data):
+    from socketio.packet import Packet
+
+    assert ClientPacket.data_is_binary(data) == Packet.data_is_binary(data)
+
+
 class FakeServer:
     """What answer_later uses of a socketio.Server."""
 
