@@ -36,7 +36,7 @@ from rpschat.runtime import EventletRuntime, ThreadingRuntime
 from rpschat.storage.redis.client import Keys
 from rpschat.transport import PollingGuard, SessionLimits, TransportGuard, session_closer
 from rpschat.transport import install as install_transport
-from rpschat.web import security
+from rpschat.web import security, wire_json
 from rpschat.web.events import ClientPacket, EventApp, SocketOutbox, guard_messages
 from rpschat.web.handlers import register_handlers
 from rpschat.web.message_queue import QueueManager
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
         async_mode=mode,
         client_manager=queue,
         serializer=ClientPacket,  # strict about client packets; tells handlers about acks
+        json=wire_json,  # orjson where it writes and reads what the standard library would
         async_handlers=False,  # one reader per client keeps its events in order
         cors_allowed_origins=security.origin_checker(settings.allowed_origins),
         max_http_buffer_size=settings.max_frame_bytes,
