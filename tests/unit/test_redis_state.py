@@ -25,6 +25,7 @@ from rpschat.domain.matchmaking import Challenge, Matchmaker, Rematches
 from rpschat.domain.ports import Drop
 from rpschat.domain.ratelimit import MemoryRateLimiter, RateSpec
 from rpschat.storage.presence import MemoryDirectory
+from rpschat.storage.redis import locks
 from rpschat.storage.redis.client import Keys, SharedStateUnavailable, connect
 from rpschat.storage.redis.directory import RedisDirectory
 from rpschat.storage.redis.games import (
@@ -42,6 +43,7 @@ from rpschat.storage.redis.matchmaking import (
 from rpschat.storage.redis.nodes import NodeRegistry
 from rpschat.storage.redis.ratelimit import RedisRateLimiter
 from rpschat.storage.redis.tokens import RedisTokens
+from tests.support.waiting import eventually
 from tests.unit.conftest import REDIS_URL, require_redis  # noqa: E402
 
 
@@ -414,6 +416,33 @@ def test_shared_lock_excludes_other_nodes_and_is_reentrant(client, keys):
     assert in_threads(6, add) == [None] * 6
     assert int(client.get(counter)) == 60
     assert not client.exists(keys("lock"))
+
+
+def test_a_node_waiting_for_a_lock_takes_it_when_released_not_at_its_next_poll(
+    client, keys, monkeypatch
+):
+    monkeypatch.setattr(locks, "WAKE_CHECK_SECONDS", 60)  # a poll would come after the test
+    holder = SharedLock(connect(REDIS_URL), keys("lock"))
+    waiter = SharedLock(connect(REDIS_URL), keys("lock"))
+    taken = threading.Event()
+
+    def wait_for_it():
+        with waiter:
+            taken.set()
+
+    blocked_before = client.info("clients")["blocked_clients"]
+    with holder:
+        thread = threading.Thread(target=wait_for_it, daemon=True)
+        thread.start()
+        eventually(
+            lambda: client.info("clients")["blocked_clients"] > blocked_before,
+            10,
+            "the waiter blocked on the lock's wake-up list",
+            pause=0.01,
+        )
+        assert not taken.is_set()
+    assert taken.wait(10), "the waiter was not woken by the release"
+    thread.join(10)
 
 
 # ---------------------------------------------------------------- nodes and outages

@@ -17,18 +17,19 @@ from rpschat.storage.redis.client import (
     redis,
     shared_state,
 )
-from rpschat.storage.redis.locks import LockLost, SharedLock, lock_scripts
+from rpschat.storage.redis.locks import LockLost, SharedLock, lock_scripts, wake_lua
 
 # KEYS: the game, live game ids (a sorted set, by start order), live (player -> game id), a
-# counter, round deadlines of live games (a sorted set), the game's lock.
+# counter, round deadlines of live games (a sorted set), the game's lock, its wake-up list.
 # ARGV: game id, snapshot, finished ttl ms, live flag ('1', '0', or 'new': only if neither player
 # is in a live game, else 0), player's games key prefix, round deadline, lock token ('': no
 # lock; else the write releases the lock, and is refused with -1 if another holds it or none
 # does: this holder lost it), players...
-_MATCH_PUT = """
+_MATCH_PUT = f"""
 if ARGV[7] ~= '' then
   if redis.call('GET', KEYS[6]) ~= ARGV[7] then return -1 end
   redis.call('DEL', KEYS[6])
+  {wake_lua("KEYS[7]")}
 end
 local new = redis.call('EXISTS', KEYS[1]) == 0
 local live = ARGV[4]
@@ -161,7 +162,8 @@ class RedisMatchStore:
         snapshot = json.dumps(match.to_dict())
         args = [match.game_id, snapshot, self._finished_ttl_ms, live, self._of_player_prefix]
         keys = [self._game_prefix + match.game_id, self._live_ids, self._live, self._started]
-        keys += [self._deadlines, self._lock_key(match.game_id)]
+        lock = self._lock_key(match.game_id)
+        keys += [self._deadlines, lock, lock + ":wake"]
         return self._put(keys=keys, args=[*args, deadline, token, *match.humans()])
 
     def _lock_key(self, game_id: str) -> str:

@@ -9,6 +9,21 @@ from typing import Any
 
 from rpschat.storage.redis.client import LOST, SharedStateUnavailable, log, redis
 
+
+def wake_lua(key: str) -> str:
+    """Lua for a release: leave one token in the lock's wake-up list `key` (KEYS[n]). A node
+    waiting for the lock blocks on that list (BLPOP) instead of polling, and tries again the
+    moment it is released. One token at most, gone after a while: a stale one costs a waiter one
+    more try."""
+    return f"""
+redis.call('DEL', {key})
+redis.call('RPUSH', {key}, 1)
+redis.call('PEXPIRE', {key}, 5000)
+"""
+
+
+WAKE_CHECK_SECONDS = 0.25  # a holder that died releases nothing: its key expires, seen this late
+
 # KEYS: the lock. ARGV: token, ttl ms. 1 if this token holds it now. Idempotent: a retry after a
 # lost reply (the first SET went through) finds its own token and succeeds.
 _LOCK = """
@@ -18,9 +33,12 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
 
-_UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+# KEYS: the lock, its wake-up list. ARGV: token. 1 if this token held it (now released).
+_UNLOCK = f"""
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+{wake_lua("KEYS[2]")}
+return 1
 """
 
 
@@ -84,25 +102,30 @@ class SharedLock:
     def _acquire_shared(self) -> None:
         token = secrets.token_hex(8)
         deadline = time.monotonic() + self._wait_seconds
-        pause = 0.001
         while True:
             try:
                 if self._try_take(token):
                     self._token = token
                     return
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise SharedStateUnavailable("The server is busy: try again in a moment.")
+                # until the holder releases it (green under eventlet), not a polling sleep: a
+                # waiter on another node once slept up to 20 ms past each release
+                self._redis.blpop([self.wake_key], timeout=min(left, WAKE_CHECK_SECONDS))
             except LOST as exc:
                 raise SharedStateUnavailable() from exc
-            if time.monotonic() > deadline:
-                raise SharedStateUnavailable("The server is busy: try again in a moment.")
-            time.sleep(pause)  # green under eventlet
-            pause = min(pause * 2, 0.02)
 
     def _try_take(self, token: str) -> bool:
         """One attempt to take the key (one round trip); a subclass may read with it."""
         return bool(self._take(keys=[self._key], args=[token, self._ttl_ms]))
 
+    @property
+    def wake_key(self) -> str:
+        return self._key + ":wake"
+
     def _release_shared(self) -> None:
         try:
-            self._unlock(keys=[self._key], args=[self._token])
+            self._unlock(keys=[self._key, self.wake_key], args=[self._token])
         except LOST:  # the key expires by itself
             log.warning("could not release %s: it will expire", self._key)
