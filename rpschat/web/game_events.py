@@ -17,7 +17,7 @@ from rpschat.domain.games import GameService
 from rpschat.domain.matchmaking import NO_SUCH_CHALLENGE
 from rpschat.domain.ports import MAX_ID
 from rpschat.domain.text import CLIENT_ID_REFUSAL, NOT_A_MESSAGE
-from rpschat.web.payloads import as_object, optional_whole_number
+from rpschat.web.payloads import as_object, optional_string, optional_whole_number, string
 
 OK: dict[str, Any] = {"ok": True}
 FIND_MATCH_SHAPE = "{best_of: 3}"
@@ -34,10 +34,7 @@ COMPUTER = "computer"  # the one `opponent` there is: a person is the queue's
 
 def game_id_of(obj: dict) -> str:
     """A game id names a game only as a string (its length the domain checks)."""
-    game_id = obj.get("game_id")
-    if not isinstance(game_id, str):
-        raise Refused(NO_SUCH_GAME)
-    return game_id
+    return string(obj, "game_id", NO_SUCH_GAME)
 
 
 def find_match(service: GameService, sid: str, payload: Any) -> dict:
@@ -58,10 +55,7 @@ def cancel_match(service: GameService, sid: str, _payload: Any) -> dict:
 def throw(service: GameService, sid: str, payload: Any) -> dict:
     obj = as_object(payload, THROW_SHAPE)
     game_id = game_id_of(obj)
-    move = obj.get("move")
-    if not isinstance(move, str):
-        raise Refused(NOT_A_MOVE)
-    service.throw(sid, game_id, move)
+    service.throw(sid, game_id, string(obj, "move", NOT_A_MOVE))
     return OK
 
 
@@ -111,11 +105,8 @@ def watch(service: GameService, sid: str, payload: Any) -> dict:
 def check_game_chat(service: GameService, sid: str, payload: Any) -> Callable[[], dict]:
     obj = as_object(payload, GAME_CHAT_SHAPE)
     game_id = game_id_of(obj)
-    msg, client_id = obj.get("msg"), obj.get("client_id")
-    if not isinstance(msg, str):
-        raise Refused(NOT_A_MESSAGE)
-    if client_id is not None and not isinstance(client_id, str):
-        raise Refused(CLIENT_ID_REFUSAL)
+    msg = string(obj, "msg", NOT_A_MESSAGE)
+    client_id = optional_string(obj, "client_id", CLIENT_ID_REFUSAL)
     store = service.check_game_chat(sid, game_id, msg, client_id)
 
     def answer() -> dict:
