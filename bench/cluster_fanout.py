@@ -284,6 +284,7 @@ def main() -> None:
         "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     )
     parser.add_argument("--database-url", default="memory://")
+    parser.add_argument("--out", help="also append the JSON record to this file (bench/report.py)")
     args = parser.parse_args()
     if not (ROOT / "bench" / "node_modules" / "socket.io-client").exists():
         sys.exit("bench/node_modules is missing: run `cd bench && npm ci` first")
@@ -299,8 +300,17 @@ def main() -> None:
     print_table(rows, GAME_COLUMNS if args.scenario == "games" else COLUMNS)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"cluster-{args.scenario}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    record = {"options": vars(args), "cpus": os.cpu_count(), "rows": rows}
+    record = {
+        "kind": f"cluster-{args.scenario}",
+        "timestamp": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "options": vars(args),
+        "cpus": os.cpu_count(),
+        "rows": rows,
+    }
     path.write_text(json.dumps(record) + "\n")
+    if args.out:
+        with open(args.out, "a") as out:
+            out.write(json.dumps(record) + "\n")
     print(f"saved {path}")
 
 

@@ -3,18 +3,24 @@
 
 Usage:
     .venv/bin/python bench/report.py [--quick] [--soak-minutes N] [--reuse PART,...]
+    .venv/bin/python bench/report.py --quick --only games --page /tmp/performance.md
 
 Parts, run one after the other (each prints its own tables as it goes):
     scenarios  run.py all: fanout, latency, capacity, joinstorm, games, Node and ours
+    games      run.py games with SQLite (results persisted), both servers; and
+               cluster_fanout.py --scenario games: 1 and 2 nodes on Redis behind nginx
     sweep      run.py latency at 25/50/100/200/400 msg/s, both servers  -> docs/latency.png
     history    history_bench.py: acked + fanout on memory://, SQLite, PostgreSQL
     soak       soak.py for --soak-minutes (10)                          -> docs/soak.png
 Then docs/performance.md is rewritten from bench/performance.md.in with the figures.
 
-The full report takes about 22 minutes on the 2-core machine (the soak is half of it); --quick
-takes about 9 (one fanout run, shorter runs, three sweep points, a 2-minute soak).
+The full report takes about 25 minutes on the 2-core machine (the soak is 10 of them); --quick
+takes about 8 (one fanout run, shorter runs, three sweep points, a 2-minute soak; the games part
+about 1.5 of them).
 `--reuse soak` (or any parts, comma-separated; `--reuse all` renders only) takes that part's
-figures from its newest saved run in bench/results/ instead of running it again.
+figures from its newest saved run in bench/results/ instead of running it again; `--only games`
+runs only the parts named and takes the others from their newest saved runs. `--page` writes the
+page (and its plots) elsewhere than docs/, for a trial run.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import sqlite3
 import string
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,20 +46,23 @@ import psutil
 import run
 import soak
 
-PARTS = ("scenarios", "sweep", "history", "soak", "longsoak")
+PARTS = ("scenarios", "games", "sweep", "history", "soak", "longsoak")
 DOCS = run.ROOT / "docs"
 TEMPLATE = run.BENCH / "performance.md.in"
 PAGE = DOCS / "performance.md"
 PY = sys.executable
 SWEEP_RATES = {"full": (25, 50, 100, 200, 400), "quick": (25, 100, 400)}
-SCENARIO_ORDER = ("fanout", "latency", "capacity", "joinstorm", "games", "acked")
+SCENARIO_ORDER = ("fanout", "latency", "capacity", "joinstorm", "games", "games_sqlite", "acked")
+# The games part's run on SQLite, stored under its own name beside the scenarios' records.
+SQLITE_GAMES = "games_sqlite"
+CLUSTER = "cluster-games"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--quick", action="store_true", help="shorter runs, 2-minute soak (~9 min)")
+    ap.add_argument("--quick", action="store_true", help="shorter runs, 2-minute soak (~8 min)")
     ap.add_argument("--soak-minutes", type=float, help="soak length (10; --quick 2)")
     ap.add_argument(
         "--long-soak-minutes",
@@ -63,8 +73,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     ap.add_argument("--history-rounds", type=int, help="history_bench.py --rounds (2; quick 1)")
     ap.add_argument("--reuse", default="", help="parts taken from their newest saved run")
+    ap.add_argument(
+        "--only", default="", help="run only these parts; the others from their newest saved run"
+    )
+    ap.add_argument("--page", type=Path, default=PAGE, help=f"where to write the page ({PAGE})")
     args = ap.parse_args(argv)
     reuse = {p.strip() for p in args.reuse.split(",") if p.strip()}
+    only = {p.strip() for p in args.only.split(",") if p.strip()}
+    if only - set(PARTS):
+        ap.error(f"--only takes {', '.join(PARTS)}")
+    args.only = only
+    if only:
+        reuse |= set(PARTS) - only
     args.reuse = set(PARTS) if "all" in reuse else reuse
     if args.reuse - set(PARTS):
         ap.error(f"--reuse takes {', '.join(PARTS)} or all")
@@ -90,6 +110,20 @@ def part_commands(part: str, args, out: Path) -> list[list[str]]:
             [PY, bench("run.py"), sc, "--out", str(out), *extra.get(sc, [])]
             for sc in (*run.SCENARIOS, "acked")
         ]
+    if part == "games":
+        # games with results persisted: a fresh SQLite file (as history_bench.py does the chat)
+        db = Path(tempfile.mkdtemp(prefix="rpschat-report-games-")) / "bench.db"
+        sqlite = [PY, bench("run.py"), "games", "--out", str(out)]
+        sqlite += ["--python-env", f"DATABASE_URL=sqlite:///{db}"]
+        cluster = [PY, bench("cluster_fanout.py"), "--scenario", "games", "--nodes", "1,2"]
+        cluster += ["--no-baseline", "--out", str(out)]
+        if quick:
+            sqlite += ["--duration", "5"]
+            cluster += ["--repeat", "1", "--duration", "5", "--timeout", "30"]
+        else:
+            sqlite += ["--repeat", "3"]
+            cluster += ["--repeat", "3", "--timeout", "40"]
+        return [sqlite, cluster]
     if part == "sweep":
         rates = SWEEP_RATES["quick" if quick else "full"]
         dur = sweep_duration(args)
@@ -116,7 +150,7 @@ def part_timeout(part: str, args) -> float:
     """Bounds for a whole part (every command in it also bounds itself)."""
     if part in ("soak", "longsoak"):
         return (args.soak_minutes if part == "soak" else args.long_soak_minutes) * 60 + 420
-    return {"scenarios": 1200, "sweep": 900, "history": 900}[part]
+    return {"scenarios": 1200, "games": 600, "sweep": 900, "history": 900}[part]
 
 
 def code_state() -> dict:
@@ -272,7 +306,7 @@ def scenario_tables(records: dict[str, dict]) -> str:
         servers = rec["servers"]
         names = [n for n in ("node", "python") if n in servers]
         rows = []
-        for key, label, lower in run.FIGURES[name]:
+        for key, label, lower in run.FIGURES[rec["scenario"]]:
             r = rec["ratio_python_over_node"].get(key)
             hint = "lower is better" if lower else "higher is better"
             ratio = "-" if r is None else f"{r:.2f}x ({hint})"
@@ -284,6 +318,8 @@ def scenario_tables(records: dict[str, dict]) -> str:
         ]
         opts = rec.get("options", {})
         shown = {k: opts[k] for k in ("repeat", "rate", "duration", "clients") if k in opts}
+        if name == SQLITE_GAMES:
+            shown["python_env"] = "DATABASE_URL=sqlite:///<temp dir>/bench.db"
         detail = f" (options: {json.dumps(shown)})" if shown else ""
         out.append(
             f"### {name}\n\nRun at {rec['timestamp']}{detail}.\n\n"
@@ -346,7 +382,22 @@ TARGET_ROWS = [
     ("join storm (1,000 clients): joins/s", "joinstorm", "clients_per_s", "reported", None),
     ("join storm: joins per server CPU s", "joinstorm", "joins_per_server_cpu_s", "reported", None),
     ("games: matches completed/s", "games", "matches_per_s", "reported", None),
-    ("games: matches per server CPU s", "games", "matches_per_server_cpu_s", "reported", None),
+    (
+        "games: matches per server CPU s",
+        "games",
+        "matches_per_server_cpu_s",
+        ">= 1.0x Node",
+        ("min", 1.0),
+    ),
+    ("games: match duration p99, ms", "games", "match_p99_ms", "<= 1.5x Node", ("max", 1.5)),
+    ("games: server RSS peak, MB", "games", "server_rss_peak_mb", "<= 1.5x Node", ("max", 1.5)),
+    (
+        "games on SQLite (results persisted): matches per server CPU s",
+        SQLITE_GAMES,
+        "matches_per_server_cpu_s",
+        ">= 0.7x Node",
+        ("min", 0.7),
+    ),
 ]
 
 
@@ -365,7 +416,80 @@ def target_met(rec: dict | None, key: str, bound) -> bool | None:
     return (r >= x if kind == "min" else r <= x) and clean
 
 
-def targets(records: dict, history: dict | None, *soaks: dict | None) -> str:
+def cluster_rows(cluster: dict | None) -> dict[int, dict]:
+    """The games on Redis by node count (the medians cluster_fanout.py chose)."""
+    return {r["nodes"]: r for r in (cluster or {}).get("rows", []) if r.get("redis")}
+
+
+def cluster_target(cluster: dict | None) -> list:
+    label = "games on Redis behind nginx: matches/s, 2 nodes vs 1 (game lock wait per op)"
+    by_nodes = cluster_rows(cluster)
+    one, two = by_nodes.get(1, {}), by_nodes.get(2, {})
+    a, b = one.get("matches_per_s"), two.get("matches_per_s")
+    if a is None or b is None:
+        return [label, "not run", "2 nodes >= 1 node", "-"]
+    figure = (
+        f"{run.fmt(b)} ({run.fmt(two.get('game_lock_wait_ms'))} ms) vs "
+        f"{run.fmt(a)} ({run.fmt(one.get('game_lock_wait_ms'))} ms): {b / a:.2f}x"
+    )
+    clean = not one.get("lost") and not two.get("lost")
+    return [label, figure, "2 nodes >= 1 node", mark(b >= a and clean)]
+
+
+def cluster_section(cluster: dict | None) -> str:
+    if not cluster:
+        return "not run."
+    opts = cluster.get("options", {})
+    rows = [
+        [
+            r["nodes"] if r.get("redis") else f"{r['nodes']} (no Redis)",
+            *[r.get(key) for key in CLUSTER_COLUMNS[1:]],
+            r.get("runs"),
+        ]
+        for r in cluster.get("rows", [])
+    ]
+    headers = [CLUSTER_HEADINGS[k] for k in CLUSTER_COLUMNS] + ["runs"]
+    command = (
+        f"bench/cluster_fanout.py --scenario games --nodes {opts.get('nodes')} "
+        f"--repeat {opts.get('repeat')} --duration {opts.get('duration')} "
+        f"--timeout {opts.get('timeout')}"
+    )
+    return "\n".join(
+        [
+            f"Run at {cluster.get('timestamp', '?')}: `{command}` ({opts.get('players')} players,"
+            " best of 3; medians by matches/s). Lock waits per operation, from the nodes'"
+            " `/metrics` (`rpschat_lock_wait_seconds`).",
+            "",
+            md_table(headers, rows),
+        ]
+    )
+
+
+CLUSTER_COLUMNS = [
+    "nodes",
+    "matches_per_s",
+    "match_p50_ms",
+    "match_p99_ms",
+    "game_lock_wait_ms",
+    "lobby_lock_wait_ms",
+    "nodes_cpu_s",
+    "redis_cpu_s",
+    "other_cpu_pct",
+]
+CLUSTER_HEADINGS = {
+    "nodes": "nodes",
+    "matches_per_s": "matches/s",
+    "match_p50_ms": "match p50, ms",
+    "match_p99_ms": "match p99, ms",
+    "game_lock_wait_ms": "game lock wait, ms/op",
+    "lobby_lock_wait_ms": "lobby lock wait, ms/op",
+    "nodes_cpu_s": "nodes CPU s",
+    "redis_cpu_s": "Redis CPU s",
+    "other_cpu_pct": "others' CPU %",
+}
+
+
+def targets(records: dict, history: dict | None, cluster: dict | None, *soaks: dict | None) -> str:
     rows = []
     for label, scenario, key, limit, bound in TARGET_ROWS:
         rec = records.get(scenario)
@@ -374,7 +498,7 @@ def targets(records: dict, history: dict | None, *soaks: dict | None) -> str:
         ratio = "-" if r is None else f"{r:.2f}x"
         rows.append([label, py, node, ratio, limit, mark(target_met(rec, key, bound))])
     table = md_table(["target", "python", "node", "python/node", "limit", "met"], rows, "lrrrll")
-    extra = []
+    extra = [cluster_target(cluster)]
     for r in (history or {}).get("rows", []):
         c1, c2 = r.get("fanout deliveries/s cost %"), r.get("fanout per CPU s cost %")
         if r["storage"] in ("memory", "node (no storage)") or c1 is None:
@@ -533,10 +657,10 @@ def soak_section(rec: dict | None) -> str:
     return "\n".join(lines)
 
 
-def longsoak_section(rec: dict | None) -> str:
+def longsoak_section(rec: dict | None, docs: Path = DOCS) -> str:
     if not rec:
         return ""
-    soak.plot(rec, str(DOCS / "soak-long.png"))
+    soak.plot(rec, str(docs / "soak-long.png"))
     minutes = run.fmt(rec["options"].get("minutes"))
     return "\n".join(
         [
@@ -560,8 +684,12 @@ def background(all_runs: list[dict]) -> str:
     )
 
 
-def others_cpu(records: dict, sweep: list[dict], history: dict | None, *soak_recs) -> list:
-    vals = []
+def others_cpu(
+    records: dict, sweep: list[dict], history: dict | None, cluster: dict | None, *soak_recs
+) -> list:
+    rows = (cluster or {}).get("rows", [])
+    cluster_runs = [r for row in rows for r in row.get("all_runs", [row])]
+    vals = [r.get("other_cpu_pct") for r in cluster_runs]
     for rec in [*records.values(), *sweep]:
         for s in rec.get("servers", {}).values():
             vals += [r.get("other_cpu_pct") for r in (s or {}).get("repeats", [s or {}])]
@@ -608,29 +736,44 @@ STORAGE_TEXT = {
 }
 
 
+def games_part(records: list[dict]) -> tuple[dict | None, dict | None]:
+    """The games part's run on SQLite (a run.py record) and its cluster run, the newest of each."""
+    sqlite = [r for r in records if r.get("scenario") == "games"]
+    cluster = [r for r in records if r.get("kind") == CLUSTER]
+    return (sqlite or [None])[-1], (cluster or [None])[-1]
+
+
 def render(args, results: dict[str, list[dict]], mode: str, sources: dict, paths) -> None:
     records = {r["scenario"]: r for r in results.get("scenarios", [])}
+    sqlite_games, cluster = games_part(results.get("games", []))
+    if sqlite_games is not None:
+        records[SQLITE_GAMES] = sqlite_games
     sweep = results.get("sweep", [])
     history = (results.get("history") or [None])[-1]
     soak_rec = (results.get("soak") or [None])[-1]
+    docs = args.page.parent
     if sweep:
-        plot_sweep(sweep, DOCS / "latency.png")
+        plot_sweep(sweep, docs / "latency.png")
     if soak_rec:
-        soak.plot(soak_rec, str(DOCS / "soak.png"))
+        soak.plot(soak_rec, str(docs / "soak.png"))
     so = (soak_rec or {}).get("options", {})
     t = (soak_rec or {}).get("totals", {})
     values = {
         "generated": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "command": "bench/report.py"
         + (" --quick" if args.quick else "")
-        + (f" --reuse {','.join(sorted(args.reuse))}" if args.reuse else ""),
+        + (f" --only {','.join(sorted(args.only))}" if args.only else "")
+        + (f" --reuse {','.join(sorted(args.reuse))}" if args.reuse and not args.only else ""),
         "mode": mode,
         "provenance": provenance(results, sources, paths),
         "machine": md_table(["", ""], machine(), "ll"),
         "background": background(
-            others_cpu(records, sweep, history, soak_rec, *results.get("longsoak", []))
+            others_cpu(records, sweep, history, cluster, soak_rec, *results.get("longsoak", []))
         ),
-        "targets": targets(records, history, soak_rec, (results.get("longsoak") or [None])[-1]),
+        "targets": targets(
+            records, history, cluster, soak_rec, (results.get("longsoak") or [None])[-1]
+        ),
+        "cluster": cluster_section(cluster),
         "scenarios": scenario_tables(records),
         "sweep_duration": f"{sweep[0]['options'].get('duration'):g}" if sweep else "-",
         "sweep": sweep_section(sweep),
@@ -646,10 +789,10 @@ def render(args, results: dict[str, list[dict]], mode: str, sources: dict, paths
         "soak_interval": run.fmt(so.get("interval")),
         "soak_limit": run.fmt(so.get("growth_limit")),
         "soak": soak_section(soak_rec),
-        "longsoak": longsoak_section((results.get("longsoak") or [None])[-1]),
+        "longsoak": longsoak_section((results.get("longsoak") or [None])[-1], docs),
     }
     page = string.Template(TEMPLATE.read_text()).safe_substitute(values)
-    PAGE.write_text(page)
+    args.page.write_text(page)
 
 
 def main(argv=None) -> int:
@@ -676,7 +819,7 @@ def main(argv=None) -> int:
     kind = "quick run" if args.quick else "full run"
     mode = f"{kind}, {minutes:.0f} minutes" if ran else "rendered from saved runs"
     render(args, results, mode, sources, paths)
-    print(f"\n(report: wrote {PAGE.relative_to(run.ROOT)} and its plots in {minutes:.1f} min)")
+    print(f"\n(report: wrote {args.page} and its plots in {minutes:.1f} min)")
     return 0
 
 
