@@ -330,7 +330,7 @@ def test_match_store_keeps_live_games_and_lets_finished_ones_expire(client, keys
     assert store.games_of("Cy") == [] and store.overdue(200.0) == []
 
 
-def test_a_game_lock_reads_the_match_as_it_is_taken_and_writes_it_as_it_is_released(client, keys):
+def test_a_game_lock_reads_the_match_as_it_is_taken_and_a_put_writes_at_once(client, keys):
     store = RedisMatchStore(client, keys, finished_ttl_seconds=60)
     store.put(Match.start("g1", "Ada", "Bea", 3, now=100.0, round_seconds=15))
     calls = []
@@ -341,9 +341,11 @@ def test_a_game_lock_reads_the_match_as_it_is_taken_and_writes_it_as_it_is_relea
         assert store.get("g1") is match  # read once, with the lock
         match.throw("Ada", "rock", 101.0)
         store.put(match)
+        # stored before the caller tells anyone of it (a node may die right after an emit)
+        assert Match.from_dict(json.loads(client.get(keys("game", "g1")))).moves == {"Ada": "rock"}
         assert client.ttl(keys("game", "g1")) == -1 and store.live_game_of("Ada") == "g1"
-        assert not Match.from_dict(json.loads(client.get(keys("game", "g1")))).moves
-    assert len(calls) == 2  # take + read, write + release: one script each
+        assert store.get("g1") is match
+    assert len(calls) == 3  # take + read, write, release: one script each
     assert not client.exists(keys("lock", "game", "g1"))
     assert store.get("g1").moves == {"Ada": "rock"} and store.get("g1") is not match
 
@@ -352,15 +354,16 @@ def test_a_write_after_the_game_lock_was_lost_is_refused(client, keys):
     store = RedisMatchStore(client, keys, finished_ttl_seconds=60)
     store.put(Match.start("g1", "Ada", "Bea", 3, now=100.0, round_seconds=15))
     other_node = RedisMatchStore(connect(REDIS_URL), keys, finished_ttl_seconds=60)
-    with pytest.raises(LockLost), store.lock("g1"):
+    with store.lock("g1"):
         match = store.get("g1")
         match.throw("Ada", "rock", 101.0)
-        store.put(match)
         expire_now(client, keys("lock", "game", "g1"))  # held longer than its TTL...
         with other_node.lock("g1"):  # ...and another node took it meanwhile and wrote the match
             other = other_node.get("g1")
             other.throw("Bea", "paper", 102.0)
             other_node.put(other)
+        with pytest.raises(LockLost):
+            store.put(match)
     assert store.get("g1").moves == {"Bea": "paper"}  # the stale holder's write was refused
     with store.lock("g1"):  # and the lock is free again
         assert store.get("g1").moves == {"Bea": "paper"}

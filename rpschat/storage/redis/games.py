@@ -11,26 +11,20 @@ from rpschat.domain.game.match import Match
 from rpschat.domain.ports import Drop
 from rpschat.storage.redis.client import (
     HASH_POP,
-    LOST,
     Keys,
-    SharedStateUnavailable,
     redis,
     shared_state,
 )
-from rpschat.storage.redis.locks import LockLost, SharedLock, lock_scripts, wake_lua
+from rpschat.storage.redis.locks import LockLost, SharedLock, lock_scripts
 
 # KEYS: the game, live game ids (a sorted set, by start order), live (player -> game id), a
 # counter, round deadlines of live games (a sorted set), the game's lock, its wake-up list.
 # ARGV: game id, snapshot, finished ttl ms, live flag ('1', '0', or 'new': only if neither player
 # is in a live game, else 0), player's games key prefix, round deadline, lock token ('': no
-# lock; else the write releases the lock, and is refused with -1 if another holds it or none
-# does: this holder lost it), players...
-_MATCH_PUT = f"""
-if ARGV[7] ~= '' then
-  if redis.call('GET', KEYS[6]) ~= ARGV[7] then return -1 end
-  redis.call('DEL', KEYS[6])
-  {wake_lua("KEYS[7]")}
-end
+# lock; else the write is refused with -1 if another holds the lock or none does: this holder
+# lost it), players...
+_MATCH_PUT = """
+if ARGV[7] ~= '' and redis.call('GET', KEYS[6]) ~= ARGV[7] then return -1 end
 local new = redis.call('EXISTS', KEYS[1]) == 0
 local live = ARGV[4]
 if live == 'new' then  -- a new game: only if neither player is in a live one
@@ -115,8 +109,10 @@ class RedisMatchStore:
     `finished_game_seconds`), and the indexes its queries need: the live games in start order,
     their round deadlines, each player's live game and each player's kept games. Every method is
     one round trip, but for a game whose lock (`lock`) this node holds: its match was read as
-    the lock was taken, `get` returns it and `put` keeps it, to be written as the lock is
-    released (two round trips for a throw, not four: take, read, write, release)."""
+    the lock was taken and `get` returns it (three round trips for a throw, not four: take and
+    read, write, release). `put` writes at once, checking the lock is still this holder's: the
+    domain tells players of a change after storing it, so a node that dies after an emit has
+    stored what it told."""
 
     def __init__(self, client: redis.Redis, keys: Keys, finished_ttl_seconds: float):
         self._redis = client
@@ -152,10 +148,13 @@ class RedisMatchStore:
 
     def put(self, match: Match) -> None:
         held = self._held.get(match.game_id)
-        if held is not None:  # written as the lock is released
-            held.match, held.dirty = match, True
+        live = "0" if match.is_over else "1"
+        if held is None:
+            self._store(match, live)
             return
-        self._store(match, "0" if match.is_over else "1")
+        if self._store(match, live, held.token) == -1:
+            raise LockLost(self._lock_key(match.game_id))
+        held.match, held.raw = match, None
 
     def _store(self, match: Match, live: str, token: str = "") -> int:
         deadline = repr(match.round_deadline or 0.0)
@@ -172,7 +171,7 @@ class RedisMatchStore:
     def delete(self, game_id: str) -> None:
         held = self._held.get(game_id)
         if held is not None:
-            held.match, held.dirty = None, False
+            held.match, held.raw = None, None
         keys = [self._game_prefix + game_id, self._live_ids, self._live, self._deadlines]
         self._delete(keys=keys, args=[game_id, self._of_player_prefix])
 
@@ -201,14 +200,14 @@ class RedisMatchStore:
 
 
 class _Hold:
-    """A game's match while this node holds the game's lock: read once, written once."""
+    """A game's match while this node holds the game's lock (with `token`): read once."""
 
-    __slots__ = ("raw", "match", "dirty")
+    __slots__ = ("raw", "match", "token")
 
-    def __init__(self, raw: str | None) -> None:
+    def __init__(self, raw: str | None, token: str) -> None:
         self.raw = raw
         self.match: Match | None = None
-        self.dirty = False
+        self.token = token
 
     def read(self) -> Match | None:
         if self.raw is not None:  # decoded on first use: a lock taken only to write reads none
@@ -218,10 +217,9 @@ class _Hold:
 
 
 class MatchLock(SharedLock):
-    """A game's lock (the store's `lock`): taking it reads the match in the same script, and
-    releasing it writes the match put meanwhile in the same script as the release. That write
-    is refused (`LockLost`) if the lock expired and was lost while held (a holder stalled for
-    longer than its TTL): another holder may have changed the match since."""
+    """A game's lock (the store's `lock`): taking it reads the match in the same script. A
+    `put` while it is held is refused (`LockLost`) if the lock expired and was lost meanwhile
+    (a holder stalled for longer than its TTL): another holder may have changed the match."""
 
     def __init__(self, store: RedisMatchStore, game_id: str) -> None:
         super().__init__(store._redis, store._lock_key(game_id), scripts=store._lock_scripts)
@@ -233,21 +231,12 @@ class MatchLock(SharedLock):
         reply = self._store._lock_and_get(keys=[self._key, game], args=[token, self._ttl_ms])
         if not reply:
             return False
-        self._store._held[self._game_id] = _Hold(reply[1])
+        self._store._held[self._game_id] = _Hold(reply[1], token)
         return True
 
     def _release_shared(self) -> None:
-        held = self._store._held.pop(self._game_id, None)
-        if held is None or not held.dirty or held.match is None:
-            super()._release_shared()
-            return
-        match = held.match
-        try:
-            stored = self._store._store(match, "0" if match.is_over else "1", self._token)
-        except LOST as exc:
-            raise SharedStateUnavailable() from exc
-        if stored == -1:
-            raise LockLost(self._key)
+        self._store._held.pop(self._game_id, None)
+        super()._release_shared()
 
 
 GAME_SIDE_TTL_MS = 3_600_000  # side state nobody touched for an hour belongs to a dead game
