@@ -190,6 +190,9 @@ BINARY_OR_NOT = [
     type("L", (list,), {})([1, b"x"]),
     type("D", (dict,), {})(a=bytearray(b"x")),
     [[], {}, [[[None]]]],
+    ["x", 2**70, b"y"],  # what orjson refuses is looked into
+    {"a": memoryview(b"x")},
+    ["x", {1: bytearray(b"y")}],
 ]
 
 
