@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.support.waiting import eventually
 from tests.unit.conftest import events, received
 
 CLIENT_ID_REFUSAL = "client_id must be a string of 1 to 64 characters."
@@ -327,13 +328,8 @@ def test_bad_history_requests_are_refused(harness, payload):
 # ---- resume ----------------------------------------------------------------------------------
 
 
-def wait_until(predicate, timeout=3.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+def wait_until(condition, timeout=10.0, what="the condition"):
+    eventually(condition, timeout, what, pause=0.01)
 
 
 def test_resume_after_a_drop_keeps_the_name_replays_and_announces_nothing(harness_factory):

@@ -53,7 +53,7 @@ class Seat:
         self.inbox = [(name, payload) for name, payload in self.inbox if name != event]
         return taken
 
-    def wait_for(self, event: str, count: int = 1, timeout: float = 3.0) -> list[Any]:
+    def wait_for(self, event: str, count: int = 1, timeout: float = 10.0) -> list[Any]:
         deadline = time.monotonic() + timeout
         while sum(name == event for name, _ in self.pull()) < count:
             assert time.monotonic() < deadline, f"{self.name} did not get {count} {event}"

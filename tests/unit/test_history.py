@@ -24,6 +24,7 @@ from rpschat.storage.database import (
     sqlalchemy_url,
 )
 from rpschat.storage.history import MemoryHistory, SqlHistory, StoredMessage, open_history
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,11 +44,8 @@ def stores():
         store.close()
 
 
-def wait_until(condition, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
+def wait_until(condition, timeout=10.0, what="the condition"):
+    eventually(condition, timeout, what, pause=0.005)
 
 
 def start_threads(target, count):
