@@ -65,8 +65,9 @@ def test_the_computer_plays_many_people_at_once(harness):
     assert sorted(m.players[0] for m in live) == ["Ada", "Bea", "Cyd"]
 
 
-def test_the_computers_move_is_fixed_when_the_round_starts(harness):
+def test_the_computers_move_is_fixed_when_the_round_starts(harness_factory):
     """Decided and recorded at round_started; a throw never changes it."""
+    harness = harness_factory(other_rate=None)  # 20-45 games and throws: past the rate limit
     ada = Seat(harness, "Ada")
     moves = ["rock", "paper", "scissors", "rock", "rock", "scissors", "paper"]
     rounds_checked = 0
@@ -138,8 +139,9 @@ def test_a_rematch_with_the_computer_starts_at_once(harness):
     assert ada.emit("rematch", {"game_id": game_id}) == refusal("No such game.")
 
 
-def test_the_computer_remembers_earlier_games(harness):
+def test_the_computer_remembers_earlier_games(harness_factory):
     """A player who always throws scissors meets rock from the first round of the next game."""
+    harness = harness_factory(other_rate=None)  # about 40 games and throws: near the limit
     harness.services.games._ctx.strategy = Strategy(random.Random(3))  # its noise, seeded
     ada = Seat(harness, "Ada")
     for _ in range(3):
