@@ -94,8 +94,30 @@ function toggleMenu(button, label, items) {
   const menu = el('div', { role: 'menu', class: 'menu', 'aria-label': label }, ...items);
   button.after(menu);
   button.setAttribute('aria-expanded', 'true');
-  openMenu = { menu, button };
+  openMenu = { menu, button, label };
   menu.querySelector('button')?.focus();
+}
+
+/** Call before the online list is redrawn; call what it returns with the list after. An open
+ * user menu moves to the redrawn row's button (or closes if that user left), so someone else
+ * joining or leaving doesn't shut the menu under the user's pointer. */
+export function keepUserMenu() {
+  const kept = openMenu;
+  if (!kept) return () => {};
+  const focused = kept.menu.contains(document.activeElement) ? document.activeElement : null;
+  return (list) => {
+    if (openMenu !== kept || kept.button.isConnected) return;
+    const button = [...list.querySelectorAll('button.menu-button')]
+      .find((b) => b.getAttribute('aria-label') === kept.label);
+    if (!button) {
+      closeMenu();
+      return;
+    }
+    button.after(kept.menu);
+    button.setAttribute('aria-expanded', 'true');
+    kept.button = button;
+    focused?.focus();
+  };
 }
 
 /** The "…" button of a message from someone else. */

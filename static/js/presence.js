@@ -1,7 +1,7 @@
 // Who is online: the `users` ack on connect, then `presence` pushes.
 import { $, el } from './ui.js';
 import { request, username } from './connection.js';
-import { userMenuButton } from './moderation.js';
+import { keepUserMenu, userMenuButton } from './moderation.js';
 import { openConversation, unreadCount } from './dm.js';
 
 const listEl = $('#online-list');
@@ -40,7 +40,9 @@ function userItem(name) {
 
 export function render() {
   countEl.textContent = String(count);
+  const restoreMenu = keepUserMenu();
   listEl.replaceChildren(...users.map(userItem));
+  restoreMenu(listEl);
 }
 
 /** onChallenge(name) is called by a user's Challenge button. */

@@ -107,6 +107,28 @@ def test_a_moderator_mutes_a_user(open_page):
     expect(messages(mod).filter(has_text="can anyone hear me")).to_have_count(0)
 
 
+def test_a_user_menu_stays_open_while_others_join_and_leave(open_page):
+    """The online list is redrawn at every presence update: an open menu moves with it (it
+    once closed under the pointer, whenever anyone else came or went)."""
+    hal = named(open_page(), "Hal")
+    named(open_page(), "Ivy")
+    expect(hal.locator("#online-list li[data-name='Ivy']")).to_have_count(1)
+    hal.get_by_role("button", name="Actions for Ivy").click()
+    ignore = hal.get_by_role("menuitem", name="Ignore Ivy")
+    expect(ignore).to_be_focused()
+    jay = named(open_page(), "Jay")  # a join redraws Hal's list...
+    expect(hal.locator("#online-list li[data-name='Jay']")).to_have_count(1)
+    jay.close()  # ...and so does a leave
+    expect(hal.locator("#online-list li[data-name='Jay']")).to_have_count(0, timeout=15_000)
+    expect(ignore).to_be_focused()
+    expect(hal.get_by_role("button", name="Actions for Ivy")).to_have_attribute(
+        "aria-expanded", "true"
+    )
+    ignore.click()
+    expect(messages(hal).filter(has_text="You are ignoring Ivy")).to_have_count(1)
+    assert hal.watcher.console_errors == []
+
+
 def test_ignoring_someone_hides_their_lines(open_page):
     fay = named(open_page(), "Fay")
     gus = named(open_page(), "Gus")
