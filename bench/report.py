@@ -52,9 +52,21 @@ TEMPLATE = run.BENCH / "performance.md.in"
 PAGE = DOCS / "performance.md"
 PY = sys.executable
 SWEEP_RATES = {"full": (25, 50, 100, 200, 400), "quick": (25, 100, 400)}
-SCENARIO_ORDER = ("fanout", "latency", "capacity", "joinstorm", "games", "games_sqlite", "acked")
+SCENARIO_ORDER = (
+    "fanout",
+    "latency",
+    "capacity",
+    "joinstorm",
+    "games",
+    "games_sqlite",
+    "games_floor",
+    "acked",
+)
 # The games part's run on SQLite, stored under its own name beside the scenarios' records.
 SQLITE_GAMES = "games_sqlite"
+# The Node peer's game as plain Flask-SocketIO handlers on our stack: what the stack costs alone.
+FLOOR_GAMES = "games_floor"
+FLOOR_PEER = "bench/peers/flask_minimal.py"
 CLUSTER = "cluster-games"
 
 
@@ -115,15 +127,25 @@ def part_commands(part: str, args, out: Path) -> list[list[str]]:
         db = Path(tempfile.mkdtemp(prefix="rpschat-report-games-")) / "bench.db"
         sqlite = [PY, bench("run.py"), "games", "--out", str(out)]
         sqlite += ["--python-env", f"DATABASE_URL=sqlite:///{db}"]
+        # the floor: the Node peer's game as Flask-SocketIO handlers, with our speed-ups
+        floor = [PY, bench("run.py"), "games", "--out", str(out)]
+        floor += [
+            "--python-cmd",
+            f".venv/bin/python {FLOOR_PEER}",
+            "--python-env",
+            "PEER_STACK=ours",
+        ]
         cluster = [PY, bench("cluster_fanout.py"), "--scenario", "games", "--nodes", "1,2"]
         cluster += ["--no-baseline", "--out", str(out)]
         if quick:
             sqlite += ["--duration", "5"]
+            floor += ["--duration", "5"]
             cluster += ["--repeat", "1", "--duration", "5", "--timeout", "30"]
         else:
             sqlite += ["--repeat", "3"]
+            floor += ["--repeat", "3"]
             cluster += ["--repeat", "3", "--timeout", "40"]
-        return [sqlite, cluster]
+        return [sqlite, floor, cluster]
     if part == "sweep":
         rates = SWEEP_RATES["quick" if quick else "full"]
         dur = sweep_duration(args)
@@ -320,6 +342,8 @@ def scenario_tables(records: dict[str, dict]) -> str:
         shown = {k: opts[k] for k in ("repeat", "rate", "duration", "clients") if k in opts}
         if name == SQLITE_GAMES:
             shown["python_env"] = "DATABASE_URL=sqlite:///<temp dir>/bench.db"
+        if name == FLOOR_GAMES:
+            shown["python_cmd"] = f"{FLOOR_PEER} (PEER_STACK=ours)"
         detail = f" (options: {json.dumps(shown)})" if shown else ""
         out.append(
             f"### {name}\n\nRun at {rec['timestamp']}{detail}.\n\n"
@@ -392,6 +416,20 @@ TARGET_ROWS = [
     ("games: match duration p99, ms", "games", "match_p99_ms", "<= 1.5x Node", ("max", 1.5)),
     ("games: server RSS peak, MB", "games", "server_rss_peak_mb", "<= 1.5x Node", ("max", 1.5)),
     (
+        "games, floor (the Node peer's game as Flask-SocketIO handlers): matches per server CPU s",
+        FLOOR_GAMES,
+        "matches_per_server_cpu_s",
+        "reported",
+        None,
+    ),
+    (
+        "games, floor: match duration p99, ms",
+        FLOOR_GAMES,
+        "match_p99_ms",
+        "reported",
+        None,
+    ),
+    (
         "games on SQLite (results persisted): matches per server CPU s",
         SQLITE_GAMES,
         "matches_per_server_cpu_s",
@@ -414,6 +452,16 @@ def target_met(rec: dict | None, key: str, bound) -> bool | None:
     kind, x = bound
     clean = not py.get("lost") and not py.get("failed") and "error" not in py
     return (r >= x if kind == "min" else r <= x) and clean
+
+
+def floor_row(records: dict) -> list:
+    """Our server's games per CPU second over the floor's: what our code adds to the stack."""
+    label = "games: our server's matches per server CPU s over the floor's (memory://)"
+    ours = fig(records.get("games"), "python", "matches_per_server_cpu_s")
+    floor = fig(records.get(FLOOR_GAMES), "python", "matches_per_server_cpu_s")
+    if not isinstance(ours, (int, float)) or not isinstance(floor, (int, float)) or not floor:
+        return [label, "not run", "reported", "-"]
+    return [label, f"{run.fmt(ours)} / {run.fmt(floor)}: {ours / floor:.2f}x", "reported", "-"]
 
 
 def cluster_rows(cluster: dict | None) -> dict[int, dict]:
@@ -498,7 +546,7 @@ def targets(records: dict, history: dict | None, cluster: dict | None, *soaks: d
         ratio = "-" if r is None else f"{r:.2f}x"
         rows.append([label, py, node, ratio, limit, mark(target_met(rec, key, bound))])
     table = md_table(["target", "python", "node", "python/node", "limit", "met"], rows, "lrrrll")
-    extra = [cluster_target(cluster)]
+    extra = [cluster_target(cluster), floor_row(records)]
     for r in (history or {}).get("rows", []):
         c1, c2 = r.get("fanout deliveries/s cost %"), r.get("fanout per CPU s cost %")
         if r["storage"] in ("memory", "node (no storage)") or c1 is None:
@@ -736,18 +784,23 @@ STORAGE_TEXT = {
 }
 
 
-def games_part(records: list[dict]) -> tuple[dict | None, dict | None]:
-    """The games part's run on SQLite (a run.py record) and its cluster run, the newest of each."""
-    sqlite = [r for r in records if r.get("scenario") == "games"]
+def games_part(records: list[dict]) -> tuple[dict | None, dict | None, dict | None]:
+    """The games part's run on SQLite and its run of the floor peer (run.py records) and its
+    cluster run, the newest of each."""
+    runs = [r for r in records if r.get("scenario") == "games"]
+    floor = [r for r in runs if FLOOR_PEER in r.get("options", {}).get("python_cmd", "")]
+    sqlite = [r for r in runs if r not in floor]
     cluster = [r for r in records if r.get("kind") == CLUSTER]
-    return (sqlite or [None])[-1], (cluster or [None])[-1]
+    return (sqlite or [None])[-1], (floor or [None])[-1], (cluster or [None])[-1]
 
 
 def render(args, results: dict[str, list[dict]], mode: str, sources: dict, paths) -> None:
     records = {r["scenario"]: r for r in results.get("scenarios", [])}
-    sqlite_games, cluster = games_part(results.get("games", []))
+    sqlite_games, floor_games, cluster = games_part(results.get("games", []))
     if sqlite_games is not None:
         records[SQLITE_GAMES] = sqlite_games
+    if floor_games is not None:
+        records[FLOOR_GAMES] = floor_games
     sweep = results.get("sweep", [])
     history = (results.get("history") or [None])[-1]
     soak_rec = (results.get("soak") or [None])[-1]
