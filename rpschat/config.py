@@ -99,6 +99,8 @@ class Settings:
     login_rate: RateSpec | None = RateSpec(5, 60.0)
     login_rate_per_ip: RateSpec | None = RateSpec(20, 60.0)
     password_hash_kib: int = 65536  # Argon2id's memory per hash
+    password_hash_concurrency: int = 2  # hashes at once (each takes password_hash_kib)
+    password_hash_queue: int = 8  # password work waiting for a turn; more is refused
     moderators: tuple[str, ...] = ()  # claimed names
     max_message_chars: int = 2000
     max_frame_bytes: int = 512 * 1024
@@ -147,6 +149,8 @@ class Settings:
             login_rate=_rate(env, "LOGIN_RATE", "5/60" if chat_rate else "0"),
             login_rate_per_ip=_rate(env, "LOGIN_RATE_PER_IP", "20/60" if chat_rate else "0"),
             password_hash_kib=_int(env, "PASSWORD_HASH_KIB", 65536, minimum=64),
+            password_hash_concurrency=_int(env, "PASSWORD_HASH_CONCURRENCY", 2, minimum=1),
+            password_hash_queue=_int(env, "PASSWORD_HASH_QUEUE", 8),
             moderators=tuple(n.strip() for n in env.get("MODERATORS", "").split(",") if n.strip()),
             max_message_chars=_int(env, "MAX_MESSAGE_CHARS", 2000, minimum=1),
             max_frame_bytes=_int(env, "MAX_FRAME_BYTES", 512 * 1024, minimum=1024),

@@ -14,6 +14,7 @@ from rpschat.domain.dms import DmService
 from rpschat.domain.game.stores import KeyedLocks
 from rpschat.domain.games import GameService, GameSettings
 from rpschat.domain.moderation import ModerationService
+from rpschat.domain.passwords import PasswordWork
 from rpschat.domain.ports import Outbox
 from rpschat.domain.ratelimit import MemoryRateLimiter
 from rpschat.storage.accounts import Argon2Passwords, open_accounts
@@ -107,7 +108,12 @@ def build_services(
         limits=chat_limits(settings),
         names=NAME_RULES,
         accounts=accounts,
-        passwords=Argon2Passwords(memory_cost=settings.password_hash_kib),
+        passwords=PasswordWork(
+            Argon2Passwords(memory_cost=settings.password_hash_kib),
+            runtime,
+            concurrency=settings.password_hash_concurrency,
+            queue=settings.password_hash_queue,
+        ),
     )
     game_settings = GameSettings(
         round_seconds=settings.round_seconds,

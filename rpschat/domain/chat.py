@@ -175,6 +175,7 @@ class ChatService:
     # Look-alike keys: with no skeleton function given, only case and width are folded
     names: NameRules = field(default_factory=lambda: NameRules(lambda text: text))
     accounts: AccountStore | None = None  # claimed names; None: claiming is off
+    # Hashes and verifies, bounded (domain/passwords.py's PasswordWork): each call blocks
     passwords: PasswordHasher | None = None
     # Moderation (domain/moderation.py): mutes, bans, kicks; None: no moderation
     guard: Any = None
@@ -493,22 +494,23 @@ class ChatService:
             self._leave_as_guest(conn, guest[0], guest[1])
         return answer
 
-    def _limit_password_attempts(self, conn: Connection, account: Account) -> None:
+    def _limit_password_attempts(self, conn: Connection, account: Account | None) -> None:
+        """Before any hash is computed: per address, and (with `account`) per claimed name."""
         now = self.runtime.now()
         try:
             limits = self.limits
-            self.limiter.check(f"login:{account.key}", "login", limits.login_rate_per_name, now)
+            if account is not None:
+                self.limiter.check(f"login:{account.key}", "login", limits.login_rate_per_name, now)
             self.limiter.check(f"login@{conn.address}", "login", limits.login_rate_per_address, now)
         except Refused as refused:
             wait = refused.reason.rpartition("wait ")[2]
             raise Refused(f"Too many password attempts: wait {wait}") from None
 
     def _password_matches(self, account: Account, password: str) -> bool:
+        """A verification: blocks while the password work is busy (domain/passwords.py)."""
         if not 0 < len(password) <= PASSWORD_MAX_CHARS:
             return False
-        return bool(
-            self.runtime.run_blocking(self.passwords.verify, account.password_hash, password)
-        )
+        return bool(self.passwords.verify(account.password_hash, password))
 
     def _leave_as_guest(self, conn: Connection, user_id: str, name: str) -> None:
         """A guest logged in to a claimed name: once the connection is the account's, the guest
@@ -560,7 +562,8 @@ class ChatService:
             if existing.user_id == conn.user_id:
                 raise Refused(f"You have already claimed '{existing.name}'.")
             raise Refused(f"'{existing.name}' is claimed already.")
-        password_hash = self.runtime.run_blocking(self.passwords.hash, password)
+        self._limit_password_attempts(conn, None)  # a hash: counted per address, before it
+        password_hash = self.passwords.hash(password)
         account = Account(key, conn.name, conn.user_id, password_hash, self._now_ms())
         if not self.accounts.create(account):
             raise Refused(f"'{conn.name}' has just been claimed by someone else.")
