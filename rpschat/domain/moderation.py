@@ -201,8 +201,11 @@ class ModerationService:
         target = self._target(clean_name(name))
         until = self._now_ms() + minutes * 60_000
         address = self.chat.directory.address_of(target.user_id) if target.user_id else None
+        # the name is held whether claimed or not: a banned guest can't come back under it, or
+        # under a look-alike, from another address
+        name_key = self.chat.names.key(target.name)
         self.store.add(Sanction("ban", until, reason, user_id=target.user_id,
-                                name_key=target.name_key, address=address))  # fmt: skip
+                                name_key=name_key, address=address))  # fmt: skip
         self._forget_cached()
         self._audit(conn, "ban", target.name, reason, until)
         if target.online:

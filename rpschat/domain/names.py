@@ -38,11 +38,12 @@ class NameRules:
 
     def _key(self, name: str) -> str:
         """Equal for names that look the same in lower case: the skeleton of the case-folded
-        name, blanks and invisible characters left out (so "Ada\u3164" is "Ada"). Case-folded
-        first, so names equal but for case always share it (the directory's key)."""
-        folded = unicodedata.normalize("NFKC", name).casefold()
+        name, blanks and invisible characters left out (so "Ada\u3164" is "Ada"), dots above
+        a letter that has one already folded away (`fold_dots`) before and after the skeleton.
+        Case-folded first, so names equal but for case always share it (the directory's key)."""
+        folded = fold_dots(unicodedata.normalize("NFKC", name).casefold())
         visible = "".join(ch for ch in folded if ch not in BLANKS and not ch.isspace())
-        return unicodedata.normalize("NFKC", self._skeleton(visible)).casefold()
+        return fold_dots(unicodedata.normalize("NFKC", self._skeleton(visible)).casefold())
 
     def keys(self, name: str) -> tuple[str, ...]:
         """The name's key, and the key of its skeleton as typed: a capital that looks like a
@@ -61,6 +62,38 @@ class NameRules:
                 raise Refused(
                     f"'{reserved}' is reserved (in any case or look-alike): pick another name."
                 )
+
+
+# A dot above a letter that is drawn with a dot already (i, j: Unicode's Soft_Dotted letters
+# lose their own dot under a mark above) or above its dotless form (ı U+0131, ȷ U+0237) draws as
+# the plain letter: "alı̇ce" (U+0131 U+0307) is "alice" on the screen, while the UTS #39
+# skeleton maps ı to i and keeps the mark, so the skeletons differed ("kı̇m", "mı̇ka" too).
+_DOTLESS = {"ı": "i", "ȷ": "j"}
+_DOTTED = frozenset("ij")
+_DOTS_ABOVE = frozenset("\u0307\u0358")  # combining dot above, dot above right
+_ABOVE = 230  # the canonical combining class of marks drawn above the letter
+
+
+def fold_dots(text: str) -> str:
+    """`text` with every dot above an i or j (or ı, ȷ, made i and j) left out; marks drawn
+    below or through the letter between the two don't keep them apart ("į̇" is "į")."""
+    out: list[str] = []
+    base = -1  # where the last letter is in `out`
+    for ch in unicodedata.normalize("NFD", text):
+        combining = unicodedata.combining(ch)
+        if ch in _DOTS_ABOVE and base >= 0 and _only_below(out[base + 1 :]):
+            letter = out[base]
+            if letter in _DOTTED or letter in _DOTLESS:
+                out[base] = _DOTLESS.get(letter, letter)
+                continue
+        if not combining:
+            base = len(out)
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+def _only_below(marks: list[str]) -> bool:
+    return all(unicodedata.combining(mark) != _ABOVE for mark in marks)
 
 
 def _invisible(ch: str) -> bool:

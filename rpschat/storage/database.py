@@ -52,7 +52,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -236,7 +236,29 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     ],
     5: lambda conn: game_records.create(conn, checkfirst=True),
     6: lambda conn: direct_messages.create(conn, checkfirst=True),
+    7: lambda conn: _rekey_look_alikes(conn),
 }
+
+
+def _rekey_look_alikes(conn: Connection) -> None:
+    """Claims and bans under the look-alike key of today's rules (domain/names.py: a dot above
+    an i is folded away since schema 8). A claim whose new key another claim holds already
+    keeps its old one: the older claim keeps the name, and the log says so."""
+    from rpschat.storage.confusables import look_alike_key
+
+    rows = conn.execute(select(accounts.c.key, accounts.c.name)).all()
+    taken = {row.key for row in rows}
+    for old, name in rows:
+        new = look_alike_key(name)
+        if new == old:
+            continue
+        if new in taken:
+            logger.warning("the claim of %r keeps its old look-alike key: %r is claimed", name, new)
+            continue
+        conn.execute(update(accounts).where(accounts.c.key == old).values(key=new))
+        conn.execute(update(sanctions).where(sanctions.c.name_key == old).values(name_key=new))
+        taken.discard(old)
+        taken.add(new)
 
 
 def _add_columns(conn: Connection, table: Table, *names: str) -> None:

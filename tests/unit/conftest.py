@@ -31,13 +31,17 @@ class Harness:
         self.flask_app, self.socketio, self.services = create_app(settings)
         self.clients = []
 
-    def client(self, auth=None, headers=None):
+    def client(self, auth=None, headers=None, address=None):
+        """`address`: the client address the server sees (harness_factory's harnesses only;
+        every other client comes from the test client's one address)."""
+        if address is not None:
+            headers = {**(headers or {}), TEST_ADDRESS_HEADER: address}
         client = self.socketio.test_client(self.flask_app, auth=auth, headers=headers)
         self.clients.append(client)
         return client
 
-    def join(self, name, auth=None):
-        client = self.client(auth=auth)
+    def join(self, name, auth=None, address=None):
+        client = self.client(auth=auth, address=address)
         ack = client.emit("set_username", {"username": name}, callback=True)
         assert ack["ok"], ack
         client.get_received()
@@ -161,8 +165,21 @@ def shared_state(request) -> str:
     return getattr(request, "param", "memory")
 
 
+TEST_ADDRESS_HEADER = "X-Test-Address"
+
+
+def _test_address(environ):
+    """Flask-SocketIO's test client can't set REMOTE_ADDR: a header stands in for it."""
+    from rpschat.web import security
+
+    return environ.get("HTTP_X_TEST_ADDRESS") or security.client_address(environ)
+
+
 @pytest.fixture
 def harness_factory(request, shared_state, monkeypatch):
+    from rpschat.web import handlers
+
+    monkeypatch.setattr(handlers, "client_address", _test_address)
     if shared_state == "redis":
         from rpschat.storage.redis.state import RedisState
 

@@ -110,3 +110,38 @@ def test_a_version_3_database_gets_ratings_and_keeps_its_standings(sql_url):
     results.record("Ada", "Bea", ("Ada", "Bea"), "won", 1, {}, "g1", user_ids={"Ada": "u1"})
     assert results.leaderboard()[0]["wins"] == 4  # the old row is adopted by its next player
     history.close()
+
+
+def test_a_version_7_database_gets_claims_and_bans_under_todays_look_alike_keys(sql_url):
+    """Schema 8 folds a dot above an i away (domain/names.py): a claim stored under the old
+    key of "alı̇ce" is found again by the new one, its ban too; a claim whose new key is taken
+    keeps its old one (the older claim keeps the name)."""
+    open_history(sql_url, ThreadingRuntime()).close()
+    engine = create_engine(sqlalchemy_url(sql_url))
+    old_key = "ali\u0307ce"  # the key "alı̇ce" had before
+    with engine.begin() as conn:
+        conn.execute(
+            database.accounts.insert().values(
+                key=old_key, name="alı\u0307ce", user_id="u1", password_hash="h", created_at=1
+            )
+        )
+        conn.execute(
+            database.accounts.insert().values(
+                key="kirn", name="kim", user_id="u2", password_hash="h", created_at=1
+            )
+        )
+        conn.execute(
+            database.accounts.insert().values(
+                key="ki\u0307rn", name="ki\u0307m", user_id="u3", password_hash="h", created_at=2
+            )
+        )
+        conn.execute(database.sanctions.insert().values(kind="ban", name_key=old_key, until_ms=9))
+        conn.execute(database.schema_version.update().values(version=7))
+    engine.dispose()  # fmt: skip
+    history, store = open_accounts(sql_url)
+    assert store.get(NAME_RULES.key("alice")).user_id == "u1"
+    assert store.get(NAME_RULES.key("kı\u0307m")).user_id == "u2"  # the older claim
+    assert store.of_user("u3").key == "ki\u0307rn"
+    with history.database.engine.connect() as conn:
+        assert conn.scalar(select(database.sanctions.c.name_key)) == NAME_RULES.key("alice")
+    history.close()

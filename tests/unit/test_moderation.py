@@ -1,5 +1,7 @@
 """Moderation through the handlers: moderators' events, reports and ignoring (issue 15)."""
 
+import re
+
 import pytest
 
 from tests.unit.conftest import events
@@ -94,6 +96,21 @@ def test_mod_ban_keeps_the_name_and_the_address_out(harness, mod):
     assert [(a["moderator"], a["action"], a["target"], a["reason"]) for a in log] == [
         ("Mod", "ban", "Bea", "abuse")
     ]
+
+
+@pytest.mark.parametrize("claim", [True, False])
+@pytest.mark.parametrize("again", ["kim", "kı\u0307m", "KI\u0307M"])
+def test_a_banned_name_does_not_come_back_as_itself_or_a_look_alike(harness, mod, claim, again):
+    kim, _ = harness.join("Kim", address="10.0.0.7")
+    if claim:
+        assert call(kim, "claim_name", {"password": PASSWORD})["ok"]
+    assert call(mod, "mod_ban", {"name": "Kim", "minutes": 60})["ok"]
+    elsewhere = harness.client(address="10.0.0.8")  # not the banned address
+    ack = call(elsewhere, "set_username", {"username": again})
+    assert ack["ok"] is False, ack
+    assert re.match(r"'.*' is banned until |The name 'Kim' is claimed|'.*' looks too much like "
+                    r"the claimed name 'Kim'", ack["error"]), ack  # fmt: skip
+    assert call(elsewhere, "message", {"msg": "back"})["ok"] is False
 
 
 def test_report_reaches_online_moderators(harness, mod):

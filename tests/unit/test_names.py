@@ -84,6 +84,56 @@ def test_look_alike_key_is_the_uts39_skeleton_case_folded():
     NAME_RULES.check_allowed("Mel")
 
 
+# A dotless i (U+0131) with a combining dot above (U+0307) draws as "i", and so does "i" with
+# one; the skeleton maps ı to i but keeps the mark: these took names online (issue 21, item 5).
+DOTTED = [("Alice", "alı\u0307ce"), ("Kim", "kı\u0307m"), ("Mika", "mı\u0307ka"),
+          ("Kim", "ki\u0307m"), ("Kim", "kı\u0358m"), ("Kim", "ki\u0307\u0307m"),
+          ("John", "\u0237\u0307ohn"), ("Alice", "ALİCE")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("online", "look_alike"), DOTTED)
+def test_a_dot_above_an_i_is_no_new_name(harness, online, look_alike):
+    harness.join(online)
+    ack = harness.client().emit("set_username", {"username": look_alike}, callback=True)
+    assert ack == {
+        "ok": False,
+        "error": f"'{look_alike}' looks too much like the name '{online}', which is taken: "
+        "pick another.",
+    }
+
+
+@pytest.mark.parametrize(("claimed_name", "look_alike"), DOTTED[:3])
+def test_a_dot_above_an_i_is_no_way_around_a_claimed_name(harness, claimed_name, look_alike):
+    owner, _ = claimed(harness, claimed_name)
+    owner.disconnect()
+    ack = harness.client().emit("set_username", {"username": look_alike}, callback=True)
+    assert ack["ok"] is False and "looks too much like the claimed name" in ack["error"]
+
+
+DOTS = st.sampled_from(["i", "ı\u0307", "i\u0307", "ı\u0358", "i\u0307\u0307", "İ"])
+
+
+@hyp_settings(max_examples=200, deadline=None)
+@given(
+    parts=st.lists(
+        st.one_of(st.sampled_from(list("abcdefghklmnopqrstuvwxyz")), DOTS), min_size=1, max_size=12
+    )
+)
+def test_any_spelling_of_the_dots_on_the_is_has_the_plain_names_key(parts):
+    name = "".join(parts)
+    plain = "".join("i" if part in DOTS_SPELLINGS else part for part in parts)
+    assert NAME_RULES.key(name) == NAME_RULES.key(plain)
+
+
+DOTS_SPELLINGS = {"i", "ı\u0307", "i\u0307", "ı\u0358", "i\u0307\u0307", "İ"}
+
+
+def test_a_dot_that_is_drawn_elsewhere_still_makes_another_name():
+    # a dot below, a diaeresis, a dot above another letter: visible, so other names
+    for other in ("kı\u0323m", "kı\u0308m", "ko\u0307m", "ki\u0301\u0307m"):
+        assert NAME_RULES.key(other) != NAME_RULES.key("kim"), other
+
+
 # ---- claiming --------------------------------------------------------------------------------
 
 
