@@ -74,6 +74,31 @@ def test_with_no_past_the_first_move_is_random():
     assert all(250 < count < 350 for count in counts.values()), counts
 
 
+def copycat(past):
+    """A client that runs the computer's public code on its own history (a Strategy of its
+    own, its own randomness: 7 tries) and throws what beats the move it expects most
+    (issue 21, item 16)."""
+    copy = Strategy(random.Random(len(past)))
+    tries = [copy.choose(past) for _ in range(7)]
+    return beaten_by(max(MOVES, key=tries.count))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_copying_the_code_does_not_predict_the_computers_moves(seed):
+    """Before, the computer played its best guess nine rounds in ten, and a client running the
+    same code with its own history won 85-96 % of the rounds. Only the odds are public now."""
+    outcomes = play(Strategy(random.Random(seed)), copycat, 600)
+    assert share(outcomes, WIN) < 0.42, share(outcomes, WIN)
+    assert share(outcomes, WIN) - share(outcomes, LOSS) < 0.1
+
+
+def test_the_odds_are_even_while_the_computer_is_not_winning():
+    even = {move: pytest.approx(1 / 3) for move in MOVES}
+    assert Strategy().odds([]) == even
+    assert Strategy().odds([("rock", WIN)] * 5 + [("rock", LOSS)] * 2) == even
+    assert Strategy().odds([("rock", LOSS)] * 10)["paper"] > 0.9  # always rock: paper
+
+
 def test_rounds_of_leaves_out_the_rounds_a_player_let_time_out():
     rounds = [
         {"round": 1, "moves": {"Ada": "rock", "Computer": "paper"}, "winner": "Computer"},
