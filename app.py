@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
         queue.on_dm = services.chat.dms.note_delivered
         queue.initialize()  # listen on the channel now, not at the first client (/readyz)
     ops.install(flask_app, server, services, metrics)
+    ops.add_commands(flask_app, services)  # flask --app app grant / revoke NAME
     return flask_app, sio, services
 
 

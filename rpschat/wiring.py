@@ -17,6 +17,7 @@ from rpschat.domain.moderation import ModerationService
 from rpschat.domain.passwords import PasswordWork
 from rpschat.domain.ports import Outbox
 from rpschat.domain.ratelimit import MemoryRateLimiter
+from rpschat.domain.roles import RoleService
 from rpschat.storage.accounts import Argon2Passwords, open_accounts
 from rpschat.storage.archive import open_archive
 from rpschat.storage.confusables import NAME_RULES
@@ -26,6 +27,7 @@ from rpschat.storage.moderation import open_moderation
 from rpschat.storage.presence import MemoryDirectory, MemoryTokens
 from rpschat.storage.redis.state import RedisState
 from rpschat.storage.results import MemoryResults, open_results
+from rpschat.storage.roles import open_roles
 from rpschat.storage.sessions import SqlTokens
 
 log = logging.getLogger("rpschat")
@@ -38,6 +40,7 @@ class Services:
     chat: ChatService
     history: Any
     games: Any = None
+    roles: RoleService | None = None
     shared: RedisState | None = None
     keeper: ClusterKeeper | None = None
     closing: bool = False
@@ -135,7 +138,17 @@ def build_services(
         **(shared.game_stores(game_settings.finished_game_seconds) if shared else {}),
     )
     chat.listener = games
-    moderation = ModerationService(chat, open_moderation(history), settings.moderators)
+    moderation_store = open_moderation(history)
+    roles = RoleService(
+        open_roles(history),
+        accounts,
+        NAME_RULES,
+        moderation_store,
+        now_ms=lambda: int(runtime.now() * 1000),
+    )
+    roles.seed(settings.moderators)  # MODERATORS: bound once, or reserved (domain/roles.py)
+    chat.roles = roles
+    moderation = ModerationService(chat, moderation_store, roles)
     chat.guard = moderation
     chat.dms = DmService(chat, open_dms(history, runtime), shared_queue=shared is not None)
     keeper = None
@@ -150,6 +163,7 @@ def build_services(
         shared=shared,
         keeper=keeper,
         games=games,
+        roles=roles,
     )
     runtime.spawn(_sweep_idle, services)
     return services

@@ -179,6 +179,9 @@ class ChatService:
     passwords: PasswordHasher | None = None
     # Moderation (domain/moderation.py): mutes, bans, kicks; None: no moderation
     guard: Any = None
+    # Roles (domain/roles.py): names reserved for a moderator's account; released accounts'
+    # roles. None: no roles
+    roles: Any = None
     # Direct messages (domain/dms.py): told when a connection becomes a user's; None: no DMs
     dms: Any = None
     listener: PresenceListener = field(default_factory=_NoGame)
@@ -386,8 +389,6 @@ class ChatService:
                 old.replaced = True
             self.outbox.disconnect(old_sid)
         self.directory.note_address(user_id, conn.address)  # for a ban by address
-        if self.guard is not None:
-            self.guard.on_named(conn)
 
     def _replay(self, sid: str, last_id: int) -> None:
         """Send what the client missed, in order, then let live messages flow.
@@ -436,6 +437,7 @@ class ChatService:
             return self._log_in(conn, name, account, password)
         if password is not None:
             raise Refused(f"'{name}' is not claimed: take it without a password, then claim it.")
+        self._check_not_reserved(name)
         if self.guard is not None:
             self.guard.check_can_take(conn, None, name)
         self._check_look_alike_online(conn, name)
@@ -472,6 +474,13 @@ class ChatService:
         account = self._account_like(name)
         if account is not None and account.user_id != user_id:
             raise Refused(f"The name '{account.name}' has been claimed: pick a name again.")
+        if account is None:
+            self._check_not_reserved(name)
+
+    def _check_not_reserved(self, name: str) -> None:
+        """A name nobody claimed, kept for a moderator's account (domain/roles.py)."""
+        if self.roles is not None:
+            self.roles.check_not_reserved(name)
 
     def _log_in(self, conn: Connection, name: str, account: Account, password: str | None) -> Named:
         if conn.user_id == account.user_id:
@@ -568,8 +577,6 @@ class ChatService:
         if not self.accounts.create(account):
             raise Refused(f"'{conn.name}' has just been claimed by someone else.")
         log.info("claim %s", conn.name, extra=_who(conn))
-        if self.guard is not None:
-            self.guard.on_named(conn)  # a moderator's name: reports reach it from now on
         return conn.name
 
     def release_name(self, sid: str, password: str) -> None:
@@ -583,6 +590,8 @@ class ChatService:
             raise Refused(f"Wrong password for '{account.name}'.")
         self.accounts.delete(account.key, conn.user_id)
         log.info("release %s", account.name, extra=_who(conn))
+        if self.roles is not None:  # powers belong to the account: they go with it
+            self.roles.account_gone(conn.user_id, account.name)
 
     def _now_ms(self) -> int:
         return int(self.runtime.now() * 1000)

@@ -1,7 +1,8 @@
 """Moderation: deleting messages, muting, kicking and banning, the audit log, reports, and
 ignoring other users.
 
-Moderators are the claimed names listed in MODERATORS. Sanctions are stored in the database
+Moderators are the accounts holding the moderator role (domain/roles.py: designated by the
+operator, checked by user id). Sanctions are stored in the database
 (they outlive restarts, and every node reads them); each node caches what it read for
 `SANCTION_CACHE_SECONDS`, so a sanction set on one node holds on every other within that time
 (at once on the node that set it).
@@ -16,12 +17,12 @@ from typing import Any
 
 from rpschat.domain.chat import ChatService, Connection
 from rpschat.domain.errors import Refused
-from rpschat.domain.ports import LOBBY, ModerationStore, Sanction
+from rpschat.domain.ports import LOBBY, ModerationStore, Sanction, user_room
+from rpschat.domain.roles import MODERATOR, RoleService
 from rpschat.domain.text import clean_name
 
 log = logging.getLogger("rpschat.moderation")
 
-MODERATORS_ROOM = "moderators"
 SANCTION_CACHE_SECONDS = 1.0
 KICK_SECONDS = 60.0  # a kicked user's tokens and log-ins are refused this long
 MAX_MINUTES = 525_600  # a year
@@ -65,19 +66,14 @@ class Target:
 class ModerationService:
     chat: ChatService
     store: ModerationStore
-    moderators: tuple[str, ...] = ()  # claimed names, as configured
+    roles: RoleService
     _cache: dict[tuple, tuple[float, Sanction | None]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self._moderator_keys = {self.chat.names.key(name) for name in self.moderators}
 
     # ---- who may, and who is sanctioned ------------------------------------------------------
 
     def is_moderator(self, user_id: str | None) -> bool:
-        if not self._moderator_keys or user_id is None or self.chat.accounts is None:
-            return False
-        account = self.chat.accounts.of_user(user_id)
-        return account is not None and account.key in self._moderator_keys
+        """By user id and role, never by name: the account the operator designated."""
+        return self.roles.has(user_id, MODERATOR)
 
     def _moderator(self, sid: str) -> Connection:
         conn = self.chat.named(sid)
@@ -85,16 +81,6 @@ class ModerationService:
         if not self.is_moderator(conn.user_id):
             raise Refused(NOT_A_MODERATOR)
         return conn
-
-    def on_named(self, conn: Connection) -> None:
-        """A connection got its user (a name, a log-in, a resume): moderators hear reports."""
-        try:
-            moderator = self.is_moderator(conn.user_id)
-        except Refused:  # the database is down: naming goes on; reports miss this moderator
-            log.warning("could not tell whether %s moderates", conn.name)
-            return
-        if moderator:
-            self.chat.outbox.join(conn.sid, MODERATORS_ROOM)
 
     def _active(self, kind: str, **where: str | None) -> Sanction | None:
         key = (kind, *sorted(where.items()))
@@ -232,7 +218,7 @@ class ModerationService:
                                           self._now_ms()),  # fmt: skip
                   "message_id": message_id, "name": message.name, "txt": message.text,
                   "reporter": conn.name, "reason": reason}  # fmt: skip
-        self.chat.outbox.emit("report_filed", report, to=MODERATORS_ROOM)
+        self._tell_moderators("report_filed", report)
 
     def ignore(self, sid: str, name: str) -> str:
         """Ignore the user called `name`; return the name as shown."""
@@ -251,6 +237,13 @@ class ModerationService:
         return self.store.ignores(user_id, other_id)
 
     # ---- helpers -----------------------------------------------------------------------------
+
+    def _tell_moderators(self, event: str, data: dict[str, Any]) -> None:
+        """To every connection of every moderator, on every node: the role holders read now,
+        so a moderator whose role went (revoked, or its name released) hears nothing more."""
+        rooms = [user_room(user_id) for user_id in self.roles.holders(MODERATOR)]
+        if rooms:
+            self.chat.outbox.emit(event, data, to=rooms)
 
     def _other(self, sid: str, name: str) -> tuple[Connection, str, str]:
         name = clean_name(name)

@@ -262,6 +262,36 @@ class ModerationStore(Protocol):
     def ignores(self, user_id: str, other_id: str) -> bool: ...
 
 
+@dataclass(frozen=True)
+class Grant:
+    """A role held by a user (an account), and who gave it when (domain/roles.py)."""
+
+    user_id: str
+    role: str  # "moderator"
+    granted_by: str  # "operator" (the command line), "MODERATORS" (start-up), or a name
+    granted_at: int  # ms since the epoch
+
+
+class RoleStore(Protocol):
+    def grant(self, grant: Grant) -> bool:
+        """Stores it; False (nothing changed) if the user had the role already."""
+
+    def revoke(self, user_id: str, role: str) -> bool: ...
+    def revoke_all(self, user_id: str) -> list[str]:
+        """Removes every role of the user; returns them."""
+
+    def has(self, user_id: str, role: str) -> bool: ...
+    def holders(self, role: str) -> list[str]:
+        """The user ids holding the role."""
+
+    def seeded(self, name_key: str, role: str) -> str | None:
+        """The user a configured name (MODERATORS) was bound to once, if it ever was."""
+
+    def bind_seed(self, name_key: str, grant: Grant) -> bool:
+        """Records that the configured name was bound to `grant`'s user and stores the grant,
+        in one transaction, unless the name was bound before (then False, nothing stored)."""
+
+
 class PasswordHasher(Protocol):
     """Slow on purpose: call through `Runtime.run_blocking`."""
 

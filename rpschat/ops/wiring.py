@@ -6,10 +6,11 @@ from importlib import metadata
 from typing import Any
 
 from rpschat.ops import logs
+from rpschat.ops.cli import add_commands
 from rpschat.ops.metrics import Metrics
 from rpschat.ops.routes import install
 
-__all__ = ["Metrics", "configure_logging", "install", "startup_line", "version"]
+__all__ = ["Metrics", "add_commands", "configure_logging", "install", "startup_line", "version"]
 
 
 def configure_logging(settings: Any) -> None:

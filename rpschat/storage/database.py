@@ -52,7 +52,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -182,6 +182,27 @@ ignores = Table(
     Column("ignored_user_id", String, primary_key=True),
 )
 
+# Roles (storage/roles.py, domain/roles.py): who holds which powers, by user id, and the names
+# MODERATORS bound once (a restart never binds a name again).
+roles = Table(
+    "roles",
+    metadata,
+    Column("user_id", String, primary_key=True),
+    Column("role", String, primary_key=True),
+    Column("granted_by", String, nullable=False),
+    Column("granted_at", BigInteger, nullable=False),  # ms since the epoch
+    Index("ix_roles_role", "role"),
+)
+
+role_seeds = Table(
+    "role_seeds",
+    metadata,
+    Column("name_key", String, primary_key=True),  # the look-alike key of the listed name
+    Column("role", String, primary_key=True),
+    Column("user_id", String, nullable=False),
+    Column("bound_at", BigInteger, nullable=False),
+)
+
 # Each player's finished games (storage/archive.py, `my_games`): one row per player and game,
 # so a user's page is an index range; `id` orders them and is the page cursor.
 game_records = Table(
@@ -237,6 +258,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     5: lambda conn: game_records.create(conn, checkfirst=True),
     6: lambda conn: direct_messages.create(conn, checkfirst=True),
     7: lambda conn: _rekey_look_alikes(conn),
+    8: lambda conn: [t.create(conn, checkfirst=True) for t in (roles, role_seeds)],
 }
 
 

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_chat_page import messages, named, send
+from tests.net.test_moderators import flask_cli
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.browser
@@ -15,9 +16,13 @@ PASSWORD = "correct horse"
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
+    database_url = f"sqlite:///{tmp_path_factory.mktemp('names') / 'chat.db'}"
+    for name in ("Mod", "Mod2"):  # moderators are accounts the operator designates
+        granted = flask_cli(database_url, "grant", name, "--password-stdin", stdin=PASSWORD)
+        assert granted.returncode == 0, granted.stderr
     env = {
-        "MODERATORS": "Mod,Mod2",
+        "DATABASE_URL": database_url,
         "PASSWORD_HASH_KIB": "64",
         "JOIN_RATE": "0",  # every page comes from 127.0.0.1
         "RESUME_GRACE_SECONDS": "5",
@@ -73,8 +78,8 @@ def test_a_look_alike_name_is_refused(open_page):
 
 
 def moderator(open_page, name):
-    page = named(open_page(), name)
-    claim(page)
+    page = open_page()
+    log_in(page, name)
     expect(page.locator("body")).to_have_attribute("data-moderator", "true")
     return page
 

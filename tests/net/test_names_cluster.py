@@ -15,6 +15,7 @@ from tests.net.test_cluster import (  # noqa: F401 (fixtures)
     refusal,
     user_list,
 )
+from tests.net.test_moderators import flask_cli
 
 pytestmark = [pytest.mark.net, pytest.mark.timeout(180)]
 
@@ -74,15 +75,19 @@ def test_a_claim_survives_a_restart(nodes, clients):
 # ---------------------------------------------------------------- moderation across nodes
 
 
-def moderator(clients, url):
-    mod = clients.join(url, "Mod")
-    assert mod.call("claim_name", {"password": PASSWORD})["ok"]
+def moderator(nodes, clients, url):
+    """The operator designates Mod's account (`flask grant`), which then logs in."""
+    granted = flask_cli(nodes.env["DATABASE_URL"], "grant", "Mod", "--password-stdin",
+                        stdin=PASSWORD)  # fmt: skip
+    assert granted.returncode == 0, granted.stderr
+    mod = clients.connect(url)
+    assert mod.call("set_username", {"username": "Mod", "password": PASSWORD})["ok"]
     return mod
 
 
 def test_a_moderator_on_one_node_deletes_mutes_and_kicks_on_another(nodes, clients):
-    node_a, node_b = nodes.start(2, MODERATORS="Mod", **CHEAP)
-    mod = moderator(clients, node_a.url)
+    node_a, node_b = nodes.start(2, **CHEAP)
+    mod = moderator(nodes, clients, node_a.url)
     bea = clients.join(node_b.url, "Bea")
     cyd = clients.join(node_b.url, "Cyd")
     sent = bea.say("abuse")
@@ -107,13 +112,13 @@ def test_a_moderator_on_one_node_deletes_mutes_and_kicks_on_another(nodes, clien
     cyd.wait_message("Bea was removed by a moderator.")
     assert user_list(cyd) == ["Cyd", "Mod"]
     log = mod.call("mod_log", {})["actions"]
-    assert [a["action"] for a in log] == ["kick", "mute", "delete"]
+    assert [a["action"] for a in log] == ["kick", "mute", "delete", "grant"]
 
 
 def test_a_ban_survives_a_restart(nodes, clients):
-    env = {"MODERATORS": "Mod", "TRUST_PROXY": "1", **CHEAP}
+    env = {"TRUST_PROXY": "1", **CHEAP}
     [node] = nodes.start(1, **env)
-    mod = moderator(clients, node.url)
+    mod = moderator(nodes, clients, node.url)
     from_bea = {"X-Forwarded-For": "203.0.113.9"}  # her own address, as a proxy would say
     bea = clients.connect(node.url, headers=from_bea)
     bea.set_name("Bea")

@@ -47,6 +47,17 @@ class Harness:
         client.get_received()
         return client, ack
 
+    def moderator(self, name, password="correct horse"):
+        """A client logged in to `name`'s account, which the operator made a moderator (as
+        `flask grant NAME` does: the account is created if the name is not claimed)."""
+        services = self.services
+        services.roles.designate(name, lambda: password, services.chat.passwords)
+        client = self.client()
+        payload = {"username": name, "password": password}
+        assert client.emit("set_username", payload, callback=True)["ok"]
+        client.get_received()
+        return client
+
     def drop(self, client):
         """The connection is lost (network, closed tab), as opposed to a deliberate disconnect."""
         self.socketio.server._handle_eio_disconnect(client.eio_sid, "transport close")

@@ -231,8 +231,8 @@ def test_a_dm_to_someone_who_ignores_the_sender_is_refused(harness):
 
 
 def test_a_muted_user_cant_send_dms(harness_factory):
-    harness = harness_factory(password_hash_kib=64, moderators=("Mod",))
-    mod, _ = claimed(harness, "Mod")
+    harness = harness_factory(password_hash_kib=64)
+    mod = harness.moderator("Mod")
     ada, _ = harness.join("Ada")
     harness.join("Bea")
     assert mod.emit("mod_mute", {"name": "Ada", "minutes": 5}, callback=True)["ok"]

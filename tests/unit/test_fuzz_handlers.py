@@ -71,14 +71,12 @@ def test_arbitrary_json_to_every_handler_gets_a_clear_answer(calls):
         other_rate=None,
         round_seconds=60.0,
         password_hash_kib=64,
-        moderators=("Fuzzer",),
     )
     errors = ErrorLog()
     logging.getLogger().addHandler(errors)
     try:
-        named, _ = harness.join("Fuzzer")
         # a moderator: the moderators' events run past their permission check too
-        named.emit("claim_name", {"password": "fuzzer password"}, callback=True)
+        named = harness.moderator("Fuzzer", "fuzzer password")
         anonymous = harness.client()
         events = all_events(harness)
         for index, payload in calls:

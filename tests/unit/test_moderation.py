@@ -12,15 +12,12 @@ SHARED_STATES = ("memory", "redis")
 
 @pytest.fixture
 def harness(harness_factory):
-    return harness_factory(**CHEAP, moderators=("Mod",))
+    return harness_factory(**CHEAP)
 
 
 @pytest.fixture
 def mod(harness):
-    client, _ = harness.join("Mod")
-    assert client.emit("claim_name", {"password": PASSWORD}, callback=True)["ok"]
-    client.get_received()
-    return client
+    return harness.moderator("Mod")
 
 
 def call(client, event, payload):
@@ -40,10 +37,35 @@ def test_only_moderators_may(harness, mod, event, payload):
     assert call(bea, "mod_log", {}) == {"ok": False, "error": "Only moderators can do that."}
 
 
-def test_an_unclaimed_moderator_name_is_no_moderator(harness_factory):
-    harness = harness_factory(**CHEAP, moderators=("Mod",))
-    mod, _ = harness.join("Mod")
+def test_claiming_a_name_listed_in_moderators_gives_no_powers(harness_factory):
+    """MODERATORS names no moderator by itself (issue 21, item 2): a listed name nobody claimed
+    is reserved, in any case or look-alike, until the operator designates its account."""
+    harness = harness_factory(**CHEAP, moderators=("Modcat",))
+    reserved = "'Modcat' is reserved (in any case or look-alike): pick another name."
+    for name in ("Modcat", "modcat", "\u217fodcat", "Мodcat"):  # U+217F, Cyrillic М
+        ack = call(harness.client(), "set_username", {"username": name})
+        assert ack == {"ok": False, "error": reserved}, name
+    guest, _ = harness.join("Bea")
+    assert call(guest, "mod_log", {}) == {"ok": False, "error": "Only moderators can do that."}
+    harness.services.roles.designate("Modcat", lambda: PASSWORD, harness.services.chat.passwords)
+    owner = harness.client()
+    assert call(owner, "set_username", {"username": "modcat", "password": PASSWORD})["ok"]
+    assert call(owner, "mod_log", {})["ok"]
+
+
+def test_a_released_moderator_name_gives_a_new_claimant_nothing(harness, mod):
+    bea, _ = harness.join("Bea")
+    sent = call(bea, "message", {"msg": "hi"})
+    assert call(mod, "release_name", {"password": PASSWORD}) == {"ok": True}
     assert call(mod, "mod_log", {}) == {"ok": False, "error": "Only moderators can do that."}
+    assert call(bea, "report", {"id": sent["id"], "reason": "test"})["ok"]
+    assert events(mod, "report_filed") == []  # no reports for a released moderator (item 14)
+    mod.disconnect()
+    stranger, _ = harness.join("Mod")
+    assert call(stranger, "claim_name", {"password": "another password"})["ok"]
+    assert call(stranger, "mod_log", {}) == {"ok": False, "error": "Only moderators can do that."}
+    log = call(harness.moderator("Mod2"), "mod_log", {})["actions"]
+    assert [(a["action"], a["target"]) for a in log][:2] == [("grant", "Mod2"), ("revoke", "Mod")]
 
 
 def test_mod_delete_removes_the_message_everywhere(harness, mod):
@@ -94,7 +116,8 @@ def test_mod_ban_keeps_the_name_and_the_address_out(harness, mod):
     assert not banned.is_connected()
     log = call(mod, "mod_log", {"limit": 5})["actions"]
     assert [(a["moderator"], a["action"], a["target"], a["reason"]) for a in log] == [
-        ("Mod", "ban", "Bea", "abuse")
+        ("Mod", "ban", "Bea", "abuse"),
+        ("operator", "grant", "Mod", "moderator"),
     ]
 
 
