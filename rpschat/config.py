@@ -98,6 +98,8 @@ class Settings:
     join_rate: RateSpec | None = RateSpec(30, 60.0)
     login_rate: RateSpec | None = RateSpec(5, 60.0)
     login_rate_per_ip: RateSpec | None = RateSpec(20, 60.0)
+    report_rate: RateSpec | None = RateSpec(5, 60.0)  # reports per user
+    report_rate_per_ip: RateSpec | None = RateSpec(20, 60.0)  # reports per client address
     password_hash_kib: int = 65536  # Argon2id's memory per hash
     password_hash_concurrency: int = 2  # hashes at once (each takes password_hash_kib)
     password_hash_queue: int = 8  # password work waiting for a turn; more is refused
@@ -148,6 +150,8 @@ class Settings:
             join_rate=_rate(env, "JOIN_RATE", "30/60" if chat_rate else "0"),
             login_rate=_rate(env, "LOGIN_RATE", "5/60" if chat_rate else "0"),
             login_rate_per_ip=_rate(env, "LOGIN_RATE_PER_IP", "20/60" if chat_rate else "0"),
+            report_rate=_rate(env, "REPORT_RATE", "5/60" if chat_rate else "0"),
+            report_rate_per_ip=_rate(env, "REPORT_RATE_PER_IP", "20/60" if chat_rate else "0"),
             password_hash_kib=_int(env, "PASSWORD_HASH_KIB", 65536, minimum=64),
             password_hash_concurrency=_int(env, "PASSWORD_HASH_CONCURRENCY", 2, minimum=1),
             password_hash_queue=_int(env, "PASSWORD_HASH_QUEUE", 8),

@@ -148,7 +148,13 @@ def build_services(
     )
     roles.seed(settings.moderators)  # MODERATORS: bound once, or reserved (domain/roles.py)
     chat.roles = roles
-    moderation = ModerationService(chat, moderation_store, roles)
+    moderation = ModerationService(
+        chat,
+        moderation_store,
+        roles,
+        report_rate=settings.report_rate,
+        report_rate_per_address=settings.report_rate_per_ip,
+    )
     chat.guard = moderation
     chat.dms = DmService(chat, open_dms(history, runtime), shared_queue=shared is not None)
     keeper = None

@@ -18,6 +18,8 @@ from typing import Any
 from rpschat.domain.chat import ChatService, Connection
 from rpschat.domain.errors import Refused
 from rpschat.domain.ports import LOBBY, ModerationStore, Sanction, user_room
+from rpschat.domain.ratelimit import RateSpec
+from rpschat.domain.reports import ReportCounts
 from rpschat.domain.roles import MODERATOR, RoleService
 from rpschat.domain.text import clean_name
 
@@ -67,7 +69,13 @@ class ModerationService:
     chat: ChatService
     store: ModerationStore
     roles: RoleService
+    # reports per user and per address (REPORT_RATE, REPORT_RATE_PER_IP); None: no limit
+    report_rate: RateSpec | None = RateSpec(5, 60.0)
+    report_rate_per_address: RateSpec | None = RateSpec(20, 60.0)
     _cache: dict[tuple, tuple[float, Sanction | None]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._report_counts = ReportCounts(self.chat.runtime, self._tell_report_count)
 
     # ---- who may, and who is sanctioned ------------------------------------------------------
 
@@ -207,18 +215,42 @@ class ModerationService:
 
     # ---- everyone's events -------------------------------------------------------------------
 
-    def report(self, sid: str, message_id: int, reason: str) -> None:
+    def report(self, sid: str, message_id: int, reason: str) -> bool:
+        """Files a report of the message; False if this user had reported it already (nothing
+        changes). Moderators hear of each message once, then of its count (domain/reports.py)."""
         reason = _reason(reason)
         conn = self.chat.named(sid)
+        self.check_can_post(conn)  # a muted user can't report either
         self.chat.limit(conn, "other")
+        self._limit_reports(conn)
         message = self.chat.history.get(message_id)
         if message is None:
             raise Refused("No such message.")
-        report = {"id": self.store.report(conn.user_id, conn.name, message_id, reason,
-                                          self._now_ms()),  # fmt: skip
-                  "message_id": message_id, "name": message.name, "txt": message.text,
-                  "reporter": conn.name, "reason": reason}  # fmt: skip
+        filed = self.store.report(conn.user_id, conn.name, message_id, reason, self._now_ms())
+        if filed is None:
+            return False
+        report_id, reports = filed
+        if reports > 1:
+            self._report_counts.counted(message_id, reports)
+            return True
+        report = {"id": report_id, "message_id": message_id, "name": message.name,
+                  "txt": message.text, "reporter": conn.name, "reason": reason,
+                  "reports": reports}  # fmt: skip
         self._tell_moderators("report_filed", report)
+        return True
+
+    def _limit_reports(self, conn: Connection) -> None:
+        now = self.chat.runtime.now()
+        try:
+            limiter = self.chat.limiter
+            limiter.check(f"report:{conn.user_id}", "report", self.report_rate, now)
+            limiter.check(f"report@{conn.address}", "report", self.report_rate_per_address, now)
+        except Refused as refused:
+            wait = refused.reason.rpartition("wait ")[2]
+            raise Refused(f"Too many reports: wait {wait}") from None
+
+    def _tell_report_count(self, message_id: int, reports: int) -> None:
+        self._tell_moderators("report_count", {"message_id": message_id, "reports": reports})
 
     def ignore(self, sid: str, name: str) -> str:
         """Ignore the user called `name`; return the name as shown."""

@@ -256,7 +256,12 @@ class ModerationStore(Protocol):
     def log(self, limit: int) -> list[dict[str, Any]]:
         """The audit log, newest first."""
 
-    def report(self, user_id: str, name: str, message_id: int, reason: str, ts: int) -> int: ...
+    def report(
+        self, user_id: str, name: str, message_id: int, reason: str, ts: int
+    ) -> tuple[int, int] | None:
+        """Stores a report: (its id, how many users have reported the message now), or None
+        (nothing stored) if this user has reported the message already."""
+
     def ignore(self, user_id: str, other_id: str) -> None: ...
     def unignore(self, user_id: str, other_id: str) -> None: ...
     def ignores(self, user_id: str, other_id: str) -> bool: ...

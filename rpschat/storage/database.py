@@ -52,7 +52,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -173,6 +173,9 @@ reports = Table(
     Column("name", String, nullable=False),
     Column("message_id", BigInteger, nullable=False),
     Column("reason", Text, nullable=False),
+    # one report per user and message; counted per message (domain/reports.py)
+    Index("ux_reports_user_message", "user_id", "message_id", unique=True),
+    Index("ix_reports_message", "message_id"),
 )
 
 ignores = Table(
@@ -259,7 +262,17 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     6: lambda conn: direct_messages.create(conn, checkfirst=True),
     7: lambda conn: _rekey_look_alikes(conn),
     8: lambda conn: [t.create(conn, checkfirst=True) for t in (roles, role_seeds)],
+    9: lambda conn: _one_report_per_user_and_message(conn),
 }
+
+
+def _one_report_per_user_and_message(conn: Connection) -> None:
+    """Repeated reports (one user, one message) kept once, the first; then the indexes."""
+    c = reports.c
+    first = select(func.min(c.id)).group_by(c.user_id, c.message_id)
+    conn.execute(reports.delete().where(c.id.not_in(first)))
+    for index in reports.indexes:
+        index.create(conn, checkfirst=True)
 
 
 def _rekey_look_alikes(conn: Connection) -> None:

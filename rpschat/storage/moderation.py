@@ -54,11 +54,14 @@ class MemoryModeration:
         with self._lock:
             return [dict(entry) for entry in reversed(self._log[-limit:])]
 
-    def report(self, user_id: str, name: str, message_id: int, reason: str, ts: int) -> int:
+    def report(self, user_id, name, message_id, reason, ts) -> tuple[int, int] | None:
         with self._lock:
+            of_message = [r for r in self._reports if r["message_id"] == message_id]
+            if any(r["user_id"] == user_id for r in of_message):
+                return None
             self._reports.append({"user_id": user_id, "name": name, "message_id": message_id,
                                   "reason": reason, "ts": ts})  # fmt: skip
-            return len(self._reports)
+            return len(self._reports), len(of_message) + 1
 
     def ignore(self, user_id: str, other_id: str) -> None:
         with self._lock:
@@ -117,11 +120,21 @@ class SqlModeration:
                        c.until_ms.label("until")).order_by(c.id.desc()).limit(limit)  # fmt: skip
         return self._db.read(lambda conn: [dict(r._mapping) for r in conn.execute(query)])
 
-    def report(self, user_id: str, name: str, message_id: int, reason: str, ts: int) -> int:
+    def report(self, user_id, name, message_id, reason, ts) -> tuple[int, int] | None:
         row = {"user_id": user_id, "name": name, "message_id": message_id, "reason": reason,
                "ts": ts}  # fmt: skip
-        statement = insert(reports).values(row).returning(reports.c.id)
-        return self._db.write(lambda conn: conn.execute(statement).scalar_one())
+        statement = (
+            self._db.insert(reports).values(row).on_conflict_do_nothing().returning(reports.c.id)
+        )
+        count = select(func.count()).where(reports.c.message_id == message_id)
+
+        def file(conn: Any) -> tuple[int, int] | None:
+            report_id = conn.execute(statement).scalar()
+            if report_id is None:  # this user reported it before
+                return None
+            return report_id, conn.execute(count).scalar_one()
+
+        return self._db.write(file)
 
     def ignore(self, user_id: str, other_id: str) -> None:
         insert_row = self._db.insert(ignores).values(user_id=user_id, ignored_user_id=other_id)

@@ -66,8 +66,8 @@ def mod_log(guard: ModerationService, sid: str, payload: Any) -> dict:
 def report(guard: ModerationService, sid: str, payload: Any) -> dict:
     obj = as_object(payload, '{id: 42, reason: "abuse"}')
     message_id = required_whole_number(obj, "id", ID_REFUSAL, 1)
-    guard.report(sid, message_id, string(obj, "reason", REASON_REFUSAL))  # required here
-    return {"ok": True}
+    filed = guard.report(sid, message_id, string(obj, "reason", REASON_REFUSAL))  # required
+    return {"ok": True} if filed else {"ok": True, "duplicate": True}
 
 
 def ignore(guard: ModerationService, sid: str, payload: Any) -> dict:

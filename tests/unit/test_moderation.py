@@ -4,7 +4,9 @@ import re
 
 import pytest
 
-from tests.unit.conftest import events
+from rpschat.domain.ratelimit import RateSpec
+from tests.unit.conftest import HeldClock, events
+from tests.unit.conftest import received as received_by
 from tests.unit.test_names import CHEAP, PASSWORD
 
 SHARED_STATES = ("memory", "redis")
@@ -151,6 +153,56 @@ def test_report_reaches_online_moderators(harness, mod):
         "error": "No such message.",
     }
     assert call(cyd, "report", {"id": sent["id"]})["error"].startswith("reason must be")
+
+
+def test_a_user_reports_a_message_once(harness, mod):
+    bea, _ = harness.join("Bea")
+    cyd, _ = harness.join("Cyd")
+    sent = call(bea, "message", {"msg": "abuse"})
+    assert call(cyd, "report", {"id": sent["id"], "reason": "insults"}) == {"ok": True}
+    again = call(cyd, "report", {"id": sent["id"], "reason": "still insults"})
+    assert again == {"ok": True, "duplicate": True}
+    assert len(events(mod, "report_filed")) == 1 and events(mod, "report_count") == []
+
+
+def test_a_muted_user_can_not_report(harness, mod):
+    bea, _ = harness.join("Bea")
+    sent = call(mod, "message", {"msg": "you are muted"})
+    assert call(mod, "mod_mute", {"name": "Bea", "minutes": 5})["ok"]
+    refused = call(bea, "report", {"id": sent["id"], "reason": "revenge"})
+    assert refused["ok"] is False and refused["error"].startswith("You are muted until ")
+
+
+def test_reports_are_rate_limited_per_user(harness_factory):
+    harness = harness_factory(**CHEAP, report_rate=RateSpec(2, 60.0))
+    harness.moderator("Mod")
+    bea, _ = harness.join("Bea")
+    ids = [call(bea, "message", {"msg": f"m{i}"})["id"] for i in range(3)]
+    cyd, _ = harness.join("Cyd")
+    assert [call(cyd, "report", {"id": i, "reason": "x"})["ok"] for i in ids[:2]] == [True] * 2
+    refused = call(cyd, "report", {"id": ids[2], "reason": "x"})
+    assert re.fullmatch(r"Too many reports: wait \d+\.\d s\.", refused["error"]), refused
+
+
+def test_moderators_hear_of_a_message_once_then_of_its_count(harness_factory):
+    """Ten reporters of one message: one report_filed, then report_count at most every 5 s
+    with the latest count (before: ten report_filed, a stream with no end)."""
+    harness = harness_factory(**CHEAP, report_rate_per_ip=None)
+    clock = HeldClock(harness.services.runtime)
+    mod = harness.moderator("Mod")
+    bea, _ = harness.join("Bea")
+    sent = call(bea, "message", {"msg": "spam"})
+    reporters = [harness.join(f"Guest{i}")[0] for i in range(10)]
+    for reporter in reporters:
+        assert call(reporter, "report", {"id": sent["id"], "reason": "spam"}) == {"ok": True}
+    received = [(name, data) for name, data in received_by(mod) if name.startswith("report")]
+    assert [name for name, _ in received] == ["report_filed", "report_count"]
+    assert received[0][1]["reports"] == 1 and received[1][1]["reports"] == 2
+    clock.advance(5.0)
+    assert events(mod, "report_count") == [{"message_id": sent["id"], "reports": 10}]
+    clock.advance(5.0)
+    assert events(mod, "report_count") == []
+    assert clock.pending() == []
 
 
 def test_ignore_refuses_their_challenges(harness, mod):

@@ -48,7 +48,11 @@ def test_audit_log_reports_and_ignores(opened):
     store.audit("Mod", "kick", "Cyd", None, None, 2_000)
     assert [(a["action"], a["target"]) for a in store.log(10)] == [("kick", "Cyd"), ("mute", "Bea")]
     assert [a["action"] for a in store.log(1)] == ["kick"]
-    assert store.report("u1", "Ada", 42, "insults", 3_000) >= 1
+    first = store.report("u1", "Ada", 42, "insults", 3_000)
+    assert first is not None and first[1] == 1
+    assert store.report("u1", "Ada", 42, "again", 3_001) is None  # once per user and message
+    assert store.report("u2", "Bea", 42, "insults", 3_002)[1] == 2
+    assert store.report("u2", "Bea", 43, "spam", 3_003)[1] == 1
     store.ignore("u1", "u2")
     store.ignore("u1", "u2")
     assert store.ignores("u1", "u2") and not store.ignores("u2", "u1")
@@ -62,4 +66,27 @@ def test_sanctions_survive_a_restart(sql_url):
     history.close()
     history = open_history(sql_url, ThreadingRuntime())
     assert SqlModeration(history.database).active("ban", 1, address="10.0.0.9").reason == "abuse"
+    history.close()
+
+
+def test_a_version_9_database_keeps_each_users_first_report_of_a_message(sql_url):
+    from sqlalchemy import create_engine, func, select
+
+    from rpschat.storage import database
+
+    open_history(sql_url, ThreadingRuntime()).close()
+    engine = create_engine(database.sqlalchemy_url(sql_url))
+    with engine.begin() as conn:
+        for index in database.reports.indexes:
+            index.drop(conn)
+        for ts in (1, 2, 3):
+            conn.execute(database.reports.insert().values(
+                ts=ts, user_id="u1", name="Ada", message_id=42, reason="x"))  # fmt: skip
+        conn.execute(database.schema_version.update().values(version=9))
+    engine.dispose()
+    history = open_history(sql_url, ThreadingRuntime())
+    with history.database.engine.connect() as conn:
+        assert conn.scalar(select(func.min(database.reports.c.ts))) == 1
+        assert conn.scalar(select(func.count()).select_from(database.reports)) == 1
+    assert SqlModeration(history.database).report("u1", "Ada", 42, "x", 4) is None
     history.close()

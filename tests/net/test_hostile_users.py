@@ -1,0 +1,85 @@
+"""Hostile users against reports, direct messages, ratings and mutes (issue 21), on a real
+server: SQLite, a moderator the operator designated, client addresses as a trusted proxy
+forwards them."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.net.test_moderators import flask_cli
+from tests.support.clients import ChatClient, unique
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.net
+
+PASSWORD = "correct horse"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    database_url = f"sqlite:///{tmp_path_factory.mktemp('hostile-users') / 'chat.db'}"
+    granted = flask_cli(database_url, "grant", "Mod", "--password-stdin", stdin=PASSWORD)
+    assert granted.returncode == 0, granted.stderr
+    env = {"DATABASE_URL": database_url, "PASSWORD_HASH_KIB": "64", "TRUST_PROXY": "1"}
+    with ServerProcess(env) as srv:
+        yield srv
+
+
+class Users:
+    """Clients of one test, each from the address given (as the trusted proxy says)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.made: list[ChatClient] = []
+
+    def connect(self, address: str = "198.51.100.1") -> ChatClient:
+        client = ChatClient(self.url, headers={"X-Forwarded-For": address})
+        self.made.append(client)
+        return client
+
+    def join(self, name: str, address: str = "198.51.100.1") -> ChatClient:
+        client = self.connect(address)
+        client.set_name(name)
+        return client
+
+    def log_in(self, name: str, password: str = PASSWORD, address: str = "198.51.100.1"):
+        client = self.connect(address)
+        ack = client.call("set_username", {"username": name, "password": password})
+        assert ack["ok"], ack
+        client.name, client.token = ack["username"], ack["token"]
+        return client
+
+    def close(self) -> None:
+        for client in self.made:
+            client.close()
+
+
+@pytest.fixture
+def users(server):
+    made = Users(server.url)
+    yield made
+    made.close()
+
+
+# ---- item 6: reports can't flood the moderators -------------------------------------------------
+
+
+def test_ten_guests_of_one_address_reporting_reach_a_moderator_as_one_report(users):
+    mod = users.log_in("Mod", address="192.0.2.1")
+    victim = users.join(unique("Bea"), address="192.0.2.2")
+    spam = victim.say("an ordinary message")["id"]
+    others = [victim.say(f"another one {i}")["id"] for i in range(3)]
+    guests = [users.join(unique("Guest"), address="203.0.113.66") for _ in range(10)]
+    acks = [guest.call("report", {"id": spam, "reason": "spam"}) for guest in guests]
+    acks += [guest.call("report", {"id": spam, "reason": "spam again"}) for guest in guests]
+    acks += [guests[0].call("report", {"id": i, "reason": "more"}) for i in others]
+    # one address: 20 reports a minute at most (REPORT_RATE_PER_IP), a guest's repeat changes
+    # nothing; each report is answered
+    assert all(ack["ok"] or ack["error"].startswith("Too many reports: wait ") for ack in acks)
+    victim.say("marker")
+    mod.wait_message("marker")
+    filed = mod.received("report_filed")
+    assert [r["message_id"] for r in filed].count(spam) == 1, filed
+    assert len(filed) <= 1 + len(others)
+    counts = mod.received("report_count")
+    assert len(counts) <= 2 and all(c["message_id"] == spam for c in counts), counts
