@@ -100,6 +100,9 @@ class Settings:
     login_rate_per_ip: RateSpec | None = RateSpec(20, 60.0)
     report_rate: RateSpec | None = RateSpec(5, 60.0)  # reports per user
     report_rate_per_ip: RateSpec | None = RateSpec(20, 60.0)  # reports per client address
+    dm_unread_on_login: int = 50  # unread DMs sent at a log-in (the rest: dm_unread)
+    dm_unread_max: int = 500  # unread DMs stored for one user (0: no cap)
+    dm_unread_per_sender: int = 50  # ... from one sender to one user (0: no cap)
     password_hash_kib: int = 65536  # Argon2id's memory per hash
     password_hash_concurrency: int = 2  # hashes at once (each takes password_hash_kib)
     password_hash_queue: int = 8  # password work waiting for a turn; more is refused
@@ -152,6 +155,9 @@ class Settings:
             login_rate_per_ip=_rate(env, "LOGIN_RATE_PER_IP", "20/60" if chat_rate else "0"),
             report_rate=_rate(env, "REPORT_RATE", "5/60" if chat_rate else "0"),
             report_rate_per_ip=_rate(env, "REPORT_RATE_PER_IP", "20/60" if chat_rate else "0"),
+            dm_unread_on_login=_int(env, "DM_UNREAD_ON_LOGIN", 50, minimum=1),
+            dm_unread_max=_int(env, "DM_UNREAD_MAX", 500),
+            dm_unread_per_sender=_int(env, "DM_UNREAD_PER_SENDER", 50),
             password_hash_kib=_int(env, "PASSWORD_HASH_KIB", 65536, minimum=64),
             password_hash_concurrency=_int(env, "PASSWORD_HASH_CONCURRENCY", 2, minimum=1),
             password_hash_queue=_int(env, "PASSWORD_HASH_QUEUE", 8),

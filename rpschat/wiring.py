@@ -10,7 +10,7 @@ from typing import Any
 from rpschat.cluster import ClusterKeeper
 from rpschat.config import Settings
 from rpschat.domain.chat import ChatLimits, ChatService
-from rpschat.domain.dms import DmService
+from rpschat.domain.dms import DmLimits, DmService
 from rpschat.domain.game.stores import KeyedLocks
 from rpschat.domain.games import GameService, GameSettings
 from rpschat.domain.moderation import ModerationService
@@ -156,7 +156,16 @@ def build_services(
         report_rate_per_address=settings.report_rate_per_ip,
     )
     chat.guard = moderation
-    chat.dms = DmService(chat, open_dms(history, runtime), shared_queue=shared is not None)
+    chat.dms = DmService(
+        chat,
+        open_dms(history, runtime),
+        shared_queue=shared is not None,
+        limits=DmLimits(
+            unread_on_log_in=settings.dm_unread_on_login,
+            unread_per_recipient=settings.dm_unread_max or None,
+            unread_per_sender=settings.dm_unread_per_sender or None,
+        ),
+    )
     keeper = None
     if shared is not None:
         keeper = ClusterKeeper(shared, chat, runtime, games)

@@ -2,12 +2,21 @@
 of both (the sender's own excepted), to an offline claimed name at its next log-in, and
 replayed exactly once after a resume (docs/protocol.md, "Direct messages").
 
-Delivery. Each user's connections are in the room `dm:<user_id>`, which a connection joins only
-once it has been sent what it missed (a resume's replay, or the unread messages of a log-in):
-the same watermark as the lobby's replay (ChatService._replay). `watermark` is the highest DM id
-this node has delivered to its sockets (with Redis, reported by the message queue for DMs sent
-from any node); what was stored up to it is sent from storage, and the room is joined without a
-yield in between, so each message comes either from storage or live, once.
+Delivery. Each user's connections are in the room `dm:<user_id>`. A resume with a cursor joins
+it only once it has been sent what it missed: the same watermark as the lobby's replay
+(ChatService._replay). `watermark` is the highest DM id this node has delivered to its sockets
+(with Redis, reported by the message queue for DMs sent from any node); what was stored up to it
+is sent from storage, and the room is joined without a yield in between, so each message comes
+either from storage or live, once.
+
+Unread. A DM to a user with no connection is stored unread. A log-in (or a resume without a
+cursor) joins the room, then gets the newest unread DMs, at most `unread_per_sender_on_log_in`
+of each sender and `unread_on_log_in` in all, and a summary with the true count and each
+sender's (`dm_unread_summary`); exactly those become read. The rest stay unread until fetched
+(`dm_unread`, or `dm_history` with the sender). Before (issue 21): the oldest 1,000 or one
+answer's worth were sent and every unread DM marked read, so 160 junk DMs buried a friend's, for
+good. Storage keeps at most `unread_per_recipient` unread DMs for a user and `unread_per_sender`
+from one sender to it (refused beyond, issue 21 item 13).
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from rpschat.domain.chat import (
     wire_bytes,
 )
 from rpschat.domain.errors import Refused
-from rpschat.domain.ports import DirectMessage, DmStore
+from rpschat.domain.ports import DirectMessage, DmStore, UnreadCapReached, UnreadCaps
 from rpschat.domain.text import clean_client_id, clean_message, clean_name
 
 log = logging.getLogger("rpschat.dms")
@@ -36,14 +45,28 @@ LIMIT_REFUSAL = f"limit must be a whole number from 1 to {MAX_PAGE}."
 MAX_NAME_ECHO = 32
 
 
+MAX_SENDERS_LISTED = 50  # senders a dm_unread_summary names, those with the newest first
+
+
 def dm_room(user_id: str) -> str:
     return f"dm:{user_id}"
+
+
+@dataclass(frozen=True)
+class DmLimits:
+    unread_on_log_in: int = 50  # DM_UNREAD_ON_LOGIN: unread DMs sent at a log-in
+    unread_per_sender_on_log_in: int = 10  # of them, from one sender at most
+    # stored unread DMs, per recipient (DM_UNREAD_MAX) and per sender and recipient
+    # (DM_UNREAD_PER_SENDER); None: no cap
+    unread_per_recipient: int | None = 500
+    unread_per_sender: int | None = 50
 
 
 @dataclass
 class DmService:
     chat: ChatService
     store: DmStore
+    limits: DmLimits = field(default_factory=DmLimits)
     # With a message queue (Redis) the watermark moves when a DM comes back from the queue,
     # not when this node sends it: it counts deliveries to this node's sockets.
     shared_queue: bool = False
@@ -61,7 +84,7 @@ class DmService:
         text = clean_message(text, chat.limits.max_message_chars)
         client_id = clean_client_id(client_id)
         chat.limit(conn, "chat")  # the chat's limit (and a muted user's refusal)
-        recipient_id, recipient, connected = self._recipient(to.strip())
+        recipient_id, recipient, connected = self._recipient(to.strip(), conn.user_id)
         if recipient_id == conn.user_id:
             raise Refused("You can't send a direct message to yourself.")
         guard = chat.guard
@@ -80,21 +103,73 @@ class DmService:
         if not 1 <= limit <= MAX_PAGE:
             raise Refused(LIMIT_REFUSAL)
         chat.limit(conn, "other")
-        other_id, _, _ = self._recipient(other.strip())
         user_id = conn.user_id
+        other_id = self._correspondent(other.strip(), user_id)
 
         def page() -> MessagePage:  # only the caller's own conversation: (caller, other)
             messages, has_more = self.store.conversation(user_id, other_id, before, limit)
             wire, cut = chat.fit_answer([m.to_wire() for m in messages], keep_newest=True)
+            shown = {item["id"] for item in wire}
+            self._read(user_id, [m for m in messages if m.id in shown])
             return MessagePage(wire, has_more or cut)
 
         return page
 
+    def dm_unread(self, sid: str, sender: str | None, limit: int | None) -> Callable[[], dict]:
+        """Check now; the returned part sends the caller's newest unread DMs (of `sender`, a
+        name, if given), which become read: {messages (oldest first), unread (left)}."""
+        chat = self.chat
+        conn = chat.named(sid)
+        limit = 50 if limit is None else limit
+        if not 1 <= limit <= MAX_PAGE:
+            raise Refused(LIMIT_REFUSAL)
+        chat.limit(conn, "other")
+        user_id = conn.user_id
+        sender_id = None if sender is None else self._correspondent(sender.strip(), user_id)
+
+        def page() -> dict:
+            newest = self.store.unread_newest(user_id, limit, sender_id=sender_id)
+            wire, _ = chat.fit_answer([m.to_wire() for m in newest], keep_newest=False)
+            self._read(user_id, newest[: len(wire)])
+            left, _ = self.store.unread_senders(user_id, 0)
+            return {"messages": wire[::-1], "unread": left}
+
+        return page
+
+    def _read(self, user_id: str, delivered: list[DirectMessage]) -> None:
+        """The unread ones among DMs delivered to `user_id` are read now."""
+        unread = [m.id for m in delivered if m.unread and m.recipient_id == user_id]
+        if unread:
+            self.store.mark_read(user_id, unread)
+
     # ---- sending -----------------------------------------------------------------------------
 
-    def _recipient(self, wanted: str) -> tuple[str, str, bool]:
+    def _recipient(self, wanted: str, caller_id: str) -> tuple[str, str, bool]:
         """(user id, name, connected) of the user called `wanted`: online (possibly in its
-        grace period, not connected), or a claimed name."""
+        grace period, not connected), or a claimed name. A guest who sent the caller DMs and
+        has left is refused saying so."""
+        try:
+            return self._find(wanted)
+        except Refused:
+            if self.store.sender_named(caller_id, wanted) is not None:
+                raise Refused(
+                    f"{wanted[:MAX_NAME_ECHO]} was a guest and has left: nobody can send them "
+                    f"messages any more."
+                ) from None
+            raise
+
+    def _correspondent(self, wanted: str, caller_id: str) -> str:
+        """The user id of `wanted`: online, claimed, or a guest who sent the caller DMs under
+        that name and has left (its conversation and unread DMs can still be read)."""
+        try:
+            return self._find(wanted)[0]
+        except Refused:
+            sender_id = self.store.sender_named(caller_id, wanted)
+            if sender_id is None:
+                raise
+            return sender_id
+
+    def _find(self, wanted: str) -> tuple[str, str, bool]:
         try:
             name = clean_name(wanted)
         except Refused:
@@ -121,10 +196,15 @@ class DmService:
     ) -> Stored:
         # One DM at a time per node: ids are given in commit order, and sent in that order, so
         # the watermark never passes a DM still on its way (see the module's docstring).
+        caps = UnreadCaps(self.limits.unread_per_recipient, self.limits.unread_per_sender)
         with self._send_lock:
-            message, duplicate = self.store.append(
-                conn.user_id, conn.name, recipient_id, recipient, text, client_id, not connected
-            )
+            try:
+                message, duplicate = self.store.append(
+                    conn.user_id, conn.name, recipient_id, recipient, text, client_id,
+                    not connected, caps,
+                )  # fmt: skip
+            except UnreadCapReached as full:
+                raise _inbox_full(recipient, full) from None
             if not duplicate:
                 self._deliver(message, skip_sid=conn.sid)
         return Stored(message.id, message.ts, duplicate)
@@ -150,11 +230,37 @@ class DmService:
         if new_user:
             self.chat.outbox.join(sid, dm_room(user_id))
             return
-        if dm_last_id is not None:
-            self._catch_up(sid, user_id, dm_last_id, self.store.since, {"replayed": True})
-        else:
-            self._catch_up(sid, user_id, 0, self.store.unread, {"unread": True})
-        self.store.mark_read(user_id)  # from now on the room delivers everything
+        if dm_last_id is None:
+            self.chat.outbox.join(sid, dm_room(user_id))  # from now on they come live
+            self._send_unread(sid, user_id)
+            return
+        replayed_through = self._catch_up(
+            sid, user_id, dm_last_id, self.store.since, {"replayed": True}
+        )
+        self.store.mark_read_through(user_id, replayed_through)
+
+    def _send_unread(self, sid: str, user_id: str) -> None:
+        """The newest unread DMs, a few of each sender's, then the true counts; only those
+        sent become read."""
+        total, senders = self.store.unread_senders(user_id, MAX_SENDERS_LISTED)
+        if not total:
+            return
+        limits = self.limits
+        newest = self.store.unread_newest(
+            user_id, limits.unread_on_log_in, per_sender=limits.unread_per_sender_on_log_in
+        )
+        wire, _ = self.chat.fit_answer(
+            [{**m.to_wire(), "unread": True} for m in newest], keep_newest=False
+        )  # newest first: the first ones are kept
+        for item in wire:
+            self.chat.outbox.emit("dm", item, to=sid)
+        self._read(user_id, newest[: len(wire)])
+        summary = {
+            "unread": total,
+            "delivered": len(wire),
+            "senders": [{"name": s.sender, "unread": s.count} for s in senders],
+        }
+        self.chat.outbox.emit("dm_unread_summary", summary, to=sid)
 
     def detach(self, sid: str, user_id: str) -> None:
         self.chat.outbox.leave(sid, dm_room(user_id))
@@ -166,7 +272,9 @@ class DmService:
         after: int,
         fetch: Callable[[str, int, int], list[DirectMessage]],
         mark: dict[str, bool],
-    ) -> None:
+    ) -> int:
+        """Sends what `fetch` finds after `after` up to the watermark, then joins the room;
+        returns the id through which the connection has everything."""
         outbox = self.chat.outbox
         budget = self.chat.limits.max_answer_bytes
         sent = sent_bytes = 0
@@ -193,4 +301,12 @@ class DmService:
                 if cut_after is not None:
                     outbox.emit("dm_replay_truncated", {"dm_last_id": cut_after}, to=sid)
                 outbox.join(sid, dm_room(user_id))
-                return
+                return after if cut_after is None else cut_after
+
+
+def _inbox_full(recipient: str, full: UnreadCapReached) -> Refused:
+    if full.per_sender:
+        return Refused(
+            f"{recipient} has not read your last {full.cap} messages yet: wait until they have."
+        )
+    return Refused(f"{recipient} has too many unread messages: wait until they have read some.")

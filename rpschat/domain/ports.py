@@ -422,6 +422,34 @@ class DirectMessage:
                 "ts": self.ts}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class UnreadCaps:
+    """How many unread DMs storage keeps for one recipient, and from one sender to it."""
+
+    per_recipient: int | None = None
+    per_sender: int | None = None
+
+
+class UnreadCapReached(Exception):
+    """Raised by `DmStore.append`: the recipient holds as many unread DMs as `UnreadCaps`
+    allow (`per_sender`: from this sender)."""
+
+    def __init__(self, per_sender: bool, cap: int):
+        super().__init__("per sender" if per_sender else "per recipient")
+        self.per_sender = per_sender
+        self.cap = cap
+
+
+@dataclass(frozen=True)
+class UnreadSender:
+    """Who sent a user unread DMs: the sender's latest name, how many, the newest one's id."""
+
+    sender_id: str
+    sender: str
+    count: int
+    newest_id: int
+
+
 class DmStore(Protocol):
     def append(
         self,
@@ -432,9 +460,11 @@ class DmStore(Protocol):
         text: str,
         client_id: str | None,
         unread: bool,
+        caps: UnreadCaps | None = None,
     ) -> tuple[DirectMessage, bool]:
         """Stores it and returns once committed: (message, duplicate). A known (sender_id,
-        client_id) returns the stored message with duplicate=True. Ids grow in commit order."""
+        client_id) returns the stored message with duplicate=True. Ids grow in commit order.
+        An unread one is refused (`UnreadCapReached`, nothing stored) beyond `caps`."""
         ...
 
     def conversation(
@@ -447,12 +477,26 @@ class DmStore(Protocol):
         """Sent or received by the user, id > after_id, oldest first (a resume's replay)."""
         ...
 
-    def unread(self, user_id: str, after_id: int, limit: int) -> list[DirectMessage]:
-        """Received while offline and not delivered yet, id > after_id, oldest first."""
+    def unread_senders(self, user_id: str, limit: int) -> tuple[int, list[UnreadSender]]:
+        """How many unread DMs the user has, and from whom: the `limit` senders with the
+        newest, newest first."""
         ...
 
-    def mark_read(self, user_id: str) -> None:
-        """Every unread message to the user has been delivered."""
+    def unread_newest(
+        self, user_id: str, limit: int, per_sender: int | None = None, sender_id: str | None = None
+    ) -> list[DirectMessage]:
+        """The user's newest unread DMs, newest first: at most `per_sender` of each sender,
+        or only `sender_id`'s."""
+        ...
+
+    def mark_read(self, user_id: str, ids: list[int]) -> None:
+        """These DMs to the user have been delivered (the others stay unread)."""
+
+    def mark_read_through(self, user_id: str, last_id: int) -> None:
+        """Every DM to the user up to `last_id` has been delivered (a resume's replay)."""
+
+    def sender_named(self, recipient_id: str, name: str) -> str | None:
+        """The user who last sent `recipient_id` a DM under the name `name`, if any."""
 
 
 # ---------------------------------------------------------------- game history

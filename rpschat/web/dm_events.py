@@ -43,3 +43,16 @@ def dm_history(dms: DmService, sid: str, payload: Any) -> Callable[[], dict]:
     limit = optional_whole_number(obj, "limit", LIMIT_REFUSAL)  # its range: the domain's
     read = dms.dm_history(sid, other, before, limit)
     return lambda: page_ack(read())
+
+
+DM_UNREAD_SHAPE = '{from: "Bea", limit: 50}'
+
+
+def dm_unread(dms: DmService, sid: str, payload: Any) -> Callable[[], dict]:
+    obj = payload if isinstance(payload, dict) else {}  # any payload: everyone's, the default
+    sender = obj.get("from")
+    if sender is not None and (not isinstance(sender, str) or not sender.strip()):
+        raise Refused(f"Send an object like {DM_UNREAD_SHAPE}.")
+    limit = optional_whole_number(obj, "limit", LIMIT_REFUSAL)  # its range: the domain's
+    read = dms.dm_unread(sid, sender, limit)
+    return lambda: {"ok": True, **read()}

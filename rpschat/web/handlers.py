@@ -110,6 +110,7 @@ def register_handlers(
     if dms is not None:  # docs/protocol.md, "Direct messages": answered once committed
         declare_stored("dm", partial(dm_events.dm, dms))
         declare_stored("dm_history", partial(dm_events.dm_history, dms))
+        declare_stored("dm_unread", partial(dm_events.dm_unread, dms))
     guard = chat.guard
     if guard is not None:  # docs/protocol.md, "Moderation"
         declare("mod_delete", partial(moderation_events.mod_delete, guard))

@@ -9,6 +9,7 @@ import pytest
 from tests.net.test_moderators import flask_cli
 from tests.support.clients import ChatClient, unique
 from tests.support.server import ServerProcess
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.net
 
@@ -20,7 +21,13 @@ def server(tmp_path_factory):
     database_url = f"sqlite:///{tmp_path_factory.mktemp('hostile-users') / 'chat.db'}"
     granted = flask_cli(database_url, "grant", "Mod", "--password-stdin", stdin=PASSWORD)
     assert granted.returncode == 0, granted.stderr
-    env = {"DATABASE_URL": database_url, "PASSWORD_HASH_KIB": "64", "TRUST_PROXY": "1"}
+    env = {
+        "DATABASE_URL": database_url,
+        "PASSWORD_HASH_KIB": "64",
+        "TRUST_PROXY": "1",
+        "RATE_LIMIT": "100/10",  # bursts of 100 DMs: the junk below is sent at once
+        "DM_UNREAD_PER_SENDER": "40",
+    }
     with ServerProcess(env) as srv:
         yield srv
 
@@ -83,3 +90,57 @@ def test_ten_guests_of_one_address_reporting_reach_a_moderator_as_one_report(use
     assert len(filed) <= 1 + len(others)
     counts = mod.received("report_count")
     assert len(counts) <= 2 and all(c["message_id"] == spam for c in counts), counts
+
+
+# ---- items 7 and 13: offline DMs can't be buried, nor pile up ------------------------------------
+
+
+def test_junk_dms_do_not_bury_a_friends_and_the_rest_can_be_fetched(users):
+    name = unique("Ada")
+    ada = users.join(name, address="192.0.2.10")
+    assert ada.call("claim_name", {"password": PASSWORD})["ok"]
+    ada.disconnect()
+    junk = " ".join(["junk"] * 399)  # 2,000 characters: 160 of them outgrow one answer
+    spammers = [users.join(unique("Spam"), address=f"203.0.113.{n}") for n in range(5)]
+    sent = []
+    for spammer in spammers:
+        acks = spammer.call_all("dm", [{"to": name, "text": junk}] * 40, timeout=60)
+        assert all(ack["ok"] for ack in acks), acks
+        sent += [ack["id"] for ack in acks]
+    over = spammers[0].call("dm", {"to": name, "text": "one more"})
+    assert over == {
+        "ok": False,
+        "error": f"{name} has not read your last 40 messages yet: wait until they have.",
+    }
+    guest = users.join(unique("Gus"), address="198.51.100.7")
+    friend = users.join(unique("Friend"), address="198.51.100.8")
+    assert guest.call("dm", {"to": name, "text": "hi from a guest"})["ok"]
+    kept = friend.call("dm", {"to": name, "text": "lunch at one?"})
+    assert kept["ok"]
+    guest.disconnect()
+
+    back = users.log_in(name, address="192.0.2.10")
+    summary = back.wait_for("dm_unread_summary")
+    delivered = back.received("dm")
+    assert kept["id"] in [m["id"] for m in delivered]
+    assert summary["unread"] == 202 and summary["delivered"] == len(delivered) <= 50
+    seen = {m["id"] for m in delivered}
+    while True:
+        page = back.call("dm_unread", {"limit": 100})
+        assert page["ok"], page
+        if not page["messages"]:
+            break
+        seen |= {m["id"] for m in page["messages"]}
+    assert page["unread"] == 0 and len(seen) == 202 and set(sent) <= seen
+
+    gone = eventually(  # once the guest has left for good (its grace period over)
+        lambda: (
+            (ack := back.call("dm", {"to": guest.name, "text": "hello?"}))["ok"] is False and ack
+        ),
+        20,
+        "the guest gone",
+    )
+    assert gone == {
+        "ok": False,
+        "error": f"{guest.name} was a guest and has left: nobody can send them messages any more.",
+    }

@@ -47,8 +47,8 @@ class Store:
             hook()
         return found
 
-    def mark_read(self, user_id):
-        pass
+    def mark_read_through(self, user_id, last_id):
+        self.read_through = last_id
 
 
 def service(store: Store, outbox: Outbox) -> DmService:

@@ -49,16 +49,57 @@ def test_since_has_sent_and_received_in_order(store):
     assert [m.id for m in store.since("a", 0, 1)] == [one.id]
 
 
-def test_unread_until_marked_read(store):
+def test_unread_until_marked_read_the_ones_delivered_only(store):
     add(store, "b", "a", "seen", unread=False)
     one = add(store, "b", "a", "u1", unread=True)[0]
     add(store, "a", "b", "sent by a", unread=True)
     two = add(store, "c", "a", "u2", unread=True)[0]
-    assert [m.id for m in store.unread("a", 0, 10)] == [one.id, two.id]
-    assert all(m.unread for m in store.unread("a", 0, 10))
-    store.mark_read("a")
-    assert store.unread("a", 0, 10) == []
-    assert len(store.unread("b", 0, 10)) == 1
+    three = add(store, "b", "a", "u3", unread=True)[0]
+    assert [m.id for m in store.unread_newest("a", 10)] == [three.id, two.id, one.id]
+    assert all(m.unread for m in store.unread_newest("a", 10))
+    total, senders = store.unread_senders("a", 10)
+    assert total == 3
+    assert [(s.sender_id, s.sender, s.count, s.newest_id) for s in senders] == [
+        ("b", "B", 2, three.id),
+        ("c", "C", 1, two.id),
+    ]
+    assert [m.id for m in store.unread_newest("a", 10, per_sender=1)] == [three.id, two.id]
+    assert [m.id for m in store.unread_newest("a", 10, sender_id="b")] == [three.id, one.id]
+    store.mark_read("a", [three.id])
+    assert [m.id for m in store.unread_newest("a", 10)] == [two.id, one.id]
+    store.mark_read_through("a", two.id)
+    assert store.unread_newest("a", 10) == [] and store.unread_senders("a", 10) == (0, [])
+    assert len(store.unread_newest("b", 10)) == 1
+
+
+def test_unread_dms_are_capped_per_recipient_and_per_sender(store):
+    from rpschat.domain.ports import UnreadCapReached, UnreadCaps
+
+    caps = UnreadCaps(per_recipient=3, per_sender=2)
+
+    def unread(sender, text, client_id=None):
+        return store.append(sender, sender, "a", "A", text, client_id, True, caps)
+
+    unread("b", "1", client_id="c1")
+    unread("b", "2")
+    with pytest.raises(UnreadCapReached) as refused:
+        unread("b", "3")
+    assert refused.value.per_sender and refused.value.cap == 2
+    assert unread("b", "1 again", client_id="c1")[1] is True  # a resend is answered first
+    unread("c", "4")
+    with pytest.raises(UnreadCapReached) as refused:
+        unread("d", "5")
+    assert not refused.value.per_sender and refused.value.cap == 3
+    assert store.append("d", "d", "a", "A", "read live", None, False, caps)[1] is False
+    store.mark_read_through("a", 10**6)
+    unread("b", "once read, room again")
+
+
+def test_the_sender_of_a_name(store):
+    add(store, "g1", "a", "from a guest")
+    assert store.sender_named("a", "G1") == "g1"
+    assert store.sender_named("a", "g1") is None  # the name as it was shown
+    assert store.sender_named("b", "G1") is None
 
 
 def test_dms_survive_a_restart(sql_url):
@@ -66,5 +107,5 @@ def test_dms_survive_a_restart(sql_url):
     sent, _ = add(open_dms(history, ThreadingRuntime()), "a", "b", "kept", unread=True)
     history.close()
     history = open_history(sql_url, ThreadingRuntime())
-    assert open_dms(history, ThreadingRuntime()).unread("b", 0, 10) == [sent]
+    assert open_dms(history, ThreadingRuntime()).unread_newest("b", 10) == [sent]
     history.close()

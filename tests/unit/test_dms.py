@@ -123,11 +123,14 @@ def test_an_offline_claimed_name_gets_its_dms_unread_at_its_next_log_in(harness)
     second = send(bea, "ada", "second")
     assert first["ok"] and second["ok"]
     back, _ = log_in(harness, "Ada")
-    unread = events(back, "dm")
+    got = received(back)
+    unread = [data for name, data in got if name == "dm"]
     assert [(m["id"], m["text"], m.get("unread")) for m in unread] == [
+        (second["id"], "second", True),  # newest first
         (first["id"], "first", True),
-        (second["id"], "second", True),
     ]
+    summary = {"unread": 2, "delivered": 2, "senders": [{"name": "Bea", "unread": 2}]}
+    assert [data for name, data in got if name == "dm_unread_summary"] == [summary]
     back.disconnect()
     again, _ = log_in(harness, "Ada")
     assert events(again, "dm") == []  # delivered once
@@ -330,3 +333,114 @@ def test_any_interleaving_of_dms_drops_and_resumes_delivers_each_dm_once(actions
         assert received == to_ada  # all of them, once each, in order
     finally:
         harness.close()
+
+
+# ---- issue 21, items 7 and 13: unread DMs can't be buried, nor pile up --------------------------
+
+
+def unread_events(client):
+    got = received(client)
+    return (
+        [data for name, data in got if name == "dm"],
+        [data for name, data in got if name == "dm_unread_summary"],
+    )
+
+
+def test_junk_dms_do_not_bury_a_friends_and_nothing_undelivered_is_marked_read(harness_factory):
+    """Before: the oldest unread came first, as many as fit, and every unread DM was marked
+    read: 160 junk DMs then a friend's, and the friend's was never shown."""
+    harness = harness_factory(password_hash_kib=64, dm_unread_on_login=20, chat_rate=None)
+    ada, _ = claimed(harness, "Ada")
+    ada.disconnect()
+    friend, _ = harness.join("Friend")
+    spammers = [harness.join(f"Spam{n}")[0] for n in range(3)]
+    junk = [send(spammer, "Ada", f"junk {i}")["id"] for spammer in spammers for i in range(20)]
+    kept = send(friend, "Ada", "lunch at one?")
+    more_junk = [send(spammers[0], "Ada", f"late junk {i}")["id"] for i in range(10)]
+    back, _ = log_in(harness, "Ada")
+    delivered, [summary] = unread_events(back)
+    assert kept["id"] in [m["id"] for m in delivered]
+    assert len(delivered) == 20 and [m["id"] for m in delivered] == sorted(
+        (m["id"] for m in delivered), reverse=True
+    )  # newest first
+    assert summary["unread"] == 71 and summary["delivered"] == 20
+    assert {s["name"]: s["unread"] for s in summary["senders"]} == {
+        "Spam0": 30, "Spam1": 20, "Spam2": 20, "Friend": 1,
+    }  # fmt: skip
+    seen = {m["id"] for m in delivered}
+    while True:  # the rest, page by page: none lost, none twice
+        page = back.emit("dm_unread", {"limit": 25}, callback=True)
+        assert page["ok"] and not seen & {m["id"] for m in page["messages"]}
+        seen |= {m["id"] for m in page["messages"]}
+        if not page["messages"]:
+            break
+    assert page["unread"] == 0 and seen == {*junk, *more_junk, kept["id"]}
+
+
+def test_unread_dms_left_at_a_log_in_come_at_the_next_one(harness_factory):
+    harness = harness_factory(password_hash_kib=64, dm_unread_on_login=2, chat_rate=None)
+    ada, _ = claimed(harness, "Ada")
+    ada.disconnect()
+    bea, _ = harness.join("Bea")
+    ids = [send(bea, "Ada", f"m{i}")["id"] for i in range(3)]
+    first, _ = log_in(harness, "Ada")
+    assert [m["id"] for m in unread_events(first)[0]] == [ids[2], ids[1]]
+    first.disconnect()
+    second, _ = log_in(harness, "Ada")
+    delivered, [summary] = unread_events(second)
+    assert [m["id"] for m in delivered] == [ids[0]] and summary["unread"] == 1
+
+
+def test_a_replay_cut_short_leaves_the_rest_unread(harness_factory):
+    harness = harness_factory(password_hash_kib=64, max_backlog_bytes=64 * 1024, chat_rate=None)
+    ada, ada_ack = claimed(harness, "Ada")
+    bea, _ = harness.join("Bea")
+    harness.drop(ada)  # in her grace period: DMs to her are kept unread
+    ids = [send(bea, "Ada", f"{i} " + "x" * 1900)["id"] for i in range(20)]
+    back = harness.client(auth={"token": ada_ack["token"], "dm_last_id": 0})
+    got = received(back)
+    replayed = [data["id"] for name, data in got if name == "dm"]
+    [(_, cut)] = [(name, data) for name, data in got if name == "dm_replay_truncated"]
+    assert replayed == ids[: len(replayed)] and cut == {"dm_last_id": replayed[-1]}
+    other, _ = log_in(harness, "Ada")  # another device, no cursor: the rest, as unread
+    delivered, [summary] = unread_events(other)
+    assert summary["unread"] == len(ids) - len(replayed)
+    assert {m["id"] for m in delivered} <= set(ids[len(replayed) :])
+
+
+def test_a_dm_to_a_guest_sender_who_left_is_refused_saying_so(harness):
+    ada, _ = claimed(harness, "Ada")
+    gus, _ = harness.join("Gus")
+    bea, _ = claimed(harness, "Bea")
+    assert send(gus, "Ada", "hi from a guest")["ok"]
+    assert send(bea, "Ada", "hi from a claimed name")["ok"]
+    gus.disconnect()
+    bea.disconnect()
+    assert send(ada, "Gus", "hello?") == refusal(
+        "Gus was a guest and has left: nobody can send them messages any more."
+    )
+    assert send(ada, "Bea", "a claimed name reads it at its next log-in")["ok"]
+    assert send(ada, "Nobody", "hi") == refusal("Nobody is not online.")
+    page = ada.emit("dm_history", {"with": "Gus"}, callback=True)  # still readable
+    assert [m["text"] for m in page["messages"]] == ["hi from a guest"]
+
+
+def test_unread_dms_are_capped_per_sender_and_per_recipient(harness_factory):
+    harness = harness_factory(
+        password_hash_kib=64, dm_unread_per_sender=3, dm_unread_max=5, chat_rate=None
+    )
+    ada, _ = claimed(harness, "Ada")
+    ada.disconnect()
+    bea, _ = harness.join("Bea")
+    cyd, _ = harness.join("Cyd")
+    assert all(send(bea, "Ada", f"b{i}")["ok"] for i in range(3))
+    assert send(bea, "Ada", "b3") == refusal(
+        "Ada has not read your last 3 messages yet: wait until they have."
+    )
+    assert all(send(cyd, "Ada", f"c{i}")["ok"] for i in range(2))
+    assert send(cyd, "Ada", "c2") == refusal(
+        "Ada has too many unread messages: wait until they have read some."
+    )
+    back, _ = log_in(harness, "Ada")  # read: room again
+    back.disconnect()
+    assert send(bea, "Ada", "again")["ok"]
