@@ -34,7 +34,7 @@ from rpschat.domain.chat import (
     Stored,
     wire_bytes,
 )
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.ports import DirectMessage, DmStore, UnreadCapReached, UnreadCaps
 from rpschat.domain.text import clean_client_id, clean_message, clean_name
 
@@ -50,6 +50,14 @@ MAX_SENDERS_LISTED = 50  # senders a dm_unread_summary names, those with the new
 
 def dm_room(user_id: str) -> str:
     return f"dm:{user_id}"
+
+
+@dataclass(frozen=True)
+class UnreadPage:
+    """A page of unread DMs as sent on the wire, oldest first, and how many are left."""
+
+    messages: list[dict]
+    unread: int
 
 
 @dataclass(frozen=True)
@@ -86,10 +94,10 @@ class DmService:
         chat.limit(conn, "chat")  # the chat's limit (and a muted user's refusal)
         recipient_id, recipient, connected = self._recipient(to.strip(), conn.user_id)
         if recipient_id == conn.user_id:
-            raise Refused("You can't send a direct message to yourself.")
+            raise Refused(Code.SELF_TARGET, "You can't send a direct message to yourself.")
         guard = chat.guard
         if guard is not None and guard.ignores(recipient_id, conn.user_id):
-            raise Refused(f"{recipient} does not take your messages.")
+            raise Refused(Code.IGNORED, f"{recipient} does not take your messages.")
         return lambda: self._send(conn, recipient_id, recipient, connected, text, client_id)
 
     def dm_history(
@@ -101,7 +109,7 @@ class DmService:
         conn = chat.named(sid)
         limit = 50 if limit is None else limit
         if not 1 <= limit <= MAX_PAGE:
-            raise Refused(LIMIT_REFUSAL)
+            raise Refused(Code.BAD_REQUEST, LIMIT_REFUSAL, field="limit")
         chat.limit(conn, "other")
         user_id = conn.user_id
         other_id = self._correspondent(other.strip(), user_id)
@@ -115,24 +123,26 @@ class DmService:
 
         return page
 
-    def dm_unread(self, sid: str, sender: str | None, limit: int | None) -> Callable[[], dict]:
-        """Check now; the returned part sends the caller's newest unread DMs (of `sender`, a
-        name, if given), which become read: {messages (oldest first), unread (left)}."""
+    def dm_unread(
+        self, sid: str, sender: str | None, limit: int | None
+    ) -> Callable[[], UnreadPage]:
+        """Check now; the returned part reads the caller's newest unread DMs (of `sender`, a
+        name, if given), which become read."""
         chat = self.chat
         conn = chat.named(sid)
         limit = 50 if limit is None else limit
         if not 1 <= limit <= MAX_PAGE:
-            raise Refused(LIMIT_REFUSAL)
+            raise Refused(Code.BAD_REQUEST, LIMIT_REFUSAL, field="limit")
         chat.limit(conn, "other")
         user_id = conn.user_id
         sender_id = None if sender is None else self._correspondent(sender.strip(), user_id)
 
-        def page() -> dict:
+        def page() -> UnreadPage:
             newest = self.store.unread_newest(user_id, limit, sender_id=sender_id)
             wire, _ = chat.fit_answer([m.to_wire() for m in newest], keep_newest=False)
             self._read(user_id, newest[: len(wire)])
             left, _ = self.store.unread_senders(user_id, 0)
-            return {"messages": wire[::-1], "unread": left}
+            return UnreadPage(wire[::-1], left)
 
         return page
 
@@ -153,8 +163,9 @@ class DmService:
         except Refused:
             if self.store.sender_named(caller_id, wanted) is not None:
                 raise Refused(
+                    Code.GUEST_LEFT,
                     f"{wanted[:MAX_NAME_ECHO]} was a guest and has left: nobody can send them "
-                    f"messages any more."
+                    f"messages any more.",
                 ) from None
             raise
 
@@ -173,7 +184,7 @@ class DmService:
         try:
             name = clean_name(wanted)
         except Refused:
-            raise Refused(f"{wanted[:MAX_NAME_ECHO]} is not online.") from None
+            raise Refused(Code.NOT_ONLINE, f"{wanted[:MAX_NAME_ECHO]} is not online.") from None
         directory = self.chat.directory
         user_id = directory.user_of(name)
         held = directory.name_of(user_id) if user_id else None
@@ -183,7 +194,7 @@ class DmService:
         account = accounts.get(self.chat.names.key(name)) if accounts is not None else None
         if account is not None:  # offline, or online under a look-alike spelling
             return account.user_id, account.name, directory.sid_of(account.user_id) is not None
-        raise Refused(f"{name[:MAX_NAME_ECHO]} is not online.")
+        raise Refused(Code.NOT_ONLINE, f"{name[:MAX_NAME_ECHO]} is not online.")
 
     def _send(
         self,
@@ -307,6 +318,10 @@ class DmService:
 def _inbox_full(recipient: str, full: UnreadCapReached) -> Refused:
     if full.per_sender:
         return Refused(
-            f"{recipient} has not read your last {full.cap} messages yet: wait until they have."
+            Code.INBOX_FULL,
+            f"{recipient} has not read your last {full.cap} messages yet: wait until they have.",
         )
-    return Refused(f"{recipient} has too many unread messages: wait until they have read some.")
+    return Refused(
+        Code.INBOX_FULL,
+        f"{recipient} has too many unread messages: wait until they have read some.",
+    )

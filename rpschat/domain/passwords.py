@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.ports import PasswordHasher, Runtime
 
 # A first guess of one hash's duration, until one was timed (64 MiB, 3 passes: 0.1-0.3 s).
@@ -27,7 +27,11 @@ FIRST_GUESS_SECONDS = 0.3
 
 
 def too_busy(retry_after: float) -> Refused:
-    return Refused(f"The server is busy checking passwords: try again in {retry_after:.0f} s.")
+    return Refused(
+        Code.UNAVAILABLE,
+        f"The server is busy checking passwords: try again in {retry_after:.0f} s.",
+        retry_after=retry_after,
+    )
 
 
 class PasswordWork:

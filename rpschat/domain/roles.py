@@ -25,7 +25,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.names import NameRules, clean_password
 from rpschat.domain.ports import Account, AccountStore, Grant, ModerationStore, RoleStore
 from rpschat.domain.text import clean_name, name_key
@@ -38,7 +38,9 @@ SEEDED_BY = "MODERATORS"  # granted_by of a binding made at start-up
 
 
 def reserved_refusal(name: str) -> Refused:
-    return Refused(f"'{name}' is reserved (in any case or look-alike): pick another name.")
+    return Refused(
+        Code.NAME_RESERVED, f"'{name}' is reserved (in any case or look-alike): pick another name."
+    )
 
 
 @dataclass
@@ -110,7 +112,7 @@ class RoleService:
                 self.names.key(name), name, new_user_id(), hasher.hash(secret), self.now_ms()
             )
             if not self.accounts.create(account):
-                raise Refused(f"'{name}' has just been claimed by someone else.")
+                raise Refused(Code.NAME_CLAIMED, f"'{name}' has just been claimed by someone else.")
         self.grant_to(account, role, OPERATOR)
         return account
 
@@ -127,9 +129,9 @@ class RoleService:
     def revoke_from(self, name: str, role: str = MODERATOR, by: str = OPERATOR) -> Account:
         account = self._account_of(clean_name(name))
         if account is None:
-            raise Refused(f"'{name}' is not claimed.")
+            raise Refused(Code.NOT_CLAIMED, f"'{name}' is not claimed.")
         if not self.store.revoke(account.user_id, role):
-            raise Refused(f"'{account.name}' is no {role}.")
+            raise Refused(Code.NOT_MODERATOR, f"'{account.name}' is no {role}.")
         self._audit(by, "revoke", account.name, role)
         return account
 
@@ -149,8 +151,9 @@ class RoleService:
                 continue
             if name_key(account.name) != name_key(name):
                 raise Refused(
+                    Code.NAME_LOOK_ALIKE,
                     f"'{name}' looks like the claimed name '{account.name}' but is not it: "
-                    f"name that account exactly if you mean it."
+                    f"name that account exactly if you mean it.",
                 )
             return account
         return None

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from rpschat.domain.errors import Code
 from tests.net.test_moderators import flask_cli
 from tests.support.clients import ChatClient, unique
+from tests.support.refusals import refused
 from tests.support.server import ServerProcess
 from tests.support.waiting import eventually
 
@@ -108,10 +110,9 @@ def test_junk_dms_do_not_bury_a_friends_and_the_rest_can_be_fetched(users):
         assert all(ack["ok"] for ack in acks), acks
         sent += [ack["id"] for ack in acks]
     over = spammers[0].call("dm", {"to": name, "text": "one more"})
-    assert over == {
-        "ok": False,
-        "error": f"{name} has not read your last 40 messages yet: wait until they have.",
-    }
+    assert over == refused(
+        f"{name} has not read your last 40 messages yet: wait until they have.", Code.INBOX_FULL
+    )
     guest = users.join(unique("Gus"), address="198.51.100.7")
     friend = users.join(unique("Friend"), address="198.51.100.8")
     assert guest.call("dm", {"to": name, "text": "hi from a guest"})["ok"]
@@ -140,7 +141,7 @@ def test_junk_dms_do_not_bury_a_friends_and_the_rest_can_be_fetched(users):
         20,
         "the guest gone",
     )
-    assert gone == {
-        "ok": False,
-        "error": f"{guest.name} was a guest and has left: nobody can send them messages any more.",
-    }
+    assert gone == refused(
+        f"{guest.name} was a guest and has left: nobody can send them messages any more.",
+        Code.GUEST_LEFT,
+    )

@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
+from rpschat.domain.errors import Code
 from tests.support.clients import ChatClient
+from tests.support.refusals import refused
 from tests.support.server import ROOT, ServerProcess
 from tests.support.waiting import eventually
 
@@ -17,7 +19,7 @@ pytestmark = pytest.mark.net
 
 PASSWORD = "correct horse"
 CHEAP = {"PASSWORD_HASH_KIB": "64"}
-NOT_A_MODERATOR = {"ok": False, "error": "Only moderators can do that."}
+NOT_A_MODERATOR = refused("Only moderators can do that.", Code.NOT_MODERATOR)
 
 
 def flask_cli(database_url: str, *args: str, stdin: str = "", **env: str):
@@ -55,7 +57,7 @@ def test_a_listed_name_is_reserved_until_the_operator_designates_its_account(dat
         reserved = "'modcat' is reserved (in any case or look-alike): pick another name."
         for name in ("modcat", "Modcat", "\u217fodcat", "rnodcat"):  # U+217F looks like m
             ack = stranger.call("set_username", {"username": name})
-            assert ack == {"ok": False, "error": reserved}, name
+            assert ack == refused(reserved, Code.NAME_RESERVED), name
         stranger.set_name("Mallory")
         assert stranger.call("mod_log", {}) == NOT_A_MODERATOR
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from rpschat.domain.errors import Code
+from tests.support.refusals import refused
 from tests.unit.conftest import Harness, events, received
 
 # Every test here runs with the shared state in memory and in Redis (tests/unit/conftest.py).
@@ -12,10 +14,6 @@ PASSWORD = "correct horse"
 NUL_REFUSAL = "A message can't contain NUL or lone surrogate characters."
 CLIENT_ID_REFUSAL = "client_id must be a string of 1 to 64 characters."
 BEFORE_REFUSAL = "before must be a whole number from 0 to 9223372036854775807."
-
-
-def refusal(reason: str) -> dict:
-    return {"ok": False, "error": reason}
 
 
 def send(client, to: str, text: str, **extra) -> dict:
@@ -89,19 +87,19 @@ def test_a_resend_with_the_same_client_id_is_stored_and_delivered_once(harness):
 def test_bad_dms_are_refused(harness, payload, reason):
     ada, _ = harness.join("Ada")
     harness.join("Bea")
-    assert ada.emit("dm", payload, callback=True) == refusal(reason)
+    assert ada.emit("dm", payload, callback=True) == refused(reason)
 
 
 def test_a_dm_needs_a_name(harness):
     client = harness.client()
-    assert send(client, "Bea", "hi") == refusal("Pick a name before you chat.")
+    assert send(client, "Bea", "hi") == refused("Pick a name before you chat.", Code.NAME_REQUIRED)
 
 
 def test_a_dm_to_an_unclaimed_name_that_left_is_refused(harness):
     ada, _ = harness.join("Ada")
     bea, _ = harness.join("Bea")
     bea.disconnect()
-    assert send(ada, "Bea", "are you there?") == refusal("Bea is not online.")
+    assert send(ada, "Bea", "are you there?") == refused("Bea is not online.", Code.NOT_ONLINE)
 
 
 def test_dms_share_the_chat_rate_limit(harness_factory):
@@ -219,14 +217,14 @@ def test_dm_history_pages_newest_first_and_only_the_callers_conversation(harness
 def test_bad_dm_history_requests_are_refused(harness, payload, reason):
     ada, _ = harness.join("Ada")
     harness.join("Bea")
-    assert ada.emit("dm_history", payload, callback=True) == refusal(reason)
+    assert ada.emit("dm_history", payload, callback=True) == refused(reason)
 
 
 def test_a_dm_to_someone_who_ignores_the_sender_is_refused(harness):
     ada, _ = harness.join("Ada")
     bea, _ = harness.join("Bea")
     assert bea.emit("ignore", {"name": "Ada"}, callback=True)["ok"]
-    assert send(ada, "Bea", "hi") == refusal("Bea does not take your messages.")
+    assert send(ada, "Bea", "hi") == refused("Bea does not take your messages.", Code.IGNORED)
     assert events(bea, "dm") == []
     assert send(bea, "Ada", "I can still write to you")["ok"]
     assert bea.emit("unignore", {"name": "Ada"}, callback=True)["ok"]
@@ -416,11 +414,11 @@ def test_a_dm_to_a_guest_sender_who_left_is_refused_saying_so(harness):
     assert send(bea, "Ada", "hi from a claimed name")["ok"]
     gus.disconnect()
     bea.disconnect()
-    assert send(ada, "Gus", "hello?") == refusal(
-        "Gus was a guest and has left: nobody can send them messages any more."
+    assert send(ada, "Gus", "hello?") == refused(
+        "Gus was a guest and has left: nobody can send them messages any more.", Code.GUEST_LEFT
     )
     assert send(ada, "Bea", "a claimed name reads it at its next log-in")["ok"]
-    assert send(ada, "Nobody", "hi") == refusal("Nobody is not online.")
+    assert send(ada, "Nobody", "hi") == refused("Nobody is not online.", Code.NOT_ONLINE)
     page = ada.emit("dm_history", {"with": "Gus"}, callback=True)  # still readable
     assert [m["text"] for m in page["messages"]] == ["hi from a guest"]
 
@@ -434,12 +432,12 @@ def test_unread_dms_are_capped_per_sender_and_per_recipient(harness_factory):
     bea, _ = harness.join("Bea")
     cyd, _ = harness.join("Cyd")
     assert all(send(bea, "Ada", f"b{i}")["ok"] for i in range(3))
-    assert send(bea, "Ada", "b3") == refusal(
-        "Ada has not read your last 3 messages yet: wait until they have."
+    assert send(bea, "Ada", "b3") == refused(
+        "Ada has not read your last 3 messages yet: wait until they have.", Code.INBOX_FULL
     )
     assert all(send(cyd, "Ada", f"c{i}")["ok"] for i in range(2))
-    assert send(cyd, "Ada", "c2") == refusal(
-        "Ada has too many unread messages: wait until they have read some."
+    assert send(cyd, "Ada", "c2") == refused(
+        "Ada has too many unread messages: wait until they have read some.", Code.INBOX_FULL
     )
     back, _ = log_in(harness, "Ada")  # read: room again
     back.disconnect()

@@ -4,7 +4,9 @@ import re
 
 import pytest
 
+from rpschat.domain.errors import Code
 from rpschat.domain.ratelimit import RateSpec
+from tests.support.refusals import refused
 from tests.unit.conftest import HeldClock, events
 from tests.unit.conftest import received as received_by
 from tests.unit.test_names import CHEAP, PASSWORD
@@ -34,9 +36,9 @@ def call(client, event, payload):
 )  # fmt: skip
 def test_only_moderators_may(harness, mod, event, payload):
     bea, _ = harness.join("Bea")
-    assert call(bea, event, payload) == {"ok": False, "error": "Only moderators can do that."}
+    assert call(bea, event, payload) == refused("Only moderators can do that.", Code.NOT_MODERATOR)
     # a guest who took a moderator's name is no moderator: only the claimed name is
-    assert call(bea, "mod_log", {}) == {"ok": False, "error": "Only moderators can do that."}
+    assert call(bea, "mod_log", {}) == refused("Only moderators can do that.", Code.NOT_MODERATOR)
 
 
 def test_claiming_a_name_listed_in_moderators_gives_no_powers(harness_factory):
@@ -46,9 +48,9 @@ def test_claiming_a_name_listed_in_moderators_gives_no_powers(harness_factory):
     reserved = "'Modcat' is reserved (in any case or look-alike): pick another name."
     for name in ("Modcat", "modcat", "\u217fodcat", "Мodcat"):  # U+217F, Cyrillic М
         ack = call(harness.client(), "set_username", {"username": name})
-        assert ack == {"ok": False, "error": reserved}, name
+        assert ack == refused(reserved, Code.NAME_RESERVED), name
     guest, _ = harness.join("Bea")
-    assert call(guest, "mod_log", {}) == {"ok": False, "error": "Only moderators can do that."}
+    assert call(guest, "mod_log", {}) == refused("Only moderators can do that.", Code.NOT_MODERATOR)
     harness.services.roles.designate("Modcat", lambda: PASSWORD, harness.services.chat.passwords)
     owner = harness.client()
     assert call(owner, "set_username", {"username": "modcat", "password": PASSWORD})["ok"]
@@ -59,13 +61,15 @@ def test_a_released_moderator_name_gives_a_new_claimant_nothing(harness, mod):
     bea, _ = harness.join("Bea")
     sent = call(bea, "message", {"msg": "hi"})
     assert call(mod, "release_name", {"password": PASSWORD}) == {"ok": True}
-    assert call(mod, "mod_log", {}) == {"ok": False, "error": "Only moderators can do that."}
+    assert call(mod, "mod_log", {}) == refused("Only moderators can do that.", Code.NOT_MODERATOR)
     assert call(bea, "report", {"id": sent["id"], "reason": "test"})["ok"]
     assert events(mod, "report_filed") == []  # no reports for a released moderator (item 14)
     mod.disconnect()
     stranger, _ = harness.join("Mod")
     assert call(stranger, "claim_name", {"password": "another password"})["ok"]
-    assert call(stranger, "mod_log", {}) == {"ok": False, "error": "Only moderators can do that."}
+    assert call(stranger, "mod_log", {}) == refused(
+        "Only moderators can do that.", Code.NOT_MODERATOR
+    )
     log = call(harness.moderator("Mod2"), "mod_log", {})["actions"]
     assert [(a["action"], a["target"]) for a in log][:2] == [("grant", "Mod2"), ("revoke", "Mod")]
 
@@ -78,7 +82,9 @@ def test_mod_delete_removes_the_message_everywhere(harness, mod):
     assert call(mod, "mod_delete", {"id": sent["id"]}) == {"ok": True}
     assert events(cyd, "message_deleted") == [{"id": sent["id"]}]
     assert call(cyd, "history", {})["messages"] == []
-    assert call(mod, "mod_delete", {"id": sent["id"]}) == {"ok": False, "error": "No such message."}
+    assert call(mod, "mod_delete", {"id": sent["id"]}) == refused(
+        "No such message.", Code.NO_SUCH_MESSAGE
+    )
     late, _ = harness.join("Dan")
     assert all(m["id"] != sent["id"] for m in call(late, "history", {})["messages"])
 
@@ -87,12 +93,14 @@ def test_a_muted_user_is_refused_saying_until_when(harness, mod):
     bea, _ = harness.join("Bea")
     ack = call(mod, "mod_mute", {"name": "bea", "minutes": 10, "reason": "spam"})
     assert ack["ok"] and isinstance(ack["until"], int)
-    refused = call(bea, "message", {"msg": "hello?"})
-    assert refused["ok"] is False and refused["error"].startswith("You are muted until ")
-    assert refused["error"].endswith(" UTC.")
+    muted = call(bea, "message", {"msg": "hello?"})
+    assert muted["ok"] is False and muted["error"].startswith("You are muted until ")
+    assert muted["error"].endswith(" UTC.")
+    assert muted["code"] == "muted" and muted["until"] == ack["until"]
+    assert 599 < muted["retry_after"] <= 600
     assert call(mod, "mod_unmute", {"name": "Bea"}) == {"ok": True}
     assert call(bea, "message", {"msg": "thanks"})["ok"]
-    assert call(mod, "mod_unmute", {"name": "Bea"}) == {"ok": False, "error": "Bea is not muted."}
+    assert call(mod, "mod_unmute", {"name": "Bea"}) == refused("Bea is not muted.")
 
 
 def test_mod_kick_disconnects_with_a_system_line_and_refuses_the_resume(harness, mod):
@@ -148,10 +156,9 @@ def test_report_reaches_online_moderators(harness, mod):
     assert report["message_id"] == sent["id"] and report["reporter"] == "Cyd"
     assert report["name"] == "Bea" and report["txt"] == "abuse" and report["reason"] == "insults"
     assert events(bea, "report_filed") == []
-    assert call(cyd, "report", {"id": 10**9, "reason": "x"}) == {
-        "ok": False,
-        "error": "No such message.",
-    }
+    assert call(cyd, "report", {"id": 10**9, "reason": "x"}) == refused(
+        "No such message.", Code.NO_SUCH_MESSAGE
+    )
     assert call(cyd, "report", {"id": sent["id"]})["error"].startswith("reason must be")
 
 
@@ -209,20 +216,17 @@ def test_ignore_refuses_their_challenges(harness, mod):
     bea, _ = harness.join("Bea")
     cyd, _ = harness.join("Cyd")
     assert call(bea, "ignore", {"name": "Cyd"}) == {"ok": True, "name": "Cyd"}
-    assert call(cyd, "challenge", {"to": "Bea", "best_of": 1}) == {
-        "ok": False,
-        "error": "Bea is not taking challenges from you.",
-    }
+    assert call(cyd, "challenge", {"to": "Bea", "best_of": 1}) == refused(
+        "Bea is not taking challenges from you.", Code.IGNORED
+    )
     assert call(bea, "unignore", {"name": "cyd"}) == {"ok": True, "name": "Cyd"}
     assert call(cyd, "challenge", {"to": "Bea", "best_of": 1})["ok"]
-    assert call(bea, "ignore", {"name": "Bea"}) == {
-        "ok": False,
-        "error": "You can't ignore yourself.",
-    }
-    assert call(bea, "ignore", {"name": "Nobody"}) == {
-        "ok": False,
-        "error": "Nobody is not online.",
-    }
+    assert call(bea, "ignore", {"name": "Bea"}) == refused(
+        "You can't ignore yourself.", Code.SELF_TARGET
+    )
+    assert call(bea, "ignore", {"name": "Nobody"}) == refused(
+        "Nobody is not online.", Code.NOT_ONLINE
+    )
 
 
 def test_a_muted_user_can_not_send_direct_messages_or_game_chat(harness, mod):
@@ -238,15 +242,16 @@ def test_a_muted_user_can_not_send_direct_messages_or_game_chat(harness, mod):
         ("dm", {"to": "Cyd", "text": "psst again"}),
         ("game_chat", {"game_id": found["game_id"], "msg": "hi"}),
     ]:
-        refused = call(bea, event, payload)
-        assert refused["ok"] is False and refused["error"].startswith("You are muted until ")
+        muted = call(bea, event, payload)
+        assert muted["ok"] is False and muted["error"].startswith("You are muted until ")
+        assert muted["code"] == "muted" and muted["retry_after"] > 0
 
 
 def test_connecting_works_while_the_database_can_not_be_asked_about_bans(harness, monkeypatch):
-    from rpschat.domain.errors import Refused
+    from rpschat.storage.database import StorageUnavailable
 
     def down(*_args, **_kwargs):
-        raise Refused("The server could not save that: try again in a moment.")
+        raise StorageUnavailable()
 
     monkeypatch.setattr(harness.services.chat.guard.store, "active", down)
     assert harness.client().is_connected()
