@@ -100,6 +100,7 @@ class Settings:
     login_rate_per_ip: RateSpec | None = RateSpec(20, 60.0)
     report_rate: RateSpec | None = RateSpec(5, 60.0)  # reports per user
     report_rate_per_ip: RateSpec | None = RateSpec(20, 60.0)  # reports per client address
+    rated_games_per_pair: int = 5  # rated games a pair of claimed users play a UTC day (0: any)
     dm_unread_on_login: int = 50  # unread DMs sent at a log-in (the rest: dm_unread)
     dm_unread_max: int = 500  # unread DMs stored for one user (0: no cap)
     dm_unread_per_sender: int = 50  # ... from one sender to one user (0: no cap)
@@ -155,6 +156,7 @@ class Settings:
             login_rate_per_ip=_rate(env, "LOGIN_RATE_PER_IP", "20/60" if chat_rate else "0"),
             report_rate=_rate(env, "REPORT_RATE", "5/60" if chat_rate else "0"),
             report_rate_per_ip=_rate(env, "REPORT_RATE_PER_IP", "20/60" if chat_rate else "0"),
+            rated_games_per_pair=_int(env, "RATED_GAMES_PER_PAIR", 5),
             dm_unread_on_login=_int(env, "DM_UNREAD_ON_LOGIN", 50, minimum=1),
             dm_unread_max=_int(env, "DM_UNREAD_MAX", 500),
             dm_unread_per_sender=_int(env, "DM_UNREAD_PER_SENDER", 50),

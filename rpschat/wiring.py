@@ -93,7 +93,12 @@ def build_services(
 ) -> Services:
     """`metrics`: an rpschat.ops.metrics.Metrics that counts commits and recorded games."""
     history = open_history(settings.database_url, runtime)
-    results = open_results(settings.database_url, runtime, shared_with=history)
+    results = open_results(
+        settings.database_url,
+        runtime,
+        shared_with=history,
+        rated_per_pair=settings.rated_games_per_pair or None,
+    )
     accounts = open_accounts(history)
     if isinstance(results, MemoryResults):
         results.accounts = accounts  # in SQL the standings query joins the accounts table

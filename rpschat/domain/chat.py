@@ -48,6 +48,7 @@ MAX_REPLAY = 1000
 MAX_PAGE = 200
 PAGE_LIMIT_REFUSAL = f"limit must be a whole number from 1 to {MAX_PAGE}."
 RENAME_WHILE_PLAYING = "You can't change your name during a game or while looking for one."
+RELEASE_WHILE_PLAYING = "You can't release your name during a game or while looking for one."
 
 
 def new_user_id() -> str:
@@ -153,6 +154,9 @@ class _NoGame:
         pass
 
     def user_gone(self, user_id: str, name: str) -> None:
+        pass
+
+    def account_released(self, user_id: str, name: str) -> None:
         pass
 
 
@@ -605,6 +609,8 @@ class ChatService:
         account = None if self.accounts is None else self.accounts.of_user(conn.user_id)
         if account is None:
             raise Refused(Code.NOT_CLAIMED, "Your name is not claimed.")
+        if self.listener.is_busy(conn.user_id):  # a rated game would end unrated: a dodged loss
+            raise Refused(Code.IN_GAME, RELEASE_WHILE_PLAYING)
         self._limit_password_attempts(conn, account)
         if not self._password_matches(account, password):
             raise Refused(Code.WRONG_PASSWORD, f"Wrong password for '{account.name}'.")
@@ -612,6 +618,7 @@ class ChatService:
         log.info("release %s", account.name, extra=_who(conn))
         if self.roles is not None:  # powers belong to the account: they go with it
             self.roles.account_gone(conn.user_id, account.name)
+        self.listener.account_released(conn.user_id, account.name)  # and its standing
 
     def _now_ms(self) -> int:
         return int(self.runtime.now() * 1000)

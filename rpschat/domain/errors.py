@@ -288,9 +288,10 @@ class Code(StrEnum):
     )
     IN_GAME = (
         "in_game",
-        "The caller is already in a game.",
+        "The caller is already in a game (or, for `release_name`, in a game, looking for one "
+        "or in a pending challenge).",
         (),
-        "`find_match`, `challenge`, `answer_challenge`, `rematch`",
+        "`find_match`, `challenge`, `answer_challenge`, `rematch`, `release_name`",
     )
     OPPONENT_BUSY = (
         "opponent_busy",

@@ -29,6 +29,7 @@ and the locks are shared by every node.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from rpschat.domain.chat import ChatService
@@ -202,6 +203,14 @@ class GameService:
 
     def replay_game_chat(self, user_id: str, name: str, sid: str, last_id: int) -> None:
         self._presence.replay_game_chat(user_id, name, sid, last_id)
+
+    def account_released(self, user_id: str, name: str) -> None:
+        """A released account's standing leaves the leaderboard: the user plays on as a guest,
+        from 1500, and whoever claims the name next starts afresh."""
+        try:
+            self._ctx.results.forget_guest(name, user_id)
+        except Exception:  # the row is then started afresh by the next user who plays as it
+            logging.getLogger("rpschat.games").exception("forgetting a released standing failed")
 
     # ---- for the cluster keeper and the metrics ---------------------------------------------
 

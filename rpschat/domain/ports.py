@@ -56,6 +56,8 @@ class PresenceListener(Protocol):
         """After `user_back`: the game chat above `last_id` (one id sequence with the lobby)."""
 
     def user_gone(self, user_id: str, name: str) -> None: ...
+    def account_released(self, user_id: str, name: str) -> None:
+        """The user released its claimed name (it stays online as a guest)."""
 
 
 # ---------------------------------------------------------------- the event loop

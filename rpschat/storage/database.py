@@ -52,7 +52,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -104,6 +104,16 @@ standings = Table(
     # started afresh when another user plays under the name, and removed when the guest leaves
     Column("user_id", String, nullable=True),
     Column("rating", Float, nullable=False, server_default=text("1500")),  # Elo
+)
+
+# Rated games per pair of claimed users and UTC day (storage/results.py, RatedPairs): only the
+# first RATED_GAMES_PER_PAIR of a day change ratings. Days before today are deleted.
+rated_pairs = Table(
+    "rated_pairs",
+    metadata,
+    Column("day", Integer, primary_key=True),  # days since the epoch, UTC
+    Column("pair", String, primary_key=True),  # the two user ids, sorted, joined by "|"
+    Column("games", Integer, nullable=False),
 )
 
 schema_version = Table(
@@ -263,6 +273,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     7: lambda conn: _rekey_look_alikes(conn),
     8: lambda conn: [t.create(conn, checkfirst=True) for t in (roles, role_seeds)],
     9: lambda conn: _one_report_per_user_and_message(conn),
+    10: lambda conn: rated_pairs.create(conn, checkfirst=True),
 }
 
 

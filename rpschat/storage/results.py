@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
@@ -16,6 +17,7 @@ from rpschat.storage.database import (
     accounts,
     games,
     is_memory_url,
+    rated_pairs,
     standings,
 )
 from rpschat.storage.history import SqlHistory
@@ -42,37 +44,71 @@ def elo(rating: float, opponent: float, score: float) -> float:
 _SCORES = {"wins": 1.0, "draws": 0.5, "losses": 0.0}
 
 
-def apply_result(rows: dict[str, dict[str, Any]], result: GameResult, claimed: set[str]) -> None:
+def apply_result(
+    rows: dict[str, dict[str, Any]], result: GameResult, claimed: set[str], rated: bool = True
+) -> None:
     """Counts one game into `rows` (name key -> row: name, user_id, wins, losses, draws,
     rating), which hold the current standings of its players if they have any.
 
     A row belongs to the user who played under the name: when another user plays under it and
-    the row's user has not claimed it, the row starts afresh (nobody inherits a guest's record).
-    A guest who has left for good gets no row. Ratings change only when both players are
-    claimed users; a guest's stays at 1500."""
+    the row's user has not claimed it, the row starts afresh (nobody inherits a guest's record,
+    nor a released account's: ratings are read from the row the game counts into). A guest who
+    has left for good gets no row. Ratings change only when both players are claimed users and
+    `rated` (the pair's daily allowance, `RatedPairs`); a guest's stays at 1500."""
     outcomes = _outcomes(result.winner, result.loser, result.players)
     user_of = result.user_ids
-    rated = len(result.players) == 2 and all(user_of.get(p) in claimed for p in result.players)
-    before = {
-        name: rows.get(name_key(name), {}).get("rating", ELO_START) for name in result.players
-    }
+    counted = {}
     for name, column in outcomes:
-        user_id = user_of.get(name)
-        if name in result.gone and user_id not in claimed:
-            continue
-        key = name_key(name)
-        row = rows.get(key)
-        owner = None if row is None else row["user_id"]
-        if row is None or (owner not in (None, user_id) and owner not in claimed):
-            row = rows[key] = _fresh(name, user_id)  # rows from before user ids are adopted
-        elif owner not in (None, user_id):
-            continue  # a claimed user's row: nobody else ever counts into it
+        row = _row_for(rows, name, user_of.get(name), result.gone, claimed)
+        if row is not None:
+            counted[name] = (row, column)
+    before = {name: row["rating"] for name, (row, _) in counted.items()}
+    rated = rated and is_rated(result, claimed)
+    for name, (row, column) in counted.items():
         row["name"] = name
-        row["user_id"] = user_id
+        row["user_id"] = user_of.get(name)
         row[column] += 1
         if rated:
             opponent = result.players[1] if name == result.players[0] else result.players[0]
-            row["rating"] = elo(before[name], before[opponent], _SCORES[column])
+            row["rating"] = elo(before[name], before.get(opponent, ELO_START), _SCORES[column])
+
+
+def is_rated(result: GameResult, claimed: set[str]) -> bool:
+    """Between two claimed users: the game may change their ratings."""
+    return len(result.players) == 2 and all(
+        result.user_ids.get(p) in claimed for p in result.players
+    )
+
+
+def _row_for(
+    rows: dict[str, dict[str, Any]],
+    name: str,
+    user_id: str | None,
+    gone: tuple[str, ...],
+    claimed: set[str],
+) -> dict[str, Any] | None:
+    """The row a game of `user_id` under `name` counts into (made afresh if it was another
+    unclaimed user's), or None: a guest who left, or a name whose row a claimed user owns."""
+    if name in gone and user_id not in claimed:
+        return None
+    key = name_key(name)
+    row = rows.get(key)
+    owner = None if row is None else row["user_id"]
+    if row is None or (owner not in (None, user_id) and owner not in claimed):
+        row = rows[key] = _fresh(name, user_id)  # rows from before user ids are adopted
+    elif owner not in (None, user_id):
+        return None  # a claimed user's row: nobody else ever counts into it
+    return row
+
+
+def pair_of(result: GameResult) -> str:
+    """The two players' user ids, in order: the same pair whoever played first."""
+    return "|".join(sorted(result.user_ids.get(p) or "" for p in result.players))
+
+
+def day_of(ts_ms: int) -> int:
+    """The UTC day (days since the epoch) of a time in ms."""
+    return ts_ms // 86_400_000
 
 
 def _fresh(name: str, user_id: str | None) -> dict[str, Any]:
@@ -95,16 +131,44 @@ def _rank(row: dict[str, Any], key: str) -> tuple:
     return (-row["rating"], -row["wins"], row["losses"], key)
 
 
+class RatedPairs:
+    """How many rated games each pair of claimed users played on a UTC day: only the first
+    `per_day` change ratings (two accounts trading wins, issue 21: 61 forfeits in 20 s took
+    them to 1758 and 1242). Counts are (day, pair) -> games, loaded for a batch and saved
+    with it in SQL, kept in memory for memory://."""
+
+    def __init__(self, per_day: int | None, counts: dict[tuple[int, str], int] | None = None):
+        self.per_day = per_day
+        self.counts = counts if counts is not None else {}
+
+    def allow(self, result: GameResult, claimed: set[str], day: int) -> bool:
+        """Whether the game may change ratings; counts it if so."""
+        if not is_rated(result, claimed):
+            return False
+        key = (day, pair_of(result))
+        played = self.counts.get(key, 0)
+        if self.per_day is not None and played >= self.per_day:
+            return False
+        self.counts[key] = played + 1
+        return True
+
+    def forget_before(self, day: int) -> None:
+        for key in [key for key in self.counts if key[0] < day]:
+            del self.counts[key]
+
+
 class MemoryResults:
     """In-process results for `DATABASE_URL=memory://`. `accounts`: the claimed names (an
     AccountStore), set by the wiring; without it everyone is a guest."""
 
-    def __init__(self, accounts: Any = None) -> None:
+    def __init__(self, accounts: Any = None, rated_per_pair: int | None = None) -> None:
         self._lock = threading.Lock()
         self._standings: dict[str, dict[str, Any]] = {}
         self._games: set[str] = set()
         self._closed = False
         self.accounts = accounts
+        self._pairs = RatedPairs(rated_per_pair)
+        self._now = time.time
 
     def record(
         self,
@@ -139,7 +203,10 @@ class MemoryResults:
         if result.game_id in self._games:
             return False
         self._games.add(result.game_id)
-        apply_result(self._standings, result, claimed)
+        day = day_of(int(self._now() * 1000))
+        self._pairs.forget_before(day)
+        rated = self._pairs.allow(result, claimed, day)
+        apply_result(self._standings, result, claimed, rated)
         return True
 
     def forget_guest(self, name: str, user_id: str) -> bool:
@@ -172,10 +239,13 @@ class SqlResults:
     are read and written in it under the write lock (PostgreSQL's advisory lock too), so
     batches from several nodes apply one after another."""
 
-    def __init__(self, url: str | Database | None, runtime: Runtime):
+    def __init__(
+        self, url: str | Database | None, runtime: Runtime, rated_per_pair: int | None = None
+    ):
         self._owns_database = not isinstance(url, Database)
         self.database = Database(url, runtime) if self._owns_database else url
         self._now = runtime.now
+        self._rated_per_pair = rated_per_pair
 
     def record(
         self,
@@ -237,8 +307,12 @@ class SqlResults:
             row["user_id"] for row in rows.values() if row["user_id"]
         }
         claimed = _claimed(conn, user_ids)
+        day = day_of(ts)
+        pairs = RatedPairs(self._rated_per_pair, _pair_counts(conn, fresh, claimed, day))
+        counted_before = dict(pairs.counts)
         for result in fresh:
-            apply_result(rows, result, claimed)
+            apply_result(rows, result, claimed, pairs.allow(result, claimed, day))
+        self._save_pair_counts(conn, pairs.counts, counted_before, day)
         conn.execute(self.database.insert(games), [_game_row(r, ts) for r in fresh])
         changed = [{"key": k, **row} for k, row in rows.items() if before.get(k) != row]
         if changed:
@@ -253,6 +327,32 @@ class SqlResults:
             )
             conn.execute(upsert, changed)
         return new
+
+    def _save_pair_counts(self, conn: Connection, counts: dict, before: dict, day: int) -> None:
+        changed = [
+            {"day": d, "pair": pair, "games": games}
+            for (d, pair), games in counts.items()
+            if before.get((d, pair)) != games
+        ]
+        if changed:
+            insert = self.database.insert(rated_pairs)
+            upsert = insert.on_conflict_do_update(
+                index_elements=[rated_pairs.c.day, rated_pairs.c.pair],
+                set_={"games": insert.excluded.games},
+            )
+            conn.execute(upsert, changed)
+            conn.execute(delete(rated_pairs).where(rated_pairs.c.day < day))
+
+
+def _pair_counts(
+    conn: Connection, results: list[GameResult], claimed: set[str], day: int
+) -> dict[tuple[int, str], int]:
+    pairs = {pair_of(r) for r in results if is_rated(r, claimed)}
+    if not pairs:
+        return {}
+    c = rated_pairs.c
+    query = select(c.pair, c.games).where(c.day == day, c.pair.in_(pairs))
+    return {(day, pair): games for pair, games in conn.execute(query)}
 
 
 def _claimed(conn: Connection, user_ids: set[str]) -> set[str]:
@@ -296,15 +396,19 @@ def _select_leaderboard(conn: Connection, limit: int) -> list[Standing]:
 
 
 def open_results(
-    database_url: str | None, runtime: Runtime, shared_with: HistoryStore | None = None
+    database_url: str | None,
+    runtime: Runtime,
+    shared_with: HistoryStore | None = None,
+    rated_per_pair: int | None = None,
 ) -> ResultsStore:
     """Results for a DATABASE_URL (see `open_history`).
 
     `shared_with`: the history store opened on the same URL, whose engine and connections
-    to reuse (it then owns them: close the history store last).
+    to reuse (it then owns them: close the history store last). `rated_per_pair`: rated games
+    a pair of claimed users may play a day (None: no limit).
     """
     if is_memory_url(database_url):
-        return MemoryResults()
+        return MemoryResults(rated_per_pair=rated_per_pair)
     if isinstance(shared_with, SqlHistory):
-        return SqlResults(shared_with.database, runtime)
-    return SqlResults(database_url, runtime)
+        return SqlResults(shared_with.database, runtime, rated_per_pair)
+    return SqlResults(database_url, runtime, rated_per_pair)

@@ -1,0 +1,122 @@
+"""Ratings can't be gamed (issue 21, items 9 to 11): no release mid-game, only the first rated
+games of a pair a day change ratings, a released name's rating is not inherited."""
+
+import pytest
+
+from rpschat.domain.errors import Code
+from rpschat.domain.game.match import GameResult
+from rpschat.runtime import ThreadingRuntime
+from rpschat.storage.history import open_history
+from rpschat.storage.results import MemoryResults, SqlResults
+from tests.support.refusals import refused
+from tests.unit.conftest import events
+from tests.unit.test_names import CHEAP, PASSWORD
+
+SHARED_STATES = ("memory", "redis")
+
+
+def call(client, event, payload=None):
+    return client.emit(event, payload or {}, callback=True)
+
+
+def claimed(harness, name, password=PASSWORD):
+    client, _ = harness.join(name)
+    assert call(client, "claim_name", {"password": password})["ok"]
+    client.get_received()
+    return client
+
+
+def play_one(first, second):
+    """A best-of-1 between the two, `first` wins; returns its game id."""
+    assert call(first, "find_match", {"best_of": 1})["ok"]
+    assert call(second, "find_match", {"best_of": 1})["ok"]
+    [found] = events(first, "match_found")
+    second.get_received()
+    assert call(first, "throw", {"game_id": found["game_id"], "move": "paper"})["ok"]
+    assert call(second, "throw", {"game_id": found["game_id"], "move": "rock"})["ok"]
+    return found["game_id"]
+
+
+def standings(client):
+    return {row["name"]: row for row in call(client, "leaderboard")["players"]}
+
+
+def test_a_name_is_not_released_mid_game_so_a_rated_game_stays_rated(harness_factory):
+    harness = harness_factory(**CHEAP)
+    ada, bea = claimed(harness, "Ada"), claimed(harness, "Bea")
+    assert call(ada, "find_match", {"best_of": 3})["ok"]
+    assert call(ada, "release_name", {"password": PASSWORD}) == refused(
+        "You can't release your name during a game or while looking for one.", Code.IN_GAME
+    )  # queued
+    assert call(bea, "find_match", {"best_of": 3})["ok"]
+    assert call(ada, "release_name", {"password": PASSWORD})["code"] == "in_game"  # playing
+    assert call(bea, "release_name", {"password": PASSWORD})["code"] == "in_game"
+
+
+def test_only_the_first_rated_games_of_a_pair_a_day_change_ratings(harness_factory):
+    harness = harness_factory(**CHEAP, rated_games_per_pair=3)
+    ada, bea = claimed(harness, "Ada"), claimed(harness, "Bea")
+    ratings = []
+    for _ in range(5):
+        play_one(ada, bea)
+        ada.get_received(), bea.get_received()
+        row = standings(ada)["Ada"]
+        ratings.append((row["wins"], row["rating"]))
+    assert [wins for wins, _ in ratings] == [1, 2, 3, 4, 5]  # every game counts as played
+    assert ratings[2][1] > ratings[1][1] > ratings[0][1] > 1500
+    assert ratings[4][1] == ratings[3][1] == ratings[2][1]  # the 4th and 5th change nothing
+    cyd = claimed(harness, "Cyd")
+    play_one(ada, cyd)  # another pair: rated
+    assert standings(ada)["Ada"]["rating"] > ratings[4][1]
+
+
+def test_a_new_claimant_of_a_released_name_starts_afresh(harness_factory):
+    harness = harness_factory(**CHEAP)
+    ada, bea = claimed(harness, "Ada"), claimed(harness, "Bea")
+    for _ in range(3):
+        play_one(ada, bea)
+    assert standings(bea)["Ada"]["rating"] > 1540
+    ada.get_received()
+    assert call(ada, "release_name", {"password": PASSWORD}) == {"ok": True}
+    assert "Ada" not in standings(bea)  # a released account's standing leaves the board
+    ada.disconnect()
+    stranger = claimed(harness, "Ada", "the strangers password")
+    play_one(stranger, bea)
+    row = standings(bea)["Ada"]
+    assert (row["wins"], row["losses"]) == (1, 0)
+    assert 1500 < row["rating"] < 1516  # from 1500 against a weaker Bea: nothing inherited
+
+
+def result(game_id, user_ids=None):
+    return GameResult("Ada", "Bea", ("Ada", "Bea"), "won", 1, {"Ada": 1, "Bea": 0}, game_id,
+                      user_ids=user_ids or {"Ada": "u1", "Bea": "u2"})  # fmt: skip
+
+
+class Claimed:
+    def of_user(self, user_id):
+        return object()
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgresql"])
+def test_the_pairs_allowance_is_kept_by_the_store(backend, request, tmp_path):
+    if backend == "memory":
+        store, history = MemoryResults(Claimed(), rated_per_pair=2), None
+    else:
+        url = (f"sqlite:///{tmp_path / 'r.db'}" if backend == "sqlite"
+               else request.getfixturevalue("postgres_url"))  # fmt: skip
+        history = open_history(url, ThreadingRuntime())
+        from rpschat.storage import database
+
+        with history.database.engine.begin() as conn:  # both users claimed
+            for user_id, name in (("u1", "Ada"), ("u2", "Bea")):
+                conn.execute(database.accounts.insert().values(
+                    key=name.lower(), name=name, user_id=user_id, password_hash="h",
+                    created_at=1))  # fmt: skip
+        store = SqlResults(history.database, ThreadingRuntime(), rated_per_pair=2)
+    ratings = []
+    for n in range(2):
+        store.record_many([result(f"g{2 * n}"), result(f"g{2 * n + 1}")])  # batches of two
+        ratings.append({r["name"]: r["rating"] for r in store.leaderboard()})
+    assert ratings[0]["Ada"] > 1500 and ratings[1] == ratings[0]
+    if history is not None:
+        history.close()
