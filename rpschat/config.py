@@ -98,6 +98,7 @@ class Settings:
     join_rate: RateSpec | None = RateSpec(30, 60.0)
     login_rate: RateSpec | None = RateSpec(5, 60.0)
     login_rate_per_ip: RateSpec | None = RateSpec(20, 60.0)
+    login_rate_per_name: RateSpec | None = RateSpec(60, 600.0)  # from devices it doesn't know
     report_rate: RateSpec | None = RateSpec(5, 60.0)  # reports per user
     report_rate_per_ip: RateSpec | None = RateSpec(20, 60.0)  # reports per client address
     rated_games_per_pair: int = 5  # rated games a pair of claimed users play a UTC day (0: any)
@@ -154,6 +155,7 @@ class Settings:
             join_rate=_rate(env, "JOIN_RATE", "30/60" if chat_rate else "0"),
             login_rate=_rate(env, "LOGIN_RATE", "5/60" if chat_rate else "0"),
             login_rate_per_ip=_rate(env, "LOGIN_RATE_PER_IP", "20/60" if chat_rate else "0"),
+            login_rate_per_name=_rate(env, "LOGIN_RATE_PER_NAME", "60/600" if chat_rate else "0"),
             report_rate=_rate(env, "REPORT_RATE", "5/60" if chat_rate else "0"),
             report_rate_per_ip=_rate(env, "REPORT_RATE_PER_IP", "20/60" if chat_rate else "0"),
             rated_games_per_pair=_int(env, "RATED_GAMES_PER_PAIR", 5),

@@ -10,6 +10,7 @@ from typing import Any
 from rpschat.cluster import ClusterKeeper
 from rpschat.config import Settings
 from rpschat.domain.chat import ChatLimits, ChatService
+from rpschat.domain.devices import DeviceTokens
 from rpschat.domain.dms import DmLimits, DmService
 from rpschat.domain.game.stores import KeyedLocks
 from rpschat.domain.games import GameService, GameSettings
@@ -59,8 +60,9 @@ def chat_limits(settings: Settings) -> ChatLimits:
         chat_rate=settings.chat_rate,
         other_rate=settings.other_rate,
         join_rate=settings.join_rate,
-        login_rate_per_name=settings.login_rate,
+        login_rate=settings.login_rate,
         login_rate_per_address=settings.login_rate_per_ip,
+        login_rate_per_name=settings.login_rate_per_name,
         max_answer_bytes=settings.max_backlog_bytes // 4,
         resume_grace_seconds=settings.resume_grace_seconds,
         unnamed_idle_seconds=settings.unnamed_idle_seconds,
@@ -116,6 +118,7 @@ def build_services(
         limits=chat_limits(settings),
         names=NAME_RULES,
         accounts=accounts,
+        devices=DeviceTokens(settings.secret_key),
         passwords=PasswordWork(
             Argon2Passwords(memory_cost=settings.password_hash_kib),
             runtime,

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rpschat.domain.devices import DeviceTokens
 from rpschat.domain.errors import Code, Refused, retry_after
 from rpschat.domain.names import (
     PASSWORD_MAX_CHARS,
@@ -22,6 +23,7 @@ from rpschat.domain.names import (
     clean_password,
     look_alike_refusal,
 )
+from rpschat.domain.passwords import FailedAttemptLog
 from rpschat.domain.ports import (
     LOBBY,
     Account,
@@ -82,10 +84,13 @@ class Auth:
 
 @dataclass(frozen=True)
 class Named:
-    """The name a connection holds now, and the token that resumes it."""
+    """The name a connection holds now, and the token that resumes it; after a password log-in
+    or a claim, the device token that exempts this device from the per-name limits
+    (domain/devices.py)."""
 
     username: str
-    token: str
+    token: str | None
+    device: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,9 +125,12 @@ class ChatLimits:
     # a resume's replay): a quarter of MAX_BACKLOG_BYTES, so that no legal state of the server
     # makes a frame that drops its reader as a slow consumer. None: no limit.
     max_answer_bytes: int | None = 256 * 1024
-    # Password attempts (log-ins to a claimed name, releases), per claimed name and per address
-    login_rate_per_name: RateSpec | None = RateSpec(5, 60.0)
+    # Password attempts (log-ins to a claimed name, releases, claims): per claimed name and
+    # address (LOGIN_RATE), per address (LOGIN_RATE_PER_IP), and per claimed name from devices
+    # it does not know (LOGIN_RATE_PER_NAME, against guessing from many addresses)
+    login_rate: RateSpec | None = RateSpec(5, 60.0)
     login_rate_per_address: RateSpec | None = RateSpec(20, 60.0)
+    login_rate_per_name: RateSpec | None = RateSpec(60, 600.0)
 
 
 @dataclass
@@ -181,6 +189,9 @@ class ChatService:
     accounts: AccountStore | None = None  # claimed names; None: claiming is off
     # Hashes and verifies, bounded (domain/passwords.py's PasswordWork): each call blocks
     passwords: PasswordHasher | None = None
+    # Device tokens (domain/devices.py): known devices skip the per-name password limits
+    devices: DeviceTokens | None = None
+    failed_attempts: FailedAttemptLog = field(default_factory=FailedAttemptLog)
     # Moderation (domain/moderation.py): mutes, bans, kicks; None: no moderation
     guard: Any = None
     # Roles (domain/roles.py): names reserved for a moderator's account; released accounts'
@@ -432,15 +443,18 @@ class ChatService:
 
     # ---- events ------------------------------------------------------------------------------
 
-    def set_username(self, sid: str, username: str, password: str | None) -> Named:
-        """Name the connection, rename it, or log it in to a claimed name (with `password`)."""
+    def set_username(
+        self, sid: str, username: str, password: str | None, device: str | None = None
+    ) -> Named:
+        """Name the connection, rename it, or log it in to a claimed name (with `password`;
+        `device`: the device token an earlier log-in gave this device)."""
         name = clean_name(username)
         conn = self.connections[sid]
         self._limit(conn, "other")
         self.names.check_allowed(name)
         account = self._account_like(name)
         if account is not None:
-            return self._log_in(conn, name, account, password)
+            return self._log_in(conn, name, account, password, device)
         if password is not None:
             raise Refused(
                 Code.NOT_CLAIMED,
@@ -493,7 +507,14 @@ class ChatService:
         if self.roles is not None:
             self.roles.check_not_reserved(name)
 
-    def _log_in(self, conn: Connection, name: str, account: Account, password: str | None) -> Named:
+    def _log_in(
+        self,
+        conn: Connection,
+        name: str,
+        account: Account,
+        password: str | None,
+        device: str | None = None,
+    ) -> Named:
         if conn.user_id == account.user_id:
             return Named(conn.name, conn.token)
         if name_key(name) != name_key(account.name):
@@ -505,8 +526,10 @@ class ChatService:
             )
         if conn.user_id is not None and self.listener.is_busy(conn.user_id):
             raise Refused(Code.RENAME_WHILE_PLAYING, RENAME_WHILE_PLAYING)
-        self._limit_password_attempts(conn, account)
+        known = self.devices is not None and self.devices.known(device, account.user_id)
+        self._limit_password_attempts(conn, account, known_device=known)
         if not self._password_matches(account, password):
+            self.failed_attempts("wrong password at log-in", account.name, conn.address)
             raise Refused(
                 Code.WRONG_PASSWORD, f"Wrong password: the name '{account.name}' is claimed."
             )
@@ -519,14 +542,21 @@ class ChatService:
             self._leave_as_guest(conn, guest[0], guest[1])
         return answer
 
-    def _limit_password_attempts(self, conn: Connection, account: Account | None) -> None:
-        """Before any hash is computed: per address, and (with `account`) per claimed name."""
+    def _limit_password_attempts(
+        self, conn: Connection, account: Account | None, known_device: bool = False
+    ) -> None:
+        """Before any hash is computed: per address; with `account`, unless the device is one
+        the account knows, per name and address and per name in all (strangers' guesses from
+        elsewhere never use up the owner's attempts, nor from the owner's own address its known
+        devices')."""
         now = self.runtime.now()
+        limits, check = self.limits, self.limiter.check
         try:
-            limits = self.limits
-            if account is not None:
-                self.limiter.check(f"login:{account.key}", "login", limits.login_rate_per_name, now)
-            self.limiter.check(f"login@{conn.address}", "login", limits.login_rate_per_address, now)
+            check(f"login@{conn.address}", "login_address", limits.login_rate_per_address, now)
+            if account is not None and not known_device:
+                subject = f"login:{account.key}@{conn.address}"
+                check(subject, "login_name_address", limits.login_rate, now)
+                check(f"login:{account.key}", "login_name", limits.login_rate_per_name, now)
         except Refused as refused:
             if refused.code is not Code.RATE_LIMITED:  # Redis is down, say: not the caller's
                 raise
@@ -578,10 +608,13 @@ class ChatService:
         self.listener.user_back(user_id, name, conn.sid)
         if self.dms is not None:  # the DMs it received while away, as unread
             self.dms.attach(conn.sid, user_id, None, new_user=False)
-        return Named(name, token)
+        return Named(name, token, self._device_token(user_id))
 
-    def claim_name(self, sid: str, password: str) -> str:
-        """Claim the connection's name for good; return it."""
+    def _device_token(self, user_id: str) -> str | None:
+        return self.devices.issue(user_id) if self.devices is not None else None
+
+    def claim_name(self, sid: str, password: str) -> Named:
+        """Claim the connection's name for good; return it, with a device token."""
         conn = self.named(sid)
         password = clean_password(password)
         self._limit(conn, "other")
@@ -601,7 +634,7 @@ class ChatService:
                 Code.NAME_CLAIMED, f"'{conn.name}' has just been claimed by someone else."
             )
         log.info("claim %s", conn.name, extra=_who(conn))
-        return conn.name
+        return Named(conn.name, conn.token, self._device_token(conn.user_id))
 
     def release_name(self, sid: str, password: str) -> None:
         conn = self.named(sid)
@@ -613,6 +646,7 @@ class ChatService:
             raise Refused(Code.IN_GAME, RELEASE_WHILE_PLAYING)
         self._limit_password_attempts(conn, account)
         if not self._password_matches(account, password):
+            self.failed_attempts("wrong password to release", account.name, conn.address)
             raise Refused(Code.WRONG_PASSWORD, f"Wrong password for '{account.name}'.")
         self.accounts.delete(account.key, conn.user_id)
         log.info("release %s", account.name, extra=_who(conn))

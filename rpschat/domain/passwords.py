@@ -14,6 +14,7 @@ refused or limited attempt costs no hash at all.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -21,6 +22,8 @@ from typing import Any
 
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.ports import PasswordHasher, Runtime
+
+log = logging.getLogger("rpschat.passwords")
 
 # A first guess of one hash's duration, until one was timed (64 MiB, 3 passes: 0.1-0.3 s).
 FIRST_GUESS_SECONDS = 0.3
@@ -91,3 +94,27 @@ class PasswordWork:
     def _timed(self, seconds: float) -> None:
         with self._lock:
             self._seconds = 0.8 * self._seconds + 0.2 * seconds
+
+
+class FailedAttemptLog:
+    """One WARNING line per failed password attempt (the name and the client address, never
+    the password), at most a burst of `burst` then `per_second`: a guesser can't flood the log.
+    Lines left out are counted in the next one."""
+
+    def __init__(self, burst: int = 20, per_second: float = 1.0, clock=time.monotonic):
+        self._burst, self._per_second, self._clock = burst, per_second, clock
+        self._tokens, self._at, self._left_out = float(burst), clock(), 0
+        self._lock = threading.Lock()
+
+    def __call__(self, what: str, name: str, address: str) -> None:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._burst, self._tokens + (now - self._at) * self._per_second)
+            self._at = now
+            if self._tokens < 1:
+                self._left_out += 1
+                return
+            self._tokens -= 1
+            left_out, self._left_out = self._left_out, 0
+        more = f" ({left_out} more not logged)" if left_out else ""
+        log.warning("%s for %r from %s%s", what, name, address, more, extra={"address": address})

@@ -7,7 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rpschat.domain.chat import PAGE_LIMIT_REFUSAL, Auth, ChatService, MessagePage, Stored
+from rpschat.domain.chat import (
+    PAGE_LIMIT_REFUSAL,
+    Auth,
+    ChatService,
+    MessagePage,
+    Named,
+    Stored,
+)
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.names import PASSWORD_REFUSAL
 from rpschat.domain.ports import MAX_ID
@@ -38,8 +45,15 @@ def auth(raw: Any) -> Auth:
 def set_username(chat: ChatService, sid: str, payload: Any) -> dict:
     obj = as_object(payload, '{username: "Ada"}')
     username = string(obj, "username", NOT_A_NAME)
-    named = chat.set_username(sid, username, secret(obj, "password"))
-    return {"ok": True, "username": named.username, "token": named.token}
+    named = chat.set_username(sid, username, secret(obj, "password"), secret(obj, "device"))
+    return named_ack(named)
+
+
+def named_ack(named: Named) -> dict:
+    ack = {"ok": True, "username": named.username, "token": named.token}
+    if named.device is not None:
+        ack["device"] = named.device
+    return ack
 
 
 def message(chat: ChatService, sid: str, payload: Any) -> Callable[[], dict]:
@@ -92,7 +106,11 @@ def page_ack(page: MessagePage) -> dict:
 
 def claim_name(chat: ChatService, sid: str, payload: Any) -> dict:
     password = string(as_object(payload, PASSWORD_SHAPE), "password", PASSWORD_REFUSAL)
-    return {"ok": True, "username": chat.claim_name(sid, password)}
+    claimed = chat.claim_name(sid, password)
+    ack = {"ok": True, "username": claimed.username}
+    if claimed.device is not None:
+        ack["device"] = claimed.device
+    return ack
 
 
 def release_name(chat: ChatService, sid: str, payload: Any) -> dict:

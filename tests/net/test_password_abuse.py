@@ -86,3 +86,79 @@ def test_a_burst_of_claims_costs_bounded_memory_and_no_bystanders_time(real_hash
     finally:
         for client in (ada, bea, *attackers):
             client.close()
+
+
+# ---- item 3: strangers' guesses don't lock the owner out; item 15: failed attempts are logged ----
+
+
+@pytest.fixture
+def guarded(tmp_path):
+    """Cheap hashes; addresses as a trusted proxy forwards them; a small cap per name from
+    unknown devices, so that strangers reach it. A server per test: its failed-attempt log
+    lines are limited per process."""
+    db = tmp_path / "chat.db"
+    env = {
+        "DATABASE_URL": f"sqlite:///{db}",
+        "PASSWORD_HASH_KIB": "64",
+        "TRUST_PROXY": "1",
+        "LOGIN_RATE_PER_NAME": "30/600",
+    }
+    with ServerProcess(env) as srv:
+        yield srv
+
+
+def from_address(url: str, address: str) -> ChatClient:
+    return ChatClient(url, headers={"X-Forwarded-For": address})
+
+
+def attempt(url, address, name, password, device=None) -> dict:
+    client = from_address(url, address)
+    try:
+        payload = {"username": name, "password": password}
+        if device is not None:
+            payload["device"] = device
+        return client.call("set_username", payload)
+    finally:
+        client.close()
+
+
+def test_the_owner_logs_in_while_strangers_guess(guarded):
+    url = guarded.url
+    name = unique("Ada")
+    owner = from_address(url, "198.51.100.1")
+    owner.set_name(name)
+    device = owner.call("claim_name", {"password": PASSWORD}).get("device")
+    owner.close()
+    # four strangers, six guesses each: the sixth is over the name's limit from that address
+    for n in range(4):
+        codes = [attempt(url, f"192.0.2.{n}", name, f"guess {i}")["code"] for i in range(6)]
+        assert codes == ["wrong_password"] * 5 + ["too_many_attempts"], codes
+    # before: the name's 5/60 was used up from anywhere and the owner was refused
+    assert attempt(url, "198.51.100.2", name, PASSWORD)["ok"]  # another address, no device
+    # more strangers: the cap per name for unknown devices (30/600) is reached
+    for n in range(4, 6):
+        for i in range(5):
+            attempt(url, f"192.0.2.{n}", name, f"guess {i}")
+    refused = attempt(url, "198.51.100.3", name, PASSWORD)
+    assert refused["code"] == "too_many_attempts"  # an unknown device: distributed guessing
+    assert attempt(url, "198.51.100.3", name, PASSWORD, device=device)["ok"]  # a known one
+    assert attempt(url, "192.0.2.0", name, PASSWORD, device=device)["ok"]  # even from there
+
+    lines = guarded.wait_for_output(lambda line: "wrong password at log-in" in line)
+    assert lines and all(name in line and "192.0.2." in line for line in lines)
+    assert not [line for line in guarded.log_lines() if "guess " in line]  # never a password
+    # 24 wrong guesses in a moment: a burst of 20 lines, the rest counted in a later one
+    assert len(lines) <= 21
+
+
+def test_failed_attempts_leave_one_line_each_without_the_password(guarded):
+    url = guarded.url
+    name = unique("Bea")
+    owner = from_address(url, "198.51.100.20")
+    owner.set_name(name)
+    assert owner.call("claim_name", {"password": PASSWORD})["ok"]
+    wrong = owner.call("release_name", {"password": "hunter2hunter2"})
+    assert wrong["code"] == "wrong_password"
+    owner.close()
+    [line] = guarded.wait_for_output(lambda line: f"wrong password to release for '{name}'" in line)
+    assert "198.51.100.20" in line and "hunter2" not in line and "WARNING" in line

@@ -26,10 +26,9 @@ def harness(harness_factory):
 
 def claimed(harness, name="Ada"):
     client, ack = harness.join(name)
-    assert client.emit("claim_name", {"password": PASSWORD}, callback=True) == {
-        "ok": True,
-        "username": name,
-    }
+    ack_claim = client.emit("claim_name", {"password": PASSWORD}, callback=True)
+    assert ack_claim == {"ok": True, "username": name, "device": ack_claim["device"]}
+    assert ack_claim["device"].startswith("d1.")  # a device token (issue 21, item 3)
     return client, ack
 
 
@@ -324,3 +323,54 @@ def test_a_log_in_that_fails_to_store_its_token_leaves_the_guest_as_it_was(harne
     users = guest.emit("users", {}, callback=True)["users"]
     assert users == ["Guest"]  # still the guest, and Ada is not online
     assert guest.emit("message", {"msg": "still me"}, callback=True)["ok"]
+
+
+# ---- issue 21, item 3: strangers' guesses don't lock the owner out -------------------------------
+
+
+def guess(harness, address, name="Ada", password="not the password", device=None):
+    payload = {"username": name, "password": password}
+    if device is not None:
+        payload["device"] = device
+    return harness.client(address=address).emit("set_username", payload, callback=True)
+
+
+def test_strangers_guessing_from_elsewhere_do_not_lock_the_owner_out(harness_factory):
+    """Before: five wrong guesses from anywhere used up the name's LOGIN_RATE, and the owner's
+    right password was refused. Now the limit is per name and address."""
+    harness = harness_factory(**CHEAP, login_rate=RateSpec(2, 60.0))
+    owner, _ = claimed(harness)
+    owner.disconnect()
+    for stranger in ("192.0.2.1", "192.0.2.2", "192.0.2.3"):
+        answers = [guess(harness, stranger)["code"] for _ in range(3)]
+        assert answers == ["wrong_password", "wrong_password", "too_many_attempts"]
+    assert guess(harness, "198.51.100.9", password=PASSWORD)["ok"]  # the owner, elsewhere
+
+
+def test_a_known_device_logs_in_while_strangers_used_up_the_names_attempts(harness_factory):
+    harness = harness_factory(**CHEAP, login_rate_per_name=RateSpec(4, 600.0))
+    client, _ = harness.join("Ada", address="198.51.100.9")
+    device = client.emit("claim_name", {"password": PASSWORD}, callback=True)["device"]
+    client.disconnect()
+    for stranger in ("192.0.2.1", "192.0.2.2"):  # from many addresses: the name's own cap
+        assert [guess(harness, stranger)["code"] for _ in range(2)] == ["wrong_password"] * 2
+    assert guess(harness, "192.0.2.3")["code"] == "too_many_attempts"
+    assert guess(harness, "203.0.113.5", password=PASSWORD)["code"] == "too_many_attempts"
+    back = guess(harness, "203.0.113.5", password=PASSWORD, device=device)  # a known device
+    assert back["ok"] and back["device"].startswith("d1.")
+    forged = device[:-4] + ("0000" if not device.endswith("0000") else "1111")
+    assert guess(harness, "203.0.113.6", password=PASSWORD, device=forged)["code"] == (
+        "too_many_attempts"
+    )
+
+
+def test_a_device_token_is_for_its_own_account_only():
+    from rpschat.domain.devices import DeviceTokens
+
+    devices = DeviceTokens("a secret")
+    token = devices.issue("u1")
+    assert devices.known(token, "u1")
+    assert not devices.known(token, "u2")
+    assert not DeviceTokens("another secret").known(token, "u1")
+    assert not devices.known(token.replace("d1.u1.", "d1.u2."), "u2")
+    assert not devices.known(None, "u1") and not devices.known("d1.u1.x", "u1")

@@ -54,3 +54,13 @@ def test_at_most_n_run_at_once_a_few_wait_and_the_rest_are_refused_with_a_wait()
     assert outcomes == ["hash:pw"] * 5
     assert hasher.most == 2
     assert work.verify("hash:pw", "pw")  # the slots are all given back
+
+
+def test_password_buckets_of_past_names_and_addresses_are_forgotten():
+    from rpschat.domain.ratelimit import MemoryRateLimiter, RateSpec
+
+    limiter = MemoryRateLimiter()
+    spec = RateSpec(5, 60.0)
+    for n in range(10_000):  # a guesser choosing names and addresses at will
+        limiter.check(f"login:ada@10.0.{n // 256}.{n % 256}", "login_name_address", spec, n)
+    assert len(limiter._buckets) < 5_000  # refilled buckets go: bounded by one refill period
