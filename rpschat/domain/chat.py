@@ -51,6 +51,14 @@ MAX_PAGE = 200
 PAGE_LIMIT_REFUSAL = f"limit must be a whole number from 1 to {MAX_PAGE}."
 RENAME_WHILE_PLAYING = "You can't change your name during a game or while looking for one."
 RELEASE_WHILE_PLAYING = "You can't release your name during a game or while looking for one."
+WRONG_PASSWORD = "Wrong password."
+# Why a session ended (`session_ended`, docs/protocol.md): its reason and what a person reads
+PASSWORD_CHANGED, SESSIONS_ENDED, NAME_RELEASED = "password_changed", "sessions_ended", "released"
+SESSION_ENDED_MESSAGES = {
+    PASSWORD_CHANGED: "The password of this name was changed on another device: log in again.",
+    SESSIONS_ENDED: "This name was signed out everywhere from another device: log in again.",
+    NAME_RELEASED: "This name was released on another device: pick a name again.",
+}
 
 
 def new_user_id() -> str:
@@ -636,23 +644,77 @@ class ChatService:
         log.info("claim %s", conn.name, extra=_who(conn))
         return Named(conn.name, conn.token, self._device_token(conn.user_id))
 
-    def release_name(self, sid: str, password: str) -> None:
+    def release_name(self, sid: str, password: str) -> str:
+        """Give the claim up; the user stays online as a guest. Every other session of the
+        account ends; returns this connection's new token."""
         conn = self.named(sid)
         self._limit(conn, "other")
-        account = None if self.accounts is None else self.accounts.of_user(conn.user_id)
-        if account is None:
-            raise Refused(Code.NOT_CLAIMED, "Your name is not claimed.")
+        account = self._own_account(conn)
         if self.listener.is_busy(conn.user_id):  # a rated game would end unrated: a dodged loss
             raise Refused(Code.IN_GAME, RELEASE_WHILE_PLAYING)
-        self._limit_password_attempts(conn, account)
-        if not self._password_matches(account, password):
-            self.failed_attempts("wrong password to release", account.name, conn.address)
-            raise Refused(Code.WRONG_PASSWORD, f"Wrong password for '{account.name}'.")
+        self._check_password(
+            conn, account, password, "release", f"Wrong password for '{account.name}'."
+        )
         self.accounts.delete(account.key, conn.user_id)
         log.info("release %s", account.name, extra=_who(conn))
         if self.roles is not None:  # powers belong to the account: they go with it
             self.roles.account_gone(conn.user_id, account.name)
         self.listener.account_released(conn.user_id, account.name)  # and its standing
+        return self._end_other_sessions(conn, NAME_RELEASED)
+
+    def change_password(self, sid: str, password: str, new_password: str) -> Named:
+        """A new password for the caller's account; every other session of it ends. Returns
+        this connection's new token (and a device token)."""
+        conn = self.named(sid)
+        new_password = clean_password(new_password)
+        self._limit(conn, "other")
+        account = self._own_account(conn)
+        self._check_password(conn, account, password, "change", WRONG_PASSWORD)
+        new_hash = self.passwords.hash(new_password)
+        if not self.accounts.set_password(account.key, conn.user_id, new_hash):
+            raise Refused(Code.NOT_CLAIMED, "Your name is not claimed.")  # released meanwhile
+        log.info("password changed for %s", account.name, extra=_who(conn))
+        token = self._end_other_sessions(conn, PASSWORD_CHANGED)
+        return Named(conn.name, token, self._device_token(conn.user_id))
+
+    def end_sessions(self, sid: str, password: str) -> str:
+        """Log out everywhere else: every other session of the caller's account ends. Returns
+        this connection's new token."""
+        conn = self.named(sid)
+        self._limit(conn, "other")
+        account = self._own_account(conn)
+        self._check_password(conn, account, password, "end sessions", WRONG_PASSWORD)
+        log.info("sessions ended for %s", account.name, extra=_who(conn))
+        return self._end_other_sessions(conn, SESSIONS_ENDED)
+
+    def _own_account(self, conn: Connection) -> Account:
+        account = None if self.accounts is None else self.accounts.of_user(conn.user_id)
+        if account is None:
+            raise Refused(Code.NOT_CLAIMED, "Your name is not claimed.")
+        return account
+
+    def _check_password(
+        self, conn: Connection, account: Account, password: str, what: str, wrong: str
+    ) -> None:
+        """The account's password from a connection that holds it: a session thief can't
+        guess it faster than the limits allow (and each wrong one is logged)."""
+        self._limit_password_attempts(conn, account)
+        if not self._password_matches(account, password):
+            self.failed_attempts(f"wrong password to {what}", account.name, conn.address)
+            raise Refused(Code.WRONG_PASSWORD, wrong)
+
+    def _end_other_sessions(self, conn: Connection, reason: str) -> str:
+        """Every token of the user is revoked, on every node (tokens are shared), and every
+        other connection is told why, then closed; this connection gets a new token in its
+        slot, so a copy of its old one resumes nothing either. Returns the new token."""
+        self.tokens.revoke_user(conn.user_id)
+        conn.token = self.tokens.issue(token_slot(conn.token), conn.name)
+        ended = {"reason": reason, "message": SESSION_ENDED_MESSAGES[reason]}
+        for sid in self.directory.connections_of(conn.user_id):
+            if sid != conn.sid:
+                self.outbox.emit("session_ended", ended, to=sid)
+                self.outbox.disconnect(sid)
+        return conn.token
 
     def _now_ms(self) -> int:
         return int(self.runtime.now() * 1000)

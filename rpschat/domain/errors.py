@@ -145,22 +145,22 @@ class Code(StrEnum):
     NOT_CLAIMED = (
         "not_claimed",
         "The name is not claimed: take it without a password (`set_username`), or there is "
-        "nothing to release.",
+        "nothing to release (or whose password to change).",
         (),
-        "`set_username`, `release_name`",
+        "`set_username`, `release_name`, `change_password`, `end_sessions`",
     )
     WRONG_PASSWORD = (
         "wrong_password",
         "The password does not match the claimed name.",
         (),
-        "`set_username`, `release_name`",
+        "`set_username`, `release_name`, `change_password`, `end_sessions`",
     )
     TOO_MANY_ATTEMPTS = (
         "too_many_attempts",
         "Too many password attempts for this name or from this address (`LOGIN_RATE`, "
-        "`LOGIN_RATE_PER_IP`): wait.",
+        "`LOGIN_RATE_PER_IP`, `LOGIN_RATE_PER_NAME`): wait.",
         ("retry_after",),
-        "`set_username`, `release_name`",
+        "`set_username`, `release_name`, `change_password`, `end_sessions`",
     )
     TOO_MANY_NAMES = (
         "too_many_names",
@@ -172,7 +172,7 @@ class Code(StrEnum):
         "bad_password",
         "A new password must have 8 to 128 characters, no NUL or lone surrogate.",
         (),
-        "`claim_name`",
+        "`claim_name`, `change_password`",
     )
     ALREADY_CLAIMED = (
         "already_claimed",

@@ -189,6 +189,9 @@ class TokenStore(Protocol):
         """The grant for a valid, unexpired token (and its expiry pushed back), else None."""
 
     def rename(self, user_id: str, name: str) -> None: ...
+    def revoke_user(self, user_id: str) -> None:
+        """Forget every token of the user: its own and its log-ins' (`token_user` of their id
+        is `user_id`), on every node."""
 
 
 class RateLimiter(Protocol):
@@ -214,6 +217,9 @@ class AccountStore(Protocol):
     def of_user(self, user_id: str) -> Account | None: ...
     def create(self, account: Account) -> bool:
         """Stores it; False (nothing stored) if its key is claimed already."""
+
+    def set_password(self, key: str, user_id: str, password_hash: str) -> bool:
+        """A new password hash, if the claim is still `user_id`'s; True if it was."""
 
     def delete(self, key: str, user_id: str) -> bool:
         """Forgets the claim if it is still `user_id`'s; True if it was."""

@@ -6,11 +6,12 @@ database); in memory for `DATABASE_URL=memory://`, where a restart forgets them.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any
 
 import argon2
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from rpschat.domain.ports import Account
 from rpschat.storage.database import Database, accounts
@@ -65,6 +66,14 @@ class MemoryAccounts:
             del self._by_key[key]
             return True
 
+    def set_password(self, key: str, user_id: str, password_hash: str) -> bool:
+        with self._lock:
+            account = self._by_key.get(key)
+            if account is None or account.user_id != user_id:
+                return False
+            self._by_key[key] = dataclasses.replace(account, password_hash=password_hash)
+            return True
+
 
 class SqlAccounts:
     def __init__(self, database: Database):
@@ -89,6 +98,14 @@ class SqlAccounts:
 
     def delete(self, key: str, user_id: str) -> bool:
         statement = delete(accounts).where(accounts.c.key == key, accounts.c.user_id == user_id)
+        return self._db.write(_inserted, statement.returning(accounts.c.key))
+
+    def set_password(self, key: str, user_id: str, password_hash: str) -> bool:
+        statement = (
+            update(accounts)
+            .where(accounts.c.key == key, accounts.c.user_id == user_id)
+            .values(password_hash=password_hash)
+        )
         return self._db.write(_inserted, statement.returning(accounts.c.key))
 
 

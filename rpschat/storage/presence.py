@@ -129,3 +129,7 @@ class MemoryTokens:
         grant = self._grants.get(user_id)
         if grant is not None:
             self._grants[user_id] = (grant[0], name, grant[2])
+
+    def revoke_user(self, user_id: str) -> None:
+        for token_id in [t for t in self._grants if token_user(t) == user_id]:
+            del self._grants[token_id]

@@ -7,7 +7,7 @@ import hmac
 import secrets
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from rpschat.domain.ports import token_user
 from rpschat.storage.database import Database, sessions
@@ -54,6 +54,15 @@ class SqlTokens:
 
     def rename(self, user_id: str, name: str) -> None:
         self._db.write(_set, user_id, {"name": name})
+
+    def revoke_user(self, user_id: str) -> None:
+        """The user's own token (id `user_id`) and its log-ins' (`user_id_...`): an index range
+        ("_" is 0x5F, "`" the next character)."""
+        c = sessions.c
+        of_user = or_(
+            c.user_id == user_id, and_(c.user_id > f"{user_id}_", c.user_id < f"{user_id}`")
+        )
+        self._db.write(lambda conn: conn.execute(delete(sessions).where(of_user)))
 
     def _expiry(self) -> int:
         return self._now_ms() + self._ttl_ms

@@ -115,5 +115,20 @@ def claim_name(chat: ChatService, sid: str, payload: Any) -> dict:
 
 def release_name(chat: ChatService, sid: str, payload: Any) -> dict:
     password = secret(as_object(payload, PASSWORD_SHAPE), "password")
-    chat.release_name(sid, password or "")  # none at all: a wrong password too
-    return {"ok": True}
+    token = chat.release_name(sid, password or "")  # none at all: a wrong password too
+    return {"ok": True, "token": token}
+
+
+CHANGE_SHAPE = '{password: "...", new_password: "..."}'
+
+
+def change_password(chat: ChatService, sid: str, payload: Any) -> dict:
+    obj = as_object(payload, CHANGE_SHAPE)
+    password = secret(obj, "password")
+    new_password = string(obj, "new_password", PASSWORD_REFUSAL)
+    return named_ack(chat.change_password(sid, password or "", new_password))
+
+
+def end_sessions(chat: ChatService, sid: str, payload: Any) -> dict:
+    password = secret(as_object(payload, PASSWORD_SHAPE), "password")
+    return {"ok": True, "token": chat.end_sessions(sid, password or "")}

@@ -95,6 +95,8 @@ def register_handlers(
     declare("history", partial(chat_events.history, chat))
     declare("claim_name", partial(chat_events.claim_name, chat))
     declare("release_name", partial(chat_events.release_name, chat))
+    declare("change_password", partial(chat_events.change_password, chat))
+    declare("end_sessions", partial(chat_events.end_sessions, chat))
     if games is not None:  # docs/protocol.md, "Rock-paper-scissors"
         declare("find_match", partial(game_events.find_match, games))
         declare("cancel_match", partial(game_events.cancel_match, games))

@@ -162,3 +162,51 @@ def test_failed_attempts_leave_one_line_each_without_the_password(guarded):
     owner.close()
     [line] = guarded.wait_for_output(lambda line: f"wrong password to release for '{name}'" in line)
     assert "198.51.100.20" in line and "hunter2" not in line and "WARNING" in line
+
+
+# ---- item 4: a password change or "log out everywhere" ends every other session ------------------
+
+
+def test_a_password_change_ends_a_thiefs_session_and_its_stolen_token(guarded):
+    url = guarded.url
+    name = unique("Ada")
+    owner = from_address(url, "198.51.100.30")
+    owner.set_name(name)
+    assert owner.call("claim_name", {"password": PASSWORD})["ok"]
+    thief = from_address(url, "192.0.2.30")  # logged in once (a shared computer, a phishing)
+    stolen = thief.call("set_username", {"username": name, "password": PASSWORD})["token"]
+
+    changed = owner.call("change_password", {"password": PASSWORD, "new_password": "new secret!"})
+    assert changed["ok"], changed
+    ended = thief.wait_for("session_ended")
+    assert ended["reason"] == "password_changed"
+    thief.wait_for("disconnect")
+    back = ChatClient(url, auth={"token": stolen}, headers={"X-Forwarded-For": "192.0.2.30"})
+    session = back.wait_for("session")
+    assert session["resumed"] is False and session["code"] == "session_expired"
+    friend = from_address(url, "198.51.100.31")
+    friend.set_name(unique("Bea"))
+    assert friend.call("dm", {"to": name, "text": "for the owner only"})["ok"]
+    owner.wait_for("dm", lambda m: m["text"] == "for the owner only")
+    assert back.received("dm") == []
+    for client in (owner, thief, back, friend):
+        client.close()
+
+
+def test_a_stolen_token_does_not_outlive_a_release_and_a_new_claim(guarded):
+    url = guarded.url
+    name = unique("Ada")
+    owner = from_address(url, "198.51.100.40")
+    owner.set_name(name)
+    assert owner.call("claim_name", {"password": PASSWORD})["ok"]
+    thief = from_address(url, "192.0.2.40")
+    stolen = thief.call("set_username", {"username": name, "password": PASSWORD})["token"]
+    thief.close()
+    released = owner.call("release_name", {"password": PASSWORD})
+    assert released["ok"]
+    assert owner.call("claim_name", {"password": "the new one!"})["ok"]
+    back = ChatClient(url, auth={"token": stolen}, headers={"X-Forwarded-For": "192.0.2.40"})
+    session = back.wait_for("session")
+    assert session["resumed"] is False  # before: it resumed as the owner, DMs and all
+    back.close()
+    owner.close()

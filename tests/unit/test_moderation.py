@@ -60,7 +60,7 @@ def test_claiming_a_name_listed_in_moderators_gives_no_powers(harness_factory):
 def test_a_released_moderator_name_gives_a_new_claimant_nothing(harness, mod):
     bea, _ = harness.join("Bea")
     sent = call(bea, "message", {"msg": "hi"})
-    assert call(mod, "release_name", {"password": PASSWORD}) == {"ok": True}
+    assert call(mod, "release_name", {"password": PASSWORD})["ok"] is True
     assert call(mod, "mod_log", {}) == refused("Only moderators can do that.", Code.NOT_MODERATOR)
     assert call(bea, "report", {"id": sent["id"], "reason": "test"})["ok"]
     assert events(mod, "report_filed") == []  # no reports for a released moderator (item 14)

@@ -253,7 +253,7 @@ def test_release_name_needs_the_password_then_frees_the_name(harness):
     assert ada.emit("release_name", {"password": "wrong password"}, callback=True) == refused(
         "Wrong password for 'Ada'.", Code.WRONG_PASSWORD
     )
-    assert ada.emit("release_name", {"password": PASSWORD}, callback=True) == {"ok": True}
+    assert ada.emit("release_name", {"password": PASSWORD}, callback=True)["ok"] is True
     assert ada.emit("release_name", {"password": PASSWORD}, callback=True) == refused(
         "Your name is not claimed.", Code.NOT_CLAIMED
     )
@@ -374,3 +374,64 @@ def test_a_device_token_is_for_its_own_account_only():
     assert not DeviceTokens("another secret").known(token, "u1")
     assert not devices.known(token.replace("d1.u1.", "d1.u2."), "u2")
     assert not devices.known(None, "u1") and not devices.known("d1.u1.x", "u1")
+
+
+# ---- issue 21, item 4: a password change ends every other session -----------------------------
+
+
+def told_before_closed(client, event):
+    """What a client the server has disconnected received (the test client's get_received
+    refuses once disconnected: its queue still holds it)."""
+    return [p["args"][0] for p in client.queue if p["name"] == event]
+
+
+def resumes(harness, token) -> bool:
+    [session] = events(harness.client(auth={"token": token}), "session")
+    return session["resumed"]
+
+
+def test_a_password_change_ends_a_thiefs_session_and_every_old_token(harness):
+    owner, first = claimed(harness)
+    thief_client = harness.client()  # a second device: its token gets stolen
+    ack = log_in(thief_client)
+    stolen = ack["token"]
+    thief_client.get_received()
+    changed = owner.emit(
+        "change_password", {"password": PASSWORD, "new_password": "a brand new one"}, callback=True
+    )
+    assert changed["ok"] and changed["token"] != first["token"] and changed["device"]
+    assert told_before_closed(thief_client, "session_ended") == [{
+        "reason": "password_changed",
+        "message": "The password of this name was changed on another device: log in again.",
+    }]  # fmt: skip
+    assert not thief_client.is_connected()
+    assert not resumes(harness, stolen) and not resumes(harness, first["token"])
+    assert owner.is_connected() and owner.emit("message", {"msg": "still me"}, callback=True)["ok"]
+    assert log_in(harness.client())["code"] == "wrong_password"
+    assert log_in(harness.client(), password="a brand new one")["ok"]
+    harness.drop(owner)
+    assert resumes(harness, changed["token"])  # the new token resumes the owner's device
+
+
+def test_end_sessions_signs_out_everywhere_else(harness):
+    owner, _ = claimed(harness)
+    other = harness.client()
+    stolen = log_in(other)["token"]
+    assert owner.emit("end_sessions", {"password": "wrong password"}, callback=True)["code"] == (
+        "wrong_password"
+    )
+    ended = owner.emit("end_sessions", {"password": PASSWORD}, callback=True)
+    assert ended["ok"] and not other.is_connected() and not resumes(harness, stolen)
+    assert owner.is_connected()
+
+
+def test_a_release_ends_the_accounts_other_sessions_for_good(harness):
+    owner, first = claimed(harness)
+    thief = harness.client()
+    stolen = log_in(thief)["token"]
+    released = owner.emit("release_name", {"password": PASSWORD}, callback=True)
+    assert released["ok"] and released["token"] != first["token"]
+    assert not thief.is_connected()
+    assert owner.emit("claim_name", {"password": "claimed again!"}, callback=True)["ok"]
+    assert not resumes(harness, stolen)  # before: the thief's old token resumed as the owner
+    assert not resumes(harness, first["token"])

@@ -163,6 +163,12 @@ def test_a_users_node_follows_it_and_a_dead_nodes_user_is_taken_over_once(client
 # ---------------------------------------------------------------- tokens
 
 
+def test_every_token_of_a_user_is_revoked_at_once_in_redis(client, keys):
+    from tests.unit.test_sessions import check_revoke_user
+
+    check_revoke_user(RedisTokens(client, keys, ttl_seconds=60))
+
+
 def test_tokens_resolve_refresh_expire_and_rename(client, keys):
     tokens = RedisTokens(client, keys, ttl_seconds=60)
     token = tokens.issue("u1", "Ada")

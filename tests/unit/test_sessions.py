@@ -78,3 +78,26 @@ def test_a_version_1_database_gets_the_sessions_table(sql_url):
     with history.database.engine.connect() as conn:
         assert conn.scalar(select(database.schema_version.c.version)) == database.SCHEMA_VERSION
     history.close()
+
+
+def check_revoke_user(tokens):
+    """Every token of the user goes (its own and its log-ins'), nobody else's."""
+    mine = [tokens.issue("u1", "Ada"), tokens.issue("u1_ab12", "Ada"), tokens.issue("u1_cd", "Ada")]
+    others = [tokens.issue("u10", "Bea"), tokens.issue("u10_ab", "Bea"), tokens.issue("u0", "Cyd")]
+    tokens.revoke_user("u1")
+    assert [tokens.resolve(t) for t in mine] == [None] * 3
+    assert all(tokens.resolve(t) is not None for t in others)
+    again = tokens.issue("u1_ab12", "Ada")  # a new token in a revoked slot works
+    assert tokens.resolve(again).user_id == "u1"
+
+
+def test_every_token_of_a_user_is_revoked_at_once_in_sql(sql_url):
+    history, tokens = open_tokens(sql_url, Clock())
+    check_revoke_user(tokens)
+    history.close()
+
+
+def test_every_token_of_a_user_is_revoked_at_once_in_memory():
+    from rpschat.storage.presence import MemoryTokens
+
+    check_revoke_user(MemoryTokens(60.0))
