@@ -105,9 +105,10 @@ class Code(StrEnum):
     )
     MUTED = (
         "muted",
-        "A moderator muted this user until `until`: no chat, game chat, direct message or report.",
+        "A moderator muted this user (or, for a guest, a user of its address) until `until`: "
+        "no chat, game chat, direct message, report, challenge or new name.",
         ("retry_after", "until"),
-        "`message`, `game_chat`, `dm`, `report`",
+        "`message`, `game_chat`, `dm`, `report`, `challenge`, `set_username`",
     )
     # ---- names and claims
     BAD_NAME = (

@@ -118,14 +118,31 @@ class ModerationService:
         self._cache.clear()
 
     def check_can_post(self, conn: Connection) -> None:
-        """Raised for a muted user's message, game chat or direct message."""
-        if conn.user_id is None:
-            return
-        mute = self._active("mute", user_id=conn.user_id)
+        """Raised for a muted user's message, game chat, direct message, report, challenge,
+        rename, and for a new guest's name from a muted user's address."""
+        mute = self._mute_of(conn)
         if mute is not None:
             raise self._sanctioned(
                 Code.MUTED, mute, f"You are muted until {until_text(mute.until_ms)}."
             )
+
+    def _mute_of(self, conn: Connection) -> Sanction | None:
+        """The user's mute; for a guest, also a mute of the address it comes from (a mute
+        holds the address the user connected from: its new guests are muted as long)."""
+        if conn.user_id is not None:
+            mute = self._active("mute", user_id=conn.user_id)
+            if mute is not None:
+                return mute
+        mute = self._active("mute", address=conn.address)
+        if mute is None or self._is_claimed(conn.user_id):  # an account: by its user id only
+            return None
+        return mute
+
+    def _is_claimed(self, user_id: str | None) -> bool:
+        accounts = self.chat.accounts
+        return (
+            user_id is not None and accounts is not None and accounts.of_user(user_id) is not None
+        )
 
     def check_can_connect(self, address: str) -> None:
         try:
@@ -139,8 +156,12 @@ class ModerationService:
             )
 
     def check_can_take(self, conn: Connection, user_id: str | None, name: str) -> None:
-        """Before a connection becomes `user_id` (a log-in or resume) or takes `name`."""
+        """Before a connection becomes `user_id` (a log-in or resume) or takes `name` as a
+        guest (`user_id` None: a first name or a rename, a line to everyone, which a muted
+        user or a guest of a muted address may not send)."""
         self.check_can_connect(conn.address)
+        if user_id is None and name != conn.name:
+            self.check_can_post(conn)
         for key in self.chat.names.keys(name):
             ban = self._active("ban", name_key=key)
             if ban is not None:
@@ -171,7 +192,12 @@ class ModerationService:
         conn = self._moderator(sid)
         target = self._target(clean_name(name))
         until = self._now_ms() + minutes * 60_000
-        self.store.add(Sanction("mute", until, reason, user_id=target.user_id))
+        # the address too: the user's new guests from there are muted as long (a claimed
+        # account is muted by its user id only)
+        address = self.chat.directory.address_of(target.user_id) if target.user_id else None
+        key = self.chat.names.key(target.name)  # to lift it by name once a guest has left
+        self.store.add(Sanction("mute", until, reason, user_id=target.user_id,
+                                name_key=key, address=address))  # fmt: skip
         self._forget_cached()
         self._audit(conn, "mute", target.name, reason, until)
         self.chat.outbox.emit(
@@ -186,8 +212,15 @@ class ModerationService:
 
     def mod_unmute(self, sid: str, name: str) -> None:
         conn = self._moderator(sid)
-        target = self._target(clean_name(name))
-        if not self.store.remove("mute", user_id=target.user_id):
+        name = clean_name(name)
+        try:
+            target = self._target(name)
+        except Refused as refused:  # a guest who left: its mute (and its address's) by name
+            if refused.code is not Code.NOT_ONLINE:
+                raise
+            target = Target(name, None, None, False)
+        key = self.chat.names.key(target.name)
+        if not self.store.remove("mute", user_id=target.user_id, name_key=key):
             raise Refused(Code.NOT_MUTED, f"{target.name} is not muted.")
         self._forget_cached()
         self._audit(conn, "unmute", target.name, None)

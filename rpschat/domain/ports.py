@@ -239,8 +239,9 @@ class Sanction:
 
 class ModerationStore(Protocol):
     def add(self, sanction: Sanction) -> None: ...
-    def remove(self, kind: str, user_id: str | None) -> bool:
-        """Lifts the user's sanctions of that kind still running; True if there was one."""
+    def remove(self, kind: str, user_id: str | None, name_key: str | None = None) -> bool:
+        """Lifts the sanctions of that kind still running of the user, or given under the
+        name (`name_key`: a guest's, who may have left); True if there was one."""
 
     def active(
         self,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from rpschat.domain.ports import Sanction
 from rpschat.storage.database import Database, ignores, mod_actions, reports, sanctions
@@ -28,9 +28,15 @@ class MemoryModeration:
         with self._lock:
             self._sanctions.append(sanction)
 
-    def remove(self, kind: str, user_id: str | None) -> bool:
+    def remove(self, kind: str, user_id: str | None, name_key: str | None = None) -> bool:
+        def lifted(s: Sanction) -> bool:
+            return s.kind == kind and (
+                (user_id is not None and s.user_id == user_id)
+                or (name_key is not None and s.name_key == name_key)
+            )
+
         with self._lock:
-            kept = [s for s in self._sanctions if not (s.kind == kind and s.user_id == user_id)]
+            kept = [s for s in self._sanctions if not lifted(s)]
             removed = len(kept) != len(self._sanctions)
             self._sanctions = kept
             return removed
@@ -84,13 +90,17 @@ class SqlModeration:
                ("kind", "user_id", "name_key", "address", "until_ms", "reason")}  # fmt: skip
         self._db.write(lambda conn: conn.execute(insert(sanctions).values(row)))
 
-    def remove(self, kind: str, user_id: str | None) -> bool:
+    def remove(self, kind: str, user_id: str | None, name_key: str | None = None) -> bool:
         def lift(conn: Any) -> bool:
             now = int(self._db.runtime.now() * 1000)
             c = sanctions.c
+            whose = or_(
+                and_(c.user_id.is_not(None), c.user_id == user_id),
+                and_(c.name_key.is_not(None), c.name_key == name_key),
+            )
             statement = (
                 update(sanctions)
-                .where(c.kind == kind, c.user_id == user_id, c.until_ms > now)
+                .where(c.kind == kind, whose, c.until_ms > now)
                 .values(until_ms=now)
                 .returning(c.id)
             )

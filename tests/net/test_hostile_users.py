@@ -134,14 +134,33 @@ def test_junk_dms_do_not_bury_a_friends_and_the_rest_can_be_fetched(users):
         seen |= {m["id"] for m in page["messages"]}
     assert page["unread"] == 0 and len(seen) == 202 and set(sent) <= seen
 
-    gone = eventually(  # once the guest has left for good (its grace period over)
-        lambda: (
-            (ack := back.call("dm", {"to": guest.name, "text": "hello?"}))["ok"] is False and ack
-        ),
-        20,
-        "the guest gone",
+    eventually(  # once the guest has left for good (its grace period over)
+        lambda: guest.name not in back.call("users", {})["users"], 20, "the guest gone"
     )
+    gone = back.call("dm", {"to": guest.name, "text": "hello?"})
     assert gone == refused(
         f"{guest.name} was a guest and has left: nobody can send them messages any more.",
         Code.GUEST_LEFT,
     )
+
+
+# ---- item 12: a mute holds for renames, challenges and the address's new guests -----------------
+
+
+def test_a_muted_spammer_reaches_nobody_by_rename_challenge_or_a_new_guest(users):
+    mod = users.log_in("Mod", address="192.0.2.20")
+    spammer = users.join(unique("Spammer"), address="203.0.113.90")
+    watcher = users.join(unique("Cyd"), address="198.51.100.90")
+    assert mod.call("mod_mute", {"name": spammer.name, "minutes": 10})["ok"]
+    renamed = spammer.call("set_username", {"username": "BUY CHEAP www.spam.example"})
+    assert renamed["ok"] is False and renamed["code"] == "muted"
+    challenge = spammer.call("challenge", {"to": watcher.name, "best_of": 1})
+    assert challenge["ok"] is False and challenge["code"] == "muted"
+    fresh = users.connect(address="203.0.113.90")  # a new guest from the spammer's address
+    named = fresh.call("set_username", {"username": unique("Innocent")})
+    assert named["ok"] is False and named["code"] == "muted"
+    marker = users.join(unique("Marker"), address="198.51.100.91")
+    marker.say("marker")
+    watcher.wait_message("marker")
+    assert not [t for t in watcher.texts() if t and "BUY CHEAP" in t]
+    assert watcher.received("challenged") == []

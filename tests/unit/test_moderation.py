@@ -255,3 +255,39 @@ def test_connecting_works_while_the_database_can_not_be_asked_about_bans(harness
 
     monkeypatch.setattr(harness.services.chat.guard.store, "active", down)
     assert harness.client().is_connected()
+
+
+# ---- issue 21, item 12: a mute holds for renames, challenges and the address's new guests ----
+
+
+def test_a_muted_user_can_not_rename_nor_challenge(harness, mod):
+    spammer, _ = harness.join("Spammer", address="203.0.113.50")
+    cyd, _ = harness.join("Cyd")
+    assert call(mod, "mod_mute", {"name": "Spammer", "minutes": 10})["ok"]
+    cyd.get_received()
+    renamed = call(spammer, "set_username", {"username": "BUY CHEAP www.spam.example"})
+    assert renamed["ok"] is False and renamed["code"] == "muted"
+    assert call(spammer, "set_username", {"username": "Spammer"})["ok"]  # its own name: nothing
+    challenge = call(spammer, "challenge", {"to": "Cyd", "best_of": 1})
+    assert challenge["ok"] is False and challenge["code"] == "muted"
+    assert events(cyd, "message") == [] and events(cyd, "challenged") == []
+
+
+def test_a_mute_holds_for_new_guests_of_the_address_not_for_accounts(harness, mod):
+    spammer, _ = harness.join("Spammer", address="203.0.113.51")
+    owner, _ = harness.join("Owner", address="198.51.100.51")
+    assert call(owner, "claim_name", {"password": PASSWORD})["ok"]
+    owner.disconnect()
+    assert call(mod, "mod_mute", {"name": "Spammer", "minutes": 10})["ok"]
+    spammer.disconnect()
+    again = harness.client(address="203.0.113.51")  # a new guest from the muted address
+    named = call(again, "set_username", {"username": "Innocent"})
+    assert named["ok"] is False and named["code"] == "muted"
+    owner_back = harness.client(address="203.0.113.51")  # an account logs in from there
+    assert call(owner_back, "set_username", {"username": "Owner", "password": PASSWORD})["ok"]
+    assert call(owner_back, "message", {"msg": "I'm not muted"})["ok"]
+    elsewhere, _ = harness.join("Elsewhere", address="198.51.100.52")
+    assert call(elsewhere, "message", {"msg": "nor am I"})["ok"]
+    assert call(mod, "mod_unmute", {"name": "Spammer"})["ok"]
+    after = call(again, "set_username", {"username": "Innocent"})
+    assert after["ok"], after

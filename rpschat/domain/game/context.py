@@ -151,6 +151,10 @@ class GameContext:
     def limit(self, conn: Connection, kind: str) -> None:
         self.chat.limit(conn, kind)
 
+    def check_not_muted(self, conn: Connection) -> None:
+        if self.chat.guard is not None:
+            self.chat.guard.check_can_post(conn)
+
     def remember(self, user_id: str, name: str) -> None:
         old = self._names.get(user_id)
         if old is not None and old != name and self._user_ids.get(old) == user_id:

@@ -160,6 +160,7 @@ class Pairing:
         conn = ctx.caller(sid)
         best_of = validate_best_of(best_of)
         ctx.limit(conn, "other")
+        ctx.check_not_muted(conn)  # a challenge reaches its target: a muted user sends none
         wanted = to.strip()
         target_id = ctx.chat.directory.user_of(wanted)
         target = ctx.chat.directory.name_of(target_id) if target_id else None
