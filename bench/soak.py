@@ -533,6 +533,9 @@ def checks(record: dict) -> list[str]:
         for attack, what in HOSTILE_CHECKS:
             if not mix.get(attack, {}).get(what):
                 failed.append(f"hostile {attack}: never {what!r}")
+        for attack, what in HOSTILE_NEVER:
+            if mix.get(attack, {}).get(what):
+                failed.append(f"hostile {attack}: {what!r} {mix[attack][what]} times")
     return failed
 
 
@@ -544,7 +547,18 @@ HOSTILE_CHECKS = [
     ("no_connect_polling", "http 401"),
     ("no_connect_websocket", "closed by the server"),
     ("half_sent", "closed by the server"),
+    # issue 21
+    ("claim_burst", "ok"),
+    ("guess_password", "owner logged in"),
+    ("guess_password", "guess too_many_attempts"),
+    ("report_flood", "duplicate"),
+    ("report_flood", "rate_limited"),
+    ("dm_junk", "inbox_full"),
+    ("dm_junk", "fetched"),
+    ("look_alike", "name_look_alike"),
 ]
+# ... and what each must never meet
+HOSTILE_NEVER = [("guess_password", "owner refused"), ("dm_junk", "owner refused")]
 
 
 def main(argv=None) -> int:
