@@ -87,10 +87,11 @@ def moderator(nodes, clients, url):
 
 
 def test_a_moderator_on_one_node_deletes_mutes_and_kicks_on_another(nodes, clients):
-    node_a, node_b = nodes.start(2, **CHEAP)
+    node_a, node_b = nodes.start(2, TRUST_PROXY="1", **CHEAP)
     mod = moderator(nodes, clients, node_a.url)
-    bea = clients.join(node_b.url, "Bea")
-    cyd = clients.join(node_b.url, "Cyd")
+    # addresses of their own: a mute holds the muted user's address for its guests too
+    bea = clients.join(node_b.url, "Bea", headers={"X-Forwarded-For": "203.0.113.1"})
+    cyd = clients.join(node_b.url, "Cyd", headers={"X-Forwarded-For": "203.0.113.2"})
     sent = bea.say("abuse")
     assert mod.call("mod_delete", {"id": sent["id"]}) == {"ok": True}
     cyd.wait_for("message_deleted", lambda p: p == {"id": sent["id"]})
