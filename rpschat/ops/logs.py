@@ -14,6 +14,8 @@ import json
 import logging
 import sys
 import time
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -85,6 +87,24 @@ def redact_url(url: str) -> str:
     if parsed.password is None:
         return url
     return parsed.render_as_string(hide_password=True)
+
+
+def version() -> str:
+    """This checkout's version: the installed package's, else pyproject.toml's."""
+    try:
+        return metadata.version("rpschat")
+    except metadata.PackageNotFoundError:  # run from a checkout (the usual way): pyproject's
+        return _pyproject_version()
+
+
+def _pyproject_version() -> str:
+    import tomllib
+
+    path = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    try:
+        return tomllib.loads(path.read_text())["project"]["version"]
+    except (OSError, KeyError, ValueError):
+        return "unknown"
 
 
 def startup_line(settings: Any, version: str, mode: str) -> str:

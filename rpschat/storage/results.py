@@ -97,7 +97,7 @@ def _rank(row: dict[str, Any], key: str) -> tuple:
 
 class MemoryResults:
     """In-process results for `DATABASE_URL=memory://`. `accounts`: the claimed names (an
-    AccountStore), set by the wiring; without it everyone is a guest."""
+    AccountStore), set by the composition root; without it everyone is a guest."""
 
     def __init__(self, accounts: Any = None) -> None:
         self._lock = threading.Lock()

@@ -5,14 +5,11 @@ import secrets
 from contextlib import contextmanager
 from typing import Any
 
-os.environ.setdefault("DATABASE_URL", "memory://")  # the module-level app in app.py
-os.environ.setdefault("SECRET_KEY", "test-secret")
+import pytest
 
-import pytest  # noqa: E402
-
-from app import create_app  # noqa: E402
-from rpschat import wiring  # noqa: E402
-from rpschat.config import Settings  # noqa: E402
+from app import create_app
+from rpschat import composition
+from rpschat.config import Settings
 
 # JOIN_RATE off: every test client has the same address (tests of that limit set it).
 TEST_ENV = {
@@ -176,7 +173,7 @@ def harness_factory(request, shared_state, monkeypatch):
                 node_ttl_seconds=settings.node_ttl_seconds,
             )
 
-        monkeypatch.setattr(wiring, "open_shared_state", open_redis_state)
+        monkeypatch.setattr(composition, "open_shared_state", open_redis_state)
     with harness_maker() as make:
         yield make
 

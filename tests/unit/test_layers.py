@@ -51,23 +51,23 @@ def within(module: str, *packages: str) -> bool:
 
 
 def test_the_domain_imports_only_the_standard_library_and_itself():
-    # so no Flask, Socket.IO, eventlet, SQLAlchemy or Redis, and no storage, web or wiring
+    # so no Flask, Socket.IO, eventlet, SQLAlchemy or Redis, and no storage, web or composition
     assert violations("domain", lambda m: is_stdlib(m) or within(m, "rpschat.domain")) == []
 
 
-def test_storage_never_imports_the_web_layer_or_the_wiring():
-    forbidden = ("rpschat.web", "rpschat.wiring", "app", "flask", "flask_socketio", "socketio")
+def test_storage_never_imports_the_web_layer_or_the_composition_root():
+    forbidden = ("rpschat.web", "rpschat.composition", "app", "flask", "flask_socketio", "socketio")
     assert violations("storage", lambda m: not within(m, *forbidden)) == []
 
 
-def test_the_web_layer_never_imports_the_wiring():
-    # web -> domain <- storage; app.py and the wiring put them together
-    assert violations("web", lambda m: not within(m, "rpschat.wiring")) == []
+def test_the_web_layer_never_imports_the_composition_root():
+    # web -> domain <- storage; app.py and the composition root put them together
+    assert violations("web", lambda m: not within(m, "rpschat.composition")) == []
 
 
-def test_the_wiring_imports_no_web_module():
-    found = [m for _, m in imported_modules(PACKAGE / "wiring.py") if within(m, "rpschat.web")]
-    assert found == []
+def test_the_composition_root_imports_no_web_module():
+    imported = imported_modules(PACKAGE / "composition.py")
+    assert [m for _, m in imported if within(m, "rpschat.web")] == []
 
 
 @pytest.mark.parametrize(

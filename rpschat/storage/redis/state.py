@@ -1,4 +1,4 @@
-"""Everything a node keeps in Redis, opened from the settings (see rpschat/wiring.py)."""
+"""Everything a node keeps in Redis, opened from the settings (see rpschat/composition.py)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from rpschat.storage.redis.tokens import RedisTokens
 
 
 class RedisState:
-    """Everything a node keeps in Redis, opened from the settings (see rpschat/wiring.py)."""
+    """Everything a node keeps in Redis, opened from the settings (see rpschat/composition.py)."""
 
     def __init__(self, url: str, prefix: str, token_ttl_seconds: float, node_ttl_seconds: float):
         self.client = connect(url)

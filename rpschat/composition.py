@@ -1,5 +1,5 @@
-"""Builds the services from the settings: in-process state by default, Redis and a SQL
-database when REDIS_URL / DATABASE_URL say so."""
+"""The composition root: builds the services from the settings (for app.py's `create_app`),
+in-process state by default, Redis and a SQL database when REDIS_URL / DATABASE_URL say so."""
 
 from __future__ import annotations
 
