@@ -10,7 +10,7 @@ from typing import Any
 
 from rpschat.domain.chat import ChatService
 from rpschat.domain.errors import Refused
-from rpschat.domain.games import GameService
+from rpschat.domain.game.service import GameService
 from rpschat.domain.ports import Runtime, token_slot
 from rpschat.storage.redis.client import SharedStateUnavailable
 from rpschat.storage.redis.directory import RedisDirectory

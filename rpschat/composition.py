@@ -11,8 +11,10 @@ from rpschat.cluster import ClusterKeeper
 from rpschat.config import Settings
 from rpschat.domain.chat import ChatLimits, ChatService
 from rpschat.domain.dms import DmService
-from rpschat.domain.game.stores import KeyedLocks
-from rpschat.domain.games import GameService, GameSettings
+from rpschat.domain.game.context import GameSettings
+from rpschat.domain.game.locks import KeyedLocks
+from rpschat.domain.game.ports import EXPIRED_CHALLENGES_KEPT, GameStores
+from rpschat.domain.game.service import GameService
 from rpschat.domain.moderation import ModerationService
 from rpschat.domain.ports import Outbox
 from rpschat.domain.ratelimit import MemoryRateLimiter
@@ -21,6 +23,17 @@ from rpschat.storage.archive import open_archive
 from rpschat.storage.confusables import NAME_RULES
 from rpschat.storage.dms import open_dms
 from rpschat.storage.history import open_history
+from rpschat.storage.memory.games import (
+    MemoryDropStore,
+    MemoryExpiredChallenges,
+    MemoryMatchStore,
+    MemorySpectatorStore,
+)
+from rpschat.storage.memory.matchmaking import (
+    MemoryChallengeStore,
+    MemoryQueueStore,
+    MemoryRematchStore,
+)
 from rpschat.storage.moderation import open_moderation
 from rpschat.storage.presence import MemoryDirectory, MemoryTokens
 from rpschat.storage.redis.state import RedisState
@@ -76,6 +89,19 @@ def open_shared_state(settings: Settings) -> RedisState | None:
     )
 
 
+def memory_game_stores() -> dict[str, Any]:
+    """The game's live state in this process, as `GameStores` fields."""
+    return {
+        "matches": MemoryMatchStore(),
+        "queue": MemoryQueueStore(),
+        "challenges": MemoryChallengeStore(),
+        "rematches": MemoryRematchStore(),
+        "spectators": MemorySpectatorStore(),
+        "drops": MemoryDropStore(),
+        "expired_challenges": MemoryExpiredChallenges(EXPIRED_CHALLENGES_KEPT),
+    }
+
+
 def local_tokens(settings: Settings, history: Any) -> Any:
     """Tokens of a single node: in the database when there is one, so they outlive a restart."""
     database = getattr(history, "database", None)
@@ -114,19 +140,25 @@ def build_services(
         challenge_seconds=settings.challenge_seconds,
         resume_grace_seconds=settings.resume_grace_seconds,
     )
+    live = (
+        shared.game_stores(game_settings.finished_game_seconds) if shared else memory_game_stores()
+    )
+    stores = GameStores(
+        **live,
+        locks=KeyedLocks(
+            shared.lock if shared else None,
+            on_wait=metrics.lock_waited if metrics is not None else None,
+        ),
+        results=results,
+        archive=open_archive(history),
+    )
     games = GameService(
         chat=chat,
         outbox=outbox,
         runtime=runtime,
         history=history,
-        results=results,
+        stores=stores,
         settings=game_settings,
-        archive=open_archive(history),
-        locks=KeyedLocks(
-            shared.lock if shared else None,
-            on_wait=metrics.lock_waited if metrics is not None else None,
-        ),
-        **(shared.game_stores(game_settings.finished_game_seconds) if shared else {}),
     )
     chat.listener = games
     moderation = ModerationService(chat, open_moderation(history), settings.moderators)

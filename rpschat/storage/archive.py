@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from rpschat.domain.game.stores import InMemoryArchive
-from rpschat.domain.ports import GameRecord
+from rpschat.domain.game.ports import GameRecord
 from rpschat.storage.database import Database, game_records
+from rpschat.storage.memory.archive import MemoryArchive
 
 
 class SqlArchive:
@@ -72,7 +72,7 @@ def _delete_user(conn: Connection, user_id: str) -> None:
     conn.execute(delete(game_records).where(game_records.c.user_id == user_id))
 
 
-def open_archive(history: Any) -> InMemoryArchive | SqlArchive:
+def open_archive(history: Any) -> MemoryArchive | SqlArchive:
     """In the history's database, or in memory when it has none (memory://)."""
     database = getattr(history, "database", None)
-    return InMemoryArchive() if database is None else SqlArchive(database)
+    return MemoryArchive() if database is None else SqlArchive(database)

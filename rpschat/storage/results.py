@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from rpschat.domain.game.match import GameResult
-from rpschat.domain.ports import HistoryStore, ResultsStore, Runtime, Standing
+from rpschat.domain.game.ports import ResultsStore, Standing
+from rpschat.domain.game.standings import apply_result, player_outcomes, public_standing, rank
+from rpschat.domain.ports import HistoryStore, Runtime
 from rpschat.domain.text import name_key
 from rpschat.storage.database import (
     Database,
@@ -19,80 +21,6 @@ from rpschat.storage.database import (
     standings,
 )
 from rpschat.storage.history import SqlHistory
-
-ELO_START = 1500.0
-ELO_K = 32.0
-
-
-def _outcomes(winner: str | None, loser: str | None, players: tuple[str, str]) -> list[tuple]:
-    """(name, "wins" | "losses" | "draws") for each player."""
-    if winner is None:
-        return [(player, "draws") for player in players]
-    if loser is None:
-        raise ValueError("a game with a winner needs a loser")
-    return [(winner, "wins"), (loser, "losses")]
-
-
-def elo(rating: float, opponent: float, score: float) -> float:
-    """The rating after one game: `score` 1 for a win, 0.5 for a draw, 0 for a loss."""
-    expected = 1 / (1 + 10 ** ((opponent - rating) / 400))
-    return rating + ELO_K * (score - expected)
-
-
-_SCORES = {"wins": 1.0, "draws": 0.5, "losses": 0.0}
-
-
-def apply_result(rows: dict[str, dict[str, Any]], result: GameResult, claimed: set[str]) -> None:
-    """Counts one game into `rows` (name key -> row: name, user_id, wins, losses, draws,
-    rating), which hold the current standings of its players if they have any.
-
-    A row belongs to the user who played under the name: when another user plays under it and
-    the row's user has not claimed it, the row starts afresh (nobody inherits a guest's record).
-    A guest who has left for good gets no row. Ratings change only when both players are
-    claimed users; a guest's stays at 1500."""
-    outcomes = _outcomes(result.winner, result.loser, result.players)
-    user_of = result.user_ids
-    rated = len(result.players) == 2 and all(user_of.get(p) in claimed for p in result.players)
-    before = {
-        name: rows.get(name_key(name), {}).get("rating", ELO_START) for name in result.players
-    }
-    for name, column in outcomes:
-        user_id = user_of.get(name)
-        if name in result.gone and user_id not in claimed:
-            continue
-        key = name_key(name)
-        row = rows.get(key)
-        owner = None if row is None else row["user_id"]
-        if row is None or (owner not in (None, user_id) and owner not in claimed):
-            row = rows[key] = _fresh(name, user_id)  # rows from before user ids are adopted
-        elif owner not in (None, user_id):
-            continue  # a claimed user's row: nobody else ever counts into it
-        row["name"] = name
-        row["user_id"] = user_id
-        row[column] += 1
-        if rated:
-            opponent = result.players[1] if name == result.players[0] else result.players[0]
-            row["rating"] = elo(before[name], before[opponent], _SCORES[column])
-
-
-def _fresh(name: str, user_id: str | None) -> dict[str, Any]:
-    return {"name": name, "user_id": user_id, "wins": 0, "losses": 0, "draws": 0,
-            "rating": ELO_START}  # fmt: skip
-
-
-def _public(row: dict[str, Any], claimed: bool) -> Standing:
-    return {
-        "name": row["name"],
-        "wins": row["wins"],
-        "losses": row["losses"],
-        "draws": row["draws"],
-        "rating": round(row["rating"]),
-        "claimed": claimed,
-    }
-
-
-def _rank(row: dict[str, Any], key: str) -> tuple:
-    return (-row["rating"], -row["wins"], row["losses"], key)
 
 
 class MemoryResults:
@@ -135,7 +63,7 @@ class MemoryResults:
         return {u for u in user_ids if self.accounts.of_user(u) is not None}
 
     def _count(self, result: GameResult, claimed: set[str]) -> bool:
-        _outcomes(result.winner, result.loser, result.players)
+        player_outcomes(result.winner, result.loser, result.players)
         if result.game_id in self._games:
             return False
         self._games.add(result.game_id)
@@ -159,8 +87,8 @@ class MemoryResults:
                 raise StorageClosed()
             rows = [(key, dict(row)) for key, row in self._standings.items()]
         claimed = self._claimed({row["user_id"] for _, row in rows if row["user_id"]})
-        ranked = sorted(rows, key=lambda item: _rank(item[1], item[0]))
-        return [_public(row, row["user_id"] in claimed) for _, row in ranked[:limit]]
+        ranked = sorted(rows, key=lambda item: rank(item[1], item[0]))
+        return [public_standing(row, row["user_id"] in claimed) for _, row in ranked[:limit]]
 
     def close(self) -> None:
         with self._lock:
@@ -197,7 +125,7 @@ class SqlResults:
         if not results:
             return []
         for result in results:
-            _outcomes(result.winner, result.loser, result.players)
+            player_outcomes(result.winner, result.loser, result.players)
         return self.database.write(
             self._store_all, results, int(self._now() * 1000), serialize=True
         )
@@ -292,7 +220,7 @@ def _select_leaderboard(conn: Connection, limit: int) -> list[Standing]:
         .order_by(c.rating.desc(), c.wins.desc(), c.losses, c.key)
         .limit(limit)
     )
-    return [_public(dict(row._mapping), bool(row.claimed)) for row in conn.execute(query)]
+    return [public_standing(dict(row._mapping), bool(row.claimed)) for row in conn.execute(query)]
 
 
 def open_results(

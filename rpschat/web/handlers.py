@@ -23,7 +23,7 @@ from flask_socketio import SocketIO
 
 from rpschat.domain.chat import ChatService
 from rpschat.domain.errors import Refused
-from rpschat.domain.games import GameService
+from rpschat.domain.game.service import GameService
 from rpschat.web import chat_events, dm_events, game_events, moderation_events
 from rpschat.web.events import (
     after_connect,

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from rpschat.domain.ports import GameRecord
+from rpschat.domain.game.ports import GameRecord
 from rpschat.runtime import ThreadingRuntime
 from rpschat.storage import database
 from rpschat.storage.archive import open_archive

@@ -97,7 +97,7 @@ TYPED_SERVICES = [
     ("rpschat.domain.chat", "ChatService"),
     ("rpschat.domain.dms", "DmService"),
     ("rpschat.domain.moderation", "ModerationService"),
-    ("rpschat.domain.games", "GameService"),
+    ("rpschat.domain.game.service", "GameService"),
     ("rpschat.domain.game.pairing", "Pairing"),
     ("rpschat.domain.game.lifecycle", "MatchLifecycle"),
     ("rpschat.domain.game.spectating", "Spectating"),

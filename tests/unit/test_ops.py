@@ -146,7 +146,7 @@ def test_games_recorded_in_a_batch_are_counted_once_each():
 
 
 def test_lock_waits_are_timed_by_kind_of_lock():
-    from rpschat.domain.game.stores import KeyedLocks
+    from rpschat.domain.game.locks import KeyedLocks
 
     metrics = Metrics()
     locks = KeyedLocks(on_wait=metrics.lock_waited)

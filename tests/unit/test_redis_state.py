@@ -16,14 +16,14 @@ import pytest
 
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.match import Match
-from rpschat.domain.game.stores import (
-    InMemoryDropStore,
-    InMemoryExpiredChallenges,
-    InMemorySpectatorStore,
-)
-from rpschat.domain.matchmaking import Challenge, Matchmaker, Rematches
-from rpschat.domain.ports import Drop
+from rpschat.domain.game.matchmaking import Matchmaker, Rematches
+from rpschat.domain.game.ports import Challenge, Drop
 from rpschat.domain.ratelimit import MemoryRateLimiter, RateSpec
+from rpschat.storage.memory.games import (
+    MemoryDropStore,
+    MemoryExpiredChallenges,
+    MemorySpectatorStore,
+)
 from rpschat.storage.presence import MemoryDirectory
 from rpschat.storage.redis import locks
 from rpschat.storage.redis.client import Keys, SharedStateUnavailable, connect
@@ -257,7 +257,7 @@ def assert_ten_disjoint_pairs(pairs):
 
 def test_matchmakers_on_many_nodes_pair_everyone_without_a_lock(client, keys):
     stores = [RedisQueueStore(connect(REDIS_URL), keys) for _ in range(4)]
-    matchmakers = [Matchmaker(store=store) for store in stores]
+    matchmakers = [Matchmaker(store) for store in stores]
     pairings = in_threads(20, lambda i: matchmakers[i % 4].enqueue(f"p{i}", 3))
     assert_ten_disjoint_pairs([p.players for p in pairings if p is not None])
     assert stores[0].count() == 0
@@ -292,7 +292,7 @@ def test_challenge_store_round_trips_and_a_delete_has_one_winner(client, keys):
 
 
 def test_rematch_store_needs_both_players_and_clears(client, keys):
-    rematches = Rematches(store=RedisRematchStore(client, keys))
+    rematches = Rematches(RedisRematchStore(client, keys))
     assert not rematches.request("g1", "Ada", ["Ada", "Bea"])
     assert rematches.requested_by("g1") == {"Ada"}
     assert rematches.cancel_for("Bea") == ["g1"]
@@ -372,7 +372,7 @@ def test_a_write_after_the_game_lock_was_lost_is_refused(client, keys):
 @pytest.fixture(params=["memory", "redis"])
 def game_side_stores(request):
     if request.param == "memory":
-        return InMemorySpectatorStore(), InMemoryDropStore(), InMemoryExpiredChallenges(2)
+        return MemorySpectatorStore(), MemoryDropStore(), MemoryExpiredChallenges(2)
     client, keys = request.getfixturevalue("client"), request.getfixturevalue("keys")
     return (
         RedisSpectatorStore(client, keys),

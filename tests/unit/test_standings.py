@@ -4,7 +4,7 @@ and seats that belong to the user who played (issue 15)."""
 import pytest
 
 from rpschat.domain.game.match import GameResult
-from rpschat.storage.results import apply_result, elo
+from rpschat.domain.game.standings import apply_result, elo
 from tests.unit.test_game_handlers import OK, Seat, find_match, play_round
 from tests.unit.test_names import CHEAP, PASSWORD
 

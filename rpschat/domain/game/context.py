@@ -23,19 +23,8 @@ from rpschat.domain.chat import ChatService, Connection
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.computer import Strategy
 from rpschat.domain.game.match import Match
-from rpschat.domain.ports import (
-    DropStore,
-    GameArchive,
-    HistoryStore,
-    Lock,
-    Locks,
-    MatchStore,
-    Outbox,
-    ResultsStore,
-    Runtime,
-    SpectatorStore,
-    user_room,
-)
+from rpschat.domain.game.ports import GameStores
+from rpschat.domain.ports import HistoryStore, Lock, Outbox, Runtime, user_room
 
 log = logging.getLogger("rpschat.games")
 
@@ -99,26 +88,21 @@ class GameContext:
         outbox: Outbox,
         runtime: Runtime,
         history: HistoryStore,
-        results: ResultsStore,
+        stores: GameStores,
         settings: GameSettings,
-        store: MatchStore,
-        spectators: SpectatorStore,
-        drops: DropStore,
-        locks: Locks,
-        archive: GameArchive,
         strategy: Strategy,
     ) -> None:
         self.chat = chat
         self.outbox = outbox
         self.runtime = runtime
         self.history = history
-        self.results = results
+        self.results = stores.results
         self.settings = settings
-        self.store = store
-        self.spectators = spectators
-        self.drops = drops
-        self.locks = locks
-        self.archive = archive
+        self.store = stores.matches
+        self.spectators = stores.spectators
+        self.drops = stores.drops
+        self.locks = stores.locks
+        self.archive = stores.archive
         self.strategy = strategy
         self._user_ids: dict[str, str] = {}  # display name -> user id
         self._names: dict[str, str] = {}  # user id -> display name last seen

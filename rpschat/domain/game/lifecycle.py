@@ -22,9 +22,10 @@ from rpschat.domain.game.context import (
     new_game_id,
 )
 from rpschat.domain.game.match import TIME_IS_UP, GameOver, GameResult, Match, ThrowOutcome
+from rpschat.domain.game.matchmaking import Rematches
+from rpschat.domain.game.ports import Standing
 from rpschat.domain.game.records import records_of
-from rpschat.domain.matchmaking import Rematches
-from rpschat.domain.ports import Cancellable, Standing
+from rpschat.domain.ports import Cancellable
 
 NOT_IN_THIS_GAME = "You are not in this game."
 SWEEP_EVERY = 1.0  # seconds at least between two sweeps of finished games

@@ -1,7 +1,7 @@
 """Finding an opponent: the queue (`find_match`), challenges and rematches.
 
 Everything here decides who plays whom, so it runs under the lobby lock (game/context.py); the
-rules themselves are in domain/matchmaking.py.
+rules themselves are in game/matchmaking.py.
 """
 
 from __future__ import annotations
@@ -11,19 +11,19 @@ from rpschat.domain.game.computer import MEMORY_ROUNDS, rounds_of
 from rpschat.domain.game.context import GameContext, ms
 from rpschat.domain.game.lifecycle import MatchLifecycle
 from rpschat.domain.game.match import Match
-from rpschat.domain.game.records import GameRecords
-from rpschat.domain.game.rules import validate_best_of
-from rpschat.domain.matchmaking import (
+from rpschat.domain.game.matchmaking import (
     ALREADY_IN_GAME,
     ALREADY_QUEUED,
     CHALLENGE_EXPIRED,
     NOT_QUEUED,
-    Challenge,
     Challenges,
     Matchmaker,
     Rematches,
 )
-from rpschat.domain.ports import Cancellable, ChallengeStore, ExpiredChallengeStore
+from rpschat.domain.game.ports import Challenge, ChallengeStore, ExpiredChallengeStore
+from rpschat.domain.game.records import GameRecords
+from rpschat.domain.game.rules import validate_best_of
+from rpschat.domain.ports import Cancellable
 
 NOT_OVER_YET = "This game is not over yet."
 OPPONENT_LEFT = "Your opponent has left."

@@ -11,8 +11,8 @@ from rpschat.domain.game.context import GameContext, game_room
 from rpschat.domain.game.lifecycle import MatchLifecycle
 from rpschat.domain.game.match import Match
 from rpschat.domain.game.pairing import Pairing
+from rpschat.domain.game.ports import Drop
 from rpschat.domain.game.records import GameRecords
-from rpschat.domain.ports import Drop
 
 log = logging.getLogger("rpschat.games")
 

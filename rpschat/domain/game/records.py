@@ -9,7 +9,7 @@ from rpschat.domain.errors import Refused
 from rpschat.domain.game.computer import MEMORY_ROUNDS, rounds_of
 from rpschat.domain.game.context import GameContext, GamesPage, log
 from rpschat.domain.game.match import GameOver, Match
-from rpschat.domain.ports import GameRecord
+from rpschat.domain.game.ports import GameRecord
 
 MAX_GAMES_PAGE = 50
 DEFAULT_GAMES_PAGE = 20

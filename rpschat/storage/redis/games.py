@@ -8,7 +8,7 @@ import json
 import time
 
 from rpschat.domain.game.match import Match
-from rpschat.domain.ports import Drop
+from rpschat.domain.game.ports import Drop
 from rpschat.storage.redis.client import (
     HASH_POP,
     Keys,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rpschat.domain.matchmaking import Challenge
+from rpschat.domain.game.ports import Challenge
 from rpschat.storage.redis.client import HASH_POP, Keys, redis, shared_state
 
 # KEYS: who (player -> best_of), the best_of's list. ARGV: player, best_of.

@@ -1,85 +1,18 @@
-"""The game's state kept in this process: matches, spectators, dropped players, expired
-challenge ids, and a lock per game. The Redis implementations of the same ports
-(domain/ports.py) live in rpschat/storage/redis/games.py."""
+"""The game's live state (game/ports.py) kept in this process: matches, spectators, dropped
+players, expired challenge ids. Their Redis twins, shared by every node, are in
+storage/redis/games.py."""
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import Callable
 
 from rpschat.domain.game.match import Match
-from rpschat.domain.ports import Drop, GameRecord, Lock
+from rpschat.domain.game.ports import Drop
+from rpschat.domain.ports import Lock
 
 
-class KeyedLocks:
-    """A reentrant lock per key (a game, or the lobby), made on first use and dropped once
-    nobody holds or waits for it, so finished games leave no lock behind. `make_lock` makes
-    the lock of a key: a `threading.RLock` (green under eventlet), or one every node shares."""
-
-    def __init__(
-        self,
-        make_lock: Callable[[str], Lock] | None = None,
-        on_wait: Callable[[str, float], None] | None = None,
-    ) -> None:
-        self._make_lock = make_lock or (lambda key: threading.RLock())
-        self._on_wait = on_wait  # (kind of lock: the key up to its first ':', seconds waited)
-        self._guard = threading.Lock()
-        self._locks: dict[str, list] = {}  # key -> [lock, holders and waiters]
-
-    def hold(self, key: str, make: Callable[[], Lock] | None = None) -> _Held:
-        return _Held(self, key, make)
-
-    def held(self) -> int:
-        """Keys with a lock right now (for tests: none once everyone let go)."""
-        return len(self._locks)
-
-    def _enter(self, key: str, make: Callable[[], Lock] | None) -> Lock:
-        with self._guard:
-            entry = self._locks.get(key)
-            if entry is None:
-                entry = self._locks[key] = [make() if make else self._make_lock(key), 0]
-            entry[1] += 1
-        start = time.perf_counter()
-        try:
-            entry[0].__enter__()
-        except BaseException:
-            self._leave(key)
-            raise
-        if self._on_wait is not None:
-            self._on_wait(key.partition(":")[0], time.perf_counter() - start)
-        return entry[0]
-
-    def _leave(self, key: str) -> None:
-        with self._guard:
-            entry = self._locks[key]
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self._locks[key]
-
-
-class _Held:
-    __slots__ = ("_locks", "_key", "_make", "_lock")
-
-    def __init__(self, locks: KeyedLocks, key: str, make: Callable[[], Lock] | None) -> None:
-        self._locks = locks
-        self._key = key
-        self._make = make
-
-    def __enter__(self) -> None:
-        self._lock = self._locks._enter(self._key, self._make)
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self._lock.__exit__(None, None, None)
-        finally:
-            self._locks._leave(self._key)
-
-
-class InMemoryMatchStore:
+class MemoryMatchStore:
     """Holds the `Match` objects themselves, no copies. Callers still `put` after each change,
     as the Redis store needs, which keeps the indexes here current."""
 
@@ -152,7 +85,7 @@ class InMemoryMatchStore:
         ]
 
 
-class InMemorySpectatorStore:
+class MemorySpectatorStore:
     def __init__(self) -> None:
         self._by_game: dict[str, set[str]] = {}
         self._by_user: dict[str, set[str]] = {}
@@ -202,7 +135,7 @@ class InMemorySpectatorStore:
                 del self._by_user[user_id]
 
 
-class InMemoryDropStore:
+class MemoryDropStore:
     def __init__(self) -> None:
         self._drops: dict[str, Drop] = {}
 
@@ -221,7 +154,7 @@ class InMemoryDropStore:
             self._drops[name] = Drop(drop.at)
 
 
-class InMemoryExpiredChallenges:
+class MemoryExpiredChallenges:
     def __init__(self, kept: int) -> None:
         self._kept = kept
         self._ids: OrderedDict[str, None] = OrderedDict()
@@ -234,32 +167,3 @@ class InMemoryExpiredChallenges:
 
     def __contains__(self, challenge_id: object) -> bool:
         return challenge_id in self._ids
-
-
-class InMemoryArchive:
-    """Players' finished games in this process (DATABASE_URL=memory://): a restart forgets them."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._ids = itertools.count(1)
-        self._by_user: dict[str, dict[str, GameRecord]] = {}  # user -> game id -> record
-
-    def add_many(self, records: list[GameRecord]) -> None:
-        with self._lock:
-            for record in records:
-                games = self._by_user.setdefault(record.user_id, {})
-                if record.game_id not in games:
-                    games[record.game_id] = dataclasses.replace(record, id=next(self._ids))
-
-    def page(
-        self, user_id: str, before: int | None = None, limit: int = 20
-    ) -> tuple[list[GameRecord], bool]:
-        with self._lock:
-            records = list(reversed(self._by_user.get(user_id, {}).values()))
-        if before is not None:
-            records = [record for record in records if record.id < before]
-        return records[:limit], len(records) > limit
-
-    def forget_user(self, user_id: str) -> None:
-        with self._lock:
-            self._by_user.pop(user_id, None)

@@ -2,8 +2,9 @@
 
 Refusal texts follow docs/protocol.md.
 
-Each service keeps its state behind a small store interface (a Protocol): in memory here, or in
-Redis (`storage/redis/matchmaking.py`) when several nodes share it. Pairing from the queue is
+Each keeps its state behind a small store interface (game/ports.py): in this process
+(`storage/memory/matchmaking.py`), or in Redis (`storage/redis/matchmaking.py`) when several
+nodes share it. Pairing from the queue is
 one atomic step of the store (`QueueStore.pair`); the rest runs under the game service's lobby
 lock. Players are identified by their display name.
 """
@@ -11,15 +12,12 @@ lock. Players are identified by their display name.
 from __future__ import annotations
 
 import secrets
-import threading
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from rpschat.domain.errors import Refused
+from rpschat.domain.game.ports import Challenge, ChallengeStore, QueueStore, RematchStore
 from rpschat.domain.game.rules import DEFAULT_BEST_OF, validate_best_of
-from rpschat.domain.ports import ChallengeStore, QueueStore, RematchStore
 
 IsBusy = Callable[[str], bool]
 
@@ -43,7 +41,7 @@ def _new_challenge_id() -> str:
 
 
 @dataclass(frozen=True)
-class Pairing:
+class QueuePair:
     """Two queued players matched together; `waited` was in the queue first."""
 
     waited: str
@@ -55,65 +53,14 @@ class Pairing:
         return (self.waited, self.arrived)
 
 
-class InMemoryQueueStore:
-    def __init__(self) -> None:
-        self._queues: dict[int, deque[str]] = {}
-        self._best_of_by_player: dict[str, int] = {}
-        self._lock = threading.RLock()  # pairing takes no other lock (see `pair`)
-
-    def pair(self, player: str, best_of: int, is_busy: IsBusy) -> tuple[str, str | None]:
-        with self._lock:
-            if is_busy(player):
-                return "busy", None
-            if player in self._best_of_by_player:
-                return "queued", None
-            # A waiting player may have entered a game since (e.g. accepted a challenge).
-            while (partner := self.pop_oldest(best_of)) is not None:
-                if not is_busy(partner):
-                    return "paired", partner
-            self.append(player, best_of)
-            return "waiting", None
-
-    def append(self, player: str, best_of: int) -> None:
-        with self._lock:
-            self._queues.setdefault(best_of, deque()).append(player)
-            self._best_of_by_player[player] = best_of
-
-    def pop_oldest(self, best_of: int) -> str | None:
-        with self._lock:
-            queue = self._queues.get(best_of)
-            if not queue:
-                return None
-            player = queue.popleft()
-            del self._best_of_by_player[player]
-            return player
-
-    def discard(self, player: str) -> bool:
-        with self._lock:
-            best_of = self._best_of_by_player.pop(player, None)
-            if best_of is None:
-                return False
-            self._queues[best_of].remove(player)
-            return True
-
-    def best_of_for(self, player: str) -> int | None:
-        return self._best_of_by_player.get(player)
-
-    def waiting(self, best_of: int) -> list[str]:
-        return list(self._queues.get(best_of, ()))
-
-    def count(self) -> int:
-        return len(self._best_of_by_player)
-
-
 class Matchmaker:
     """Pairs each arriving player with the earliest player waiting for the same best_of."""
 
-    def __init__(self, is_busy: IsBusy | None = None, store: QueueStore | None = None) -> None:
+    def __init__(self, store: QueueStore, is_busy: IsBusy | None = None) -> None:
         self._is_busy = is_busy or _never_busy
-        self._store: QueueStore = store if store is not None else InMemoryQueueStore()
+        self._store = store
 
-    def enqueue(self, player: str, best_of: int = DEFAULT_BEST_OF) -> Pairing | None:
+    def enqueue(self, player: str, best_of: int = DEFAULT_BEST_OF) -> QueuePair | None:
         """The pairing if `player` completes one, else None (the player now waits)."""
         best_of = validate_best_of(best_of)
         outcome, partner = self._store.pair(player, best_of, self._is_busy)
@@ -123,7 +70,7 @@ class Matchmaker:
             raise Refused(ALREADY_QUEUED)
         if partner is None:
             return None
-        return Pairing(waited=partner, arrived=player, best_of=best_of)
+        return QueuePair(waited=partner, arrived=player, best_of=best_of)
 
     def wait_again(self, player: str, best_of: int) -> None:
         """Back to the queue (at its end): a partner paired with `player` turned out busy."""
@@ -155,62 +102,17 @@ class Matchmaker:
 # ---------------------------------------------------------------- challenges
 
 
-@dataclass(frozen=True)
-class Challenge:
-    challenge_id: str
-    challenger: str
-    challenged: str
-    best_of: int
-    expires_at: float
-
-    def involves(self, player: str) -> bool:
-        return player in (self.challenger, self.challenged)
-
-    def is_expired(self, now: float) -> bool:
-        return now >= self.expires_at
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "challenge_id": self.challenge_id,
-            "challenger": self.challenger,
-            "challenged": self.challenged,
-            "best_of": self.best_of,
-            "expires_at": self.expires_at,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Challenge:
-        return cls(**data)
-
-
-class InMemoryChallengeStore:
-    def __init__(self) -> None:
-        self._by_id: dict[str, Challenge] = {}
-
-    def save(self, challenge: Challenge) -> None:
-        self._by_id[challenge.challenge_id] = challenge
-
-    def get(self, challenge_id: str) -> Challenge | None:
-        return self._by_id.get(challenge_id)
-
-    def delete(self, challenge_id: str) -> Challenge | None:
-        return self._by_id.pop(challenge_id, None)
-
-    def all(self) -> list[Challenge]:
-        return list(self._by_id.values())
-
-
 class Challenges:
     """Direct challenges: one player invites another, who accepts or declines before expiry."""
 
     def __init__(
         self,
+        store: ChallengeStore,
         is_busy: IsBusy | None = None,
-        store: ChallengeStore | None = None,
         new_id: Callable[[], str] = _new_challenge_id,
     ) -> None:
         self._is_busy = is_busy or _never_busy
-        self._store: ChallengeStore = store if store is not None else InMemoryChallengeStore()
+        self._store = store
         self._new_id = new_id
 
     def challenge(
@@ -299,41 +201,11 @@ class Challenges:
 # ---------------------------------------------------------------- rematches
 
 
-class InMemoryRematchStore:
-    def __init__(self) -> None:
-        self._requesters: dict[str, set[str]] = {}
-        self._players: dict[str, frozenset[str]] = {}
-        self._games_by_player: dict[str, set[str]] = {}  # so a player leaving costs their games
-
-    def add_request(self, game_id: str, player: str, players: frozenset[str]) -> frozenset[str]:
-        self._players[game_id] = players
-        for name in players:
-            self._games_by_player.setdefault(name, set()).add(game_id)
-        requesters = self._requesters.setdefault(game_id, set())
-        requesters.add(player)
-        return frozenset(requesters)
-
-    def requests(self, game_id: str) -> frozenset[str]:
-        return frozenset(self._requesters.get(game_id, ()))
-
-    def clear(self, game_id: str) -> None:
-        self._requesters.pop(game_id, None)
-        for name in self._players.pop(game_id, ()):
-            games = self._games_by_player.get(name)
-            if games is not None:
-                games.discard(game_id)
-                if not games:
-                    del self._games_by_player[name]
-
-    def games_involving(self, player: str) -> list[str]:
-        return sorted(self._games_by_player.get(player, ()))
-
-
 class Rematches:
     """Both players of a finished game must ask before a rematch starts."""
 
-    def __init__(self, store: RematchStore | None = None) -> None:
-        self._store: RematchStore = store if store is not None else InMemoryRematchStore()
+    def __init__(self, store: RematchStore) -> None:
+        self._store = store
 
     def request(self, game_id: str, player: str, players_of_game: Iterable[str]) -> bool:
         """True exactly once: when the last of the game's players asks (then requests reset)."""

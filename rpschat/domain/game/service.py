@@ -4,15 +4,19 @@ Plain Python, like ChatService: clients are reached through the `Outbox`, time a
 the `Runtime`, so the service runs under eventlet, on plain threads (the test client) or in tests.
 
 `GameService` is the one object the web layer and the chat see; the work is done by its parts,
-in rpschat/domain/game/:
+beside it in rpschat/domain/game/:
 - `lifecycle.py`: a match from start to end, its round timers, the results, releasing it;
 - `pairing.py`: the queue, challenges and rematches (who plays whom);
 - `spectating.py`: the list of live games, watching, the game chat;
 - `presence.py`: reactions to users dropping, resuming and leaving;
 - `computer.py`: the computer opponent's strategy;
 - `records.py`: each player's finished games (`my_games`, the computer's memory);
-- `context.py`: what they share (settings, stores, the locks and their order);
-- `stores.py`: the in-process stores; storage/redis/games.py has the shared ones.
+- `matchmaking.py`: the rules of the queue, challenges and rematches;
+- `standings.py`: wins, losses, draws and Elo ratings (kept by the results stores);
+- `context.py`: what they share (settings, stores, the locks and their order); `locks.py` the
+  locks by key;
+- `ports.py`: the stores the game needs (`GameStores`): in storage/memory/ in this process,
+  storage/redis/ shared by every node, storage/sql/ for results and finished games.
 
 Rooms: every game is the room `game:<game_id>` (its players and spectators): `round_started`,
 `round_result`, `game_over` and `game_message` go there. Events for one person (`match_found`,
@@ -42,41 +46,15 @@ from rpschat.domain.game.context import (
     new_game_id,
 )
 from rpschat.domain.game.lifecycle import MatchLifecycle
+from rpschat.domain.game.matchmaking import Challenges, Matchmaker, Rematches
 from rpschat.domain.game.pairing import Pairing
+from rpschat.domain.game.ports import GameStores, Standing
 from rpschat.domain.game.presence import PresenceReactions
 from rpschat.domain.game.records import GameRecords
 from rpschat.domain.game.spectating import PostedMessage, Spectating
-from rpschat.domain.game.stores import (
-    InMemoryArchive,
-    InMemoryDropStore,
-    InMemoryExpiredChallenges,
-    InMemoryMatchStore,
-    InMemorySpectatorStore,
-    KeyedLocks,
-)
-from rpschat.domain.matchmaking import Challenges, InMemoryChallengeStore, Matchmaker, Rematches
-from rpschat.domain.ports import (
-    ChallengeStore,
-    DropStore,
-    ExpiredChallengeStore,
-    GameArchive,
-    HistoryStore,
-    Locks,
-    MatchStore,
-    Outbox,
-    QueueStore,
-    RematchStore,
-    ResultsStore,
-    Runtime,
-    SpectatorStore,
-    Standing,
-)
-
-# Ids of expired challenges remembered to tell "expired" from "no such": a bounded FIFO.
-EXPIRED_CHALLENGES_KEPT = 1024
+from rpschat.domain.ports import HistoryStore, Outbox, Runtime
 
 __all__ = [
-    "EXPIRED_CHALLENGES_KEPT",
     "GameService",
     "GameSettings",
     "GameView",
@@ -93,18 +71,9 @@ class GameService:
         outbox: Outbox,
         runtime: Runtime,
         history: HistoryStore,
-        results: ResultsStore,
+        stores: GameStores,
         settings: GameSettings | None = None,
-        store: MatchStore | None = None,
         make_game_id: Callable[[], str] = new_game_id,
-        queue_store: QueueStore | None = None,
-        challenge_store: ChallengeStore | None = None,
-        rematch_store: RematchStore | None = None,
-        locks: Locks | None = None,  # shared by every node with Redis
-        spectator_store: SpectatorStore | None = None,
-        drop_store: DropStore | None = None,
-        expired_challenge_store: ExpiredChallengeStore | None = None,
-        archive: GameArchive | None = None,  # players' finished games (my_games)
         strategy: Strategy | None = None,  # the computer opponent's
     ) -> None:
         ctx = self._ctx = GameContext(
@@ -112,26 +81,20 @@ class GameService:
             outbox=outbox,
             runtime=runtime,
             history=history,
-            results=results,
+            stores=stores,
             settings=settings or GameSettings(),
-            store=store if store is not None else InMemoryMatchStore(),
-            spectators=spectator_store or InMemorySpectatorStore(),
-            drops=drop_store or InMemoryDropStore(),
-            locks=locks or KeyedLocks(),
-            archive=archive if archive is not None else InMemoryArchive(),
             strategy=strategy or Strategy(),
         )
-        challenge_store = challenge_store or InMemoryChallengeStore()
-        rematches = Rematches(store=rematch_store)
+        rematches = Rematches(stores.rematches)
         self._lifecycle = MatchLifecycle(ctx, rematches, make_game_id)
         self._records = GameRecords(ctx)
         self._pairing = Pairing(
             ctx,
             self._lifecycle,
-            Matchmaker(is_busy=ctx.in_live_game, store=queue_store),
-            Challenges(is_busy=ctx.in_live_game, store=challenge_store),
-            challenge_store,
-            expired_challenge_store or InMemoryExpiredChallenges(EXPIRED_CHALLENGES_KEPT),
+            Matchmaker(stores.queue, is_busy=ctx.in_live_game),
+            Challenges(stores.challenges, is_busy=ctx.in_live_game),
+            stores.challenges,
+            stores.expired_challenges,
             rematches,
             self._records,
         )
