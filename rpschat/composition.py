@@ -13,34 +13,107 @@ from rpschat.domain.chat import ChatLimits, ChatService
 from rpschat.domain.dms import DmService
 from rpschat.domain.game.context import GameSettings
 from rpschat.domain.game.locks import KeyedLocks
-from rpschat.domain.game.ports import EXPIRED_CHALLENGES_KEPT, GameStores
+from rpschat.domain.game.ports import EXPIRED_CHALLENGES_KEPT, GameArchive, GameStores, ResultsStore
 from rpschat.domain.game.service import GameService
 from rpschat.domain.moderation import ModerationService
-from rpschat.domain.ports import Outbox
-from rpschat.domain.ratelimit import MemoryRateLimiter
-from rpschat.storage.accounts import Argon2Passwords, open_accounts
-from rpschat.storage.archive import open_archive
+from rpschat.domain.ports import (
+    AccountStore,
+    DmStore,
+    HistoryStore,
+    ModerationStore,
+    Outbox,
+    Runtime,
+    TokenStore,
+)
+from rpschat.storage.common import OnBatch
 from rpschat.storage.confusables import NAME_RULES
-from rpschat.storage.dms import open_dms
-from rpschat.storage.history import open_history
+from rpschat.storage.memory.accounts import MemoryAccounts
+from rpschat.storage.memory.archive import MemoryArchive
+from rpschat.storage.memory.directory import MemoryDirectory
+from rpschat.storage.memory.dms import MemoryDms
 from rpschat.storage.memory.games import (
     MemoryDropStore,
     MemoryExpiredChallenges,
     MemoryMatchStore,
     MemorySpectatorStore,
 )
+from rpschat.storage.memory.history import MemoryHistory
 from rpschat.storage.memory.matchmaking import (
     MemoryChallengeStore,
     MemoryQueueStore,
     MemoryRematchStore,
 )
-from rpschat.storage.moderation import open_moderation
-from rpschat.storage.presence import MemoryDirectory, MemoryTokens
+from rpschat.storage.memory.moderation import MemoryModeration
+from rpschat.storage.memory.ratelimit import MemoryRateLimiter
+from rpschat.storage.memory.results import MemoryResults
+from rpschat.storage.memory.tokens import MemoryTokens
+from rpschat.storage.passwords import Argon2Passwords
 from rpschat.storage.redis.state import RedisState
-from rpschat.storage.results import MemoryResults, open_results
-from rpschat.storage.sessions import SqlTokens
+from rpschat.storage.sql.accounts import SqlAccounts
+from rpschat.storage.sql.archive import SqlArchive
+from rpschat.storage.sql.database import Database, is_memory_url
+from rpschat.storage.sql.dms import SqlDms
+from rpschat.storage.sql.history import SqlHistory
+from rpschat.storage.sql.moderation import SqlModeration
+from rpschat.storage.sql.results import SqlResults
+from rpschat.storage.sql.tokens import SqlTokens
 
 log = logging.getLogger("rpschat")
+
+
+@dataclass
+class Storage:
+    """What lasts: in the one database of DATABASE_URL, opened once and shared by every SQL
+    store, or in this process (memory://). `tokens` serve a single node (Redis has its own)."""
+
+    database: Database | None
+    history: HistoryStore
+    results: ResultsStore
+    accounts: AccountStore
+    archive: GameArchive
+    dms: DmStore
+    moderation: ModerationStore
+    tokens: TokenStore
+
+    def close(self) -> None:
+        """Commit what was accepted, then close the database (once)."""
+        drained = self.history.close()
+        if drained and self.database is not None and not self.database.closed:
+            self.database.close()
+
+
+def open_storage(
+    database_url: str | None,
+    runtime: Runtime,
+    token_ttl_seconds: float = 86_400,
+    on_batch: OnBatch | None = None,
+) -> Storage:
+    """memory://, sqlite:///path (relative to the working directory) or postgres(ql)://...;
+    None means the default SQLite file under instance/. `on_batch`: told of every commit of
+    chat messages (metrics)."""
+    if is_memory_url(database_url):
+        accounts = MemoryAccounts()
+        return Storage(
+            database=None,
+            history=MemoryHistory(runtime, on_batch=on_batch),
+            results=MemoryResults(accounts),  # in SQL the standings query joins the accounts
+            accounts=accounts,
+            archive=MemoryArchive(),
+            dms=MemoryDms(runtime),
+            moderation=MemoryModeration(),
+            tokens=MemoryTokens(token_ttl_seconds),
+        )
+    database = Database(database_url, runtime)
+    return Storage(
+        database=database,
+        history=SqlHistory(database, runtime, on_batch=on_batch),
+        results=SqlResults(database, runtime),
+        accounts=SqlAccounts(database),
+        archive=SqlArchive(database),
+        dms=SqlDms(database),
+        moderation=SqlModeration(database),
+        tokens=SqlTokens(database, token_ttl_seconds),  # they outlive a restart
+    )
 
 
 @dataclass
@@ -48,8 +121,8 @@ class Services:
     settings: Settings
     runtime: Any
     chat: ChatService
-    history: Any
-    games: Any = None
+    storage: Storage
+    games: GameService
     shared: RedisState | None = None
     keeper: ClusterKeeper | None = None
     closing: bool = False
@@ -59,7 +132,7 @@ class Services:
         self.closing = True
         if self.keeper is not None:
             self.keeper.stop()  # leaves the cluster at once: the other nodes take over its users
-        self.history.close()
+        self.storage.close()
 
 
 def chat_limits(settings: Settings) -> ChatLimits:
@@ -102,37 +175,29 @@ def memory_game_stores() -> dict[str, Any]:
     }
 
 
-def local_tokens(settings: Settings, history: Any) -> Any:
-    """Tokens of a single node: in the database when there is one, so they outlive a restart."""
-    database = getattr(history, "database", None)
-    if database is None:
-        return MemoryTokens(settings.token_ttl_seconds)
-    return SqlTokens(database, settings.token_ttl_seconds)
-
-
 def build_services(
     settings: Settings, runtime: Any, outbox: Outbox, metrics: Any = None
 ) -> Services:
     """`metrics`: an rpschat.ops.metrics.Metrics that counts commits and recorded games."""
-    history = open_history(settings.database_url, runtime)
-    results = open_results(settings.database_url, runtime, shared_with=history)
-    accounts = open_accounts(history)
-    if isinstance(results, MemoryResults):
-        results.accounts = accounts  # in SQL the standings query joins the accounts table
-    if metrics is not None:
-        history.on_batch = metrics.history_committed
-        results = metrics.count_results(results)
+    storage = open_storage(
+        settings.database_url,
+        runtime,
+        token_ttl_seconds=settings.token_ttl_seconds,
+        on_batch=metrics.history_committed if metrics is not None else None,
+    )
+    history = storage.history
+    results = metrics.count_results(storage.results) if metrics else storage.results
     shared = open_shared_state(settings)
     chat = ChatService(
         directory=shared.directory if shared else MemoryDirectory(),
-        tokens=shared.tokens if shared else local_tokens(settings, history),
+        tokens=shared.tokens if shared else storage.tokens,
         history=history,
         limiter=shared.limiter if shared else MemoryRateLimiter(),
         outbox=outbox,
         runtime=runtime,
         limits=chat_limits(settings),
         names=NAME_RULES,
-        accounts=accounts,
+        accounts=storage.accounts,
         passwords=Argon2Passwords(memory_cost=settings.password_hash_kib),
     )
     game_settings = GameSettings(
@@ -150,7 +215,7 @@ def build_services(
             on_wait=metrics.lock_waited if metrics is not None else None,
         ),
         results=results,
-        archive=open_archive(history),
+        archive=storage.archive,
     )
     games = GameService(
         chat=chat,
@@ -161,9 +226,9 @@ def build_services(
         settings=game_settings,
     )
     chat.listener = games
-    moderation = ModerationService(chat, open_moderation(history), settings.moderators)
+    moderation = ModerationService(chat, storage.moderation, settings.moderators)
     chat.guard = moderation
-    chat.dms = DmService(chat, open_dms(history, runtime), shared_queue=shared is not None)
+    chat.dms = DmService(chat, storage.dms, shared_queue=shared is not None)
     keeper = None
     if shared is not None:
         keeper = ClusterKeeper(shared, chat, runtime, games)
@@ -172,7 +237,7 @@ def build_services(
         settings=settings,
         runtime=runtime,
         chat=chat,
-        history=history,
+        storage=storage,
         shared=shared,
         keeper=keeper,
         games=games,

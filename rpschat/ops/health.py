@@ -186,7 +186,7 @@ def build_readiness(
 ) -> Readiness:
     runtime = services.runtime
     checks = []
-    database = getattr(services.history, "database", None)
+    database = services.storage.database
     if database is not None:
         checks.append(Check("database", DatabaseProbe(database), runtime, blocking=True))
     else:

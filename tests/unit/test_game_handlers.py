@@ -785,9 +785,9 @@ def test_game_chat_reaches_players_and_spectators_and_is_stored(game):
         "ok": False,
         "error": "Only this game's players and spectators can chat in it.",
     }
-    stored, _ = harness.services.history.page(f"game:{game_id}")
+    stored, _ = harness.services.storage.history.page(f"game:{game_id}")
     assert [(m.name, m.text) for m in stored] == [("Ada", "good luck"), ("Cyd", "go Bea")]
-    lobby, _ = harness.services.history.page("lobby")
+    lobby, _ = harness.services.storage.history.page("lobby")
     assert lobby == []
 
 

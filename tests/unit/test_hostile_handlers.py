@@ -8,7 +8,7 @@ import re
 import pytest
 
 from rpschat.domain.ratelimit import RateSpec
-from rpschat.storage.database import StorageUnavailable
+from rpschat.storage.common import StorageUnavailable
 from tests.unit.conftest import events, received
 from tests.unit.test_game_handlers import start_game
 

@@ -73,7 +73,7 @@ def test_the_composition_root_imports_no_web_module():
 @pytest.mark.parametrize(
     ("source", "module"),
     [
-        ("from rpschat.storage.presence import Directory", "rpschat.storage.presence"),
+        ("from rpschat.storage.memory.directory import X", "rpschat.storage.memory.directory"),
         ("import eventlet", "eventlet"),
         ("def f():\n    from flask import Flask", "flask"),
         ("from ..storage import history", "rpschat.storage"),

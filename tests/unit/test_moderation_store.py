@@ -4,10 +4,10 @@ import time
 
 import pytest
 
+from rpschat.composition import open_storage
 from rpschat.domain.ports import Sanction
 from rpschat.runtime import ThreadingRuntime
-from rpschat.storage.history import open_history
-from rpschat.storage.moderation import MemoryModeration, SqlModeration
+from rpschat.storage.memory.moderation import MemoryModeration
 
 
 @pytest.fixture
@@ -17,13 +17,13 @@ def opened(storage_url):
     def open_store():
         if storage_url == "memory://":
             return MemoryModeration()
-        history = open_history(storage_url, ThreadingRuntime())
-        made.append(history)
-        return SqlModeration(history.database)
+        storage = open_storage(storage_url, ThreadingRuntime())
+        made.append(storage)
+        return storage.moderation
 
     yield open_store
-    for history in made:
-        history.close()
+    for storage in made:
+        storage.close()
 
 
 def test_sanctions_run_until_their_time_and_can_be_lifted(opened):
@@ -57,9 +57,9 @@ def test_audit_log_reports_and_ignores(opened):
 
 
 def test_sanctions_survive_a_restart(sql_url):
-    history = open_history(sql_url, ThreadingRuntime())
-    SqlModeration(history.database).add(Sanction("ban", 10**15, "abuse", address="10.0.0.9"))
-    history.close()
-    history = open_history(sql_url, ThreadingRuntime())
-    assert SqlModeration(history.database).active("ban", 1, address="10.0.0.9").reason == "abuse"
-    history.close()
+    storage = open_storage(sql_url, ThreadingRuntime())
+    storage.moderation.add(Sanction("ban", 10**15, "abuse", address="10.0.0.9"))
+    storage.close()
+    storage = open_storage(sql_url, ThreadingRuntime())
+    assert storage.moderation.active("ban", 1, address="10.0.0.9").reason == "abuse"
+    storage.close()

@@ -132,7 +132,7 @@ def test_games_are_counted_once_by_a_bounded_reason():
 
 def test_games_recorded_in_a_batch_are_counted_once_each():
     from rpschat.domain.game.match import GameResult
-    from rpschat.storage.results import MemoryResults
+    from rpschat.storage.memory.results import MemoryResults
 
     metrics = Metrics()
     results = metrics.count_results(MemoryResults())

@@ -18,13 +18,14 @@ from rpschat.domain.errors import Refused
 from rpschat.domain.game.match import Match
 from rpschat.domain.game.matchmaking import Matchmaker, Rematches
 from rpschat.domain.game.ports import Challenge, Drop
-from rpschat.domain.ratelimit import MemoryRateLimiter, RateSpec
+from rpschat.domain.ratelimit import RateSpec
+from rpschat.storage.memory.directory import MemoryDirectory
 from rpschat.storage.memory.games import (
     MemoryDropStore,
     MemoryExpiredChallenges,
     MemorySpectatorStore,
 )
-from rpschat.storage.presence import MemoryDirectory
+from rpschat.storage.memory.ratelimit import MemoryRateLimiter
 from rpschat.storage.redis import locks
 from rpschat.storage.redis.client import Keys, SharedStateUnavailable, connect
 from rpschat.storage.redis.directory import RedisDirectory

@@ -96,7 +96,7 @@ return 1
 
 @shared_state
 class RedisDirectory:
-    """The Directory (see storage/presence.py) for all nodes, plus each user's node."""
+    """The Directory (see storage/memory/directory.py) for all nodes, plus each user's node."""
 
     def __init__(self, client: redis.Redis, keys: Keys, node_id: str):
         self._redis = client

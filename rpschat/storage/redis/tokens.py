@@ -6,7 +6,7 @@ import hmac
 import secrets
 
 from rpschat.domain.ports import TokenGrant, token_user
-from rpschat.storage.presence import split_token
+from rpschat.storage.common import split_token
 from rpschat.storage.redis.client import Keys, redis, shared_state
 
 _RENAME_TOKEN = """
@@ -17,7 +17,7 @@ return 1
 
 @shared_state
 class RedisTokens:
-    """Tokens (see storage/presence.py): one hash per user, expiring TTL after last use."""
+    """Tokens (see storage/memory/tokens.py): one hash per user, expiring TTL after last use."""
 
     def __init__(self, client: redis.Redis, keys: Keys, ttl_seconds: float):
         self._redis = client

@@ -1,5 +1,5 @@
-"""Each player's finished games (the domain's `GameArchive`, for `my_games` and the computer's
-memory of a player), in the SQL database or in memory for `DATABASE_URL=memory://`."""
+"""Each player's finished games (the game's `GameArchive`, for `my_games` and the computer's
+memory of a player) in the SQL database."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from rpschat.domain.game.ports import GameRecord
-from rpschat.storage.database import Database, game_records
-from rpschat.storage.memory.archive import MemoryArchive
+from rpschat.storage.sql.database import Database, game_records
 
 
 class SqlArchive:
@@ -28,9 +27,6 @@ class SqlArchive:
 
     def forget_user(self, user_id: str) -> None:
         self.database.write(_delete_user, user_id)
-
-    def close(self) -> None:  # the history store owns the database
-        pass
 
 
 def _row(record: GameRecord) -> dict[str, Any]:
@@ -70,9 +66,3 @@ def _select_page(
 
 def _delete_user(conn: Connection, user_id: str) -> None:
     conn.execute(delete(game_records).where(game_records.c.user_id == user_id))
-
-
-def open_archive(history: Any) -> MemoryArchive | SqlArchive:
-    """In the history's database, or in memory when it has none (memory://)."""
-    database = getattr(history, "database", None)
-    return MemoryArchive() if database is None else SqlArchive(database)

@@ -1,4 +1,5 @@
-"""The database behind chat history and game results: engine from a URL, schema, connections.
+"""The one database of every SQL store: engine from a URL, schema, connections. Opened once by
+the composition root and handed to each store; closed once, after the history is drained.
 
 Every database call runs through `Runtime.run_blocking` (eventlet's OS thread pool in
 production). After `eventlet.monkey_patch()` the `threading` locks inside SQLAlchemy's
@@ -43,8 +44,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from rpschat.domain.errors import Refused
 from rpschat.domain.ports import Runtime
+from rpschat.storage.common import StorageClosed, StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ schema_version = Table(
     Column("version", Integer, primary_key=True, autoincrement=False),
 )
 
-# Resume tokens, so that a restarted server still knows its users (storage/sessions.py). Only a
+# Resume tokens, so that a restarted server still knows its users (sql/tokens.py). Only a
 # hash of each token's secret is kept: a copy of the database lets nobody take over a name.
 sessions = Table(
     "sessions",
@@ -123,7 +124,7 @@ sessions = Table(
     Column("expires_at", BigInteger, nullable=False),  # ms since the epoch
 )
 
-# Claimed names (storage/accounts.py): the key is the name's look-alike key (domain/names.py),
+# Claimed names (sql/accounts.py): the key is the name's look-alike key (domain/names.py),
 # so one claim covers every spelling that looks like it; only an Argon2id hash of the password.
 accounts = Table(
     "accounts",
@@ -135,7 +136,7 @@ accounts = Table(
     Column("created_at", BigInteger, nullable=False),  # ms since the epoch
 )
 
-# Moderation (storage/moderation.py): sanctions running until a time, the moderators' audit
+# Moderation (sql/moderation.py): sanctions running until a time, the moderators' audit
 # log, reports, and who ignores whom.
 sanctions = Table(
     "sanctions",
@@ -182,7 +183,7 @@ ignores = Table(
     Column("ignored_user_id", String, primary_key=True),
 )
 
-# Each player's finished games (storage/archive.py, `my_games`): one row per player and game,
+# Each player's finished games (sql/archive.py, `my_games`): one row per player and game,
 # so a user's page is an index range; `id` orders them and is the page cursor.
 game_records = Table(
     "game_records",
@@ -204,7 +205,7 @@ game_records = Table(
     sqlite_autoincrement=True,
 )
 
-# Direct messages (storage/dms.py): `pair` is the two user ids sorted and joined, so a
+# Direct messages (sql/dms.py): `pair` is the two user ids sorted and joined, so a
 # conversation is one index range; `unread` marks those sent to a claimed name offline.
 direct_messages = Table(
     "direct_messages",
@@ -250,20 +251,6 @@ def _add_columns(conn: Connection, table: Table, *names: str) -> None:
         default = f" DEFAULT {column.server_default.arg.text}" if column.server_default else ""
         null = "" if column.nullable else " NOT NULL"
         conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}{default}{null}")
-
-
-class StorageUnavailable(Refused):
-    """The database could not carry out a request (it is down, or refused the write)."""
-
-    def __init__(self, reason: str = "The server could not save that: try again in a moment."):
-        super().__init__(reason)
-
-
-class StorageClosed(StorageUnavailable):
-    """The store is closed: the server is shutting down."""
-
-    def __init__(self):
-        super().__init__("The server is restarting: send it again once you are reconnected.")
 
 
 class SchemaError(RuntimeError):

@@ -1,4 +1,5 @@
-"""Chat history: messages are stored before they are acked, and delivered in id order."""
+"""Chat history in SQLite or PostgreSQL: messages are stored (group commit) before they are
+acked, and delivered in id order."""
 
 from __future__ import annotations
 
@@ -6,132 +7,23 @@ import logging
 import queue
 import threading
 import time
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, or_, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from rpschat.domain.ports import Event, HistoryStore, OnCommit, Runtime, StoredMessage
-from rpschat.storage.database import (
-    Database,
+from rpschat.domain.ports import Event, OnCommit, Runtime, StoredMessage
+from rpschat.storage.common import (
+    OnBatch,
     StorageClosed,
     StorageUnavailable,
-    is_memory_url,
-    messages,
+    check_page_args,
+    notify_commit,
 )
+from rpschat.storage.sql.database import Database, messages
 
 logger = logging.getLogger(__name__)
-
-
-# Told of every committed batch: (messages newly stored, seconds the commit took). For metrics.
-OnBatch = Callable[[int, float], None]
-
-
-def _check_page_args(before: int | None, after: int | None) -> None:
-    if before is not None and after is not None:
-        raise ValueError("page() takes before or after, not both")
-
-
-def _notify(on_commit: OnCommit | None, message: StoredMessage) -> None:
-    if on_commit is None:
-        return
-    try:
-        on_commit(message)
-    except Exception:  # a failing listener must not lose or delay anyone else's message
-        logger.exception("on_commit failed for message %d", message.id)
-
-
-class MemoryHistory:
-    """In-process history for `DATABASE_URL=memory://`: nothing survives a restart."""
-
-    def __init__(self, runtime: Runtime | None = None):
-        self._now = runtime.now if runtime else time.time
-        # Reentrant: an on_commit callback may append (it runs under the lock, for id order).
-        self._lock = threading.RLock()
-        self._rooms: dict[str, list[StoredMessage]] = {}
-        self._by_client: dict[tuple[str, str], StoredMessage] = {}
-        self._last_id = 0
-        self._closed = False
-        self.on_batch: OnBatch | None = None
-
-    def append(
-        self,
-        room: str,
-        user_id: str,
-        name: str,
-        text: str,
-        client_id: str | None = None,
-        on_commit: OnCommit | None = None,
-    ) -> tuple[StoredMessage, bool]:
-        with self._lock:
-            self._check_open()
-            known = self._by_client.get((user_id, client_id)) if client_id is not None else None
-            if known is not None:
-                return known, True
-            self._last_id += 1
-            ts = int(self._now() * 1000)
-            message = StoredMessage(self._last_id, room, user_id, name, text, ts, client_id)
-            self._rooms.setdefault(room, []).append(message)
-            if client_id is not None:
-                self._by_client[(user_id, client_id)] = message
-            _notify(on_commit, message)
-        if self.on_batch is not None:
-            self.on_batch(1, 0.0)
-        return message, False
-
-    def page(
-        self, room: str, before: int | None = None, after: int | None = None, limit: int = 50
-    ) -> tuple[list[StoredMessage], bool]:
-        _check_page_args(before, after)
-        with self._lock:
-            self._check_open()
-            stored = self._rooms.get(room, [])
-            if after is not None:
-                start = bisect_right(stored, after, key=_message_id)
-                return stored[start : start + limit], start + limit < len(stored)
-            end = len(stored) if before is None else bisect_left(stored, before, key=_message_id)
-            start = max(0, end - limit)
-            return stored[start:end], start > 0
-
-    def after(self, room: str, last_id: int, limit: int = 1000) -> list[StoredMessage]:
-        return self.page(room, after=last_id, limit=limit)[0]
-
-    def get(self, message_id: int) -> StoredMessage | None:
-        with self._lock:
-            self._check_open()
-            for stored in self._rooms.values():
-                index = bisect_left(stored, message_id, key=_message_id)
-                if index < len(stored) and stored[index].id == message_id:
-                    return stored[index]
-            return None
-
-    def delete(self, message_id: int) -> StoredMessage | None:
-        with self._lock:
-            self._check_open()
-            for stored in self._rooms.values():
-                index = bisect_left(stored, message_id, key=_message_id)
-                if index < len(stored) and stored[index].id == message_id:
-                    message = stored.pop(index)
-                    if message.client_id is not None:
-                        self._by_client.pop((message.user_id, message.client_id), None)
-                    return message
-            return None
-
-    def close(self, timeout: float = 10) -> bool:
-        with self._lock:
-            self._closed = True
-        return True
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StorageClosed()
-
-
-def _message_id(message: StoredMessage) -> int:
-    return message.id
 
 
 @dataclass
@@ -158,11 +50,16 @@ class SqlHistory:
     transactions, and each sender waits only for its own batch.
     """
 
-    def __init__(self, url: str | Database | None, runtime: Runtime, batch_max: int = 256):
-        self._owns_database = not isinstance(url, Database)
-        self.database = Database(url, runtime) if self._owns_database else url
+    def __init__(
+        self,
+        database: Database,
+        runtime: Runtime,
+        batch_max: int = 256,
+        on_batch: OnBatch | None = None,  # told of every batch committed (metrics)
+    ):
+        self.database = database
         self.batches_committed = 0
-        self.on_batch: OnBatch | None = None
+        self._on_batch = on_batch
         self._runtime = runtime
         self._batch_max = batch_max
         self._queue = runtime.queue()
@@ -195,18 +92,21 @@ class SqlHistory:
     def page(
         self, room: str, before: int | None = None, after: int | None = None, limit: int = 50
     ) -> tuple[list[StoredMessage], bool]:
-        _check_page_args(before, after)
+        check_page_args(before, after)
+        self._check_open()
         return self.database.read(_select_page, room, before, after, limit)
 
     def after(self, room: str, last_id: int, limit: int = 1000) -> list[StoredMessage]:
         return self.page(room, after=last_id, limit=limit)[0]
 
     def get(self, message_id: int) -> StoredMessage | None:
+        self._check_open()
         return self.database.read(_select_one, message_id)
 
     def delete(self, message_id: int) -> StoredMessage | None:
         """The row goes (its id is never reused); a resend of it with the same client_id
         would be stored again."""
+        self._check_open()
         return self.database.write(_delete_one, message_id)
 
     def close(self, timeout: float = 10) -> bool:
@@ -217,9 +117,12 @@ class SqlHistory:
         drained = self._stopped.wait(timeout)
         if not drained:
             logger.error("history writer still busy after %s s: not closing the database", timeout)
-        elif self._owns_database and not self.database.closed:
-            self.database.close()
         return drained
+
+    def _check_open(self) -> None:
+        """Closed, it refuses reads too (the database is closed next)."""
+        if self._closed:
+            raise StorageClosed()
 
     def _write_loop(self) -> None:
         while True:
@@ -268,15 +171,15 @@ class SqlHistory:
                 pending.done.set()
             return
         self.batches_committed += 1
-        if self.on_batch is not None:
+        if self._on_batch is not None:
             stored = sum(1 for _message, duplicate in results if not duplicate)
-            self.on_batch(stored, time.perf_counter() - started)
+            self._on_batch(stored, time.perf_counter() - started)
         for pending, result in zip(batch, results, strict=True):
             pending.result = result
         for pending in sorted(batch, key=lambda pending: pending.result[0].id):
             message, duplicate = pending.result
             if not duplicate:
-                _notify(pending.on_commit, message)
+                notify_commit(pending.on_commit, message)
         for pending in batch:
             pending.done.set()
 
@@ -377,13 +280,3 @@ def _delete_one(conn: Connection, message_id: int) -> StoredMessage | None:
 
 def _message(row: Any) -> StoredMessage:
     return StoredMessage(**row._mapping)
-
-
-def open_history(database_url: str | None, runtime: Runtime) -> HistoryStore:
-    """memory://, sqlite:///path (relative to the working directory) or postgres(ql)://...
-
-    None means the default SQLite file under instance/.
-    """
-    if is_memory_url(database_url):
-        return MemoryHistory(runtime)
-    return SqlHistory(database_url, runtime)

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from rpschat.domain.ports import token_user
-from rpschat.storage.database import Database, sessions
-from rpschat.storage.presence import TokenGrant, split_token
+from rpschat.domain.ports import TokenGrant, token_user
+from rpschat.storage.common import split_token
+from rpschat.storage.sql.database import Database, sessions
 
 PURGE_EVERY = 500  # issues between sweeps of expired rows
 
@@ -21,22 +21,24 @@ def _hash(secret: str) -> str:
 
 
 class SqlTokens:
-    """The TokenStore of storage/presence.py on the `sessions` table."""
+    """The TokenStore (memory/tokens.py) on the `sessions` table."""
 
     def __init__(self, database: Database, ttl_seconds: float):
-        self._db = database
+        self.database = database
         self._ttl_ms = int(ttl_seconds * 1000)
         self._issued = 0
 
     def _now_ms(self) -> int:
-        return int(self._db.runtime.now() * 1000)
+        return int(self.database.runtime.now() * 1000)
 
     def issue(self, user_id: str, name: str) -> str:
         secret = secrets.token_urlsafe(32)
         row = {"secret_hash": _hash(secret), "name": name, "expires_at": self._expiry()}
         self._issued += 1
         purge = self._issued % PURGE_EVERY == 0
-        self._db.write(_upsert, self._db.insert(sessions), user_id, row, purge and self._now_ms())
+        self.database.write(
+            _upsert, self.database.insert(sessions), user_id, row, purge and self._now_ms()
+        )
         return f"{user_id}.{secret}"
 
     def resolve(self, token: object) -> TokenGrant | None:
@@ -44,16 +46,16 @@ class SqlTokens:
         if parts is None:
             return None
         user_id, secret = parts
-        row = self._db.read(_session_of, user_id)
+        row = self.database.read(_session_of, user_id)
         if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
             return None
         if row.expires_at <= self._now_ms():
             return None
-        self._db.write(_set, user_id, {"expires_at": self._expiry()})
+        self.database.write(_set, user_id, {"expires_at": self._expiry()})
         return TokenGrant(token_user(user_id), row.name)
 
     def rename(self, user_id: str, name: str) -> None:
-        self._db.write(_set, user_id, {"name": name})
+        self.database.write(_set, user_id, {"name": name})
 
     def _expiry(self) -> int:
         return self._now_ms() + self._ttl_ms

@@ -1,16 +1,9 @@
-"""Who is online and under which name, and the tokens that let a user resume.
-
-The in-process implementations of the domain's `Directory` and `TokenStore` (domain/ports.py);
-`rpschat/storage/redis` holds the shared ones.
-"""
+"""Who is online and under which name (the domain's `Directory`), in this process;
+storage/redis/directory.py holds the one every node shares."""
 
 from __future__ import annotations
 
-import hmac
-import secrets
-import time
-
-from rpschat.domain.ports import TokenGrant, name_taken, token_user
+from rpschat.domain.ports import name_taken
 from rpschat.domain.text import name_key
 from rpschat.storage.confusables import look_alike_key
 
@@ -87,45 +80,3 @@ class MemoryDirectory:
 
     def address_of(self, user_id: str) -> str | None:
         return self._addresses.get(user_id)
-
-
-def split_token(token: object) -> tuple[str, str] | None:
-    """A token is `<user_id>.<secret>`: looked up by user id, its secret compared in
-    constant time, so a lookup's timing tells nothing about the secret."""
-    if not isinstance(token, str) or len(token) > 200:
-        return None
-    user_id, dot, secret = token.partition(".")
-    return (user_id, secret) if dot and user_id and secret else None
-
-
-class MemoryTokens:
-    def __init__(self, ttl_seconds: float, clock=time.time) -> None:
-        self._ttl = ttl_seconds
-        self._clock = clock
-        # user_id -> (secret, name, expires_at)
-        self._grants: dict[str, tuple[str, str, float]] = {}
-
-    def issue(self, user_id: str, name: str) -> str:
-        secret = secrets.token_urlsafe(32)
-        self._grants[user_id] = (secret, name, self._clock() + self._ttl)
-        return f"{user_id}.{secret}"
-
-    def resolve(self, token: object) -> TokenGrant | None:
-        parts = split_token(token)
-        grant = self._grants.get(parts[0]) if parts else None
-        if grant is None:
-            return None
-        secret, name, expires_at = grant
-        now = self._clock()
-        if not hmac.compare_digest(secret, parts[1]):
-            return None
-        if expires_at <= now:
-            del self._grants[parts[0]]
-            return None
-        self._grants[parts[0]] = (secret, name, now + self._ttl)
-        return TokenGrant(token_user(parts[0]), name)
-
-    def rename(self, user_id: str, name: str) -> None:
-        grant = self._grants.get(user_id)
-        if grant is not None:
-            self._grants[user_id] = (grant[0], name, grant[2])

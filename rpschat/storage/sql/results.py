@@ -1,98 +1,17 @@
-"""Game results and the leaderboard, in the same database as the chat history."""
+"""Game results and the leaderboard in SQLite or PostgreSQL (the rules: game/standings.py)."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
 from rpschat.domain.game.match import GameResult
-from rpschat.domain.game.ports import ResultsStore, Standing
-from rpschat.domain.game.standings import apply_result, player_outcomes, public_standing, rank
-from rpschat.domain.ports import HistoryStore, Runtime
+from rpschat.domain.game.ports import Standing
+from rpschat.domain.game.standings import apply_result, player_outcomes, public_standing
+from rpschat.domain.ports import Runtime
 from rpschat.domain.text import name_key
-from rpschat.storage.database import (
-    Database,
-    StorageClosed,
-    accounts,
-    games,
-    is_memory_url,
-    standings,
-)
-from rpschat.storage.history import SqlHistory
-
-
-class MemoryResults:
-    """In-process results for `DATABASE_URL=memory://`. `accounts`: the claimed names (an
-    AccountStore), set by the composition root; without it everyone is a guest."""
-
-    def __init__(self, accounts: Any = None) -> None:
-        self._lock = threading.Lock()
-        self._standings: dict[str, dict[str, Any]] = {}
-        self._games: set[str] = set()
-        self._closed = False
-        self.accounts = accounts
-
-    def record(
-        self,
-        winner: str | None,
-        loser: str | None,
-        players: tuple[str, str],
-        reason: str,
-        best_of: int,
-        score: dict[str, int],
-        game_id: str,
-        user_ids: dict[str, str] | None = None,
-    ) -> bool:
-        result = GameResult(
-            winner, loser, players, reason, best_of, score, game_id, user_ids=user_ids or {}
-        )
-        return self.record_many([result])[0]
-
-    def record_many(self, results: list[GameResult]) -> list[bool]:
-        claimed = self._claimed({u for r in results for u in r.user_ids.values()})
-        with self._lock:
-            if self._closed:
-                raise StorageClosed()
-            return [self._count(result, claimed) for result in results]
-
-    def _claimed(self, user_ids: set[str]) -> set[str]:
-        if self.accounts is None:
-            return set()
-        return {u for u in user_ids if self.accounts.of_user(u) is not None}
-
-    def _count(self, result: GameResult, claimed: set[str]) -> bool:
-        player_outcomes(result.winner, result.loser, result.players)
-        if result.game_id in self._games:
-            return False
-        self._games.add(result.game_id)
-        apply_result(self._standings, result, claimed)
-        return True
-
-    def forget_guest(self, name: str, user_id: str) -> bool:
-        """Removes the guest's row (a user who left for good): nobody inherits it."""
-        if self._claimed({user_id}):
-            return False
-        with self._lock:
-            row = self._standings.get(name_key(name))
-            if row is None or row["user_id"] != user_id:
-                return False
-            del self._standings[name_key(name)]
-            return True
-
-    def leaderboard(self, limit: int = 50) -> list[Standing]:
-        with self._lock:
-            if self._closed:
-                raise StorageClosed()
-            rows = [(key, dict(row)) for key, row in self._standings.items()]
-        claimed = self._claimed({row["user_id"] for _, row in rows if row["user_id"]})
-        ranked = sorted(rows, key=lambda item: rank(item[1], item[0]))
-        return [public_standing(row, row["user_id"] in claimed) for _, row in ranked[:limit]]
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
+from rpschat.storage.sql.database import Database, accounts, games, standings
 
 
 class SqlResults:
@@ -100,9 +19,8 @@ class SqlResults:
     are read and written in it under the write lock (PostgreSQL's advisory lock too), so
     batches from several nodes apply one after another."""
 
-    def __init__(self, url: str | Database | None, runtime: Runtime):
-        self._owns_database = not isinstance(url, Database)
-        self.database = Database(url, runtime) if self._owns_database else url
+    def __init__(self, database: Database, runtime: Runtime):
+        self.database = database
         self._now = runtime.now
 
     def record(
@@ -136,9 +54,8 @@ class SqlResults:
     def leaderboard(self, limit: int = 50) -> list[Standing]:
         return self.database.read(_select_leaderboard, limit)
 
-    def close(self) -> None:
-        if self._owns_database and not self.database.closed:
-            self.database.close()
+    def close(self) -> None:  # the database is closed once, by its opener
+        pass
 
     def _store_all(self, conn: Connection, results: list[GameResult], ts: int) -> list[bool]:
         ids = [result.game_id for result in results]
@@ -221,18 +138,3 @@ def _select_leaderboard(conn: Connection, limit: int) -> list[Standing]:
         .limit(limit)
     )
     return [public_standing(dict(row._mapping), bool(row.claimed)) for row in conn.execute(query)]
-
-
-def open_results(
-    database_url: str | None, runtime: Runtime, shared_with: HistoryStore | None = None
-) -> ResultsStore:
-    """Results for a DATABASE_URL (see `open_history`).
-
-    `shared_with`: the history store opened on the same URL, whose engine and connections
-    to reuse (it then owns them: close the history store last).
-    """
-    if is_memory_url(database_url):
-        return MemoryResults()
-    if isinstance(shared_with, SqlHistory):
-        return SqlResults(shared_with.database, runtime)
-    return SqlResults(database_url, runtime)

@@ -1,76 +1,15 @@
-"""Direct messages (the domain's `DmStore`): in the SQL database, or in memory for
-`DATABASE_URL=memory://`."""
+"""Direct messages (the domain's `DmStore`) in the SQL database."""
 
 from __future__ import annotations
 
-import dataclasses
-import threading
-import time
 from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from rpschat.domain.ports import DirectMessage, Runtime
-from rpschat.storage.database import Database, StorageClosed, direct_messages
-
-
-def pair_of(user_id: str, other_id: str) -> str:
-    return "|".join(sorted((user_id, other_id)))
-
-
-class MemoryDms:
-    def __init__(self, runtime: Runtime | None = None) -> None:
-        self._now = runtime.now if runtime else time.time
-        self._lock = threading.Lock()
-        self._messages: list[DirectMessage] = []  # in id order
-        self._by_client: dict[tuple[str, str], DirectMessage] = {}
-        self.closed = False
-
-    def append(self, sender_id, sender, recipient_id, recipient, text, client_id, unread):
-        with self._lock:
-            if self.closed:
-                raise StorageClosed()
-            if client_id is not None and (sender_id, client_id) in self._by_client:
-                return self._by_client[(sender_id, client_id)], True
-            message = DirectMessage(
-                len(self._messages) + 1, sender_id, sender, recipient_id, recipient, text,
-                int(self._now() * 1000), client_id, unread,
-            )  # fmt: skip
-            self._messages.append(message)
-            if client_id is not None:
-                self._by_client[(sender_id, client_id)] = message
-            return message, False
-
-    def conversation(self, user_id, other_id, before=None, limit=50):
-        pair = pair_of(user_id, other_id)
-        with self._lock:
-            found = [m for m in self._messages if pair_of(m.sender_id, m.recipient_id) == pair]
-        if before is not None:
-            found = [m for m in found if m.id < before]
-        return found[-limit:], len(found) > limit
-
-    def since(self, user_id, after_id, limit):
-        with self._lock:
-            return [
-                m for m in self._messages[after_id:]
-                if user_id in (m.sender_id, m.recipient_id)
-            ][:limit]  # fmt: skip
-
-    def unread(self, user_id, after_id, limit):
-        with self._lock:
-            return [m for m in self._messages[after_id:] if m.recipient_id == user_id and m.unread][
-                :limit
-            ]
-
-    def mark_read(self, user_id):
-        with self._lock:
-            for index, m in enumerate(self._messages):
-                if m.recipient_id == user_id and m.unread:
-                    self._messages[index] = dataclasses.replace(m, unread=False)
-
-    def close(self) -> None:
-        self.closed = True
+from rpschat.domain.ports import DirectMessage
+from rpschat.storage.common import pair_of
+from rpschat.storage.sql.database import Database, direct_messages
 
 
 class SqlDms:
@@ -110,9 +49,6 @@ class SqlDms:
             .values(unread=False)
         )
         self.database.write(lambda conn: conn.execute(statement))
-
-    def close(self) -> None:  # the history store owns the database
-        pass
 
 
 def _message(row: Any) -> DirectMessage:
@@ -155,9 +91,3 @@ def _conversation(
 def _select(conn: Connection, where: Any, limit: int) -> list[DirectMessage]:
     query = select(direct_messages).where(where).order_by(direct_messages.c.id).limit(limit)
     return [_message(row) for row in conn.execute(query)]
-
-
-def open_dms(history: Any, runtime: Runtime) -> MemoryDms | SqlDms:
-    """In the history's database, or in memory when it has none (memory://)."""
-    database = getattr(history, "database", None)
-    return MemoryDms(runtime) if database is None else SqlDms(database)

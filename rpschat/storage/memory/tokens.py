@@ -1,0 +1,44 @@
+"""The tokens that let a user resume (the domain's `TokenStore`), in this process;
+storage/sql/tokens.py keeps them in the database, storage/redis/tokens.py for every node."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+
+from rpschat.domain.ports import TokenGrant, token_user
+from rpschat.storage.common import split_token
+
+
+class MemoryTokens:
+    def __init__(self, ttl_seconds: float, clock=time.time) -> None:
+        self._ttl = ttl_seconds
+        self._clock = clock
+        # user_id -> (secret, name, expires_at)
+        self._grants: dict[str, tuple[str, str, float]] = {}
+
+    def issue(self, user_id: str, name: str) -> str:
+        secret = secrets.token_urlsafe(32)
+        self._grants[user_id] = (secret, name, self._clock() + self._ttl)
+        return f"{user_id}.{secret}"
+
+    def resolve(self, token: object) -> TokenGrant | None:
+        parts = split_token(token)
+        grant = self._grants.get(parts[0]) if parts else None
+        if grant is None:
+            return None
+        secret, name, expires_at = grant
+        now = self._clock()
+        if not hmac.compare_digest(secret, parts[1]):
+            return None
+        if expires_at <= now:
+            del self._grants[parts[0]]
+            return None
+        self._grants[parts[0]] = (secret, name, now + self._ttl)
+        return TokenGrant(token_user(parts[0]), name)
+
+    def rename(self, user_id: str, name: str) -> None:
+        grant = self._grants.get(user_id)
+        if grant is not None:
+            self._grants[user_id] = (grant[0], name, grant[2])
