@@ -118,16 +118,15 @@ def create_app(settings: Settings) -> tuple[Flask, SocketIO, Services]:
     services = build_services(settings, runtime, SocketOutbox(server), metrics)
     register_handlers(
         sio,
-        services.chat,
-        services.games,
+        services,
         max_connections_per_ip=settings.max_connections_per_ip,
         instrument=metrics.instrument if metrics else None,
         # under eventlet a commit's answer leaves the reader free; threads answer in the handler
         defer=runtime.defer if mode == "eventlet" else None,
     )
     if queue is not None:
-        queue.on_lobby_message = services.chat.note_delivered
-        queue.on_dm = services.chat.dms.note_delivered
+        queue.on_lobby_message = services.lobby.note_delivered
+        queue.on_dm = services.dms.note_delivered
         queue.initialize()  # listen on the channel now, not at the first client (/readyz)
     install_ops(flask_app, server, services, metrics)
     return flask_app, sio, services

@@ -1,5 +1,11 @@
-"""The composition root: builds the services from the settings (for app.py's `create_app`),
-in-process state by default, Redis and a SQL database when REDIS_URL / DATABASE_URL say so."""
+"""The composition root: builds every service from the settings, for app.py's `create_app`.
+
+In-process state by default; Redis and a SQL database when REDIS_URL / DATABASE_URL say so. The
+services receive their collaborators in their constructors, typed by the Protocols of
+domain/ports.py, in an order that needs no service before it is built: the stores, the presence
+hub, then the services from those everyone asks (sanctions, connections, limits) to those that
+ask the others (naming, resuming, moderation, the game); the hub's listeners subscribe last.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +15,33 @@ from typing import Any
 
 from rpschat.cluster import ClusterKeeper
 from rpschat.config import Settings
-from rpschat.domain.chat import ChatLimits, ChatService
+from rpschat.domain.claims import ClaimedNames
+from rpschat.domain.connections import Connections
 from rpschat.domain.dms import DmService
+from rpschat.domain.game.busy import BusyPlayers
 from rpschat.domain.game.context import GameSettings
 from rpschat.domain.game.locks import KeyedLocks
 from rpschat.domain.game.ports import EXPIRED_CHALLENGES_KEPT, GameArchive, GameStores, ResultsStore
 from rpschat.domain.game.service import GameService
+from rpschat.domain.identity import Identity
+from rpschat.domain.limits import ChatLimits, JoinLimit, RateLimits
+from rpschat.domain.lobby import Lobby
 from rpschat.domain.moderation import ModerationService
 from rpschat.domain.ports import (
     AccountStore,
+    Directory,
     DmStore,
     HistoryStore,
     ModerationStore,
     Outbox,
+    RateLimiter,
     Runtime,
     TokenStore,
 )
+from rpschat.domain.presence import PresenceHub
+from rpschat.domain.sanctions import Sanctions
+from rpschat.domain.sessions import Sessions
+from rpschat.ops.metrics import Metrics
 from rpschat.storage.common import OnBatch
 from rpschat.storage.confusables import NAME_RULES
 from rpschat.storage.memory.accounts import MemoryAccounts
@@ -118,10 +135,22 @@ def open_storage(
 
 @dataclass
 class Services:
+    """Everything `create_app` hands the web layer and ops, and closes at the end."""
+
     settings: Settings
-    runtime: Any
-    chat: ChatService
+    runtime: Runtime
     storage: Storage
+    directory: Directory  # the live state: in this process, or shared (Redis)
+    tokens: TokenStore
+    limiter: RateLimiter
+    connections: Connections
+    sessions: Sessions
+    identity: Identity
+    claims: ClaimedNames
+    lobby: Lobby
+    dms: DmService
+    sanctions: Sanctions
+    moderation: ModerationService
     games: GameService
     shared: RedisState | None = None
     keeper: ClusterKeeper | None = None
@@ -130,6 +159,7 @@ class Services:
     def close(self) -> None:
         """Stop background work and commit everything accepted so far."""
         self.closing = True
+        self.connections.close()
         if self.keeper is not None:
             self.keeper.stop()  # leaves the cluster at once: the other nodes take over its users
         self.storage.close()
@@ -147,6 +177,16 @@ def chat_limits(settings: Settings) -> ChatLimits:
         resume_grace_seconds=settings.resume_grace_seconds,
         unnamed_idle_seconds=settings.unnamed_idle_seconds,
         history_on_join=settings.history_on_join,
+    )
+
+
+def game_settings(settings: Settings, limits: ChatLimits) -> GameSettings:
+    return GameSettings(
+        round_seconds=settings.round_seconds,
+        challenge_seconds=settings.challenge_seconds,
+        resume_grace_seconds=settings.resume_grace_seconds,
+        max_message_chars=limits.max_message_chars,
+        max_answer_bytes=limits.max_answer_bytes,
     )
 
 
@@ -175,84 +215,162 @@ def memory_game_stores() -> dict[str, Any]:
     }
 
 
+def game_stores(
+    shared: RedisState | None,
+    storage: Storage,
+    finished_game_seconds: float,
+    metrics: Metrics | None,
+) -> GameStores:
+    """Live games in this process or in Redis (with the locks over them), results and finished
+    games in the storage; `metrics` counts lock waits and recorded games."""
+    live = shared.game_stores(finished_game_seconds) if shared else memory_game_stores()
+    return GameStores(
+        **live,
+        locks=KeyedLocks(
+            shared.lock if shared else None,
+            on_wait=metrics.lock_waited if metrics is not None else None,
+        ),
+        results=metrics.count_results(storage.results) if metrics else storage.results,
+        archive=storage.archive,
+    )
+
+
 def build_services(
-    settings: Settings, runtime: Any, outbox: Outbox, metrics: Any = None
+    settings: Settings, runtime: Runtime, outbox: Outbox, metrics: Metrics | None = None
 ) -> Services:
-    """`metrics`: an rpschat.ops.metrics.Metrics that counts commits and recorded games."""
+    """`metrics`: what counts commits, lock waits and recorded games (None: metrics are off)."""
     storage = open_storage(
         settings.database_url,
         runtime,
         token_ttl_seconds=settings.token_ttl_seconds,
         on_batch=metrics.history_committed if metrics is not None else None,
     )
-    history = storage.history
-    results = metrics.count_results(storage.results) if metrics else storage.results
     shared = open_shared_state(settings)
-    chat = ChatService(
-        directory=shared.directory if shared else MemoryDirectory(),
-        tokens=shared.tokens if shared else storage.tokens,
-        history=history,
-        limiter=shared.limiter if shared else MemoryRateLimiter(),
+    directory = shared.directory if shared else MemoryDirectory()
+    tokens = shared.tokens if shared else storage.tokens
+    limiter = shared.limiter if shared else MemoryRateLimiter()
+    limits = chat_limits(settings)
+    games_config = game_settings(settings, limits)
+    stores = game_stores(shared, storage, games_config.finished_game_seconds, metrics)
+    accounts, names = storage.accounts, NAME_RULES
+
+    presence = PresenceHub()  # its listeners (the lobby, the game) subscribe once built
+    sanctions = Sanctions(
+        storage.moderation, names, accounts, outbox, runtime, moderators=settings.moderators
+    )
+    connections = Connections(directory, limiter, outbox, runtime, limits, sanctions, presence)
+    rate_limits = RateLimits(limiter, runtime, limits)
+    joins = JoinLimit(limits.join_rate, runtime)
+    lobby = Lobby(
+        callers=connections,
+        limits=rate_limits,
+        posting=sanctions,
+        history=storage.history,
+        directory=directory,
+        outbox=outbox,
+        settings=limits,
+    )
+    dms = DmService(
+        callers=connections,
+        limits=rate_limits,
+        posting=sanctions,
+        ignores=sanctions,
+        directory=directory,
+        accounts=accounts,
+        names=names,
+        store=storage.dms,
+        outbox=outbox,
+        settings=limits,
+        shared_queue=shared is not None,
+    )
+    claims = ClaimedNames(
+        callers=connections,
+        limits=rate_limits,
+        accounts=accounts,
+        passwords=Argon2Passwords(memory_cost=settings.password_hash_kib),
+        limiter=limiter,
+        runtime=runtime,
+        names=names,
+        settings=limits,
+        admission=sanctions,
+    )
+    identity = Identity(
+        connections=connections,
+        limits=rate_limits,
+        directory=directory,
+        tokens=tokens,
+        accounts=accounts,
+        claims=claims,
+        names=names,
+        joins=joins,
+        admission=sanctions,
+        busy=BusyPlayers(stores, directory, runtime),
+        lobby=lobby,
+        dms=dms,
+        presence=presence,
+        outbox=outbox,
+    )
+    sessions = Sessions(
+        connections=connections,
+        directory=directory,
+        tokens=tokens,
+        claims=claims,
+        joins=joins,
+        admission=sanctions,
+        lobby=lobby,
+        dms=dms,
+        presence=presence,
+        outbox=outbox,
+    )
+    moderation = ModerationService(
+        callers=connections,
+        limits=rate_limits,
+        sanctions=sanctions,
+        store=storage.moderation,
+        directory=directory,
+        accounts=accounts,
+        names=names,
+        history=storage.history,
+        removal=connections,
         outbox=outbox,
         runtime=runtime,
-        limits=chat_limits(settings),
-        names=NAME_RULES,
-        accounts=storage.accounts,
-        passwords=Argon2Passwords(memory_cost=settings.password_hash_kib),
-    )
-    game_settings = GameSettings(
-        round_seconds=settings.round_seconds,
-        challenge_seconds=settings.challenge_seconds,
-        resume_grace_seconds=settings.resume_grace_seconds,
-    )
-    live = (
-        shared.game_stores(game_settings.finished_game_seconds) if shared else memory_game_stores()
-    )
-    stores = GameStores(
-        **live,
-        locks=KeyedLocks(
-            shared.lock if shared else None,
-            on_wait=metrics.lock_waited if metrics is not None else None,
-        ),
-        results=results,
-        archive=storage.archive,
     )
     games = GameService(
-        chat=chat,
+        callers=connections,
+        limits=rate_limits,
+        posting=sanctions,
+        ignores=sanctions,
+        directory=directory,
+        accounts=accounts,
         outbox=outbox,
         runtime=runtime,
-        history=history,
+        history=storage.history,
         stores=stores,
-        settings=game_settings,
+        settings=games_config,
     )
-    chat.listener = games
-    moderation = ModerationService(chat, storage.moderation, settings.moderators)
-    chat.guard = moderation
-    chat.dms = DmService(chat, storage.dms, shared_queue=shared is not None)
+    presence.subscribe(lobby)  # first: "has left" before the game's reactions
+    presence.subscribe(games)
     keeper = None
     if shared is not None:
-        keeper = ClusterKeeper(shared, chat, runtime, games)
+        keeper = ClusterKeeper(shared, connections, games, outbox, runtime)
         keeper.start()
-    services = Services(
+    runtime.spawn(connections.sweep_idle)
+    return Services(
         settings=settings,
         runtime=runtime,
-        chat=chat,
         storage=storage,
+        directory=directory,
+        tokens=tokens,
+        limiter=limiter,
+        connections=connections,
+        sessions=sessions,
+        identity=identity,
+        claims=claims,
+        lobby=lobby,
+        dms=dms,
+        sanctions=sanctions,
+        moderation=moderation,
+        games=games,
         shared=shared,
         keeper=keeper,
-        games=games,
     )
-    runtime.spawn(_sweep_idle, services)
-    return services
-
-
-def _sweep_idle(services: Services) -> None:
-    """One task for all connections (not a timer each): closes those that never named
-    themselves within UNNAMED_IDLE_SECONDS."""
-    period = max(1.0, min(10.0, services.settings.unnamed_idle_seconds / 4))
-    while not services.closing:
-        services.runtime.sleep(period)
-        try:
-            services.chat.kick_idle_unnamed()
-        except Exception:
-            log.exception("idle sweep failed")

@@ -4,7 +4,7 @@ replayed exactly once after a resume (docs/protocol.md, "Direct messages").
 
 Delivery. Each user's connections are in the room `dm:<user_id>`, which a connection joins only
 once it has been sent what it missed (a resume's replay, or the unread messages of a log-in):
-the same watermark as the lobby's replay (ChatService._replay). `watermark` is the highest DM id
+the same watermark as the lobby's replay (Lobby.replay). `watermark` is the highest DM id
 this node has delivered to its sockets (with Redis, reported by the message queue for DMs sent
 from any node); what was stored up to it is sent from storage, and the room is joined without a
 yield in between, so each message comes either from storage or live, once.
@@ -17,16 +17,22 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rpschat.domain.chat import (
-    MAX_REPLAY,
-    ChatService,
-    Connection,
-    MessagePage,
-    Stored,
-    wire_bytes,
-)
+from rpschat.domain.answers import MAX_REPLAY, MessagePage, Stored, fit_answer, wire_bytes
 from rpschat.domain.errors import Refused
-from rpschat.domain.ports import DirectMessage, DmStore
+from rpschat.domain.limits import ChatLimits
+from rpschat.domain.names import NameRules
+from rpschat.domain.ports import (
+    AccountStore,
+    Callers,
+    Connection,
+    DirectMessage,
+    Directory,
+    DmStore,
+    Ignores,
+    Limits,
+    Outbox,
+    Posting,
+)
 from rpschat.domain.text import clean_client_id, clean_message, clean_name
 
 log = logging.getLogger("rpschat.dms")
@@ -42,8 +48,16 @@ def dm_room(user_id: str) -> str:
 
 @dataclass
 class DmService:
-    chat: ChatService
+    callers: Callers
+    limits: Limits
+    posting: Posting  # a muted user's DMs are refused
+    ignores: Ignores  # a recipient who ignores the sender takes none
+    directory: Directory
+    accounts: AccountStore | None  # a claimed name takes DMs while offline
+    names: NameRules
     store: DmStore
+    outbox: Outbox
+    settings: ChatLimits
     # With a message queue (Redis) the watermark moves when a DM comes back from the queue,
     # not when this node sends it: it counts deliveries to this node's sockets.
     shared_queue: bool = False
@@ -56,16 +70,16 @@ class DmService:
         """Validate now, in arrival order; the returned part stores and delivers.
 
         `to` is a name, not blank (the web layer refuses a blank one as a bad shape)."""
-        chat = self.chat
-        conn = chat.named(sid)
-        text = clean_message(text, chat.limits.max_message_chars)
+        conn = self.callers.named(sid)
+        text = clean_message(text, self.settings.max_message_chars)
         client_id = clean_client_id(client_id)
-        chat.limit(conn, "chat")  # the chat's limit (and a muted user's refusal)
+        self.posting.check_can_post(conn)
+        self.limits.limit(conn, "chat")  # the chat's limit
         recipient_id, recipient, connected = self._recipient(to.strip())
         if recipient_id == conn.user_id:
             raise Refused("You can't send a direct message to yourself.")
-        guard = chat.guard
-        if guard is not None and guard.ignores(recipient_id, conn.user_id):
+        assert conn.user_id is not None  # named
+        if self.ignores.ignores(recipient_id, conn.user_id):
             raise Refused(f"{recipient} does not take your messages.")
         return lambda: self._send(conn, recipient_id, recipient, connected, text, client_id)
 
@@ -74,18 +88,19 @@ class DmService:
     ) -> Callable[[], MessagePage]:
         """Check now; the returned part reads a page of the caller's conversation with `other`
         (a name, not blank), older than `before`."""
-        chat = self.chat
-        conn = chat.named(sid)
+        conn = self.callers.named(sid)
         limit = 50 if limit is None else limit
         if not 1 <= limit <= MAX_PAGE:
             raise Refused(LIMIT_REFUSAL)
-        chat.limit(conn, "other")
+        self.limits.limit(conn, "other")
         other_id, _, _ = self._recipient(other.strip())
         user_id = conn.user_id
+        assert user_id is not None  # named
+        budget = self.settings.max_answer_bytes
 
         def page() -> MessagePage:  # only the caller's own conversation: (caller, other)
             messages, has_more = self.store.conversation(user_id, other_id, before, limit)
-            wire, cut = chat.fit_answer([m.to_wire() for m in messages], keep_newest=True)
+            wire, cut = fit_answer([m.to_wire() for m in messages], True, budget)
             return MessagePage(wire, has_more or cut)
 
         return page
@@ -99,13 +114,13 @@ class DmService:
             name = clean_name(wanted)
         except Refused:
             raise Refused(f"{wanted[:MAX_NAME_ECHO]} is not online.") from None
-        directory = self.chat.directory
+        directory = self.directory
         user_id = directory.user_of(name)
         held = directory.name_of(user_id) if user_id else None
-        if held is not None:
+        if user_id is not None and held is not None:
             return user_id, held, directory.sid_of(user_id) is not None
-        accounts = self.chat.accounts
-        account = accounts.get(self.chat.names.key(name)) if accounts is not None else None
+        accounts = self.accounts
+        account = accounts.get(self.names.key(name)) if accounts is not None else None
         if account is not None:  # offline, or online under a look-alike spelling
             return account.user_id, account.name, directory.sid_of(account.user_id) is not None
         raise Refused(f"{name[:MAX_NAME_ECHO]} is not online.")
@@ -121,6 +136,7 @@ class DmService:
     ) -> Stored:
         # One DM at a time per node: ids are given in commit order, and sent in that order, so
         # the watermark never passes a DM still on its way (see the module's docstring).
+        assert conn.user_id is not None and conn.name is not None  # named
         with self._send_lock:
             message, duplicate = self.store.append(
                 conn.user_id, conn.name, recipient_id, recipient, text, client_id, not connected
@@ -133,7 +149,7 @@ class DmService:
         rooms = [dm_room(message.recipient_id), dm_room(message.sender_id)]
         if not self.shared_queue:
             self.note_delivered(message.id)
-        self.chat.outbox.emit("dm", message.to_wire(), to=rooms, skip_sid=skip_sid)
+        self.outbox.emit("dm", message.to_wire(), to=rooms, skip_sid=skip_sid)
 
     def note_delivered(self, message_id: int) -> None:
         """A DM reached this node's sockets (with Redis: sent from any node)."""
@@ -148,7 +164,7 @@ class DmService:
         Otherwise (a log-in, a resume without a cursor): the DMs received while offline
         (`unread`), which then count as delivered. A new guest has none."""
         if new_user:
-            self.chat.outbox.join(sid, dm_room(user_id))
+            self.outbox.join(sid, dm_room(user_id))
             return
         if dm_last_id is not None:
             self._catch_up(sid, user_id, dm_last_id, self.store.since, {"replayed": True})
@@ -157,7 +173,7 @@ class DmService:
         self.store.mark_read(user_id)  # from now on the room delivers everything
 
     def detach(self, sid: str, user_id: str) -> None:
-        self.chat.outbox.leave(sid, dm_room(user_id))
+        self.outbox.leave(sid, dm_room(user_id))
 
     def _catch_up(
         self,
@@ -167,8 +183,8 @@ class DmService:
         fetch: Callable[[str, int, int], list[DirectMessage]],
         mark: dict[str, bool],
     ) -> None:
-        outbox = self.chat.outbox
-        budget = self.chat.limits.max_answer_bytes
+        outbox = self.outbox
+        budget = self.settings.max_answer_bytes
         sent = sent_bytes = 0
         cut_after = None
         while True:

@@ -1,28 +1,38 @@
-"""Moderation: deleting messages, muting, kicking and banning, the audit log, reports, and
-ignoring other users.
+"""Moderation: moderators' events (deleting messages, muting, kicking and banning, the audit
+log), reports, and ignoring other users.
 
-Moderators are the claimed names listed in MODERATORS. Sanctions are stored in the database
-(they outlive restarts, and every node reads them); each node caches what it read for
-`SANCTION_CACHE_SECONDS`, so a sanction set on one node holds on every other within that time
-(at once on the node that set it).
+Moderators are the claimed names listed in MODERATORS. The sanctions in force, and the checks
+every other service makes against them, are in domain/sanctions.py.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from rpschat.domain.chat import ChatService, Connection
 from rpschat.domain.errors import Refused
-from rpschat.domain.ports import LOBBY, ModerationStore, Sanction
+from rpschat.domain.names import NameRules
+from rpschat.domain.ports import (
+    LOBBY,
+    AccountStore,
+    Callers,
+    Connection,
+    Directory,
+    HistoryStore,
+    Limits,
+    ModerationStore,
+    Outbox,
+    Removal,
+    Runtime,
+    Sanction,
+    Sanctioning,
+)
+from rpschat.domain.sanctions import MODERATORS_ROOM, until_text
 from rpschat.domain.text import clean_name
 
 log = logging.getLogger("rpschat.moderation")
 
-MODERATORS_ROOM = "moderators"
-SANCTION_CACHE_SECONDS = 1.0
 KICK_SECONDS = 60.0  # a kicked user's tokens and log-ins are refused this long
 MAX_MINUTES = 525_600  # a year
 MAX_REASON_CHARS = 200
@@ -31,10 +41,6 @@ NOT_A_MODERATOR = "Only moderators can do that."
 REASON_REFUSAL = f"reason must be a string of 1 to {MAX_REASON_CHARS} characters."
 MINUTES_REFUSAL = f"minutes must be a whole number from 1 to {MAX_MINUTES}."
 LOG_LIMIT_REFUSAL = f"limit must be a whole number from 1 to {MAX_LOG}."
-
-
-def until_text(until_ms: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(until_ms / 1000))
 
 
 def _reason(reason: str | None) -> str | None:
@@ -63,99 +69,34 @@ class Target:
 
 @dataclass
 class ModerationService:
-    chat: ChatService
-    store: ModerationStore
-    moderators: tuple[str, ...] = ()  # claimed names, as configured
-    _cache: dict[tuple, tuple[float, Sanction | None]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self._moderator_keys = {self.chat.names.key(name) for name in self.moderators}
-
-    # ---- who may, and who is sanctioned ------------------------------------------------------
-
-    def is_moderator(self, user_id: str | None) -> bool:
-        if not self._moderator_keys or user_id is None or self.chat.accounts is None:
-            return False
-        account = self.chat.accounts.of_user(user_id)
-        return account is not None and account.key in self._moderator_keys
+    callers: Callers
+    limits: Limits
+    sanctions: Sanctioning
+    store: ModerationStore  # the audit log, reports, ignores
+    directory: Directory
+    accounts: AccountStore | None
+    names: NameRules
+    history: HistoryStore
+    removal: Removal  # a kicked or banned user leaves at once
+    outbox: Outbox
+    runtime: Runtime
 
     def _moderator(self, sid: str) -> Connection:
-        conn = self.chat.named(sid)
-        self.chat.limit(conn, "other")
-        if not self.is_moderator(conn.user_id):
+        conn = self.callers.named(sid)
+        self.limits.limit(conn, "other")
+        if not self.sanctions.is_moderator(conn.user_id):
             raise Refused(NOT_A_MODERATOR)
         return conn
-
-    def on_named(self, conn: Connection) -> None:
-        """A connection got its user (a name, a log-in, a resume): moderators hear reports."""
-        try:
-            moderator = self.is_moderator(conn.user_id)
-        except Refused:  # the database is down: naming goes on; reports miss this moderator
-            log.warning("could not tell whether %s moderates", conn.name)
-            return
-        if moderator:
-            self.chat.outbox.join(conn.sid, MODERATORS_ROOM)
-
-    def _active(self, kind: str, **where: str | None) -> Sanction | None:
-        key = (kind, *sorted(where.items()))
-        now = self.chat.runtime.now()
-        cached = self._cache.get(key)
-        if cached is not None and now - cached[0] < SANCTION_CACHE_SECONDS:
-            sanction = cached[1]
-        else:
-            sanction = self.store.active(kind, int(now * 1000), **where)
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[key] = (now, sanction)
-        if sanction is not None and sanction.until_ms <= now * 1000:
-            return None
-        return sanction
-
-    def _forget_cached(self) -> None:
-        self._cache.clear()
-
-    def check_can_post(self, conn: Connection) -> None:
-        """Raised for a muted user's message, game chat or direct message."""
-        if conn.user_id is None:
-            return
-        mute = self._active("mute", user_id=conn.user_id)
-        if mute is not None:
-            raise Refused(f"You are muted until {until_text(mute.until_ms)}.")
-
-    def check_can_connect(self, address: str) -> None:
-        try:
-            ban = self._active("ban", address=address)
-        except Refused:  # the database is down: connecting worked without it before, so it does
-            log.warning("could not check %s against bans: let in", address)
-            return
-        if ban is not None:
-            raise Refused(f"You are banned until {until_text(ban.until_ms)}.")
-
-    def check_can_take(self, conn: Connection, user_id: str | None, name: str) -> None:
-        """Before a connection becomes `user_id` (a log-in or resume) or takes `name`."""
-        self.check_can_connect(conn.address)
-        for key in self.chat.names.keys(name):
-            ban = self._active("ban", name_key=key)
-            if ban is not None:
-                raise Refused(f"'{name}' is banned until {until_text(ban.until_ms)}.")
-        if user_id is not None:
-            for kind in ("ban", "kick"):
-                sanction = self._active(kind, user_id=user_id)
-                if sanction is not None:
-                    raise Refused(
-                        f"You were removed by a moderator: wait until "
-                        f"{until_text(sanction.until_ms)}."
-                    )
 
     # ---- moderators' events ------------------------------------------------------------------
 
     def mod_delete(self, sid: str, message_id: int) -> None:
         conn = self._moderator(sid)
-        deleted = self.chat.history.delete(message_id)
+        deleted = self.history.delete(message_id)
         if deleted is None:
             raise Refused("No such message.")
         self._audit(conn, "delete", f"#{message_id} by {deleted.name}", None)
-        self.chat.outbox.emit("message_deleted", {"id": message_id})
+        self.outbox.emit("message_deleted", {"id": message_id})
 
     def mod_mute(self, sid: str, name: str, minutes: int, reason: str | None) -> int:
         """Mute the user called `name`; return until when (ms since the epoch)."""
@@ -163,10 +104,9 @@ class ModerationService:
         conn = self._moderator(sid)
         target = self._target(clean_name(name))
         until = self._now_ms() + minutes * 60_000
-        self.store.add(Sanction("mute", until, reason, user_id=target.user_id))
-        self._forget_cached()
+        self.sanctions.impose(Sanction("mute", until, reason, user_id=target.user_id))
         self._audit(conn, "mute", target.name, reason, until)
-        self.chat.outbox.emit(
+        self.outbox.emit(
             "message",
             {
                 "name": None,
@@ -179,9 +119,8 @@ class ModerationService:
     def mod_unmute(self, sid: str, name: str) -> None:
         conn = self._moderator(sid)
         target = self._target(clean_name(name))
-        if not self.store.remove("mute", user_id=target.user_id):
+        if not self.sanctions.lift("mute", target.user_id):
             raise Refused(f"{target.name} is not muted.")
-        self._forget_cached()
         self._audit(conn, "unmute", target.name, None)
 
     def mod_kick(self, sid: str, name: str, reason: str | None) -> None:
@@ -189,8 +128,7 @@ class ModerationService:
         conn = self._moderator(sid)
         target = self._target(clean_name(name), online=True)
         until = self._now_ms() + int(KICK_SECONDS * 1000)
-        self.store.add(Sanction("kick", until, reason, user_id=target.user_id))
-        self._forget_cached()
+        self.sanctions.impose(Sanction("kick", until, reason, user_id=target.user_id))
         self._audit(conn, "kick", target.name, reason, until)
         self._remove(target)
 
@@ -200,10 +138,9 @@ class ModerationService:
         conn = self._moderator(sid)
         target = self._target(clean_name(name))
         until = self._now_ms() + minutes * 60_000
-        address = self.chat.directory.address_of(target.user_id) if target.user_id else None
-        self.store.add(Sanction("ban", until, reason, user_id=target.user_id,
-                                name_key=target.name_key, address=address))  # fmt: skip
-        self._forget_cached()
+        address = self.directory.address_of(target.user_id) if target.user_id else None
+        self.sanctions.impose(Sanction("ban", until, reason, user_id=target.user_id,
+                                       name_key=target.name_key, address=address))  # fmt: skip
         self._audit(conn, "ban", target.name, reason, until)
         if target.online:
             self._remove(target)
@@ -220,16 +157,16 @@ class ModerationService:
 
     def report(self, sid: str, message_id: int, reason: str) -> None:
         reason = _reason(reason)
-        conn = self.chat.named(sid)
-        self.chat.limit(conn, "other")
-        message = self.chat.history.get(message_id)
+        conn = self.callers.named(sid)
+        self.limits.limit(conn, "other")
+        message = self.history.get(message_id)
         if message is None:
             raise Refused("No such message.")
         report = {"id": self.store.report(conn.user_id, conn.name, message_id, reason,
                                           self._now_ms()),  # fmt: skip
                   "message_id": message_id, "name": message.name, "txt": message.text,
                   "reporter": conn.name, "reason": reason}  # fmt: skip
-        self.chat.outbox.emit("report_filed", report, to=MODERATORS_ROOM)
+        self.outbox.emit("report_filed", report, to=MODERATORS_ROOM)
 
     def ignore(self, sid: str, name: str) -> str:
         """Ignore the user called `name`; return the name as shown."""
@@ -244,15 +181,12 @@ class ModerationService:
         self.store.unignore(conn.user_id, other_id)
         return other
 
-    def ignores(self, user_id: str, other_id: str) -> bool:
-        return self.store.ignores(user_id, other_id)
-
     # ---- helpers -----------------------------------------------------------------------------
 
     def _other(self, sid: str, name: str) -> tuple[Connection, str, str]:
         name = clean_name(name)
-        conn = self.chat.named(sid)
-        self.chat.limit(conn, "other")
+        conn = self.callers.named(sid)
+        self.limits.limit(conn, "other")
         target = self._target(name)
         if target.user_id is None:
             raise Refused(f"{name} is not online.")
@@ -260,34 +194,34 @@ class ModerationService:
 
     def _target(self, name: str, online: bool = False) -> Target:
         """The user called `name` (cleaned): online, or a claimed name unless `online`."""
-        directory = self.chat.directory
+        directory = self.directory
         user_id = directory.user_of(name)
         held = directory.name_of(user_id) if user_id else None
         account = None
-        if self.chat.accounts is not None:
-            account = self.chat.accounts.get(self.chat.names.key(name))
+        if self.accounts is not None:
+            account = self.accounts.get(self.names.key(name))
         if held is None and account is not None:
             user_id = account.user_id
         if user_id is None or (online and held is None):
             raise Refused(f"{name} is not online.")
         shown = held or (account.name if account else name)
         if account is not None and account.user_id == user_id:
-            if self.is_moderator(user_id):
+            if self.sanctions.is_moderator(user_id):
                 raise Refused("Moderators can't act on each other.")
             return Target(shown, user_id, account.key, held is not None)
         return Target(shown, user_id, None, held is not None)
 
     def _remove(self, target: Target) -> None:
         """Every connection of the user is closed, and the user leaves at once."""
-        chat = self.chat
-        sids = chat.directory.connections_of(target.user_id)
-        chat.outbox.emit(
+        assert target.user_id is not None  # online
+        sids = self.directory.connections_of(target.user_id)
+        self.outbox.emit(
             "message", {"name": None, "txt": f"{target.name} was removed by a moderator."},
             to=LOBBY,
         )  # fmt: skip
-        chat.remove_user(target.user_id)
+        self.removal.remove_user(target.user_id)
         for sid in sids:
-            chat.outbox.disconnect(sid)
+            self.outbox.disconnect(sid)
 
     def _audit(
         self, conn: Connection, action: str, target: str, reason: str | None, until: int = 0
@@ -296,4 +230,4 @@ class ModerationService:
         log.info("moderator %s: %s %s", conn.name, action, target, extra={"user_id": conn.user_id})
 
     def _now_ms(self) -> int:
-        return int(self.chat.runtime.now() * 1000)
+        return int(self.runtime.now() * 1000)

@@ -1,8 +1,11 @@
-"""What the domain needs from the outside world, as small interfaces.
+"""What the domain needs, as small interfaces: from the outside world, and from each other.
 
 Every collaborator the domain is handed (storage, the event loop, the web layer) is typed with a
 Protocol from here; the implementations live in `rpschat.storage`, `rpschat.runtime` and
 `rpschat.web`, which import this module, never the other way round (tests/unit/test_layers.py).
+The chat's services receive one another through the Protocols of "The services' roles" below:
+each depends on what it uses, never on another service's class (rpschat/composition.py wires
+them). The game's stores are in domain/game/ports.py.
 """
 
 from __future__ import annotations
@@ -42,18 +45,6 @@ class Outbox(Protocol):
     def join(self, sid: str, room: str) -> None: ...
     def leave(self, sid: str, room: str) -> None: ...
     def disconnect(self, sid: str) -> None: ...
-
-
-class PresenceListener(Protocol):
-    """Told when users drop, come back or leave for good (the game reacts to these)."""
-
-    def is_busy(self, user_id: str) -> bool: ...
-    def user_dropped(self, user_id: str, name: str) -> None: ...
-    def user_back(self, user_id: str, name: str, sid: str) -> None: ...
-    def replay_game_chat(self, user_id: str, name: str, sid: str, last_id: int) -> None:
-        """After `user_back`: the game chat above `last_id` (one id sequence with the lobby)."""
-
-    def user_gone(self, user_id: str, name: str) -> None: ...
 
 
 # ---------------------------------------------------------------- the event loop
@@ -117,6 +108,150 @@ class Locks(Protocol):
     def hold(self, key: str, make: Callable[[], Lock] | None = None) -> Lock:
         """The lock of `key`; `make` makes it when nobody holds or waits for it (default: the
         Locks' own kind)."""
+
+
+# ---------------------------------------------------------------- the services' roles
+
+
+@dataclass
+class Connection:
+    """One client connection; `user_id`, `name` and `token` once it has a name."""
+
+    sid: str
+    address: str
+    connected_at: float
+    user_id: str | None = None
+    name: str | None = None
+    token: str | None = None
+    replaced: bool = False  # another connection took its slot: it leaves without a trace
+    dm_cursor: int | None = None  # auth.dm_last_id: the direct messages a resume replays
+
+    def log_fields(self) -> dict[str, Any]:
+        """A log line's structured fields (JSON logs show the user id hashed)."""
+        return {"sid": self.sid, "user_id": self.user_id, "address": self.address}
+
+
+class Callers(Protocol):
+    """Who is behind a connection: every service's first question (domain/connections.py)."""
+
+    def connection(self, sid: str) -> Connection: ...
+    def named(self, sid: str) -> Connection:
+        """The connection once it has a name; refused before ("Pick a name ...")."""
+
+
+class Limits(Protocol):
+    """The per-user rate limits (domain/limits.py)."""
+
+    def limit(self, conn: Connection, kind: str) -> None:
+        """Refused when the caller sends too fast: `kind` "chat" (what it posts) or "other"."""
+
+
+class Admission(Protocol):
+    """Who may connect, and as whom (domain/sanctions.py)."""
+
+    def check_can_connect(self, address: str) -> None:
+        """Refused for a banned address."""
+
+    def check_can_take(self, conn: Connection, user_id: str | None, name: str) -> None:
+        """Refused before a connection becomes `user_id` (a log-in, a resume) or takes `name`."""
+
+    def on_named(self, conn: Connection) -> None:
+        """The connection got its user (a name, a log-in, a resume, a claim)."""
+
+
+class Posting(Protocol):
+    """Whether a user may post (domain/sanctions.py): lobby, game chat and DMs ask first."""
+
+    def check_can_post(self, conn: Connection) -> None:
+        """Refused for a muted user."""
+
+
+class Ignores(Protocol):
+    def ignores(self, user_id: str, other_id: str) -> bool:
+        """`user_id` takes no DMs or challenges from `other_id`."""
+
+
+class Busy(Protocol):
+    """The game's answer to "may this user change its name now?" (domain/game/busy.py)."""
+
+    def is_busy(self, user_id: str) -> bool:
+        """In a game, looking for one or in a pending challenge."""
+
+
+class PresenceListener(Protocol):
+    """Told when users drop, come back or leave for good (the lobby and the game listen, through
+    the hub in domain/presence.py)."""
+
+    def user_dropped(self, user_id: str, name: str) -> None: ...
+    def user_back(self, user_id: str, name: str, sid: str, last_id: int | None) -> None:
+        """A connection is the user's again; with `last_id`, it resumed after that message (the
+        game replays its chat above it: one id sequence with the lobby)."""
+
+    def user_gone(self, user_id: str, name: str, removed: bool) -> None:
+        """The name is free: the user left, or (`removed`) a moderator removed it."""
+
+
+class UserConnections(Protocol):
+    """The connection table as connecting, naming and resuming change it (connections.py)."""
+
+    def connect(self, sid: str, address: str, dm_cursor: int | None = None) -> None:
+        """Register a connection; refused (a ban) before it takes anything."""
+
+    def connection(self, sid: str) -> Connection: ...
+    def adopt(self, sid: str, user_id: str, name: str, token: str) -> None:
+        """The connection becomes the user's (its room, its slot, the one it replaces)."""
+
+    def end_grace(self, user_id: str) -> None:
+        """The user is back: its grace period no longer releases it."""
+
+    def release(self, user_id: str) -> None:
+        """The user leaves for good: its name is free, and everyone is told."""
+
+    def disconnect(self, sid: str, voluntary: bool) -> None: ...
+
+
+class Removal(Protocol):
+    def remove_user(self, user_id: str) -> None:
+        """A moderator removed the user: it leaves at once, its connections here close."""
+
+
+class LobbyEntry(Protocol):
+    """What the lobby does as a connection gets its name (domain/lobby.py)."""
+
+    def announce_entry(self, sid: str, name: str) -> None: ...
+    def announce_rename(self, sid: str, old: str, new: str) -> None: ...
+    def send_recent(self, sid: str) -> None:
+        """The recent history, to a connection that just got its name; it is in the lobby."""
+
+    def replay(self, sid: str, last_id: int) -> None:
+        """What a resuming connection missed after `last_id`; then it joins the lobby."""
+
+
+class DmInbox(Protocol):
+    """Direct messages follow a user's connections (domain/dms.py)."""
+
+    def attach(self, sid: str, user_id: str, dm_last_id: int | None, new_user: bool) -> None: ...
+    def detach(self, sid: str, user_id: str) -> None: ...
+
+
+class Claims(Protocol):
+    """Claimed names, as naming and resuming consult them (domain/claims.py)."""
+
+    def account_like(self, name: str) -> Account | None:
+        """The claimed name that `name` is or looks like, if any."""
+
+    def check_not_claimed_by_another(self, user_id: str, name: str) -> None: ...
+    def password_matches(self, conn: Connection, account: Account, password: str) -> bool:
+        """Checks the password, within the limits on attempts (refused past them)."""
+
+
+class Sanctioning(Protocol):
+    """The sanctions in force, as moderators change them (domain/sanctions.py)."""
+
+    def is_moderator(self, user_id: str | None) -> bool: ...
+    def impose(self, sanction: Sanction) -> None: ...
+    def lift(self, kind: str, user_id: str | None) -> bool:
+        """True if the user had a sanction of that kind running."""
 
 
 # ---------------------------------------------------------------- names, users and tokens

@@ -92,13 +92,10 @@ def install(app: Flask, server: Any, services: Any, metrics: Metrics | None) -> 
     if metrics is not None:
         metrics.watch(
             sockets=lambda: server.eio.sockets.values(),
-            users=lambda: sum(1 for c in list(services.chat.connections.values()) if c.user_id),
+            users=services.connections.named_count,
             frames_written=lambda: _frames_written(server),
         )
-        if services.games is not None:
-            metrics.sample_games(
-                services.games.live_count, services.runtime, lambda: services.closing
-            )
+        metrics.sample_games(services.games.live_count, services.runtime, lambda: services.closing)
     readiness = build_readiness(settings, services, server.manager, PAGE_FILES)
     app.extensions["rpschat_ops"] = Ops(settings, readiness, metrics)
     app.register_blueprint(ops)

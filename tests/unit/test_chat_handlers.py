@@ -357,7 +357,7 @@ def test_resume_replaces_a_connection_that_has_not_timed_out(harness):
     bea.get_received()
     back = harness.client(auth={"token": ada_ack["token"], "last_id": 0})
     assert events(back, "session")[0]["resumed"] is True
-    named = [c.name for c in harness.services.chat.connections.values()]
+    named = [c.name for c in harness.services.connections.connections.values()]
     assert sorted(named) == ["Ada", "Bea"]  # the old connection of Ada is gone
     assert bea.emit("users", {}, callback=True)["users"] == ["Ada", "Bea"]
     assert [m for m in events(bea, "message") if m["name"] is None] == []
@@ -441,8 +441,9 @@ def test_idle_unnamed_connections_are_closed(harness_factory):
     harness = harness_factory(unnamed_idle_seconds=0.0)
     harness.client()  # never names itself
     named, _ = harness.join("Ada")
-    assert harness.services.chat.kick_idle_unnamed() == 1
-    assert [c.name for c in harness.services.chat.connections.values()] == ["Ada"]
+    connections = harness.services.connections
+    assert connections.kick_idle_unnamed() == 1
+    assert [c.name for c in connections.connections.values()] == ["Ada"]
     assert named.emit("users", {}, callback=True)["ok"]
 
 

@@ -156,5 +156,5 @@ def test_connecting_works_while_the_database_can_not_be_asked_about_bans(harness
     def down(*_args, **_kwargs):
         raise Refused("The server could not save that: try again in a moment.")
 
-    monkeypatch.setattr(harness.services.chat.guard.store, "active", down)
+    monkeypatch.setattr(harness.services.sanctions.store, "active", down)
     assert harness.client().is_connected()

@@ -500,9 +500,9 @@ class socket_that_refuses:
 @pytest.mark.parametrize("shared_state", ["redis"], indirect=True)
 def test_the_handler_tests_really_run_on_redis(harness, redis_keys, client):
     services = harness.services
-    assert isinstance(services.chat.directory, RedisDirectory)
-    assert isinstance(services.chat.tokens, RedisTokens)
-    assert isinstance(services.chat.limiter, RedisRateLimiter)
+    assert isinstance(services.directory, RedisDirectory)
+    assert isinstance(services.tokens, RedisTokens)
+    assert isinstance(services.limiter, RedisRateLimiter)
     assert isinstance(services.games._ctx.store, RedisMatchStore)
     with services.games._ctx.lobby():
         assert client.exists(redis_keys("lock", "lobby"))

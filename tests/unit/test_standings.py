@@ -68,7 +68,7 @@ def test_nobody_inherits_a_guest_record_under_the_same_name(harness):
     win(ada, bea)
     harness.drop(ada.client)  # in the grace period: the name is held, the row kept
     assert board(bea)["Ada"]["wins"] == 1
-    harness.services.chat.release_user(ada.join_ack["token"].partition(".")[0])
+    harness.services.connections.release(ada.join_ack["token"].partition(".")[0])
     impostor = Seat(harness, "Ada")
     assert "Ada" not in board(impostor)
     win(bea, impostor)

@@ -19,12 +19,25 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from rpschat.domain.chat import ChatService, Connection
+from rpschat.domain.answers import fit_answer
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.computer import Strategy
 from rpschat.domain.game.match import Match
 from rpschat.domain.game.ports import GameStores
-from rpschat.domain.ports import HistoryStore, Lock, Outbox, Runtime, user_room
+from rpschat.domain.ports import (
+    AccountStore,
+    Callers,
+    Connection,
+    Directory,
+    HistoryStore,
+    Ignores,
+    Limits,
+    Lock,
+    Outbox,
+    Posting,
+    Runtime,
+    user_room,
+)
 
 log = logging.getLogger("rpschat.games")
 
@@ -73,6 +86,8 @@ class GameSettings:
     # How long a finished game is kept for rematches, late refusals and its chat (in memory
     # and in Redis alike).
     finished_game_seconds: float = 120.0
+    max_message_chars: int = 2000  # game chat, as the lobby's
+    max_answer_bytes: int | None = 256 * 1024  # as the chat's (domain/limits.py)
 
     def __post_init__(self) -> None:
         if not self.round_seconds > 0:  # a zero-length round could never be played
@@ -84,7 +99,12 @@ class GameContext:
 
     def __init__(
         self,
-        chat: ChatService,
+        callers: Callers,
+        limits: Limits,
+        posting: Posting,
+        ignores: Ignores,
+        directory: Directory,
+        accounts: AccountStore | None,
         outbox: Outbox,
         runtime: Runtime,
         history: HistoryStore,
@@ -92,7 +112,12 @@ class GameContext:
         settings: GameSettings,
         strategy: Strategy,
     ) -> None:
-        self.chat = chat
+        self.callers = callers
+        self.limits = limits
+        self.posting = posting  # game chat: a muted user's is refused
+        self.ignores = ignores  # challenges: an ignoring user takes none
+        self.directory = directory
+        self.accounts = accounts  # a claimed name's finished games are kept
         self.outbox = outbox
         self.runtime = runtime
         self.history = history
@@ -126,14 +151,19 @@ class GameContext:
     def caller(self, sid: str) -> Connection:
         """The caller's named connection; also keeps the name -> user id map current."""
         try:
-            conn = self.chat.named(sid)
+            conn = self.callers.named(sid)
         except Refused:
             raise Refused(PICK_A_NAME) from None
+        assert conn.user_id is not None and conn.name is not None  # named
         self.remember(conn.user_id, conn.name)
         return conn
 
     def limit(self, conn: Connection, kind: str) -> None:
-        self.chat.limit(conn, kind)
+        self.limits.limit(conn, kind)
+
+    def fit(self, items: list[Any], keep_newest: bool) -> tuple[list[Any], bool]:
+        """The items that fit in one answer (domain/answers.py)."""
+        return fit_answer(items, keep_newest, self.settings.max_answer_bytes)
 
     def remember(self, user_id: str, name: str) -> None:
         old = self._names.get(user_id)
@@ -148,7 +178,7 @@ class GameContext:
             del self._user_ids[name]
 
     def user_id_of(self, name: str) -> str | None:
-        return self._user_ids.get(name) or self.chat.directory.user_of(name)
+        return self._user_ids.get(name) or self.directory.user_of(name)
 
     def match(self, game_id: str) -> Match:
         match = self.store.get(game_id)

@@ -11,7 +11,6 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from rpschat.domain.chat import Connection
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.computer import COMPUTER, rounds_of
 from rpschat.domain.game.context import (
@@ -25,7 +24,7 @@ from rpschat.domain.game.match import TIME_IS_UP, GameOver, GameResult, Match, T
 from rpschat.domain.game.matchmaking import Rematches
 from rpschat.domain.game.ports import Standing
 from rpschat.domain.game.records import records_of
-from rpschat.domain.ports import Cancellable
+from rpschat.domain.ports import Cancellable, Connection
 
 NOT_IN_THIS_GAME = "You are not in this game."
 SWEEP_EVERY = 1.0  # seconds at least between two sweeps of finished games
@@ -144,7 +143,7 @@ class MatchLifecycle:
             for player in match.players:
                 user_id = match.user_ids.get(player)
                 # every device of the user (a claimed name logged in twice) plays along
-                for sid in ctx.chat.directory.connections_of(user_id) if user_id else ():
+                for sid in ctx.directory.connections_of(user_id) if user_id else ():
                     ctx.outbox.join(sid, room)
             for player in match.humans():
                 found = {
@@ -298,7 +297,7 @@ class MatchLifecycle:
 
     def _result(self, match: Match, over: GameOver) -> GameResult:
         loser = match.opponent_of(over.winner) if over.winner is not None else None
-        directory = self._ctx.chat.directory
+        directory = self._ctx.directory
         gone = tuple(
             name for name, user_id in match.user_ids.items() if directory.name_of(user_id) is None
         )
@@ -347,5 +346,5 @@ class MatchLifecycle:
         self._rematches.forget(game_id)
         spectators = ctx.spectators.drop_game(game_id)
         for user_id in [*(match.user_ids.values() if match else ()), *spectators]:
-            for sid in ctx.chat.directory.connections_of(user_id):
+            for sid in ctx.directory.connections_of(user_id):
                 ctx.outbox.leave(sid, game_room(game_id))

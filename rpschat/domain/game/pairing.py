@@ -161,12 +161,11 @@ class Pairing:
         best_of = validate_best_of(best_of)
         ctx.limit(conn, "other")
         wanted = to.strip()
-        target_id = ctx.chat.directory.user_of(wanted)
-        target = ctx.chat.directory.name_of(target_id) if target_id else None
-        if target is None:
+        target_id = ctx.directory.user_of(wanted)
+        target = ctx.directory.name_of(target_id) if target_id else None
+        if target_id is None or target is None:
             raise Refused(f"{wanted[:MAX_NAME_ECHO]} is not online.")
-        guard = ctx.chat.guard
-        if guard is not None and guard.ignores(target_id, conn.user_id):
+        if ctx.ignores.ignores(target_id, conn.user_id):
             raise Refused(f"{target} is not taking challenges from you.")
         with ctx.lobby():
             now = ctx.runtime.now()
@@ -307,7 +306,7 @@ class Pairing:
 
     def _refuse_rematch_with(self, match: Match, opponent: str) -> None:
         opponent_id = match.user_ids.get(opponent) or self._ctx.user_id_of(opponent)
-        still_here = opponent_id and self._ctx.chat.directory.user_of(opponent) == opponent_id
+        still_here = opponent_id and self._ctx.directory.user_of(opponent) == opponent_id
         if not still_here or not match.is_member(opponent, opponent_id):
             raise Refused(OPPONENT_LEFT)
         if self._ctx.in_live_game(opponent):

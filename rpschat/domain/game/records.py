@@ -67,7 +67,7 @@ class GameRecords:
 
     def _page(self, user_id: str, before: int | None, limit: int) -> GamesPage:
         records, has_more = self._ctx.archive.page(user_id, before=before, limit=limit)
-        games, cut = self._ctx.chat.fit_answer([r.to_wire() for r in records], keep_newest=False)
+        games, cut = self._ctx.fit([r.to_wire() for r in records], keep_newest=False)
         return GamesPage(games, has_more or cut)
 
     def memory_of(self, user_id: str, name: str) -> list[list[str]]:
@@ -85,7 +85,7 @@ class GameRecords:
         """A guest gone for good: its games go with it (a claimed name's are kept)."""
         ctx = self._ctx
         try:
-            accounts = ctx.chat.accounts
+            accounts = ctx.accounts
             if accounts is not None and accounts.of_user(user_id) is not None:
                 return
             ctx.archive.forget_user(user_id)

@@ -1,14 +1,16 @@
 """The game side of the protocol: matchmaking, challenges, rounds, spectators, game chat, results.
 
-Plain Python, like ChatService: clients are reached through the `Outbox`, time and timers through
-the `Runtime`, so the service runs under eventlet, on plain threads (the test client) or in tests.
+Plain Python, like the chat's services: clients are reached through the `Outbox`, time and
+timers through the `Runtime`, so the service runs under eventlet, on plain threads (the test
+client) or in tests.
 
-`GameService` is the one object the web layer and the chat see; the work is done by its parts,
-beside it in rpschat/domain/game/:
+`GameService` is the one object the web layer and the chat's presence hub see; the work is done
+by its parts, beside it in rpschat/domain/game/:
 - `lifecycle.py`: a match from start to end, its round timers, the results, releasing it;
 - `pairing.py`: the queue, challenges and rematches (who plays whom);
 - `spectating.py`: the list of live games, watching, the game chat;
-- `presence.py`: reactions to users dropping, resuming and leaving;
+- `presence.py`: reactions to users dropping, resuming and leaving; `busy.py` whether a user
+  is in a game, looking for one or in a challenge (naming asks);
 - `computer.py`: the computer opponent's strategy;
 - `records.py`: each player's finished games (`my_games`, the computer's memory);
 - `matchmaking.py`: the rules of the queue, challenges and rematches;
@@ -22,8 +24,8 @@ Rooms: every game is the room `game:<game_id>` (its players and spectators): `ro
 `round_result`, `game_over` and `game_message` go there. Events for one person (`match_found`,
 `opponent_threw`, `challenged`, ...) go to their user room, which follows them across reconnects.
 
-Players are keyed by display name in `Match` (ChatService refuses renames while `is_busy`); each
-match also records the user id behind each name.
+Players are keyed by display name in `Match` (naming refuses renames while `busy.py` says the
+user is busy); each match also records the user id behind each name.
 
 Concurrency: a lock per game, and one short lobby lock for pairing (game/context.py). Nothing
 slow runs under a lock under eventlet: game chat storage and leaderboard reads are the slow
@@ -35,7 +37,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rpschat.domain.chat import ChatService
 from rpschat.domain.game.computer import Strategy
 from rpschat.domain.game.context import (
     GameContext,
@@ -52,7 +53,17 @@ from rpschat.domain.game.ports import GameStores, Standing
 from rpschat.domain.game.presence import PresenceReactions
 from rpschat.domain.game.records import GameRecords
 from rpschat.domain.game.spectating import PostedMessage, Spectating
-from rpschat.domain.ports import HistoryStore, Outbox, Runtime
+from rpschat.domain.ports import (
+    AccountStore,
+    Callers,
+    Directory,
+    HistoryStore,
+    Ignores,
+    Limits,
+    Outbox,
+    Posting,
+    Runtime,
+)
 
 __all__ = [
     "GameService",
@@ -67,7 +78,12 @@ __all__ = [
 class GameService:
     def __init__(
         self,
-        chat: ChatService,
+        callers: Callers,
+        limits: Limits,
+        posting: Posting,
+        ignores: Ignores,
+        directory: Directory,
+        accounts: AccountStore | None,
         outbox: Outbox,
         runtime: Runtime,
         history: HistoryStore,
@@ -77,7 +93,12 @@ class GameService:
         strategy: Strategy | None = None,  # the computer opponent's
     ) -> None:
         ctx = self._ctx = GameContext(
-            chat=chat,
+            callers=callers,
+            limits=limits,
+            posting=posting,
+            ignores=ignores,
+            directory=directory,
+            accounts=accounts,
             outbox=outbox,
             runtime=runtime,
             history=history,
@@ -149,22 +170,16 @@ class GameService:
     ) -> Callable[[], GamesPage]:
         return self._records.check_my_games(sid, before, limit)
 
-    # ---- presence (ChatService's PresenceListener) -----------------------------------------
-
-    def is_busy(self, user_id: str) -> bool:
-        return self._presence.is_busy(user_id)
+    # ---- presence (a PresenceListener of the hub, domain/presence.py) -----------------------
 
     def user_dropped(self, user_id: str, name: str) -> None:
         self._presence.user_dropped(user_id, name)
 
-    def user_back(self, user_id: str, name: str, sid: str) -> None:
-        self._presence.user_back(user_id, name, sid)
+    def user_back(self, user_id: str, name: str, sid: str, last_id: int | None) -> None:
+        self._presence.user_back(user_id, name, sid, last_id)
 
-    def user_gone(self, user_id: str, name: str) -> None:
+    def user_gone(self, user_id: str, name: str, removed: bool) -> None:
         self._presence.user_gone(user_id, name)
-
-    def replay_game_chat(self, user_id: str, name: str, sid: str, last_id: int) -> None:
-        self._presence.replay_game_chat(user_id, name, sid, last_id)
 
     # ---- for the cluster keeper and the metrics ---------------------------------------------
 
