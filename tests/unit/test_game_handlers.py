@@ -1196,12 +1196,14 @@ def test_games_that_end_together_are_recorded_in_one_write_before_game_over(harn
     results.record_many = record
     seats = [Seat(harness, n) for n in ("Ada", "Bea", "Cyd", "Dan")]
     first, second = find_match(seats[:2], 1), find_match(seats[2:], 1)
-    games._lifecycle._recording = True  # as if a write were under way: the next ones wait for it
+    games._lifecycle._scorekeeper._recording = (
+        True  # as if a write were under way: the next ones wait for it
+    )
     play_round(first, (seats[0], "rock"), (seats[1], "scissors"))
     play_round(second, (seats[2], "rock"), (seats[3], "scissors"))
     assert seats[0].take("game_over") == [] and writes == []  # not announced before recorded
-    games._lifecycle._recording = False
-    games._ctx.runtime.defer(games._lifecycle._record_and_announce)
+    games._lifecycle._scorekeeper._recording = False
+    games._ctx.runtime.defer(games._lifecycle._scorekeeper._record_and_announce)
     assert writes == [[first, second]]
     assert seats[0].take("game_over") and seats[2].take("game_over")
     names = {row["name"] for row in results.leaderboard()}
