@@ -16,7 +16,7 @@ PORT ?= 4321
 HOST ?= 127.0.0.1
 export PORT HOST
 
-.PHONY: setup run test lint format bench cluster clean python-check
+.PHONY: setup run test lint typecheck format bench cluster clean python-check
 
 setup: $(INSTALLED) $(NODE_INSTALLED)
 
@@ -47,8 +47,12 @@ $(NODE_INSTALLED): package.json package-lock.json
 run: setup
 	$(PY) app.py
 
-test: setup
+# The type check first (a few seconds once cached): strict on the domain (pyproject.toml).
+test: setup typecheck
 	$(PY) -m pytest
+
+typecheck: setup
+	$(VENV)/bin/mypy
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -62,7 +66,7 @@ bench: setup
 	$(PY) bench/run.py all
 
 clean:
-	rm -rf $(VENV) node_modules bench/node_modules .pytest_cache
+	rm -rf $(VENV) node_modules bench/node_modules .pytest_cache .mypy_cache
 
 # NODES nodes (default 3) sharing Redis, behind nginx on PORT: see docs/scaling.md.
 # REDIS_URL (default redis://127.0.0.1:6379/0) and DATABASE_URL come from the environment.

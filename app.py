@@ -90,14 +90,14 @@ def create_app(settings: Settings) -> tuple[Flask, SocketIO, Services]:
     )
     server = sio.server
     guard_messages(server)  # malformed packets close the connection; connect ordering
-    flask_app.wsgi_app = TransportGuard(
+    flask_app.wsgi_app = TransportGuard(  # type: ignore[method-assign]  # Flask's middleware way
         PollingGuard(flask_app.wsgi_app, server.eio),  # Engine.IO v4 where python-engineio isn't
         max_body_bytes=settings.max_frame_bytes,
         close_session=session_closer(server.eio),
         compression=settings.websocket_compression,
     )
     # outermost: TRUST_PROXY's ProxyFix, the Host check, JSONP refused, nosniff and HSTS
-    flask_app.wsgi_app = security.harden(flask_app.wsgi_app, settings)
+    flask_app.wsgi_app = security.harden(flask_app.wsgi_app, settings)  # type: ignore[method-assign]
 
     if mode == "eventlet":  # with compression on, WebSockets stay engineio's and eventlet's
         install_transport(

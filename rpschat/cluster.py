@@ -10,7 +10,7 @@ import time
 from rpschat.domain.connections import Connections
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.service import GameService
-from rpschat.domain.ports import Connection, Outbox, Runtime, token_slot
+from rpschat.domain.ports import NamedConnection, Outbox, Runtime, token_slot
 from rpschat.storage.redis.client import SharedStateUnavailable
 from rpschat.storage.redis.directory import RedisDirectory
 from rpschat.storage.redis.nodes import NodeRegistry
@@ -110,7 +110,7 @@ class ClusterKeeper:
         dead (the connection is attached again, so their grace period does not release them).
         A name someone else took meanwhile closes the connection."""
         conns = self.connections.named_connections()
-        user_ids = [c.user_id for c in conns if c.user_id is not None]
+        user_ids = [c.user_id for c in conns]
         homes, sids = self.directory.homes_of(user_ids), self.directory.sids_of(user_ids)
         restored = 0
         for conn, home, sid in zip(conns, homes, sids, strict=True):
@@ -121,7 +121,7 @@ class ClusterKeeper:
                 restored += 1
         return restored
 
-    def _restore(self, conn: Connection) -> int:
+    def _restore(self, conn: NamedConnection) -> int:
         try:
             self.directory.claim(conn.user_id, conn.name)
         except SharedStateUnavailable:

@@ -46,7 +46,6 @@ class ClaimedNames:
         self.limits.limit(conn, "other")
         if self.accounts is None or self.passwords is None:
             raise Refused("Names can't be claimed on this server.")
-        assert conn.name is not None and conn.user_id is not None  # named
         key = self.names.key(conn.name)
         existing = self.accounts.get(key)
         if existing is not None:
@@ -64,7 +63,6 @@ class ClaimedNames:
     def release_name(self, sid: str, password: str) -> None:
         conn = self.callers.named(sid)
         self.limits.limit(conn, "other")
-        assert conn.user_id is not None  # named
         account = None if self.accounts is None else self.accounts.of_user(conn.user_id)
         if self.accounts is None or account is None:
             raise Refused("Your name is not claimed.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import cast
 
 from rpschat.domain.errors import Refused
 from rpschat.domain.limits import ChatLimits
@@ -17,6 +18,7 @@ from rpschat.domain.ports import (
     Admission,
     Connection,
     Directory,
+    NamedConnection,
     Outbox,
     PresenceListener,
     RateLimiter,
@@ -49,11 +51,11 @@ class Connections:
     def connection(self, sid: str) -> Connection:
         return self.connections[sid]
 
-    def named(self, sid: str) -> Connection:
+    def named(self, sid: str) -> NamedConnection:
         conn = self.connections.get(sid)
         if conn is None or conn.user_id is None:
             raise Refused(PICK_A_NAME)
-        return conn
+        return cast(NamedConnection, conn)  # adopt() set its user id, name and token at once
 
     # ---- connecting and disconnecting --------------------------------------------------------
 
@@ -164,9 +166,10 @@ class Connections:
         connected = {c.user_id for c in list(self.connections.values()) if c.user_id}
         return connected | set(self._drop_generation)
 
-    def named_connections(self) -> list[Connection]:
+    def named_connections(self) -> list[NamedConnection]:
         """This node's connections that are a user's (and not replaced by a newer one)."""
-        return [c for c in list(self.connections.values()) if c.user_id and not c.replaced]
+        conns = list(self.connections.values())
+        return [cast(NamedConnection, c) for c in conns if c.user_id and not c.replaced]
 
     def named_count(self) -> int:
         return sum(1 for c in list(self.connections.values()) if c.user_id)

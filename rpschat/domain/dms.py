@@ -24,12 +24,12 @@ from rpschat.domain.names import NameRules
 from rpschat.domain.ports import (
     AccountStore,
     Callers,
-    Connection,
     DirectMessage,
     Directory,
     DmStore,
     Ignores,
     Limits,
+    NamedConnection,
     Outbox,
     Posting,
 )
@@ -78,7 +78,6 @@ class DmService:
         recipient_id, recipient, connected = self._recipient(to.strip())
         if recipient_id == conn.user_id:
             raise Refused("You can't send a direct message to yourself.")
-        assert conn.user_id is not None  # named
         if self.ignores.ignores(recipient_id, conn.user_id):
             raise Refused(f"{recipient} does not take your messages.")
         return lambda: self._send(conn, recipient_id, recipient, connected, text, client_id)
@@ -95,7 +94,6 @@ class DmService:
         self.limits.limit(conn, "other")
         other_id, _, _ = self._recipient(other.strip())
         user_id = conn.user_id
-        assert user_id is not None  # named
         budget = self.settings.max_answer_bytes
 
         def page() -> MessagePage:  # only the caller's own conversation: (caller, other)
@@ -127,7 +125,7 @@ class DmService:
 
     def _send(
         self,
-        conn: Connection,
+        conn: NamedConnection,
         recipient_id: str,
         recipient: str,
         connected: bool,
@@ -136,7 +134,6 @@ class DmService:
     ) -> Stored:
         # One DM at a time per node: ids are given in commit order, and sent in that order, so
         # the watermark never passes a DM still on its way (see the module's docstring).
-        assert conn.user_id is not None and conn.name is not None  # named
         with self._send_lock:
             message, duplicate = self.store.append(
                 conn.user_id, conn.name, recipient_id, recipient, text, client_id, not connected

@@ -20,10 +20,10 @@ from rpschat.domain.limits import ChatLimits
 from rpschat.domain.ports import (
     LOBBY,
     Callers,
-    Connection,
     Directory,
     HistoryStore,
     Limits,
+    NamedConnection,
     Outbox,
     Posting,
     StoredMessage,
@@ -69,14 +69,13 @@ class Lobby:
         self.limits.limit(conn, "chat")
         return lambda: self._store_message(conn, text, client_id)
 
-    def _store_message(self, conn: Connection, text: str, client_id: str | None) -> Stored:
+    def _store_message(self, conn: NamedConnection, text: str, client_id: str | None) -> Stored:
         sender_sid = conn.sid
 
         def broadcast(message: StoredMessage) -> None:
             self.note_delivered(message.id)
             self.outbox.emit("message", message.to_wire(), to=LOBBY, skip_sid=sender_sid)
 
-        assert conn.user_id is not None and conn.name is not None  # named
         message, duplicate = self.history.append(
             LOBBY, conn.user_id, conn.name, text, client_id=client_id, on_commit=broadcast
         )

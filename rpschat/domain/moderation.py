@@ -17,11 +17,11 @@ from rpschat.domain.ports import (
     LOBBY,
     AccountStore,
     Callers,
-    Connection,
     Directory,
     HistoryStore,
     Limits,
     ModerationStore,
+    NamedConnection,
     Outbox,
     Removal,
     Runtime,
@@ -43,9 +43,11 @@ MINUTES_REFUSAL = f"minutes must be a whole number from 1 to {MAX_MINUTES}."
 LOG_LIMIT_REFUSAL = f"limit must be a whole number from 1 to {MAX_LOG}."
 
 
-def _reason(reason: str | None) -> str | None:
-    if reason is None:
-        return None
+def _optional_reason(reason: str | None) -> str | None:
+    return None if reason is None else _reason(reason)
+
+
+def _reason(reason: str) -> str:
     if not reason.strip() or len(reason) > MAX_REASON_CHARS:
         raise Refused(REASON_REFUSAL)
     if "\x00" in reason or any("\ud800" <= ch <= "\udfff" for ch in reason):
@@ -81,7 +83,7 @@ class ModerationService:
     outbox: Outbox
     runtime: Runtime
 
-    def _moderator(self, sid: str) -> Connection:
+    def _moderator(self, sid: str) -> NamedConnection:
         conn = self.callers.named(sid)
         self.limits.limit(conn, "other")
         if not self.sanctions.is_moderator(conn.user_id):
@@ -100,7 +102,7 @@ class ModerationService:
 
     def mod_mute(self, sid: str, name: str, minutes: int, reason: str | None) -> int:
         """Mute the user called `name`; return until when (ms since the epoch)."""
-        minutes, reason = _minutes(minutes), _reason(reason)
+        minutes, reason = _minutes(minutes), _optional_reason(reason)
         conn = self._moderator(sid)
         target = self._target(clean_name(name))
         until = self._now_ms() + minutes * 60_000
@@ -124,7 +126,7 @@ class ModerationService:
         self._audit(conn, "unmute", target.name, None)
 
     def mod_kick(self, sid: str, name: str, reason: str | None) -> None:
-        reason = _reason(reason)
+        reason = _optional_reason(reason)
         conn = self._moderator(sid)
         target = self._target(clean_name(name), online=True)
         until = self._now_ms() + int(KICK_SECONDS * 1000)
@@ -134,7 +136,7 @@ class ModerationService:
 
     def mod_ban(self, sid: str, name: str, minutes: int, reason: str | None) -> int:
         """Ban the user called `name`; return until when (ms since the epoch)."""
-        minutes, reason = _minutes(minutes), _reason(reason)
+        minutes, reason = _minutes(minutes), _optional_reason(reason)
         conn = self._moderator(sid)
         target = self._target(clean_name(name))
         until = self._now_ms() + minutes * 60_000
@@ -183,7 +185,7 @@ class ModerationService:
 
     # ---- helpers -----------------------------------------------------------------------------
 
-    def _other(self, sid: str, name: str) -> tuple[Connection, str, str]:
+    def _other(self, sid: str, name: str) -> tuple[NamedConnection, str, str]:
         name = clean_name(name)
         conn = self.callers.named(sid)
         self.limits.limit(conn, "other")
@@ -224,7 +226,7 @@ class ModerationService:
             self.outbox.disconnect(sid)
 
     def _audit(
-        self, conn: Connection, action: str, target: str, reason: str | None, until: int = 0
+        self, conn: NamedConnection, action: str, target: str, reason: str | None, until: int = 0
     ) -> None:
         self.store.audit(conn.name, action, target, reason, until or None, self._now_ms())
         log.info("moderator %s: %s %s", conn.name, action, target, extra={"user_id": conn.user_id})

@@ -39,8 +39,15 @@ def user_room(user_id: str) -> str:
 class Outbox(Protocol):
     """Sends events to connections and rooms; the web layer implements it with Socket.IO."""
 
-    def emit(self, event: str, data: Any, *, to: str | None = None, skip_sid: str | None = None):
-        """`to` is a connection id or a room; None means everyone."""
+    def emit(
+        self,
+        event: str,
+        data: Any,
+        *,
+        to: str | list[str] | None = None,
+        skip_sid: str | None = None,
+    ) -> None:
+        """`to` is a connection id or a room (or a list of them); None means everyone."""
 
     def join(self, sid: str, room: str) -> None: ...
     def leave(self, sid: str, room: str) -> None: ...
@@ -131,11 +138,20 @@ class Connection:
         return {"sid": self.sid, "user_id": self.user_id, "address": self.address}
 
 
+class NamedConnection(Connection):
+    """A connection that has its user: what `Callers.named` returns. The same object, typed so
+    that its user id, name and token are known to be there."""
+
+    user_id: str
+    name: str
+    token: str
+
+
 class Callers(Protocol):
     """Who is behind a connection: every service's first question (domain/connections.py)."""
 
     def connection(self, sid: str) -> Connection: ...
-    def named(self, sid: str) -> Connection:
+    def named(self, sid: str) -> NamedConnection:
         """The connection once it has a name; refused before ("Pick a name ...")."""
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+_handler: logging.Handler | None = None  # the one `configure` added (replaced by the next)
 
 
 def user_hash(user_id: str) -> str:
@@ -64,12 +65,12 @@ def configure(level: str, log_format: str) -> None:
         logging.captureWarnings(True)  # warnings would otherwise print multi-line text
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
-    previous = getattr(configure, "handler", None)
-    if previous is not None:
-        root.removeHandler(previous)
+    global _handler
+    if _handler is not None:
+        root.removeHandler(_handler)
     root.addHandler(handler)
     root.setLevel(level)
-    configure.handler = handler
+    _handler = handler
 
 
 def redact_url(url: str) -> str:

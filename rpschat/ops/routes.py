@@ -50,7 +50,7 @@ def metrics():
     refusal = _refusal(state.settings)
     if refusal is not None:
         return refusal
-    encoder, content_type = choose_encoder(request.headers.get("Accept"))
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
     response = Response(encoder(state.metrics.registry), content_type=content_type)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -37,13 +37,14 @@ from rpschat.web.events import (
     close_transport,
     current_ack_id,
     refuse,
+    request_sid,
     shown,
 )
 from rpschat.web.security import client_address
 
 log = logging.getLogger("rpschat.connections")
 
-DomainCall = Callable[[str, Any], dict]  # an adapter: (sid, payload) -> the ack
+DomainCall = Callable[[str, Any], Any]  # an adapter: (sid, payload) -> the ack (or its slow part)
 # Wraps each domain call once at start-up (ops.Metrics.instrument counts and times them).
 Instrument = Callable[[str, DomainCall], DomainCall]
 UNKNOWN_EVENT = "(unknown)"  # the metrics' event label of every event nobody declared
@@ -83,7 +84,7 @@ def register_handlers(
         counted = instrument(event, call) if instrument else call
 
         def adapter(payload: Any = None, *_extra: Any) -> dict:
-            return counted(request.sid, payload)
+            return counted(request_sid(), payload)
 
         adapter.__name__ = f"on_{event}"
         sio.on_event(event, adapter)
@@ -94,10 +95,10 @@ def register_handlers(
         counted = instrument(event, check) if instrument else check
 
         def adapter(payload: Any = None, *_extra: Any) -> Any:
-            slow = counted(request.sid, payload)
+            slow = counted(request_sid(), payload)
             if defer is None:
                 return slow()
-            defer(answer_later(sio.server, request.sid, current_ack_id(), event, slow))
+            defer(answer_later(sio.server, request_sid(), current_ack_id(), event, slow))
             return sio.server.not_handled  # so python-socketio sends no ack: answer_later does
 
         adapter.__name__ = f"on_{event}"
@@ -147,7 +148,7 @@ def register_handlers(
 
     @sio.on("*")
     def unknown(event: Any, *_args: Any) -> dict:
-        return counted_unknown(request.sid, event)
+        return counted_unknown(request_sid(), event)
 
 
 def _connections(
@@ -155,7 +156,7 @@ def _connections(
 ) -> None:
     @sio.on("connect")
     def connect(auth: Any = None) -> None:
-        sid = request.sid
+        sid = request_sid()
         address = client_address(request.environ)
         if per_address and connections.connections_from(address) >= per_address:
             log.info("refused %s: too many connections", address, extra={"address": address})
@@ -181,9 +182,9 @@ def _connections(
     def disconnect(reason: str | None = None) -> None:
         voluntary = reason == socketio.Server.reason.CLIENT_DISCONNECT
         try:
-            connections.disconnect(request.sid, voluntary)
+            connections.disconnect(request_sid(), voluntary)
         except Exception:
-            log.exception("disconnect failed for %s", request.sid)
+            log.exception("disconnect failed for %s", request_sid())
 
 
 def _resume(sio: SocketIO, sid: str, resume: Callable[[], None]) -> None:

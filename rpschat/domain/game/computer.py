@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import Any
 
 from rpschat.domain.game.rules import MOVES
 
@@ -89,9 +90,9 @@ class Strategy:
         contexts = self._contexts(previous)
         ranked = sorted(range(len(counts)), key=lambda index: -scores[index])
         for index in ranked:
-            table = counts[index].guess(contexts[index])
-            if table is not None:
-                return self._pick(table)
+            guesses = counts[index].guess(contexts[index])
+            if guesses is not None:
+                return self._pick(guesses)
         return None
 
     @staticmethod
@@ -120,7 +121,7 @@ def outcome_for(player: str, winner: str | None) -> str:
     return WIN if winner == player else LOSS
 
 
-def rounds_of(player: str, rounds: Sequence[dict]) -> list[Round]:
+def rounds_of(player: str, rounds: Sequence[dict[str, Any]]) -> list[Round]:
     """A player's (move, outcome) in stored rounds ({round, moves, winner}); a round they let
     time out is no choice of theirs and is left out."""
     played = []

@@ -33,6 +33,7 @@ from rpschat.domain.ports import (
     Ignores,
     Limits,
     Lock,
+    NamedConnection,
     Outbox,
     Posting,
     Runtime,
@@ -148,13 +149,12 @@ class GameContext:
 
     # ---- callers and players -----------------------------------------------------------------
 
-    def caller(self, sid: str) -> Connection:
+    def caller(self, sid: str) -> NamedConnection:
         """The caller's named connection; also keeps the name -> user id map current."""
         try:
             conn = self.callers.named(sid)
         except Refused:
             raise Refused(PICK_A_NAME) from None
-        assert conn.user_id is not None and conn.name is not None  # named
         self.remember(conn.user_id, conn.name)
         return conn
 
@@ -189,7 +189,9 @@ class GameContext:
     def in_live_game(self, name: str) -> bool:
         return self.store.live_game_of(name) is not None
 
-    def emit_to_player(self, match: Match | None, name: str, event: str, data: dict) -> None:
+    def emit_to_player(
+        self, match: Match | None, name: str, event: str, data: dict[str, Any]
+    ) -> None:
         """To the user room of `name`: the user who plays in `match`, if given."""
         user_id = match.user_ids.get(name) if match is not None else None
         user_id = user_id or self.user_id_of(name)

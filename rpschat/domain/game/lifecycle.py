@@ -25,7 +25,7 @@ from rpschat.domain.game.match import TIME_IS_UP, GameOver, Match, ThrowOutcome
 from rpschat.domain.game.matchmaking import Rematches
 from rpschat.domain.game.ports import Standing
 from rpschat.domain.game.records import Scorekeeper
-from rpschat.domain.ports import Cancellable, Connection
+from rpschat.domain.ports import Cancellable, NamedConnection
 
 NOT_IN_THIS_GAME = "You are not in this game."
 SWEEP_EVERY = 1.0  # seconds at least between two sweeps of finished games
@@ -86,7 +86,7 @@ class MatchLifecycle:
             else:
                 raise Refused(NOT_IN_THIS_GAME)
 
-    def _player_leaves(self, match: Match, conn: Connection, sid: str) -> None:
+    def _player_leaves(self, match: Match, conn: NamedConnection, sid: str) -> None:
         match.left.append(conn.name)
         self._ctx.outbox.leave(sid, game_room(match.game_id))
         if match.is_over:
@@ -128,7 +128,7 @@ class MatchLifecycle:
             ctx.settings.round_seconds,
             user_ids=user_ids,
         )
-        if computer:
+        if computer_memory is not None:
             match.computer = True
             match.computer_memory = [list(entry) for entry in computer_memory]
         return match if ctx.store.create(match) else None

@@ -9,6 +9,16 @@ from collections.abc import Callable
 from rpschat.domain.ports import Lock
 
 
+class _Entry:
+    """A key's lock, and how many hold or wait for it."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self, lock: Lock) -> None:
+        self.lock = lock
+        self.users = 0
+
+
 class KeyedLocks:
     """A reentrant lock per key (a game, or the lobby), made on first use and dropped once
     nobody holds or waits for it, so finished games leave no lock behind. `make_lock` makes
@@ -22,7 +32,7 @@ class KeyedLocks:
         self._make_lock = make_lock or (lambda key: threading.RLock())
         self._on_wait = on_wait  # (kind of lock: the key up to its first ':', seconds waited)
         self._guard = threading.Lock()
-        self._locks: dict[str, list] = {}  # key -> [lock, holders and waiters]
+        self._locks: dict[str, _Entry] = {}
 
     def hold(self, key: str, make: Callable[[], Lock] | None = None) -> _Held:
         return _Held(self, key, make)
@@ -35,23 +45,23 @@ class KeyedLocks:
         with self._guard:
             entry = self._locks.get(key)
             if entry is None:
-                entry = self._locks[key] = [make() if make else self._make_lock(key), 0]
-            entry[1] += 1
+                entry = self._locks[key] = _Entry(make() if make else self._make_lock(key))
+            entry.users += 1
         start = time.perf_counter()
         try:
-            entry[0].__enter__()
+            entry.lock.__enter__()
         except BaseException:
             self._leave(key)
             raise
         if self._on_wait is not None:
             self._on_wait(key.partition(":")[0], time.perf_counter() - start)
-        return entry[0]
+        return entry.lock
 
     def _leave(self, key: str) -> None:
         with self._guard:
             entry = self._locks[key]
-            entry[1] -= 1
-            if entry[1] == 0:
+            entry.users -= 1
+            if entry.users == 0:
                 del self._locks[key]
 
 

@@ -6,6 +6,8 @@ rules themselves are in game/matchmaking.py.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.computer import MEMORY_ROUNDS, rounds_of
 from rpschat.domain.game.context import GameContext, ms
@@ -313,7 +315,7 @@ class Pairing:
             raise Refused(f"{opponent} is already in a game.")
 
 
-def answer_of(challenge: Challenge, accepted: bool, by: str, reason: str) -> dict:
+def answer_of(challenge: Challenge, accepted: bool, by: str, reason: str) -> dict[str, Any]:
     return {
         "challenge_id": challenge.challenge_id,
         "accepted": accepted,

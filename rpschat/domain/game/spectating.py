@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.context import GameContext, GamesPage, GameView, game_room
 from rpschat.domain.game.match import Match
-from rpschat.domain.ports import Connection, StoredMessage
+from rpschat.domain.ports import NamedConnection, StoredMessage
 from rpschat.domain.text import clean_client_id, clean_message
 
 GAME_IS_OVER = "This game is over."
@@ -76,13 +76,13 @@ class Spectating:
         ctx.limit(conn, "chat")
         return lambda: self._store_game_message(match.game_id, conn, text, client_id)
 
-    def _may_chat(self, match: Match, conn: Connection) -> bool:
+    def _may_chat(self, match: Match, conn: NamedConnection) -> bool:
         return match.is_member(conn.name, conn.user_id) or self._ctx.spectators.is_watching(
             match.game_id, conn.user_id
         )
 
     def _store_game_message(
-        self, game_id: str, conn: Connection, text: str, client_id: str | None
+        self, game_id: str, conn: NamedConnection, text: str, client_id: str | None
     ) -> PostedMessage:
         room = game_room(game_id)
         outbox = self._ctx.outbox

@@ -98,7 +98,3 @@ class MemoryHistory:
 
 def _message_id(message: StoredMessage) -> int:
     return message.id
-
-
-def _message_id(message: StoredMessage) -> int:
-    return message.id

@@ -8,7 +8,7 @@ from typing import Any
 from rpschat.domain.ports import Sanction
 
 
-def _matches(sanction: Sanction, where: dict[str, str | None]) -> bool:
+def _matches(sanction: Sanction, where: dict[str, str]) -> bool:
     return all(getattr(sanction, field) == value for field, value in where.items())
 
 
@@ -31,8 +31,16 @@ class MemoryModeration:
             self._sanctions = kept
             return removed
 
-    def active(self, kind: str, now_ms: int, **where: str | None) -> Sanction | None:
-        where = {k: v for k, v in where.items() if v is not None}
+    def active(
+        self,
+        kind: str,
+        now_ms: int,
+        user_id: str | None = None,
+        name_key: str | None = None,
+        address: str | None = None,
+    ) -> Sanction | None:
+        given = {"user_id": user_id, "name_key": name_key, "address": address}
+        where = {k: v for k, v in given.items() if v is not None}
         if not where:
             return None
         with self._lock:

@@ -25,18 +25,21 @@ class MemoryTokens:
 
     def resolve(self, token: object) -> TokenGrant | None:
         parts = split_token(token)
-        grant = self._grants.get(parts[0]) if parts else None
+        if parts is None:
+            return None
+        token_id, given = parts
+        grant = self._grants.get(token_id)
         if grant is None:
             return None
         secret, name, expires_at = grant
         now = self._clock()
-        if not hmac.compare_digest(secret, parts[1]):
+        if not hmac.compare_digest(secret, given):
             return None
         if expires_at <= now:
-            del self._grants[parts[0]]
+            del self._grants[token_id]
             return None
-        self._grants[parts[0]] = (secret, name, now + self._ttl)
-        return TokenGrant(token_user(parts[0]), name)
+        self._grants[token_id] = (secret, name, now + self._ttl)
+        return TokenGrant(token_user(token_id), name)
 
     def rename(self, user_id: str, name: str) -> None:
         grant = self._grants.get(user_id)

@@ -3,10 +3,12 @@ user's connection and node (`home`)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from rpschat.domain.ports import name_taken
 from rpschat.domain.text import name_key
 from rpschat.storage.confusables import look_alike_key
-from rpschat.storage.redis.client import Keys, redis, shared_state
+from rpschat.storage.redis.client import Keys, redis, shared_state, text, text_set, texts
 
 # KEYS: names (key -> user), users (user -> name), keys (user -> key), home (user -> node)
 # ARGV: user, name, key, node, prefix. Returns {1, old name or ''} or {0} when taken.
@@ -123,13 +125,13 @@ class RedisDirectory:
         return self._release(keys=keys, args=[user_id, self._keys.prefix]) or None
 
     def name_of(self, user_id: str) -> str | None:
-        return self._redis.hget(self._users, user_id)
+        return text(self._redis.hget(self._users, user_id))
 
     def user_of(self, name: str) -> str | None:
-        return self._redis.hget(self._names, look_alike_key(name))
+        return text(self._redis.hget(self._names, look_alike_key(name)))
 
     def names(self) -> list[str]:
-        return sorted(self._redis.hvals(self._users), key=name_key)
+        return sorted(texts(self._redis.hvals(self._users)), key=name_key)
 
     def count(self) -> int:
         return self._redis.hlen(self._users)
@@ -144,27 +146,27 @@ class RedisDirectory:
         return bool(self._detach(keys=keys, args=[user_id, sid]))
 
     def sid_of(self, user_id: str) -> str | None:
-        return self._redis.hget(self._sids, user_id)
+        return text(self._redis.hget(self._sids, user_id))
 
     def connections_of(self, user_id: str) -> list[str]:
-        return self._redis.hvals(self._keys("slots", user_id))
+        return texts(self._redis.hvals(self._keys("slots", user_id)))
 
     def note_address(self, user_id: str, address: str) -> None:
         self._redis.hset(self._keys("addresses"), user_id, address)
 
     def address_of(self, user_id: str) -> str | None:
-        return self._redis.hget(self._keys("addresses"), user_id)
+        return text(self._redis.hget(self._keys("addresses"), user_id))
 
     # ---- nodes -------------------------------------------------------------------------------
 
     def homes_of(self, user_ids: list[str]) -> list[str | None]:
-        return self._redis.hmget(self._home, user_ids) if user_ids else []
+        return cast("list[str | None]", self._redis.hmget(self._home, user_ids)) if user_ids else []
 
     def sids_of(self, user_ids: list[str]) -> list[str | None]:
-        return self._redis.hmget(self._sids, user_ids) if user_ids else []
+        return cast("list[str | None]", self._redis.hmget(self._sids, user_ids)) if user_ids else []
 
     def users_on(self, node: str) -> set[str]:
-        return self._redis.smembers(self._keys.node_users(node))
+        return text_set(self._redis.smembers(self._keys.node_users(node)))
 
     def take_over(self, user_id: str, dead_node: str) -> bool:
         """Move a user of a dead node to this one; True for exactly one taker."""

@@ -7,7 +7,7 @@ import secrets
 
 from rpschat.domain.ports import TokenGrant, token_user
 from rpschat.storage.common import split_token
-from rpschat.storage.redis.client import Keys, redis, shared_state
+from rpschat.storage.redis.client import Keys, redis, shared_state, texts
 
 _RENAME_TOKEN = """
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'name', ARGV[1]) end
@@ -41,8 +41,8 @@ class RedisTokens:
         if parts is None:
             return None
         key = self._keys("token", parts[0])
-        secret, name = self._redis.hmget(key, ["secret", "name"])
-        if secret is None or not hmac.compare_digest(secret, parts[1]):
+        secret, name = texts(self._redis.hmget(key, ["secret", "name"]))
+        if secret is None or name is None or not hmac.compare_digest(secret, parts[1]):
             return None
         self._redis.pexpire(key, self._ttl_ms)
         return TokenGrant(token_user(parts[0]), name)

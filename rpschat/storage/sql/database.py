@@ -43,6 +43,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.elements import TextClause
 
 from rpschat.domain.ports import Runtime
 from rpschat.storage.common import StorageClosed, StorageUnavailable
@@ -232,9 +233,9 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: lambda conn: sessions.create(conn, checkfirst=True),
     2: lambda conn: accounts.create(conn, checkfirst=True),
     3: lambda conn: _add_columns(conn, standings, "user_id", "rating"),
-    4: lambda conn: [
-        t.create(conn, checkfirst=True) for t in (sanctions, mod_actions, reports, ignores)
-    ],
+    4: lambda conn: metadata.create_all(
+        conn, tables=[sanctions, mod_actions, reports, ignores], checkfirst=True
+    ),
     5: lambda conn: game_records.create(conn, checkfirst=True),
     6: lambda conn: direct_messages.create(conn, checkfirst=True),
 }
@@ -248,7 +249,8 @@ def _add_columns(conn: Connection, table: Table, *names: str) -> None:
             continue
         column = table.c[name]
         kind = column.type.compile(dialect=conn.dialect)
-        default = f" DEFAULT {column.server_default.arg.text}" if column.server_default else ""
+        arg = getattr(column.server_default, "arg", None)  # a DefaultClause's: our text()
+        default = f" DEFAULT {arg.text}" if isinstance(arg, TextClause) else ""
         null = "" if column.nullable else " NOT NULL"
         conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}{default}{null}")
 

@@ -87,6 +87,7 @@ class SqlHistory:
         pending.done.wait()
         if pending.error is not None:
             raise StorageUnavailable() from pending.error
+        assert pending.result is not None  # set before `done`, unless `error` is
         return pending.result
 
     def page(
@@ -176,8 +177,9 @@ class SqlHistory:
             self._on_batch(stored, time.perf_counter() - started)
         for pending, result in zip(batch, results, strict=True):
             pending.result = result
-        for pending in sorted(batch, key=lambda pending: pending.result[0].id):
-            message, duplicate = pending.result
+        for pending, (message, duplicate) in sorted(
+            zip(batch, results, strict=True), key=lambda stored: stored[1][0].id
+        ):
             if not duplicate:
                 notify_commit(pending.on_commit, message)
         for pending in batch:
@@ -192,7 +194,7 @@ def _database_unreachable(exc: BaseException) -> bool:
 
 def describe_failure(exc: BaseException) -> str:
     """What failed, without anything a client sent: exception types and PostgreSQL's SQLSTATE."""
-    parts = []
+    parts: list[str] = []
     seen: BaseException | None = exc
     while seen is not None and len(parts) < 4:
         parts.append(type(seen).__name__)

@@ -34,8 +34,16 @@ class SqlModeration:
 
         return self.database.write(lift)
 
-    def active(self, kind: str, now_ms: int, **where: str | None) -> Sanction | None:
-        where = {k: v for k, v in where.items() if v is not None}
+    def active(
+        self,
+        kind: str,
+        now_ms: int,
+        user_id: str | None = None,
+        name_key: str | None = None,
+        address: str | None = None,
+    ) -> Sanction | None:
+        given = {"user_id": user_id, "name_key": name_key, "address": address}
+        where = {k: v for k, v in given.items() if v is not None}
         if not where:
             return None
         c = sanctions.c
