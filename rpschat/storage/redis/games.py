@@ -1,4 +1,4 @@
-"""The game's stores (domain/ports.py: MatchStore, SpectatorStore, DropStore,
+"""The game's stores (domain/game/ports.py: MatchStore, SpectatorStore, DropStore,
 ExpiredChallengeStore) shared by every node. Each method is one round trip (a command, a
 pipeline or a Lua script), visible at its call site in the game service."""
 
@@ -106,7 +106,7 @@ return found
 
 @shared_state
 class RedisMatchStore:
-    """The MatchStore (domain/games.py): each match's `to_dict` snapshot under its own key,
+    """The MatchStore (domain/game/ports.py): each match's `to_dict` snapshot under its own key,
     finished ones expiring after `finished_ttl_seconds` (the game service's
     `finished_game_seconds`), and the indexes its queries need: the live games in start order,
     their round deadlines, each player's live game and each player's kept games. Every method is

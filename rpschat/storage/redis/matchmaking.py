@@ -1,5 +1,5 @@
-"""The match-making stores (domain/ports.py: QueueStore, ChallengeStore, RematchStore) shared by
-every node."""
+"""The match-making stores (domain/game/ports.py: QueueStore, ChallengeStore, RematchStore)
+shared by every node."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ return {'waiting'}
 
 @shared_state
 class RedisQueueStore:
-    """The match-making QueueStore (domain/ports.py): a list per best_of and a hash of who
+    """The match-making QueueStore (domain/game/ports.py): a list per best_of and a hash of who
     waits for which, changed together by scripts. Pairing checks the live games of the match
     store (`RedisMatchStore`, key `live_game`) in the same script: one round trip, no lock."""
 
