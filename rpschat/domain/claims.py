@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.limits import ChatLimits
 from rpschat.domain.names import PASSWORD_MAX_CHARS, NameRules, clean_password
 from rpschat.domain.ports import (
@@ -45,17 +45,19 @@ class ClaimedNames:
         password = clean_password(password)
         self.limits.limit(conn, "other")
         if self.accounts is None or self.passwords is None:
-            raise Refused("Names can't be claimed on this server.")
+            raise Refused(Code.CLAIMS_DISABLED, "Names can't be claimed on this server.")
         key = self.names.key(conn.name)
         existing = self.accounts.get(key)
         if existing is not None:
             if existing.user_id == conn.user_id:
-                raise Refused(f"You have already claimed '{existing.name}'.")
-            raise Refused(f"'{existing.name}' is claimed already.")
+                raise Refused(Code.ALREADY_CLAIMED, f"You have already claimed '{existing.name}'.")
+            raise Refused(Code.NAME_CLAIMED, f"'{existing.name}' is claimed already.")
         password_hash: str = self.runtime.run_blocking(self.passwords.hash, password)
         account = Account(key, conn.name, conn.user_id, password_hash, self._now_ms())
         if not self.accounts.create(account):
-            raise Refused(f"'{conn.name}' has just been claimed by someone else.")
+            raise Refused(
+                Code.NAME_CLAIMED, f"'{conn.name}' has just been claimed by someone else."
+            )
         log.info("claim %s", conn.name, extra=conn.log_fields())
         self.admission.on_named(conn)  # a moderator's name: reports reach it from now on
         return conn.name
@@ -65,9 +67,9 @@ class ClaimedNames:
         self.limits.limit(conn, "other")
         account = None if self.accounts is None else self.accounts.of_user(conn.user_id)
         if self.accounts is None or account is None:
-            raise Refused("Your name is not claimed.")
+            raise Refused(Code.NOT_CLAIMED, "Your name is not claimed.")
         if not self.password_matches(conn, account, password):
-            raise Refused(f"Wrong password for '{account.name}'.")
+            raise Refused(Code.WRONG_PASSWORD, f"Wrong password for '{account.name}'.")
         self.accounts.delete(account.key, conn.user_id)
         log.info("release %s", account.name, extra=conn.log_fields())
 
@@ -86,7 +88,9 @@ class ClaimedNames:
     def check_not_claimed_by_another(self, user_id: str, name: str) -> None:
         account = self.account_like(name)
         if account is not None and account.user_id != user_id:
-            raise Refused(f"The name '{account.name}' has been claimed: pick a name again.")
+            raise Refused(
+                Code.NAME_CLAIMED, f"The name '{account.name}' has been claimed: pick a name again."
+            )
 
     def password_matches(self, conn: Connection, account: Account, password: str) -> bool:
         self._limit_password_attempts(conn, account)
@@ -104,8 +108,14 @@ class ClaimedNames:
             by_address = settings.login_rate_per_address
             self.limiter.check(f"login@{conn.address}", "login", by_address, now)
         except Refused as refused:
-            wait = refused.reason.rpartition("wait ")[2]
-            raise Refused(f"Too many password attempts: wait {wait}") from None
+            if refused.code is not Code.RATE_LIMITED:  # Redis is down, say: not the caller's
+                raise
+            wait = refused.details["retry_after"]
+            raise Refused(
+                Code.TOO_MANY_ATTEMPTS,
+                f"Too many password attempts: wait {wait:.1f} s.",
+                retry_after=wait,
+            ) from None
 
     def _now_ms(self) -> int:
         return int(self.runtime.now() * 1000)

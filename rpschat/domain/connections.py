@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import cast
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.limits import ChatLimits
 from rpschat.domain.ports import (
     Admission,
@@ -54,7 +54,7 @@ class Connections:
     def named(self, sid: str) -> NamedConnection:
         conn = self.connections.get(sid)
         if conn is None or conn.user_id is None:
-            raise Refused(PICK_A_NAME)
+            raise Refused(Code.NAME_REQUIRED, PICK_A_NAME)
         return cast(NamedConnection, conn)  # adopt() set its user id, name and token at once
 
     # ---- connecting and disconnecting --------------------------------------------------------

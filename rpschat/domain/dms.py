@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rpschat.domain.answers import MAX_REPLAY, MessagePage, Stored, fit_answer, wire_bytes
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.limits import ChatLimits
 from rpschat.domain.names import NameRules
 from rpschat.domain.ports import (
@@ -77,9 +77,9 @@ class DmService:
         self.limits.limit(conn, "chat")  # the chat's limit
         recipient_id, recipient, connected = self._recipient(to.strip())
         if recipient_id == conn.user_id:
-            raise Refused("You can't send a direct message to yourself.")
+            raise Refused(Code.SELF_TARGET, "You can't send a direct message to yourself.")
         if self.ignores.ignores(recipient_id, conn.user_id):
-            raise Refused(f"{recipient} does not take your messages.")
+            raise Refused(Code.IGNORED, f"{recipient} does not take your messages.")
         return lambda: self._send(conn, recipient_id, recipient, connected, text, client_id)
 
     def dm_history(
@@ -90,7 +90,7 @@ class DmService:
         conn = self.callers.named(sid)
         limit = 50 if limit is None else limit
         if not 1 <= limit <= MAX_PAGE:
-            raise Refused(LIMIT_REFUSAL)
+            raise Refused(Code.BAD_REQUEST, LIMIT_REFUSAL, field="limit")
         self.limits.limit(conn, "other")
         other_id, _, _ = self._recipient(other.strip())
         user_id = conn.user_id
@@ -111,7 +111,7 @@ class DmService:
         try:
             name = clean_name(wanted)
         except Refused:
-            raise Refused(f"{wanted[:MAX_NAME_ECHO]} is not online.") from None
+            raise Refused(Code.NOT_ONLINE, f"{wanted[:MAX_NAME_ECHO]} is not online.") from None
         directory = self.directory
         user_id = directory.user_of(name)
         held = directory.name_of(user_id) if user_id else None
@@ -121,7 +121,7 @@ class DmService:
         account = accounts.get(self.names.key(name)) if accounts is not None else None
         if account is not None:  # offline, or online under a look-alike spelling
             return account.user_id, account.name, directory.sid_of(account.user_id) is not None
-        raise Refused(f"{name[:MAX_NAME_ECHO]} is not online.")
+        raise Refused(Code.NOT_ONLINE, f"{name[:MAX_NAME_ECHO]} is not online.")
 
     def _send(
         self,

@@ -8,7 +8,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.limits import JoinLimit
 from rpschat.domain.names import NameRules, look_alike_refusal
 from rpschat.domain.ports import (
@@ -33,7 +33,7 @@ from rpschat.domain.text import clean_name, name_key
 
 log = logging.getLogger("rpschat.chat")
 
-BUSY = "You can't change your name during a game or while looking for one."
+RENAME_WHILE_PLAYING = "You can't change your name during a game or while looking for one."
 
 
 def new_user_id() -> str:
@@ -76,7 +76,10 @@ class Identity:
         if account is not None:
             return self._log_in(conn, name, account, password)
         if password is not None:
-            raise Refused(f"'{name}' is not claimed: take it without a password, then claim it.")
+            raise Refused(
+                Code.NOT_CLAIMED,
+                f"'{name}' is not claimed: take it without a password, then claim it.",
+            )
         self.admission.check_can_take(conn, None, name)
         self._check_look_alike_online(conn, name)
         if name != conn.name:
@@ -118,9 +121,12 @@ class Identity:
         if name == old:
             return Named(name, token)
         if self.busy.is_busy(user_id):
-            raise Refused(BUSY)
+            raise Refused(Code.RENAME_WHILE_PLAYING, RENAME_WHILE_PLAYING)
         if self.accounts is not None and self.accounts.of_user(user_id) is not None:
-            raise Refused(f"'{old}' is your claimed name: release it (release_name) to change it.")
+            raise Refused(
+                Code.RELEASE_FIRST,
+                f"'{old}' is your claimed name: release it (release_name) to change it.",
+            )
         if self.directory.user_of(name) not in (None, user_id):
             raise name_taken(name)
         # The token first: if storing it fails, nothing anyone can see has changed, and the old
@@ -152,11 +158,16 @@ class Identity:
         if name_key(name) != name_key(account.name):
             raise look_alike_refusal(name, account.name, claimed=True)
         if password is None:
-            raise Refused(f"The name '{account.name}' is claimed: log in with its password.")
+            raise Refused(
+                Code.NAME_CLAIMED,
+                f"The name '{account.name}' is claimed: log in with its password.",
+            )
         if conn.user_id is not None and self.busy.is_busy(conn.user_id):
-            raise Refused(BUSY)
+            raise Refused(Code.RENAME_WHILE_PLAYING, RENAME_WHILE_PLAYING)
         if not self.claims.password_matches(conn, account, password):
-            raise Refused(f"Wrong password: the name '{account.name}' is claimed.")
+            raise Refused(
+                Code.WRONG_PASSWORD, f"Wrong password: the name '{account.name}' is claimed."
+            )
         self.admission.check_can_take(conn, account.user_id, account.name)
         self.joins.take(conn.address)
         guest = conn.user_id, conn.name, conn.token

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused, retry_after
 from rpschat.domain.ports import Connection, RateLimiter, Runtime
 from rpschat.domain.ratelimit import Bucket, RateSpec, take_token
 
@@ -68,8 +67,12 @@ class JoinLimit:
             bucket = self.buckets[address] = Bucket(float(spec.capacity), now)
         wait = take_token(bucket, spec, now)
         if wait:
-            shown = math.ceil(wait * 10) / 10
-            raise Refused(f"Too many names taken from your address: wait {shown:.1f} s.")
+            wait = retry_after(wait)
+            raise Refused(
+                Code.TOO_MANY_NAMES,
+                f"Too many names taken from your address: wait {wait:.1f} s.",
+                retry_after=wait,
+            )
 
     def _prune(self, spec: RateSpec, now: float) -> None:
         """Forget the buckets that have refilled (as good as none): amortized O(1) per join."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rpschat.domain.answers import MAX_REPLAY, MessagePage, Stored, fit_answer, wire_bytes
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.limits import ChatLimits
 from rpschat.domain.ports import (
     LOBBY,
@@ -106,7 +106,7 @@ class Lobby:
         if limit is None:
             limit = 50
         if not 1 <= limit <= MAX_PAGE:
-            raise Refused(PAGE_LIMIT_REFUSAL)
+            raise Refused(Code.BAD_REQUEST, PAGE_LIMIT_REFUSAL, field="limit")
         self.limits.limit(conn, "other")
         messages, has_more = self.history.page(LOBBY, before=before, after=after, limit=limit)
         # older pages keep the newest of theirs, newer pages (`after`) the oldest: either way

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.names import NameRules
 from rpschat.domain.ports import (
     LOBBY,
@@ -49,15 +49,19 @@ def _optional_reason(reason: str | None) -> str | None:
 
 def _reason(reason: str) -> str:
     if not reason.strip() or len(reason) > MAX_REASON_CHARS:
-        raise Refused(REASON_REFUSAL)
+        raise Refused(Code.BAD_REQUEST, REASON_REFUSAL, field="reason")
     if "\x00" in reason or any("\ud800" <= ch <= "\udfff" for ch in reason):
-        raise Refused("reason can't contain NUL or lone surrogate characters.")
+        raise Refused(
+            Code.BAD_REQUEST,
+            "reason can't contain NUL or lone surrogate characters.",
+            field="reason",
+        )
     return reason.strip()
 
 
 def _minutes(minutes: int) -> int:
     if not 1 <= minutes <= MAX_MINUTES:
-        raise Refused(MINUTES_REFUSAL)
+        raise Refused(Code.BAD_REQUEST, MINUTES_REFUSAL, field="minutes")
     return minutes
 
 
@@ -87,7 +91,7 @@ class ModerationService:
         conn = self.callers.named(sid)
         self.limits.limit(conn, "other")
         if not self.sanctions.is_moderator(conn.user_id):
-            raise Refused(NOT_A_MODERATOR)
+            raise Refused(Code.NOT_MODERATOR, NOT_A_MODERATOR)
         return conn
 
     # ---- moderators' events ------------------------------------------------------------------
@@ -96,7 +100,7 @@ class ModerationService:
         conn = self._moderator(sid)
         deleted = self.history.delete(message_id)
         if deleted is None:
-            raise Refused("No such message.")
+            raise Refused(Code.NO_SUCH_MESSAGE, "No such message.")
         self._audit(conn, "delete", f"#{message_id} by {deleted.name}", None)
         self.outbox.emit("message_deleted", {"id": message_id})
 
@@ -122,7 +126,7 @@ class ModerationService:
         conn = self._moderator(sid)
         target = self._target(clean_name(name))
         if not self.sanctions.lift("mute", target.user_id):
-            raise Refused(f"{target.name} is not muted.")
+            raise Refused(Code.NOT_MUTED, f"{target.name} is not muted.")
         self._audit(conn, "unmute", target.name, None)
 
     def mod_kick(self, sid: str, name: str, reason: str | None) -> None:
@@ -151,7 +155,7 @@ class ModerationService:
     def mod_log(self, sid: str, limit: int | None) -> list[dict[str, Any]]:
         """The audit log's newest `limit` actions (default 50), newest first."""
         if limit is not None and not 1 <= limit <= MAX_LOG:
-            raise Refused(LOG_LIMIT_REFUSAL)
+            raise Refused(Code.BAD_REQUEST, LOG_LIMIT_REFUSAL, field="limit")
         self._moderator(sid)
         return self.store.log(limit or 50)
 
@@ -163,7 +167,7 @@ class ModerationService:
         self.limits.limit(conn, "other")
         message = self.history.get(message_id)
         if message is None:
-            raise Refused("No such message.")
+            raise Refused(Code.NO_SUCH_MESSAGE, "No such message.")
         report = {"id": self.store.report(conn.user_id, conn.name, message_id, reason,
                                           self._now_ms()),  # fmt: skip
                   "message_id": message_id, "name": message.name, "txt": message.text,
@@ -174,7 +178,7 @@ class ModerationService:
         """Ignore the user called `name`; return the name as shown."""
         conn, other_id, other = self._other(sid, name)
         if other_id == conn.user_id:
-            raise Refused("You can't ignore yourself.")
+            raise Refused(Code.SELF_TARGET, "You can't ignore yourself.")
         self.store.ignore(conn.user_id, other_id)
         return other
 
@@ -191,7 +195,7 @@ class ModerationService:
         self.limits.limit(conn, "other")
         target = self._target(name)
         if target.user_id is None:
-            raise Refused(f"{name} is not online.")
+            raise Refused(Code.NOT_ONLINE, f"{name} is not online.")
         return conn, target.user_id, target.name
 
     def _target(self, name: str, online: bool = False) -> Target:
@@ -205,11 +209,11 @@ class ModerationService:
         if held is None and account is not None:
             user_id = account.user_id
         if user_id is None or (online and held is None):
-            raise Refused(f"{name} is not online.")
+            raise Refused(Code.NOT_ONLINE, f"{name} is not online.")
         shown = held or (account.name if account else name)
         if account is not None and account.user_id == user_id:
             if self.sanctions.is_moderator(user_id):
-                raise Refused("Moderators can't act on each other.")
+                raise Refused(Code.TARGET_IS_MODERATOR, "Moderators can't act on each other.")
             return Target(shown, user_id, account.key, held is not None)
         return Target(shown, user_id, None, held is not None)
 

@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused, retry_after
 from rpschat.domain.names import NameRules
 from rpschat.domain.ports import (
     AccountStore,
@@ -76,7 +76,9 @@ class Sanctions:
             return
         mute = self._active("mute", user_id=conn.user_id)
         if mute is not None:
-            raise Refused(f"You are muted until {until_text(mute.until_ms)}.")
+            raise self._sanctioned(
+                Code.MUTED, mute, f"You are muted until {until_text(mute.until_ms)}."
+            )
 
     def check_can_connect(self, address: str) -> None:
         try:
@@ -85,7 +87,9 @@ class Sanctions:
             log.warning("could not check %s against bans: let in", address)
             return
         if ban is not None:
-            raise Refused(f"You are banned until {until_text(ban.until_ms)}.")
+            raise self._sanctioned(
+                Code.BANNED, ban, f"You are banned until {until_text(ban.until_ms)}."
+            )
 
     def check_can_take(self, conn: Connection, user_id: str | None, name: str) -> None:
         """Before a connection becomes `user_id` (a log-in or resume) or takes `name`."""
@@ -93,15 +97,16 @@ class Sanctions:
         for key in self.names.keys(name):
             ban = self._active("ban", name_key=key)
             if ban is not None:
-                raise Refused(f"'{name}' is banned until {until_text(ban.until_ms)}.")
+                until = until_text(ban.until_ms)
+                raise self._sanctioned(Code.BANNED, ban, f"'{name}' is banned until {until}.")
         if user_id is not None:
             for kind in ("ban", "kick"):
                 sanction = self._active(kind, user_id=user_id)
                 if sanction is not None:
-                    raise Refused(
-                        f"You were removed by a moderator: wait until "
-                        f"{until_text(sanction.until_ms)}."
-                    )
+                    code = Code.BANNED if kind == "ban" else Code.KICKED
+                    until = until_text(sanction.until_ms)
+                    reason = f"You were removed by a moderator: wait until {until}."
+                    raise self._sanctioned(code, sanction, reason)
 
     def ignores(self, user_id: str, other_id: str) -> bool:
         return self.store.ignores(user_id, other_id)
@@ -116,6 +121,11 @@ class Sanctions:
         lifted = self.store.remove(kind, user_id=user_id)
         self._cache.clear()
         return lifted
+
+    def _sanctioned(self, code: Code, sanction: Sanction, reason: str) -> Refused:
+        """A sanction's refusal, saying how long to wait and until when."""
+        wait = sanction.until_ms / 1000 - self.runtime.now()
+        return Refused(code, reason, retry_after=retry_after(wait), until=sanction.until_ms)
 
     def _active(self, kind: str, **where: str | None) -> Sanction | None:
         key = (kind, tuple(sorted(where.items())))

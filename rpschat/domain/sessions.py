@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.limits import JoinLimit
 from rpschat.domain.ports import (
     LOBBY,
@@ -78,7 +78,7 @@ class Sessions:
     def _resume(self, sid: str, token: str, last_id: int | None) -> bool:
         grant = self.tokens.resolve(token)
         if grant is None:
-            self._resume_failed(sid, EXPIRED)
+            self._resume_failed(sid, Refused(Code.SESSION_EXPIRED, EXPIRED))
             return False
         conn = self.connections.connection(sid)
         held = self.directory.name_of(grant.user_id)
@@ -91,7 +91,7 @@ class Sessions:
                 self.admission.check_can_take(conn, grant.user_id, grant.name)
                 self.directory.claim(grant.user_id, grant.name)
         except Refused as refusal:
-            self._resume_failed(sid, refusal.reason)
+            self._resume_failed(sid, refusal)
             return False
         announce, name = held is None, held or grant.name
         try:
@@ -114,5 +114,5 @@ class Sessions:
         self.dms.attach(sid, grant.user_id, conn.dm_cursor, new_user=False)
         return True
 
-    def _resume_failed(self, sid: str, reason: str) -> None:
-        self.outbox.emit("session", {"resumed": False, "error": reason}, to=sid)
+    def _resume_failed(self, sid: str, refusal: Refused) -> None:
+        self.outbox.emit("session", {"resumed": False, **refusal.to_wire()}, to=sid)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import RETRY_SOON_SECONDS, Code, Refused
 from rpschat.domain.ports import OnCommit, StoredMessage
 
 logger = logging.getLogger(__name__)
@@ -15,15 +15,21 @@ logger = logging.getLogger(__name__)
 class StorageUnavailable(Refused):
     """The database could not carry out a request (it is down, or refused the write)."""
 
-    def __init__(self, reason: str = "The server could not save that: try again in a moment."):
-        super().__init__(reason)
+    def __init__(
+        self,
+        code: Code = Code.UNAVAILABLE,
+        reason: str = "The server could not save that: try again in a moment.",
+    ):
+        super().__init__(code, reason, retry_after=RETRY_SOON_SECONDS)
 
 
 class StorageClosed(StorageUnavailable):
     """The store is closed: the server is shutting down."""
 
-    def __init__(self):
-        super().__init__("The server is restarting: send it again once you are reconnected.")
+    def __init__(self) -> None:
+        super().__init__(
+            Code.RESTARTING, "The server is restarting: send it again once you are reconnected."
+        )
 
 
 # Told of every committed batch: (messages newly stored, seconds the commit took). For metrics.

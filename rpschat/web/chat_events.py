@@ -10,7 +10,7 @@ from typing import Any
 
 from rpschat.domain.answers import MessagePage, Stored
 from rpschat.domain.claims import ClaimedNames
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.identity import Identity
 from rpschat.domain.lobby import PAGE_LIMIT_REFUSAL, Lobby
 from rpschat.domain.names import PASSWORD_REFUSAL
@@ -66,7 +66,11 @@ def stored_ack(stored: Stored) -> dict:
 def users(lobby: Lobby, sid: str, payload: Any) -> dict:
     after = payload.get("after") if isinstance(payload, dict) else None  # any payload: page 1
     if after is not None and (not isinstance(after, str) or len(after) > MAX_AFTER_CHARS):
-        raise Refused("after must be a name (a string of at most 200 characters).")
+        raise Refused(
+            Code.BAD_REQUEST,
+            "after must be a name (a string of at most 200 characters).",
+            field="after",
+        )
     page = lobby.users(sid, after)
     return {"ok": True, "users": page.names, "count": page.count, "has_more": page.has_more}
 
@@ -74,7 +78,7 @@ def users(lobby: Lobby, sid: str, payload: Any) -> dict:
 def typing(lobby: Lobby, sid: str, payload: Any) -> dict:
     typing = as_object(payload, "{typing: true}").get("typing")
     if not isinstance(typing, bool):
-        raise Refused("typing must be true or false.")
+        raise Refused(Code.BAD_REQUEST, "typing must be true or false.", field="typing")
     lobby.typing(sid, typing)
     return {"ok": True}
 

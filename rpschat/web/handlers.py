@@ -7,7 +7,9 @@ typed arguments (a bad shape is refused there), calls the domain method of the s
 shapes its answer into the ack (extra arguments after the payload are ignored). The events answered
 after a commit (`declare_stored`) are checked in the handler and answered once the slow part is
 done. A refusal (`Refused`) or a bug goes to `events.refuse`, Flask-SocketIO's default error
-handler: the ack `{ok: false, error}`, or the `error` event for a client that asked for no ack.
+handler: the ack `{ok: false, code, error, ...details}`, or the `error` event for a client that
+asked for no ack. A refused `connect` gives the client `connect_error` with the sentence as its
+`message` and `{code, ...details}` as its `data`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from flask_socketio import SocketIO
 from rpschat.domain.claims import ClaimedNames
 from rpschat.domain.connections import Connections
 from rpschat.domain.dms import DmService
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.service import GameService
 from rpschat.domain.identity import Identity
 from rpschat.domain.lobby import Lobby
@@ -141,7 +143,7 @@ def register_handlers(
     declare("unignore", partial(moderation_events.unignore, moderation))
 
     def refuse_unknown(_sid: str, event: Any) -> dict:
-        raise Refused(f"Unknown event '{shown(event)}'.")
+        raise Refused(Code.UNKNOWN_EVENT, f"Unknown event '{shown(event)}'.")
 
     # counted under one label, whatever the name: a client chooses it
     counted_unknown = instrument(UNKNOWN_EVENT, refuse_unknown) if instrument else refuse_unknown
@@ -160,8 +162,8 @@ def _connections(
         address = client_address(request.environ)
         if per_address and connections.connections_from(address) >= per_address:
             log.info("refused %s: too many connections", address, extra={"address": address})
-            raise socketio.exceptions.ConnectionRefusedError(
-                "Too many connections from your address."
+            raise refused_connection(
+                Refused(Code.TOO_MANY_CONNECTIONS, "Too many connections from your address.")
             )
         log.info("connect %s from %s", sid, address, extra={"sid": sid, "address": address})
         try:
@@ -171,11 +173,11 @@ def _connections(
             if resume is not None and not after_connect(lambda: _resume(sio, sid, resume)):
                 resume()
         except Refused as refused:  # a bad auth: connect() took nothing
-            raise socketio.exceptions.ConnectionRefusedError(refused.reason) from None
+            raise refused_connection(refused) from None
         except Exception:
             log.exception("connect failed for %s", sid)
-            raise socketio.exceptions.ConnectionRefusedError(
-                "The server could not connect you."
+            raise refused_connection(
+                Refused(Code.INTERNAL_ERROR, "The server could not connect you.")
             ) from None
 
     @sio.on("disconnect")
@@ -185,6 +187,12 @@ def _connections(
             connections.disconnect(request_sid(), voluntary)
         except Exception:
             log.exception("disconnect failed for %s", request_sid())
+
+
+def refused_connection(refused: Refused) -> socketio.exceptions.ConnectionRefusedError:
+    """The client's `connect_error`: the sentence as `message`, `{code, ...details}` as `data`."""
+    data = {"code": refused.code.value, **refused.details}
+    return socketio.exceptions.ConnectionRefusedError(refused.reason, data)
 
 
 def _resume(sio: SocketIO, sid: str, resume: Callable[[], None]) -> None:
