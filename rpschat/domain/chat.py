@@ -6,13 +6,14 @@ so the whole chat can be tested and reused without a server.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
 import secrets
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,7 +185,10 @@ class ChatService:
     connections: dict[str, Connection] = field(default_factory=dict)
     # The highest lobby message id delivered to this node's sockets (see _replay).
     broadcast_watermark: int = 0
+    # user -> the drop whose grace period runs; numbers never repeat, so that a resume and a
+    # new drop can't pass for the drop an older grace period was started for
     _drop_generation: dict[str, int] = field(default_factory=dict)
+    _drops: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _per_address: Counter = field(default_factory=Counter)
     _joins: dict[str, Bucket] = field(default_factory=dict)  # per address, see _take_join
     _joins_prune_at: int = 1024
@@ -250,7 +254,7 @@ class ChatService:
         if self.limits.resume_grace_seconds <= 0:
             self._release(user_id)
             return
-        generation = self._drop_generation.get(user_id, 0) + 1
+        generation = next(self._drops)
         self._drop_generation[user_id] = generation
         self.listener.user_dropped(user_id, name)
         self.runtime.spawn(self._release_after_grace, user_id, generation)
@@ -258,9 +262,10 @@ class ChatService:
     def _release_after_grace(self, user_id: str, generation: int) -> None:
         self.runtime.sleep(self.limits.resume_grace_seconds)
         if self._drop_generation.get(user_id) != generation:
-            return
+            return  # resumed here (and maybe dropped again: that drop has its own grace)
         del self._drop_generation[user_id]
-        if self.directory.sid_of(user_id) is None:
+        # Resumed on another node, the user is that node's: a drop there has its own grace.
+        if self.directory.sid_of(user_id) is None and self.directory.is_home(user_id):
             self._release(user_id)
 
     def _release(self, user_id: str) -> None:
