@@ -300,7 +300,7 @@ async function throwMove(move) {
     if (waiting) setStatus(`You threw ${moveText(move)}. Waiting for ${opponent()}…`);
   } else {
     showError(ack.error);
-    if (!/already threw/.test(ack.error)) {
+    if (ack.code !== 'already_threw') {
       game.thrown = false;
       markChosen(null);
       render();
@@ -312,7 +312,7 @@ async function findMatch(event) {
   event.preventDefault();
   const bestOf = Number(ui.bestOf.value);
   const ack = await request('find_match', { best_of: bestOf });
-  if (ack.ok || /already looking/.test(ack.error)) {
+  if (ack.ok || ack.code === 'already_queued') {
     searching = !game;
     setStatus(`Looking for an opponent (best of ${bestOf})…`);
     clearTimeout(offerTimer);
@@ -327,7 +327,7 @@ async function findMatch(event) {
 async function playComputer() {
   if (searching) {
     const cancelled = await request('cancel_match', {});
-    if (!cancelled.ok && !/not looking/.test(cancelled.error)) return showError(cancelled.error);
+    if (!cancelled.ok && cancelled.code !== 'not_queued') return showError(cancelled.error);
     searching = false;
   }
   const ack = await request('find_match', { best_of: Number(ui.bestOf.value), opponent: 'computer' });
@@ -337,7 +337,7 @@ async function playComputer() {
 
 async function cancelMatch() {
   const ack = await request('cancel_match', {});
-  if (!ack.ok && !/not looking/.test(ack.error)) return showError(ack.error);
+  if (!ack.ok && ack.code !== 'not_queued') return showError(ack.error);
   searching = false;
   setStatus('Search cancelled.');
   render();
