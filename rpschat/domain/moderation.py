@@ -30,6 +30,8 @@ MAX_LOG = 200
 NOT_A_MODERATOR = "Only moderators can do that."
 REASON_REFUSAL = f"reason must be a string of 1 to {MAX_REASON_CHARS} characters."
 MINUTES_REFUSAL = f"minutes must be a whole number from 1 to {MAX_MINUTES}."
+# What a removed user's connections are told before they close (docs/protocol.md, mod_kick)
+REMOVED_EVENTS = {"kick": "kicked", "ban": "banned"}
 LOG_LIMIT_REFUSAL = f"limit must be a whole number from 1 to {MAX_LOG}."
 
 
@@ -203,10 +205,11 @@ class ModerationService:
         conn = self._moderator(sid)
         target = self._target(clean_name(name), online=True)
         until = self._now_ms() + int(KICK_SECONDS * 1000)
-        self.store.add(Sanction("kick", until, reason, user_id=target.user_id))
+        kick = Sanction("kick", until, reason, user_id=target.user_id)
+        self.store.add(kick)
         self._forget_cached()
         self._audit(conn, "kick", target.name, reason, until)
-        self._remove(target)
+        self._remove(target, kick)
 
     def mod_ban(self, sid: str, name: str, minutes: int, reason: str | None) -> int:
         """Ban the user called `name`; return until when (ms since the epoch)."""
@@ -215,12 +218,13 @@ class ModerationService:
         target = self._target(clean_name(name))
         until = self._now_ms() + minutes * 60_000
         address = self.chat.directory.address_of(target.user_id) if target.user_id else None
-        self.store.add(Sanction("ban", until, reason, user_id=target.user_id,
-                                name_key=target.name_key, address=address))  # fmt: skip
+        ban = Sanction("ban", until, reason, user_id=target.user_id, name_key=target.name_key,
+                       address=address)  # fmt: skip
+        self.store.add(ban)
         self._forget_cached()
         self._audit(conn, "ban", target.name, reason, until)
         if target.online:
-            self._remove(target)
+            self._remove(target, ban)
         return until
 
     def mod_log(self, sid: str, limit: int | None) -> list[dict[str, Any]]:
@@ -291,10 +295,16 @@ class ModerationService:
             return Target(shown, user_id, account.key, held is not None)
         return Target(shown, user_id, None, held is not None)
 
-    def _remove(self, target: Target) -> None:
-        """Every connection of the user is closed, and the user leaves at once."""
+    def _remove(self, target: Target, sanction: Sanction) -> None:
+        """Every connection of the user is told why (`kicked` or `banned`), then closed, and
+        the user leaves at once."""
         chat = self.chat
         sids = chat.directory.connections_of(target.user_id)
+        wait = sanction.until_ms / 1000 - chat.runtime.now()
+        notice = {"reason": sanction.reason, "until": sanction.until_ms,
+                  "retry_after": retry_after(wait)}  # fmt: skip
+        for sid in sids:  # before the disconnect, which follows it on the same connection
+            chat.outbox.emit(REMOVED_EVENTS[sanction.kind], notice, to=sid)
         chat.outbox.emit(
             "message", {"name": None, "txt": f"{target.name} was removed by a moderator."},
             to=LOBBY,

@@ -13,10 +13,13 @@ from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.net
 
+MODERATOR = "WireMod"
+
 
 @pytest.fixture(scope="module")
 def server():
-    with ServerProcess({"ROUND_SECONDS": "5", "RESUME_GRACE_SECONDS": "60"}) as srv:
+    env = {"ROUND_SECONDS": "5", "RESUME_GRACE_SECONDS": "60", "MODERATORS": MODERATOR}
+    with ServerProcess({**env, "PASSWORD_HASH_KIB": "64"}) as srv:
         yield srv
 
 
@@ -171,4 +174,26 @@ def test_against_a_person_the_second_throw_is_acked_after_the_result_the_last_be
         assert kinds(ended)[-2:] == ["round_result", "game_over"]
     finally:
         ada.close()
+        bea.close()
+
+
+# ---- moderation ------------------------------------------------------------------------------
+
+
+def test_a_kicked_connection_is_told_why_before_the_server_disconnects_it(server):
+    mod, bea = Wire(server.url), Wire(server.url)
+    try:
+        mod.call(1, "set_username", {"username": MODERATOR})
+        assert '"ok":true' in mod.call(2, "claim_name", {"password": "wire-mod-secret"})[-1]
+        bea_name = unique("Bea")
+        bea.call(1, "set_username", {"username": bea_name})
+        mod.call(3, "mod_kick", {"name": bea_name, "reason": "spam"})
+        frames = bea.frames_until(lambda frame: frame == "41")  # the server's DISCONNECT
+        told = [f for f in frames if f.startswith('42["kicked"')]
+        assert len(told) == 1 and frames.index(told[0]) < frames.index("41")
+        notice = payload(told[0])
+        assert notice["reason"] == "spam" and 0 < notice["retry_after"] <= 60
+        assert isinstance(notice["until"], int)
+    finally:
+        mod.close()
         bea.close()
