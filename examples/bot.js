@@ -53,7 +53,7 @@ function finish(code, details) {
 // What a resume needs, always the latest: kept up to date by the handlers below.
 const session = { token: null, lastId: null, dmLastId: null };
 // The match: `thrownIn` is the round this bot has thrown in (so it throws once per round).
-const game = { id: null, round: 0, thrownIn: 0, winsNeeded: 0, over: false };
+const game = { id: null, round: 0, thrownIn: 0, winsNeeded: 0, over: false, stateSeen: false };
 
 const socket = io(options.url, {
   // A FUNCTION, called before every connection attempt, the automatic reconnections included.
@@ -93,10 +93,11 @@ socket.on("session", (data) => {
   log("session", data);
   if (data.resumed) {
     session.token = data.token;
-    // `game_state` comes next when the match is still on. If it ended while the bot was away
-    // (a round timed out, or the grace period ran out), only `my_games` tells: its ack comes
-    // after everything the resume sends, `game_state` included.
-    if (game.id !== null && !game.over) checkStillPlaying();
+    game.stateSeen = false;
+    // `game_state` comes next when the match is still on. The ack of an event sent now comes
+    // after everything the resume sends: no `game_state` by then, and the match ended while
+    // the bot was away (a round timed out, or the grace period ran out).
+    if (game.id !== null && !game.over) checkStillPlaying().catch(() => {}); // dropped again
     return;
   }
   // Not resumed (the token expired, the grace period is over and the name was taken, ...):
@@ -109,11 +110,13 @@ socket.on("session", (data) => {
 async function checkStillPlaying() {
   const gameId = game.id;
   const answer = await call("my_games", { limit: 1 });
+  if (game.stateSeen || game.id !== gameId || game.over) return; // still on, or told already
+  game.over = true;
+  // A claimed name's record says how it ended; a guest's went with the guest (grace over).
   const [latest] = answer.ok ? answer.games : [];
-  if (latest && latest.game_id === gameId && game.id === gameId && !game.over) {
-    game.over = true;
-    finish(0, { game_id: gameId, winner: latest.winner, score: latest.score, reason: latest.reason });
-  }
+  const record = latest && latest.game_id === gameId ? latest : { reason: "disconnect" };
+  finish(0, { game_id: gameId, winner: record.winner ?? null, score: record.score ?? null,
+    reason: record.reason, ended_while_away: true });
 }
 
 socket.on("connect_error", (err) => {
@@ -160,6 +163,7 @@ socket.on("round_started", (r) => {
 // After a resume: the match as the server has it, this round's move included if it got one.
 socket.on("game_state", (state) => {
   if (state.game_id !== game.id && game.id !== null) return;
+  game.stateSeen = true;
   Object.assign(game, { id: state.game_id, round: state.round, winsNeeded: state.wins_needed });
   game.thrownIn = state.your_move === null ? 0 : state.round;
   log("game_state", { round: state.round, score: state.score, your_move: state.your_move });

@@ -12,6 +12,7 @@ import threading
 
 import pytest
 
+from tests.support.clients import ChatClient, unique
 from tests.support.server import ROOT, ServerProcess
 from tests.support.tcpproxy import TcpProxy
 
@@ -69,7 +70,7 @@ class Bot:
 
 @pytest.fixture
 def server(node):
-    with ServerProcess({"ROUND_SECONDS": "30"}) as srv:
+    with ServerProcess({"ROUND_SECONDS": "30", "RESUME_GRACE_SECONDS": "10"}) as srv:
         yield srv
 
 
@@ -103,3 +104,34 @@ def test_the_bot_plays_the_computer_and_finishes_across_a_forced_reconnect(serve
     assert "throw_refused" not in bot.events()
     named = [line for line in bot.lines if line["event"] == "named"]
     assert len(named) == 1, "the bot took a name again instead of resuming"
+
+
+def test_the_bot_learns_that_its_match_ended_while_it_was_away(node):
+    """Away longer than the grace period: its resume still answers `resumed: true` (the token
+    is valid), but no game_state comes: the match was lost by `disconnect` meanwhile."""
+    with ServerProcess({"ROUND_SECONDS": "30", "RESUME_GRACE_SECONDS": "1"}) as server:
+        proxy = TcpProxy(("127.0.0.1", server.port)).start()
+        bot = Bot(f"http://127.0.0.1:{proxy.port}")
+        watcher = ChatClient(server.url)
+        try:
+            watcher.set_name(unique("Watcher"))
+            name = bot.wait_for("named")["username"]
+            found = bot.wait_for("match_found")
+            bot.wait_for("round_result", round=1)
+            proxy.stop()  # and no way back until the grace period is over
+            watcher.wait_for("message", lambda m: m["txt"] == f"{name} has left the chat!", 15)
+            proxy.start()
+
+            session = bot.wait_for("session", timeout=30)
+            assert session["resumed"] is True, session
+            done = bot.wait_for("done", timeout=30)
+            assert bot.proc.wait(timeout=10) == 0
+            entered = f"{name} has entered the chat!"
+            assert watcher.wait_for("message", lambda m: m["txt"] == entered)
+        finally:
+            bot.stop()
+            proxy.stop()
+            watcher.close()
+    assert done["game_id"] == found["game_id"] and done["ended_while_away"] is True
+    assert done["reason"] == "disconnect"  # a guest's record went with it: lost, it knows
+    assert "game_state" not in bot.events()[bot.events().index("session") :]
