@@ -41,7 +41,7 @@ def test_play_the_computer_then_see_the_game_in_your_games(open_page):
     expect(ada.locator("#game-over-text")).to_contain_text("Game over")
     ada.get_by_role("button", name="Your games").click()
     item = ada.locator("#my-games-list li.my-game").first
-    expect(item).to_contain_text("against Computer (computer)")
+    expect(item).to_contain_text("against Computer · best of 1")
     item.locator("summary").click()
     expect(
         item.get_by_role("list", name="Rounds against Computer").locator("li").first
