@@ -7,6 +7,8 @@ import * as game from './game.js';
 import { initOutbox, send, pump } from './outbox.js';
 import * as moderation from './moderation.js';
 import * as dm from './dm.js';
+import * as identity from './identity.js';
+import { ask } from './dialogs.js';
 
 const { socket } = conn;
 
@@ -20,36 +22,11 @@ const STATUS_TEXT = {
 function showStatus(state) {
   const status = $('#connection-status');
   status.dataset.state = state;
-  status.textContent = STATUS_TEXT[state] ?? state;
+  status.replaceChildren(Object.assign(document.createElement('span'), {
+    className: 'status-text', textContent: STATUS_TEXT[state] ?? state,
+  }));
   document.body.dataset.connection = state;
   $('#connection-toggle').textContent = state === 'disconnected' ? 'Connect' : 'Disconnect';
-}
-
-function initNameForm() {
-  const form = $('#name-form');
-  const input = $('#name-input');
-  const password = $('#password-input');
-  input.addEventListener('input', () => { input.dataset.edited = 'true'; });
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const name = input.value.trim();
-    if (!name || name === conn.username()) return;
-    // with a password: a log-in to a claimed name
-    const ack = await conn.rename(name, password.value || undefined);
-    if (ack.ok) {
-      delete input.dataset.edited;
-      password.value = '';
-    } else {
-      showError(ack.error);
-    }
-  });
-}
-
-/** Shows the current name unless the user is editing the field. */
-function showName(name) {
-  const input = $('#name-input');
-  if (!input.dataset.edited && document.activeElement !== input) input.value = name;
-  document.body.dataset.username = name;
 }
 
 function sendMessage(text) {
@@ -57,6 +34,12 @@ function sendMessage(text) {
   // As in the seed: sending while disconnected connects again.
   if (!socket.active) conn.connect();
 }
+
+const askLeave = async (opponent) => !!(await ask({
+  title: 'Leave this game?',
+  text: `You forfeit the match: ${opponent} wins it.`,
+  action: 'Leave the game', danger: true,
+}));
 
 conn.on('status', showStatus);
 conn.on('system', chat.addSystem);
@@ -67,15 +50,17 @@ conn.on('disconnect', () => {
   game.onConnectionChange(false);
 });
 conn.on('named', (name, resumed) => {
-  showName(name);
+  identity.render();
+  chat.redrawForName();
   if (resumed) chat.loadLatest();
   presence.refreshUsers();
   pump();
   game.onConnectionChange(true);
   moderation.checkModerator();
+  dm.loadConversations();
 });
 
-socket.on('message', chat.addMessage);
+socket.on('message', (m) => chat.addMessage(m));
 socket.on('history', chat.addHistory);
 socket.on('typing', chat.showTyping);
 socket.on('presence', (p) => {
@@ -88,11 +73,19 @@ socket.on('report_filed', moderation.onReportFiled);
 socket.on('dm', dm.onDm);
 
 $('#connection-toggle').addEventListener('click', conn.toggleConnection);
-initNameForm();
-moderation.initModeration({ system: chat.addSystem, ignoredChanged: chat.hideIgnored });
+identity.initIdentity({ system: chat.addSystem, changed: () => moderation.checkModerator() });
+moderation.initModeration({
+  system: chat.addSystem,
+  ignoredChanged: chat.hideIgnored,
+  userItems: (name) => [
+    { label: `Challenge ${name} to a game`, run: () => game.challenge(name) },
+    { label: `Send ${name} a message`, run: () => dm.openConversation(name) },
+  ],
+});
 chat.initComposer(sendMessage);
 initOutbox(chat.outboxView);
 presence.initPresence(game.challenge);
-dm.initDms(presence.render);
-game.initGame((busy) => presence.setChallengeEnabled(!busy));
+dm.initDms();
+dm.on('unread', presence.render);
+game.initGame((busy) => presence.setChallengeEnabled(!busy), askLeave);
 conn.connect();

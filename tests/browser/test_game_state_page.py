@@ -83,8 +83,8 @@ def test_a_rematch_against_the_computer_shows_its_first_round(open_page):
     expect(eve.locator("#game-over")).to_be_hidden()
     expect(status(eve)).to_have_text(ROUND_ONE)
 
-    eve.on("dialog", lambda dialog: dialog.accept())
     eve.get_by_role("button", name="Leave game").click()  # forfeits: "Your games" says so
+    eve.get_by_role("button", name="Leave the game").click()  # in the confirmation
     eve.get_by_role("button", name="Your games").click()
     summaries = eve.locator("#my-games-list li.my-game summary")
     expect(summaries).to_have_count(2)
