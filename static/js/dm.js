@@ -29,7 +29,7 @@ let open = null; // the name whose conversation is shown
 let oldest = null;
 let returnFocus = null;
 let counter = null;
-const listeners = { unread: [], dm: [] };
+const listeners = { unread: [], dm: [], opened: [] };
 const seen = new Set(); // ids of the `dm` events received: each is counted once
 const conversations = new Map(); // folded name -> {with, last: {id, from, text, ts} | null}
 
@@ -37,7 +37,8 @@ const key = (name) => name.toLocaleLowerCase();
 const mine = (m) => key(m.from) === key(username() ?? '');
 const other = (m) => (mine(m) ? m.to : m.from);
 
-/** Subscribes to: unread() after any unread count changes; dm(message, shown) for a DM received. */
+/** Subscribes to: unread() after any unread count changes; dm(message, shown) for a DM
+ * received; opened(name) when a conversation is shown. */
 export const on = (name, fn) => listeners[name].push(fn);
 
 export const unreadCount = (name) => store.getUnread()[key(name)] ?? 0;
@@ -55,8 +56,9 @@ function setUnread(name, count) {
 
 function note(name, last) {
   const known = conversations.get(key(name));
+  const received = known?.received ?? [];
   if (known && known.last && last && known.last.id >= last.id) return;
-  conversations.set(key(name), { with: name, last: last ?? known?.last ?? null });
+  conversations.set(key(name), { with: name, last: last ?? known?.last ?? null, received });
 }
 
 // --- the list of conversations -------------------------------------------------------
@@ -149,6 +151,8 @@ async function loadPage(before) {
   const payload = before ? { with: name, before } : { with: name };
   const ack = await request('dm_history', payload);
   if (open !== name) return;
+  const received = conversations.get(key(name))?.received ?? [];
+  if (!ack.ok && !before && received.length) return; // a guest who left: what came is shown
   if (!ack.ok) return showError(ack.error);
   (ack.messages ?? []).forEach(place);
   if (ack.messages?.length) {
@@ -168,7 +172,9 @@ export async function openConversation(name) {
   ui.listView.hidden = true;
   ui.panel.hidden = false;
   note(name, null);
+  conversations.get(key(name)).received.forEach(place);
   setUnread(name, 0);
+  listeners.opened.forEach((fn) => fn(name));
   ui.input.focus();
   await loadPage();
   const lastId = Number(ui.list.lastElementChild?.dataset.id);
@@ -198,6 +204,7 @@ export function onDm(m) {
   store.noteDmId(m.id); // the resume's cursor: only DMs that came as events move it
   const who = other(m);
   note(who, m);
+  conversations.get(key(who)).received.push(m);
   const shown = isOpenWith(who);
   if (shown) {
     place(m);

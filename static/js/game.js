@@ -59,7 +59,7 @@ let ticker = null;
 let offerTimer = null;
 let gamesTimer = null;
 let onBusy = () => {};
-const listeners = { turn: [], over: [], challenged: [], found: [] };
+const listeners = { turn: [], settled: [], over: [], challenged: [], challengeGone: [], found: [] };
 
 const me = () => username();
 const isPlayer = () => game?.role === 'player';
@@ -68,13 +68,16 @@ const opponent = () => game?.players.find((p) => p !== me()) ?? 'Opponent';
 const canThrow = () => isPlayer() && !game.over && game.live && !game.myMove && socket.connected;
 const moveText = (move) => (MOVES[move] ? `${MOVES[move].emoji} ${MOVES[move].label}` : 'no move');
 
-/** Subscribes to: turn(game), over(game), challenged(challenge), found(game). */
+/** Subscribes to: turn(game), settled(game id) when your move or the round ends it,
+ * over(game), challenged(challenge), challengeGone(id), found(game). */
 export const on = (name, fn) => listeners[name].push(fn);
 const fire = (name, ...args) => listeners[name].forEach((fn) => fn(...args));
 
 /** What the page is doing in the game panel, for the views and attention: a copy. */
 export const current = () => (game ? { ...game } : null);
 export const awaitingThrow = () => canThrow();
+export const pendingChallenges = () => ui.challenges.children.length;
+export const gameOverText = () => (game?.over ? overText(game) : '');
 
 // --- drawing ------------------------------------------------------------------
 
@@ -288,6 +291,7 @@ function onRoundResult(r) {
   game.results.push(r);
   Object.assign(game, { score: r.score ?? game.score, round: r.round, live: false, back: null });
   render();
+  fire('settled', game.id);
 }
 
 function onGameOver(e) {
@@ -297,6 +301,7 @@ function onGameOver(e) {
     reason: e.reason ?? null, away: null, back: null,
   });
   render();
+  fire('settled', game.id);
   refreshOpenPanels();
   if (isPlayer()) fire('over', game);
 }
@@ -328,6 +333,7 @@ function onGameMessage(m) {
 /** Answers a challenge (the panel's buttons, or a toast's). */
 export async function answerChallenge(id, accept) {
   ui.challenges.querySelector(`li[data-challenge-id="${CSS.escape(id)}"]`)?.remove();
+  fire('challengeGone', id);
   const ack = await request('answer_challenge', { challenge_id: id, accept });
   if (!ack.ok) showError(ack.error);
 }
@@ -341,7 +347,10 @@ function onChallenged(c) {
     el('button', { type: 'button', class: 'small', on: { click: () => answerChallenge(id, false) } }, 'Decline'));
   ui.challenges.append(item);
   const ms = c.expires_in_ms ?? 30000;
-  setTimeout(() => item.remove(), ms);
+  setTimeout(() => {
+    item.remove();
+    fire('challengeGone', id);
+  }, ms);
   fire('challenged', { ...c, id, expiresAt: Date.now() + ms });
 }
 
@@ -376,6 +385,7 @@ async function throwMove(move) {
   const { id, round } = game;
   game.myMove = move;
   render();
+  fire('settled', id);
   const ack = await request('throw', { game_id: id, move });
   if (ack.ok || ack.code === 'already_threw') return;
   showError(ack.error);

@@ -9,6 +9,9 @@ import * as moderation from './moderation.js';
 import * as dm from './dm.js';
 import * as identity from './identity.js';
 import { ask } from './dialogs.js';
+import * as layout from './layout.js';
+import * as attention from './attention.js';
+import { initMentions } from './mentions.js';
 
 const { socket } = conn;
 
@@ -72,7 +75,78 @@ socket.on('message_deleted', moderation.onMessageDeleted);
 socket.on('report_filed', moderation.onReportFiled);
 socket.on('dm', dm.onDm);
 
+// --- calling the person back (attention.js), and the phone's badges ---------------------
+
+const fold = (name) => name.toLocaleLowerCase();
+const inPlay = () => layout.isShown('play');
+const toPlay = () => layout.showView('play');
+
+function refreshBadges() {
+  layout.setBadge('chat', attention.count('mention'), 'new mentions');
+  layout.setBadge('play', game.pendingChallenges() + (game.awaitingThrow() ? 1 : 0), 'waiting for you');
+  layout.setBadge('people', dm.totalUnread(), 'unread messages');
+}
+
+game.on('challenged', (c) => {
+  attention.notify({
+    key: `challenge:${c.id}`, kind: 'challenge', from: c.from, sticky: true,
+    title: `${c.from} challenges you`, body: `Best of ${c.best_of}: answer within ${Math.round((c.expiresAt - Date.now()) / 1000)} s.`,
+    looking: inPlay, open: toPlay,
+    actions: [
+      { label: 'Accept', run: () => { game.answerChallenge(c.id, true); toPlay(); } },
+      { label: 'Decline', run: () => game.answerChallenge(c.id, false) },
+    ],
+  });
+  refreshBadges();
+});
+game.on('challengeGone', (id) => {
+  attention.resolve(`challenge:${id}`);
+  refreshBadges();
+});
+game.on('found', () => {
+  if (layout.isPhone()) toPlay(); // the match the person asked for
+});
+game.on('turn', (g) => {
+  const opponent = g.players.find((p) => p !== conn.username()) ?? 'your opponent';
+  attention.notify({
+    key: `turn:${g.id}`, kind: 'turn', from: g.computer ? null : opponent,
+    title: `Round ${g.round}: your move`, body: `Against ${opponent}: ${Math.round(g.roundMs / 1000)} s to throw.`,
+    looking: inPlay, open: toPlay,
+  });
+  refreshBadges();
+});
+game.on('settled', (id) => {
+  attention.resolve(`turn:${id}`);
+  refreshBadges();
+});
+game.on('over', (g) => {
+  attention.notify({ key: `game:${g.id}`, kind: 'game', title: 'Game over', body: game.gameOverText(), looking: inPlay, open: toPlay });
+});
+chat.on('mention', (m) => {
+  attention.notify({
+    key: `mention:${m.id}`, kind: 'mention', from: m.name, title: `${m.name} mentioned you`, body: m.txt,
+    looking: () => layout.isShown('chat'), open: () => layout.showView('chat'),
+  });
+  refreshBadges();
+});
+dm.on('dm', (m, shown) => {
+  if (shown) return;
+  attention.notify({
+    key: `dm:${fold(m.from)}`, kind: 'dm', from: m.from, title: `Message from ${m.from}`, body: m.text,
+    looking: () => dm.isOpenWith(m.from), open: () => dm.openConversation(m.from),
+  });
+});
+dm.on('opened', (name) => attention.resolve(`dm:${fold(name)}`));
+dm.on('unread', refreshBadges);
+attention.onChange(refreshBadges);
+layout.onChange(() => {
+  attention.recheck();
+  refreshBadges();
+});
+
 $('#connection-toggle').addEventListener('click', conn.toggleConnection);
+layout.initLayout();
+attention.initAttention();
 identity.initIdentity({ system: chat.addSystem, changed: () => moderation.checkModerator() });
 moderation.initModeration({
   system: chat.addSystem,
@@ -80,9 +154,13 @@ moderation.initModeration({
   userItems: (name) => [
     { label: `Challenge ${name} to a game`, run: () => game.challenge(name) },
     { label: `Send ${name} a message`, run: () => dm.openConversation(name) },
+    attention.isQuiet(name)
+      ? { label: `Unmute notifications from ${name}`, run: () => attention.setQuiet(name, false) }
+      : { label: `Mute notifications from ${name}`, run: () => attention.setQuiet(name, true) },
   ],
 });
 chat.initComposer(sendMessage);
+initMentions($('#message'), $('#mention-options'), presence.names);
 initOutbox(chat.outboxView);
 presence.initPresence(game.challenge);
 dm.initDms();

@@ -39,6 +39,9 @@ function userItem(name) {
   return li;
 }
 
+/** The names online, except yours (mention completion). */
+export const names = () => users.filter((u) => u !== username());
+
 export function render() {
   countEl.textContent = String(count);
   listEl.replaceChildren(...users.map(userItem));
