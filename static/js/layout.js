@@ -2,6 +2,7 @@
 // each button with its badge; on a wider screen every panel is on screen at once.
 import { $ } from './ui.js';
 
+
 const PHONE = window.matchMedia('(max-width: 720px)');
 const listeners = [];
 const buttons = [...document.querySelectorAll('.bottom-bar button[data-view]')];
@@ -29,12 +30,12 @@ export function showView(view) {
 export function setBadge(view, count, label) {
   const badge = $(`.bottom-bar [data-badge="${view}"]`);
   badge.hidden = !count;
-  badge.textContent = count ? String(count) : '';
-  const button = badge.closest('button');
-  const name = button.firstChild.textContent.trim();
-  if (count) button.setAttribute('aria-label', `${name}, ${count} ${label}`);
-  else button.removeAttribute('aria-label');
+  // the button's name is its text: "Play, 1 waiting for you" (the count is what it shows)
+  if (count) badge.replaceChildren(hidden(', '), String(count), hidden(` ${label}`));
+  else badge.replaceChildren();
 }
+
+const hidden = (text) => Object.assign(document.createElement('span'), { className: 'visually-hidden', textContent: text });
 
 export function initLayout() {
   for (const button of buttons) button.addEventListener('click', () => showView(button.dataset.view));

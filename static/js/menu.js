@@ -65,7 +65,8 @@ export function toggleMenu(button, label, entries) {
       on: { click: () => { closeMenu({ focusButton: true }); entry.run(); } },
     }, entry.label));
   }
-  document.body.append(menu);
+  // in the button's landmark (screen readers list it there); the top layer draws it unclipped
+  (button.closest('main, nav, header, section') ?? document.body).append(menu);
   menu.showPopover?.();
   open = { menu, button, label };
   place();
