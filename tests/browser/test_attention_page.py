@@ -41,7 +41,8 @@ def server():
 
 def set_hidden(page, hidden):
     page.evaluate(
-        "(hidden) => { window.__hidden = hidden; document.dispatchEvent(new Event('visibilitychange')); }",
+        "(hidden) => { window.__hidden = hidden;"
+        " document.dispatchEvent(new Event('visibilitychange')); }",
         hidden,
     )
 
@@ -80,7 +81,8 @@ def test_a_hidden_tab_counts_in_its_title_and_notifies_what_is_on_screen_does_no
     bea.get_by_role("button", name="Challenge Ada").click()
     expect(ada).to_have_title("(2) rps-chat")
     assert notes(ada) == ["Message from Bea", "Bea challenges you"]
-    assert ada.evaluate("document.querySelector('link[rel=icon]').href").startswith("data:image/svg")
+    icon = ada.evaluate("document.querySelector('link[rel=icon]').href")
+    assert icon.startswith("data:image/svg")  # the favicon's badge
 
     set_hidden(ada, False)
     ada.get_by_role("button", name=re.compile(r"^Messages, 1 unread")).click()
@@ -113,7 +115,8 @@ def test_on_a_phone_a_challenge_shows_without_scrolling(open_page):
         box = part.bounding_box()
         assert box["y"] >= 0 and box["y"] + box["height"] <= 844, box  # on screen at once
     assert phone.evaluate("scrollY") == 0
-    expect(phone.get_by_role("button", name=re.compile(r"^Play\W*1 waiting for you$"))).to_be_visible()
+    play = phone.get_by_role("button", name=re.compile(r"^Play\W*1 waiting for you$"))
+    expect(play).to_be_visible()
     toast.get_by_role("button", name="Accept").click()
     expect(phone.locator("#match")).to_be_visible()
     expect(phone.locator("#match")).to_be_in_viewport()

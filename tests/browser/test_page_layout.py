@@ -38,10 +38,8 @@ def test_names_in_the_online_list_are_shown_whole_on_a_desktop(open_page, width)
 def test_tab_order_follows_the_screen_online_chat_game(open_page):
     """Online is left of the chat on a desktop: it comes first in the Tab order too."""
     page = named(open_page(1280, 800), "Tabby")
-    boxes = {
-        panel: page.locator(selector).bounding_box()["x"]
-        for panel, selector in (("online", "#online-list"), ("chat", "#log"), ("game", "#find-match"))
-    }
+    panels = (("online", "#online-list"), ("chat", "#log"), ("game", "#find-match"))
+    boxes = {panel: page.locator(selector).bounding_box()["x"] for panel, selector in panels}
     assert boxes["online"] < boxes["chat"] < boxes["game"]
     order = page.evaluate(
         """() => ['#online-list', '#log', '#find-match'].map((s) => document.querySelector(s))
