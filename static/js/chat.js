@@ -244,3 +244,39 @@ export function initComposer(onSend) {
   log.addEventListener('scroll', () => { if (log.scrollTop < 40) loadOlder(); });
   olderButton.addEventListener('click', loadOlder);
 }
+
+// One Tab stop for the whole log (roving tabindex): the arrows move between messages, Home and
+// End go to the first and last, Enter or → opens a message's "⋯" menu.
+function focusable() {
+  return [...list.querySelectorAll('li.msg')];
+}
+
+function setRover(target) {
+  for (const li of focusable()) li.tabIndex = li === target ? 0 : -1;
+}
+
+export function initRovingLog() {
+  new MutationObserver(() => { // Tab into the log lands on the newest line, unless you are in it
+    const items = focusable();
+    if (!list.contains(document.activeElement)) setRover(items[items.length - 1]);
+  }).observe(list, { childList: true });
+  list.addEventListener('focusin', (event) => {
+    const li = event.target.closest('li.msg');
+    if (li) setRover(li);
+  });
+  list.addEventListener('keydown', (event) => {
+    const li = event.target.closest?.('li.msg');
+    if (!li || event.target !== li) return;
+    const items = focusable();
+    const at = items.indexOf(li);
+    const go = { ArrowUp: at - 1, ArrowDown: at + 1, Home: 0, End: items.length - 1 }[event.key];
+    if (go !== undefined) {
+      items[Math.max(0, Math.min(items.length - 1, go))]?.focus();
+    } else if (event.key === 'Enter' || event.key === 'ArrowRight') {
+      li.querySelector('.menu-button')?.click();
+    } else {
+      return;
+    }
+    event.preventDefault();
+  });
+}

@@ -160,6 +160,7 @@ moderation.initModeration({
   ],
 });
 chat.initComposer(sendMessage);
+chat.initRovingLog();
 initMentions($('#message'), $('#mention-options'), presence.names);
 initOutbox(chat.outboxView);
 presence.initPresence(game.challenge);

@@ -120,3 +120,28 @@ def test_a_long_paste_is_not_cut_without_a_word(open_page):
     name.fill("N" * 40)
     expect(name).to_have_value("N" * 40)
     expect(page.locator("#name-count")).to_have_text("8 characters too many (at most 32)")
+
+
+def test_the_chat_log_is_one_tab_stop_with_arrow_keys(open_page):
+    """Every message had its own Tab stop (its "⋯" button): 20+ presses from chat to game."""
+    reader = named(open_page(), "Arrow")
+    writer = named(open_page(), "Writer")
+    for n in range(3):
+        send(writer, f"line {n}")
+    expect(messages(reader).filter(has_text="line 2")).to_have_count(1)
+    reader.get_by_label("Message", exact=True).focus()
+    reader.keyboard.press("Shift+Tab")  # back from the message box: into the log, once
+    last = messages(reader).filter(has_text="line 2")
+    expect(last).to_be_focused()
+    reader.keyboard.press("Shift+Tab")  # and out of it at once
+    assert reader.evaluate("!document.activeElement.closest('#messages')")
+    last.focus()
+    reader.keyboard.press("ArrowUp")
+    expect(messages(reader).filter(has_text="line 1")).to_be_focused()
+    reader.keyboard.press("Enter")  # the message's menu
+    expect(reader.get_by_role("menuitem", name="Report this message…")).to_be_focused()
+    tab_stops = reader.evaluate(
+        "document.querySelectorAll('#messages [tabindex=\"0\"], #messages button:not([tabindex])')"
+        ".length"
+    )
+    assert tab_stops == 1
