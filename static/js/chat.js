@@ -45,6 +45,7 @@ function messageEl({ name, txt, ts, id }, mine) {
   const li = el('li', { class: classes, dataset: { ...(id != null ? { id } : {}), ...(name != null ? { name } : {}) } },
     head, el('p', { class: 'msg-text' }, ...richText(String(txt), mine ? null : username())));
   li.msg = { name, txt, ts, id };
+  li.querySelectorAll('a').forEach((a) => { a.tabIndex = -1; }); // reached with → (one Tab stop)
   return li;
 }
 
@@ -246,7 +247,8 @@ export function initComposer(onSend) {
 }
 
 // One Tab stop for the whole log (roving tabindex): the arrows move between messages, Home and
-// End go to the first and last, Enter or → opens a message's "⋯" menu.
+// End go to the first and last, Enter opens a message's "⋯" menu, → and ← move through its
+// links and menu button.
 function focusable() {
   return [...list.querySelectorAll('li.msg')];
 }
@@ -266,17 +268,30 @@ export function initRovingLog() {
   });
   list.addEventListener('keydown', (event) => {
     const li = event.target.closest?.('li.msg');
-    if (!li || event.target !== li) return;
+    if (!li) return;
+    if (event.target !== li) return moveWithin(event, li);
     const items = focusable();
     const at = items.indexOf(li);
     const go = { ArrowUp: at - 1, ArrowDown: at + 1, Home: 0, End: items.length - 1 }[event.key];
     if (go !== undefined) {
       items[Math.max(0, Math.min(items.length - 1, go))]?.focus();
-    } else if (event.key === 'Enter' || event.key === 'ArrowRight') {
+    } else if (event.key === 'Enter') {
       li.querySelector('.menu-button')?.click();
+    } else if (event.key === 'ArrowRight') {
+      li.querySelector('a, .menu-button')?.focus();
     } else {
       return;
     }
     event.preventDefault();
   });
+}
+
+function moveWithin(event, li) {
+  const parts = [...li.querySelectorAll('a, .menu-button')];
+  const at = parts.indexOf(event.target);
+  if (event.key === 'ArrowRight' && at < parts.length - 1) parts[at + 1].focus();
+  else if (event.key === 'ArrowLeft') (parts[at - 1] ?? li).focus();
+  else if (event.key === 'Escape') li.focus();
+  else return;
+  event.preventDefault();
 }
