@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import secrets
 from bisect import bisect_right
 from collections import Counter
@@ -16,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused, retry_after
 from rpschat.domain.names import (
     PASSWORD_MAX_CHARS,
     NameRules,
@@ -48,6 +47,7 @@ log = logging.getLogger("rpschat.chat")
 MAX_REPLAY = 1000
 MAX_PAGE = 200
 PAGE_LIMIT_REFUSAL = f"limit must be a whole number from 1 to {MAX_PAGE}."
+RENAME_WHILE_PLAYING = "You can't change your name during a game or while looking for one."
 
 
 def new_user_id() -> str:
@@ -327,7 +327,9 @@ class ChatService:
     def _resume(self, sid: str, token: str, last_id: int | None) -> bool:
         grant = self.tokens.resolve(token)
         if grant is None:
-            self._resume_failed(sid, "Your session has expired: pick a name again.")
+            self._resume_failed(
+                sid, Refused(Code.SESSION_EXPIRED, "Your session has expired: pick a name again.")
+            )
             return False
         name = self.directory.name_of(grant.user_id)
         announce = name is None
@@ -335,7 +337,7 @@ class ChatService:
             try:
                 self.guard.check_can_take(self.connections[sid], grant.user_id, name)
             except Refused as refusal:
-                self._resume_failed(sid, refusal.reason)
+                self._resume_failed(sid, refusal)
                 return False
         if announce:  # the grace period ran out: take the name again if still free
             try:
@@ -345,7 +347,7 @@ class ChatService:
                     self.guard.check_can_take(self.connections[sid], grant.user_id, grant.name)
                 self.directory.claim(grant.user_id, grant.name)
             except Refused as refusal:
-                self._resume_failed(sid, refusal.reason)
+                self._resume_failed(sid, refusal)
                 return False
             name = grant.name
         try:
@@ -371,8 +373,8 @@ class ChatService:
             self.dms.attach(sid, grant.user_id, self.connections[sid].dm_cursor, new_user=False)
         return True
 
-    def _resume_failed(self, sid: str, reason: str) -> None:
-        self.outbox.emit("session", {"resumed": False, "error": reason}, to=sid)
+    def _resume_failed(self, sid: str, refusal: Refused) -> None:
+        self.outbox.emit("session", {"resumed": False, **refusal.to_wire()}, to=sid)
 
     def _adopt(self, sid: str, user_id: str, name: str, token: str) -> None:
         old_sid = self.directory.attach(user_id, sid, token_slot(token))
@@ -434,7 +436,10 @@ class ChatService:
         if account is not None:
             return self._log_in(conn, name, account, password)
         if password is not None:
-            raise Refused(f"'{name}' is not claimed: take it without a password, then claim it.")
+            raise Refused(
+                Code.NOT_CLAIMED,
+                f"'{name}' is not claimed: take it without a password, then claim it.",
+            )
         if self.guard is not None:
             self.guard.check_can_take(conn, None, name)
         self._check_look_alike_online(conn, name)
@@ -470,7 +475,9 @@ class ChatService:
     def _check_not_claimed_by_another(self, user_id: str, name: str) -> None:
         account = self._account_like(name)
         if account is not None and account.user_id != user_id:
-            raise Refused(f"The name '{account.name}' has been claimed: pick a name again.")
+            raise Refused(
+                Code.NAME_CLAIMED, f"The name '{account.name}' has been claimed: pick a name again."
+            )
 
     def _log_in(self, conn: Connection, name: str, account: Account, password: str | None) -> Named:
         if conn.user_id == account.user_id:
@@ -478,12 +485,17 @@ class ChatService:
         if name_key(name) != name_key(account.name):
             raise look_alike_refusal(name, account.name, claimed=True)
         if password is None:
-            raise Refused(f"The name '{account.name}' is claimed: log in with its password.")
+            raise Refused(
+                Code.NAME_CLAIMED,
+                f"The name '{account.name}' is claimed: log in with its password.",
+            )
         if conn.user_id is not None and self.listener.is_busy(conn.user_id):
-            raise Refused("You can't change your name during a game or while looking for one.")
+            raise Refused(Code.RENAME_WHILE_PLAYING, RENAME_WHILE_PLAYING)
         self._limit_password_attempts(conn, account)
         if not self._password_matches(account, password):
-            raise Refused(f"Wrong password: the name '{account.name}' is claimed.")
+            raise Refused(
+                Code.WRONG_PASSWORD, f"Wrong password: the name '{account.name}' is claimed."
+            )
         if self.guard is not None:
             self.guard.check_can_take(conn, account.user_id, account.name)
         self._take_join(conn.address)
@@ -500,8 +512,14 @@ class ChatService:
             self.limiter.check(f"login:{account.key}", "login", limits.login_rate_per_name, now)
             self.limiter.check(f"login@{conn.address}", "login", limits.login_rate_per_address, now)
         except Refused as refused:
-            wait = refused.reason.rpartition("wait ")[2]
-            raise Refused(f"Too many password attempts: wait {wait}") from None
+            if refused.code is not Code.RATE_LIMITED:  # Redis is down, say: not the caller's
+                raise
+            wait = refused.details["retry_after"]
+            raise Refused(
+                Code.TOO_MANY_ATTEMPTS,
+                f"Too many password attempts: wait {wait:.1f} s.",
+                retry_after=wait,
+            ) from None
 
     def _password_matches(self, account: Account, password: str) -> bool:
         if not 0 < len(password) <= PASSWORD_MAX_CHARS:
@@ -553,17 +571,19 @@ class ChatService:
         password = clean_password(password)
         self._limit(conn, "other")
         if self.accounts is None or self.passwords is None:
-            raise Refused("Names can't be claimed on this server.")
+            raise Refused(Code.CLAIMS_DISABLED, "Names can't be claimed on this server.")
         key = self.names.key(conn.name)
         existing = self.accounts.get(key)
         if existing is not None:
             if existing.user_id == conn.user_id:
-                raise Refused(f"You have already claimed '{existing.name}'.")
-            raise Refused(f"'{existing.name}' is claimed already.")
+                raise Refused(Code.ALREADY_CLAIMED, f"You have already claimed '{existing.name}'.")
+            raise Refused(Code.NAME_CLAIMED, f"'{existing.name}' is claimed already.")
         password_hash = self.runtime.run_blocking(self.passwords.hash, password)
         account = Account(key, conn.name, conn.user_id, password_hash, self._now_ms())
         if not self.accounts.create(account):
-            raise Refused(f"'{conn.name}' has just been claimed by someone else.")
+            raise Refused(
+                Code.NAME_CLAIMED, f"'{conn.name}' has just been claimed by someone else."
+            )
         log.info("claim %s", conn.name, extra=_who(conn))
         if self.guard is not None:
             self.guard.on_named(conn)  # a moderator's name: reports reach it from now on
@@ -574,10 +594,10 @@ class ChatService:
         self._limit(conn, "other")
         account = None if self.accounts is None else self.accounts.of_user(conn.user_id)
         if account is None:
-            raise Refused("Your name is not claimed.")
+            raise Refused(Code.NOT_CLAIMED, "Your name is not claimed.")
         self._limit_password_attempts(conn, account)
         if not self._password_matches(account, password):
-            raise Refused(f"Wrong password for '{account.name}'.")
+            raise Refused(Code.WRONG_PASSWORD, f"Wrong password for '{account.name}'.")
         self.accounts.delete(account.key, conn.user_id)
         log.info("release %s", account.name, extra=_who(conn))
 
@@ -597,8 +617,12 @@ class ChatService:
             bucket = self._joins[address] = Bucket(float(spec.capacity), now)
         wait = take_token(bucket, spec, now)
         if wait:
-            shown = math.ceil(wait * 10) / 10
-            raise Refused(f"Too many names taken from your address: wait {shown:.1f} s.")
+            wait = retry_after(wait)
+            raise Refused(
+                Code.TOO_MANY_NAMES,
+                f"Too many names taken from your address: wait {wait:.1f} s.",
+                retry_after=wait,
+            )
 
     def _prune_joins(self, spec: RateSpec, now: float) -> None:
         """Forget the buckets that have refilled (as good as none): memory stays bounded by
@@ -631,10 +655,11 @@ class ChatService:
         if name == conn.name:
             return Named(name, conn.token)
         if self.listener.is_busy(conn.user_id):
-            raise Refused("You can't change your name during a game or while looking for one.")
+            raise Refused(Code.RENAME_WHILE_PLAYING, RENAME_WHILE_PLAYING)
         if self.accounts is not None and self.accounts.of_user(conn.user_id) is not None:
             raise Refused(
-                f"'{conn.name}' is your claimed name: release it (release_name) to change it."
+                Code.RELEASE_FIRST,
+                f"'{conn.name}' is your claimed name: release it (release_name) to change it.",
             )
         if self.directory.user_of(name) not in (None, conn.user_id):
             raise name_taken(name)
@@ -740,7 +765,7 @@ class ChatService:
         if limit is None:
             limit = 50
         if not 1 <= limit <= MAX_PAGE:
-            raise Refused(PAGE_LIMIT_REFUSAL)
+            raise Refused(Code.BAD_REQUEST, PAGE_LIMIT_REFUSAL, field="limit")
         self._limit(conn, "other")
         messages, has_more = self.history.page(LOBBY, before=before, after=after, limit=limit)
         # older pages keep the newest of theirs, newer pages (`after`) the oldest: either way
@@ -753,7 +778,7 @@ class ChatService:
     def named(self, sid: str) -> Connection:
         conn = self.connections.get(sid)
         if conn is None or conn.user_id is None:
-            raise Refused("Pick a name before you chat.")
+            raise Refused(Code.NAME_REQUIRED, "Pick a name before you chat.")
         return conn
 
     def limit(self, conn: Connection, kind: str) -> None:

@@ -25,7 +25,7 @@ from rpschat.domain.chat import (
     Stored,
     wire_bytes,
 )
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.ports import DirectMessage, DmStore
 from rpschat.domain.text import clean_client_id, clean_message, clean_name
 
@@ -63,10 +63,10 @@ class DmService:
         chat.limit(conn, "chat")  # the chat's limit (and a muted user's refusal)
         recipient_id, recipient, connected = self._recipient(to.strip())
         if recipient_id == conn.user_id:
-            raise Refused("You can't send a direct message to yourself.")
+            raise Refused(Code.SELF_TARGET, "You can't send a direct message to yourself.")
         guard = chat.guard
         if guard is not None and guard.ignores(recipient_id, conn.user_id):
-            raise Refused(f"{recipient} does not take your messages.")
+            raise Refused(Code.IGNORED, f"{recipient} does not take your messages.")
         return lambda: self._send(conn, recipient_id, recipient, connected, text, client_id)
 
     def dm_history(
@@ -78,7 +78,7 @@ class DmService:
         conn = chat.named(sid)
         limit = 50 if limit is None else limit
         if not 1 <= limit <= MAX_PAGE:
-            raise Refused(LIMIT_REFUSAL)
+            raise Refused(Code.BAD_REQUEST, LIMIT_REFUSAL, field="limit")
         chat.limit(conn, "other")
         other_id, _, _ = self._recipient(other.strip())
         user_id = conn.user_id
@@ -98,7 +98,7 @@ class DmService:
         try:
             name = clean_name(wanted)
         except Refused:
-            raise Refused(f"{wanted[:MAX_NAME_ECHO]} is not online.") from None
+            raise Refused(Code.NOT_ONLINE, f"{wanted[:MAX_NAME_ECHO]} is not online.") from None
         directory = self.chat.directory
         user_id = directory.user_of(name)
         held = directory.name_of(user_id) if user_id else None
@@ -108,7 +108,7 @@ class DmService:
         account = accounts.get(self.chat.names.key(name)) if accounts is not None else None
         if account is not None:  # offline, or online under a look-alike spelling
             return account.user_id, account.name, directory.sid_of(account.user_id) is not None
-        raise Refused(f"{name[:MAX_NAME_ECHO]} is not online.")
+        raise Refused(Code.NOT_ONLINE, f"{name[:MAX_NAME_ECHO]} is not online.")
 
     def _send(
         self,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.rules import DEFAULT_BEST_OF, validate_best_of
 from rpschat.domain.ports import ChallengeStore, QueueStore, RematchStore
 
@@ -118,9 +118,9 @@ class Matchmaker:
         best_of = validate_best_of(best_of)
         outcome, partner = self._store.pair(player, best_of, self._is_busy)
         if outcome == "busy":
-            raise Refused(ALREADY_IN_GAME)
+            raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
         if outcome == "queued":
-            raise Refused(ALREADY_QUEUED)
+            raise Refused(Code.ALREADY_QUEUED, ALREADY_QUEUED)
         if partner is None:
             return None
         return Pairing(waited=partner, arrived=player, best_of=best_of)
@@ -223,11 +223,11 @@ class Challenges:
     ) -> Challenge:
         best_of = validate_best_of(best_of)
         if challenger == challenged:
-            raise Refused("You can't challenge yourself.")
+            raise Refused(Code.SELF_TARGET, "You can't challenge yourself.")
         if self._is_busy(challenger):
-            raise Refused(ALREADY_IN_GAME)
+            raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
         if self._is_busy(challenged):
-            raise Refused(f"{challenged} is already in a game.")
+            raise Refused(Code.OPPONENT_BUSY, f"{challenged} is already in a game.")
         self.expire(now)
         self._refuse_duplicate(challenger, challenged)
         challenge = Challenge(self._new_id(), challenger, challenged, best_of, now + ttl_seconds)
@@ -238,19 +238,23 @@ class Challenges:
         """Consume the challenge; the caller then starts the match between its two players."""
         challenge = self._pending(challenge_id, now)
         if by_player != challenge.challenged:
-            raise Refused(f"Only {challenge.challenged} can accept this challenge.")
+            raise Refused(
+                Code.NOT_CHALLENGED, f"Only {challenge.challenged} can accept this challenge."
+            )
         if self._is_busy(by_player):
-            raise Refused(ALREADY_IN_GAME)
+            raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
         self._store.delete(challenge_id)
         if self._is_busy(challenge.challenger):
-            raise Refused(f"{challenge.challenger} is already in a game.")
+            raise Refused(Code.OPPONENT_BUSY, f"{challenge.challenger} is already in a game.")
         return challenge
 
     def decline(self, challenge_id: str, by_player: str, now: float) -> Challenge:
         """The challenged player says no; returns the challenge so the challenger can be told."""
         challenge = self._pending(challenge_id, now)
         if by_player != challenge.challenged:
-            raise Refused(f"Only {challenge.challenged} can decline this challenge.")
+            raise Refused(
+                Code.NOT_CHALLENGED, f"Only {challenge.challenged} can decline this challenge."
+            )
         self._store.delete(challenge_id)
         return challenge
 
@@ -276,18 +280,21 @@ class Challenges:
     def _pending(self, challenge_id: str, now: float) -> Challenge:
         challenge = self._store.get(challenge_id)
         if challenge is None:
-            raise Refused(NO_SUCH_CHALLENGE)
+            raise Refused(Code.NO_SUCH_CHALLENGE, NO_SUCH_CHALLENGE)
         if challenge.is_expired(now):
             self._store.delete(challenge_id)
-            raise Refused(CHALLENGE_EXPIRED)
+            raise Refused(Code.CHALLENGE_EXPIRED, CHALLENGE_EXPIRED)
         return challenge
 
     def _refuse_duplicate(self, challenger: str, challenged: str) -> None:
         for existing in self._store.all():
             if (existing.challenger, existing.challenged) == (challenger, challenged):
-                raise Refused(f"You already challenged {challenged}.")
+                raise Refused(Code.ALREADY_CHALLENGED, f"You already challenged {challenged}.")
             if (existing.challenger, existing.challenged) == (challenged, challenger):
-                raise Refused(f"{challenged} has already challenged you: accept it instead.")
+                raise Refused(
+                    Code.CHALLENGED_YOU,
+                    f"{challenged} has already challenged you: accept it instead.",
+                )
 
     def _delete_all(self, challenges: Iterable[Challenge]) -> list[Challenge]:
         doomed = list(challenges)  # materialise before deleting from the store we iterate
@@ -339,7 +346,7 @@ class Rematches:
         """True exactly once: when the last of the game's players asks (then requests reset)."""
         players = frozenset(players_of_game)
         if player not in players:
-            raise Refused("You did not play in this game.")
+            raise Refused(Code.NOT_A_PLAYER, "You did not play in this game.")
         if self._store.add_request(game_id, player, players) >= players:
             self._store.clear(game_id)
             return True

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rpschat.domain.chat import ChatService, Connection
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused, retry_after
 from rpschat.domain.ports import LOBBY, ModerationStore, Sanction
 from rpschat.domain.text import clean_name
 
@@ -41,15 +41,19 @@ def _reason(reason: str | None) -> str | None:
     if reason is None:
         return None
     if not reason.strip() or len(reason) > MAX_REASON_CHARS:
-        raise Refused(REASON_REFUSAL)
+        raise Refused(Code.BAD_REQUEST, REASON_REFUSAL, field="reason")
     if "\x00" in reason or any("\ud800" <= ch <= "\udfff" for ch in reason):
-        raise Refused("reason can't contain NUL or lone surrogate characters.")
+        raise Refused(
+            Code.BAD_REQUEST,
+            "reason can't contain NUL or lone surrogate characters.",
+            field="reason",
+        )
     return reason.strip()
 
 
 def _minutes(minutes: int) -> int:
     if not 1 <= minutes <= MAX_MINUTES:
-        raise Refused(MINUTES_REFUSAL)
+        raise Refused(Code.BAD_REQUEST, MINUTES_REFUSAL, field="minutes")
     return minutes
 
 
@@ -83,7 +87,7 @@ class ModerationService:
         conn = self.chat.named(sid)
         self.chat.limit(conn, "other")
         if not self.is_moderator(conn.user_id):
-            raise Refused(NOT_A_MODERATOR)
+            raise Refused(Code.NOT_MODERATOR, NOT_A_MODERATOR)
         return conn
 
     def on_named(self, conn: Connection) -> None:
@@ -111,6 +115,11 @@ class ModerationService:
             return None
         return sanction
 
+    def _sanctioned(self, code: Code, sanction: Sanction, reason: str) -> Refused:
+        """A sanction's refusal, saying how long to wait and until when."""
+        wait = sanction.until_ms / 1000 - self.chat.runtime.now()
+        return Refused(code, reason, retry_after=retry_after(wait), until=sanction.until_ms)
+
     def _forget_cached(self) -> None:
         self._cache.clear()
 
@@ -120,7 +129,9 @@ class ModerationService:
             return
         mute = self._active("mute", user_id=conn.user_id)
         if mute is not None:
-            raise Refused(f"You are muted until {until_text(mute.until_ms)}.")
+            raise self._sanctioned(
+                Code.MUTED, mute, f"You are muted until {until_text(mute.until_ms)}."
+            )
 
     def check_can_connect(self, address: str) -> None:
         try:
@@ -129,7 +140,9 @@ class ModerationService:
             log.warning("could not check %s against bans: let in", address)
             return
         if ban is not None:
-            raise Refused(f"You are banned until {until_text(ban.until_ms)}.")
+            raise self._sanctioned(
+                Code.BANNED, ban, f"You are banned until {until_text(ban.until_ms)}."
+            )
 
     def check_can_take(self, conn: Connection, user_id: str | None, name: str) -> None:
         """Before a connection becomes `user_id` (a log-in or resume) or takes `name`."""
@@ -137,15 +150,16 @@ class ModerationService:
         for key in self.chat.names.keys(name):
             ban = self._active("ban", name_key=key)
             if ban is not None:
-                raise Refused(f"'{name}' is banned until {until_text(ban.until_ms)}.")
+                until = until_text(ban.until_ms)
+                raise self._sanctioned(Code.BANNED, ban, f"'{name}' is banned until {until}.")
         if user_id is not None:
             for kind in ("ban", "kick"):
                 sanction = self._active(kind, user_id=user_id)
                 if sanction is not None:
-                    raise Refused(
-                        f"You were removed by a moderator: wait until "
-                        f"{until_text(sanction.until_ms)}."
-                    )
+                    code = Code.BANNED if kind == "ban" else Code.KICKED
+                    until = until_text(sanction.until_ms)
+                    reason = f"You were removed by a moderator: wait until {until}."
+                    raise self._sanctioned(code, sanction, reason)
 
     # ---- moderators' events ------------------------------------------------------------------
 
@@ -153,7 +167,7 @@ class ModerationService:
         conn = self._moderator(sid)
         deleted = self.chat.history.delete(message_id)
         if deleted is None:
-            raise Refused("No such message.")
+            raise Refused(Code.NO_SUCH_MESSAGE, "No such message.")
         self._audit(conn, "delete", f"#{message_id} by {deleted.name}", None)
         self.chat.outbox.emit("message_deleted", {"id": message_id})
 
@@ -180,7 +194,7 @@ class ModerationService:
         conn = self._moderator(sid)
         target = self._target(clean_name(name))
         if not self.store.remove("mute", user_id=target.user_id):
-            raise Refused(f"{target.name} is not muted.")
+            raise Refused(Code.NOT_MUTED, f"{target.name} is not muted.")
         self._forget_cached()
         self._audit(conn, "unmute", target.name, None)
 
@@ -212,7 +226,7 @@ class ModerationService:
     def mod_log(self, sid: str, limit: int | None) -> list[dict[str, Any]]:
         """The audit log's newest `limit` actions (default 50), newest first."""
         if limit is not None and not 1 <= limit <= MAX_LOG:
-            raise Refused(LOG_LIMIT_REFUSAL)
+            raise Refused(Code.BAD_REQUEST, LOG_LIMIT_REFUSAL, field="limit")
         self._moderator(sid)
         return self.store.log(limit or 50)
 
@@ -224,7 +238,7 @@ class ModerationService:
         self.chat.limit(conn, "other")
         message = self.chat.history.get(message_id)
         if message is None:
-            raise Refused("No such message.")
+            raise Refused(Code.NO_SUCH_MESSAGE, "No such message.")
         report = {"id": self.store.report(conn.user_id, conn.name, message_id, reason,
                                           self._now_ms()),  # fmt: skip
                   "message_id": message_id, "name": message.name, "txt": message.text,
@@ -235,7 +249,7 @@ class ModerationService:
         """Ignore the user called `name`; return the name as shown."""
         conn, other_id, other = self._other(sid, name)
         if other_id == conn.user_id:
-            raise Refused("You can't ignore yourself.")
+            raise Refused(Code.SELF_TARGET, "You can't ignore yourself.")
         self.store.ignore(conn.user_id, other_id)
         return other
 
@@ -255,7 +269,7 @@ class ModerationService:
         self.chat.limit(conn, "other")
         target = self._target(name)
         if target.user_id is None:
-            raise Refused(f"{name} is not online.")
+            raise Refused(Code.NOT_ONLINE, f"{name} is not online.")
         return conn, target.user_id, target.name
 
     def _target(self, name: str, online: bool = False) -> Target:
@@ -269,11 +283,11 @@ class ModerationService:
         if held is None and account is not None:
             user_id = account.user_id
         if user_id is None or (online and held is None):
-            raise Refused(f"{name} is not online.")
+            raise Refused(Code.NOT_ONLINE, f"{name} is not online.")
         shown = held or (account.name if account else name)
         if account is not None and account.user_id == user_id:
             if self.is_moderator(user_id):
-                raise Refused("Moderators can't act on each other.")
+                raise Refused(Code.TARGET_IS_MODERATOR, "Moderators can't act on each other.")
             return Target(shown, user_id, account.key, held is not None)
         return Target(shown, user_id, None, held is not None)
 

@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 
 # Names the page or the server speak as (the page shows your own lines as "Me").
 RESERVED = ("Me", "You", "System", "Server", "Admin", "Moderator", "Computer")
@@ -54,12 +54,13 @@ class NameRules:
     def check_allowed(self, name: str) -> None:
         """Refuses names that show as nothing and names reserved for the page and the server."""
         if not self.key(name) or all(_invisible(ch) for ch in name):
-            raise Refused("Your name must have a visible character.")
+            raise Refused(Code.BAD_NAME, "Your name must have a visible character.")
         for key in self.keys(name):
             reserved = self._reserved.get(key)
             if reserved is not None:
                 raise Refused(
-                    f"'{reserved}' is reserved (in any case or look-alike): pick another name."
+                    Code.NAME_RESERVED,
+                    f"'{reserved}' is reserved (in any case or look-alike): pick another name.",
                 )
 
 
@@ -73,12 +74,17 @@ def _invisible(ch: str) -> bool:
 
 def look_alike_refusal(name: str, other: str, claimed: bool) -> Refused:
     what = "the claimed name" if claimed else "the name"
-    return Refused(f"'{name}' looks too much like {what} '{other}', which is taken: pick another.")
+    return Refused(
+        Code.NAME_LOOK_ALIKE,
+        f"'{name}' looks too much like {what} '{other}', which is taken: pick another.",
+    )
 
 
 def clean_password(raw: object) -> str:
     if not isinstance(raw, str) or not PASSWORD_MIN_CHARS <= len(raw) <= PASSWORD_MAX_CHARS:
-        raise Refused(PASSWORD_REFUSAL)
+        raise Refused(Code.BAD_PASSWORD, PASSWORD_REFUSAL)
     if "\x00" in raw or any("\ud800" <= ch <= "\udfff" for ch in raw):
-        raise Refused("A password can't contain NUL or lone surrogate characters.")
+        raise Refused(
+            Code.BAD_PASSWORD, "A password can't contain NUL or lone surrogate characters."
+        )
     return raw

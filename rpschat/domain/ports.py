@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 
 # Ids and cursors are 64-bit in storage (SQLite INTEGER, PostgreSQL BIGINT): a larger number
 # can't even be compared there, so the web layer refuses it rather than the database failing.
@@ -126,7 +126,7 @@ class Locks(Protocol):
 
 def name_taken(name: str) -> Refused:
     """What `Directory.claim` raises when another user holds the name."""
-    return Refused(f"The name '{name}' is taken: pick another.")
+    return Refused(Code.NAME_TAKEN, f"The name '{name}' is taken: pick another.")
 
 
 class Directory(Protocol):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused, retry_after
 
 
 @dataclass(frozen=True)
@@ -51,8 +50,10 @@ def take_token(bucket: Bucket, spec: RateSpec, now: float) -> float:
 
 
 def too_fast(wait_seconds: float) -> Refused:
-    shown = math.ceil(wait_seconds * 10) / 10
-    return Refused(f"You are sending too fast: wait {shown:.1f} s.")
+    wait = retry_after(wait_seconds)
+    return Refused(
+        Code.RATE_LIMITED, f"You are sending too fast: wait {wait:.1f} s.", retry_after=wait
+    )
 
 
 class MemoryRateLimiter:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 
 MAX_NAME_CHARS = 32
 MAX_CLIENT_ID_CHARS = 64
@@ -18,16 +18,16 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 def clean_name(raw: object) -> str:
     """The name as it will be shown: trimmed, 1 to 32 characters, no control characters."""
     if not isinstance(raw, str):
-        raise Refused(NOT_A_NAME)
+        raise Refused(Code.BAD_REQUEST, NOT_A_NAME)
     name = raw.strip()
     if not name:
-        raise Refused("Your name can't be empty.")
+        raise Refused(Code.BAD_NAME, "Your name can't be empty.")
     if len(name) > MAX_NAME_CHARS:
-        raise Refused(f"Your name can be at most {MAX_NAME_CHARS} characters.")
+        raise Refused(Code.BAD_NAME, f"Your name can be at most {MAX_NAME_CHARS} characters.")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
-        raise Refused("Your name can't contain control characters.")
+        raise Refused(Code.BAD_NAME, "Your name can't contain control characters.")
     if _unstorable(name):
-        raise Refused("Your name can't contain lone surrogate characters.")
+        raise Refused(Code.BAD_NAME, "Your name can't contain lone surrogate characters.")
     return name
 
 
@@ -46,13 +46,13 @@ def name_key(name: str) -> str:
 def clean_message(raw: object, max_chars: int) -> str:
     """Message text, relayed verbatim: only its type and length are checked."""
     if not isinstance(raw, str):
-        raise Refused(NOT_A_MESSAGE)
+        raise Refused(Code.BAD_REQUEST, NOT_A_MESSAGE)
     if not raw.strip():
-        raise Refused("A message can't be empty.")
+        raise Refused(Code.BAD_MESSAGE, "A message can't be empty.")
     if len(raw) > max_chars:
-        raise Refused(f"A message can be at most {max_chars} characters.")
+        raise Refused(Code.BAD_MESSAGE, f"A message can be at most {max_chars} characters.")
     if _unstorable(raw):
-        raise Refused("A message can't contain NUL or lone surrogate characters.")
+        raise Refused(Code.BAD_MESSAGE, "A message can't contain NUL or lone surrogate characters.")
     return raw
 
 
@@ -60,7 +60,11 @@ def clean_client_id(raw: object) -> str | None:
     if raw is None:
         return None
     if not isinstance(raw, str) or not 1 <= len(raw) <= MAX_CLIENT_ID_CHARS:
-        raise Refused(CLIENT_ID_REFUSAL)
+        raise Refused(Code.BAD_REQUEST, CLIENT_ID_REFUSAL, field="client_id")
     if _unstorable(raw):
-        raise Refused("client_id can't contain NUL or lone surrogate characters.")
+        raise Refused(
+            Code.BAD_REQUEST,
+            "client_id can't contain NUL or lone surrogate characters.",
+            field="client_id",
+        )
     return raw

@@ -43,7 +43,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import RETRY_SOON_SECONDS, Code, Refused
 from rpschat.domain.ports import Runtime
 
 logger = logging.getLogger(__name__)
@@ -255,15 +255,21 @@ def _add_columns(conn: Connection, table: Table, *names: str) -> None:
 class StorageUnavailable(Refused):
     """The database could not carry out a request (it is down, or refused the write)."""
 
-    def __init__(self, reason: str = "The server could not save that: try again in a moment."):
-        super().__init__(reason)
+    def __init__(
+        self,
+        code: Code = Code.UNAVAILABLE,
+        reason: str = "The server could not save that: try again in a moment.",
+    ):
+        super().__init__(code, reason, retry_after=RETRY_SOON_SECONDS)
 
 
 class StorageClosed(StorageUnavailable):
     """The store is closed: the server is shutting down."""
 
     def __init__(self):
-        super().__init__("The server is restarting: send it again once you are reconnected.")
+        super().__init__(
+            Code.RESTARTING, "The server is restarting: send it again once you are reconnected."
+        )
 
 
 class SchemaError(RuntimeError):

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rpschat.domain.chat import PAGE_LIMIT_REFUSAL, Auth, ChatService, MessagePage, Stored
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.names import PASSWORD_REFUSAL
 from rpschat.domain.ports import MAX_ID
 from rpschat.domain.text import CLIENT_ID_REFUSAL, NOT_A_MESSAGE, NOT_A_NAME
@@ -61,7 +61,11 @@ def stored_ack(stored: Stored) -> dict:
 def users(chat: ChatService, sid: str, payload: Any) -> dict:
     after = payload.get("after") if isinstance(payload, dict) else None  # any payload: page 1
     if after is not None and (not isinstance(after, str) or len(after) > MAX_AFTER_CHARS):
-        raise Refused("after must be a name (a string of at most 200 characters).")
+        raise Refused(
+            Code.BAD_REQUEST,
+            "after must be a name (a string of at most 200 characters).",
+            field="after",
+        )
     page = chat.users(sid, after)
     return {"ok": True, "users": page.names, "count": page.count, "has_more": page.has_more}
 
@@ -69,7 +73,7 @@ def users(chat: ChatService, sid: str, payload: Any) -> dict:
 def typing(chat: ChatService, sid: str, payload: Any) -> dict:
     typing = as_object(payload, "{typing: true}").get("typing")
     if not isinstance(typing, bool):
-        raise Refused("typing must be true or false.")
+        raise Refused(Code.BAD_REQUEST, "typing must be true or false.", field="typing")
     chat.typing(sid, typing)
     return {"ok": True}
 

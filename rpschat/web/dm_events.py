@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rpschat.domain.dms import LIMIT_REFUSAL, DmService
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.ports import MAX_ID
 from rpschat.domain.text import CLIENT_ID_REFUSAL, NOT_A_MESSAGE
 from rpschat.web.chat_events import page_ack, stored_ack
@@ -23,7 +23,7 @@ def _name(obj: dict, key: str, shape: str) -> str:
     """The other user's name: a blank one is refused as a bad shape, showing the shape."""
     name = obj.get(key)
     if not isinstance(name, str) or not name.strip():
-        raise Refused(f"Send an object like {shape}.")
+        raise Refused(Code.BAD_REQUEST, f"Send an object like {shape}.", field=key)
     return name
 
 

@@ -7,7 +7,8 @@ Three public seams of python-socketio / python-engineio, no patch:
   ack. Handlers run right after the decode, in the same thread or green thread
   (`async_handlers=False`), so `asked_for_ack()` tells a handler what python-socketio does not.
 - `refuse` (Flask-SocketIO's `on_error_default`): a handler's `Refused` becomes the ack
-  `{ok: false, error}`, or the `error` event for a client that asked for no ack.
+  `{ok: false, code, error, ...details}`, or the `error` event `{event, code, error, ...details}`
+  for a client that asked for no ack.
 - `guard_messages` wraps the Engine.IO `message` handler python-socketio registered (`eio.on`):
   a malformed packet closes its connection at once, and work queued with `after_connect` runs
   once the answer to the client's CONNECT is on its way, before the connection's next packet.
@@ -27,11 +28,17 @@ from flask.sessions import NullSession, SecureCookieSessionInterface
 from flask_socketio import emit
 from socketio import packet
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 
 log = logging.getLogger("rpschat.events")
 
 INTERNAL_ERROR = "Something went wrong on the server; please try again."
+
+
+def internal_error() -> Refused:
+    """What a client is told of a bug (logged with its traceback where it happened)."""
+    return Refused(Code.INTERNAL_ERROR, INTERNAL_ERROR)
+
 
 # Event names python-socketio and Socket.IO clients reserve: never client events. A client
 # emitting "connect" would otherwise run the connect handler again (Socket.IO's JS parser
@@ -136,8 +143,14 @@ def asked_for_ack() -> bool:
     return current_ack_id() is not None
 
 
-def refusal(reason: str) -> dict:
-    return {"ok": False, "error": reason}
+def refusal(refused: Refused) -> dict:
+    """The ack of a refusal: `{ok: false, code, error, ...details}`."""
+    return {"ok": False, **refused.to_wire()}
+
+
+def error_event(event: str, answer: dict) -> dict:
+    """The `error` event of a refused event whose client asked for no ack."""
+    return {"event": event, **{k: v for k, v in answer.items() if k != "ok"}}
 
 
 def shown(event: Any) -> str:
@@ -150,12 +163,12 @@ def refuse(exc: Exception) -> dict:
 
     The answer is the ack; a client that asked for none gets it as an `error` event."""
     if isinstance(exc, Refused):
-        answer = refusal(exc.reason)
+        answer = refusal(exc)
     else:
         log.error("handler failed for %s", request.sid, exc_info=exc)
-        answer = refusal(INTERNAL_ERROR)
+        answer = refusal(internal_error())
     if not asked_for_ack():
-        emit("error", {"event": _event_name(), "error": answer["error"]})  # to this client
+        emit("error", error_event(_event_name(), answer))  # to this client
     return answer
 
 
@@ -222,17 +235,17 @@ def answer_later(
         try:
             answer = work()
         except Refused as refused:
-            answer = refusal(refused.reason)
+            answer = refusal(refused)
         except Exception:
             log.exception("handler failed for %s", sid)
-            answer = refusal(INTERNAL_ERROR)
+            answer = refusal(internal_error())
         if ack_id is not None:
             eio_sid = server.manager.eio_sid_from_sid(sid, "/")
             if eio_sid is not None:  # else the client is gone
                 ack = server.packet_class(packet.ACK, namespace="/", id=ack_id, data=[answer])
                 server.eio.send(eio_sid, ack.encode())
         elif not answer.get("ok"):
-            server.emit("error", {"event": event, "error": answer["error"]}, to=sid)
+            server.emit("error", error_event(event, answer), to=sid)
 
     return run
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.context import NO_SUCH_GAME
 from rpschat.domain.game.pairing import OPPONENT_REFUSAL
 from rpschat.domain.game.records import LIMIT_REFUSAL
@@ -34,7 +34,10 @@ COMPUTER = "computer"  # the one `opponent` there is: a person is the queue's
 
 def game_id_of(obj: dict) -> str:
     """A game id names a game only as a string (its length the domain checks)."""
-    return string(obj, "game_id", NO_SUCH_GAME)
+    game_id = obj.get("game_id")
+    if not isinstance(game_id, str):
+        raise Refused(Code.NO_SUCH_GAME, NO_SUCH_GAME)
+    return game_id
 
 
 def find_match(service: GameService, sid: str, payload: Any) -> dict:
@@ -42,7 +45,7 @@ def find_match(service: GameService, sid: str, payload: Any) -> dict:
     best_of = parse_best_of(obj.get("best_of"))
     opponent = obj.get("opponent")
     if opponent is not None and opponent != COMPUTER:
-        raise Refused(OPPONENT_REFUSAL)
+        raise Refused(Code.BAD_REQUEST, OPPONENT_REFUSAL, field="opponent")
     service.find_match(sid, best_of, computer=opponent == COMPUTER)
     return OK
 
@@ -68,7 +71,7 @@ def challenge(service: GameService, sid: str, payload: Any) -> dict:
     obj = as_object(payload, CHALLENGE_SHAPE)
     to = obj.get("to")
     if not isinstance(to, str) or not to.strip():
-        raise Refused(f"Send an object like {CHALLENGE_SHAPE}.")
+        raise Refused(Code.BAD_REQUEST, f"Send an object like {CHALLENGE_SHAPE}.", field="to")
     best_of = parse_best_of(obj.get("best_of"))
     return {"ok": True, "challenge_id": service.challenge(sid, to, best_of)}
 
@@ -77,9 +80,9 @@ def answer_challenge(service: GameService, sid: str, payload: Any) -> dict:
     obj = as_object(payload, ANSWER_SHAPE)
     challenge_id, accept = obj.get("challenge_id"), obj.get("accept")
     if not isinstance(accept, bool):
-        raise Refused(ACCEPT_IS_BOOL)
+        raise Refused(Code.BAD_REQUEST, ACCEPT_IS_BOOL, field="accept")
     if not isinstance(challenge_id, str):  # no challenge has such an id
-        raise Refused(NO_SUCH_CHALLENGE)
+        raise Refused(Code.NO_SUCH_CHALLENGE, NO_SUCH_CHALLENGE)
     service.answer_challenge(sid, challenge_id, accept)
     return OK
 

@@ -7,7 +7,9 @@ typed arguments (a bad shape is refused there), calls the domain method of the s
 shapes its answer into the ack (extra arguments after the payload are ignored). The events answered
 after a commit (`declare_stored`) are checked in the handler and answered once the slow part is
 done. A refusal (`Refused`) or a bug goes to `events.refuse`, Flask-SocketIO's default error
-handler: the ack `{ok: false, error}`, or the `error` event for a client that asked for no ack.
+handler: the ack `{ok: false, code, error, ...details}`, or the `error` event for a client that
+asked for no ack. A refused `connect` gives the client `connect_error` with the sentence as its
+`message` and `{code, ...details}` as its `data`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from flask import request
 from flask_socketio import SocketIO
 
 from rpschat.domain.chat import ChatService
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.games import GameService
 from rpschat.web import chat_events, dm_events, game_events, moderation_events
 from rpschat.web.events import (
@@ -123,7 +125,7 @@ def register_handlers(
         declare("unignore", partial(moderation_events.unignore, guard))
 
     def refuse_unknown(_sid: str, event: Any) -> dict:
-        raise Refused(f"Unknown event '{shown(event)}'.")
+        raise Refused(Code.UNKNOWN_EVENT, f"Unknown event '{shown(event)}'.")
 
     # counted under one label, whatever the name: a client chooses it
     counted_unknown = instrument(UNKNOWN_EVENT, refuse_unknown) if instrument else refuse_unknown
@@ -140,8 +142,8 @@ def _connections(sio: SocketIO, chat: ChatService, per_address: int) -> None:
         address = client_address(request.environ)
         if per_address and chat.connections_from(address) >= per_address:
             log.info("refused %s: too many connections", address, extra={"address": address})
-            raise socketio.exceptions.ConnectionRefusedError(
-                "Too many connections from your address."
+            raise refused_connection(
+                Refused(Code.TOO_MANY_CONNECTIONS, "Too many connections from your address.")
             )
         log.info("connect %s from %s", sid, address, extra={"sid": sid, "address": address})
         try:
@@ -151,11 +153,11 @@ def _connections(sio: SocketIO, chat: ChatService, per_address: int) -> None:
             if resume is not None and not after_connect(lambda: _resume(sio, sid, resume)):
                 resume()
         except Refused as refused:  # a bad auth: connect() took nothing
-            raise socketio.exceptions.ConnectionRefusedError(refused.reason) from None
+            raise refused_connection(refused) from None
         except Exception:
             log.exception("connect failed for %s", sid)
-            raise socketio.exceptions.ConnectionRefusedError(
-                "The server could not connect you."
+            raise refused_connection(
+                Refused(Code.INTERNAL_ERROR, "The server could not connect you.")
             ) from None
 
     @sio.on("disconnect")
@@ -165,6 +167,12 @@ def _connections(sio: SocketIO, chat: ChatService, per_address: int) -> None:
             chat.disconnect(request.sid, voluntary)
         except Exception:
             log.exception("disconnect failed for %s", request.sid)
+
+
+def refused_connection(refused: Refused) -> socketio.exceptions.ConnectionRefusedError:
+    """The client's `connect_error`: the sentence as `message`, `{code, ...details}` as `data`."""
+    data = {"code": refused.code.value, **refused.details}
+    return socketio.exceptions.ConnectionRefusedError(refused.reason, data)
 
 
 def _resume(sio: SocketIO, sid: str, resume: Callable[[], None]) -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.ports import MAX_ID
 
 
 def as_object(payload: Any, example: str) -> dict:
     """The payload as a dict, or a refusal that shows the expected shape."""
     if not isinstance(payload, dict):
-        raise Refused(f"Send an object like {example}.")
+        raise Refused(Code.BAD_REQUEST, f"Send an object like {example}.")
     return payload
 
 
@@ -23,14 +23,14 @@ def optional_whole_number(
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-        raise Refused(reason)
+        raise Refused(Code.BAD_REQUEST, reason, field=key)
     return value
 
 
 def required_string(obj: dict, key: str, reason: str, max_chars: int = 200) -> str:
     value = obj.get(key)
     if not isinstance(value, str) or not value or len(value) > max_chars:
-        raise Refused(reason)
+        raise Refused(Code.BAD_REQUEST, reason, field=key)
     return value
 
 
@@ -39,7 +39,7 @@ def required_whole_number(
 ) -> int:
     value = optional_whole_number(obj, key, reason, minimum, maximum)
     if value is None:
-        raise Refused(reason)
+        raise Refused(Code.BAD_REQUEST, reason, field=key)
     return value
 
 
@@ -47,14 +47,14 @@ def string(obj: dict, key: str, reason: str) -> str:
     """A field that must be a string: what it may hold is the domain's to check."""
     value = obj.get(key)
     if not isinstance(value, str):
-        raise Refused(reason)
+        raise Refused(Code.BAD_REQUEST, reason, field=key)
     return value
 
 
 def optional_string(obj: dict, key: str, reason: str) -> str | None:
     value = obj.get(key)
     if value is not None and not isinstance(value, str):
-        raise Refused(reason)
+        raise Refused(Code.BAD_REQUEST, reason, field=key)
     return value
 
 

@@ -27,8 +27,6 @@ export function send(msg) {
   pump();
 }
 
-const waitSeconds = (error) => Number(/wait ([\d.]+) s/.exec(error ?? '')?.[1]);
-
 /** Sends pending messages one at a time so the server stores them in order. */
 export async function pump() {
   if (pumping) return;
@@ -44,8 +42,8 @@ export async function pump() {
         view.sent(entry, ack);
       } else if (ack.transient) {
         if (!isNamed()) break; // resent after the next resume
-      } else if (waitSeconds(ack.error) || /Pick a name/.test(ack.error)) {
-        retryTimer = setTimeout(pump, (waitSeconds(ack.error) || 1) * 1000 + 50);
+      } else if (ack.code === 'rate_limited' || ack.code === 'name_required') {
+        retryTimer = setTimeout(pump, (ack.retry_after || 1) * 1000 + 50);
         break;
       } else {
         pending.delete(entry.client_id);

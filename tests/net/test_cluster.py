@@ -25,6 +25,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from deploy.cluster import Nginx, nginx_binary, render_nginx_config
+from rpschat.domain.errors import Code
 from tests.conftest import require_service
 from tests.support.clients import ChatClient
 from tests.support.server import ServerProcess, free_port
@@ -165,7 +166,8 @@ def clients():
 
 
 def refusal(ack: dict) -> str:
-    assert ack.get("ok") is False, ack
+    """The sentence of a refusal, which must carry a registered code."""
+    assert ack.get("ok") is False and ack.get("code") in set(Code), ack
     return ack["error"]
 
 

@@ -11,8 +11,10 @@ import pytest
 import requests
 import websocket
 
+from rpschat.domain.errors import Code
 from tests.conftest import require_service
 from tests.support.clients import ChatClient, RawSocket, assert_served, unique
+from tests.support.refusals import refused
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.net
@@ -59,7 +61,10 @@ def test_a_resume_with_a_bad_last_id_is_refused_and_takes_nothing(server, last_i
             ws.close()
             answers.append(answer)
         assert_served(server.url)
-        refusal = {"message": f"last_id must be a whole number from 0 to {MAX_ID}."}
+        refusal = {
+            "message": f"last_id must be a whole number from 0 to {MAX_ID}.",
+            "data": {"code": "bad_request", "field": "last_id"},
+        }
         assert [(a[:2], json.loads(a[2:])) for a in answers] == [("44", refusal)] * len(answers)
     finally:
         mallory.close()
@@ -89,10 +94,9 @@ def test_history_with_a_huge_cursor_gets_a_clear_refusal(server, payload):
     ada = ChatClient(server.url)
     try:
         ada.set_name(unique("Ada"))
-        assert ada.call("history", payload) == {
-            "ok": False,
-            "error": f"before and after must be whole numbers from 0 to {MAX_ID}.",
-        }
+        assert ada.call("history", payload) == refused(
+            f"before and after must be whole numbers from 0 to {MAX_ID}.", Code.BAD_REQUEST
+        )
         assert ada.call("history", {"before": MAX_ID})["ok"] is True
         assert_served(server.url)
     finally:
@@ -133,13 +137,12 @@ def test_a_failed_rename_keeps_the_old_name_its_own(server):
     try:
         assert mallory.call("set_username", {"username": name})["ok"] is True
         ack = mallory.call("set_username", {"username": "Eve\ud800"})
-        assert ack == {"ok": False, "error": "Your name can't contain lone surrogate characters."}
+        assert ack == refused("Your name can't contain lone surrogate characters.", Code.BAD_NAME)
         assert name in names_online(server.url)
         # nobody else can take the name Mallory still posts under
-        assert bea.call("set_username", {"username": name}) == {
-            "ok": False,
-            "error": f"The name '{name}' is taken: pick another.",
-        }
+        assert bea.call("set_username", {"username": name}) == refused(
+            f"The name '{name}' is taken: pick another.", Code.NAME_TAKEN
+        )
         bea.set_name(unique("Bea"))
         assert mallory.call("message", {"msg": "still me"})["ok"] is True
         said = bea.wait_message("still me")
@@ -157,15 +160,15 @@ def test_an_unstorable_message_is_refused_before_storage(server, text):
         assert mallory.call("set_username", {"username": unique("Mal")})["ok"] is True
         bea.set_name(unique("Bea"))
         ack = mallory.call("message", {"msg": text})
-        assert ack == {
-            "ok": False,
-            "error": "A message can't contain NUL or lone surrogate characters.",
-        }
+        assert ack == refused(
+            "A message can't contain NUL or lone surrogate characters.", Code.BAD_MESSAGE
+        )
         ack = mallory.call("message", {"msg": "ok", "client_id": "c\ud800"})
-        assert ack == {
-            "ok": False,
-            "error": "client_id can't contain NUL or lone surrogate characters.",
-        }
+        assert ack == refused(
+            "client_id can't contain NUL or lone surrogate characters.",
+            Code.BAD_REQUEST,
+            field="client_id",
+        )
         mallory.call("message", {"msg": "fine"})
         bea.wait_message("fine")
         assert text not in bea.texts()

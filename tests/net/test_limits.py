@@ -12,7 +12,9 @@ import time
 import pytest
 import requests
 
+from rpschat.domain.errors import Code
 from tests.support.clients import ChatClient, RawSocket, run_js, unique
+from tests.support.refusals import error_event, refused
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.net
@@ -229,7 +231,7 @@ def test_a_frame_of_exactly_max_frame_bytes_is_read_and_refused_politely(server)
         assert raw.wait_closed(1) is False
         assert raw.call("users", {})["ok"]
         assert [d for e, d in raw.events if e == "error"] == [
-            {"event": "message", "error": TOO_LONG}
+            error_event("message", TOO_LONG, Code.BAD_MESSAGE)
         ]
     finally:
         raw.close()
@@ -291,9 +293,9 @@ def test_a_100000_character_message_is_refused_and_the_connection_stays(pool, tr
     watcher = pool.join(unique("Watcher"))
     ada = pool.join(unique("Ada"), transports=[transport])
 
-    assert ada.call("message", {"msg": "y" * 100_000}) == {"ok": False, "error": TOO_LONG}
+    assert ada.call("message", {"msg": "y" * 100_000}) == refused(TOO_LONG, Code.BAD_MESSAGE)
     ada.emit("message", {"msg": "y" * 100_000})
-    assert ada.wait_for("error") == {"event": "message", "error": TOO_LONG}
+    assert ada.wait_for("error") == error_event("message", TOO_LONG, Code.BAD_MESSAGE)
 
     assert ada.connected
     assert ada.say("a short one")["ok"]
@@ -345,7 +347,10 @@ def test_max_connections_per_ip_caps_one_address(node):
             with pytest.raises(Exception, match="failed to connect"):
                 fourth.connect()
             assert fourth.received("connect_error") == [
-                {"message": "Too many connections from your address."}
+                {
+                    "message": "Too many connections from your address.",
+                    "data": {"code": "too_many_connections"},
+                }
             ]
             # the three are unaffected
             clients[0].set_name(unique("Ada"))
@@ -389,6 +394,7 @@ def test_max_connections_per_ip_caps_one_address(node):
             }
         )
         assert report["saved"]["d"]["error"] == "Too many connections from your address."
+        assert report["saved"]["d"]["data"] == {"code": "too_many_connections"}  # err.data
         assert all(
             events[0] == ["connect", None] for k, events in report["events"].items() if k != "d"
         )

@@ -127,13 +127,18 @@ def test_a_ban_survives_a_restart(nodes, clients):
         again.connect()
     [ban] = again.received("connect_error")
     assert ban["message"].startswith("You are banned until ")
+    assert ban["data"]["code"] == "banned" and ban["data"]["retry_after"] > 3500
     # a bad auth is refused before the ban is looked at (docs/protocol.md, "Resuming")
     bad_auth = clients.connect(node.url, headers=from_bea, auth={"last_id": -1}, connect=False)
     with pytest.raises(socketio.exceptions.ConnectionError):
         bad_auth.connect()
     assert bad_auth.received("connect_error") == [
-        {"message": "last_id must be a whole number from 0 to 9223372036854775807."}
+        {
+            "message": "last_id must be a whole number from 0 to 9223372036854775807.",
+            "data": {"code": "bad_request", "field": "last_id"},
+        }
     ]
     elsewhere = clients.connect(node.url)  # another address, but the claimed name is banned
     refused = elsewhere.call("set_username", {"username": "Bea", "password": PASSWORD})
     assert refused["ok"] is False and refused["error"].startswith("'Bea' is banned until ")
+    assert refused["code"] == "banned"

@@ -11,7 +11,9 @@ import time
 
 import pytest
 
+from rpschat.domain.errors import Code
 from tests.support.clients import ChatClient, run_js, unique
+from tests.support.refusals import error_event, refused
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.net
@@ -79,7 +81,7 @@ def test_names_are_unique_case_insensitively_and_keep_their_spelling(pool):
 
     ack = second.call("set_username", {"username": name.upper()})
 
-    assert ack == {"ok": False, "error": f"The name '{name.upper()}' is taken: pick another."}
+    assert ack == refused(f"The name '{name.upper()}' is taken: pick another.", Code.NAME_TAKEN)
     assert second.call("users", {})["users"].count(name) == 1
     assert first.call("set_username", {"username": name})["username"] == name
 
@@ -192,14 +194,13 @@ def test_refusals_come_as_error_events_to_clients_without_acks(pool, transport):
     client.emit("set_username", None)  # the seed crashed on this
     client.emit("set_username", {"username": "   "})
 
-    assert client.wait_for("error", lambda d: d["event"] == "message") == {
-        "event": "message",
-        "error": "Pick a name before you chat.",
-    }
+    assert client.wait_for("error", lambda d: d["event"] == "message") == error_event(
+        "message", "Pick a name before you chat.", Code.NAME_REQUIRED
+    )
     errors = client.wait_for_count("error", 3)
     assert errors[1:] == [
-        {"event": "set_username", "error": 'Send an object like {username: "Ada"}.'},
-        {"event": "set_username", "error": "Your name can't be empty."},
+        error_event("set_username", 'Send an object like {username: "Ada"}.', Code.BAD_REQUEST),
+        error_event("set_username", "Your name can't be empty.", Code.BAD_NAME),
     ]
     # nothing closed the connection, and a success without an ack is silent
     name = unique("Late")
@@ -208,8 +209,8 @@ def test_refusals_come_as_error_events_to_clients_without_acks(pool, transport):
     client.emit("message", "not an object")
     errors = client.wait_for_count("error", 5)
     assert errors[3:] == [
-        {"event": "message", "error": "A message can't be empty."},
-        {"event": "message", "error": 'Send an object like {msg: "hello"}.'},
+        error_event("message", "A message can't be empty.", Code.BAD_MESSAGE),
+        error_event("message", 'Send an object like {msg: "hello"}.', Code.BAD_REQUEST),
     ]
     assert client.connected
     assert name in client.call("users", {})["users"]
@@ -234,7 +235,7 @@ def test_refusals_come_as_acks_to_clients_with_acks(pool, transport):
         ("set_username", {"username": "a\nb"}, "Your name can't contain control characters."),
     ]
     for event, payload, reason in cases:
-        assert client.call(event, payload) == {"ok": False, "error": reason}, (event, payload)
+        assert client.call(event, payload) == refused(reason), (event, payload)
     roundtrip(client)
     assert client.received("error") == []  # refusals with an ack are not sent twice
     assert client.connected
@@ -244,9 +245,11 @@ def test_refusals_come_as_acks_to_clients_with_acks(pool, transport):
 def test_unknown_events_are_refused_by_name_and_the_connection_stays(pool, transport):
     client = pool.join(unique("Ada"), transports=[transport])
 
-    assert client.call("lizard", {"x": 1}) == {"ok": False, "error": "Unknown event 'lizard'."}
+    assert client.call("lizard", {"x": 1}) == refused("Unknown event 'lizard'.", Code.UNKNOWN_EVENT)
     client.emit("spock", {})
-    assert client.wait_for("error") == {"event": "spock", "error": "Unknown event 'spock'."}
+    assert client.wait_for("error") == error_event(
+        "spock", "Unknown event 'spock'.", Code.UNKNOWN_EVENT
+    )
     assert client.say("still here")["ok"]
 
 
@@ -307,8 +310,8 @@ def test_the_official_js_client_speaks_the_seed_protocol(server, pool, node, tra
         "txt": hello,
         **{k: saved["sent"][k] for k in ("id", "ts")},
     }
-    assert saved["error"] == {"event": "message", "error": "A message can't be empty."}
-    assert saved["unknown"] == {"ok": False, "error": "Unknown event 'nope'."}
+    assert saved["error"] == error_event("message", "A message can't be empty.", Code.BAD_MESSAGE)
+    assert saved["unknown"] == refused("Unknown event 'nope'.", Code.UNKNOWN_EVENT)
     ada_texts = [d.get("txt") for e, d in report["events"]["ada"] if e == "message"]
     assert hello not in ada_texts  # the sender does not get its own message back
     assert f"{ada} has entered the chat!" not in ada_texts

@@ -2,6 +2,8 @@
 
 import pytest
 
+from rpschat.domain.errors import Code
+from tests.support.refusals import error_event, refused
 from tests.support.waiting import eventually
 from tests.unit.conftest import events, received
 
@@ -94,7 +96,7 @@ def test_text_is_relayed_verbatim(harness):
 )
 def test_bad_names_are_refused_clearly(harness, payload, reason):
     client = harness.client()
-    assert client.emit("set_username", payload, callback=True) == {"ok": False, "error": reason}
+    assert client.emit("set_username", payload, callback=True) == refused(reason)
     assert client.is_connected()
 
 
@@ -109,7 +111,7 @@ def test_names_are_unique_case_insensitively(harness):
     harness.join("Ada")
     bea = harness.client()
     ack = bea.emit("set_username", {"username": "  aDA "}, callback=True)
-    assert ack == {"ok": False, "error": "The name 'aDA' is taken: pick another."}
+    assert ack == refused("The name 'aDA' is taken: pick another.", Code.NAME_TAKEN)
 
 
 def test_a_name_frees_up_when_its_user_leaves(harness):
@@ -165,7 +167,7 @@ def test_bad_messages_are_refused_clearly(harness, payload, reason):
     ada, _ = harness.join("Ada")
     bea, _ = harness.join("Bea")
     ada.get_received()
-    assert bea.emit("message", payload, callback=True) == {"ok": False, "error": reason}
+    assert bea.emit("message", payload, callback=True) == refused(reason)
     assert events(ada, "message") == []
     assert bea.is_connected()
 
@@ -173,7 +175,7 @@ def test_bad_messages_are_refused_clearly(harness, payload, reason):
 def test_a_message_before_a_name_is_refused(harness):
     client = harness.client()
     ack = client.emit("message", {"msg": "hi"}, callback=True)
-    assert ack == {"ok": False, "error": "Pick a name before you chat."}
+    assert ack == refused("Pick a name before you chat.", Code.NAME_REQUIRED)
 
 
 @pytest.mark.parametrize(
@@ -189,26 +191,25 @@ def test_a_message_before_a_name_is_refused(harness):
 def test_a_bad_shape_is_refused_before_the_missing_name(harness, event, payload, reason):
     # docs/protocol.md, "Which refusal comes first": the payload is read before anything else
     client = harness.client()
-    assert client.emit(event, payload, callback=True) == {"ok": False, "error": reason}
+    assert client.emit(event, payload, callback=True) == refused(reason, Code.BAD_REQUEST)
 
 
 def test_refusal_without_ack_comes_as_an_error_event(harness):
     client = harness.client()
     client.emit("message", {"msg": "hi"})
     assert events(client, "error") == [
-        {"event": "message", "error": "Pick a name before you chat."}
+        error_event("message", "Pick a name before you chat.", Code.NAME_REQUIRED)
     ]
 
 
 def test_unknown_events_are_refused(harness):
     client = harness.client()
-    assert client.emit("launch_missiles", {}, callback=True) == {
-        "ok": False,
-        "error": "Unknown event 'launch_missiles'.",
-    }
+    assert client.emit("launch_missiles", {}, callback=True) == refused(
+        "Unknown event 'launch_missiles'.", Code.UNKNOWN_EVENT
+    )
     client.emit("launch_missiles", {})
     assert events(client, "error") == [
-        {"event": "launch_missiles", "error": "Unknown event 'launch_missiles'."}
+        error_event("launch_missiles", "Unknown event 'launch_missiles'.", Code.UNKNOWN_EVENT)
     ]
 
 
@@ -401,7 +402,7 @@ def test_resume_fails_when_the_name_was_taken_meanwhile(harness_factory):
     wait_until(lambda: other.emit("set_username", {"username": "Ada"}, callback=True)["ok"])
     back = harness.client(auth={"token": ada_ack["token"]})
     assert events(back, "session") == [
-        {"resumed": False, "error": "The name 'Ada' is taken: pick another."}
+        {"resumed": False, "code": "name_taken", "error": "The name 'Ada' is taken: pick another."}
     ]
 
 
@@ -412,7 +413,13 @@ def test_resume_with_a_bad_token_says_so(harness, token):
     expected = (
         []
         if token is None
-        else [{"resumed": False, "error": "Your session has expired: pick a name again."}]
+        else [
+            {
+                "resumed": False,
+                "code": "session_expired",
+                "error": "Your session has expired: pick a name again.",
+            }
+        ]
     )
     assert events(client, "session") == expected
     assert client.emit("set_username", {"username": "Bea"}, callback=True)["ok"]
@@ -500,4 +507,4 @@ def test_a_resend_with_different_text_keeps_the_first_text(harness):
 )
 def test_bad_typing_is_refused_with_its_reason(harness, payload, reason):
     ada, _ = harness.join("Ada")
-    assert ada.emit("typing", payload, callback=True) == {"ok": False, "error": reason}
+    assert ada.emit("typing", payload, callback=True) == refused(reason, Code.BAD_REQUEST)

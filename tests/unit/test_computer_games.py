@@ -5,11 +5,12 @@ The contract is docs/protocol.md, "find_match" (opponent: "computer") and "my_ga
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import pytest
 
+from rpschat.domain.errors import Code
 from rpschat.domain.game.computer import Strategy
+from tests.support.refusals import refused
 from tests.unit.conftest import HeldClock
 from tests.unit.test_game_handlers import OK, Seat, find_match, play_round
 
@@ -27,10 +28,6 @@ def computer_move(harness, game_id: str) -> str | None:
     """What the server holds as the computer's move of the current round."""
     match = harness.services.games._ctx.store.get(game_id)
     return match.moves.get("Computer")
-
-
-def refusal(reason: str) -> dict[str, Any]:
-    return {"ok": False, "error": reason}
 
 
 def test_find_match_against_the_computer_starts_at_once(harness):
@@ -136,7 +133,7 @@ def test_a_rematch_with_the_computer_starts_at_once(harness):
     [found] = ada.take("match_found")
     assert found["opponent"] == "Computer" and found["game_id"] != game_id
     assert found["best_of"] == 1 and found["computer"] is True
-    assert ada.emit("rematch", {"game_id": game_id}) == refusal("No such game.")
+    assert ada.emit("rematch", {"game_id": game_id}) == refused("No such game.", Code.NO_SUCH_GAME)
 
 
 def test_the_computer_remembers_earlier_games(harness_factory):
@@ -162,29 +159,35 @@ def test_the_computer_remembers_earlier_games(harness_factory):
 def test_an_unknown_opponent_is_refused(harness, opponent):
     ada = Seat(harness, "Ada")
     answer = ada.emit("find_match", {"best_of": 3, "opponent": opponent})
-    assert answer == refusal('opponent must be "computer", or left out for a person.')
+    assert answer == refused(
+        'opponent must be "computer", or left out for a person.', Code.BAD_REQUEST
+    )
     assert ada.take("match_found") == []
 
 
 def test_playing_the_computer_while_queued_or_playing_is_refused(harness):
     ada, bea = Seat(harness, "Ada"), Seat(harness, "Bea")
     assert ada.emit("find_match", {"best_of": 3}) == OK
-    assert ada.emit("find_match", {"opponent": "computer"}) == refusal(
-        "You are already looking for a match."
+    assert ada.emit("find_match", {"opponent": "computer"}) == refused(
+        "You are already looking for a match.", Code.ALREADY_QUEUED
     )
     assert ada.emit("cancel_match", {}) == OK
     play_computer(ada)
-    assert ada.emit("find_match", {"opponent": "computer"}) == refusal("You are already in a game.")
-    assert ada.emit("find_match", {}) == refusal("You are already in a game.")
+    assert ada.emit("find_match", {"opponent": "computer"}) == refused(
+        "You are already in a game.", Code.IN_GAME
+    )
+    assert ada.emit("find_match", {}) == refused("You are already in a game.", Code.IN_GAME)
     # Ada is busy: Bea can't challenge her, and she can't rename
-    assert bea.emit("challenge", {"to": "Ada"}) == refusal("Ada is already in a game.")
+    assert bea.emit("challenge", {"to": "Ada"}) == refused(
+        "Ada is already in a game.", Code.OPPONENT_BUSY
+    )
     assert ada.emit("set_username", {"username": "Ann"})["ok"] is False
 
 
 def test_playing_the_computer_needs_a_name(harness):
     client = harness.client()
     answer = client.emit("find_match", {"opponent": "computer"}, callback=True)
-    assert answer == refusal("Pick a name before you play.")
+    assert answer == refused("Pick a name before you play.", Code.NAME_REQUIRED)
 
 
 def test_a_player_who_leaves_the_site_loses_to_the_computer(harness):
@@ -260,12 +263,14 @@ def test_my_games_pages_newest_first(harness):
 )
 def test_bad_my_games_requests_are_refused(harness, payload, reason):
     ada = Seat(harness, "Ada")
-    assert ada.emit("my_games", payload) == refusal(reason)
+    assert ada.emit("my_games", payload) == refused(reason, Code.BAD_REQUEST)
 
 
 def test_my_games_needs_a_name(harness):
     client = harness.client()
-    assert client.emit("my_games", {}, callback=True) == refusal("Pick a name before you play.")
+    assert client.emit("my_games", {}, callback=True) == refused(
+        "Pick a name before you play.", Code.NAME_REQUIRED
+    )
 
 
 def test_a_guests_games_go_with_the_guest(harness):

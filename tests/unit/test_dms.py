@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from rpschat.domain.errors import Code
+from tests.support.refusals import refused
 from tests.unit.conftest import Harness, events, received
 
 # Every test here runs with the shared state in memory and in Redis (tests/unit/conftest.py).
@@ -12,10 +14,6 @@ PASSWORD = "correct horse"
 NUL_REFUSAL = "A message can't contain NUL or lone surrogate characters."
 CLIENT_ID_REFUSAL = "client_id must be a string of 1 to 64 characters."
 BEFORE_REFUSAL = "before must be a whole number from 0 to 9223372036854775807."
-
-
-def refusal(reason: str) -> dict:
-    return {"ok": False, "error": reason}
 
 
 def send(client, to: str, text: str, **extra) -> dict:
@@ -89,19 +87,19 @@ def test_a_resend_with_the_same_client_id_is_stored_and_delivered_once(harness):
 def test_bad_dms_are_refused(harness, payload, reason):
     ada, _ = harness.join("Ada")
     harness.join("Bea")
-    assert ada.emit("dm", payload, callback=True) == refusal(reason)
+    assert ada.emit("dm", payload, callback=True) == refused(reason)
 
 
 def test_a_dm_needs_a_name(harness):
     client = harness.client()
-    assert send(client, "Bea", "hi") == refusal("Pick a name before you chat.")
+    assert send(client, "Bea", "hi") == refused("Pick a name before you chat.", Code.NAME_REQUIRED)
 
 
 def test_a_dm_to_an_unclaimed_name_that_left_is_refused(harness):
     ada, _ = harness.join("Ada")
     bea, _ = harness.join("Bea")
     bea.disconnect()
-    assert send(ada, "Bea", "are you there?") == refusal("Bea is not online.")
+    assert send(ada, "Bea", "are you there?") == refused("Bea is not online.", Code.NOT_ONLINE)
 
 
 def test_dms_share_the_chat_rate_limit(harness_factory):
@@ -216,14 +214,14 @@ def test_dm_history_pages_newest_first_and_only_the_callers_conversation(harness
 def test_bad_dm_history_requests_are_refused(harness, payload, reason):
     ada, _ = harness.join("Ada")
     harness.join("Bea")
-    assert ada.emit("dm_history", payload, callback=True) == refusal(reason)
+    assert ada.emit("dm_history", payload, callback=True) == refused(reason)
 
 
 def test_a_dm_to_someone_who_ignores_the_sender_is_refused(harness):
     ada, _ = harness.join("Ada")
     bea, _ = harness.join("Bea")
     assert bea.emit("ignore", {"name": "Ada"}, callback=True)["ok"]
-    assert send(ada, "Bea", "hi") == refusal("Bea does not take your messages.")
+    assert send(ada, "Bea", "hi") == refused("Bea does not take your messages.", Code.IGNORED)
     assert events(bea, "dm") == []
     assert send(bea, "Ada", "I can still write to you")["ok"]
     assert bea.emit("unignore", {"name": "Ada"}, callback=True)["ok"]

@@ -8,7 +8,8 @@ import logging
 
 import pytest
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
+from rpschat.storage.database import StorageUnavailable
 from rpschat.web.events import (
     INTERNAL_ERROR,
     ClientPacket,
@@ -17,6 +18,7 @@ from rpschat.web.events import (
     asked_for_ack,
 )
 from rpschat.web.handlers import client_events
+from tests.support.refusals import error_event, refused
 from tests.unit.conftest import events
 
 # Socket.IO packets as they arrive inside an Engine.IO "4" message
@@ -68,13 +70,14 @@ def test_decoding_an_event_notes_whether_it_asked_for_an_ack():
 
 def test_refusals_are_acks_or_error_events_never_both(harness):
     client = harness.client()
-    assert client.emit("typing", {"typing": True}, callback=True) == {
-        "ok": False,
-        "error": "Pick a name before you chat.",
-    }
+    assert client.emit("typing", {"typing": True}, callback=True) == refused(
+        "Pick a name before you chat.", Code.NAME_REQUIRED
+    )
     assert events(client, "error") == []
     client.emit("typing", {"typing": True})
-    assert events(client, "error") == [{"event": "typing", "error": "Pick a name before you chat."}]
+    assert events(client, "error") == [
+        error_event("typing", "Pick a name before you chat.", Code.NAME_REQUIRED)
+    ]
 
 
 def test_successes_without_an_ack_are_silent(harness):
@@ -85,9 +88,9 @@ def test_successes_without_an_ack_are_silent(harness):
 
 def test_unknown_numeric_event_names_are_refused_by_name(harness):
     client = harness.client()
-    assert client.emit(7, {}, callback=True) == {"ok": False, "error": "Unknown event '7'."}
+    assert client.emit(7, {}, callback=True) == refused("Unknown event '7'.", Code.UNKNOWN_EVENT)
     client.emit(7, {})
-    assert events(client, "error") == [{"event": "7", "error": "Unknown event '7'."}]
+    assert events(client, "error") == [error_event("7", "Unknown event '7'.", Code.UNKNOWN_EVENT)]
 
 
 class Records(logging.Handler):
@@ -114,10 +117,10 @@ def test_a_bug_is_answered_with_the_internal_error_and_logged_once(harness, monk
         raise RuntimeError("boom")
 
     monkeypatch.setattr(harness.services.chat.directory, "names", broken)  # a bug under `users`
-    assert ada.emit("users", {}, callback=True) == {"ok": False, "error": INTERNAL_ERROR}
+    assert ada.emit("users", {}, callback=True) == refused(INTERNAL_ERROR, Code.INTERNAL_ERROR)
     assert [r.exc_info[1].args for r in error_log] == [("boom",)]
     ada.emit("users", {})
-    assert events(ada, "error") == [{"event": "users", "error": INTERNAL_ERROR}]
+    assert events(ada, "error") == [error_event("users", INTERNAL_ERROR, Code.INTERNAL_ERROR)]
     assert len(error_log) == 2
     assert ada.emit("typing", {"typing": False}, callback=True) == {"ok": True}
 
@@ -126,10 +129,15 @@ def test_a_refusal_is_not_logged_as_an_error(harness, monkeypatch, error_log):
     client = harness.client()
 
     def refuse():
-        raise Refused("Not now.")
+        raise Refused(Code.UNAVAILABLE, "Not now.", retry_after=2.5)
 
     monkeypatch.setattr(harness.services.chat.directory, "names", refuse)
-    assert client.emit("users", {}, callback=True) == {"ok": False, "error": "Not now."}
+    assert client.emit("users", {}, callback=True) == {
+        "ok": False,
+        "code": "unavailable",
+        "error": "Not now.",
+        "retry_after": 2.5,
+    }
     assert error_log == []
 
 
@@ -227,10 +235,15 @@ def test_a_deferred_refusal_without_ack_goes_out_as_an_error_event(error_log):
     server = FakeServer()
 
     def refused():
-        raise Refused("The server could not save that: try again in a moment.")
+        raise StorageUnavailable()
 
     answer_later(server, "s1", None, "message", refused)()
-    error = {"event": "message", "error": "The server could not save that: try again in a moment."}
+    error = {
+        "event": "message",
+        "code": "unavailable",
+        "error": "The server could not save that: try again in a moment.",
+        "retry_after": 1.0,
+    }
     assert server.emitted == [("error", error, "s1")] and server.sent == []
     answer_later(server, "s1", None, "message", lambda: {"ok": True})()  # success: silent
     assert len(server.emitted) == 1 and error_log == []
@@ -243,5 +256,7 @@ def test_a_deferred_bug_is_the_internal_error_logged_once(error_log):
         raise RuntimeError("boom")
 
     answer_later(server, "s1", 2, "game_chat", broken)()
-    assert server.sent == ['32[{"ok":false,"error":"' + INTERNAL_ERROR + '"}]']
+    assert server.sent == [
+        '32[{"ok":false,"code":"internal_error","error":"' + INTERNAL_ERROR + '"}]'
+    ]
     assert len(error_log) == 1

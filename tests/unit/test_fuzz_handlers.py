@@ -1,10 +1,12 @@
-"""Every handler fed arbitrary JSON: no exception escapes, every call gets a clear answer."""
+"""Every handler fed arbitrary JSON: no exception escapes, every call gets a clear answer, and
+every refusal carries a registered code (and only the details that code declares)."""
 
 import logging
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rpschat.domain.errors import Code
 from rpschat.web.handlers import client_events
 from tests.unit.conftest import Harness
 
@@ -32,8 +34,17 @@ def is_clear_answer(ack) -> bool:
         return False
     if ack["ok"]:
         return True
-    error = ack.get("error")
-    return isinstance(error, str) and 0 < len(error) < 300 and "Traceback" not in error
+    return is_coded_refusal(ack, {"ok"})
+
+
+def is_coded_refusal(answer: dict, fixed: set[str]) -> bool:
+    """A clear sentence, a registered code, and no key but the details that code declares."""
+    error, code = answer.get("error"), answer.get("code")
+    if not (isinstance(error, str) and 0 < len(error) < 300 and "Traceback" not in error):
+        return False
+    if not isinstance(code, str) or code not in Code._value2member_map_:
+        return False
+    return answer.keys() - fixed - {"code", "error"} <= set(Code(code).details)
 
 
 class ErrorLog(logging.Handler):
@@ -106,6 +117,7 @@ def test_extra_arguments_and_no_ack_never_break_a_connection(payload, extra):
                 if record["name"] == "error":
                     error = record["args"][0]
                     assert error["event"] == event and isinstance(error["error"], str)
+                    assert is_coded_refusal(error, {"event"}), (event, payload, error)
             assert client.is_connected()
     finally:
         harness.close()

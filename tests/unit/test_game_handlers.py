@@ -16,10 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rpschat.domain.errors import Code
 from rpschat.domain.game.context import game_key
 from rpschat.domain.game.match import Match
 from rpschat.domain.ratelimit import RateSpec
 from rpschat.web.events import INTERNAL_ERROR
+from tests.support.refusals import error_event, refused
 from tests.unit.conftest import Harness, HeldClock, received
 
 # Every test here runs with the shared state in memory and in Redis (tests/unit/conftest.py).
@@ -190,7 +192,9 @@ def game(harness):
 )
 def test_unknown_moves_are_refused(game, move, reason):
     _, ada, bea, game_id = game
-    assert ada.emit("throw", {"game_id": game_id, "move": move}) == {"ok": False, "error": reason}
+    assert ada.emit("throw", {"game_id": game_id, "move": move}) == refused(
+        reason, Code.BAD_REQUEST
+    )
     assert bea.names() == []  # nothing thrown
 
 
@@ -198,14 +202,14 @@ def test_a_second_move_in_a_round_is_refused(game):
     _, ada, _, game_id = game
     play_round(game_id, (ada, "rock"))
     ack = ada.emit("throw", {"game_id": game_id, "move": "paper"})
-    assert ack == {"ok": False, "error": "You already threw this round."}
+    assert ack == refused("You already threw this round.", Code.ALREADY_THREW)
 
 
 def test_throwing_in_someone_elses_game_is_refused(game):
     harness, _, bea, game_id = game
     cyd = Seat(harness, "Cyd")
     ack = cyd.emit("throw", {"game_id": game_id, "move": "rock"})
-    assert ack == {"ok": False, "error": "You are not playing in this game."}
+    assert ack == refused("You are not playing in this game.", Code.NOT_A_PLAYER)
     assert bea.names() == []
 
 
@@ -214,14 +218,14 @@ def test_unknown_games_are_refused(game, game_id):
     _, ada, _, _ = game
     for event in ("throw", "leave_game", "rematch", "watch", "game_chat"):
         ack = ada.emit(event, {"game_id": game_id, "move": "rock", "msg": "hi"})
-        assert ack == {"ok": False, "error": "No such game."}, event
+        assert ack == refused("No such game.", Code.NO_SUCH_GAME), event
 
 
 def test_a_throw_after_the_end_is_refused(game):
     _, ada, bea, game_id = game
     assert ada.emit("leave_game", {"game_id": game_id}) == OK
     ack = bea.emit("throw", {"game_id": game_id, "move": "rock"})
-    assert ack == {"ok": False, "error": "This game is over."}
+    assert ack == refused("This game is over.", Code.GAME_OVER)
 
 
 def test_a_throw_after_the_deadline_is_refused_and_settles_the_round(game):
@@ -230,7 +234,7 @@ def test_a_throw_after_the_deadline_is_refused_and_settles_the_round(game):
     late = time.time() + 16  # round_seconds is 15: the round timer is still asleep
     harness.services.runtime.now = lambda: late
     ack = ada.emit("throw", {"game_id": game_id, "move": "rock"})
-    assert ack == {"ok": False, "error": "Time is up for this round."}
+    assert ack == refused("Time is up for this round.", Code.TIME_IS_UP)
     for seat in (ada, bea):
         [result] = seat.take("round_result")
         assert result["moves"] == {"Ada": None, "Bea": "paper"} and result["timeout"] is True
@@ -241,10 +245,10 @@ def test_find_match_twice_or_while_playing_is_refused(harness):
     ada, bea, cyd = (Seat(harness, n) for n in ("Ada", "Bea", "Cyd"))
     assert cyd.emit("find_match", {"best_of": 5}) == OK
     again = cyd.emit("find_match", {"best_of": 5})
-    assert again == {"ok": False, "error": "You are already looking for a match."}
+    assert again == refused("You are already looking for a match.", Code.ALREADY_QUEUED)
     find_match([ada, bea])
     playing = ada.emit("find_match", {"best_of": 5})
-    assert playing == {"ok": False, "error": "You are already in a game."}
+    assert playing == refused("You are already in a game.", Code.IN_GAME)
     assert cyd.take("match_found") == []
 
 
@@ -253,7 +257,7 @@ def test_bad_best_of_is_refused(harness, best_of):
     ada = Seat(harness, "Ada")
     for event, payload in (("find_match", {}), ("challenge", {"to": "Bea"})):
         ack = ada.emit(event, {**payload, "best_of": best_of})
-        assert ack == {"ok": False, "error": "best_of must be 1, 3 or 5."}, event
+        assert ack == refused("best_of must be 1, 3 or 5.", Code.BAD_REQUEST), event
 
 
 SHAPES = {
@@ -273,7 +277,7 @@ SHAPES = {
 def test_payloads_that_are_not_objects_are_refused_with_the_expected_shape(harness, event, payload):
     ada = Seat(harness, "Ada")
     reason = f"Send an object like {SHAPES[event]}."
-    assert ada.emit(event, payload) == {"ok": False, "error": reason}
+    assert ada.emit(event, payload) == refused(reason, Code.BAD_REQUEST)
 
 
 @pytest.mark.parametrize("event", ["cancel_match", "games", "leaderboard"])
@@ -304,7 +308,7 @@ WELL_FORMED = {
 def test_every_game_event_needs_a_name(harness, event):
     anonymous = harness.client()
     ack = anonymous.emit(event, WELL_FORMED[event], callback=True)
-    assert ack == {"ok": False, "error": "Pick a name before you play."}
+    assert ack == refused("Pick a name before you play.", Code.NAME_REQUIRED)
 
 
 @pytest.mark.parametrize("event", sorted(SHAPES))
@@ -312,23 +316,22 @@ def test_the_payload_is_read_before_the_name_is_checked(harness, event):
     """docs/protocol.md, "Payloads": the payload's shape is refused first."""
     anonymous = harness.client()
     ack = anonymous.emit(event, ["not", "an", "object"], callback=True)
-    assert ack == {"ok": False, "error": f"Send an object like {SHAPES[event]}."}
+    assert ack == refused(f"Send an object like {SHAPES[event]}.", Code.BAD_REQUEST)
 
 
 def test_a_refusal_without_an_ack_comes_as_an_error_event(harness):
     ada = Seat(harness, "Ada")
     ada.client.emit("throw", {"game_id": "nope", "move": "rock"})
-    assert ada.take("error") == [{"event": "throw", "error": "No such game."}]
+    assert ada.take("error") == [error_event("throw", "No such game.", Code.NO_SUCH_GAME)]
 
 
 def test_cancel_match_leaves_the_queue(harness):
     ada, bea = Seat(harness, "Ada"), Seat(harness, "Bea")
     assert ada.emit("find_match", {}) == OK
     assert ada.emit("cancel_match", {}) == OK
-    assert ada.emit("cancel_match", {}) == {
-        "ok": False,
-        "error": "You are not looking for a match.",
-    }
+    assert ada.emit("cancel_match", {}) == refused(
+        "You are not looking for a match.", Code.NOT_QUEUED
+    )
     assert bea.emit("find_match", {}) == OK
     assert ada.take("match_found") == [] and bea.take("match_found") == []
 
@@ -340,7 +343,7 @@ def test_no_renaming_during_a_game_or_while_queued(game):
     refusal = "You can't change your name during a game or while looking for one."
     for seat in (ada, cyd):
         ack = seat.emit("set_username", {"username": "Zed"})
-        assert ack == {"ok": False, "error": refusal}
+        assert ack == refused(refusal, Code.RENAME_WHILE_PLAYING)
 
 
 def test_game_events_are_rate_limited(harness_factory):
@@ -501,7 +504,7 @@ def test_a_challenge_accepted_starts_the_match(harness):
     assert found_a["best_of"] == found_b["best_of"] == 5
     assert found_a["game_id"] == found_b["game_id"] and found_a["opponent"] == "Bea"
     again = bea.emit("answer_challenge", {"challenge_id": ack["challenge_id"], "accept": True})
-    assert again == {"ok": False, "error": "No such challenge."}
+    assert again == refused("No such challenge.", Code.NO_SUCH_CHALLENGE)
 
 
 def test_a_declined_challenge_tells_the_challenger(harness):
@@ -522,7 +525,7 @@ def test_an_unanswered_challenge_expires(harness_factory):
     assert ada.wait_for("challenge_answered") == [expired]
     assert bea.take("challenge_answered") == []  # its offer said when it expires
     late = bea.emit("answer_challenge", {"challenge_id": challenge_id, "accept": True})
-    assert late == {"ok": False, "error": "That challenge has expired."}
+    assert late == refused("That challenge has expired.", Code.CHALLENGE_EXPIRED)
     assert ada.emit("challenge", {"to": "Bea"})["ok"] is True  # a new one may follow
 
 
@@ -563,38 +566,34 @@ def test_a_challenge_to_someone_who_leaves_is_answered_gone(harness):
 def test_bad_challenges_are_refused(harness, payload, reason):
     ada = Seat(harness, "Ada")
     Seat(harness, "Bea")
-    assert ada.emit("challenge", payload) == {"ok": False, "error": reason}
+    assert ada.emit("challenge", payload) == refused(reason)
 
 
 def test_challenge_refusals_between_players(harness):
     ada, bea, cyd, dan = (Seat(harness, n) for n in ("Ada", "Bea", "Cyd", "Dan"))
     challenge_id = ada.emit("challenge", {"to": "Bea"})["challenge_id"]
-    assert ada.emit("challenge", {"to": "Bea"}) == {
-        "ok": False,
-        "error": "You already challenged Bea.",
-    }
-    assert bea.emit("challenge", {"to": "Ada"}) == {
-        "ok": False,
-        "error": "Ada has already challenged you: accept it instead.",
-    }
+    assert ada.emit("challenge", {"to": "Bea"}) == refused(
+        "You already challenged Bea.", Code.ALREADY_CHALLENGED
+    )
+    assert bea.emit("challenge", {"to": "Ada"}) == refused(
+        "Ada has already challenged you: accept it instead.", Code.CHALLENGED_YOU
+    )
     for answer in (True, False):
         ack = cyd.emit("answer_challenge", {"challenge_id": challenge_id, "accept": answer})
         verb = "accept" if answer else "decline"
-        assert ack == {"ok": False, "error": f"Only Bea can {verb} this challenge."}
+        assert ack == refused(f"Only Bea can {verb} this challenge.", Code.NOT_CHALLENGED)
     for payload in ({"challenge_id": challenge_id, "accept": "yes"}, {"challenge_id": 1}):
         ack = bea.emit("answer_challenge", payload)
-        assert ack == {"ok": False, "error": "accept must be true or false."}
+        assert ack == refused("accept must be true or false.", Code.BAD_REQUEST)
     ack = bea.emit("answer_challenge", {"challenge_id": 5, "accept": True})
-    assert ack == {"ok": False, "error": "No such challenge."}
+    assert ack == refused("No such challenge.", Code.NO_SUCH_CHALLENGE)
     find_match([cyd, dan])
-    assert ada.emit("challenge", {"to": "Cyd"}) == {
-        "ok": False,
-        "error": "Cyd is already in a game.",
-    }
-    assert cyd.emit("challenge", {"to": "Ada"}) == {
-        "ok": False,
-        "error": "You are already in a game.",
-    }
+    assert ada.emit("challenge", {"to": "Cyd"}) == refused(
+        "Cyd is already in a game.", Code.OPPONENT_BUSY
+    )
+    assert cyd.emit("challenge", {"to": "Ada"}) == refused(
+        "You are already in a game.", Code.IN_GAME
+    )
 
 
 def test_a_queued_player_who_accepts_a_challenge_leaves_the_queue(harness):
@@ -602,10 +601,9 @@ def test_a_queued_player_who_accepts_a_challenge_leaves_the_queue(harness):
     assert ada.emit("find_match", {"best_of": 5}) == OK
     challenge_id = bea.emit("challenge", {"to": "Ada"})["challenge_id"]
     assert ada.emit("answer_challenge", {"challenge_id": challenge_id, "accept": True}) == OK
-    assert ada.emit("cancel_match", {}) == {
-        "ok": False,
-        "error": "You are not looking for a match.",
-    }
+    assert ada.emit("cancel_match", {}) == refused(
+        "You are not looking for a match.", Code.NOT_QUEUED
+    )
     assert cyd.emit("find_match", {"best_of": 5}) == OK
     assert cyd.take("match_found") == []
     assert live_players(harness) == Counter({"Ada": 1, "Bea": 1})
@@ -616,7 +614,7 @@ def test_accepting_when_the_challenger_is_in_a_game_is_refused(harness):
     challenge_id = ada.emit("challenge", {"to": "Bea"})["challenge_id"]
     ada.emit("find_match", {}), cyd.emit("find_match", {})
     ack = bea.emit("answer_challenge", {"challenge_id": challenge_id, "accept": True})
-    assert ack == {"ok": False, "error": "Ada is already in a game."}
+    assert ack == refused("Ada is already in a game.", Code.OPPONENT_BUSY)
     assert live_players(harness) == Counter({"Ada": 1, "Cyd": 1})
 
 
@@ -645,30 +643,26 @@ def test_a_rematch_starts_when_both_ask(harness):
     play_round(new_id, (ada, "paper"), (bea, "scissors"))
     assert ada.take("game_over")[0]["winner"] == "Bea"
     gone = ada.emit("rematch", {"game_id": game_id})
-    assert gone == {"ok": False, "error": "No such game."}  # the old game made way
+    assert gone == refused("No such game.", Code.NO_SUCH_GAME)  # the old game made way
 
 
 def test_rematch_refusals(harness):
     ada, bea, game_id = start_game(harness, best_of=1)
     cyd = Seat(harness, "Cyd")
-    assert ada.emit("rematch", {"game_id": game_id}) == {
-        "ok": False,
-        "error": "This game is not over yet.",
-    }
+    assert ada.emit("rematch", {"game_id": game_id}) == refused(
+        "This game is not over yet.", Code.GAME_NOT_OVER
+    )
     finish(ada, bea, game_id)
-    assert cyd.emit("rematch", {"game_id": game_id}) == {
-        "ok": False,
-        "error": "You did not play in this game.",
-    }
+    assert cyd.emit("rematch", {"game_id": game_id}) == refused(
+        "You did not play in this game.", Code.NOT_A_PLAYER
+    )
     assert bea.emit("leave_game", {"game_id": game_id}) == OK
-    assert ada.emit("rematch", {"game_id": game_id}) == {
-        "ok": False,
-        "error": "Your opponent has left.",
-    }
-    assert bea.emit("rematch", {"game_id": game_id}) == {
-        "ok": False,
-        "error": "You have left this game.",
-    }
+    assert ada.emit("rematch", {"game_id": game_id}) == refused(
+        "Your opponent has left.", Code.OPPONENT_LEFT
+    )
+    assert bea.emit("rematch", {"game_id": game_id}) == refused(
+        "You have left this game.", Code.LEFT_GAME
+    )
 
 
 def test_no_rematch_with_an_opponent_who_went_offline_or_is_busy(harness):
@@ -676,15 +670,13 @@ def test_no_rematch_with_an_opponent_who_went_offline_or_is_busy(harness):
     finish(ada, bea, game_id)
     cyd = Seat(harness, "Cyd")
     find_match([bea, cyd])
-    assert ada.emit("rematch", {"game_id": game_id}) == {
-        "ok": False,
-        "error": "Bea is already in a game.",
-    }
+    assert ada.emit("rematch", {"game_id": game_id}) == refused(
+        "Bea is already in a game.", Code.OPPONENT_BUSY
+    )
     bea.client.disconnect()
-    assert ada.emit("rematch", {"game_id": game_id}) == {
-        "ok": False,
-        "error": "Your opponent has left.",
-    }
+    assert ada.emit("rematch", {"game_id": game_id}) == refused(
+        "Your opponent has left.", Code.OPPONENT_LEFT
+    )
 
 
 # ---- spectators and the list of games --------------------------------------------------------
@@ -731,11 +723,10 @@ def test_a_spectator_sees_the_end_and_a_finished_game_cannot_be_watched(game):
     assert ada.emit("leave_game", {"game_id": game_id}) == OK
     assert cyd.take("game_over")[0]["reason"] == "forfeit"
     dan = Seat(harness, "Dan")
-    assert dan.emit("watch", {"game_id": game_id}) == {"ok": False, "error": "This game is over."}
-    assert dan.emit("leave_game", {"game_id": game_id}) == {
-        "ok": False,
-        "error": "You are not in this game.",
-    }
+    assert dan.emit("watch", {"game_id": game_id}) == refused("This game is over.", Code.GAME_OVER)
+    assert dan.emit("leave_game", {"game_id": game_id}) == refused(
+        "You are not in this game.", Code.NOT_IN_GAME
+    )
 
 
 def test_games_lists_the_live_games(harness):
@@ -781,10 +772,9 @@ def test_game_chat_reaches_players_and_spectators_and_is_stored(game):
     assert dan.pull() == []  # neither the lobby nor anyone else
     assert cyd.emit("game_chat", {"game_id": game_id, "msg": "go Bea"})["ok"] is True
     outsider = dan.emit("game_chat", {"game_id": game_id, "msg": "hi"})
-    assert outsider == {
-        "ok": False,
-        "error": "Only this game's players and spectators can chat in it.",
-    }
+    assert outsider == refused(
+        "Only this game's players and spectators can chat in it.", Code.NOT_IN_GAME
+    )
     stored, _ = harness.services.history.page(f"game:{game_id}")
     assert [(m.name, m.text) for m in stored] == [("Ada", "good luck"), ("Cyd", "go Bea")]
     lobby, _ = harness.services.history.page("lobby")
@@ -800,7 +790,7 @@ def test_game_chat_validates_like_the_lobby_and_sends_a_resend_once(game):
         ({"msg": "hi", "client_id": ""}, "client_id must be a string of 1 to 64 characters."),
     ):
         ack = ada.emit("game_chat", {"game_id": game_id, **payload})
-        assert ack == {"ok": False, "error": reason}
+        assert ack == refused(reason)
     first = ada.emit("game_chat", {"game_id": game_id, "msg": "gg", "client_id": "c1"})
     again = ada.emit("game_chat", {"game_id": game_id, "msg": "gg", "client_id": "c1"})
     assert again == {**first, "duplicate": True}
@@ -1168,10 +1158,9 @@ def test_a_finished_game_is_released_after_finished_game_seconds(harness):
     clock.advance(0.01)
     assert games._ctx.store.get(game_id) is None  # no other game needs to finish first
     assert games._ctx.spectators.count(game_id) == 0 and games._ctx.store.games_of("Bea") == []
-    assert bea.emit("game_chat", {"game_id": game_id, "msg": "gg"}) == {
-        "ok": False,
-        "error": "No such game.",
-    }
+    assert bea.emit("game_chat", {"game_id": game_id, "msg": "gg"}) == refused(
+        "No such game.", Code.NO_SUCH_GAME
+    )
     assert clock.pending() == []  # nothing left to sweep
 
 

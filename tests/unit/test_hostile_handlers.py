@@ -7,8 +7,10 @@ import re
 
 import pytest
 
+from rpschat.domain.errors import Code
 from rpschat.domain.ratelimit import RateSpec
 from rpschat.storage.database import StorageUnavailable
+from tests.support.refusals import refused
 from tests.unit.conftest import events, received
 from tests.unit.test_game_handlers import start_game
 
@@ -61,10 +63,9 @@ def test_a_bad_last_id_is_refused_before_anything_is_taken(harness, last_id):
 def test_history_with_a_cursor_out_of_64_bits_is_refused(harness, payload):
     ada, _ = harness.join("Ada")
     ack = ada.emit("history", payload, callback=True)
-    assert ack == {
-        "ok": False,
-        "error": f"before and after must be whole numbers from 0 to {MAX_ID}.",
-    }
+    assert ack == refused(
+        f"before and after must be whole numbers from 0 to {MAX_ID}.", Code.BAD_REQUEST
+    )
 
 
 def test_history_with_the_largest_cursor_is_served(harness):
@@ -91,7 +92,7 @@ class FailingTokens:
         return getattr(self._inner, name)
 
 
-SAVE_FAILED = {"ok": False, "error": "The server could not save that: try again in a moment."}
+SAVE_FAILED = refused("The server could not save that: try again in a moment.", Code.UNAVAILABLE)
 
 
 def test_naming_that_fails_to_store_the_token_leaves_no_ghost(harness):
@@ -117,7 +118,7 @@ def test_a_rename_that_fails_to_store_keeps_the_old_name(harness):
     assert chat.directory.names() == ["Bea", "Mal"]
     other = harness.client()
     taken = other.emit("set_username", {"username": "Mal"}, callback=True)
-    assert taken == {"ok": False, "error": "The name 'Mal' is taken: pick another."}
+    assert taken == refused("The name 'Mal' is taken: pick another.", Code.NAME_TAKEN)
     mal.emit("message", {"msg": "still me"}, callback=True)
     assert events(bea, "message")[-1]["name"] == "Mal"
 
@@ -146,7 +147,7 @@ def test_a_rename_that_fails_to_store_keeps_the_old_name(harness):
 )
 def test_what_storage_cannot_hold_is_refused(harness, event, payload, error):
     ada, _ = harness.join("Ada")
-    assert ada.emit(event, payload, callback=True) == {"ok": False, "error": error}
+    assert ada.emit(event, payload, callback=True) == refused(error)
 
 
 def test_paired_surrogates_are_one_character_and_accepted(harness):
@@ -165,13 +166,15 @@ def test_names_taken_per_address_are_rate_limited(harness_factory):
     refused = harness.client().emit("set_username", {"username": "Cai"}, callback=True)
     assert refused["ok"] is False
     assert TOO_MANY_NAMES.fullmatch(refused["error"])
+    assert refused["code"] == "too_many_names" and 0 < refused["retry_after"] <= 20.0
     renamed = bea.emit("set_username", {"username": "Bea3"}, callback=True)
-    assert TOO_MANY_NAMES.fullmatch(renamed["error"])
+    assert TOO_MANY_NAMES.fullmatch(renamed["error"]) and renamed["code"] == "too_many_names"
     # a resume that would announce an entry (the grace period is over) counts as well
     harness.drop(ada)
     back = harness.client(auth={"token": ada_ack["token"]})
     [session] = events(back, "session")
     assert session["resumed"] is False and TOO_MANY_NAMES.fullmatch(session["error"])
+    assert session["code"] == "too_many_names" and session["retry_after"] > 0
     assert harness.services.chat.directory.names() == ["Bea2"]
 
 
@@ -249,10 +252,9 @@ def test_the_users_answer_is_paged_to_fit(harness_factory):
             break
         payload = {"after": ack["users"][-1]}
     assert got == names
-    assert probe.emit("users", {"after": 5}, callback=True) == {
-        "ok": False,
-        "error": "after must be a name (a string of at most 200 characters).",
-    }
+    assert probe.emit("users", {"after": 5}, callback=True) == refused(
+        "after must be a name (a string of at most 200 characters).", Code.BAD_REQUEST
+    )
 
 
 def test_a_replay_larger_than_an_answer_stops_and_says_where(harness_factory):

@@ -2,6 +2,8 @@
 
 import pytest
 
+from rpschat.domain.errors import Code
+from tests.support.refusals import refused
 from tests.unit.conftest import events
 from tests.unit.test_names import CHEAP, PASSWORD
 
@@ -33,15 +35,15 @@ def call(client, event, payload):
 )  # fmt: skip
 def test_only_moderators_may(harness, mod, event, payload):
     bea, _ = harness.join("Bea")
-    assert call(bea, event, payload) == {"ok": False, "error": "Only moderators can do that."}
+    assert call(bea, event, payload) == refused("Only moderators can do that.", Code.NOT_MODERATOR)
     # a guest who took a moderator's name is no moderator: only the claimed name is
-    assert call(bea, "mod_log", {}) == {"ok": False, "error": "Only moderators can do that."}
+    assert call(bea, "mod_log", {}) == refused("Only moderators can do that.", Code.NOT_MODERATOR)
 
 
 def test_an_unclaimed_moderator_name_is_no_moderator(harness_factory):
     harness = harness_factory(**CHEAP, moderators=("Mod",))
     mod, _ = harness.join("Mod")
-    assert call(mod, "mod_log", {}) == {"ok": False, "error": "Only moderators can do that."}
+    assert call(mod, "mod_log", {}) == refused("Only moderators can do that.", Code.NOT_MODERATOR)
 
 
 def test_mod_delete_removes_the_message_everywhere(harness, mod):
@@ -52,7 +54,9 @@ def test_mod_delete_removes_the_message_everywhere(harness, mod):
     assert call(mod, "mod_delete", {"id": sent["id"]}) == {"ok": True}
     assert events(cyd, "message_deleted") == [{"id": sent["id"]}]
     assert call(cyd, "history", {})["messages"] == []
-    assert call(mod, "mod_delete", {"id": sent["id"]}) == {"ok": False, "error": "No such message."}
+    assert call(mod, "mod_delete", {"id": sent["id"]}) == refused(
+        "No such message.", Code.NO_SUCH_MESSAGE
+    )
     late, _ = harness.join("Dan")
     assert all(m["id"] != sent["id"] for m in call(late, "history", {})["messages"])
 
@@ -61,12 +65,14 @@ def test_a_muted_user_is_refused_saying_until_when(harness, mod):
     bea, _ = harness.join("Bea")
     ack = call(mod, "mod_mute", {"name": "bea", "minutes": 10, "reason": "spam"})
     assert ack["ok"] and isinstance(ack["until"], int)
-    refused = call(bea, "message", {"msg": "hello?"})
-    assert refused["ok"] is False and refused["error"].startswith("You are muted until ")
-    assert refused["error"].endswith(" UTC.")
+    muted = call(bea, "message", {"msg": "hello?"})
+    assert muted["ok"] is False and muted["error"].startswith("You are muted until ")
+    assert muted["error"].endswith(" UTC.")
+    assert muted["code"] == "muted" and muted["until"] == ack["until"]
+    assert 599 < muted["retry_after"] <= 600
     assert call(mod, "mod_unmute", {"name": "Bea"}) == {"ok": True}
     assert call(bea, "message", {"msg": "thanks"})["ok"]
-    assert call(mod, "mod_unmute", {"name": "Bea"}) == {"ok": False, "error": "Bea is not muted."}
+    assert call(mod, "mod_unmute", {"name": "Bea"}) == refused("Bea is not muted.")
 
 
 def test_mod_kick_disconnects_with_a_system_line_and_refuses_the_resume(harness, mod):
@@ -106,10 +112,9 @@ def test_report_reaches_online_moderators(harness, mod):
     assert report["message_id"] == sent["id"] and report["reporter"] == "Cyd"
     assert report["name"] == "Bea" and report["txt"] == "abuse" and report["reason"] == "insults"
     assert events(bea, "report_filed") == []
-    assert call(cyd, "report", {"id": 10**9, "reason": "x"}) == {
-        "ok": False,
-        "error": "No such message.",
-    }
+    assert call(cyd, "report", {"id": 10**9, "reason": "x"}) == refused(
+        "No such message.", Code.NO_SUCH_MESSAGE
+    )
     assert call(cyd, "report", {"id": sent["id"]})["error"].startswith("reason must be")
 
 
@@ -117,20 +122,17 @@ def test_ignore_refuses_their_challenges(harness, mod):
     bea, _ = harness.join("Bea")
     cyd, _ = harness.join("Cyd")
     assert call(bea, "ignore", {"name": "Cyd"}) == {"ok": True, "name": "Cyd"}
-    assert call(cyd, "challenge", {"to": "Bea", "best_of": 1}) == {
-        "ok": False,
-        "error": "Bea is not taking challenges from you.",
-    }
+    assert call(cyd, "challenge", {"to": "Bea", "best_of": 1}) == refused(
+        "Bea is not taking challenges from you.", Code.IGNORED
+    )
     assert call(bea, "unignore", {"name": "cyd"}) == {"ok": True, "name": "Cyd"}
     assert call(cyd, "challenge", {"to": "Bea", "best_of": 1})["ok"]
-    assert call(bea, "ignore", {"name": "Bea"}) == {
-        "ok": False,
-        "error": "You can't ignore yourself.",
-    }
-    assert call(bea, "ignore", {"name": "Nobody"}) == {
-        "ok": False,
-        "error": "Nobody is not online.",
-    }
+    assert call(bea, "ignore", {"name": "Bea"}) == refused(
+        "You can't ignore yourself.", Code.SELF_TARGET
+    )
+    assert call(bea, "ignore", {"name": "Nobody"}) == refused(
+        "Nobody is not online.", Code.NOT_ONLINE
+    )
 
 
 def test_a_muted_user_can_not_send_direct_messages_or_game_chat(harness, mod):
@@ -146,15 +148,16 @@ def test_a_muted_user_can_not_send_direct_messages_or_game_chat(harness, mod):
         ("dm", {"to": "Cyd", "text": "psst again"}),
         ("game_chat", {"game_id": found["game_id"], "msg": "hi"}),
     ]:
-        refused = call(bea, event, payload)
-        assert refused["ok"] is False and refused["error"].startswith("You are muted until ")
+        muted = call(bea, event, payload)
+        assert muted["ok"] is False and muted["error"].startswith("You are muted until ")
+        assert muted["code"] == "muted" and muted["retry_after"] > 0
 
 
 def test_connecting_works_while_the_database_can_not_be_asked_about_bans(harness, monkeypatch):
-    from rpschat.domain.errors import Refused
+    from rpschat.storage.database import StorageUnavailable
 
     def down(*_args, **_kwargs):
-        raise Refused("The server could not save that: try again in a moment.")
+        raise StorageUnavailable()
 
     monkeypatch.setattr(harness.services.chat.guard.store, "active", down)
     assert harness.client().is_connected()

@@ -5,10 +5,11 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.ratelimit import RateSpec
 from rpschat.domain.text import name_key
 from rpschat.storage.confusables import NAME_RULES
+from tests.support.refusals import refused
 from tests.unit.conftest import events
 
 # Every test here runs with the shared state in memory and in Redis (tests/unit/conftest.py).
@@ -43,22 +44,22 @@ def log_in(client, name="Ada", password=PASSWORD):
 def test_a_look_alike_of_a_name_online_is_refused_saying_so(harness, name):
     harness.join("Ada")
     ack = harness.client().emit("set_username", {"username": name}, callback=True)
-    assert ack == {
-        "ok": False,
-        "error": f"'{name}' looks too much like the name 'Ada', which is taken: pick another.",
-    }
+    assert ack == refused(
+        f"'{name}' looks too much like the name 'Ada', which is taken: pick another.",
+        Code.NAME_LOOK_ALIKE,
+    )
 
 
 def test_the_same_name_in_another_case_is_taken_as_before(harness):
     harness.join("Ada")
     ack = harness.client().emit("set_username", {"username": "ada"}, callback=True)
-    assert ack == {"ok": False, "error": "The name 'ada' is taken: pick another."}
+    assert ack == refused("The name 'ada' is taken: pick another.", Code.NAME_TAKEN)
 
 
 @pytest.mark.parametrize("name", ["\u3164", "\u2800", "\u2800\u3164\u2800", "\u115f"])
 def test_invisible_names_are_refused(harness, name):
     ack = harness.client().emit("set_username", {"username": name}, callback=True)
-    assert ack == {"ok": False, "error": "Your name must have a visible character."}
+    assert ack == refused("Your name must have a visible character.", Code.BAD_NAME)
 
 
 @pytest.mark.parametrize(
@@ -68,10 +69,10 @@ def test_invisible_names_are_refused(harness, name):
 )  # fmt: skip
 def test_reserved_names_are_refused_in_any_case_or_look_alike(harness, name, reserved):
     ack = harness.client().emit("set_username", {"username": name}, callback=True)
-    assert ack == {
-        "ok": False,
-        "error": f"'{reserved}' is reserved (in any case or look-alike): pick another name.",
-    }
+    assert ack == refused(
+        f"'{reserved}' is reserved (in any case or look-alike): pick another name.",
+        Code.NAME_RESERVED,
+    )
 
 
 def test_look_alike_key_is_the_uts39_skeleton_case_folded():
@@ -91,24 +92,24 @@ def test_a_claimed_name_is_refused_without_its_password(harness):
     ada, _ = claimed(harness)
     ada.disconnect()
     ack = harness.client().emit("set_username", {"username": "ada"}, callback=True)
-    assert ack == {"ok": False, "error": "The name 'Ada' is claimed: log in with its password."}
+    assert ack == refused("The name 'Ada' is claimed: log in with its password.", Code.NAME_CLAIMED)
 
 
 def test_a_wrong_password_is_refused_saying_the_name_is_claimed(harness):
     ada, _ = claimed(harness)
     ada.disconnect()
     ack = log_in(harness.client(), password="wrong password")
-    assert ack == {"ok": False, "error": "Wrong password: the name 'Ada' is claimed."}
+    assert ack == refused("Wrong password: the name 'Ada' is claimed.", Code.WRONG_PASSWORD)
 
 
 def test_a_look_alike_of_a_claimed_name_is_refused_even_offline(harness):
     ada, _ = claimed(harness)
     ada.disconnect()
     ack = log_in(harness.client(), name="Аda")
-    assert ack == {
-        "ok": False,
-        "error": "'Аda' looks too much like the claimed name 'Ada', which is taken: pick another.",
-    }
+    assert ack == refused(
+        "'Аda' looks too much like the claimed name 'Ada', which is taken: pick another.",
+        Code.NAME_LOOK_ALIKE,
+    )
 
 
 def test_log_in_takes_a_claimed_name_back_as_the_same_user(harness):
@@ -169,53 +170,45 @@ def test_a_guest_can_log_in_to_a_claimed_name(harness):
 def test_a_claimed_name_cannot_be_renamed_away(harness):
     ada, _ = claimed(harness)
     ack = ada.emit("set_username", {"username": "Ada2"}, callback=True)
-    assert ack == {
-        "ok": False,
-        "error": "'Ada' is your claimed name: release it (release_name) to change it.",
-    }
+    assert ack == refused(
+        "'Ada' is your claimed name: release it (release_name) to change it.", Code.RELEASE_FIRST
+    )
 
 
 def test_claim_refusals(harness):
     ada, _ = claimed(harness)
-    assert ada.emit("claim_name", {"password": PASSWORD}, callback=True) == {
-        "ok": False,
-        "error": "You have already claimed 'Ada'.",
-    }
+    assert ada.emit("claim_name", {"password": PASSWORD}, callback=True) == refused(
+        "You have already claimed 'Ada'.", Code.ALREADY_CLAIMED
+    )
     bea, _ = harness.join("Bea")
     for payload in ({"password": "short"}, {"password": "x" * 129}, {"password": 12345678}, {}):
-        assert bea.emit("claim_name", payload, callback=True) == {
-            "ok": False,
-            "error": "A password must be a string of 8 to 128 characters.",
-        }
-    assert bea.emit("claim_name", "pw", callback=True) == {
-        "ok": False,
-        "error": 'Send an object like {password: "..."}.',
-    }
-    assert harness.client().emit("claim_name", {"password": PASSWORD}, callback=True) == {
-        "ok": False,
-        "error": "Pick a name before you chat.",
-    }
+        assert bea.emit("claim_name", payload, callback=True) == refused(
+            "A password must be a string of 8 to 128 characters."
+        )
+    assert bea.emit("claim_name", "pw", callback=True) == refused(
+        'Send an object like {password: "..."}.', Code.BAD_REQUEST
+    )
+    assert harness.client().emit("claim_name", {"password": PASSWORD}, callback=True) == refused(
+        "Pick a name before you chat.", Code.NAME_REQUIRED
+    )
 
 
 def test_a_password_for_an_unclaimed_name_is_refused(harness):
     ack = log_in(harness.client(), name="Cyd")
-    assert ack == {
-        "ok": False,
-        "error": "'Cyd' is not claimed: take it without a password, then claim it.",
-    }
+    assert ack == refused(
+        "'Cyd' is not claimed: take it without a password, then claim it.", Code.NOT_CLAIMED
+    )
 
 
 def test_release_name_needs_the_password_then_frees_the_name(harness):
     ada, _ = claimed(harness)
-    assert ada.emit("release_name", {"password": "wrong password"}, callback=True) == {
-        "ok": False,
-        "error": "Wrong password for 'Ada'.",
-    }
+    assert ada.emit("release_name", {"password": "wrong password"}, callback=True) == refused(
+        "Wrong password for 'Ada'.", Code.WRONG_PASSWORD
+    )
     assert ada.emit("release_name", {"password": PASSWORD}, callback=True) == {"ok": True}
-    assert ada.emit("release_name", {"password": PASSWORD}, callback=True) == {
-        "ok": False,
-        "error": "Your name is not claimed.",
-    }
+    assert ada.emit("release_name", {"password": PASSWORD}, callback=True) == refused(
+        "Your name is not claimed.", Code.NOT_CLAIMED
+    )
     ada.disconnect()
     ack = harness.client().emit("set_username", {"username": "Ada"}, callback=True)
     assert ack["ok"]
@@ -230,6 +223,8 @@ def test_password_attempts_are_limited_per_name(harness_factory):
     assert log_in(client, password="wrong two")["error"].startswith("Wrong password")
     ack = log_in(client)  # even the right one: the name has had its tries for now
     assert not ack["ok"] and ack["error"].startswith("Too many password attempts: wait ")
+    assert ack["code"] == "too_many_attempts" and 0 < ack["retry_after"] <= 30.0
+    assert ack["error"] == f"Too many password attempts: wait {ack['retry_after']:.1f} s."
 
 
 def test_a_resumed_guest_token_cannot_take_a_name_claimed_meanwhile(harness):
@@ -241,6 +236,7 @@ def test_a_resumed_guest_token_cannot_take_a_name_claimed_meanwhile(harness):
     [session] = events(back, "session")
     assert session == {
         "resumed": False,
+        "code": "name_claimed",
         "error": "The name 'Ada' has been claimed: pick a name again.",
     }
 
@@ -248,10 +244,10 @@ def test_a_resumed_guest_token_cannot_take_a_name_claimed_meanwhile(harness):
 def test_a_capital_that_looks_latin_only_as_a_capital_is_refused_too(harness):
     harness.join("Max")
     ack = harness.client().emit("set_username", {"username": "Мax"}, callback=True)  # Cyrillic М
-    assert ack == {
-        "ok": False,
-        "error": "'Мax' looks too much like the name 'Max', which is taken: pick another.",
-    }
+    assert ack == refused(
+        "'Мax' looks too much like the name 'Max', which is taken: pick another.",
+        Code.NAME_LOOK_ALIKE,
+    )
 
 
 @given(st.text(min_size=1, max_size=12))

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from rpschat.config import Settings
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.ops.health import Check, Readiness
 from rpschat.ops.logs import JsonFormatter, redact_url, startup_line, user_hash
 from rpschat.ops.metrics import Metrics
@@ -72,7 +72,7 @@ def test_handlers_are_counted_by_outcome_and_timed():
 
     def handler(sid, payload):
         if payload == "refuse":
-            raise Refused("no")
+            raise Refused(Code.NOT_QUEUED, "no")
         if payload == "crash":
             raise RuntimeError("bug")
         if payload == "answer-refusal":

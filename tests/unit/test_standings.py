@@ -3,8 +3,10 @@ and seats that belong to the user who played (issue 15)."""
 
 import pytest
 
+from rpschat.domain.errors import Code
 from rpschat.domain.game.match import GameResult
 from rpschat.storage.results import apply_result, elo
+from tests.support.refusals import refused
 from tests.unit.test_game_handlers import OK, Seat, find_match, play_round
 from tests.unit.test_names import CHEAP, PASSWORD
 
@@ -95,18 +97,15 @@ def test_game_chat_and_rematch_belong_to_the_user_who_played(harness):
     game_id = win(ada, bea)
     ada.client.disconnect()
     impostor = Seat(harness, "Ada")
-    assert impostor.emit("game_chat", {"game_id": game_id, "msg": "it's me"}) == {
-        "ok": False,
-        "error": "Only this game's players and spectators can chat in it.",
-    }
-    assert impostor.emit("rematch", {"game_id": game_id}) == {
-        "ok": False,
-        "error": "You did not play in this game.",
-    }
-    assert bea.emit("rematch", {"game_id": game_id}) == {
-        "ok": False,
-        "error": "Your opponent has left.",
-    }
+    assert impostor.emit("game_chat", {"game_id": game_id, "msg": "it's me"}) == refused(
+        "Only this game's players and spectators can chat in it.", Code.NOT_IN_GAME
+    )
+    assert impostor.emit("rematch", {"game_id": game_id}) == refused(
+        "You did not play in this game.", Code.NOT_A_PLAYER
+    )
+    assert bea.emit("rematch", {"game_id": game_id}) == refused(
+        "Your opponent has left.", Code.OPPONENT_LEFT
+    )
 
 
 def test_a_claimed_player_logging_in_again_keeps_the_seat(harness):

@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from rpschat.domain.chat import ChatService, Connection
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.computer import Strategy
 from rpschat.domain.game.match import Match
 from rpschat.domain.ports import (
@@ -131,7 +131,7 @@ class GameContext:
     def game_lock(self, game_id: str) -> Lock:
         """The lock of a client-named game; an id that can't be a game's is refused first."""
         if not game_id or len(game_id) > MAX_GAME_ID:
-            raise Refused(NO_SUCH_GAME)
+            raise Refused(Code.NO_SUCH_GAME, NO_SUCH_GAME)
         return self.lock_game(game_id)
 
     def lock_game(self, game_id: str) -> Lock:
@@ -144,7 +144,7 @@ class GameContext:
         try:
             conn = self.chat.named(sid)
         except Refused:
-            raise Refused(PICK_A_NAME) from None
+            raise Refused(Code.NAME_REQUIRED, PICK_A_NAME) from None
         self.remember(conn.user_id, conn.name)
         return conn
 
@@ -169,7 +169,7 @@ class GameContext:
     def match(self, game_id: str) -> Match:
         match = self.store.get(game_id)
         if match is None:
-            raise Refused(NO_SUCH_GAME)
+            raise Refused(Code.NO_SUCH_GAME, NO_SUCH_GAME)
         return match
 
     def in_live_game(self, name: str) -> bool:

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from typing import Any
 
 from rpschat.domain.chat import Connection
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.computer import COMPUTER, rounds_of
 from rpschat.domain.game.context import (
     GameContext,
@@ -21,7 +21,7 @@ from rpschat.domain.game.context import (
     ms,
     new_game_id,
 )
-from rpschat.domain.game.match import TIME_IS_UP, GameOver, GameResult, Match, ThrowOutcome
+from rpschat.domain.game.match import GameOver, GameResult, Match, ThrowOutcome
 from rpschat.domain.game.records import records_of
 from rpschat.domain.matchmaking import Rematches
 from rpschat.domain.ports import Cancellable, Standing
@@ -62,7 +62,7 @@ class MatchLifecycle:
             try:
                 outcome = match.throw(conn.name, move, now)
             except Refused as refused:
-                if refused.reason == TIME_IS_UP:  # the round timer is late: settle it now
+                if refused.code is Code.TIME_IS_UP:  # the round timer is late: settle it now
                     self._settle_overdue_round(match, now)
                 raise
             ctx.store.put(match)
@@ -83,7 +83,7 @@ class MatchLifecycle:
             elif ctx.spectators.discard(match.game_id, conn.user_id):
                 ctx.outbox.leave(sid, game_room(match.game_id))
             else:
-                raise Refused(NOT_IN_THIS_GAME)
+                raise Refused(Code.NOT_IN_GAME, NOT_IN_THIS_GAME)
 
     def _player_leaves(self, match: Match, conn: Connection, sid: str) -> None:
         match.left.append(conn.name)

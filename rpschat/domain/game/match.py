@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.rules import parse_move, round_winner, validate_best_of, wins_needed
 
 PLAYING = "playing"
@@ -163,7 +163,7 @@ class Match:
         user_ids: dict[str, str] | None = None,
     ) -> Match:
         if player_a == player_b:
-            raise Refused("You cannot play against yourself.")
+            raise Refused(Code.SELF_TARGET, "You cannot play against yourself.")
         if round_seconds <= 0:
             raise ValueError("round_seconds must be positive")
         return cls(
@@ -286,9 +286,9 @@ class Match:
         self._require_player(player)
         self._require_playing()
         if self.has_thrown(player):
-            raise Refused(ALREADY_THREW)
+            raise Refused(Code.ALREADY_THREW, ALREADY_THREW)
         if self.round_deadline is not None and now >= self.round_deadline:
-            raise Refused(TIME_IS_UP)
+            raise Refused(Code.TIME_IS_UP, TIME_IS_UP)
         self.moves[player] = parse_move(move)
         if len(self.moves) < 2:
             return ThrowOutcome(round_completed=False)
@@ -356,8 +356,8 @@ class Match:
 
     def _require_player(self, player: str) -> None:
         if player not in self.players:
-            raise Refused(NOT_A_PLAYER)
+            raise Refused(Code.NOT_A_PLAYER, NOT_A_PLAYER)
 
     def _require_playing(self) -> None:
         if self.is_over:
-            raise Refused(GAME_OVER)
+            raise Refused(Code.GAME_OVER, GAME_OVER)

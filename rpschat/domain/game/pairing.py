@@ -6,7 +6,7 @@ rules themselves are in domain/matchmaking.py.
 
 from __future__ import annotations
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.computer import MEMORY_ROUNDS, rounds_of
 from rpschat.domain.game.context import GameContext, ms
 from rpschat.domain.game.lifecycle import MatchLifecycle
@@ -83,12 +83,12 @@ class Pairing:
         memory = self._records.memory_of(user_id, name)  # a database read: before any lock
         with ctx.lobby():
             if self.matchmaker.is_queued(name):
-                raise Refused(ALREADY_QUEUED)
+                raise Refused(Code.ALREADY_QUEUED, ALREADY_QUEUED)
             if ctx.in_live_game(name):
-                raise Refused(ALREADY_IN_GAME)
+                raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
             match = self._lifecycle.create(name, "", best_of, computer_memory=memory)
         if match is None:  # paired from the queue a moment ago (that takes no lock)
-            raise Refused(ALREADY_IN_GAME)
+            raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
         self.announce(match, {})
 
     def _pair_from_queue(self, name: str, best_of: int) -> Created | None:
@@ -106,7 +106,7 @@ class Pairing:
             # other one waits again, or (the caller) tries the next in the queue.
             self.matchmaker.wait_again(pairing.waited, best_of)
             if self._ctx.in_live_game(name):
-                raise Refused(ALREADY_IN_GAME)
+                raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
         self.matchmaker.wait_again(name, best_of)
         return None
 
@@ -116,7 +116,7 @@ class Pairing:
         ctx.limit(conn, "other")
         with ctx.lobby():
             if not self.matchmaker.cancel(conn.name):
-                raise Refused(NOT_QUEUED)
+                raise Refused(Code.NOT_QUEUED, NOT_QUEUED)
 
     def requeue(self, name: str, best_of: int) -> Created | None:
         """Back into the queue after a resume (the caller holds the lobby lock, and announces
@@ -137,7 +137,7 @@ class Pairing:
         created = self._lifecycle.create(player_a, player_b, best_of)
         if created is None:
             busy = player_a if ctx.in_live_game(player_a) else player_b
-            raise Refused(f"{busy} is already in a game.")
+            raise Refused(Code.OPPONENT_BUSY, f"{busy} is already in a game.")
         for player in (player_a, player_b):
             ctx.drops.forget_queue(player)
         now = ctx.runtime.now()
@@ -164,10 +164,10 @@ class Pairing:
         target_id = ctx.chat.directory.user_of(wanted)
         target = ctx.chat.directory.name_of(target_id) if target_id else None
         if target is None:
-            raise Refused(f"{wanted[:MAX_NAME_ECHO]} is not online.")
+            raise Refused(Code.NOT_ONLINE, f"{wanted[:MAX_NAME_ECHO]} is not online.")
         guard = ctx.chat.guard
         if guard is not None and guard.ignores(target_id, conn.user_id):
-            raise Refused(f"{target} is not taking challenges from you.")
+            raise Refused(Code.IGNORED, f"{target} is not taking challenges from you.")
         with ctx.lobby():
             now = ctx.runtime.now()
             self.expire_challenges(now)
@@ -189,7 +189,7 @@ class Pairing:
             now = ctx.runtime.now()
             self.expire_challenges(now)
             if challenge_id in self._expired_challenges:
-                raise Refused(CHALLENGE_EXPIRED)
+                raise Refused(Code.CHALLENGE_EXPIRED, CHALLENGE_EXPIRED)
             created = None
             if accept:
                 challenge = self.challenges.accept(challenge_id, conn.name, now)
@@ -264,11 +264,11 @@ class Pairing:
             name = conn.name
             # another user under a player's name did not play it (seats belong to user ids)
             if name not in match.players or match.user_ids.get(name, conn.user_id) != conn.user_id:
-                raise Refused(DID_NOT_PLAY)
+                raise Refused(Code.NOT_A_PLAYER, DID_NOT_PLAY)
             if not match.is_over:
-                raise Refused(NOT_OVER_YET)
+                raise Refused(Code.GAME_NOT_OVER, NOT_OVER_YET)
             if not match.is_member(name, conn.user_id):
-                raise Refused(YOU_LEFT)
+                raise Refused(Code.LEFT_GAME, YOU_LEFT)
             if match.computer:  # the computer always wants another game
                 created = self._rematch_computer(match, name)
             else:
@@ -281,7 +281,7 @@ class Pairing:
         opponent = match.opponent_of(name)
         self._refuse_rematch_with(match, opponent)
         if ctx.in_live_game(name):
-            raise Refused(ALREADY_IN_GAME)
+            raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
         already_asked = name in self.rematches.requested_by(match.game_id)
         if self.rematches.request(match.game_id, name, match.players):
             created = self.start(*match.players, match.best_of)
@@ -295,13 +295,13 @@ class Pairing:
     def _rematch_computer(self, match: Match, name: str) -> Created:
         """The next game at once; the computer remembers this one's rounds without a read."""
         if self._ctx.in_live_game(name):
-            raise Refused(ALREADY_IN_GAME)
+            raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
         played = rounds_of(name, [result.to_dict() for result in match.history])
         memory = match.computer_memory + [list(entry) for entry in played]
         memory = memory[-MEMORY_ROUNDS:]
         created = self._lifecycle.create(name, "", match.best_of, computer_memory=memory)
         if created is None:  # paired from the queue a moment ago (that takes no lock)
-            raise Refused(ALREADY_IN_GAME)
+            raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
         self._lifecycle.forget(match.game_id)
         return created, {}
 
@@ -309,9 +309,9 @@ class Pairing:
         opponent_id = match.user_ids.get(opponent) or self._ctx.user_id_of(opponent)
         still_here = opponent_id and self._ctx.chat.directory.user_of(opponent) == opponent_id
         if not still_here or not match.is_member(opponent, opponent_id):
-            raise Refused(OPPONENT_LEFT)
+            raise Refused(Code.OPPONENT_LEFT, OPPONENT_LEFT)
         if self._ctx.in_live_game(opponent):
-            raise Refused(f"{opponent} is already in a game.")
+            raise Refused(Code.OPPONENT_BUSY, f"{opponent} is already in a game.")
 
 
 def answer_of(challenge: Challenge, accepted: bool, by: str, reason: str) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.computer import MEMORY_ROUNDS, rounds_of
 from rpschat.domain.game.context import GameContext, GamesPage, log
 from rpschat.domain.game.match import GameOver, Match
@@ -60,7 +60,7 @@ class GameRecords:
         conn = ctx.caller(sid)
         limit = DEFAULT_GAMES_PAGE if limit is None else limit
         if not 1 <= limit <= MAX_GAMES_PAGE:
-            raise Refused(LIMIT_REFUSAL)
+            raise Refused(Code.BAD_REQUEST, LIMIT_REFUSAL, field="limit")
         ctx.limit(conn, "other")
         user_id = conn.user_id
         return lambda: self._page(user_id, before, limit)

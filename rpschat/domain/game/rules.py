@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 
 ROCK = "rock"
 PAPER = "paper"
@@ -46,17 +46,21 @@ def wins_needed(best_of: int) -> int:
 def parse_move(raw: object) -> str:
     """Normalise a client-sent move ('  Rock ' -> 'rock') or refuse it."""
     if not isinstance(raw, str):
-        raise Refused(NOT_A_MOVE)
+        raise Refused(Code.BAD_REQUEST, NOT_A_MOVE, field="move")
     move = raw.strip().lower()
     if move not in MOVES:
-        raise Refused(f"Unknown move {_echo(raw)}: choose rock, paper or scissors.")
+        raise Refused(
+            Code.BAD_REQUEST,
+            f"Unknown move {_echo(raw)}: choose rock, paper or scissors.",
+            field="move",
+        )
     return move
 
 
 def validate_best_of(best_of: object) -> int:
     """Accept only the ints in VALID_BEST_OF (bool is an int subclass, so it is excluded)."""
     if isinstance(best_of, bool) or not isinstance(best_of, int) or best_of not in VALID_BEST_OF:
-        raise Refused(_BAD_BEST_OF)
+        raise Refused(Code.BAD_REQUEST, _BAD_BEST_OF, field="best_of")
     return best_of
 
 
@@ -68,7 +72,7 @@ def parse_best_of(raw: object, default: int = DEFAULT_BEST_OF) -> int:
         text = raw.strip()
         # leading zeros aside, more than 2 digits is no best_of: never int() thousands of them
         if not (text.isascii() and text.isdigit()) or len(text.lstrip("0")) > 2:
-            raise Refused(_BAD_BEST_OF)
+            raise Refused(Code.BAD_REQUEST, _BAD_BEST_OF, field="best_of")
         raw = int(text)
     return validate_best_of(raw)
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rpschat.domain.chat import Connection
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.context import GameContext, GamesPage, GameView, game_room
 from rpschat.domain.game.match import Match
 from rpschat.domain.ports import StoredMessage
@@ -55,7 +55,7 @@ class Spectating:
             match = ctx.match(game_id)
             ctx.limit(conn, "other")
             if match.is_over:
-                raise Refused(GAME_IS_OVER)
+                raise Refused(Code.GAME_OVER, GAME_IS_OVER)
             if conn.name not in match.players:
                 ctx.spectators.add(match.game_id, conn.user_id)
             ctx.outbox.join(sid, game_room(match.game_id))
@@ -70,7 +70,7 @@ class Spectating:
         conn = ctx.caller(sid)
         match = ctx.match(game_id)
         if not self._may_chat(match, conn):
-            raise Refused(MEMBERS_ONLY_CHAT)
+            raise Refused(Code.NOT_IN_GAME, MEMBERS_ONLY_CHAT)
         text = clean_message(msg, ctx.chat.limits.max_message_chars)
         client_id = clean_client_id(client_id)
         ctx.limit(conn, "chat")

@@ -15,7 +15,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import RETRY_SOON_SECONDS, Code, Refused
 
 log = logging.getLogger("rpschat.cluster")
 
@@ -24,8 +24,8 @@ LOST = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 class SharedStateUnavailable(Refused):
-    def __init__(self, reason: str = UNAVAILABLE):
-        super().__init__(reason)
+    def __init__(self, code: Code = Code.UNAVAILABLE, reason: str = UNAVAILABLE):
+        super().__init__(code, reason, retry_after=RETRY_SOON_SECONDS)
 
 
 def _shared(method: Callable) -> Callable:

@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Any
 
+from rpschat.domain.errors import Code
 from rpschat.storage.redis.client import LOST, SharedStateUnavailable, log, redis
 
 
@@ -48,7 +49,7 @@ class LockLost(SharedStateUnavailable):
 
     def __init__(self, key: str):
         log.warning("lost %s while holding it: its write was refused", key)
-        super().__init__("The server was too slow to finish that: try again.")
+        super().__init__(Code.UNAVAILABLE, "The server was too slow to finish that: try again.")
 
 
 def lock_scripts(client: redis.Redis) -> tuple[Any, Any]:
@@ -109,7 +110,9 @@ class SharedLock:
                     return
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise SharedStateUnavailable("The server is busy: try again in a moment.")
+                    raise SharedStateUnavailable(
+                        Code.UNAVAILABLE, "The server is busy: try again in a moment."
+                    )
                 # until the holder releases it (green under eventlet), not a polling sleep: a
                 # waiter on another node once slept up to 20 ms past each release
                 self._redis.blpop([self.wake_key], timeout=min(left, WAKE_CHECK_SECONDS))
