@@ -16,7 +16,7 @@ PORT ?= 4321
 HOST ?= 127.0.0.1
 export PORT HOST
 
-.PHONY: setup run test lint typecheck format bench cluster clean python-check
+.PHONY: setup run test lint typecheck format bench cluster clean python-check vendor
 
 setup: $(INSTALLED) $(NODE_INSTALLED)
 
@@ -39,12 +39,16 @@ $(INSTALLED): requirements.txt requirements-dev.txt | python-check
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-# The browser build of socket.io-client, served by the app from node_modules.
+# socket.io-client for the tests' Node clients; the page's copy is vendored in static/vendor/.
 $(NODE_INSTALLED): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-run: setup
+# After a version change in package.json (`npm install`): copy the new build into static/vendor/.
+vendor: $(NODE_INSTALLED)
+	$(PY) deploy/vendor_client.py
+
+run: $(INSTALLED)
 	$(PY) app.py
 
 # The type check first (a few seconds once cached): strict on the domain (pyproject.toml).

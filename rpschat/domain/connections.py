@@ -7,8 +7,10 @@ Users dropping and leaving are told to the presence hub (the lobby says so, the 
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -44,7 +46,10 @@ class Connections:
     connections: dict[str, Connection] = field(default_factory=dict)
     closed: bool = False
     _per_address: Counter[str] = field(default_factory=Counter)
-    _drop_generation: dict[str, int] = field(default_factory=dict)  # users in their grace
+    # user -> the drop whose grace period runs; numbers never repeat, so that a resume and a
+    # new drop can't pass for the drop an older grace period was started for
+    _drop_generation: dict[str, int] = field(default_factory=dict)
+    _drops: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     # ---- who is behind a connection (Callers) ------------------------------------------------
 
@@ -113,7 +118,7 @@ class Connections:
         if self.limits.resume_grace_seconds <= 0:
             self.release(user_id)
             return
-        generation = self._drop_generation.get(user_id, 0) + 1
+        generation = next(self._drops)
         self._drop_generation[user_id] = generation
         self.presence.user_dropped(user_id, name)
         self.runtime.spawn(self._release_after_grace, user_id, generation)
@@ -121,9 +126,10 @@ class Connections:
     def _release_after_grace(self, user_id: str, generation: int) -> None:
         self.runtime.sleep(self.limits.resume_grace_seconds)
         if self._drop_generation.get(user_id) != generation:
-            return
+            return  # resumed here (and maybe dropped again: that drop has its own grace)
         del self._drop_generation[user_id]
-        if self.directory.sid_of(user_id) is None:
+        # Resumed on another node, the user is that node's: a drop there has its own grace.
+        if self.directory.sid_of(user_id) is None and self.directory.is_home(user_id):
             self.release(user_id)
 
     def end_grace(self, user_id: str) -> None:

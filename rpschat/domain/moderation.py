@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from rpschat.domain.errors import Code, Refused
+from rpschat.domain.errors import Code, Refused, retry_after
 from rpschat.domain.names import NameRules
 from rpschat.domain.ports import (
     LOBBY,
@@ -40,6 +40,8 @@ MAX_LOG = 200
 NOT_A_MODERATOR = "Only moderators can do that."
 REASON_REFUSAL = f"reason must be a string of 1 to {MAX_REASON_CHARS} characters."
 MINUTES_REFUSAL = f"minutes must be a whole number from 1 to {MAX_MINUTES}."
+# What a removed user's connections are told before they close (docs/protocol.md, mod_kick)
+REMOVED_EVENTS = {"kick": "kicked", "ban": "banned"}
 LOG_LIMIT_REFUSAL = f"limit must be a whole number from 1 to {MAX_LOG}."
 
 
@@ -134,9 +136,10 @@ class ModerationService:
         conn = self._moderator(sid)
         target = self._target(clean_name(name), online=True)
         until = self._now_ms() + int(KICK_SECONDS * 1000)
-        self.sanctions.impose(Sanction("kick", until, reason, user_id=target.user_id))
+        kick = Sanction("kick", until, reason, user_id=target.user_id)
+        self.sanctions.impose(kick)
         self._audit(conn, "kick", target.name, reason, until)
-        self._remove(target)
+        self._remove(target, kick)
 
     def mod_ban(self, sid: str, name: str, minutes: int, reason: str | None) -> int:
         """Ban the user called `name`; return until when (ms since the epoch)."""
@@ -145,11 +148,12 @@ class ModerationService:
         target = self._target(clean_name(name))
         until = self._now_ms() + minutes * 60_000
         address = self.directory.address_of(target.user_id) if target.user_id else None
-        self.sanctions.impose(Sanction("ban", until, reason, user_id=target.user_id,
-                                       name_key=target.name_key, address=address))  # fmt: skip
+        ban = Sanction("ban", until, reason, user_id=target.user_id, name_key=target.name_key,
+                       address=address)  # fmt: skip
+        self.sanctions.impose(ban)
         self._audit(conn, "ban", target.name, reason, until)
         if target.online:
-            self._remove(target)
+            self._remove(target, ban)
         return until
 
     def mod_log(self, sid: str, limit: int | None) -> list[dict[str, Any]]:
@@ -217,10 +221,16 @@ class ModerationService:
             return Target(shown, user_id, account.key, held is not None)
         return Target(shown, user_id, None, held is not None)
 
-    def _remove(self, target: Target) -> None:
-        """Every connection of the user is closed, and the user leaves at once."""
+    def _remove(self, target: Target, sanction: Sanction) -> None:
+        """Every connection of the user is told why (`kicked` or `banned`), then closed, and
+        the user leaves at once."""
         assert target.user_id is not None  # online
         sids = self.directory.connections_of(target.user_id)
+        wait = sanction.until_ms / 1000 - self.runtime.now()
+        notice = {"reason": sanction.reason, "until": sanction.until_ms,
+                  "retry_after": retry_after(wait)}  # fmt: skip
+        for sid in sids:  # before the disconnect, which follows it on the same connection
+            self.outbox.emit(REMOVED_EVENTS[sanction.kind], notice, to=sid)
         self.outbox.emit(
             "message", {"name": None, "txt": f"{target.name} was removed by a moderator."},
             to=LOBBY,

@@ -304,6 +304,11 @@ class Directory(Protocol):
     def sid_of(self, user_id: str) -> str | None:
         """One of the user's connections (the latest attached that is still there)."""
 
+    def is_home(self, user_id: str) -> bool:
+        """Whether this node answers for the user: its latest connection was attached here,
+        its last one was lost here, or this node took it over from a dead node. A grace period
+        releases the user only from its home. Always true on one node."""
+
     def connections_of(self, user_id: str) -> list[str]:
         """Every connection of the user, on every node."""
 

@@ -175,7 +175,10 @@ def page_probe(files: list[Path]) -> Callable[[], str]:
     return probe
 
 
-PAGE_FIX = "run `npm ci` (on a PaaS: add the Node.js buildpack before the Python one)"
+PAGE_FIX = (
+    "deploy the whole repository: static/vendor/ holds the page's Socket.IO client"
+    " (`make vendor` copies it from node_modules)"
+)
 
 
 def missing_files(files: list[Path]) -> list[str]:

@@ -12,12 +12,12 @@ from prometheus_client.exposition import choose_encoder
 
 from rpschat.ops.health import PAGE_FIX, Readiness, build_readiness, missing_files
 from rpschat.ops.metrics import Metrics
-from rpschat.web.pages import SOCKETIO_CLIENT_DIST
+from rpschat.web.pages import SOCKETIO_CLIENT_DIR
 from rpschat.web.security import client_address
 
 log = logging.getLogger("rpschat.ops")
 
-PAGE_FILES = [SOCKETIO_CLIENT_DIST / "socket.io.esm.min.js"]
+PAGE_FILES = [SOCKETIO_CLIENT_DIR / "socket.io.esm.min.js"]
 
 ops = Blueprint("ops", __name__)
 

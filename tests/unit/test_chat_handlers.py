@@ -382,6 +382,31 @@ def test_a_drop_past_the_grace_period_announces_the_leave(harness_factory):
     assert events(ada, "message") == [{"name": None, "txt": "Bea has left the chat!"}]
 
 
+def test_a_second_drop_after_a_resume_gets_a_grace_period_of_its_own(harness_factory):
+    """Drop, resume, drop: the first drop's grace period ends with the resume; only the second
+    one's can release the name (it used to: the first timer took the second drop for its own)."""
+    harness = harness_factory(resume_grace_seconds=0.1)
+    ada, _ = harness.join("Ada")
+    bea, bea_ack = harness.join("Bea")
+    runtime, held = harness.services.runtime, []
+    spawn = runtime.spawn
+    runtime.spawn = lambda fn, *args: (
+        held.append((fn, args)) if fn.__name__ == "_release_after_grace" else spawn(fn, *args)
+    )
+    harness.drop(bea)
+    back = harness.client(auth={"token": bea_ack["token"]})
+    assert events(back, "session")[0]["resumed"] is True
+    harness.drop(back)
+    ada.get_received()
+    [(first, first_args), (second, second_args)] = held
+
+    first(*first_args)  # the first drop's grace period ends: Bea's second one has not
+    assert events(ada, "message") == []
+    assert ada.emit("users", {}, callback=True)["users"] == ["Ada", "Bea"]
+    second(*second_args)
+    assert events(ada, "message") == [{"name": None, "txt": "Bea has left the chat!"}]
+
+
 def test_resume_after_the_grace_period_takes_the_name_again(harness_factory):
     harness = harness_factory(resume_grace_seconds=0.05)
     ada, ada_ack = harness.join("Ada")

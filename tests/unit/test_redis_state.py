@@ -161,6 +161,21 @@ def test_a_users_node_follows_it_and_a_dead_nodes_user_is_taken_over_once(client
     assert first.release("u2") == "Bea" and first.homes_of(["u2"]) == [None]
 
 
+def test_a_users_home_is_where_its_latest_connection_came_or_its_last_one_went(client, keys):
+    """The home's grace period alone may release a user (ChatService._release_after_grace)."""
+    first, second = RedisDirectory(client, keys, "n1"), RedisDirectory(client, keys, "n2")
+    first.claim("u1", "Ada")
+    first.attach("u1", "s1", "phone")
+    assert first.is_home("u1") and not second.is_home("u1")
+    second.attach("u1", "s2", "laptop")  # a second device, on the other node
+    assert second.is_home("u1") and not first.is_home("u1")
+    assert not second.detach("u1", "s2")  # the phone is still connected to n1
+    assert second.is_home("u1")
+    assert first.detach("u1", "s1")  # the last one, lost on n1: its grace period runs there
+    assert first.is_home("u1") and not second.is_home("u1")
+    assert first.users_on("n1") == {"u1"} and first.users_on("n2") == set()
+
+
 # ---------------------------------------------------------------- tokens
 
 

@@ -72,6 +72,9 @@ class MemoryDirectory:
         slots = self._slots.get(user_id)
         return next(reversed(slots.values())) if slots else None
 
+    def is_home(self, user_id: str) -> bool:
+        return True  # one process answers for everyone
+
     def connections_of(self, user_id: str) -> list[str]:
         return list(self._slots.get(user_id, {}).values())
 

@@ -62,8 +62,9 @@ if old == ARGV[2] or not old then return '' end
 return old
 """
 
-# KEYS: sids, the user's slots. ARGV: user, sid. Forgets the sid if it is one of the user's;
-# 1 if it was the last one.
+# KEYS: sids, the user's slots, home. ARGV: user, sid, node, prefix. Forgets the sid if it is
+# one of the user's; 1 if it was the last one, and then the user's home is this node: its grace
+# period runs here (a user on two devices may lose its last one on another node than its home).
 _DETACH = """
 local slots = redis.call('HGETALL', KEYS[2])
 local found = false
@@ -82,6 +83,12 @@ if #left > 0 then
   return 0
 end
 redis.call('HDEL', KEYS[1], ARGV[1])
+local home = redis.call('HGET', KEYS[3], ARGV[1])
+if home and home ~= ARGV[3] then
+  redis.call('SREM', ARGV[4] .. ':node:' .. home .. ':users', ARGV[1])
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+  redis.call('SADD', ARGV[4] .. ':node:' .. ARGV[3] .. ':users', ARGV[1])
+end
 return 1
 """
 
@@ -142,11 +149,15 @@ class RedisDirectory:
         return self._attach(keys=keys, args=args) or None
 
     def detach(self, user_id: str, sid: str) -> bool:
-        keys = [self._sids, self._keys("slots", user_id)]
-        return bool(self._detach(keys=keys, args=[user_id, sid]))
+        keys = [self._sids, self._keys("slots", user_id), self._home]
+        args = [user_id, sid, self.node_id, self._keys.prefix]
+        return bool(self._detach(keys=keys, args=args))
 
     def sid_of(self, user_id: str) -> str | None:
         return text(self._redis.hget(self._sids, user_id))
+
+    def is_home(self, user_id: str) -> bool:
+        return self._redis.hget(self._home, user_id) == self.node_id
 
     def connections_of(self, user_id: str) -> list[str]:
         return texts(self._redis.hvals(self._keys("slots", user_id)))
