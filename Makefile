@@ -16,7 +16,7 @@ PORT ?= 4321
 HOST ?= 127.0.0.1
 export PORT HOST
 
-.PHONY: setup run test lint format bench cluster clean python-check
+.PHONY: setup run test lint typecheck format bench cluster clean python-check vendor
 
 setup: $(INSTALLED) $(NODE_INSTALLED)
 
@@ -39,16 +39,24 @@ $(INSTALLED): requirements.txt requirements-dev.txt | python-check
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-# The browser build of socket.io-client, served by the app from node_modules.
+# socket.io-client for the tests' Node clients; the page's copy is vendored in static/vendor/.
 $(NODE_INSTALLED): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-run: setup
+# After a version change in package.json (`npm install`): copy the new build into static/vendor/.
+vendor: $(NODE_INSTALLED)
+	$(PY) deploy/vendor_client.py
+
+run: $(INSTALLED)
 	$(PY) app.py
 
-test: setup
+# The type check first (a few seconds once cached): strict on the domain (pyproject.toml).
+test: setup typecheck
 	$(PY) -m pytest
+
+typecheck: setup
+	$(VENV)/bin/mypy
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -62,7 +70,7 @@ bench: setup
 	$(PY) bench/run.py all
 
 clean:
-	rm -rf $(VENV) node_modules bench/node_modules .pytest_cache
+	rm -rf $(VENV) node_modules bench/node_modules .pytest_cache .mypy_cache
 
 # NODES nodes (default 3) sharing Redis, behind nginx on PORT: see docs/scaling.md.
 # REDIS_URL (default redis://127.0.0.1:6379/0) and DATABASE_URL come from the environment.

@@ -8,8 +8,12 @@ arguments. What the handlers share (ack or `error` event, strict packets, connec
 in `rpschat/web/events.py`.
 The rest of the `rpschat` package: `domain` (plain Python), `storage`, `web` (adapters, pages,
 the message queue), `transport` (the WebSocket layer under eventlet; its `install()` is the one
-place that patches a library), `ops` (health, metrics, logs) and `wiring`, which builds the
-services.
+place that patches a library), `ops` (health, metrics, logs) and `composition`, which builds the
+services for `create_app`.
+
+Importing this module builds nothing: `create_app(settings)` builds an app from its `Settings`
+alone, and the module's `app`, `socketio` and `services` (what `flask --app app` and the card
+look for) are built from the environment on first use. `main()` builds its own.
 """
 
 if __name__ == "__main__":  # eventlet must patch the standard library before anything uses it
@@ -30,8 +34,12 @@ import sys
 from flask import Flask
 from flask_socketio import SocketIO
 
+from rpschat.composition import Services, build_services
 from rpschat.config import Settings
-from rpschat.ops import wiring as ops
+from rpschat.ops import logs
+from rpschat.ops.cli import add_commands
+from rpschat.ops.metrics import Metrics
+from rpschat.ops.routes import install as install_ops
 from rpschat.runtime import EventletRuntime, ThreadingRuntime
 from rpschat.storage.redis.client import Keys
 from rpschat.transport import PollingGuard, SessionLimits, TransportGuard, session_closer
@@ -41,7 +49,6 @@ from rpschat.web.events import ClientPacket, EventApp, SocketOutbox, guard_messa
 from rpschat.web.handlers import register_handlers
 from rpschat.web.message_queue import QueueManager
 from rpschat.web.pages import pages
-from rpschat.wiring import Services, build_services
 
 log = logging.getLogger("rpschat")
 
@@ -52,9 +59,9 @@ def async_mode() -> str:
     return "eventlet" if eventlet and eventlet.patcher.is_monkey_patched("socket") else "threading"
 
 
-def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Services]:
-    settings = settings or Settings.from_env()
-    ops.configure_logging(settings)
+def create_app(settings: Settings) -> tuple[Flask, SocketIO, Services]:
+    """The Flask app, its Socket.IO server and the services, built from `settings` alone."""
+    logs.configure(settings.log_level, settings.log_format)
 
     flask_app = EventApp(__name__)  # Flask, with cheap request contexts for events
     flask_app.config["SECRET_KEY"] = settings.secret_key
@@ -84,14 +91,14 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
     )
     server = sio.server
     guard_messages(server)  # malformed packets close the connection; connect ordering
-    flask_app.wsgi_app = TransportGuard(
+    flask_app.wsgi_app = TransportGuard(  # type: ignore[method-assign]  # Flask's middleware way
         PollingGuard(flask_app.wsgi_app, server.eio),  # Engine.IO v4 where python-engineio isn't
         max_body_bytes=settings.max_frame_bytes,
         close_session=session_closer(server.eio),
         compression=settings.websocket_compression,
     )
     # outermost: TRUST_PROXY's ProxyFix, the Host check, JSONP refused, nosniff and HSTS
-    flask_app.wsgi_app = security.harden(flask_app.wsgi_app, settings)
+    flask_app.wsgi_app = security.harden(flask_app.wsgi_app, settings)  # type: ignore[method-assign]
 
     if mode == "eventlet":  # with compression on, WebSockets stay engineio's and eventlet's
         install_transport(
@@ -108,27 +115,38 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO, Servi
             ),
         )
     runtime = EventletRuntime() if mode == "eventlet" else ThreadingRuntime()
-    metrics = ops.Metrics() if settings.metrics else None
+    metrics = Metrics() if settings.metrics else None
     services = build_services(settings, runtime, SocketOutbox(server), metrics)
     register_handlers(
         sio,
-        services.chat,
-        services.games,
+        services,
         max_connections_per_ip=settings.max_connections_per_ip,
         instrument=metrics.instrument if metrics else None,
         # under eventlet a commit's answer leaves the reader free; threads answer in the handler
         defer=runtime.defer if mode == "eventlet" else None,
     )
     if queue is not None:
-        queue.on_lobby_message = services.chat.note_delivered
-        queue.on_dm = services.chat.dms.note_delivered
+        queue.on_lobby_message = services.lobby.note_delivered
+        queue.on_dm = services.dms.note_delivered
         queue.initialize()  # listen on the channel now, not at the first client (/readyz)
-    ops.install(flask_app, server, services, metrics)
-    ops.add_commands(flask_app, services)  # flask --app app grant / revoke NAME
+    install_ops(flask_app, server, services, metrics)
+    add_commands(flask_app, services)  # flask --app app grant / revoke NAME (ops/cli.py)
     return flask_app, sio, services
 
 
-app, socketio, services = create_app()
+_built: tuple[Flask, SocketIO, Services] | None = None
+_MODULE_APP = ("app", "socketio", "services")
+
+
+def __getattr__(name: str) -> object:
+    """`app`, `socketio` and `services`, built from the environment on first use (Flask's CLI
+    and WSGI servers look for `app`); importing this module builds nothing."""
+    global _built
+    if name not in _MODULE_APP:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _built is None:
+        _built = create_app(Settings.from_env())
+    return _built[_MODULE_APP.index(name)]
 
 
 def tcp_cap(settings: Settings) -> int:
@@ -152,7 +170,8 @@ def main() -> None:
     )
     from rpschat.transport.server import serve
 
-    settings = services.settings
+    settings = Settings.from_env()
+    app, socketio, services = create_app(settings)
     max_connections = connection_budget(settings.max_connections, raise_open_file_limit())
     # reuse_port=False: a second server on the same port must fail, not silently share it
     listener = eventlet.listen((settings.host, settings.port), backlog=4096, reuse_port=False)
@@ -160,9 +179,8 @@ def main() -> None:
     # writes (an ack, then an event) until the client's delayed ACK, 40 ms later.
     listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     graceful_shutdown_on_sigterm(listener, socketio, services)
-    log.info(
-        ops.startup_line(settings.with_overrides(max_connections=max_connections), async_mode())
-    )
+    overrides = settings.with_overrides(max_connections=max_connections)
+    log.info(logs.startup_line(overrides, logs.version(), async_mode()))
     log.info("Serving on http://%s:%d", settings.host, listener.getsockname()[1])
     # Startup's ~100,000 objects live for good: frozen, full garbage collections skip them
     # (GC while 10,000 clients connect, bench/run.py capacity: 1.2 s of CPU before, 0.4 after).

@@ -1,17 +1,16 @@
 """The cluster keeper: one task per node that keeps the shared state (rpschat/storage/redis)
-true, orchestrating the chat and the games: heartbeats, taking over a dead node's users,
+true, orchestrating the connections and the games: heartbeats, taking over a dead node's users,
 settling rounds whose timer died with its node, and repairs after Redis comes back empty."""
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
-from rpschat.domain.chat import ChatService
+from rpschat.domain.connections import Connections
 from rpschat.domain.errors import Refused
-from rpschat.domain.games import GameService
-from rpschat.domain.ports import Runtime, token_slot
+from rpschat.domain.game.service import GameService
+from rpschat.domain.ports import NamedConnection, Outbox, Runtime, token_slot
 from rpschat.storage.redis.client import SharedStateUnavailable
 from rpschat.storage.redis.directory import RedisDirectory
 from rpschat.storage.redis.nodes import NodeRegistry
@@ -31,15 +30,17 @@ class ClusterKeeper:
     def __init__(
         self,
         shared: RedisState,
-        chat: ChatService,
+        connections: Connections,
+        games: GameService,
+        outbox: Outbox,
         runtime: Runtime,
-        games: GameService | None = None,
     ):
         self.registry: NodeRegistry = shared.registry
         self.directory: RedisDirectory = shared.directory
         self.tokens: RedisTokens = shared.tokens
-        self.chat = chat
+        self.connections = connections
         self.games = games
+        self.outbox = outbox
         self.runtime = runtime
         self.tick = max(0.05, min(1.0, shared.node_ttl_seconds / 4))
         self.stopped = False
@@ -91,7 +92,7 @@ class ClusterKeeper:
             for user_id in self.directory.users_on(node):
                 if self.directory.take_over(user_id, node):
                     log.info("node %s is dead: %s dropped", node, user_id)
-                    self.chat.drop_orphan(user_id)
+                    self.connections.drop_orphan(user_id)
                     taken += 1
             self.registry.forget(node)
         return taken
@@ -99,8 +100,7 @@ class ClusterKeeper:
     def settle_overdue(self) -> None:
         """Rounds and challenges past their deadline by more than a tick: their timers' node
         may be dead."""
-        if self.games is not None:
-            self.games.settle_overdue(self.runtime.now() - self.tick)
+        self.games.settle_overdue(self.runtime.now() - self.tick)
 
     # ---- repairs -----------------------------------------------------------------------------
 
@@ -109,7 +109,7 @@ class ClusterKeeper:
         their name, connection and token go back) or taken over by a node that thought this one
         dead (the connection is attached again, so their grace period does not release them).
         A name someone else took meanwhile closes the connection."""
-        conns = [c for c in list(self.chat.connections.values()) if c.user_id and not c.replaced]
+        conns = self.connections.named_connections()
         user_ids = [c.user_id for c in conns]
         homes, sids = self.directory.homes_of(user_ids), self.directory.sids_of(user_ids)
         restored = 0
@@ -121,14 +121,14 @@ class ClusterKeeper:
                 restored += 1
         return restored
 
-    def _restore(self, conn: Any) -> int:
+    def _restore(self, conn: NamedConnection) -> int:
         try:
             self.directory.claim(conn.user_id, conn.name)
         except SharedStateUnavailable:
             raise
         except Refused:
             log.warning("%s lost the name %s while Redis was away", conn.sid, conn.name)
-            self.chat.outbox.disconnect(conn.sid)
+            self.outbox.disconnect(conn.sid)
             return 0
         self.directory.attach(conn.user_id, conn.sid, conn.token and token_slot(conn.token))
         if conn.token:
@@ -140,13 +140,13 @@ class ClusterKeeper:
         Redis error halfway): released once they have stayed so for a while."""
         min_age = max(5.0, 4 * self.tick) if min_age is None else min_age
         now = time.monotonic()
-        unknown = self.directory.users_on(self.node_id) - self.chat.local_users()
+        unknown = self.directory.users_on(self.node_id) - self.connections.local_users()
         self._strays = {user: self._strays.get(user, now) for user in unknown}
         released = 0
         for user_id, since in list(self._strays.items()):
             if now - since >= min_age:
                 log.warning("releasing stray user %s", user_id)
-                self.chat.release_user(user_id)
+                self.connections.release(user_id)
                 del self._strays[user_id]
                 released += 1
         return released

@@ -108,7 +108,7 @@ class Settings:
     password_hash_kib: int = 65536  # Argon2id's memory per hash
     password_hash_concurrency: int = 2  # hashes at once (each takes password_hash_kib)
     password_hash_queue: int = 8  # password work waiting for a turn; more is refused
-    moderators: tuple[str, ...] = ()  # claimed names
+    moderators: tuple[str, ...] = ()  # names seeded as moderators at start-up (domain/roles.py)
     max_message_chars: int = 2000
     max_frame_bytes: int = 512 * 1024
     max_backlog_bytes: int = 1024 * 1024

@@ -4,9 +4,9 @@ replayed exactly once after a resume (docs/protocol.md, "Direct messages").
 
 Delivery. Each user's connections are in the room `dm:<user_id>`. A resume with a cursor joins
 it only once it has been sent what it missed: the same watermark as the lobby's replay
-(ChatService._replay). `watermark` is the highest DM id this node has delivered to its sockets
-(with Redis, reported by the message queue for DMs sent from any node); what was stored up to it
-is sent from storage, and the room is joined without a yield in between, so each message comes
+(Lobby.replay). `watermark` is the highest DM id this node has delivered to its sockets (with
+Redis, reported by the message queue for DMs sent from any node); what was stored up to it is
+sent from storage, and the room is joined without a yield in between, so each message comes
 either from storage or live, once.
 
 Unread. A DM to a user with no connection is stored unread. A log-in (or a resume without a
@@ -25,17 +25,26 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from rpschat.domain.chat import (
-    MAX_REPLAY,
-    ChatService,
-    Connection,
-    MessagePage,
-    Stored,
-    wire_bytes,
-)
+from rpschat.domain.answers import MAX_REPLAY, MessagePage, Stored, fit_answer, wire_bytes
 from rpschat.domain.errors import Code, Refused
-from rpschat.domain.ports import DirectMessage, DmStore, UnreadCapReached, UnreadCaps
+from rpschat.domain.limits import ChatLimits
+from rpschat.domain.names import NameRules
+from rpschat.domain.ports import (
+    AccountStore,
+    Callers,
+    DirectMessage,
+    Directory,
+    DmStore,
+    Ignores,
+    Limits,
+    NamedConnection,
+    Outbox,
+    Posting,
+    UnreadCapReached,
+    UnreadCaps,
+)
 from rpschat.domain.text import clean_client_id, clean_message, clean_name
 
 log = logging.getLogger("rpschat.dms")
@@ -43,21 +52,11 @@ log = logging.getLogger("rpschat.dms")
 MAX_PAGE = 200
 LIMIT_REFUSAL = f"limit must be a whole number from 1 to {MAX_PAGE}."
 MAX_NAME_ECHO = 32
-
-
 MAX_SENDERS_LISTED = 50  # senders a dm_unread_summary names, those with the newest first
 
 
 def dm_room(user_id: str) -> str:
     return f"dm:{user_id}"
-
-
-@dataclass(frozen=True)
-class UnreadPage:
-    """A page of unread DMs as sent on the wire, oldest first, and how many are left."""
-
-    messages: list[dict]
-    unread: int
 
 
 @dataclass(frozen=True)
@@ -70,11 +69,27 @@ class DmLimits:
     unread_per_sender: int | None = 50
 
 
+@dataclass(frozen=True)
+class UnreadPage:
+    """A page of unread DMs as sent on the wire, oldest first, and how many are left."""
+
+    messages: list[dict[str, Any]]
+    unread: int
+
+
 @dataclass
 class DmService:
-    chat: ChatService
+    callers: Callers
+    limits: Limits
+    posting: Posting  # a muted user's DMs are refused
+    ignores: Ignores  # a recipient who ignores the sender takes none
+    directory: Directory
+    accounts: AccountStore | None  # a claimed name takes DMs while offline
+    names: NameRules
     store: DmStore
-    limits: DmLimits = field(default_factory=DmLimits)
+    outbox: Outbox
+    settings: ChatLimits
+    limits_unread: DmLimits = field(default_factory=DmLimits)
     # With a message queue (Redis) the watermark moves when a DM comes back from the queue,
     # not when this node sends it: it counts deliveries to this node's sockets.
     shared_queue: bool = False
@@ -87,16 +102,15 @@ class DmService:
         """Validate now, in arrival order; the returned part stores and delivers.
 
         `to` is a name, not blank (the web layer refuses a blank one as a bad shape)."""
-        chat = self.chat
-        conn = chat.named(sid)
-        text = clean_message(text, chat.limits.max_message_chars)
+        conn = self.callers.named(sid)
+        text = clean_message(text, self.settings.max_message_chars)
         client_id = clean_client_id(client_id)
-        chat.limit(conn, "chat")  # the chat's limit (and a muted user's refusal)
+        self.posting.check_can_post(conn)
+        self.limits.limit(conn, "chat")  # the chat's limit
         recipient_id, recipient, connected = self._recipient(to.strip(), conn.user_id)
         if recipient_id == conn.user_id:
             raise Refused(Code.SELF_TARGET, "You can't send a direct message to yourself.")
-        guard = chat.guard
-        if guard is not None and guard.ignores(recipient_id, conn.user_id):
+        if self.ignores.ignores(recipient_id, conn.user_id):
             raise Refused(Code.IGNORED, f"{recipient} does not take your messages.")
         return lambda: self._send(conn, recipient_id, recipient, connected, text, client_id)
 
@@ -105,18 +119,18 @@ class DmService:
     ) -> Callable[[], MessagePage]:
         """Check now; the returned part reads a page of the caller's conversation with `other`
         (a name, not blank), older than `before`."""
-        chat = self.chat
-        conn = chat.named(sid)
+        conn = self.callers.named(sid)
         limit = 50 if limit is None else limit
         if not 1 <= limit <= MAX_PAGE:
             raise Refused(Code.BAD_REQUEST, LIMIT_REFUSAL, field="limit")
-        chat.limit(conn, "other")
+        self.limits.limit(conn, "other")
         user_id = conn.user_id
         other_id = self._correspondent(other.strip(), user_id)
+        budget = self.settings.max_answer_bytes
 
         def page() -> MessagePage:  # only the caller's own conversation: (caller, other)
             messages, has_more = self.store.conversation(user_id, other_id, before, limit)
-            wire, cut = chat.fit_answer([m.to_wire() for m in messages], keep_newest=True)
+            wire, cut = fit_answer([m.to_wire() for m in messages], True, budget)
             shown = {item["id"] for item in wire}
             self._read(user_id, [m for m in messages if m.id in shown])
             return MessagePage(wire, has_more or cut)
@@ -128,18 +142,18 @@ class DmService:
     ) -> Callable[[], UnreadPage]:
         """Check now; the returned part reads the caller's newest unread DMs (of `sender`, a
         name, if given), which become read."""
-        chat = self.chat
-        conn = chat.named(sid)
+        conn = self.callers.named(sid)
         limit = 50 if limit is None else limit
         if not 1 <= limit <= MAX_PAGE:
             raise Refused(Code.BAD_REQUEST, LIMIT_REFUSAL, field="limit")
-        chat.limit(conn, "other")
+        self.limits.limit(conn, "other")
         user_id = conn.user_id
         sender_id = None if sender is None else self._correspondent(sender.strip(), user_id)
+        budget = self.settings.max_answer_bytes
 
         def page() -> UnreadPage:
             newest = self.store.unread_newest(user_id, limit, sender_id=sender_id)
-            wire, _ = chat.fit_answer([m.to_wire() for m in newest], keep_newest=False)
+            wire, _ = fit_answer([m.to_wire() for m in newest], False, budget)
             self._read(user_id, newest[: len(wire)])
             left, _ = self.store.unread_senders(user_id, 0)
             return UnreadPage(wire[::-1], left)
@@ -185,20 +199,20 @@ class DmService:
             name = clean_name(wanted)
         except Refused:
             raise Refused(Code.NOT_ONLINE, f"{wanted[:MAX_NAME_ECHO]} is not online.") from None
-        directory = self.chat.directory
+        directory = self.directory
         user_id = directory.user_of(name)
         held = directory.name_of(user_id) if user_id else None
-        if held is not None:
+        if user_id is not None and held is not None:
             return user_id, held, directory.sid_of(user_id) is not None
-        accounts = self.chat.accounts
-        account = accounts.get(self.chat.names.key(name)) if accounts is not None else None
+        accounts = self.accounts
+        account = accounts.get(self.names.key(name)) if accounts is not None else None
         if account is not None:  # offline, or online under a look-alike spelling
             return account.user_id, account.name, directory.sid_of(account.user_id) is not None
         raise Refused(Code.NOT_ONLINE, f"{name[:MAX_NAME_ECHO]} is not online.")
 
     def _send(
         self,
-        conn: Connection,
+        conn: NamedConnection,
         recipient_id: str,
         recipient: str,
         connected: bool,
@@ -207,7 +221,8 @@ class DmService:
     ) -> Stored:
         # One DM at a time per node: ids are given in commit order, and sent in that order, so
         # the watermark never passes a DM still on its way (see the module's docstring).
-        caps = UnreadCaps(self.limits.unread_per_recipient, self.limits.unread_per_sender)
+        limits = self.limits_unread
+        caps = UnreadCaps(limits.unread_per_recipient, limits.unread_per_sender)
         with self._send_lock:
             try:
                 message, duplicate = self.store.append(
@@ -224,7 +239,7 @@ class DmService:
         rooms = [dm_room(message.recipient_id), dm_room(message.sender_id)]
         if not self.shared_queue:
             self.note_delivered(message.id)
-        self.chat.outbox.emit("dm", message.to_wire(), to=rooms, skip_sid=skip_sid)
+        self.outbox.emit("dm", message.to_wire(), to=rooms, skip_sid=skip_sid)
 
     def note_delivered(self, message_id: int) -> None:
         """A DM reached this node's sockets (with Redis: sent from any node)."""
@@ -239,10 +254,10 @@ class DmService:
         Otherwise (a log-in, a resume without a cursor): the DMs received while offline
         (`unread`), which then count as delivered. A new guest has none."""
         if new_user:
-            self.chat.outbox.join(sid, dm_room(user_id))
+            self.outbox.join(sid, dm_room(user_id))
             return
         if dm_last_id is None:
-            self.chat.outbox.join(sid, dm_room(user_id))  # from now on they come live
+            self.outbox.join(sid, dm_room(user_id))  # from now on they come live
             self._send_unread(sid, user_id)
             return
         replayed_through = self._catch_up(
@@ -256,25 +271,27 @@ class DmService:
         total, senders = self.store.unread_senders(user_id, MAX_SENDERS_LISTED)
         if not total:
             return
-        limits = self.limits
+        limits = self.limits_unread
         newest = self.store.unread_newest(
             user_id, limits.unread_on_log_in, per_sender=limits.unread_per_sender_on_log_in
         )
-        wire, _ = self.chat.fit_answer(
-            [{**m.to_wire(), "unread": True} for m in newest], keep_newest=False
-        )  # newest first: the first ones are kept
+        wire, _ = fit_answer(
+            [{**m.to_wire(), "unread": True} for m in newest],
+            False,  # newest first: the first ones are kept
+            self.settings.max_answer_bytes,
+        )
         for item in wire:
-            self.chat.outbox.emit("dm", item, to=sid)
+            self.outbox.emit("dm", item, to=sid)
         self._read(user_id, newest[: len(wire)])
         summary = {
             "unread": total,
             "delivered": len(wire),
             "senders": [{"name": s.sender, "unread": s.count} for s in senders],
         }
-        self.chat.outbox.emit("dm_unread_summary", summary, to=sid)
+        self.outbox.emit("dm_unread_summary", summary, to=sid)
 
     def detach(self, sid: str, user_id: str) -> None:
-        self.chat.outbox.leave(sid, dm_room(user_id))
+        self.outbox.leave(sid, dm_room(user_id))
 
     def _catch_up(
         self,
@@ -286,8 +303,8 @@ class DmService:
     ) -> int:
         """Sends what `fetch` finds after `after` up to the watermark, then joins the room;
         returns the id through which the connection has everything."""
-        outbox = self.chat.outbox
-        budget = self.chat.limits.max_answer_bytes
+        outbox = self.outbox
+        budget = self.settings.max_answer_bytes
         sent = sent_bytes = 0
         cut_after = None
         while True:

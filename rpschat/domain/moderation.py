@@ -1,31 +1,39 @@
-"""Moderation: deleting messages, muting, kicking and banning, the audit log, reports, and
-ignoring other users.
+"""Moderation: moderators' events (deleting messages, muting, kicking and banning, the audit
+log), and ignoring other users.
 
 Moderators are the accounts holding the moderator role (domain/roles.py: designated by the
-operator, checked by user id). Sanctions are stored in the database
-(they outlive restarts, and every node reads them); each node caches what it read for
-`SANCTION_CACHE_SECONDS`, so a sanction set on one node holds on every other within that time
-(at once on the node that set it).
+operator, checked by user id). The sanctions in force, and the checks every other service makes
+against them, are in domain/sanctions.py; reports in domain/reports.py.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from rpschat.domain.chat import ChatService, Connection
 from rpschat.domain.errors import Code, Refused, retry_after
-from rpschat.domain.ports import LOBBY, ModerationStore, Sanction, user_room
-from rpschat.domain.ratelimit import RateSpec
-from rpschat.domain.reports import ReportCounts
-from rpschat.domain.roles import MODERATOR, RoleService
+from rpschat.domain.names import NameRules
+from rpschat.domain.ports import (
+    LOBBY,
+    AccountStore,
+    Callers,
+    Directory,
+    HistoryStore,
+    Limits,
+    ModerationStore,
+    NamedConnection,
+    Outbox,
+    Removal,
+    Runtime,
+    Sanction,
+    Sanctioning,
+)
+from rpschat.domain.sanctions import until_text
 from rpschat.domain.text import clean_name
 
 log = logging.getLogger("rpschat.moderation")
 
-SANCTION_CACHE_SECONDS = 1.0
 KICK_SECONDS = 60.0  # a kicked user's tokens and log-ins are refused this long
 MAX_MINUTES = 525_600  # a year
 MAX_REASON_CHARS = 200
@@ -33,16 +41,16 @@ MAX_LOG = 200
 NOT_A_MODERATOR = "Only moderators can do that."
 REASON_REFUSAL = f"reason must be a string of 1 to {MAX_REASON_CHARS} characters."
 MINUTES_REFUSAL = f"minutes must be a whole number from 1 to {MAX_MINUTES}."
+# What a removed user's connections are told before they close (docs/protocol.md, mod_kick)
+REMOVED_EVENTS = {"kick": "kicked", "ban": "banned"}
 LOG_LIMIT_REFUSAL = f"limit must be a whole number from 1 to {MAX_LOG}."
 
 
-def until_text(until_ms: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(until_ms / 1000))
+def _optional_reason(reason: str | None) -> str | None:
+    return None if reason is None else clean_reason(reason)
 
 
-def _reason(reason: str | None) -> str | None:
-    if reason is None:
-        return None
+def clean_reason(reason: str) -> str:
     if not reason.strip() or len(reason) > MAX_REASON_CHARS:
         raise Refused(Code.BAD_REQUEST, REASON_REFUSAL, field="reason")
     if "\x00" in reason or any("\ud800" <= ch <= "\udfff" for ch in reason):
@@ -70,137 +78,49 @@ class Target:
 
 @dataclass
 class ModerationService:
-    chat: ChatService
-    store: ModerationStore
-    roles: RoleService
-    # reports per user and per address (REPORT_RATE, REPORT_RATE_PER_IP); None: no limit
-    report_rate: RateSpec | None = RateSpec(5, 60.0)
-    report_rate_per_address: RateSpec | None = RateSpec(20, 60.0)
-    _cache: dict[tuple, tuple[float, Sanction | None]] = field(default_factory=dict)
+    callers: Callers
+    limits: Limits
+    sanctions: Sanctioning
+    store: ModerationStore  # the audit log, reports, ignores
+    directory: Directory
+    accounts: AccountStore | None
+    names: NameRules
+    history: HistoryStore
+    removal: Removal  # a kicked or banned user leaves at once
+    outbox: Outbox
+    runtime: Runtime
 
-    def __post_init__(self) -> None:
-        self._report_counts = ReportCounts(self.chat.runtime, self._tell_report_count)
-
-    # ---- who may, and who is sanctioned ------------------------------------------------------
-
-    def is_moderator(self, user_id: str | None) -> bool:
-        """By user id and role, never by name: the account the operator designated."""
-        return self.roles.has(user_id, MODERATOR)
-
-    def _moderator(self, sid: str) -> Connection:
-        conn = self.chat.named(sid)
-        self.chat.limit(conn, "other")
-        if not self.is_moderator(conn.user_id):
+    def _moderator(self, sid: str) -> NamedConnection:
+        conn = self.callers.named(sid)
+        self.limits.limit(conn, "other")
+        if not self.sanctions.is_moderator(conn.user_id):
             raise Refused(Code.NOT_MODERATOR, NOT_A_MODERATOR)
         return conn
-
-    def _active(self, kind: str, **where: str | None) -> Sanction | None:
-        key = (kind, *sorted(where.items()))
-        now = self.chat.runtime.now()
-        cached = self._cache.get(key)
-        if cached is not None and now - cached[0] < SANCTION_CACHE_SECONDS:
-            sanction = cached[1]
-        else:
-            sanction = self.store.active(kind, int(now * 1000), **where)
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[key] = (now, sanction)
-        if sanction is not None and sanction.until_ms <= now * 1000:
-            return None
-        return sanction
-
-    def _sanctioned(self, code: Code, sanction: Sanction, reason: str) -> Refused:
-        """A sanction's refusal, saying how long to wait and until when."""
-        wait = sanction.until_ms / 1000 - self.chat.runtime.now()
-        return Refused(code, reason, retry_after=retry_after(wait), until=sanction.until_ms)
-
-    def _forget_cached(self) -> None:
-        self._cache.clear()
-
-    def check_can_post(self, conn: Connection) -> None:
-        """Raised for a muted user's message, game chat, direct message, report, challenge,
-        rename, and for a new guest's name from a muted user's address."""
-        mute = self._mute_of(conn)
-        if mute is not None:
-            raise self._sanctioned(
-                Code.MUTED, mute, f"You are muted until {until_text(mute.until_ms)}."
-            )
-
-    def _mute_of(self, conn: Connection) -> Sanction | None:
-        """The user's mute; for a guest, also a mute of the address it comes from (a mute
-        holds the address the user connected from: its new guests are muted as long)."""
-        if conn.user_id is not None:
-            mute = self._active("mute", user_id=conn.user_id)
-            if mute is not None:
-                return mute
-        mute = self._active("mute", address=conn.address)
-        if mute is None or self._is_claimed(conn.user_id):  # an account: by its user id only
-            return None
-        return mute
-
-    def _is_claimed(self, user_id: str | None) -> bool:
-        accounts = self.chat.accounts
-        return (
-            user_id is not None and accounts is not None and accounts.of_user(user_id) is not None
-        )
-
-    def check_can_connect(self, address: str) -> None:
-        try:
-            ban = self._active("ban", address=address)
-        except Refused:  # the database is down: connecting worked without it before, so it does
-            log.warning("could not check %s against bans: let in", address)
-            return
-        if ban is not None:
-            raise self._sanctioned(
-                Code.BANNED, ban, f"You are banned until {until_text(ban.until_ms)}."
-            )
-
-    def check_can_take(self, conn: Connection, user_id: str | None, name: str) -> None:
-        """Before a connection becomes `user_id` (a log-in or resume) or takes `name` as a
-        guest (`user_id` None: a first name or a rename, a line to everyone, which a muted
-        user or a guest of a muted address may not send)."""
-        self.check_can_connect(conn.address)
-        if user_id is None and name != conn.name:
-            self.check_can_post(conn)
-        for key in self.chat.names.keys(name):
-            ban = self._active("ban", name_key=key)
-            if ban is not None:
-                until = until_text(ban.until_ms)
-                raise self._sanctioned(Code.BANNED, ban, f"'{name}' is banned until {until}.")
-        if user_id is not None:
-            for kind in ("ban", "kick"):
-                sanction = self._active(kind, user_id=user_id)
-                if sanction is not None:
-                    code = Code.BANNED if kind == "ban" else Code.KICKED
-                    until = until_text(sanction.until_ms)
-                    reason = f"You were removed by a moderator: wait until {until}."
-                    raise self._sanctioned(code, sanction, reason)
 
     # ---- moderators' events ------------------------------------------------------------------
 
     def mod_delete(self, sid: str, message_id: int) -> None:
         conn = self._moderator(sid)
-        deleted = self.chat.history.delete(message_id)
+        deleted = self.history.delete(message_id)
         if deleted is None:
             raise Refused(Code.NO_SUCH_MESSAGE, "No such message.")
         self._audit(conn, "delete", f"#{message_id} by {deleted.name}", None)
-        self.chat.outbox.emit("message_deleted", {"id": message_id})
+        self.outbox.emit("message_deleted", {"id": message_id})
 
     def mod_mute(self, sid: str, name: str, minutes: int, reason: str | None) -> int:
         """Mute the user called `name`; return until when (ms since the epoch)."""
-        minutes, reason = _minutes(minutes), _reason(reason)
+        minutes, reason = _minutes(minutes), _optional_reason(reason)
         conn = self._moderator(sid)
         target = self._target(clean_name(name))
         until = self._now_ms() + minutes * 60_000
-        # the address too: the user's new guests from there are muted as long (a claimed
-        # account is muted by its user id only)
-        address = self.chat.directory.address_of(target.user_id) if target.user_id else None
-        key = self.chat.names.key(target.name)  # to lift it by name once a guest has left
-        self.store.add(Sanction("mute", until, reason, user_id=target.user_id,
-                                name_key=key, address=address))  # fmt: skip
-        self._forget_cached()
+        # the address too: the user's new guests from there are muted as long (an account is
+        # muted by its user id only); the name's key to lift it once a guest has left
+        address = self.directory.address_of(target.user_id) if target.user_id else None
+        mute = Sanction("mute", until, reason, user_id=target.user_id,
+                        name_key=self.names.key(target.name), address=address)  # fmt: skip
+        self.sanctions.impose(mute)
         self._audit(conn, "mute", target.name, reason, until)
-        self.chat.outbox.emit(
+        self.outbox.emit(
             "message",
             {
                 "name": None,
@@ -219,38 +139,35 @@ class ModerationService:
             if refused.code is not Code.NOT_ONLINE:
                 raise
             target = Target(name, None, None, False)
-        key = self.chat.names.key(target.name)
-        if not self.store.remove("mute", user_id=target.user_id, name_key=key):
+        if not self.sanctions.lift("mute", target.user_id, self.names.key(target.name)):
             raise Refused(Code.NOT_MUTED, f"{target.name} is not muted.")
-        self._forget_cached()
         self._audit(conn, "unmute", target.name, None)
 
     def mod_kick(self, sid: str, name: str, reason: str | None) -> None:
-        reason = _reason(reason)
+        reason = _optional_reason(reason)
         conn = self._moderator(sid)
         target = self._target(clean_name(name), online=True)
         until = self._now_ms() + int(KICK_SECONDS * 1000)
-        self.store.add(Sanction("kick", until, reason, user_id=target.user_id))
-        self._forget_cached()
+        kick = Sanction("kick", until, reason, user_id=target.user_id)
+        self.sanctions.impose(kick)
         self._audit(conn, "kick", target.name, reason, until)
-        self._remove(target)
+        self._remove(target, kick)
 
     def mod_ban(self, sid: str, name: str, minutes: int, reason: str | None) -> int:
         """Ban the user called `name`; return until when (ms since the epoch)."""
-        minutes, reason = _minutes(minutes), _reason(reason)
+        minutes, reason = _minutes(minutes), _optional_reason(reason)
         conn = self._moderator(sid)
         target = self._target(clean_name(name))
         until = self._now_ms() + minutes * 60_000
-        address = self.chat.directory.address_of(target.user_id) if target.user_id else None
+        address = self.directory.address_of(target.user_id) if target.user_id else None
         # the name is held whether claimed or not: a banned guest can't come back under it, or
         # under a look-alike, from another address
-        name_key = self.chat.names.key(target.name)
-        self.store.add(Sanction("ban", until, reason, user_id=target.user_id,
-                                name_key=name_key, address=address))  # fmt: skip
-        self._forget_cached()
+        ban = Sanction("ban", until, reason, user_id=target.user_id,
+                       name_key=self.names.key(target.name), address=address)  # fmt: skip
+        self.sanctions.impose(ban)
         self._audit(conn, "ban", target.name, reason, until)
         if target.online:
-            self._remove(target)
+            self._remove(target, ban)
         return until
 
     def mod_log(self, sid: str, limit: int | None) -> list[dict[str, Any]]:
@@ -261,47 +178,6 @@ class ModerationService:
         return self.store.log(limit or 50)
 
     # ---- everyone's events -------------------------------------------------------------------
-
-    def report(self, sid: str, message_id: int, reason: str) -> bool:
-        """Files a report of the message; False if this user had reported it already (nothing
-        changes). Moderators hear of each message once, then of its count (domain/reports.py)."""
-        reason = _reason(reason)
-        conn = self.chat.named(sid)
-        self.check_can_post(conn)  # a muted user can't report either
-        self.chat.limit(conn, "other")
-        self._limit_reports(conn)
-        message = self.chat.history.get(message_id)
-        if message is None:
-            raise Refused(Code.NO_SUCH_MESSAGE, "No such message.")
-        filed = self.store.report(conn.user_id, conn.name, message_id, reason, self._now_ms())
-        if filed is None:
-            return False
-        report_id, reports = filed
-        if reports > 1:
-            self._report_counts.counted(message_id, reports)
-            return True
-        report = {"id": report_id, "message_id": message_id, "name": message.name,
-                  "txt": message.text, "reporter": conn.name, "reason": reason,
-                  "reports": reports}  # fmt: skip
-        self._tell_moderators("report_filed", report)
-        return True
-
-    def _limit_reports(self, conn: Connection) -> None:
-        now = self.chat.runtime.now()
-        try:
-            limiter = self.chat.limiter
-            limiter.check(f"report:{conn.user_id}", "report", self.report_rate, now)
-            limiter.check(f"report@{conn.address}", "report", self.report_rate_per_address, now)
-        except Refused as refused:
-            if refused.code is not Code.RATE_LIMITED:  # Redis is down, say: not the caller's
-                raise
-            wait = refused.details["retry_after"]
-            raise Refused(
-                Code.RATE_LIMITED, f"Too many reports: wait {wait:.1f} s.", retry_after=wait
-            ) from None
-
-    def _tell_report_count(self, message_id: int, reports: int) -> None:
-        self._tell_moderators("report_count", {"message_id": message_id, "reports": reports})
 
     def ignore(self, sid: str, name: str) -> str:
         """Ignore the user called `name`; return the name as shown."""
@@ -316,22 +192,12 @@ class ModerationService:
         self.store.unignore(conn.user_id, other_id)
         return other
 
-    def ignores(self, user_id: str, other_id: str) -> bool:
-        return self.store.ignores(user_id, other_id)
-
     # ---- helpers -----------------------------------------------------------------------------
 
-    def _tell_moderators(self, event: str, data: dict[str, Any]) -> None:
-        """To every connection of every moderator, on every node: the role holders read now,
-        so a moderator whose role went (revoked, or its name released) hears nothing more."""
-        rooms = [user_room(user_id) for user_id in self.roles.holders(MODERATOR)]
-        if rooms:
-            self.chat.outbox.emit(event, data, to=rooms)
-
-    def _other(self, sid: str, name: str) -> tuple[Connection, str, str]:
+    def _other(self, sid: str, name: str) -> tuple[NamedConnection, str, str]:
         name = clean_name(name)
-        conn = self.chat.named(sid)
-        self.chat.limit(conn, "other")
+        conn = self.callers.named(sid)
+        self.limits.limit(conn, "other")
         target = self._target(name)
         if target.user_id is None:
             raise Refused(Code.NOT_ONLINE, f"{name} is not online.")
@@ -339,40 +205,46 @@ class ModerationService:
 
     def _target(self, name: str, online: bool = False) -> Target:
         """The user called `name` (cleaned): online, or a claimed name unless `online`."""
-        directory = self.chat.directory
+        directory = self.directory
         user_id = directory.user_of(name)
         held = directory.name_of(user_id) if user_id else None
         account = None
-        if self.chat.accounts is not None:
-            account = self.chat.accounts.get(self.chat.names.key(name))
+        if self.accounts is not None:
+            account = self.accounts.get(self.names.key(name))
         if held is None and account is not None:
             user_id = account.user_id
         if user_id is None or (online and held is None):
             raise Refused(Code.NOT_ONLINE, f"{name} is not online.")
         shown = held or (account.name if account else name)
         if account is not None and account.user_id == user_id:
-            if self.is_moderator(user_id):
+            if self.sanctions.is_moderator(user_id):
                 raise Refused(Code.TARGET_IS_MODERATOR, "Moderators can't act on each other.")
             return Target(shown, user_id, account.key, held is not None)
         return Target(shown, user_id, None, held is not None)
 
-    def _remove(self, target: Target) -> None:
-        """Every connection of the user is closed, and the user leaves at once."""
-        chat = self.chat
-        sids = chat.directory.connections_of(target.user_id)
-        chat.outbox.emit(
+    def _remove(self, target: Target, sanction: Sanction) -> None:
+        """Every connection of the user is told why (`kicked` or `banned`), then closed, and
+        the user leaves at once."""
+        assert target.user_id is not None  # online
+        sids = self.directory.connections_of(target.user_id)
+        wait = sanction.until_ms / 1000 - self.runtime.now()
+        notice = {"reason": sanction.reason, "until": sanction.until_ms,
+                  "retry_after": retry_after(wait)}  # fmt: skip
+        for sid in sids:  # before the disconnect, which follows it on the same connection
+            self.outbox.emit(REMOVED_EVENTS[sanction.kind], notice, to=sid)
+        self.outbox.emit(
             "message", {"name": None, "txt": f"{target.name} was removed by a moderator."},
             to=LOBBY,
         )  # fmt: skip
-        chat.remove_user(target.user_id)
+        self.removal.remove_user(target.user_id)
         for sid in sids:
-            chat.outbox.disconnect(sid)
+            self.outbox.disconnect(sid)
 
     def _audit(
-        self, conn: Connection, action: str, target: str, reason: str | None, until: int = 0
+        self, conn: NamedConnection, action: str, target: str, reason: str | None, until: int = 0
     ) -> None:
         self.store.audit(conn.name, action, target, reason, until or None, self._now_ms())
         log.info("moderator %s: %s %s", conn.name, action, target, extra={"user_id": conn.user_id})
 
     def _now_ms(self) -> int:
-        return int(self.chat.runtime.now() * 1000)
+        return int(self.runtime.now() * 1000)

@@ -18,6 +18,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rpschat.domain.errors import Code, Refused
@@ -57,7 +58,7 @@ class PasswordWork:
         self._seconds = FIRST_GUESS_SECONDS  # a moving average of one hash's duration
 
     def hash(self, password: str) -> str:
-        return self._run(self._hasher.hash, password)
+        return str(self._run(self._hasher.hash, password))
 
     def verify(self, password_hash: str, password: str) -> bool:
         return bool(self._run(self._hasher.verify, password_hash, password))
@@ -101,7 +102,9 @@ class FailedAttemptLog:
     the password), at most a burst of `burst` then `per_second`: a guesser can't flood the log.
     Lines left out are counted in the next one."""
 
-    def __init__(self, burst: int = 20, per_second: float = 1.0, clock=time.monotonic):
+    def __init__(
+        self, burst: int = 20, per_second: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ):
         self._burst, self._per_second, self._clock = burst, per_second, clock
         self._tokens, self._at, self._left_out = float(burst), clock(), 0
         self._lock = threading.Lock()

@@ -1,8 +1,11 @@
-"""What the domain needs from the outside world, as small interfaces.
+"""What the domain needs, as small interfaces: from the outside world, and from each other.
 
 Every collaborator the domain is handed (storage, the event loop, the web layer) is typed with a
 Protocol from here; the implementations live in `rpschat.storage`, `rpschat.runtime` and
 `rpschat.web`, which import this module, never the other way round (tests/unit/test_layers.py).
+The chat's services receive one another through the Protocols of "The services' roles" below:
+each depends on what it uses, never on another service's class (rpschat/composition.py wires
+them). The game's stores are in domain/game/ports.py.
 """
 
 from __future__ import annotations
@@ -20,8 +23,6 @@ MAX_ID = 2**63 - 1
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from rpschat.domain.game.match import GameResult, Match
-    from rpschat.domain.matchmaking import Challenge
     from rpschat.domain.ratelimit import RateSpec
 
 LOBBY = "lobby"
@@ -38,26 +39,19 @@ def user_room(user_id: str) -> str:
 class Outbox(Protocol):
     """Sends events to connections and rooms; the web layer implements it with Socket.IO."""
 
-    def emit(self, event: str, data: Any, *, to: str | None = None, skip_sid: str | None = None):
-        """`to` is a connection id or a room; None means everyone."""
+    def emit(
+        self,
+        event: str,
+        data: Any,
+        *,
+        to: str | list[str] | None = None,
+        skip_sid: str | None = None,
+    ) -> None:
+        """`to` is a connection id or a room (or a list of them); None means everyone."""
 
     def join(self, sid: str, room: str) -> None: ...
     def leave(self, sid: str, room: str) -> None: ...
     def disconnect(self, sid: str) -> None: ...
-
-
-class PresenceListener(Protocol):
-    """Told when users drop, come back or leave for good (the game reacts to these)."""
-
-    def is_busy(self, user_id: str) -> bool: ...
-    def user_dropped(self, user_id: str, name: str) -> None: ...
-    def user_back(self, user_id: str, name: str, sid: str) -> None: ...
-    def replay_game_chat(self, user_id: str, name: str, sid: str, last_id: int) -> None:
-        """After `user_back`: the game chat above `last_id` (one id sequence with the lobby)."""
-
-    def user_gone(self, user_id: str, name: str) -> None: ...
-    def account_released(self, user_id: str, name: str) -> None:
-        """The user released its claimed name (it stays online as a guest)."""
 
 
 # ---------------------------------------------------------------- the event loop
@@ -123,6 +117,200 @@ class Locks(Protocol):
         Locks' own kind)."""
 
 
+# ---------------------------------------------------------------- the services' roles
+
+
+@dataclass
+class Connection:
+    """One client connection; `user_id`, `name` and `token` once it has a name."""
+
+    sid: str
+    address: str
+    connected_at: float
+    user_id: str | None = None
+    name: str | None = None
+    token: str | None = None
+    replaced: bool = False  # another connection took its slot: it leaves without a trace
+    dm_cursor: int | None = None  # auth.dm_last_id: the direct messages a resume replays
+
+    def log_fields(self) -> dict[str, Any]:
+        """A log line's structured fields (JSON logs show the user id hashed)."""
+        return {"sid": self.sid, "user_id": self.user_id, "address": self.address}
+
+
+class NamedConnection(Connection):
+    """A connection that has its user: what `Callers.named` returns. The same object, typed so
+    that its user id, name and token are known to be there."""
+
+    user_id: str
+    name: str
+    token: str
+
+
+class Callers(Protocol):
+    """Who is behind a connection: every service's first question (domain/connections.py)."""
+
+    def connection(self, sid: str) -> Connection: ...
+    def named(self, sid: str) -> NamedConnection:
+        """The connection once it has a name; refused before ("Pick a name ...")."""
+
+
+class Limits(Protocol):
+    """The per-user rate limits (domain/limits.py)."""
+
+    def limit(self, conn: Connection, kind: str) -> None:
+        """Refused when the caller sends too fast: `kind` "chat" (what it posts) or "other"."""
+
+
+class Admission(Protocol):
+    """Who may connect, and as whom (domain/sanctions.py)."""
+
+    def check_can_connect(self, address: str) -> None:
+        """Refused for a banned address."""
+
+    def check_can_take(self, conn: Connection, user_id: str | None, name: str) -> None:
+        """Refused before a connection becomes `user_id` (a log-in, a resume) or takes `name`
+        as a guest (`user_id` None: a first name or a rename; a muted user's is refused)."""
+
+
+class Posting(Protocol):
+    """Whether a user may post (domain/sanctions.py): lobby, game chat, DMs, reports and
+    challenges ask first."""
+
+    def check_can_post(self, conn: Connection) -> None:
+        """Refused for a muted user (or a guest of a muted user's address)."""
+
+
+class Ignores(Protocol):
+    def ignores(self, user_id: str, other_id: str) -> bool:
+        """`user_id` takes no DMs or challenges from `other_id`."""
+
+
+class Busy(Protocol):
+    """The game's answer to "may this user change its name now?" (domain/game/busy.py)."""
+
+    def is_busy(self, user_id: str) -> bool:
+        """In a game, looking for one or in a pending challenge."""
+
+
+class PresenceListener(Protocol):
+    """Told when users drop, come back or leave for good (the lobby and the game listen, through
+    the hub in domain/presence.py)."""
+
+    def user_dropped(self, user_id: str, name: str) -> None: ...
+    def user_back(self, user_id: str, name: str, sid: str, last_id: int | None) -> None:
+        """A connection is the user's again; with `last_id`, it resumed after that message (the
+        game replays its chat above it: one id sequence with the lobby)."""
+
+    def user_gone(self, user_id: str, name: str, removed: bool) -> None:
+        """The name is free: the user left, or (`removed`) a moderator removed it."""
+
+
+class UserConnections(Protocol):
+    """The connection table as connecting, naming and resuming change it (connections.py)."""
+
+    def connect(self, sid: str, address: str, dm_cursor: int | None = None) -> None:
+        """Register a connection; refused (a ban) before it takes anything."""
+
+    def connection(self, sid: str) -> Connection: ...
+    def adopt(self, sid: str, user_id: str, name: str, token: str) -> None:
+        """The connection becomes the user's (its room, its slot, the one it replaces)."""
+
+    def end_grace(self, user_id: str) -> None:
+        """The user is back: its grace period no longer releases it."""
+
+    def release(self, user_id: str) -> None:
+        """The user leaves for good: its name is free, and everyone is told."""
+
+    def disconnect(self, sid: str, voluntary: bool) -> None: ...
+
+
+class Removal(Protocol):
+    def remove_user(self, user_id: str) -> None:
+        """A moderator removed the user: it leaves at once, its connections here close."""
+
+
+class LobbyEntry(Protocol):
+    """What the lobby does as a connection gets its name (domain/lobby.py)."""
+
+    def announce_entry(self, sid: str, name: str) -> None: ...
+    def announce_rename(self, sid: str, old: str, new: str) -> None: ...
+    def send_recent(self, sid: str) -> None:
+        """The recent history, to a connection that just got its name; it is in the lobby."""
+
+    def replay(self, sid: str, last_id: int) -> None:
+        """What a resuming connection missed after `last_id`; then it joins the lobby."""
+
+
+class DmInbox(Protocol):
+    """Direct messages follow a user's connections (domain/dms.py)."""
+
+    def attach(self, sid: str, user_id: str, dm_last_id: int | None, new_user: bool) -> None: ...
+    def detach(self, sid: str, user_id: str) -> None: ...
+
+
+class Claims(Protocol):
+    """Claimed names, as naming and resuming consult them (domain/claims.py)."""
+
+    def account_like(self, name: str) -> Account | None:
+        """The claimed name that `name` is or looks like, if any."""
+
+    def check_not_claimed_by_another(self, user_id: str, name: str) -> None:
+        """Refused for a name another user claimed, or one kept for a moderator's account."""
+
+    def check_not_reserved(self, name: str) -> None:
+        """Refused for a name kept for a moderator's account (domain/roles.py)."""
+
+    def password_matches(
+        self, conn: Connection, account: Account, password: str, device: str | None = None
+    ) -> bool:
+        """Checks the password, within the limits on attempts (refused past them); `device`,
+        a device token the account gave, exempts the device from the per-name limits. A wrong
+        one is logged."""
+
+    def device_token(self, user_id: str) -> str | None:
+        """A token that marks this device as the account's (domain/devices.py)."""
+
+
+class ReservedNames(Protocol):
+    """Names kept for a moderator's account until the operator designates it (roles.py)."""
+
+    def check_not_reserved(self, name: str) -> None:
+        """Refused for such a name, in any case or look-alike."""
+
+
+class RoleChecks(Protocol):
+    """Who holds which role (domain/roles.py): powers are checked by user id, never by name."""
+
+    def has(self, user_id: str | None, role: str) -> bool: ...
+    def holders(self, role: str) -> list[str]:
+        """The user ids holding the role, on every node (read when asked)."""
+
+
+class AccountEnd(Protocol):
+    """What goes with a released account (its roles; its standing, domain/game/service.py)."""
+
+    def account_released(self, user_id: str, name: str) -> None: ...
+
+
+class SessionEnding(Protocol):
+    """Ends every other session of a user (domain/signout.py)."""
+
+    def end_other_sessions(self, conn: NamedConnection, reason: str) -> str:
+        """Every token of the user revoked, its other connections told and closed; returns
+        the caller's new token."""
+
+
+class Sanctioning(Protocol):
+    """The sanctions in force, as moderators change them (domain/sanctions.py)."""
+
+    def is_moderator(self, user_id: str | None) -> bool: ...
+    def impose(self, sanction: Sanction) -> None: ...
+    def lift(self, kind: str, user_id: str | None, name_key: str | None = None) -> bool:
+        """True if the user (or someone under the name: a guest who left) had a sanction of
+        that kind running."""
+
+
 # ---------------------------------------------------------------- names, users and tokens
 
 
@@ -156,6 +344,11 @@ class Directory(Protocol):
 
     def sid_of(self, user_id: str) -> str | None:
         """One of the user's connections (the latest attached that is still there)."""
+
+    def is_home(self, user_id: str) -> bool:
+        """Whether this node answers for the user: its latest connection was attached here,
+        its last one was lost here, or this node took it over from a dead node. A grace period
+        releases the user only from its home. Always true on one node."""
 
     def connections_of(self, user_id: str) -> list[str]:
         """Every connection of the user, on every node."""
@@ -218,11 +411,11 @@ class AccountStore(Protocol):
     def create(self, account: Account) -> bool:
         """Stores it; False (nothing stored) if its key is claimed already."""
 
-    def set_password(self, key: str, user_id: str, password_hash: str) -> bool:
-        """A new password hash, if the claim is still `user_id`'s; True if it was."""
-
     def delete(self, key: str, user_id: str) -> bool:
         """Forgets the claim if it is still `user_id`'s; True if it was."""
+
+    def set_password(self, key: str, user_id: str, password_hash: str) -> bool:
+        """A new password hash, if the claim is still `user_id`'s; True if it was."""
 
 
 @dataclass(frozen=True)
@@ -307,13 +500,15 @@ class RoleStore(Protocol):
 
 
 class PasswordHasher(Protocol):
-    """Slow on purpose: call through `Runtime.run_blocking`."""
+    """Slow on purpose: the services get it bounded (domain/passwords.py's PasswordWork runs
+    it in the thread pool, a few at a time); the bare hasher must run through
+    `Runtime.run_blocking`."""
 
     def hash(self, password: str) -> str: ...
     def verify(self, password_hash: str, password: str) -> bool: ...
 
 
-# ---------------------------------------------------------------- history and results
+# ---------------------------------------------------------------- history
 
 
 @dataclass(frozen=True)
@@ -372,41 +567,6 @@ class HistoryStore(Protocol):
     def close(self, timeout: float = 10) -> bool:
         """Refuses new appends and commits those already queued; False if that outlasts timeout."""
         ...
-
-
-Standing = dict[str, Any]  # {"name", "wins", "losses", "draws", "rating", "claimed"}
-
-
-class ResultsStore(Protocol):
-    def record(
-        self,
-        winner: str | None,
-        loser: str | None,
-        players: tuple[str, str],
-        reason: str,
-        best_of: int,
-        score: dict[str, int],
-        game_id: str,
-    ) -> bool:
-        """Counts a finished game: a win and a loss, or (winner None) a draw for both players.
-
-        Recording the same game_id again changes nothing and returns False.
-        """
-        ...
-
-    def record_many(self, results: list[GameResult]) -> list[bool]:
-        """`record` each, in one transaction (games end faster than a database commits them
-        one by one); which of them were new."""
-        ...
-
-    def forget_guest(self, name: str, user_id: str) -> bool:
-        """Removes the row of a guest who left for good (a claimed user's row stays)."""
-
-    def leaderboard(self, limit: int = 50) -> list[Standing]:
-        """Highest rating first, then most wins, fewest losses, name (case-insensitively)."""
-        ...
-
-    def close(self) -> None: ...
 
 
 # ---------------------------------------------------------------- direct messages
@@ -506,158 +666,3 @@ class DmStore(Protocol):
 
     def sender_named(self, recipient_id: str, name: str) -> str | None:
         """The user who last sent `recipient_id` a DM under the name `name`, if any."""
-
-
-# ---------------------------------------------------------------- game history
-
-
-@dataclass(frozen=True)
-class GameRecord:
-    """A finished game as one of its players keeps it (`my_games`)."""
-
-    game_id: str
-    user_id: str  # whose record: each player of a game has one
-    name: str  # the name they played under
-    opponent: str
-    computer: bool
-    best_of: int
-    winner: str | None
-    score: dict[str, int]
-    rounds: list[dict[str, Any]]  # [{round, moves, winner}], oldest first
-    reason: str
-    ended_at: int  # ms since the epoch
-    id: int = 0  # the archive's own increasing number: the `before` cursor of `my_games`
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "game_id": self.game_id,
-            "opponent": self.opponent,
-            "computer": self.computer,
-            "best_of": self.best_of,
-            "winner": self.winner,
-            "score": dict(self.score),
-            "rounds": [dict(entry) for entry in self.rounds],
-            "reason": self.reason,
-            "ended_at": self.ended_at,
-        }
-
-
-class GameArchive(Protocol):
-    """Every player's finished games: a claimed name's for good, a guest's until it leaves."""
-
-    def add_many(self, records: list[GameRecord]) -> None:
-        """Stores them in one transaction; a (user, game) stored already is left as it is."""
-
-    def page(
-        self, user_id: str, before: int | None = None, limit: int = 20
-    ) -> tuple[list[GameRecord], bool]:
-        """The user's games, newest first (below `before`, a record's `id`); has_more."""
-        ...
-
-    def forget_user(self, user_id: str) -> None: ...
-
-
-# ---------------------------------------------------------------- games
-
-
-class MatchStore(Protocol):
-    """Matches by game id, live and recently finished; a player is in at most one live match.
-
-    Every query is by key or by player: none costs time in proportion to the games stored."""
-
-    def get(self, game_id: str) -> Match | None: ...
-    def lock(self, game_id: str) -> Lock:
-        """A new lock of the game (`Locks.hold` keeps one per game at a time). While it is held,
-        `get` and `put` of that game may cost no round trip of their own: with Redis, taking it
-        reads the match and releasing it writes the last match `put`, one script each, and that
-        write is refused (raises Refused) if the lock expired and was lost meanwhile."""
-
-    def create(self, match: Match) -> bool:
-        """Store a new live match if neither player is in a live one (atomically); else False."""
-
-    def put(self, match: Match) -> None: ...
-    def delete(self, game_id: str) -> None: ...
-    def live_game_of(self, player: str) -> str | None: ...
-    def games_of(self, player: str) -> list[Match]:
-        """The kept matches (live and finished) `player` played in."""
-
-    def live_games(self) -> list[Match]:
-        """Live matches, in the order they started."""
-
-    def live_count(self) -> int: ...
-
-    def overdue(self, cutoff: float) -> list[tuple[str, int]]:
-        """(game id, round) of live matches whose round deadline is before `cutoff`."""
-
-
-class SpectatorStore(Protocol):
-    """Who watches which game, indexed both ways: a user leaving costs their own games only."""
-
-    def add(self, game_id: str, user_id: str) -> None: ...
-    def discard(self, game_id: str, user_id: str) -> bool: ...
-    def is_watching(self, game_id: str, user_id: str) -> bool: ...
-    def count(self, game_id: str) -> int: ...
-    def games_of(self, user_id: str) -> list[str]: ...
-    def drop_user(self, user_id: str) -> None: ...
-    def drop_game(self, game_id: str) -> set[str]:
-        """Forget the game's spectators; returns them."""
-
-
-@dataclass(frozen=True)
-class Drop:
-    """A player whose connection was lost: since when, and the queue they were taken out of."""
-
-    at: float
-    queued_best_of: int | None = None
-
-
-class DropStore(Protocol):
-    """Players whose connection is lost (in their grace period), by name."""
-
-    def add(self, name: str, drop: Drop) -> None: ...
-    def get(self, name: str) -> Drop | None: ...
-    def pop(self, name: str) -> Drop | None: ...
-    def forget_queue(self, name: str) -> None:
-        """Keep the drop, but do not put the player back in the queue on resume."""
-
-
-class ExpiredChallengeStore(Protocol):
-    """Ids of recently expired challenges (to tell "expired" from "no such"), a bounded number."""
-
-    def add(self, challenge_ids: list[str]) -> None: ...
-    def __contains__(self, challenge_id: object) -> bool: ...
-
-
-class QueueStore(Protocol):
-    """Per-best_of FIFO queues of player names; a player is in at most one queue."""
-
-    def pair(
-        self, player: str, best_of: int, is_busy: Callable[[str], bool]
-    ) -> tuple[str, str | None]:
-        """One atomic step: ("busy", None) if `player` is in a live game, ("queued", None) if
-        already waiting, ("paired", partner) with the oldest waiting player not in a live game
-        (those in one leave the queue), else ("waiting", None) with `player` queued. `is_busy`
-        serves stores that can't see the live games themselves (Redis checks them in the same
-        script)."""
-
-    def append(self, player: str, best_of: int) -> None: ...
-    def pop_oldest(self, best_of: int) -> str | None: ...
-    def discard(self, player: str) -> bool: ...
-    def best_of_for(self, player: str) -> int | None: ...
-    def waiting(self, best_of: int) -> list[str]: ...
-    def count(self) -> int: ...
-
-
-class ChallengeStore(Protocol):
-    def save(self, challenge: Challenge) -> None: ...
-    def get(self, challenge_id: str) -> Challenge | None: ...
-    def delete(self, challenge_id: str) -> Challenge | None: ...
-    def all(self) -> list[Challenge]: ...
-
-
-class RematchStore(Protocol):
-    def add_request(self, game_id: str, player: str, players: frozenset[str]) -> frozenset[str]: ...
-    def requests(self, game_id: str) -> frozenset[str]: ...
-    def clear(self, game_id: str) -> None: ...
-    def games_involving(self, player: str) -> list[str]: ...

@@ -11,10 +11,97 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from rpschat.domain.ports import Runtime
+from rpschat.domain.errors import Code, Refused
+from rpschat.domain.moderation import clean_reason
+from rpschat.domain.ports import (
+    Callers,
+    HistoryStore,
+    Limits,
+    ModerationStore,
+    NamedConnection,
+    Outbox,
+    Posting,
+    RateLimiter,
+    RoleChecks,
+    Runtime,
+    user_room,
+)
+from rpschat.domain.ratelimit import RateSpec
+from rpschat.domain.roles import MODERATOR
 
 REPORT_COUNT_SECONDS = 5.0
+
+
+@dataclass
+class Reports:
+    """`report`: anyone named and not muted files a report of a message, once."""
+
+    callers: Callers
+    limits: Limits
+    posting: Posting  # a muted user reports nothing
+    limiter: RateLimiter  # reports per user and per address
+    runtime: Runtime
+    history: HistoryStore
+    store: ModerationStore
+    roles: RoleChecks  # who hears of reports: the moderators, read when one is filed
+    outbox: Outbox
+    # reports per user and per address (REPORT_RATE, REPORT_RATE_PER_IP); None: no limit
+    rate: RateSpec | None = RateSpec(5, 60.0)
+    rate_per_address: RateSpec | None = RateSpec(20, 60.0)
+
+    def __post_init__(self) -> None:
+        self._counts = ReportCounts(self.runtime, self._tell_count)
+
+    def report(self, sid: str, message_id: int, reason: str) -> bool:
+        """Files a report of the message; False if this user had reported it already (nothing
+        changes). Moderators hear of each message once, then of its count."""
+        reason = clean_reason(reason)
+        conn = self.callers.named(sid)
+        self.posting.check_can_post(conn)
+        self.limits.limit(conn, "other")
+        self._limit(conn)
+        message = self.history.get(message_id)
+        if message is None:
+            raise Refused(Code.NO_SUCH_MESSAGE, "No such message.")
+        now_ms = int(self.runtime.now() * 1000)
+        filed = self.store.report(conn.user_id, conn.name, message_id, reason, now_ms)
+        if filed is None:
+            return False
+        report_id, reports = filed
+        if reports > 1:
+            self._counts.counted(message_id, reports)
+            return True
+        report = {"id": report_id, "message_id": message_id, "name": message.name,
+                  "txt": message.text, "reporter": conn.name, "reason": reason,
+                  "reports": reports}  # fmt: skip
+        self._tell_moderators("report_filed", report)
+        return True
+
+    def _limit(self, conn: NamedConnection) -> None:
+        now = self.runtime.now()
+        try:
+            self.limiter.check(f"report:{conn.user_id}", "report", self.rate, now)
+            by_address = self.rate_per_address
+            self.limiter.check(f"report@{conn.address}", "report_address", by_address, now)
+        except Refused as refused:
+            if refused.code is not Code.RATE_LIMITED:  # Redis is down, say: not the caller's
+                raise
+            wait = refused.details["retry_after"]
+            raise Refused(
+                Code.RATE_LIMITED, f"Too many reports: wait {wait:.1f} s.", retry_after=wait
+            ) from None
+
+    def _tell_count(self, message_id: int, reports: int) -> None:
+        self._tell_moderators("report_count", {"message_id": message_id, "reports": reports})
+
+    def _tell_moderators(self, event: str, data: dict[str, object]) -> None:
+        """To every connection of every moderator, on every node: the role holders read now,
+        so a moderator whose role went (revoked, or its name released) hears nothing more."""
+        rooms = [user_room(user_id) for user_id in self.roles.holders(MODERATOR)]
+        if rooms:
+            self.outbox.emit(event, data, to=rooms)
 
 
 class ReportCounts:

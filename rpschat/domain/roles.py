@@ -21,13 +21,20 @@ granted it, and `RoleService.grant_to` / `revoke_from` take the granter.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rpschat.domain.errors import Code, Refused
+from rpschat.domain.identity import new_user_id
 from rpschat.domain.names import NameRules, clean_password
-from rpschat.domain.ports import Account, AccountStore, Grant, ModerationStore, RoleStore
+from rpschat.domain.ports import (
+    Account,
+    AccountStore,
+    Grant,
+    ModerationStore,
+    PasswordHasher,
+    RoleStore,
+)
 from rpschat.domain.text import clean_name, name_key
 
 log = logging.getLogger("rpschat.roles")
@@ -98,7 +105,7 @@ class RoleService:
     # ---- the operator's commands -------------------------------------------------------------
 
     def designate(
-        self, name: str, password: Callable[[], str], hasher, role: str = MODERATOR
+        self, name: str, password: Callable[[], str], hasher: PasswordHasher, role: str = MODERATOR
     ) -> Account:
         """`flask grant NAME`: the account of `name` gets `role`; an unclaimed name is claimed
         for it first, with the password `password()` asks the operator for (`hasher` hashes
@@ -135,8 +142,8 @@ class RoleService:
         self._audit(by, "revoke", account.name, role)
         return account
 
-    def account_gone(self, user_id: str, name: str) -> None:
-        """The account was released: its roles go with it."""
+    def account_released(self, user_id: str, name: str) -> None:
+        """The account was released: its roles go with it (AccountEnd)."""
         for role in self.store.revoke_all(user_id):
             self._audit(name, "revoke", name, f"{role}: the name was released")
 
@@ -160,8 +167,3 @@ class RoleService:
 
     def _audit(self, by: str, action: str, target: str, reason: str | None) -> None:
         self.audit_log.audit(by, action, target, reason, None, self.now_ms())
-
-
-def new_user_id() -> str:
-    """A user's id, as domain/chat.py makes them."""
-    return secrets.token_hex(8)

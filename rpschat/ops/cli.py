@@ -18,7 +18,7 @@ from flask import Flask
 
 from rpschat.domain.errors import Refused
 from rpschat.domain.roles import MODERATOR
-from rpschat.storage.database import is_memory_url
+from rpschat.storage.sql.database import is_memory_url
 
 
 def add_commands(flask_app: Flask, services: Any) -> None:
@@ -44,7 +44,7 @@ def add_commands(flask_app: Flask, services: Any) -> None:
 
         with _operating(services):
             roles = services.roles
-            account = roles.designate(name, password, services.chat.passwords, MODERATOR)
+            account = roles.designate(name, password, services.claims.passwords, MODERATOR)
             click.echo(f"'{account.name}' is a moderator (user {account.user_id}).")
 
     @flask_app.cli.command("revoke")
@@ -69,8 +69,7 @@ class _operating:
                 "this command can't reach them. Use a database (sqlite:/// or postgresql://)."
             )
 
-    def __exit__(self, kind: Any, error: Any, _traceback: Any) -> bool:
+    def __exit__(self, kind: Any, error: Any, _traceback: Any) -> None:
         self._services.close()
         if isinstance(error, Refused):
             raise click.ClickException(error.reason) from None
-        return False

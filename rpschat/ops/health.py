@@ -35,7 +35,7 @@ class Check:
         self._blocking = blocking  # C drivers: on an OS thread; pure-Python (green) ones: not
         self._in_flight = False
         self._result: tuple[str | None, BaseException | None] = (None, None)
-        self._done = None
+        self._done: Any = None  # the runtime's event of the probe in flight
 
     def start(self) -> None:
         if self._in_flight:
@@ -62,7 +62,7 @@ class Check:
         detail, exc = self._result
         if exc is not None:
             return f"error: {_describe(exc)}"
-        return detail
+        return detail or OK
 
 
 def _call(fn: Callable[[], str]) -> str:
@@ -71,9 +71,9 @@ def _call(fn: Callable[[], str]) -> str:
 
 def _describe(exc: BaseException) -> str:
     """The driver's own first line (e.g. "connection refused"), without SQL or URLs."""
-    root = exc
-    while getattr(root, "orig", None) is not None:  # SQLAlchemy's DBAPIError wraps the driver's
-        root = root.orig
+    root: BaseException = exc
+    while isinstance(wrapped := getattr(root, "orig", None), BaseException):
+        root = wrapped  # SQLAlchemy's DBAPIError wraps the driver's
     text = str(root).strip().splitlines()[0] if str(root).strip() else type(root).__name__
     return text[:200]
 
@@ -102,7 +102,7 @@ class DatabaseProbe:
 
     def __init__(self, database: Any):
         self._database = database
-        self._conn = None
+        self._conn: Any = None  # a SQLAlchemy Connection of its own, once opened
 
     def __call__(self) -> str:
         if self._database.closed:
@@ -143,7 +143,8 @@ class RedisProbe:
         try:
             self._client.ping()
         except BaseException:
-            self._client.connection.disconnect()  # the next probe starts on a new connection
+            if self._client.connection is not None:  # the next probe starts on a new connection
+                self._client.connection.disconnect()
             raise
         return OK
 
@@ -174,7 +175,10 @@ def page_probe(files: list[Path]) -> Callable[[], str]:
     return probe
 
 
-PAGE_FIX = "run `npm ci` (on a PaaS: add the Node.js buildpack before the Python one)"
+PAGE_FIX = (
+    "deploy the whole repository: static/vendor/ holds the page's Socket.IO client"
+    " (`make vendor` copies it from node_modules)"
+)
 
 
 def missing_files(files: list[Path]) -> list[str]:
@@ -186,7 +190,7 @@ def build_readiness(
 ) -> Readiness:
     runtime = services.runtime
     checks = []
-    database = getattr(services.history, "database", None)
+    database = services.storage.database
     if database is not None:
         checks.append(Check("database", DatabaseProbe(database), runtime, blocking=True))
     else:

@@ -14,11 +14,14 @@ import json
 import logging
 import sys
 import time
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+_handler: logging.Handler | None = None  # the one `configure` added (replaced by the next)
 
 
 def user_hash(user_id: str) -> str:
@@ -62,12 +65,12 @@ def configure(level: str, log_format: str) -> None:
         logging.captureWarnings(True)  # warnings would otherwise print multi-line text
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
-    previous = getattr(configure, "handler", None)
-    if previous is not None:
-        root.removeHandler(previous)
+    global _handler
+    if _handler is not None:
+        root.removeHandler(_handler)
     root.addHandler(handler)
     root.setLevel(level)
-    configure.handler = handler
+    _handler = handler
 
 
 def redact_url(url: str) -> str:
@@ -85,6 +88,24 @@ def redact_url(url: str) -> str:
     if parsed.password is None:
         return url
     return parsed.render_as_string(hide_password=True)
+
+
+def version() -> str:
+    """This checkout's version: the installed package's, else pyproject.toml's."""
+    try:
+        return metadata.version("rpschat")
+    except metadata.PackageNotFoundError:  # run from a checkout (the usual way): pyproject's
+        return _pyproject_version()
+
+
+def _pyproject_version() -> str:
+    import tomllib
+
+    path = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    try:
+        return tomllib.loads(path.read_text())["project"]["version"]
+    except (OSError, KeyError, ValueError):
+        return "unknown"
 
 
 def startup_line(settings: Any, version: str, mode: str) -> str:

@@ -12,12 +12,12 @@ from prometheus_client.exposition import choose_encoder
 
 from rpschat.ops.health import PAGE_FIX, Readiness, build_readiness, missing_files
 from rpschat.ops.metrics import Metrics
-from rpschat.web.pages import SOCKETIO_CLIENT_DIST
+from rpschat.web.pages import SOCKETIO_CLIENT_DIR
 from rpschat.web.security import client_address
 
 log = logging.getLogger("rpschat.ops")
 
-PAGE_FILES = [SOCKETIO_CLIENT_DIST / "socket.io.esm.min.js"]
+PAGE_FILES = [SOCKETIO_CLIENT_DIR / "socket.io.esm.min.js"]
 
 ops = Blueprint("ops", __name__)
 
@@ -50,7 +50,7 @@ def metrics():
     refusal = _refusal(state.settings)
     if refusal is not None:
         return refusal
-    encoder, content_type = choose_encoder(request.headers.get("Accept"))
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
     response = Response(encoder(state.metrics.registry), content_type=content_type)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -92,13 +92,10 @@ def install(app: Flask, server: Any, services: Any, metrics: Metrics | None) -> 
     if metrics is not None:
         metrics.watch(
             sockets=lambda: server.eio.sockets.values(),
-            users=lambda: sum(1 for c in list(services.chat.connections.values()) if c.user_id),
+            users=services.connections.named_count,
             frames_written=lambda: _frames_written(server),
         )
-        if services.games is not None:
-            metrics.sample_games(
-                services.games.live_count, services.runtime, lambda: services.closing
-            )
+        metrics.sample_games(services.games.live_count, services.runtime, lambda: services.closing)
     readiness = build_readiness(settings, services, server.manager, PAGE_FILES)
     app.extensions["rpschat_ops"] = Ops(settings, readiness, metrics)
     app.register_blueprint(ops)

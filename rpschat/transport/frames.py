@@ -63,7 +63,7 @@ class FrameReader:
     def __init__(self, max_message: int):
         self.max_message = max_message
         self._buffer = b""
-        self._fragments: list | None = None
+        self._fragments: list[bytes] | None = None
         self._opcode = 0
         self._size = 0
 
@@ -107,10 +107,12 @@ class FrameReader:
             elif opcode:  # the first fragment
                 self._fragments, self._opcode, self._size = [payload], opcode, length
             else:
-                self._fragments.append(payload)
+                fragments = self._fragments
+                assert fragments is not None  # _check: a continuation follows a first fragment
+                fragments.append(payload)
                 self._size += length
                 if fin:
-                    out.append((self._opcode, b"".join(self._fragments)))
+                    out.append((self._opcode, b"".join(fragments)))
                     self._fragments = None
         self._buffer = buf[pos:] if pos < end else b""
         return out

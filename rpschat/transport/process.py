@@ -41,7 +41,7 @@ def graceful_shutdown_on_sigterm(listener, socketio, services) -> None:
         logging.shutdown()
         os._exit(0)
 
-    requested = []
+    requested: list[bool] = []
 
     def watch():
         # A signal handler can't wake eventlet's hub from a long epoll wait, so a task looks

@@ -76,7 +76,7 @@ class ConnectionPool(eventlet.GreenPool):
     def spawn(self, function, *args, **kwargs):
         """eventlet's accept loop calls spawn(process_request, [address, socket, state])."""
         host = _peer_host(args)
-        over = self.per_address and self.per_host.get(host, 0) >= self.per_address
+        over = bool(self.per_address) and self.per_host.get(host or "", 0) >= self.per_address
         if host is not None and over:
             gate.refusal_log("turned away a connection from %s: too many", host)
             return super().spawn(_turn_away, *args)
@@ -166,7 +166,7 @@ class HandoverHttpProtocol(eventlet.wsgi.HttpProtocol):
     headers. eventlet has none: a client that sends half a request, or a byte now and then,
     held its connection, and a slot of MAX_CONNECTIONS, for ever."""
 
-    pool = None  # the server's ConnectionPool; set by serve()
+    pool: ConnectionPool | None = None  # the server's; set by serve()
     header_seconds = 0.0  # 0: no deadline; set by serve()
     _header_timer = None
     _header_expired = False
@@ -207,6 +207,7 @@ class HandoverHttpProtocol(eventlet.wsgi.HttpProtocol):
 
     def get_environ(self):
         environ = super().get_environ()
+        assert self.pool is not None  # serve() sets it before the first request
         environ[HANDOVER] = Handover(self.conn_state, self.pool)
         return environ
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import socket as stdlib_socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import eventlet.greenio
 import eventlet.hubs
@@ -82,8 +82,10 @@ NO_QUEUE = _NoQueue()
 class DetachedWebSocket:
     """One client's WebSocket after the handshake. engineio sees it as `socket.websocket`."""
 
-    __slots__ = ("eio", "socket", "writer", "_pool", "_frames", "_state", "_listener")
-    __slots__ += ("_timer", "_close_code", "_peer_done", "_reading", "_drain_left")
+    __slots__ = (
+        *("eio", "socket", "writer", "_pool", "_frames", "_state", "_listener"),
+        *("_timer", "_close_code", "_peer_done", "_reading", "_drain_left"),
+    )
 
     def __init__(self, eio: Socket, sock, pool: Slot, transport: Transport):
         self.eio = eio
@@ -92,7 +94,7 @@ class DetachedWebSocket:
         self._frames: FrameReader | None = FrameReader(int(eio.server.max_http_buffer_size))
         self.writer = FrameWriter(sock, transport.loop, transport.max_backlog_bytes, eio)
         self._state = _PROBE if eio.connected else _OPEN
-        self._listener = None
+        self._listener: Any = None  # the hub's, while the socket is read
         self._timer = None
         self._close_code = 1000
         self._peer_done = False  # the client sent its CLOSE, or EOF: nothing more to wait for
@@ -180,6 +182,7 @@ class DetachedWebSocket:
     def _deliver(self, data: bytes) -> None:
         """Hand what `data` completes to engineio, in order; a fault comes after the messages
         that preceded it."""
+        assert self._frames is not None  # broken streams are only drained (CLOSING)
         try:
             messages, fault = self._frames.feed(data), None
         except ProtocolError as exc:
@@ -200,6 +203,7 @@ class DetachedWebSocket:
             self._fail(fault.code, fault)
 
     def _on_message(self, opcode: int, payload: bytes) -> None:
+        data: str | bytes
         if opcode == TEXT:
             try:
                 data = payload.decode("utf-8")

@@ -26,8 +26,10 @@ class Loop:
     the current pass; `wait_writable(sock, timeout)` parks the current task until `sock` takes
     bytes (raising TimeoutError after `timeout`); `on_overflow(owner)` drops a slow consumer."""
 
-    __slots__ = ("spawn", "call_soon", "wait_writable", "write_timeout", "on_overflow")
-    __slots__ += ("_written", "frames_written")
+    __slots__ = (
+        *("spawn", "call_soon", "wait_writable", "write_timeout", "on_overflow"),
+        *("_written", "frames_written"),
+    )
 
     def __init__(
         self,
@@ -66,8 +68,10 @@ class FrameWriter:
     `closed`: no more frames are taken; what was already written still goes out (a PONG
     written just before the client's CLOSE is answered). `abort()` drops that too."""
 
-    __slots__ = ("_raw", "loop", "_pending", "_pending_bytes", "_flushing", "closed")
-    __slots__ += ("_limit", "_owner", "_close_when_flushed", "_aborted")
+    __slots__ = (
+        *("_raw", "loop", "_pending", "_pending_bytes", "_flushing", "closed"),
+        *("_limit", "_owner", "_close_when_flushed", "_aborted"),
+    )
 
     def __init__(self, raw_socket, loop: Loop, max_backlog_bytes: int, owner=None):
         self._raw = raw_socket  # a real, non-blocking socket (not eventlet's wrapper)
@@ -75,7 +79,7 @@ class FrameWriter:
         self._pending: list = []
         self._pending_bytes = 0
         self._flushing = False
-        self._close_when_flushed = None
+        self._close_when_flushed: Callable[[], None] | None = None
         self._limit = max_backlog_bytes
         self._owner = owner  # handed to loop.on_overflow when the backlog overflows
         self.closed = False

@@ -1,23 +1,21 @@
 """The chat's events on the wire: each reads its payload into typed arguments, calls the
-ChatService method of the same name and shapes its answer into the ack (docs/protocol.md,
-"Chat", "Presence", "History"). A bad shape is refused here, before the domain is called."""
+method of the same name (on `Identity`, `Lobby` or `ClaimedNames`) and shapes its answer into
+the ack (docs/protocol.md, "Chat", "Presence", "History"). A bad shape is refused here, before
+the domain is called."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from rpschat.domain.chat import (
-    PAGE_LIMIT_REFUSAL,
-    Auth,
-    ChatService,
-    MessagePage,
-    Named,
-    Stored,
-)
+from rpschat.domain.answers import MessagePage, Stored
+from rpschat.domain.claims import Claimed, ClaimedNames
 from rpschat.domain.errors import Code, Refused
+from rpschat.domain.identity import Identity, Named
+from rpschat.domain.lobby import PAGE_LIMIT_REFUSAL, Lobby
 from rpschat.domain.names import PASSWORD_REFUSAL
 from rpschat.domain.ports import MAX_ID
+from rpschat.domain.sessions import Auth
 from rpschat.domain.text import CLIENT_ID_REFUSAL, NOT_A_MESSAGE, NOT_A_NAME
 from rpschat.web.payloads import (
     as_object,
@@ -42,26 +40,26 @@ def auth(raw: Any) -> Auth:
     return Auth(secret(obj, "token"), last_id, dm_last_id)
 
 
-def set_username(chat: ChatService, sid: str, payload: Any) -> dict:
+def set_username(identity: Identity, sid: str, payload: Any) -> dict:
     obj = as_object(payload, '{username: "Ada"}')
     username = string(obj, "username", NOT_A_NAME)
-    named = chat.set_username(sid, username, secret(obj, "password"), secret(obj, "device"))
-    return named_ack(named)
+    named = identity.set_username(sid, username, secret(obj, "password"), secret(obj, "device"))
+    return device_ack({"ok": True, "username": named.username, "token": named.token}, named)
 
 
-def named_ack(named: Named) -> dict:
-    ack = {"ok": True, "username": named.username, "token": named.token}
+def device_ack(ack: dict, named: Named | Claimed) -> dict:
+    """`device`: the device token a password log-in or a claim gives (docs/protocol.md)."""
     if named.device is not None:
         ack["device"] = named.device
     return ack
 
 
-def message(chat: ChatService, sid: str, payload: Any) -> Callable[[], dict]:
+def message(lobby: Lobby, sid: str, payload: Any) -> Callable[[], dict]:
     """Checked now; the returned part stores the message and answers once it is committed."""
     obj = as_object(payload, '{msg: "hello"}')
     text = string(obj, "msg", NOT_A_MESSAGE)
     client_id = optional_string(obj, "client_id", CLIENT_ID_REFUSAL)
-    store = chat.check_message(sid, text, client_id)
+    store = lobby.check_message(sid, text, client_id)
     return lambda: stored_ack(store())
 
 
@@ -72,7 +70,7 @@ def stored_ack(stored: Stored) -> dict:
     return ack
 
 
-def users(chat: ChatService, sid: str, payload: Any) -> dict:
+def users(lobby: Lobby, sid: str, payload: Any) -> dict:
     after = payload.get("after") if isinstance(payload, dict) else None  # any payload: page 1
     if after is not None and (not isinstance(after, str) or len(after) > MAX_AFTER_CHARS):
         raise Refused(
@@ -80,55 +78,53 @@ def users(chat: ChatService, sid: str, payload: Any) -> dict:
             "after must be a name (a string of at most 200 characters).",
             field="after",
         )
-    page = chat.users(sid, after)
+    page = lobby.users(sid, after)
     return {"ok": True, "users": page.names, "count": page.count, "has_more": page.has_more}
 
 
-def typing(chat: ChatService, sid: str, payload: Any) -> dict:
+def typing(lobby: Lobby, sid: str, payload: Any) -> dict:
     typing = as_object(payload, "{typing: true}").get("typing")
     if not isinstance(typing, bool):
         raise Refused(Code.BAD_REQUEST, "typing must be true or false.", field="typing")
-    chat.typing(sid, typing)
+    lobby.typing(sid, typing)
     return {"ok": True}
 
 
-def history(chat: ChatService, sid: str, payload: Any) -> dict:
+def history(lobby: Lobby, sid: str, payload: Any) -> dict:
     obj = as_object(payload, "{before: 42, limit: 50}")
     before = optional_whole_number(obj, "before", HISTORY_CURSOR_REFUSAL)
     after = optional_whole_number(obj, "after", HISTORY_CURSOR_REFUSAL)
     limit = optional_whole_number(obj, "limit", PAGE_LIMIT_REFUSAL)  # its range: the domain's
-    return page_ack(chat.history_page(sid, before, after, limit))
+    return page_ack(lobby.history_page(sid, before, after, limit))
 
 
 def page_ack(page: MessagePage) -> dict:
     return {"ok": True, "messages": page.messages, "has_more": page.has_more}
 
 
-def claim_name(chat: ChatService, sid: str, payload: Any) -> dict:
+def claim_name(claims: ClaimedNames, sid: str, payload: Any) -> dict:
     password = string(as_object(payload, PASSWORD_SHAPE), "password", PASSWORD_REFUSAL)
-    claimed = chat.claim_name(sid, password)
-    ack = {"ok": True, "username": claimed.username}
-    if claimed.device is not None:
-        ack["device"] = claimed.device
-    return ack
+    claimed = claims.claim_name(sid, password)
+    return device_ack({"ok": True, "username": claimed.username}, claimed)
 
 
-def release_name(chat: ChatService, sid: str, payload: Any) -> dict:
+def release_name(claims: ClaimedNames, sid: str, payload: Any) -> dict:
     password = secret(as_object(payload, PASSWORD_SHAPE), "password")
-    token = chat.release_name(sid, password or "")  # none at all: a wrong password too
+    token = claims.release_name(sid, password or "")  # none at all: a wrong password too
     return {"ok": True, "token": token}
 
 
 CHANGE_SHAPE = '{password: "...", new_password: "..."}'
 
 
-def change_password(chat: ChatService, sid: str, payload: Any) -> dict:
+def change_password(claims: ClaimedNames, sid: str, payload: Any) -> dict:
     obj = as_object(payload, CHANGE_SHAPE)
     password = secret(obj, "password")
     new_password = string(obj, "new_password", PASSWORD_REFUSAL)
-    return named_ack(chat.change_password(sid, password or "", new_password))
+    changed = claims.change_password(sid, password or "", new_password)
+    return device_ack({"ok": True, "username": changed.username, "token": changed.token}, changed)
 
 
-def end_sessions(chat: ChatService, sid: str, payload: Any) -> dict:
+def end_sessions(claims: ClaimedNames, sid: str, payload: Any) -> dict:
     password = secret(as_object(payload, PASSWORD_SHAPE), "password")
-    return {"ok": True, "token": chat.end_sessions(sid, password or "")}
+    return {"ok": True, "token": claims.end_sessions(sid, password or "")}

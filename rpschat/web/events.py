@@ -50,7 +50,7 @@ RESERVED_EVENTS = frozenset(
 # Per thread, and per green thread under eventlet (greenlet gives each its own context):
 # eventlet's patched threading.local costs about 5 us an access, a ContextVar 0.1-0.5 us.
 _ack_id: ContextVar[int | None] = ContextVar("ack_id")
-_after_connect: ContextVar[list | None] = ContextVar("after_connect", default=None)
+_after_connect: ContextVar[list[Any] | None] = ContextVar("after_connect", default=None)
 
 
 class MalformedPacket(ValueError):
@@ -165,15 +165,21 @@ def refuse(exc: Exception) -> dict:
     if isinstance(exc, Refused):
         answer = refusal(exc)
     else:
-        log.error("handler failed for %s", request.sid, exc_info=exc)
+        log.error("handler failed for %s", request_sid(), exc_info=exc)
         answer = refusal(internal_error())
     if not asked_for_ack():
         emit("error", error_event(_event_name(), answer))  # to this client
     return answer
 
 
+def request_sid() -> str:
+    """The Socket.IO session of the event being handled (Flask-SocketIO sets `request.sid`)."""
+    sid: str = request.sid  # type: ignore[attr-defined]  # not in Flask's Request type
+    return sid
+
+
 def _event_name() -> str:
-    event = request.event
+    event: dict[str, Any] = request.event  # type: ignore[attr-defined]  # set by Flask-SocketIO
     name, args = event["message"], event["args"]
     if name == "*" and args:  # the catch-all handler: the client's event name comes first
         name = args[0]
@@ -270,7 +276,8 @@ def guard_messages(server: socketio.Server) -> None:
     deliver = eio.handlers["message"]
 
     def on_message(eio_sid: str, data: Any) -> None:
-        _after_connect.set(queued := [])
+        queued: list[Any] = []
+        _after_connect.set(queued)
         try:
             deliver(eio_sid, data)
         except ValueError:  # MalformedPacket, and python-socketio's own protocol errors

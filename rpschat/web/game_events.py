@@ -10,11 +10,11 @@ from typing import Any
 
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.context import NO_SUCH_GAME
+from rpschat.domain.game.matchmaking import NO_SUCH_CHALLENGE
 from rpschat.domain.game.pairing import OPPONENT_REFUSAL
 from rpschat.domain.game.records import LIMIT_REFUSAL
 from rpschat.domain.game.rules import NOT_A_MOVE, parse_best_of
-from rpschat.domain.games import GameService
-from rpschat.domain.matchmaking import NO_SUCH_CHALLENGE
+from rpschat.domain.game.service import GameService
 from rpschat.domain.ports import MAX_ID
 from rpschat.domain.text import CLIENT_ID_REFUSAL, NOT_A_MESSAGE
 from rpschat.web.payloads import as_object, optional_string, optional_whole_number, string

@@ -17,15 +17,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import socketio
 from flask import request
 from flask_socketio import SocketIO
 
-from rpschat.domain.chat import ChatService
+from rpschat.domain.claims import ClaimedNames
+from rpschat.domain.connections import Connections
+from rpschat.domain.dms import DmService
 from rpschat.domain.errors import Code, Refused
-from rpschat.domain.games import GameService
+from rpschat.domain.game.service import GameService
+from rpschat.domain.identity import Identity
+from rpschat.domain.lobby import Lobby
+from rpschat.domain.moderation import ModerationService
+from rpschat.domain.reports import Reports
+from rpschat.domain.sessions import Sessions
 from rpschat.web import chat_events, dm_events, game_events, moderation_events
 from rpschat.web.events import (
     after_connect,
@@ -33,22 +40,36 @@ from rpschat.web.events import (
     close_transport,
     current_ack_id,
     refuse,
+    request_sid,
     shown,
 )
 from rpschat.web.security import client_address
 
 log = logging.getLogger("rpschat.connections")
 
-DomainCall = Callable[[str, Any], dict]  # an adapter: (sid, payload) -> the ack
+DomainCall = Callable[[str, Any], Any]  # an adapter: (sid, payload) -> the ack (or its slow part)
 # Wraps each domain call once at start-up (ops.Metrics.instrument counts and times them).
 Instrument = Callable[[str, DomainCall], DomainCall]
 UNKNOWN_EVENT = "(unknown)"  # the metrics' event label of every event nobody declared
 
 
+class EventServices(Protocol):
+    """The services the events call (what rpschat/composition.py builds)."""
+
+    connections: Connections
+    sessions: Sessions
+    identity: Identity
+    claims: ClaimedNames
+    lobby: Lobby
+    dms: DmService
+    moderation: ModerationService
+    reports: Reports
+    games: GameService
+
+
 def register_handlers(
     sio: SocketIO,
-    chat: ChatService,
-    games: GameService | None,
+    services: EventServices,
     *,
     max_connections_per_ip: int,
     instrument: Instrument | None = None,
@@ -61,13 +82,13 @@ def register_handlers(
     are read, checked and queued for the same group commit meanwhile. Without it (threads, the
     test client) they are answered in the handler."""
     sio.on_error_default(refuse)
-    _connections(sio, chat, max_connections_per_ip)
+    _connections(sio, services.connections, services.sessions, max_connections_per_ip)
 
     def declare(event: str, call: DomainCall) -> None:
         counted = instrument(event, call) if instrument else call
 
         def adapter(payload: Any = None, *_extra: Any) -> dict:
-            return counted(request.sid, payload)
+            return counted(request_sid(), payload)
 
         adapter.__name__ = f"on_{event}"
         sio.on_event(event, adapter)
@@ -78,54 +99,53 @@ def register_handlers(
         counted = instrument(event, check) if instrument else check
 
         def adapter(payload: Any = None, *_extra: Any) -> Any:
-            slow = counted(request.sid, payload)
+            slow = counted(request_sid(), payload)
             if defer is None:
                 return slow()
-            defer(answer_later(sio.server, request.sid, current_ack_id(), event, slow))
+            defer(answer_later(sio.server, request_sid(), current_ack_id(), event, slow))
             return sio.server.not_handled  # so python-socketio sends no ack: answer_later does
 
         adapter.__name__ = f"on_{event}"
         sio.on_event(event, adapter)
 
     # chat: docs/protocol.md, "Chat", "Presence", "History"
-    declare("set_username", partial(chat_events.set_username, chat))
-    declare_stored("message", partial(chat_events.message, chat))  # acked once committed
-    declare("users", partial(chat_events.users, chat))
-    declare("typing", partial(chat_events.typing, chat))
-    declare("history", partial(chat_events.history, chat))
-    declare("claim_name", partial(chat_events.claim_name, chat))
-    declare("release_name", partial(chat_events.release_name, chat))
-    declare("change_password", partial(chat_events.change_password, chat))
-    declare("end_sessions", partial(chat_events.end_sessions, chat))
-    if games is not None:  # docs/protocol.md, "Rock-paper-scissors"
-        declare("find_match", partial(game_events.find_match, games))
-        declare("cancel_match", partial(game_events.cancel_match, games))
-        declare("throw", partial(game_events.throw, games))
-        declare("leave_game", partial(game_events.leave_game, games))
-        declare("challenge", partial(game_events.challenge, games))
-        declare("answer_challenge", partial(game_events.answer_challenge, games))
-        declare("rematch", partial(game_events.rematch, games))
-        declare("games", partial(game_events.games, games))
-        declare("watch", partial(game_events.watch, games))
-        declare_stored("game_chat", partial(game_events.check_game_chat, games))
-        declare_stored("leaderboard", partial(game_events.check_leaderboard, games))
-        declare_stored("my_games", partial(game_events.check_my_games, games))
-    dms = chat.dms
-    if dms is not None:  # docs/protocol.md, "Direct messages": answered once committed
-        declare_stored("dm", partial(dm_events.dm, dms))
-        declare_stored("dm_history", partial(dm_events.dm_history, dms))
-        declare_stored("dm_unread", partial(dm_events.dm_unread, dms))
-    guard = chat.guard
-    if guard is not None:  # docs/protocol.md, "Moderation"
-        declare("mod_delete", partial(moderation_events.mod_delete, guard))
-        declare("mod_mute", partial(moderation_events.mod_mute, guard))
-        declare("mod_unmute", partial(moderation_events.mod_unmute, guard))
-        declare("mod_kick", partial(moderation_events.mod_kick, guard))
-        declare("mod_ban", partial(moderation_events.mod_ban, guard))
-        declare("mod_log", partial(moderation_events.mod_log, guard))
-        declare("report", partial(moderation_events.report, guard))
-        declare("ignore", partial(moderation_events.ignore, guard))
-        declare("unignore", partial(moderation_events.unignore, guard))
+    identity, lobby, claims = services.identity, services.lobby, services.claims
+    declare("set_username", partial(chat_events.set_username, identity))
+    declare_stored("message", partial(chat_events.message, lobby))  # acked once committed
+    declare("users", partial(chat_events.users, lobby))
+    declare("typing", partial(chat_events.typing, lobby))
+    declare("history", partial(chat_events.history, lobby))
+    declare("claim_name", partial(chat_events.claim_name, claims))
+    declare("release_name", partial(chat_events.release_name, claims))
+    declare("change_password", partial(chat_events.change_password, claims))
+    declare("end_sessions", partial(chat_events.end_sessions, claims))
+    games = services.games  # docs/protocol.md, "Rock-paper-scissors"
+    declare("find_match", partial(game_events.find_match, games))
+    declare("cancel_match", partial(game_events.cancel_match, games))
+    declare("throw", partial(game_events.throw, games))
+    declare("leave_game", partial(game_events.leave_game, games))
+    declare("challenge", partial(game_events.challenge, games))
+    declare("answer_challenge", partial(game_events.answer_challenge, games))
+    declare("rematch", partial(game_events.rematch, games))
+    declare("games", partial(game_events.games, games))
+    declare("watch", partial(game_events.watch, games))
+    declare_stored("game_chat", partial(game_events.check_game_chat, games))
+    declare_stored("leaderboard", partial(game_events.check_leaderboard, games))
+    declare_stored("my_games", partial(game_events.check_my_games, games))
+    dms = services.dms  # docs/protocol.md, "Direct messages": answered once committed
+    declare_stored("dm", partial(dm_events.dm, dms))
+    declare_stored("dm_history", partial(dm_events.dm_history, dms))
+    declare_stored("dm_unread", partial(dm_events.dm_unread, dms))
+    moderation = services.moderation  # docs/protocol.md, "Moderation"
+    declare("mod_delete", partial(moderation_events.mod_delete, moderation))
+    declare("mod_mute", partial(moderation_events.mod_mute, moderation))
+    declare("mod_unmute", partial(moderation_events.mod_unmute, moderation))
+    declare("mod_kick", partial(moderation_events.mod_kick, moderation))
+    declare("mod_ban", partial(moderation_events.mod_ban, moderation))
+    declare("mod_log", partial(moderation_events.mod_log, moderation))
+    declare("report", partial(moderation_events.report, services.reports))
+    declare("ignore", partial(moderation_events.ignore, moderation))
+    declare("unignore", partial(moderation_events.unignore, moderation))
 
     def refuse_unknown(_sid: str, event: Any) -> dict:
         raise Refused(Code.UNKNOWN_EVENT, f"Unknown event '{shown(event)}'.")
@@ -135,22 +155,24 @@ def register_handlers(
 
     @sio.on("*")
     def unknown(event: Any, *_args: Any) -> dict:
-        return counted_unknown(request.sid, event)
+        return counted_unknown(request_sid(), event)
 
 
-def _connections(sio: SocketIO, chat: ChatService, per_address: int) -> None:
+def _connections(
+    sio: SocketIO, connections: Connections, sessions: Sessions, per_address: int
+) -> None:
     @sio.on("connect")
     def connect(auth: Any = None) -> None:
-        sid = request.sid
+        sid = request_sid()
         address = client_address(request.environ)
-        if per_address and chat.connections_from(address) >= per_address:
+        if per_address and connections.connections_from(address) >= per_address:
             log.info("refused %s: too many connections", address, extra={"address": address})
             raise refused_connection(
                 Refused(Code.TOO_MANY_CONNECTIONS, "Too many connections from your address.")
             )
         log.info("connect %s from %s", sid, address, extra={"sid": sid, "address": address})
         try:
-            resume = chat.connect(sid, address, chat_events.auth(auth))
+            resume = sessions.connect(sid, address, chat_events.auth(auth))
             # A resume sends `session` and the replay: after the answer to CONNECT. Where it
             # can't wait (the test client), it runs now, and a failure refuses the connect.
             if resume is not None and not after_connect(lambda: _resume(sio, sid, resume)):
@@ -167,9 +189,9 @@ def _connections(sio: SocketIO, chat: ChatService, per_address: int) -> None:
     def disconnect(reason: str | None = None) -> None:
         voluntary = reason == socketio.Server.reason.CLIENT_DISCONNECT
         try:
-            chat.disconnect(request.sid, voluntary)
+            connections.disconnect(request_sid(), voluntary)
         except Exception:
-            log.exception("disconnect failed for %s", request.sid)
+            log.exception("disconnect failed for %s", request_sid())
 
 
 def refused_connection(refused: Refused) -> socketio.exceptions.ConnectionRefusedError:

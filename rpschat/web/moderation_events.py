@@ -13,6 +13,7 @@ from rpschat.domain.moderation import (
     ModerationService,
 )
 from rpschat.domain.ports import MAX_ID
+from rpschat.domain.reports import Reports
 from rpschat.domain.text import NOT_A_NAME
 from rpschat.web.payloads import (
     as_object,
@@ -25,59 +26,59 @@ from rpschat.web.payloads import (
 ID_REFUSAL = f"id must be a whole number from 1 to {MAX_ID}."
 
 
-def mod_delete(guard: ModerationService, sid: str, payload: Any) -> dict:
+def mod_delete(moderation: ModerationService, sid: str, payload: Any) -> dict:
     message_id = required_whole_number(as_object(payload, "{id: 42}"), "id", ID_REFUSAL, 1)
-    guard.mod_delete(sid, message_id)
+    moderation.mod_delete(sid, message_id)
     return {"ok": True}
 
 
-def mod_mute(guard: ModerationService, sid: str, payload: Any) -> dict:
+def mod_mute(moderation: ModerationService, sid: str, payload: Any) -> dict:
     obj = as_object(payload, '{name: "Bea", minutes: 10, reason: "spam"}')
     minutes, reason = _minutes(obj), optional_string(obj, "reason", REASON_REFUSAL)
-    until = guard.mod_mute(sid, string(obj, "name", NOT_A_NAME), minutes, reason)
+    until = moderation.mod_mute(sid, string(obj, "name", NOT_A_NAME), minutes, reason)
     return {"ok": True, "until": until}
 
 
-def mod_unmute(guard: ModerationService, sid: str, payload: Any) -> dict:
-    guard.mod_unmute(sid, string(as_object(payload, '{name: "Bea"}'), "name", NOT_A_NAME))
+def mod_unmute(moderation: ModerationService, sid: str, payload: Any) -> dict:
+    moderation.mod_unmute(sid, string(as_object(payload, '{name: "Bea"}'), "name", NOT_A_NAME))
     return {"ok": True}
 
 
-def mod_kick(guard: ModerationService, sid: str, payload: Any) -> dict:
+def mod_kick(moderation: ModerationService, sid: str, payload: Any) -> dict:
     obj = as_object(payload, '{name: "Bea", reason: "spam"}')
     reason = optional_string(obj, "reason", REASON_REFUSAL)
-    guard.mod_kick(sid, string(obj, "name", NOT_A_NAME), reason)
+    moderation.mod_kick(sid, string(obj, "name", NOT_A_NAME), reason)
     return {"ok": True}
 
 
-def mod_ban(guard: ModerationService, sid: str, payload: Any) -> dict:
+def mod_ban(moderation: ModerationService, sid: str, payload: Any) -> dict:
     obj = as_object(payload, '{name: "Bea", minutes: 60, reason: "abuse"}')
     minutes, reason = _minutes(obj), optional_string(obj, "reason", REASON_REFUSAL)
-    until = guard.mod_ban(sid, string(obj, "name", NOT_A_NAME), minutes, reason)
+    until = moderation.mod_ban(sid, string(obj, "name", NOT_A_NAME), minutes, reason)
     return {"ok": True, "until": until}
 
 
-def mod_log(guard: ModerationService, sid: str, payload: Any) -> dict:
+def mod_log(moderation: ModerationService, sid: str, payload: Any) -> dict:
     obj = payload if isinstance(payload, dict) else {}  # any payload: the default limit
     limit = optional_whole_number(obj, "limit", LOG_LIMIT_REFUSAL)  # its range: the domain's
-    return {"ok": True, "actions": guard.mod_log(sid, limit)}
+    return {"ok": True, "actions": moderation.mod_log(sid, limit)}
 
 
-def report(guard: ModerationService, sid: str, payload: Any) -> dict:
+def report(reports: Reports, sid: str, payload: Any) -> dict:
     obj = as_object(payload, '{id: 42, reason: "abuse"}')
     message_id = required_whole_number(obj, "id", ID_REFUSAL, 1)
-    filed = guard.report(sid, message_id, string(obj, "reason", REASON_REFUSAL))  # required
+    filed = reports.report(sid, message_id, string(obj, "reason", REASON_REFUSAL))  # required
     return {"ok": True} if filed else {"ok": True, "duplicate": True}
 
 
-def ignore(guard: ModerationService, sid: str, payload: Any) -> dict:
+def ignore(moderation: ModerationService, sid: str, payload: Any) -> dict:
     name = string(as_object(payload, '{name: "Bea"}'), "name", NOT_A_NAME)
-    return {"ok": True, "name": guard.ignore(sid, name)}
+    return {"ok": True, "name": moderation.ignore(sid, name)}
 
 
-def unignore(guard: ModerationService, sid: str, payload: Any) -> dict:
+def unignore(moderation: ModerationService, sid: str, payload: Any) -> dict:
     name = string(as_object(payload, '{name: "Bea"}'), "name", NOT_A_NAME)
-    return {"ok": True, "name": guard.unignore(sid, name)}
+    return {"ok": True, "name": moderation.unignore(sid, name)}
 
 
 def _minutes(obj: dict) -> int:

@@ -7,8 +7,9 @@ from pathlib import Path
 from flask import Blueprint, abort, render_template, send_from_directory
 
 ROOT = Path(__file__).resolve().parents[2]
-# The browser build of socket.io-client, installed from package.json by `make setup`.
-SOCKETIO_CLIENT_DIST = ROOT / "node_modules" / "socket.io-client" / "dist"
+# The browser build of socket.io-client, vendored (deploy/vendor_client.py copies it from
+# node_modules at package-lock.json's version): deploying needs no Node.js.
+SOCKETIO_CLIENT_DIR = ROOT / "static" / "vendor" / "socket.io-client"
 VENDOR_FILES = {"socket.io.esm.min.js", "socket.io.esm.min.js.map"}
 
 pages = Blueprint("pages", __name__)
@@ -28,7 +29,7 @@ def favicon():
 def vendor(filename: str):
     if filename not in VENDOR_FILES:
         abort(404)
-    return send_from_directory(SOCKETIO_CLIENT_DIST, filename, max_age=86400)
+    return send_from_directory(SOCKETIO_CLIENT_DIR, filename, max_age=86400)
 
 
 @pages.get("/healthz")

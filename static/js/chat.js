@@ -1,5 +1,5 @@
 // The lobby log: messages, system lines, pending sends, history paging, typing.
-import { $, el, timeEl } from './ui.js';
+import { $, el, timeEl, richText, mentionSpans, initCounter, showError } from './ui.js';
 import { request, username, isNamed } from './connection.js';
 import * as store from './storage.js';
 import { isIgnored, messageMenuButton } from './moderation.js';
@@ -29,12 +29,41 @@ function withScroll(fn) {
   if (pinned) log.scrollTop = log.scrollHeight;
 }
 
+const listeners = { mention: [] };
+const announcer = $('#announcer');
+
+/** Subscribes to: mention(message) - a live line that names you with @. */
+export const on = (name, fn) => listeners[name].push(fn);
+
+const mentionsMe = (txt) => !!username() && mentionSpans(String(txt), username()).length > 0;
+
 function messageEl({ name, txt, ts, id }, mine) {
   const state = ts ? timeEl(ts) : el('span', { class: 'msg-state' }, 'sending…');
   const head = el('div', { class: 'msg-head' }, el('span', { class: 'msg-name' }, mine ? 'Me' : name), state);
   if (!mine && id != null && typeof name === 'string') head.append(messageMenuButton(id, name));
-  return el('li', { class: mine ? 'msg mine' : 'msg', dataset: id != null ? { id, name } : {} },
-    head, el('p', { class: 'msg-text' }, txt));
+  const classes = ['msg', mine && 'mine', !mine && mentionsMe(txt) && 'mentions-me'].filter(Boolean).join(' ');
+  const li = el('li', { class: classes, dataset: { ...(id != null ? { id } : {}), ...(name != null ? { name } : {}) } },
+    head, el('p', { class: 'msg-text' }, ...richText(String(txt), mine ? null : username())));
+  li.msg = { name, txt, ts, id };
+  li.querySelectorAll('a').forEach((a) => { a.tabIndex = -1; }); // reached with → (one Tab stop)
+  return li;
+}
+
+/** After a log-in or a rename: the lines under your name are yours ("Me", no menu), the
+ * others' are not, and mentions are of the name you have now. */
+export function redrawForName() {
+  for (const li of list.querySelectorAll('li[data-id]')) {
+    if (!li.msg) continue;
+    const fresh = messageEl(li.msg, li.msg.name === username());
+    if (li.classList.contains('replayed')) fresh.classList.add('replayed');
+    li.replaceWith(fresh);
+  }
+}
+
+/** A new line, spoken once by screen readers (history and replays are not read out). */
+function announce(text) {
+  announcer.textContent = '';
+  announcer.textContent = text;
 }
 
 /** Takes the lines of users this browser ignores out of the log (ignore.js keeps the list). */
@@ -59,16 +88,24 @@ export function addSystem(txt) {
 }
 
 /** A message from the server: live, replayed or from history. Deduplicated by id. */
-export function addMessage(m) {
+export function addMessage(m, { bulk = false } = {}) {
   if (!m || typeof m !== 'object') return;
-  if (m.name == null) return addSystem(String(m.txt ?? ''));
+  if (m.name == null) {
+    addSystem(String(m.txt ?? ''));
+    if (!bulk) announce(String(m.txt ?? ''));
+    return;
+  }
   if (m.id != null && byId(m.id)) return;
   store.noteId(m.id);
   if (isIgnored(m.name) && m.name !== username()) return;
-  const li = messageEl(m, m.name === username());
+  const mine = m.name === username();
+  const li = messageEl(m, mine);
   if (m.replayed) li.classList.add('replayed');
   withScroll(() => place(li, m.id));
   forgetTyper(m.name);
+  if (bulk || m.replayed) return;
+  announce(`${m.name}: ${m.txt}`);
+  if (!mine && mentionsMe(m.txt)) listeners.mention.forEach((fn) => fn(m));
 }
 
 // Outbox view: own messages are shown at once as "sending…".
@@ -87,6 +124,8 @@ export const outboxView = {
     if (byId(ack.id)) return li.remove(); // a replay already showed it
     li.classList.remove('pending');
     li.dataset.id = ack.id;
+    li.dataset.name = username();
+    li.msg = { name: username(), txt: entry.msg, ts: ack.ts ?? Date.now(), id: ack.id };
     if (ack.id > maxId) maxId = ack.id;
     li.querySelector('.msg-state').replaceWith(timeEl(ack.ts ?? Date.now()));
   },
@@ -103,7 +142,7 @@ export const outboxView = {
 export function addHistory({ messages = [], has_more: more = false } = {}) {
   const before = oldestId();
   if (!messages.length || before === null || messages[0].id <= before) hasMore = !!more;
-  withScroll(() => messages.forEach(addMessage));
+  withScroll(() => messages.forEach((m) => addMessage(m, { bulk: true })));
   olderButton.hidden = !hasMore;
 }
 
@@ -187,16 +226,72 @@ export function initComposer(onSend) {
     idle = setTimeout(stopTyping, TYPING_IDLE_MS);
   });
 
+  const counter = initCounter(input, $('#message-count'));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const text = input.value;
     if (!text.trim()) return;
+    if (counter.tooLong()) {
+      showError(`A message can be at most ${counter.max} characters: shorten it or send it in parts.`);
+      return;
+    }
     stopTyping();
     onSend(text);
     input.value = '';
+    counter.update();
     input.focus();
   });
 
   log.addEventListener('scroll', () => { if (log.scrollTop < 40) loadOlder(); });
   olderButton.addEventListener('click', loadOlder);
+}
+
+// One Tab stop for the whole log (roving tabindex): the arrows move between messages, Home and
+// End go to the first and last, Enter opens a message's "⋯" menu, → and ← move through its
+// links and menu button.
+function focusable() {
+  return [...list.querySelectorAll('li.msg')];
+}
+
+function setRover(target) {
+  for (const li of focusable()) li.tabIndex = li === target ? 0 : -1;
+}
+
+export function initRovingLog() {
+  new MutationObserver(() => { // Tab into the log lands on the newest line, unless you are in it
+    const items = focusable();
+    if (!list.contains(document.activeElement)) setRover(items[items.length - 1]);
+  }).observe(list, { childList: true });
+  list.addEventListener('focusin', (event) => {
+    const li = event.target.closest('li.msg');
+    if (li) setRover(li);
+  });
+  list.addEventListener('keydown', (event) => {
+    const li = event.target.closest?.('li.msg');
+    if (!li) return;
+    if (event.target !== li) return moveWithin(event, li);
+    const items = focusable();
+    const at = items.indexOf(li);
+    const go = { ArrowUp: at - 1, ArrowDown: at + 1, Home: 0, End: items.length - 1 }[event.key];
+    if (go !== undefined) {
+      items[Math.max(0, Math.min(items.length - 1, go))]?.focus();
+    } else if (event.key === 'Enter') {
+      li.querySelector('.menu-button')?.click();
+    } else if (event.key === 'ArrowRight') {
+      li.querySelector('a, .menu-button')?.focus();
+    } else {
+      return;
+    }
+    event.preventDefault();
+  });
+}
+
+function moveWithin(event, li) {
+  const parts = [...li.querySelectorAll('a, .menu-button')];
+  const at = parts.indexOf(event.target);
+  if (event.key === 'ArrowRight' && at < parts.length - 1) parts[at + 1].focus();
+  else if (event.key === 'ArrowLeft') (parts[at - 1] ?? li).focus();
+  else if (event.key === 'Escape') li.focus();
+  else return;
+  event.preventDefault();
 }

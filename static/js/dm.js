@@ -1,43 +1,140 @@
-// Direct messages: one conversation open at a time, unread counts per name (protocol "Direct
-// messages"). The conversation is read from the server (`dm_history`) when opened, so it is the
-// same after a reload; live `dm` events are added by id, each once.
-import { $, el, showError, timeEl } from './ui.js';
+// Direct messages: "Messages", a drawer opened from anywhere, lists every conversation (online
+// or not, newest first, unread counts) and shows one at a time (protocol "Direct messages").
+// The list comes from the server (`dm_conversations`) after naming, so DMs that waited for a
+// log-in are there with their senders gone; live `dm` events update it. A conversation is read
+// from the server (`dm_history`) when opened; live `dm` events are added by id, each once.
+import { $, el, showError, timeEl, richText, initCounter } from './ui.js';
 import { request, username } from './connection.js';
 import * as store from './storage.js';
 
 const ui = {
+  toggle: $('#messages-toggle'),
+  badge: $('#messages-badge'),
+  drawer: $('#conversations'),
+  close: $('#conversations-close'),
+  listView: $('#conversation-list-view'),
+  conversations: $('#conversation-list'),
+  newForm: $('#new-conversation'),
+  newName: $('#new-conversation-name'),
   panel: $('#dm'),
+  back: $('#dm-back'),
   with: $('#dm-with'),
   list: $('#dm-messages'),
   older: $('#dm-older'),
   form: $('#dm-form'),
   input: $('#dm-input'),
-  close: $('#dm-close'),
 };
 
 let open = null; // the name whose conversation is shown
 let oldest = null;
-let onUnreadChange = () => {};
+let returnFocus = null;
+let counter = null;
+const listeners = { unread: [], dm: [], opened: [] };
 const seen = new Set(); // ids of the `dm` events received: each is counted once
+const conversations = new Map(); // folded name -> {with, last: {id, from, text, ts} | null}
 
 const key = (name) => name.toLocaleLowerCase();
-const other = (m) => (key(m.from) === key(username() ?? '') ? m.to : m.from);
+const mine = (m) => key(m.from) === key(username() ?? '');
+const other = (m) => (mine(m) ? m.to : m.from);
+
+/** Subscribes to: unread() after any unread count changes; dm(message, shown) for a DM
+ * received; opened(name) when a conversation is shown. */
+export const on = (name, fn) => listeners[name].push(fn);
 
 export const unreadCount = (name) => store.getUnread()[key(name)] ?? 0;
+export const totalUnread = () => Object.values(store.getUnread()).reduce((a, b) => a + b, 0);
+export const isOpenWith = (name) => !ui.drawer.hidden && !!open && key(open) === key(name);
 
 function setUnread(name, count) {
   const unread = store.getUnread();
   if (count) unread[key(name)] = count;
   else delete unread[key(name)];
   store.setUnread(unread);
-  onUnreadChange();
+  renderList();
+  listeners.unread.forEach((fn) => fn());
 }
 
+function note(name, last) {
+  const known = conversations.get(key(name));
+  const received = known?.received ?? [];
+  if (known && known.last && last && known.last.id >= last.id) return;
+  conversations.set(key(name), { with: name, last: last ?? known?.last ?? null, received });
+}
+
+// --- the list of conversations -------------------------------------------------------
+
+function renderList() {
+  const total = totalUnread();
+  ui.badge.hidden = !total;
+  ui.badge.textContent = total ? String(total) : '';
+  ui.toggle.setAttribute('aria-label', total ? `Messages, ${total} unread` : 'Messages');
+  const rows = [...conversations.values()]
+    .sort((a, b) => (b.last?.id ?? 0) - (a.last?.id ?? 0))
+    .map(conversationItem);
+  if (!rows.length) rows.push(el('li', { class: 'empty' }, 'No conversations yet. Write to someone above, or pick a name in the online list.'));
+  const focused = ui.conversations.contains(document.activeElement) ? document.activeElement.dataset.with : null;
+  ui.conversations.replaceChildren(...rows);
+  if (focused) ui.conversations.querySelector(`button[data-with="${CSS.escape(focused)}"]`)?.focus();
+}
+
+function conversationItem(c) {
+  const unread = unreadCount(c.with);
+  const last = c.last;
+  const button = el('button', {
+    type: 'button', class: 'conversation', dataset: { with: c.with },
+    on: { click: () => openConversation(c.with) },
+  }, el('span', { class: 'conversation-name' }, c.with), last ? timeEl(last.ts) : '');
+  if (last) button.append(el('span', { class: 'conversation-last' }, `${mine(last) ? 'You: ' : ''}${last.text}`));
+  if (unread) button.append(el('span', { class: 'badge' }, String(unread), el('span', { class: 'visually-hidden' }, ' unread')));
+  return el('li', {}, button);
+}
+
+/** The list from the server: every conversation of this user, online or not. */
+export async function loadConversations() {
+  const ack = await request('dm_conversations', {});
+  if (!ack.ok || !Array.isArray(ack.conversations)) return;
+  const unread = store.getUnread();
+  for (const c of ack.conversations) {
+    note(c.with, c.last ?? null);
+    if (Number.isInteger(c.unread)) {
+      if (c.unread) unread[key(c.with)] = Math.max(c.unread, unread[key(c.with)] ?? 0);
+    }
+  }
+  store.setUnread(unread);
+  renderList();
+  listeners.unread.forEach((fn) => fn());
+}
+
+// --- the drawer ------------------------------------------------------------------------
+
+export function showDrawer(focusList = true) {
+  if (ui.drawer.hidden) returnFocus = document.activeElement;
+  ui.drawer.hidden = false;
+  ui.toggle.setAttribute('aria-expanded', 'true');
+  if (focusList) {
+    open = null;
+    ui.panel.hidden = true;
+    ui.listView.hidden = false;
+    renderList();
+    (ui.conversations.querySelector('button') ?? ui.newName).focus();
+  }
+}
+
+export function hideDrawer() {
+  if (ui.drawer.hidden) return;
+  ui.drawer.hidden = true;
+  open = null;
+  ui.toggle.setAttribute('aria-expanded', 'false');
+  (returnFocus?.isConnected ? returnFocus : ui.toggle).focus();
+}
+
+// --- one conversation ------------------------------------------------------------------
+
 function messageEl(m) {
-  const mine = key(m.from) === key(username() ?? '');
-  return el('li', { class: mine ? 'msg mine' : 'msg', dataset: { id: m.id } },
-    el('div', { class: 'msg-head' }, el('span', { class: 'msg-name' }, mine ? 'Me' : m.from), timeEl(m.ts)),
-    el('p', { class: 'msg-text' }, m.text));
+  const own = mine(m);
+  return el('li', { class: own ? 'msg mine' : 'msg', dataset: { id: m.id } },
+    el('div', { class: 'msg-head' }, el('span', { class: 'msg-name' }, own ? 'Me' : m.from), timeEl(m.ts)),
+    el('p', { class: 'msg-text' }, ...richText(m.text)));
 }
 
 /** Puts a message in id order, once. */
@@ -50,40 +147,53 @@ function place(m) {
 }
 
 async function loadPage(before) {
-  const payload = before ? { with: open, before } : { with: open };
+  const name = open;
+  const payload = before ? { with: name, before } : { with: name };
   const ack = await request('dm_history', payload);
+  if (open !== name) return;
+  const received = conversations.get(key(name))?.received ?? [];
+  if (!ack.ok && !before && received.length) return; // a guest who left: what came is shown
   if (!ack.ok) return showError(ack.error);
   (ack.messages ?? []).forEach(place);
-  if (ack.messages?.length) oldest = ack.messages[0].id;
+  if (ack.messages?.length) {
+    oldest = ack.messages[0].id;
+    note(name, ack.messages[ack.messages.length - 1]);
+  }
   ui.older.hidden = !ack.has_more;
 }
 
-/** Opens the conversation with `name` (a click on a name in the online list). */
+/** Opens the conversation with `name` (a name in the online list, the list, a toast). */
 export async function openConversation(name) {
+  showDrawer(false);
   open = name;
   oldest = null;
   ui.with.textContent = name;
   ui.list.replaceChildren();
+  ui.listView.hidden = true;
   ui.panel.hidden = false;
+  note(name, null);
+  conversations.get(key(name)).received.forEach(place);
   setUnread(name, 0);
+  listeners.opened.forEach((fn) => fn(name));
   ui.input.focus();
   await loadPage();
-}
-
-function close() {
-  open = null;
-  ui.panel.hidden = true;
+  const lastId = Number(ui.list.lastElementChild?.dataset.id);
+  if (lastId) request('dm_read', { with: name, id: lastId }); // other devices: read here
 }
 
 async function send(event) {
   event.preventDefault();
   const text = ui.input.value;
   if (!open || !text.trim()) return;
+  if (counter.tooLong()) return showError(`A message can be at most ${counter.max} characters.`);
   const to = open;
   const ack = await request('dm', { to, text, client_id: crypto.randomUUID() });
   if (!ack.ok) return showError(ack.error);
   ui.input.value = '';
-  if (open === to) place({ id: ack.id, from: username(), to, text, ts: ack.ts });
+  counter.update();
+  const m = { id: ack.id, from: username(), to, text, ts: ack.ts };
+  note(to, m);
+  if (open === to) place(m);
 }
 
 /** `dm` s→c: live, replayed after a resume, or unread after a log-in. */
@@ -93,17 +203,38 @@ export function onDm(m) {
   seen.add(m.id);
   store.noteDmId(m.id); // the resume's cursor: only DMs that came as events move it
   const who = other(m);
-  if (open && key(open) === key(who)) {
+  note(who, m);
+  conversations.get(key(who)).received.push(m);
+  const shown = isOpenWith(who);
+  if (shown) {
     place(m);
-  } else if (key(m.from) !== key(username() ?? '')) {
+    renderList();
+  } else if (!mine(m)) {
     setUnread(who, unreadCount(who) + 1);
+  } else {
+    renderList();
   }
+  if (!mine(m) && !m.replayed) listeners.dm.forEach((fn) => fn(m, shown));
 }
 
-/** onChange() is called when an unread count changes (the online list shows them). */
-export function initDms(onChange) {
-  onUnreadChange = onChange;
+function startConversation(event) {
+  event.preventDefault();
+  const name = ui.newName.value.trim();
+  if (!name) return ui.newName.focus();
+  ui.newName.value = '';
+  openConversation(name);
+}
+
+export function initDms() {
+  counter = initCounter(ui.input, $('#dm-count'));
   ui.form.addEventListener('submit', send);
-  ui.close.addEventListener('click', close);
+  ui.newForm.addEventListener('submit', startConversation);
+  ui.toggle.addEventListener('click', () => (ui.drawer.hidden ? showDrawer() : hideDrawer()));
+  ui.close.addEventListener('click', hideDrawer);
+  ui.back.addEventListener('click', () => showDrawer(true));
   ui.older.addEventListener('click', () => oldest && loadPage(oldest));
+  ui.drawer.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && !event.defaultPrevented) hideDrawer();
+  });
+  renderList();
 }

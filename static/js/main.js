@@ -7,6 +7,11 @@ import * as game from './game.js';
 import { initOutbox, send, pump } from './outbox.js';
 import * as moderation from './moderation.js';
 import * as dm from './dm.js';
+import * as identity from './identity.js';
+import { ask } from './dialogs.js';
+import * as layout from './layout.js';
+import * as attention from './attention.js';
+import { initMentions } from './mentions.js';
 
 const { socket } = conn;
 
@@ -20,36 +25,11 @@ const STATUS_TEXT = {
 function showStatus(state) {
   const status = $('#connection-status');
   status.dataset.state = state;
-  status.textContent = STATUS_TEXT[state] ?? state;
+  status.replaceChildren(Object.assign(document.createElement('span'), {
+    className: 'status-text', textContent: STATUS_TEXT[state] ?? state,
+  }));
   document.body.dataset.connection = state;
   $('#connection-toggle').textContent = state === 'disconnected' ? 'Connect' : 'Disconnect';
-}
-
-function initNameForm() {
-  const form = $('#name-form');
-  const input = $('#name-input');
-  const password = $('#password-input');
-  input.addEventListener('input', () => { input.dataset.edited = 'true'; });
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const name = input.value.trim();
-    if (!name || name === conn.username()) return;
-    // with a password: a log-in to a claimed name
-    const ack = await conn.rename(name, password.value || undefined);
-    if (ack.ok) {
-      delete input.dataset.edited;
-      password.value = '';
-    } else {
-      showError(ack.error);
-    }
-  });
-}
-
-/** Shows the current name unless the user is editing the field. */
-function showName(name) {
-  const input = $('#name-input');
-  if (!input.dataset.edited && document.activeElement !== input) input.value = name;
-  document.body.dataset.username = name;
 }
 
 function sendMessage(text) {
@@ -57,6 +37,12 @@ function sendMessage(text) {
   // As in the seed: sending while disconnected connects again.
   if (!socket.active) conn.connect();
 }
+
+const askLeave = async (opponent) => !!(await ask({
+  title: 'Leave this game?',
+  text: `You forfeit the match: ${opponent} wins it.`,
+  action: 'Leave the game', danger: true,
+}));
 
 conn.on('status', showStatus);
 conn.on('system', chat.addSystem);
@@ -67,15 +53,17 @@ conn.on('disconnect', () => {
   game.onConnectionChange(false);
 });
 conn.on('named', (name, resumed) => {
-  showName(name);
+  identity.render();
+  chat.redrawForName();
   if (resumed) chat.loadLatest();
   presence.refreshUsers();
   pump();
   game.onConnectionChange(true);
   moderation.checkModerator();
+  dm.loadConversations();
 });
 
-socket.on('message', chat.addMessage);
+socket.on('message', (m) => chat.addMessage(m));
 socket.on('history', chat.addHistory);
 socket.on('typing', chat.showTyping);
 socket.on('presence', (p) => {
@@ -87,12 +75,96 @@ socket.on('message_deleted', moderation.onMessageDeleted);
 socket.on('report_filed', moderation.onReportFiled);
 socket.on('dm', dm.onDm);
 
+// --- calling the person back (attention.js), and the phone's badges ---------------------
+
+const fold = (name) => name.toLocaleLowerCase();
+const inPlay = () => layout.isShown('play');
+const toPlay = () => layout.showView('play');
+
+function refreshBadges() {
+  layout.setBadge('chat', attention.count('mention'), 'new mentions');
+  layout.setBadge('play', game.pendingChallenges() + (game.awaitingThrow() ? 1 : 0), 'waiting for you');
+  layout.setBadge('people', dm.totalUnread(), 'unread messages');
+}
+
+game.on('challenged', (c) => {
+  attention.notify({
+    key: `challenge:${c.id}`, kind: 'challenge', from: c.from, sticky: true,
+    title: `${c.from} challenges you`, body: `Best of ${c.best_of}: answer within ${Math.round((c.expiresAt - Date.now()) / 1000)} s.`,
+    looking: inPlay, open: toPlay,
+    actions: [
+      { label: 'Accept', run: () => { game.answerChallenge(c.id, true); toPlay(); } },
+      { label: 'Decline', run: () => game.answerChallenge(c.id, false) },
+    ],
+  });
+  refreshBadges();
+});
+game.on('challengeGone', (id) => {
+  attention.resolve(`challenge:${id}`);
+  refreshBadges();
+});
+game.on('found', () => {
+  if (layout.isPhone()) toPlay(); // the match the person asked for
+});
+game.on('turn', (g) => {
+  const opponent = g.players.find((p) => p !== conn.username()) ?? 'your opponent';
+  attention.notify({
+    key: `turn:${g.id}`, kind: 'turn', from: g.computer ? null : opponent,
+    title: `Round ${g.round}: your move`, body: `Against ${opponent}: ${Math.round(g.roundMs / 1000)} s to throw.`,
+    looking: inPlay, open: toPlay,
+  });
+  refreshBadges();
+});
+game.on('settled', (id) => {
+  attention.resolve(`turn:${id}`);
+  refreshBadges();
+});
+game.on('over', (g) => {
+  attention.notify({ key: `game:${g.id}`, kind: 'game', title: 'Game over', body: game.gameOverText(), looking: inPlay, open: toPlay });
+});
+chat.on('mention', (m) => {
+  attention.notify({
+    key: `mention:${m.id}`, kind: 'mention', from: m.name, title: `${m.name} mentioned you`, body: m.txt,
+    looking: () => layout.isShown('chat'), open: () => layout.showView('chat'),
+  });
+  refreshBadges();
+});
+dm.on('dm', (m, shown) => {
+  if (shown) return;
+  attention.notify({
+    key: `dm:${fold(m.from)}`, kind: 'dm', from: m.from, title: `Message from ${m.from}`, body: m.text,
+    looking: () => dm.isOpenWith(m.from), open: () => dm.openConversation(m.from),
+  });
+});
+dm.on('opened', (name) => attention.resolve(`dm:${fold(name)}`));
+dm.on('unread', refreshBadges);
+attention.onChange(refreshBadges);
+layout.onChange(() => {
+  attention.recheck();
+  refreshBadges();
+});
+
 $('#connection-toggle').addEventListener('click', conn.toggleConnection);
-initNameForm();
-moderation.initModeration({ system: chat.addSystem, ignoredChanged: chat.hideIgnored });
+layout.initLayout();
+attention.initAttention();
+identity.initIdentity({ system: chat.addSystem, changed: () => moderation.checkModerator() });
+moderation.initModeration({
+  system: chat.addSystem,
+  ignoredChanged: chat.hideIgnored,
+  userItems: (name) => [
+    { label: `Challenge ${name} to a game`, run: () => game.challenge(name) },
+    { label: `Send ${name} a message`, run: () => dm.openConversation(name) },
+    attention.isQuiet(name)
+      ? { label: `Unmute notifications from ${name}`, run: () => attention.setQuiet(name, false) }
+      : { label: `Mute notifications from ${name}`, run: () => attention.setQuiet(name, true) },
+  ],
+});
 chat.initComposer(sendMessage);
+chat.initRovingLog();
+initMentions($('#message'), $('#mention-options'), presence.names);
 initOutbox(chat.outboxView);
 presence.initPresence(game.challenge);
-dm.initDms(presence.render);
-game.initGame((busy) => presence.setChallengeEnabled(!busy));
+dm.initDms();
+dm.on('unread', presence.render);
+game.initGame((busy) => presence.setChallengeEnabled(!busy), askLeave);
 conn.connect();

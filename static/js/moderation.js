@@ -1,14 +1,16 @@
-// Claiming a name, the menus on messages and users (report, ignore; delete, mute, kick, ban for
+// The menus on messages and users (report, ignore; delete, mute, kick, ban for
 // moderators), hiding ignored users' lines, and moderators' report notices.
-import { $, el, showError } from './ui.js';
-import { request, username, isNamed } from './connection.js';
+import { el, showError } from './ui.js';
+import { request, username } from './connection.js';
+import { isOpenFor, toggleMenu } from './menu.js';
+import { ask } from './dialogs.js';
 
 const IGNORED_KEY = 'rps.ignored';
 const MUTE_MINUTES = 10;
 const BAN_MINUTES = 24 * 60;
 
 let moderator = false;
-let openMenu = null;
+let extraUserItems = () => [];
 let onSystem = () => {};
 let onIgnoredChanged = () => {};
 
@@ -36,7 +38,6 @@ export async function checkModerator() {
 }
 
 async function act(event, payload, done) {
-  closeMenu();
   const ack = await request(event, payload);
   if (!ack.ok) showError(ack.error);
   else if (done) done(ack);
@@ -53,92 +54,77 @@ async function setIgnored(name, ignore) {
   onSystem(ignore ? `You are ignoring ${name}: their lines are hidden.` : `You no longer ignore ${name}.`);
 }
 
-function closeMenu() {
-  if (!openMenu) return;
-  const { menu, button } = openMenu;
-  openMenu = null;
-  menu.remove();
-  button.setAttribute('aria-expanded', 'false');
-}
-
-function item(label, fn) {
-  return el('button', { type: 'button', role: 'menuitem', class: 'menu-item', on: { click: fn } }, label);
-}
-
 function userItems(name) {
   const items = [isIgnored(name)
-    ? item(`Stop ignoring ${name}`, () => { closeMenu(); setIgnored(name, false); })
-    : item(`Ignore ${name}`, () => { closeMenu(); setIgnored(name, true); })];
+    ? { label: `Stop ignoring ${name}`, run: () => setIgnored(name, false) }
+    : { label: `Ignore ${name}`, run: () => setIgnored(name, true) }];
+  items.push(...extraUserItems(name));
   if (moderator) {
     items.push(
-      item(`Mute ${name} for ${MUTE_MINUTES} minutes`, () => act('mod_mute', { name, minutes: MUTE_MINUTES })),
-      item(`Unmute ${name}`, () => act('mod_unmute', { name })),
-      item(`Kick ${name}`, () => act('mod_kick', { name })),
-      item(`Ban ${name} for a day`, () => act('mod_ban', { name, minutes: BAN_MINUTES })),
+      'separator',
+      { label: `Mute ${name} for ${MUTE_MINUTES} minutes`, run: () => act('mod_mute', { name, minutes: MUTE_MINUTES }) },
+      { label: `Unmute ${name}`, run: () => act('mod_unmute', { name }) },
+      { label: `Kick ${name}…`, danger: true, run: () => kick(name) },
+      { label: `Ban ${name} for a day…`, danger: true, run: () => ban(name) },
     );
   }
   return items;
 }
 
+async function kick(name) {
+  const answer = await ask({
+    title: `Kick ${name}?`,
+    text: `Every connection of ${name} is closed, and ${name} can't come back under this name for a minute. Nobody else is affected.`,
+    action: `Kick ${name}`, danger: true, reasonLabel: 'Reason for the log (optional)',
+  });
+  if (answer) act('mod_kick', withReason({ name }, answer.reason));
+}
+
+async function ban(name) {
+  const answer = await ask({
+    title: `Ban ${name} for a day?`,
+    text: `This bans ${name} and the network address ${name} last connected from, for 24 hours. `
+      + 'Everyone else on that address (a shared office, school or mobile network) is shut out too, '
+      + `and a claimed name ${name} can't be used to log in.`,
+    action: `Ban ${name} and the address`, danger: true, reasonLabel: 'Reason for the log (optional)',
+  });
+  if (answer) act('mod_ban', withReason({ name, minutes: BAN_MINUTES }, answer.reason));
+}
+
+const withReason = (payload, reason) => (reason ? { ...payload, reason } : payload);
+
+async function report(id, name) {
+  const answer = await ask({
+    title: `Report this message from ${name}?`,
+    text: 'The moderators online are told, with the message and your reason.',
+    action: 'Report', reasonLabel: 'What is wrong with it? (optional)',
+  });
+  if (!answer) return;
+  act('report', { id, reason: answer.reason || 'Reported from the page' },
+    () => onSystem('Thank you: the moderators have been told.'));
+}
+
 function messageItems(id, name) {
-  const items = [item('Report this message', () => act('report', { id, reason: 'Reported from the page' },
-    () => onSystem('Thank you: the moderators have been told.')))];
-  if (moderator) items.push(item('Delete this message', () => act('mod_delete', { id })));
-  return [...items, ...userItems(name)];
+  const items = [{ label: 'Report this message…', run: () => report(id, name) }];
+  if (moderator) items.push({ label: 'Delete this message', danger: true, run: () => act('mod_delete', { id }) });
+  return [...items, 'separator', ...userItems(name)];
 }
 
-function toggleMenu(button, label, items) {
-  const wasOpen = openMenu?.button === button;
-  closeMenu();
-  if (wasOpen) return;
-  const menu = el('div', { role: 'menu', class: 'menu', 'aria-label': label }, ...items);
-  button.after(menu);
-  button.setAttribute('aria-expanded', 'true');
-  openMenu = { menu, button, label };
-  menu.querySelector('button')?.focus();
-}
-
-/** Call before the online list is redrawn; call what it returns with the list after. An open
- * user menu moves to the redrawn row's button (or closes if that user left), so someone else
- * joining or leaving doesn't shut the menu under the user's pointer. */
-export function keepUserMenu() {
-  const kept = openMenu;
-  if (!kept) return () => {};
-  const focused = kept.menu.contains(document.activeElement) ? document.activeElement : null;
-  return (list) => {
-    if (openMenu !== kept || kept.button.isConnected) return;
-    const button = [...list.querySelectorAll('button.menu-button')]
-      .find((b) => b.getAttribute('aria-label') === kept.label);
-    if (!button) {
-      closeMenu();
-      return;
-    }
-    button.after(kept.menu);
-    button.setAttribute('aria-expanded', 'true');
-    kept.button = button;
-    focused?.focus();
-  };
-}
-
-/** The "…" button of a message from someone else. */
-export function messageMenuButton(id, name) {
-  const label = `Actions for the message from ${name}`;
+function menuButton(label, entries) {
   const button = el('button', {
     type: 'button', class: 'icon-btn menu-button', 'aria-label': label, 'aria-haspopup': 'menu',
-    'aria-expanded': 'false', on: { click: () => toggleMenu(button, label, messageItems(id, name)) },
+    'aria-expanded': String(isOpenFor(label)), tabindex: '-1',
+    on: { click: () => toggleMenu(button, label, entries()) },
   }, '⋯');
   return button;
 }
+
+/** The "…" button of a message from someone else (in the message's roving focus). */
+export const messageMenuButton = (id, name) =>
+  menuButton(`Actions for the message from ${name}`, () => messageItems(id, name));
 
 /** The "…" button of someone online. */
-export function userMenuButton(name) {
-  const label = `Actions for ${name}`;
-  const button = el('button', {
-    type: 'button', class: 'icon-btn menu-button', 'aria-label': label, 'aria-haspopup': 'menu',
-    'aria-expanded': 'false', on: { click: () => toggleMenu(button, label, userItems(name)) },
-  }, '⋯');
-  return button;
-}
+export const userMenuButton = (name) => menuButton(`Actions for ${name}`, () => userItems(name));
 
 /** `message_deleted {id}`: the line goes from the lobby and the game chat. */
 export function onMessageDeleted({ id } = {}) {
@@ -152,33 +138,10 @@ export function onReportFiled(r = {}) {
   onSystem(`Report: ${r.reporter} reported a message from ${r.name} ("${r.txt}"): ${r.reason}`);
 }
 
-/** The name form's "Claim name" button: claims the current name with the password field. */
-function initClaim() {
-  const password = $('#password-input');
-  $('#claim-name').addEventListener('click', async () => {
-    if (!isNamed()) return showError('You are not connected.');
-    const ack = await request('claim_name', { password: password.value });
-    if (!ack.ok) return showError(ack.error);
-    password.value = '';
-    onSystem(`You claimed ${ack.username}: log in with its password from any device.`);
-    checkModerator();
-  });
-}
-
-export function initModeration({ system, ignoredChanged }) {
+export function initModeration({ system, ignoredChanged, userItems: more }) {
   onSystem = system;
+  if (more) extraUserItems = more;
   onIgnoredChanged = ignoredChanged;
-  initClaim();
-  document.addEventListener('click', (event) => {
-    if (openMenu && !openMenu.menu.contains(event.target) && event.target !== openMenu.button) closeMenu();
-  });
-  document.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && openMenu) {
-      const { button } = openMenu;
-      closeMenu();
-      button.focus();
-    }
-  });
   window.addEventListener('storage', (event) => {
     if (event.key !== IGNORED_KEY) return;
     ignored = readIgnored();

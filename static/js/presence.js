@@ -1,7 +1,8 @@
 // Who is online: the `users` ack on connect, then `presence` pushes.
 import { $, el } from './ui.js';
 import { request, username } from './connection.js';
-import { keepUserMenu, userMenuButton } from './moderation.js';
+import { userMenuButton } from './moderation.js';
+import { place as placeMenu } from './menu.js';
 import { openConversation, unreadCount } from './dm.js';
 
 const listEl = $('#online-list');
@@ -30,19 +31,21 @@ function userItem(name) {
   if (mine) {
     li.append(el('span', { class: 'tag' }, 'you'));
   } else {
-    li.append(el('button', {
-      type: 'button', class: 'small challenge', 'aria-label': `Challenge ${name}`,
+    li.append(el('span', { class: 'user-actions' }, el('button', {
+      type: 'button', class: 'small challenge', 'aria-label': `Challenge ${name}`, title: `Challenge ${name}`,
       disabled: !canChallenge, on: { click: () => challengeFn(name) },
-    }, 'Challenge'), userMenuButton(name));
+    }, el('span', { 'aria-hidden': 'true' }, '✊')), userMenuButton(name)));
   }
   return li;
 }
 
+/** The names online, except yours (mention completion). */
+export const names = () => users.filter((u) => u !== username());
+
 export function render() {
   countEl.textContent = String(count);
-  const restoreMenu = keepUserMenu();
   listEl.replaceChildren(...users.map(userItem));
-  restoreMenu(listEl);
+  placeMenu(); // an open menu stays open, beside its redrawn button
 }
 
 /** onChallenge(name) is called by a user's Challenge button. */

@@ -1,7 +1,7 @@
 // Session-scoped persistence: survives reloads of this tab, not other tabs.
 const KEYS = {
   token: 'rps.token', lastId: 'rps.lastId', name: 'rps.name', pending: 'rps.pending',
-  dmLastId: 'rps.dmLastId', unread: 'rps.unread',
+  dmLastId: 'rps.dmLastId', unread: 'rps.unread', claimed: 'rps.claimed',
 };
 
 function read(key) {
@@ -53,3 +53,7 @@ export function getUnread() {
 }
 
 export const setUnread = (counts) => write(KEYS.unread, Object.keys(counts).length ? JSON.stringify(counts) : null);
+
+/** The claimed name this tab holds (claimed here, or logged in to), or null. */
+export const getClaimed = () => read(KEYS.claimed);
+export const setClaimed = (name) => write(KEYS.claimed, name);

@@ -1,7 +1,9 @@
 """Browser tests: Playwright drives Debian's Chromium through the real page of a real server."""
 
+import json
 import os
 import shutil
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -21,6 +23,11 @@ CHROMIUM_ARGS = [
 ]
 
 pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+# WCAG 2.1 A and AA: what the page promises (issue 23); best practices on top.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 
 
 @pytest.fixture(scope="session")
@@ -63,11 +70,23 @@ class PageWatcher:
 
 @pytest.fixture
 def open_page(browser, server):
+    """open_page(width, height, color_scheme=, init_script=, permissions=, context=): a page in
+    a new browser context (a person of its own), or in `context` (another tab)."""
     contexts = []
 
-    def open_one(width=1280, height=900):
-        context = browser.new_context(viewport={"width": width, "height": height})
-        contexts.append(context)
+    def open_one(
+        width=1280, height=900, *, color_scheme="light", init_script=None, permissions=(),
+        context=None,
+    ):  # fmt: skip
+        if context is None:
+            context = browser.new_context(
+                viewport={"width": width, "height": height},
+                color_scheme=color_scheme,
+                permissions=list(permissions),
+            )
+            contexts.append(context)
+        if init_script:
+            context.add_init_script(init_script)
         page = context.new_page()
         page.watcher = PageWatcher(page)
         page.goto(server.url + "/")
@@ -76,3 +95,22 @@ def open_page(browser, server):
     yield open_one
     for context in contexts:
         context.close()
+
+
+def axe_violations(page, rules=None):
+    """axe-core's WCAG 2.1 A/AA (and best-practice) violations on the page as it is now:
+    [(rule id, [target selectors])]. axe-core is the npm package, pinned in package.json."""
+    require_service("axe-core", AXE.exists(), f"{AXE} missing: npm ci")
+    if not page.evaluate("typeof window.axe === 'object'"):
+        # page.evaluate runs through the DevTools protocol: the page's CSP allows no inline
+        # script, and axe must not need an exception in it.
+        page.evaluate(AXE.read_text() + "\n;undefined")
+    options = {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]}
+    if rules:
+        options["rules"] = rules
+    result = page.evaluate(
+        "async (options) => (await axe.run(document, JSON.parse(options))).violations"
+        ".map((v) => [v.id, v.nodes.map((n) => n.target.join(' '))])",
+        json.dumps(options),
+    )
+    return [tuple(v) for v in result]

@@ -41,7 +41,7 @@ def test_play_the_computer_then_see_the_game_in_your_games(open_page):
     expect(ada.locator("#game-over-text")).to_contain_text("Game over")
     ada.get_by_role("button", name="Your games").click()
     item = ada.locator("#my-games-list li.my-game").first
-    expect(item).to_contain_text("against Computer (computer)")
+    expect(item).to_contain_text("against Computer · best of 1")
     item.locator("summary").click()
     expect(
         item.get_by_role("list", name="Rounds against Computer").locator("li").first
@@ -72,7 +72,7 @@ def test_a_conversation_with_unread_counts_that_survives_a_reload(open_page):
     eve = named(open_page(), "Eve")
     dan.get_by_role("button", name="Messages with Eve").click()
     expect(dan.locator("#dm")).to_be_visible()
-    box = dan.get_by_label("Direct message")
+    box = dan.get_by_label("Direct message", exact=True)
     box.fill("<b>hi</b> Eve")
     box.press("Enter")
     expect(dan.locator("#dm-messages li")).to_have_count(1)
@@ -82,7 +82,7 @@ def test_a_conversation_with_unread_counts_that_survives_a_reload(open_page):
     unread.click()
     expect(eve.locator("#dm-messages .msg-text")).to_have_text(["<b>hi</b> Eve"])  # text, not HTML
     expect(eve.get_by_role("button", name="Messages with Dan", exact=True)).to_be_visible()
-    reply = eve.get_by_label("Direct message")
+    reply = eve.get_by_label("Direct message", exact=True)
     reply.fill("hello Dan")
     reply.press("Enter")
     expect(dan.locator("#dm-messages .msg-text")).to_have_text(["<b>hi</b> Eve", "hello Dan"])

@@ -69,8 +69,10 @@ def test_leaving_forfeits(open_page):
     cyd = named(open_page(), "Cyd")
     dan = named(open_page(), "Dan")
     matched(cyd, dan, best_of="1")
-    cyd.on("dialog", lambda dialog: dialog.accept())
     cyd.get_by_role("button", name="Leave game").click()
+    cyd.get_by_role("dialog", name="Leave this game?").get_by_role(
+        "button", name="Leave the game"
+    ).click()
     expect(dan.locator("#game-over-text")).to_contain_text("you won — Cyd left the game")
     expect(cyd.locator("#game-over-text")).to_contain_text("Dan won — you left the game")
 

@@ -32,17 +32,19 @@ def server(tmp_path_factory):
 
 
 def claim(page):
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Claim this name").click()
+    page.get_by_label("New password").fill(PASSWORD)
     page.get_by_role("button", name="Claim name").click()
     expect(messages(page).filter(has_text="You claimed")).to_have_count(1)
 
 
-def log_in(page, name):
+def log_in(page, name, password=PASSWORD):
     """A fresh page (another browser: its own context) logs in to a claimed name."""
     expect(page.locator("body")).to_have_attribute("data-username", re.compile(r"^User-\d+$"))
-    page.get_by_label("Your name").fill(name)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Change name").click()
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_label("Claimed name", exact=True).fill(name)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in", exact=True).last.click()
     expect(page.locator("body")).to_have_attribute("data-username", name)
 
 

@@ -2,12 +2,8 @@
 eventlet has monkey-patched (tests/unit/test_eventlet_mode.py starts one); elsewhere they are
 not collected."""
 
-import os
 import sys
 
 eventlet = sys.modules.get("eventlet")
 if eventlet is None or not eventlet.patcher.is_monkey_patched("socket"):
     collect_ignore_glob = ["test_*.py"]
-else:
-    os.environ.setdefault("DATABASE_URL", "memory://")  # the module-level app in app.py
-    os.environ.setdefault("SECRET_KEY", "test-secret")

@@ -60,6 +60,6 @@ def test_files_the_page_needs_are_served_locally(server, path, content_type):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_only_the_socketio_client_build_is_served_from_node_modules(server):
+def test_only_the_socketio_client_build_is_served_from_vendor(server):
     assert requests.get(server.url + "/vendor/package.json", timeout=5).status_code == 404
     assert requests.get(server.url + "/vendor/../package.json", timeout=5).status_code == 404

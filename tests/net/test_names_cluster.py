@@ -111,6 +111,9 @@ def test_a_moderator_on_one_node_deletes_mutes_and_kicks_on_another(nodes, clien
 
     assert mod.call("mod_kick", {"name": "Bea", "reason": "rude"}) == {"ok": True}
     eventually(lambda: not bea.connected, 5, "Bea disconnected on the other node")
+    told = [event for event, _ in bea.events]
+    assert "kicked" in told and told.index("kicked") < told.index("disconnect"), told
+    assert bea.received("kicked")[0]["reason"] == "rude"
     cyd.wait_message("Bea was removed by a moderator.")
     assert user_list(cyd) == ["Cyd", "Mod"]
     log = mod.call("mod_log", {})["actions"]

@@ -11,7 +11,6 @@ import secrets
 import shutil
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import redis
@@ -171,11 +170,12 @@ def test_after_a_long_redis_outage_the_node_is_ready_and_chats_within_10_s(redis
 
 
 def test_missing_page_assets_are_an_error_at_start_and_fail_readiness(tmp_path):
-    """Deployed without the Node.js buildpack: no node_modules next to app.py."""
+    """A deployment that left out static/vendor/ (the page's Socket.IO client)."""
     for part in ("app.py", "rpschat", "templates", "static", "pyproject.toml"):
         source = ROOT / part
         copy = shutil.copytree if source.is_dir() else shutil.copy
         copy(source, tmp_path / part)
+    shutil.rmtree(tmp_path / "static" / "vendor")
     server = ServerProcess({"DATABASE_URL": "memory://"})
     server.command = [sys.executable, str(tmp_path / "app.py")]
     with server:
@@ -184,9 +184,9 @@ def test_missing_page_assets_are_an_error_at_start_and_fail_readiness(tmp_path):
         status, body = readyz(server)
         assert status == 503 and not body["ok"]
         assert body["checks"]["page"].startswith("error: missing ")
-        assert "npm ci" in body["checks"]["page"]
+        assert "static/vendor/" in body["checks"]["page"]
         errors = [line for line in server.log_lines() if " ERROR " in line]
-        assert errors and "socket.io.esm.min.js" in errors[0] and "npm ci" in errors[0], errors
+        assert errors and "socket.io.esm.min.js" in errors[0] and "make vendor" in errors[0], errors
 
 
 # ---------------------------------------------------------------- metrics
@@ -380,7 +380,6 @@ def test_ready_at_start_names_every_check(server):
         "ok": True,
         "checks": {"database": "ok (memory://)", "page": "ok"},
     }
-    assert Path(ROOT / "node_modules" / "socket.io-client" / "dist").is_dir()
 
 
 def test_through_nginx_readyz_answers_and_metrics_stay_per_node(server, tmp_path):

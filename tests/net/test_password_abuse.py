@@ -144,7 +144,7 @@ def test_the_owner_logs_in_while_strangers_guess(guarded):
     assert attempt(url, "198.51.100.3", name, PASSWORD, device=device)["ok"]  # a known one
     assert attempt(url, "192.0.2.0", name, PASSWORD, device=device)["ok"]  # even from there
 
-    lines = guarded.wait_for_output(lambda line: "wrong password at log-in" in line)
+    lines = guarded.wait_for_output(lambda line: f"wrong password for {name!r}" in line)
     assert lines and all(name in line and "192.0.2." in line for line in lines)
     assert not [line for line in guarded.log_lines() if "guess " in line]  # never a password
     # 24 wrong guesses in a moment: a burst of 20 lines, the rest counted in a later one
@@ -160,7 +160,7 @@ def test_failed_attempts_leave_one_line_each_without_the_password(guarded):
     wrong = owner.call("release_name", {"password": "hunter2hunter2"})
     assert wrong["code"] == "wrong_password"
     owner.close()
-    [line] = guarded.wait_for_output(lambda line: f"wrong password to release for '{name}'" in line)
+    [line] = guarded.wait_for_output(lambda line: f"wrong password for {name!r}" in line)
     assert "198.51.100.20" in line and "hunter2" not in line and "WARNING" in line
 
 

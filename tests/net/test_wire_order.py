@@ -13,10 +13,13 @@ from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.net
 
+MODERATOR = "WireMod"
+
 
 @pytest.fixture(scope="module")
 def server():
-    with ServerProcess({"ROUND_SECONDS": "5", "RESUME_GRACE_SECONDS": "60"}) as srv:
+    env = {"ROUND_SECONDS": "5", "RESUME_GRACE_SECONDS": "60", "MODERATORS": MODERATOR}
+    with ServerProcess({**env, "PASSWORD_HASH_KIB": "64"}) as srv:
         yield srv
 
 
@@ -107,3 +110,90 @@ def test_the_disconnect_packet_is_leaving_on_purpose_and_a_bare_close_is_a_lost_
             again.close()
     finally:
         watcher.close()
+
+
+# ---- throws, round results and the end of a match (docs/protocol.md, "Writing a client") ----
+
+
+def payload(frame: str):
+    return json.loads(frame[2:])[1]
+
+
+def decided(frame: str, best_of: int) -> bool:
+    """A round_result frame whose score gives someone the majority of `best_of`."""
+    if not frame.startswith('42["round_result"'):
+        return False
+    return max(payload(frame)["score"].values()) >= best_of // 2 + 1
+
+
+def test_against_the_computer_the_result_comes_before_the_throw_ack_and_game_over_after(server):
+    """Each throw settles its round (the computer threw first): round_result and, unless the
+    match is over, the next round_started come BEFORE the throw's ack; the last round_result
+    is followed by the ack, and game_over comes only after it."""
+    wire = Wire(server.url)
+    try:
+        wire.call(1, "set_username", {"username": unique("Solo")})
+        frames = wire.call(2, "find_match", {"best_of": 1, "opponent": "computer"})
+        assert kinds(frames) == ["match_found", "round_started", "432"]
+        game_id = payload(frames[0])["game_id"]
+        for ack_id in range(3, 40):  # a drawn round is played again: a few rounds at most
+            frames = wire.call(ack_id, "throw", {"game_id": game_id, "move": "rock"})
+            if decided(frames[0], best_of=1):
+                assert kinds(frames) == ["round_result", f"43{ack_id}"]
+                assert kinds(wire.frames_until(lambda f: '"game_over"' in f)) == ["game_over"]
+                return
+            assert kinds(frames) == ["round_result", "round_started", f"43{ack_id}"]
+        raise AssertionError("no decided round in 37 throws")
+    finally:
+        wire.close()
+
+
+def test_against_a_person_the_second_throw_is_acked_after_the_result_the_last_before_game_over(
+    server,
+):
+    ada, bea = Wire(server.url), Wire(server.url)
+    try:
+        ada.call(1, "set_username", {"username": unique("Ada")})
+        bea.call(1, "set_username", {"username": unique("Bea")})
+        ada.call(2, "find_match", {"best_of": 1})
+        paired = bea.call(2, "find_match", {"best_of": 1})  # the pairing: all before its ack
+        assert kinds(paired) == ["match_found", "round_started", "432"]
+        game_id = payload(paired[0])["game_id"]
+        ada.frames_until(lambda frame: '"round_started"' in frame)
+
+        assert kinds(ada.call(3, "throw", {"game_id": game_id, "move": "rock"})) == ["433"]
+        drawn = bea.call(3, "throw", {"game_id": game_id, "move": "rock"})
+        assert kinds(drawn) == ["opponent_threw", "round_result", "round_started", "433"]
+        ada.frames_until(lambda frame: '"round": 2' in frame or '"round":2' in frame)
+
+        assert kinds(ada.call(4, "throw", {"game_id": game_id, "move": "rock"})) == ["434"]
+        last = bea.call(4, "throw", {"game_id": game_id, "move": "scissors"})
+        assert kinds(last) == ["opponent_threw", "round_result", "434"]
+        assert kinds(bea.frames_until(lambda f: '"game_over"' in f)) == ["game_over"]
+        ended = ada.frames_until(lambda f: '"game_over"' in f)
+        assert kinds(ended)[-2:] == ["round_result", "game_over"]
+    finally:
+        ada.close()
+        bea.close()
+
+
+# ---- moderation ------------------------------------------------------------------------------
+
+
+def test_a_kicked_connection_is_told_why_before_the_server_disconnects_it(server):
+    mod, bea = Wire(server.url), Wire(server.url)
+    try:
+        mod.call(1, "set_username", {"username": MODERATOR})
+        assert '"ok":true' in mod.call(2, "claim_name", {"password": "wire-mod-secret"})[-1]
+        bea_name = unique("Bea")
+        bea.call(1, "set_username", {"username": bea_name})
+        mod.call(3, "mod_kick", {"name": bea_name, "reason": "spam"})
+        frames = bea.frames_until(lambda frame: frame == "41")  # the server's DISCONNECT
+        told = [f for f in frames if f.startswith('42["kicked"')]
+        assert len(told) == 1 and frames.index(told[0]) < frames.index("41")
+        notice = payload(told[0])
+        assert notice["reason"] == "spam" and 0 < notice["retry_after"] <= 60
+        assert isinstance(notice["until"], int)
+    finally:
+        mod.close()
+        bea.close()

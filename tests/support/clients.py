@@ -58,6 +58,7 @@ class ChatClient:
         self.name: str | None = None
         self.token: str | None = None
         self.events: list[tuple[str, Any]] = []
+        self.arrivals: list[float] = []  # time.monotonic() when each of `events` came
         self._cond = threading.Condition()
         options = {}
         if any(key.lower() == "origin" for key in self.headers):
@@ -79,6 +80,7 @@ class ChatClient:
     def _record(self, event: str, data: Any) -> None:
         with self._cond:
             self.events.append((event, data))
+            self.arrivals.append(time.monotonic())
             self._cond.notify_all()
 
     def received(self, event: str, predicate: Predicate | None = None) -> list:
@@ -93,6 +95,7 @@ class ChatClient:
     def clear(self) -> None:
         with self._cond:
             self.events.clear()
+            self.arrivals.clear()
 
     def wait_for(self, event: str, predicate: Predicate | None = None, timeout: float = 5.0) -> Any:
         """The first received `event` (past or future) whose payload passes `predicate`."""
@@ -110,6 +113,18 @@ class ChatClient:
                         f"last events: {seen}"
                     )
                 self._cond.wait(left)
+
+    def arrival_of(
+        self, event: str, predicate: Predicate | None = None, timeout: float = 5.0
+    ) -> float:
+        """When (time.monotonic()) the first `event` passing `predicate` came, once it has."""
+        found = self.wait_for(event, predicate, timeout)
+        with self._cond:
+            return next(
+                t
+                for (e, d), t in zip(self.events, self.arrivals, strict=True)
+                if e == event and d is found
+            )
 
     def wait_for_count(
         self, event: str, count: int, predicate: Predicate | None = None, timeout: float = 5.0
@@ -197,6 +212,11 @@ class ChatClient:
         ack = self.call("message", {"msg": msg})
         assert ack.get("ok"), ack
         return ack
+
+    def lose_connection(self) -> None:
+        """The WebSocket closes without the DISCONNECT packet: a lost connection, as a network
+        failure or a closed laptop lid makes one (the server holds the name for its grace)."""
+        self.sio.eio.ws.close()
 
     def disconnect(self) -> None:
         """A deliberate disconnect: on long-polling, the DISCONNECT packet reaches the server."""

@@ -24,7 +24,10 @@ def free_port() -> int:
 class ServerProcess:
     """One server process on 127.0.0.1; `url` once it answers."""
 
-    def __init__(self, env: dict | None = None, port: int | None = None, command=None):
+    def __init__(
+        self, env: dict | None = None, port: int | None = None, command=None, cwd: Path = ROOT
+    ):
+        self.cwd = cwd
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -49,7 +52,7 @@ class ServerProcess:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (kept open for the process)
         self.proc = subprocess.Popen(
             self.command,
-            cwd=ROOT,
+            cwd=self.cwd,
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

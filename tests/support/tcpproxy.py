@@ -55,6 +55,7 @@ class TcpProxy:
             except OSError:
                 _close(client)
                 continue
+            upstream.settimeout(None)  # 5 s to connect; idle for as long as the peers like
             with self._lock:
                 if self._listener is not listener:  # stopped meanwhile
                     _close(client)

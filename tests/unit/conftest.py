@@ -5,14 +5,11 @@ import secrets
 from contextlib import contextmanager
 from typing import Any
 
-os.environ.setdefault("DATABASE_URL", "memory://")  # the module-level app in app.py
-os.environ.setdefault("SECRET_KEY", "test-secret")
+import pytest
 
-import pytest  # noqa: E402
-
-from app import create_app  # noqa: E402
-from rpschat import wiring  # noqa: E402
-from rpschat.config import Settings  # noqa: E402
+from app import create_app
+from rpschat import composition
+from rpschat.config import Settings
 
 # JOIN_RATE off: every test client has the same address (tests of that limit set it).
 TEST_ENV = {
@@ -51,7 +48,7 @@ class Harness:
         """A client logged in to `name`'s account, which the operator made a moderator (as
         `flask grant NAME` does: the account is created if the name is not claimed)."""
         services = self.services
-        services.roles.designate(name, lambda: password, services.chat.passwords)
+        services.roles.designate(name, lambda: password, services.claims.passwords)
         client = self.client()
         payload = {"username": name, "password": password}
         assert client.emit("set_username", payload, callback=True)["ok"]
@@ -204,7 +201,7 @@ def harness_factory(request, shared_state, monkeypatch):
                 node_ttl_seconds=settings.node_ttl_seconds,
             )
 
-        monkeypatch.setattr(wiring, "open_shared_state", open_redis_state)
+        monkeypatch.setattr(composition, "open_shared_state", open_redis_state)
     with harness_maker() as make:
         yield make
 

@@ -3,13 +3,15 @@
 import pytest
 from sqlalchemy import create_engine, select, text
 
+from rpschat.composition import open_storage
 from rpschat.domain.ports import Account
 from rpschat.runtime import ThreadingRuntime
-from rpschat.storage import database
-from rpschat.storage.accounts import Argon2Passwords, MemoryAccounts, SqlAccounts
 from rpschat.storage.confusables import NAME_RULES
-from rpschat.storage.database import accounts, sqlalchemy_url
-from rpschat.storage.history import open_history
+from rpschat.storage.memory.accounts import MemoryAccounts
+from rpschat.storage.passwords import Argon2Passwords
+from rpschat.storage.sql import database
+from rpschat.storage.sql.accounts import SqlAccounts
+from rpschat.storage.sql.database import accounts, sqlalchemy_url
 
 
 def account(name="Ada", user_id="u1", password_hash="h"):
@@ -17,8 +19,8 @@ def account(name="Ada", user_id="u1", password_hash="h"):
 
 
 def open_accounts(url):
-    history = open_history(url, ThreadingRuntime())
-    return history, SqlAccounts(history.database)
+    storage = open_storage(url, ThreadingRuntime())
+    return storage, SqlAccounts(storage.database)
 
 
 def check_store(store):
@@ -39,42 +41,42 @@ def test_memory_accounts():
 
 
 def test_sql_accounts(sql_url):
-    history, store = open_accounts(sql_url)
+    storage, store = open_accounts(sql_url)
     check_store(store)
-    history.close()
+    storage.close()
 
 
 def test_a_claim_survives_a_restart(sql_url):
-    history, store = open_accounts(sql_url)
+    storage, store = open_accounts(sql_url)
     store.create(account())
-    history.close()
-    history, store = open_accounts(sql_url)
+    storage.close()
+    storage, store = open_accounts(sql_url)
     assert store.of_user("u1") == account()
-    history.close()
+    storage.close()
 
 
 def test_a_version_2_database_gets_the_accounts_table(sql_url):
-    open_history(sql_url, ThreadingRuntime()).close()
+    open_storage(sql_url, ThreadingRuntime()).close()
     engine = create_engine(sqlalchemy_url(sql_url))
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE accounts"))
         conn.execute(database.schema_version.update().values(version=2))
     engine.dispose()
-    history, store = open_accounts(sql_url)
+    storage, store = open_accounts(sql_url)
     assert store.create(account())
-    with history.database.engine.connect() as conn:
+    with storage.database.engine.connect() as conn:
         assert conn.scalar(select(database.schema_version.c.version)) == database.SCHEMA_VERSION
-    history.close()
+    storage.close()
 
 
 def test_only_an_argon2id_hash_of_the_password_is_stored(sql_url):
     passwords = Argon2Passwords(memory_cost=64)
     hashed = passwords.hash("correct horse")
-    history, store = open_accounts(sql_url)
+    storage, store = open_accounts(sql_url)
     store.create(account(password_hash=hashed))
-    with history.database.engine.connect() as conn:
+    with storage.database.engine.connect() as conn:
         stored = conn.execute(select(accounts.c.password_hash)).scalar_one()
-    history.close()
+    storage.close()
     assert stored.startswith("$argon2id$") and "correct horse" not in stored
     assert passwords.verify(stored, "correct horse")
     assert not passwords.verify(stored, "wrong horse")
@@ -87,9 +89,9 @@ def test_look_alikes_share_a_key(name):
 
 
 def test_a_version_3_database_gets_ratings_and_keeps_its_standings(sql_url):
-    from rpschat.storage.results import SqlResults
+    from rpschat.storage.sql.results import SqlResults
 
-    open_history(sql_url, ThreadingRuntime()).close()
+    open_storage(sql_url, ThreadingRuntime()).close()
     engine = create_engine(sqlalchemy_url(sql_url))
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE standings"))
@@ -102,21 +104,21 @@ def test_a_version_3_database_gets_ratings_and_keeps_its_standings(sql_url):
         conn.execute(text("INSERT INTO standings VALUES ('ada', 'Ada', 3, 1, 0)"))
         conn.execute(database.schema_version.update().values(version=3))
     engine.dispose()
-    history = open_history(sql_url, ThreadingRuntime())
-    results = SqlResults(history.database, ThreadingRuntime())
+    storage = open_storage(sql_url, ThreadingRuntime())
+    results = SqlResults(storage.database, ThreadingRuntime())
     assert results.leaderboard() == [
         {"name": "Ada", "wins": 3, "losses": 1, "draws": 0, "rating": 1500, "claimed": False}
     ]
     results.record("Ada", "Bea", ("Ada", "Bea"), "won", 1, {}, "g1", user_ids={"Ada": "u1"})
     assert results.leaderboard()[0]["wins"] == 4  # the old row is adopted by its next player
-    history.close()
+    storage.close()
 
 
 def test_a_version_7_database_gets_claims_and_bans_under_todays_look_alike_keys(sql_url):
     """Schema 8 folds a dot above an i away (domain/names.py): a claim stored under the old
     key of "alı̇ce" is found again by the new one, its ban too; a claim whose new key is taken
     keeps its old one (the older claim keeps the name)."""
-    open_history(sql_url, ThreadingRuntime()).close()
+    open_storage(sql_url, ThreadingRuntime()).close()
     engine = create_engine(sqlalchemy_url(sql_url))
     old_key = "ali\u0307ce"  # the key "alı̇ce" had before
     with engine.begin() as conn:
@@ -138,10 +140,10 @@ def test_a_version_7_database_gets_claims_and_bans_under_todays_look_alike_keys(
         conn.execute(database.sanctions.insert().values(kind="ban", name_key=old_key, until_ms=9))
         conn.execute(database.schema_version.update().values(version=7))
     engine.dispose()  # fmt: skip
-    history, store = open_accounts(sql_url)
+    storage, store = open_accounts(sql_url)
     assert store.get(NAME_RULES.key("alice")).user_id == "u1"
     assert store.get(NAME_RULES.key("kı\u0307m")).user_id == "u2"  # the older claim
     assert store.of_user("u3").key == "ki\u0307rn"
-    with history.database.engine.connect() as conn:
+    with storage.database.engine.connect() as conn:
         assert conn.scalar(select(database.sanctions.c.name_key)) == NAME_RULES.key("alice")
-    history.close()
+    storage.close()

@@ -7,12 +7,11 @@ import dataclasses
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from rpschat.domain.ports import GameRecord
+from rpschat.composition import open_storage
+from rpschat.domain.game.ports import GameRecord
 from rpschat.runtime import ThreadingRuntime
-from rpschat.storage import database
-from rpschat.storage.archive import open_archive
-from rpschat.storage.database import sqlalchemy_url
-from rpschat.storage.history import open_history
+from rpschat.storage.sql import database
+from rpschat.storage.sql.database import sqlalchemy_url
 
 
 def record(game_id: str, user_id: str = "u1", **changes) -> GameRecord:
@@ -34,9 +33,9 @@ def record(game_id: str, user_id: str = "u1", **changes) -> GameRecord:
 
 @pytest.fixture
 def stores(storage_url):
-    history = open_history(storage_url, ThreadingRuntime())
-    yield history, open_archive(history)
-    history.close()
+    storage = open_storage(storage_url, ThreadingRuntime())
+    yield storage, storage.archive
+    storage.close()
 
 
 def without_id(records: list[GameRecord]) -> list[GameRecord]:
@@ -75,24 +74,24 @@ def test_forgetting_a_user_leaves_the_others(stores):
 
 
 def test_games_survive_a_restart(sql_url):
-    history = open_history(sql_url, ThreadingRuntime())
-    open_archive(history).add_many([record("g1")])
-    history.close()
-    history = open_history(sql_url, ThreadingRuntime())
-    assert without_id(open_archive(history).page("u1")[0]) == [record("g1")]
-    history.close()
+    storage = open_storage(sql_url, ThreadingRuntime())
+    storage.archive.add_many([record("g1")])
+    storage.close()
+    storage = open_storage(sql_url, ThreadingRuntime())
+    assert without_id(storage.archive.page("u1")[0]) == [record("g1")]
+    storage.close()
 
 
 def test_a_version_5_database_gets_the_game_records_table(sql_url):
-    open_history(sql_url, ThreadingRuntime()).close()
+    open_storage(sql_url, ThreadingRuntime()).close()
     engine = create_engine(sqlalchemy_url(sql_url))
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE game_records"))
         conn.execute(database.schema_version.update().values(version=5))
     engine.dispose()
-    history = open_history(sql_url, ThreadingRuntime())
-    open_archive(history).add_many([record("g1")])
-    assert len(open_archive(history).page("u1")[0]) == 1
-    with history.database.engine.connect() as conn:
+    storage = open_storage(sql_url, ThreadingRuntime())
+    storage.archive.add_many([record("g1")])
+    assert len(storage.archive.page("u1")[0]) == 1
+    with storage.database.engine.connect() as conn:
         assert conn.scalar(select(database.schema_version.c.version)) == database.SCHEMA_VERSION
-    history.close()
+    storage.close()

@@ -358,7 +358,7 @@ def test_resume_replaces_a_connection_that_has_not_timed_out(harness):
     bea.get_received()
     back = harness.client(auth={"token": ada_ack["token"], "last_id": 0})
     assert events(back, "session")[0]["resumed"] is True
-    named = [c.name for c in harness.services.chat.connections.values()]
+    named = [c.name for c in harness.services.connections.connections.values()]
     assert sorted(named) == ["Ada", "Bea"]  # the old connection of Ada is gone
     assert bea.emit("users", {}, callback=True)["users"] == ["Ada", "Bea"]
     assert [m for m in events(bea, "message") if m["name"] is None] == []
@@ -379,6 +379,31 @@ def test_a_drop_past_the_grace_period_announces_the_leave(harness_factory):
     assert events(ada, "message") == []  # not yet: Bea may come back
     [(release_after_grace, args)] = held
     release_after_grace(*args)  # sleeps out the grace period, then releases the name
+    assert events(ada, "message") == [{"name": None, "txt": "Bea has left the chat!"}]
+
+
+def test_a_second_drop_after_a_resume_gets_a_grace_period_of_its_own(harness_factory):
+    """Drop, resume, drop: the first drop's grace period ends with the resume; only the second
+    one's can release the name (it used to: the first timer took the second drop for its own)."""
+    harness = harness_factory(resume_grace_seconds=0.1)
+    ada, _ = harness.join("Ada")
+    bea, bea_ack = harness.join("Bea")
+    runtime, held = harness.services.runtime, []
+    spawn = runtime.spawn
+    runtime.spawn = lambda fn, *args: (
+        held.append((fn, args)) if fn.__name__ == "_release_after_grace" else spawn(fn, *args)
+    )
+    harness.drop(bea)
+    back = harness.client(auth={"token": bea_ack["token"]})
+    assert events(back, "session")[0]["resumed"] is True
+    harness.drop(back)
+    ada.get_received()
+    [(first, first_args), (second, second_args)] = held
+
+    first(*first_args)  # the first drop's grace period ends: Bea's second one has not
+    assert events(ada, "message") == []
+    assert ada.emit("users", {}, callback=True)["users"] == ["Ada", "Bea"]
+    second(*second_args)
     assert events(ada, "message") == [{"name": None, "txt": "Bea has left the chat!"}]
 
 
@@ -448,8 +473,9 @@ def test_idle_unnamed_connections_are_closed(harness_factory):
     harness = harness_factory(unnamed_idle_seconds=0.0)
     harness.client()  # never names itself
     named, _ = harness.join("Ada")
-    assert harness.services.chat.kick_idle_unnamed() == 1
-    assert [c.name for c in harness.services.chat.connections.values()] == ["Ada"]
+    connections = harness.services.connections
+    assert connections.kick_idle_unnamed() == 1
+    assert [c.name for c in connections.connections.values()] == ["Ada"]
     assert named.emit("users", {}, callback=True)["ok"]
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from rpschat.domain.chat import ChatLimits
 from rpschat.domain.dms import DmService, dm_room
+from rpschat.domain.limits import ChatLimits
 from rpschat.domain.ports import DirectMessage
 
 
@@ -52,8 +52,19 @@ class Store:
 
 
 def service(store: Store, outbox: Outbox) -> DmService:
-    chat = SimpleNamespace(outbox=outbox, limits=ChatLimits())
-    return DmService(chat, store)
+    unused = SimpleNamespace()  # the replay asks none of them
+    return DmService(
+        callers=unused,
+        limits=unused,
+        posting=unused,
+        ignores=unused,
+        directory=unused,
+        accounts=None,
+        names=unused,
+        store=store,
+        outbox=outbox,
+        settings=ChatLimits(),
+    )
 
 
 def deliver(dms: DmService, store: Store, message_id: int) -> None:

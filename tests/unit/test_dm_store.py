@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from rpschat.composition import open_storage
 from rpschat.runtime import ThreadingRuntime
-from rpschat.storage.dms import open_dms
-from rpschat.storage.history import open_history
 
 
 @pytest.fixture
 def store(storage_url):
-    history = open_history(storage_url, ThreadingRuntime())
-    yield open_dms(history, ThreadingRuntime())
-    history.close()
+    storage = open_storage(storage_url, ThreadingRuntime())
+    yield storage.dms
+    storage.close()
 
 
 def add(store, sender, recipient, text, client_id=None, unread=False):
@@ -103,9 +102,9 @@ def test_the_sender_of_a_name(store):
 
 
 def test_dms_survive_a_restart(sql_url):
-    history = open_history(sql_url, ThreadingRuntime())
-    sent, _ = add(open_dms(history, ThreadingRuntime()), "a", "b", "kept", unread=True)
-    history.close()
-    history = open_history(sql_url, ThreadingRuntime())
-    assert open_dms(history, ThreadingRuntime()).unread_newest("b", 10) == [sent]
-    history.close()
+    storage = open_storage(sql_url, ThreadingRuntime())
+    sent, _ = add(storage.dms, "a", "b", "kept", unread=True)
+    storage.close()
+    storage = open_storage(sql_url, ThreadingRuntime())
+    assert storage.dms.unread_newest("b", 10) == [sent]
+    storage.close()

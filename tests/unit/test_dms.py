@@ -172,11 +172,11 @@ def test_a_resume_without_dm_last_id_gets_the_dms_sent_while_disconnected_as_unr
 @pytest.mark.parametrize("dm_last_id", [-1, 2**63, "7", 2.0, True, [1]])
 def test_a_bad_dm_last_id_is_refused_before_anything_is_taken(harness, dm_last_id):
     _, ada_ack = harness.join("Ada")
-    chat = harness.services.chat
-    before = dict(chat.connections)
+    connections = harness.services.connections
+    before = dict(connections.connections)
     client = harness.client(auth={"token": ada_ack["token"], "dm_last_id": dm_last_id})
     assert not client.is_connected()
-    assert chat.connections == before
+    assert connections.connections == before
 
 
 def test_dm_history_pages_newest_first_and_only_the_callers_conversation(harness):

@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from rpschat.domain.errors import Code, Refused
-from rpschat.storage.database import StorageUnavailable
+from rpschat.storage.common import StorageUnavailable
 from rpschat.web.events import (
     INTERNAL_ERROR,
     ClientPacket,
@@ -116,7 +116,7 @@ def test_a_bug_is_answered_with_the_internal_error_and_logged_once(harness, monk
     def broken():
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(harness.services.chat.directory, "names", broken)  # a bug under `users`
+    monkeypatch.setattr(harness.services.directory, "names", broken)  # a bug under `users`
     assert ada.emit("users", {}, callback=True) == refused(INTERNAL_ERROR, Code.INTERNAL_ERROR)
     assert [r.exc_info[1].args for r in error_log] == [("boom",)]
     ada.emit("users", {})
@@ -131,7 +131,7 @@ def test_a_refusal_is_not_logged_as_an_error(harness, monkeypatch, error_log):
     def refuse():
         raise Refused(Code.UNAVAILABLE, "Not now.", retry_after=2.5)
 
-    monkeypatch.setattr(harness.services.chat.directory, "names", refuse)
+    monkeypatch.setattr(harness.services.directory, "names", refuse)
     assert client.emit("users", {}, callback=True) == {
         "ok": False,
         "code": "unavailable",

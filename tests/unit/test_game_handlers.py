@@ -775,9 +775,9 @@ def test_game_chat_reaches_players_and_spectators_and_is_stored(game):
     assert outsider == refused(
         "Only this game's players and spectators can chat in it.", Code.NOT_IN_GAME
     )
-    stored, _ = harness.services.history.page(f"game:{game_id}")
+    stored, _ = harness.services.storage.history.page(f"game:{game_id}")
     assert [(m.name, m.text) for m in stored] == [("Ada", "good luck"), ("Cyd", "go Bea")]
-    lobby, _ = harness.services.history.page("lobby")
+    lobby, _ = harness.services.storage.history.page("lobby")
     assert lobby == []
 
 
@@ -1185,12 +1185,14 @@ def test_games_that_end_together_are_recorded_in_one_write_before_game_over(harn
     results.record_many = record
     seats = [Seat(harness, n) for n in ("Ada", "Bea", "Cyd", "Dan")]
     first, second = find_match(seats[:2], 1), find_match(seats[2:], 1)
-    games._lifecycle._recording = True  # as if a write were under way: the next ones wait for it
+    games._lifecycle._scorekeeper._recording = (
+        True  # as if a write were under way: the next ones wait for it
+    )
     play_round(first, (seats[0], "rock"), (seats[1], "scissors"))
     play_round(second, (seats[2], "rock"), (seats[3], "scissors"))
     assert seats[0].take("game_over") == [] and writes == []  # not announced before recorded
-    games._lifecycle._recording = False
-    games._ctx.runtime.defer(games._lifecycle._record_and_announce)
+    games._lifecycle._scorekeeper._recording = False
+    games._ctx.runtime.defer(games._lifecycle._scorekeeper._record_and_announce)
     assert writes == [[first, second]]
     assert seats[0].take("game_over") and seats[2].take("game_over")
     names = {row["name"] for row in results.leaderboard()}

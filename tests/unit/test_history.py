@@ -14,16 +14,14 @@ import pytest
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.exc import OperationalError
 
+from rpschat.composition import open_storage
+from rpschat.domain.ports import StoredMessage
 from rpschat.runtime import ThreadingRuntime
-from rpschat.storage import database
-from rpschat.storage.database import (
-    SchemaError,
-    StorageClosed,
-    StorageUnavailable,
-    schema_version,
-    sqlalchemy_url,
-)
-from rpschat.storage.history import MemoryHistory, SqlHistory, StoredMessage, open_history
+from rpschat.storage.common import StorageClosed, StorageUnavailable
+from rpschat.storage.memory.history import MemoryHistory
+from rpschat.storage.sql import database
+from rpschat.storage.sql.database import SchemaError, schema_version, sqlalchemy_url
+from rpschat.storage.sql.history import SqlHistory
 from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,17 +29,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def stores():
-    """open(url) -> a history store, closed after the test."""
+    """open(url) -> a history store, closed (and its database) after the test."""
     opened = []
 
     def open_store(url, runtime=None):
-        store = open_history(url, runtime or ThreadingRuntime())
-        opened.append(store)
-        return store
+        storage = open_storage(url, runtime or ThreadingRuntime())
+        opened.append(storage)
+        return storage.history
 
     yield open_store
-    for store in opened:
-        store.close()
+    for storage in opened:
+        storage.close()
 
 
 def wait_until(condition, timeout=10.0, what="the condition"):
@@ -231,15 +229,16 @@ def test_a_closed_store_refuses_everything(storage_url, stores):
     assert store.close() is True  # closing twice is harmless
 
 
-def test_open_history_picks_the_backend(tmp_path, monkeypatch):
-    assert isinstance(open_history("memory://", ThreadingRuntime()), MemoryHistory)
+def test_open_storage_picks_the_backend(tmp_path, monkeypatch):
+    assert isinstance(open_storage("memory://", ThreadingRuntime()).history, MemoryHistory)
     monkeypatch.chdir(tmp_path)
-    store = open_history("sqlite:///data/chat.sqlite3", ThreadingRuntime())
-    assert isinstance(store, SqlHistory) and (tmp_path / "data" / "chat.sqlite3").exists()
-    store.close()
-    store = open_history(None, ThreadingRuntime())  # the default: a file under instance/
+    storage = open_storage("sqlite:///data/chat.sqlite3", ThreadingRuntime())
+    assert isinstance(storage.history, SqlHistory)
+    assert (tmp_path / "data" / "chat.sqlite3").exists()
+    storage.close()
+    storage = open_storage(None, ThreadingRuntime())  # the default: a file under instance/
     assert (tmp_path / "instance" / "chat.db").exists()
-    store.close()
+    storage.close()
 
 
 def test_postgres_urls_get_psycopg():
@@ -348,7 +347,7 @@ def test_a_newer_schema_is_refused(sql_url, stores):
     set_schema_version(sql_url, 99)
     current = database.SCHEMA_VERSION
     with pytest.raises(SchemaError, match=f"version 99, newer than this server's {current}"):
-        open_history(sql_url, ThreadingRuntime())
+        open_storage(sql_url, ThreadingRuntime())
 
 
 def test_an_older_schema_is_migrated(sql_url, stores, monkeypatch):
@@ -396,9 +395,11 @@ def kill_other_backends(url):
 CRASHING_WRITER = """
 import sys, threading
 from rpschat.runtime import ThreadingRuntime
-from rpschat.storage.history import SqlHistory
+from rpschat.storage.sql.database import Database
+from rpschat.storage.sql.history import SqlHistory
 
-store = SqlHistory(sys.argv[1], ThreadingRuntime())
+runtime = ThreadingRuntime()
+store = SqlHistory(Database(sys.argv[1], runtime), runtime)
 printing = threading.Lock()
 
 def send(n):
@@ -440,9 +441,11 @@ import eventlet
 eventlet.monkey_patch()
 import json, sys
 from rpschat.runtime import EventletRuntime
-from rpschat.storage.history import SqlHistory
+from rpschat.storage.sql.database import Database
+from rpschat.storage.sql.history import SqlHistory
 
-store = SqlHistory(sys.argv[1], EventletRuntime())
+runtime = EventletRuntime()
+store = SqlHistory(Database(sys.argv[1], runtime), runtime)
 delivered = []
 
 def send(i):

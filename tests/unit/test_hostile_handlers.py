@@ -9,7 +9,7 @@ import pytest
 
 from rpschat.domain.errors import Code
 from rpschat.domain.ratelimit import RateSpec
-from rpschat.storage.database import StorageUnavailable
+from rpschat.storage.common import StorageUnavailable
 from tests.support.refusals import refused
 from tests.unit.conftest import events, received
 from tests.unit.test_game_handlers import start_game
@@ -33,16 +33,16 @@ class FailingAfter:
 
 def test_a_connect_that_fails_half_way_releases_its_slot_and_the_name(harness_factory):
     harness = harness_factory(resume_grace_seconds=0.0, max_connections_per_ip=2)
-    chat = harness.services.chat
+    services = harness.services
     ada, ada_ack = harness.join("Ada")
     harness.drop(ada)  # no grace: the name is free again
-    chat.history = FailingAfter(chat.history)
+    services.lobby.history = FailingAfter(services.lobby.history)
     for _ in range(5):
         back = harness.client(auth={"token": ada_ack["token"], "last_id": 0})
         assert not back.is_connected()
-    assert chat.connections == {}
-    assert chat.connections_from("127.0.0.1") == 0
-    assert chat.directory.names() == []  # no ghost Ada
+    assert services.connections.connections == {}
+    assert services.connections.connections_from("127.0.0.1") == 0
+    assert services.directory.names() == []  # no ghost Ada
     bea, _ = harness.join("Ada")  # the name is free, the address is not locked out
     assert bea.emit("users", {}, callback=True)["users"] == ["Ada"]
 
@@ -50,11 +50,11 @@ def test_a_connect_that_fails_half_way_releases_its_slot_and_the_name(harness_fa
 @pytest.mark.parametrize("last_id", [-(2**70), 2**63, -1, "7", 2.0, False, [1]])
 def test_a_bad_last_id_is_refused_before_anything_is_taken(harness, last_id):
     _, ada_ack = harness.join("Ada")
-    chat = harness.services.chat
-    before = dict(chat.connections)
+    connections = harness.services.connections
+    before = dict(connections.connections)
     client = harness.client(auth={"token": ada_ack["token"], "last_id": last_id})
     assert not client.is_connected()
-    assert chat.connections == before
+    assert connections.connections == before
 
 
 @pytest.mark.parametrize(
@@ -96,26 +96,26 @@ SAVE_FAILED = refused("The server could not save that: try again in a moment.", 
 
 
 def test_naming_that_fails_to_store_the_token_leaves_no_ghost(harness):
-    chat = harness.services.chat
-    chat.tokens = FailingTokens(chat.tokens)
+    services, identity = harness.services, harness.services.identity
+    identity.tokens = FailingTokens(identity.tokens)
     watcher = harness.client()
     mallory = harness.client()
     assert mallory.emit("set_username", {"username": "Ghost"}, callback=True) == SAVE_FAILED
-    assert chat.directory.names() == []
-    assert [c.user_id for c in chat.connections.values()] == [None, None]
+    assert services.directory.names() == []
+    assert [c.user_id for c in services.connections.connections.values()] == [None, None]
     assert events(watcher, "presence") == []
-    chat.tokens = chat.tokens._inner
+    identity.tokens = identity.tokens._inner
     assert mallory.emit("set_username", {"username": "Ghost"}, callback=True)["ok"] is True
 
 
 def test_a_rename_that_fails_to_store_keeps_the_old_name(harness):
-    chat = harness.services.chat
+    services, identity = harness.services, harness.services.identity
     mal, _ = harness.join("Mal")
     bea, _ = harness.join("Bea")
     bea.get_received()
-    chat.tokens = FailingTokens(chat.tokens)
+    identity.tokens = FailingTokens(identity.tokens)
     assert mal.emit("set_username", {"username": "Eve"}, callback=True) == SAVE_FAILED
-    assert chat.directory.names() == ["Bea", "Mal"]
+    assert services.directory.names() == ["Bea", "Mal"]
     other = harness.client()
     taken = other.emit("set_username", {"username": "Mal"}, callback=True)
     assert taken == refused("The name 'Mal' is taken: pick another.", Code.NAME_TAKEN)
@@ -175,18 +175,18 @@ def test_names_taken_per_address_are_rate_limited(harness_factory):
     [session] = events(back, "session")
     assert session["resumed"] is False and TOO_MANY_NAMES.fullmatch(session["error"])
     assert session["code"] == "too_many_names" and session["retry_after"] > 0
-    assert harness.services.chat.directory.names() == ["Bea2"]
+    assert harness.services.directory.names() == ["Bea2"]
 
 
 def test_join_buckets_of_past_addresses_are_forgotten(harness_factory, monkeypatch):
     harness = harness_factory(join_rate=RateSpec(1, 60.0))
-    chat = harness.services.chat
+    joins = harness.services.identity.joins
     clock = [1000.0]
-    monkeypatch.setattr(chat.runtime, "now", lambda: clock[0])
+    monkeypatch.setattr(harness.services.runtime, "now", lambda: clock[0])
     for n in range(5000):
-        chat._take_join(f"10.0.{n // 256}.{n % 256}")
+        joins.take(f"10.0.{n // 256}.{n % 256}")
         clock[0] += 0.1  # 5000 joins over 500 s: only those of the last minute still count
-    assert len(chat._joins) < 2048
+    assert len(joins.buckets) < 2048
 
 
 # ---- item 4: no answer larger than a client can receive ----------------------------------------

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from rpschat.storage.database import StorageUnavailable
+from rpschat.storage.common import StorageUnavailable
 from tests.unit.test_history import GatedRuntime, join_all, stall_writer, stores, wait_until
 
 __all__ = ["stores"]  # the fixture, shared with test_history

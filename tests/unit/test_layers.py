@@ -51,29 +51,117 @@ def within(module: str, *packages: str) -> bool:
 
 
 def test_the_domain_imports_only_the_standard_library_and_itself():
-    # so no Flask, Socket.IO, eventlet, SQLAlchemy or Redis, and no storage, web or wiring
+    # so no Flask, Socket.IO, eventlet, SQLAlchemy or Redis, and no storage, web or composition
     assert violations("domain", lambda m: is_stdlib(m) or within(m, "rpschat.domain")) == []
 
 
-def test_storage_never_imports_the_web_layer_or_the_wiring():
-    forbidden = ("rpschat.web", "rpschat.wiring", "app", "flask", "flask_socketio", "socketio")
+def test_storage_never_imports_the_web_layer_or_the_composition_root():
+    forbidden = ("rpschat.web", "rpschat.composition", "app", "flask", "flask_socketio", "socketio")
     assert violations("storage", lambda m: not within(m, *forbidden)) == []
 
 
-def test_the_web_layer_never_imports_the_wiring():
-    # web -> domain <- storage; app.py and the wiring put them together
-    assert violations("web", lambda m: not within(m, "rpschat.wiring")) == []
+def test_the_web_layer_never_imports_the_composition_root():
+    # web -> domain <- storage; app.py and the composition root put them together
+    assert violations("web", lambda m: not within(m, "rpschat.composition")) == []
 
 
-def test_the_wiring_imports_no_web_module():
-    found = [m for _, m in imported_modules(PACKAGE / "wiring.py") if within(m, "rpschat.web")]
-    assert found == []
+def test_the_composition_root_imports_no_web_module():
+    imported = imported_modules(PACKAGE / "composition.py")
+    assert [m for _, m in imported if within(m, "rpschat.web")] == []
+
+
+# ---- one home per thing, services wired once ---------------------------------------------------
+
+MAX_CLASS_LINES = 300
+
+
+def classes(root: Path) -> list[tuple[Path, ast.ClassDef]]:
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        found += [(path, node) for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
+    return found
+
+
+def test_every_class_name_is_used_once():
+    homes: dict[str, list[str]] = {}
+    for path, node in classes(PACKAGE):
+        homes.setdefault(node.name, []).append(str(path.relative_to(PACKAGE.parent)))
+    assert {name: paths for name, paths in homes.items() if len(paths) > 1} == {}
+
+
+ENUMS = ("Enum", "IntEnum", "StrEnum")
+
+
+def test_no_domain_class_is_over_300_lines():
+    """An enum is exempt: a table of values (the refusal codes' registry), not behaviour."""
+    long = [
+        f"{path.relative_to(PACKAGE.parent)}: {node.name} ({node.end_lineno - node.lineno + 1})"
+        for path, node in classes(PACKAGE / "domain")
+        if node.end_lineno - node.lineno + 1 > MAX_CLASS_LINES
+        and not any(_named(base) in ENUMS for base in node.bases)
+    ]
+    assert long == []
+
+
+def is_any(annotation: ast.expr | None) -> bool:
+    """`Any`, `Any | None` or `Optional[Any]`: a collaborator nobody can check."""
+    if annotation is None:
+        return False
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        annotation = ast.parse(annotation.value, mode="eval").body
+    if isinstance(annotation, ast.BinOp):
+        return is_any(annotation.left) or is_any(annotation.right)
+    if isinstance(annotation, ast.Subscript) and _named(annotation.value) == "Optional":
+        return is_any(annotation.slice)
+    return _named(annotation) == "Any"
+
+
+def any_typed_collaborators(root: Path) -> list[str]:
+    """Fields of a class (a dataclass's, or what `__init__` takes) typed `Any`."""
+    found = []
+    for path, node in classes(root):
+        fields = [item for item in node.body if isinstance(item, ast.AnnAssign)]
+        names = [(f.target.id, f.annotation) for f in fields if isinstance(f.target, ast.Name)]
+        for item in node.body:
+            if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                arguments = item.args.args[1:] + item.args.kwonlyargs
+                names += [(argument.arg, argument.annotation) for argument in arguments]
+        where = path.relative_to(root)
+        found += [
+            f"{where}: {node.name}.{name}" for name, annotation in names if is_any(annotation)
+        ]
+    return found
+
+
+def test_no_domain_service_has_an_any_typed_collaborator():
+    assert any_typed_collaborators(PACKAGE / "domain") == []
+
+
+def test_the_check_sees_any_typed_collaborators(tmp_path):
+    (tmp_path / "bad.py").write_text(
+        "from dataclasses import dataclass\n"
+        "@dataclass\nclass Chat:\n    guard: Any = None\n    dms: 'Any | None' = None\n"
+        "    names: list[Any] = None\n"
+        "class Games:\n    def __init__(self, chat: Optional[Any], n: int) -> None: ...\n"
+    )
+    found = any_typed_collaborators(tmp_path)
+    assert [entry.split(": ")[1] for entry in found] == ["Chat.guard", "Chat.dms", "Games.chat"]
+
+
+def test_the_database_is_opened_by_the_composition_root_alone():
+    opened = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and _named(node.func) == "Database":
+                opened.append(str(path.relative_to(PACKAGE.parent)))
+    assert opened == ["rpschat/composition.py"]
 
 
 @pytest.mark.parametrize(
     ("source", "module"),
     [
-        ("from rpschat.storage.presence import Directory", "rpschat.storage.presence"),
+        ("from rpschat.storage.memory.directory import X", "rpschat.storage.memory.directory"),
         ("import eventlet", "eventlet"),
         ("def f():\n    from flask import Flask", "flask"),
         ("from ..storage import history", "rpschat.storage"),
@@ -94,10 +182,14 @@ def test_the_check_sees_every_kind_of_import(tmp_path, monkeypatch, source, modu
 
 # The domain services the web layer calls (issue 13). A service joining the boundary: one line.
 TYPED_SERVICES = [
-    ("rpschat.domain.chat", "ChatService"),
+    ("rpschat.domain.connections", "Connections"),
+    ("rpschat.domain.sessions", "Sessions"),
+    ("rpschat.domain.identity", "Identity"),
+    ("rpschat.domain.claims", "ClaimedNames"),
+    ("rpschat.domain.lobby", "Lobby"),
     ("rpschat.domain.dms", "DmService"),
     ("rpschat.domain.moderation", "ModerationService"),
-    ("rpschat.domain.games", "GameService"),
+    ("rpschat.domain.game.service", "GameService"),
     ("rpschat.domain.game.pairing", "Pairing"),
     ("rpschat.domain.game.lifecycle", "MatchLifecycle"),
     ("rpschat.domain.game.spectating", "Spectating"),

@@ -6,15 +6,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rpschat.domain.errors import Refused
+from rpschat.domain.game.matchmaking import Challenges, Matchmaker, QueuePair, Rematches
+from rpschat.domain.game.ports import Challenge
 from rpschat.domain.game.rules import VALID_BEST_OF
-from rpschat.domain.matchmaking import (
-    Challenge,
-    Challenges,
-    InMemoryQueueStore,
-    InMemoryRematchStore,
-    Matchmaker,
-    Pairing,
-    Rematches,
+from rpschat.storage.memory.matchmaking import (
+    MemoryChallengeStore,
+    MemoryQueueStore,
+    MemoryRematchStore,
 )
 
 T0 = 500.0
@@ -30,11 +28,11 @@ def refusal(action) -> str:
 
 
 def test_twenty_players_asking_at_once_form_ten_pairs_in_arrival_order():
-    matchmaker = Matchmaker()
+    matchmaker = Matchmaker(MemoryQueueStore())
     players = [f"p{i:02}" for i in range(20)]
     pairings = [matchmaker.enqueue(player, 3) for player in players]
     formed = [pairing for pairing in pairings if pairing is not None]
-    assert formed == [Pairing(players[i], players[i + 1], 3) for i in range(0, 20, 2)]
+    assert formed == [QueuePair(players[i], players[i + 1], 3) for i in range(0, 20, 2)]
     assert pairings[0::2] == [None] * 10  # every even arrival waits for the next one
     paired = [player for pairing in formed for player in pairing.players]
     assert sorted(paired) == players  # everyone exactly once
@@ -42,25 +40,25 @@ def test_twenty_players_asking_at_once_form_ten_pairs_in_arrival_order():
 
 
 def test_players_are_only_paired_with_the_same_best_of():
-    matchmaker = Matchmaker()
+    matchmaker = Matchmaker(MemoryQueueStore())
     assert matchmaker.enqueue("ann", 3) is None
     assert matchmaker.enqueue("bob", 5) is None
     assert matchmaker.enqueue("cid", 1) is None
-    assert matchmaker.enqueue("dan", 3) == Pairing("ann", "dan", 3)
-    assert matchmaker.enqueue("eve", 5) == Pairing("bob", "eve", 5)
+    assert matchmaker.enqueue("dan", 3) == QueuePair("ann", "dan", 3)
+    assert matchmaker.enqueue("eve", 5) == QueuePair("bob", "eve", 5)
     assert matchmaker.waiting(1) == ["cid"]
     assert matchmaker.queued_count() == 1
 
 
 def test_default_best_of_is_three():
-    matchmaker = Matchmaker()
+    matchmaker = Matchmaker(MemoryQueueStore())
     matchmaker.enqueue("ann")
     assert matchmaker.queued_best_of("ann") == 3
 
 
 def test_enqueue_refusals():
     busy = {"bob"}
-    matchmaker = Matchmaker(is_busy=busy.__contains__)
+    matchmaker = Matchmaker(MemoryQueueStore(), is_busy=busy.__contains__)
     matchmaker.enqueue("ann", 3)
     assert refusal(lambda: matchmaker.enqueue("ann", 3)) == "You are already looking for a match."
     assert refusal(lambda: matchmaker.enqueue("ann", 5)) == "You are already looking for a match."
@@ -71,7 +69,7 @@ def test_enqueue_refusals():
 
 
 def test_cancel_and_remove_take_a_player_out_of_the_queue():
-    matchmaker = Matchmaker()
+    matchmaker = Matchmaker(MemoryQueueStore())
     matchmaker.enqueue("ann", 3)
     matchmaker.enqueue("bob", 5)
     matchmaker.enqueue("cid", 1)
@@ -82,12 +80,12 @@ def test_cancel_and_remove_take_a_player_out_of_the_queue():
     assert matchmaker.remove("zed") is False
     assert matchmaker.queued_count() == 1
     assert matchmaker.enqueue("dan", 3) is None  # ann is gone, so dan waits
-    assert matchmaker.enqueue("ann", 3) == Pairing("dan", "ann", 3)  # and ann may come back
+    assert matchmaker.enqueue("ann", 3) == QueuePair("dan", "ann", 3)  # and ann may come back
 
 
 def test_a_waiting_player_who_got_busy_meanwhile_is_skipped():
     busy: set[str] = set()
-    matchmaker = Matchmaker(is_busy=busy.__contains__)
+    matchmaker = Matchmaker(MemoryQueueStore(), is_busy=busy.__contains__)
     matchmaker.enqueue("ann", 3)
     matchmaker.enqueue("bob", 5)
     busy.add("ann")  # e.g. accepted a direct challenge while queued
@@ -99,7 +97,7 @@ def test_a_waiting_player_who_got_busy_meanwhile_is_skipped():
 def test_queue_store_contract_is_fifo_per_best_of():
     # Through Matchmaker a queue never holds two live players (the second is paired at once),
     # so the FIFO contract that a Redis store must also honour is pinned down here directly.
-    store = InMemoryQueueStore()
+    store = MemoryQueueStore()
     for player, best_of in [("ann", 3), ("bob", 5), ("cid", 3), ("dan", 3)]:
         store.append(player, best_of)
     assert store.discard("cid") is True
@@ -123,7 +121,7 @@ queue_ops = st.lists(
 @given(queue_ops)
 def test_queue_behaves_like_per_best_of_fifo_lists(ops):
     in_game: set[str] = set()
-    matchmaker = Matchmaker(is_busy=in_game.__contains__)
+    matchmaker = Matchmaker(MemoryQueueStore(), is_busy=in_game.__contains__)
     model: dict[int, deque[str]] = {best_of: deque() for best_of in VALID_BEST_OF}
     for op, index, best_of in ops:
         player = f"p{index}"
@@ -136,7 +134,7 @@ def test_queue_behaves_like_per_best_of_fifo_lists(ops):
             pairing = matchmaker.enqueue(player, best_of)
             if model[best_of]:
                 expected_partner = model[best_of].popleft()
-                assert pairing == Pairing(expected_partner, player, best_of)
+                assert pairing == QueuePair(expected_partner, player, best_of)
                 assert expected_partner != player
                 assert not in_game & set(pairing.players)  # nobody is paired twice
                 in_game.update(pairing.players)
@@ -164,7 +162,7 @@ def sequential_ids():
 
 
 def test_challenge_and_accept():
-    challenges = Challenges(new_id=sequential_ids())
+    challenges = Challenges(MemoryChallengeStore(), new_id=sequential_ids())
     challenge = challenges.challenge("ann", "bob", 5, T0, ttl_seconds=30)
     assert challenge == Challenge("c1", "ann", "bob", 5, T0 + 30)
     assert challenge.to_dict() == {
@@ -185,7 +183,7 @@ def test_challenge_and_accept():
 
 
 def test_default_ids_are_random_url_safe_tokens():
-    challenges = Challenges()
+    challenges = Challenges(MemoryChallengeStore())
     first = challenges.challenge("ann", "bob", 3, T0)
     second = challenges.challenge("ann", "cid", 3, T0)
     assert first.challenge_id != second.challenge_id
@@ -195,7 +193,7 @@ def test_default_ids_are_random_url_safe_tokens():
 
 def test_challenge_refusals():
     busy = {"dan"}
-    challenges = Challenges(is_busy=busy.__contains__)
+    challenges = Challenges(MemoryChallengeStore(), is_busy=busy.__contains__)
     assert refusal(lambda: challenges.challenge("ann", "ann", 3, T0)) == (
         "You can't challenge yourself."
     )
@@ -218,7 +216,7 @@ def test_challenge_refusals():
 
 
 def test_expired_challenges_cannot_be_accepted_and_free_the_pair():
-    challenges = Challenges(new_id=sequential_ids())
+    challenges = Challenges(MemoryChallengeStore(), new_id=sequential_ids())
     challenges.challenge("ann", "bob", 3, T0, ttl_seconds=10)
     challenges.challenge("cid", "bob", 3, T0 + 5, ttl_seconds=10)
     assert challenges.get("c1", T0 + 9) is not None
@@ -235,13 +233,13 @@ def test_expired_challenges_cannot_be_accepted_and_free_the_pair():
 
 
 def test_a_stale_challenge_never_swept_does_not_block_a_new_one():
-    challenges = Challenges(new_id=sequential_ids())
+    challenges = Challenges(MemoryChallengeStore(), new_id=sequential_ids())
     challenges.challenge("ann", "bob", 3, T0, ttl_seconds=10)
     assert challenges.challenge("bob", "ann", 5, T0 + 10).challenge_id == "c2"
 
 
 def test_decline():
-    challenges = Challenges(new_id=sequential_ids())
+    challenges = Challenges(MemoryChallengeStore(), new_id=sequential_ids())
     challenges.challenge("ann", "bob", 3, T0)
     assert refusal(lambda: challenges.decline("c1", "ann", T0)) == (
         "Only bob can decline this challenge."
@@ -251,7 +249,7 @@ def test_decline():
 
 
 def test_cancel_for_drops_challenges_in_both_directions():
-    challenges = Challenges(new_id=sequential_ids())
+    challenges = Challenges(MemoryChallengeStore(), new_id=sequential_ids())
     challenges.challenge("ann", "bob", 3, T0)
     challenges.challenge("cid", "ann", 3, T0)
     challenges.challenge("cid", "bob", 3, T0)
@@ -262,7 +260,9 @@ def test_cancel_for_drops_challenges_in_both_directions():
 
 def test_accept_refused_when_someone_got_busy():
     busy: set[str] = set()
-    challenges = Challenges(is_busy=busy.__contains__, new_id=sequential_ids())
+    challenges = Challenges(
+        MemoryChallengeStore(), is_busy=busy.__contains__, new_id=sequential_ids()
+    )
     challenges.challenge("ann", "bob", 3, T0)
     busy.add("bob")
     assert refusal(lambda: challenges.accept("c1", "bob", T0)) == "You are already in a game."
@@ -284,7 +284,7 @@ def test_accept_refused_when_someone_got_busy():
     )
 )
 def test_at_most_one_live_challenge_per_pair_of_players(ops):
-    challenges = Challenges(new_id=sequential_ids())
+    challenges = Challenges(MemoryChallengeStore(), new_id=sequential_ids())
     now = T0
     issued: list[Challenge] = []
     for op, i, j in ops:
@@ -311,7 +311,7 @@ def test_at_most_one_live_challenge_per_pair_of_players(ops):
 
 
 def test_rematch_starts_when_both_players_ask():
-    rematches = Rematches()
+    rematches = Rematches(MemoryRematchStore())
     players = ("ann", "bob")
     assert rematches.request("g1", "ann", players) is False
     assert rematches.request("g1", "ann", players) is False  # asking twice is not both
@@ -321,7 +321,7 @@ def test_rematch_starts_when_both_players_ask():
 
 
 def test_rematch_refuses_outsiders_and_is_per_game():
-    rematches = Rematches()
+    rematches = Rematches(MemoryRematchStore())
     assert refusal(lambda: rematches.request("g1", "eve", ("ann", "bob"))) == (
         "You did not play in this game."
     )
@@ -330,7 +330,7 @@ def test_rematch_refuses_outsiders_and_is_per_game():
 
 
 def test_rematch_requests_are_dropped_when_a_player_leaves():
-    rematches = Rematches()
+    rematches = Rematches(MemoryRematchStore())
     rematches.request("g1", "ann", ("ann", "bob"))
     rematches.request("g2", "cid", ("cid", "dan"))
     assert rematches.cancel_for("bob") == ["g1"]  # bob never asked, but was in g1
@@ -341,7 +341,7 @@ def test_rematch_requests_are_dropped_when_a_player_leaves():
 
 
 def test_the_rematch_store_forgets_cleared_games_entirely():
-    store = InMemoryRematchStore()
+    store = MemoryRematchStore()
     store.add_request("g1", "ann", frozenset({"ann", "bob"}))
     store.add_request("g2", "ann", frozenset({"ann", "cid"}))
     assert store.games_involving("ann") == ["g1", "g2"] and store.games_involving("cid") == ["g2"]
@@ -353,9 +353,9 @@ def test_the_rematch_store_forgets_cleared_games_entirely():
 
 def test_pairing_is_one_step_that_skips_the_busy_and_a_new_match_claims_both_players():
     from rpschat.domain.game.match import Match
-    from rpschat.domain.game.stores import InMemoryMatchStore
+    from rpschat.storage.memory.games import MemoryMatchStore
 
-    queue, matches = InMemoryQueueStore(), InMemoryMatchStore()
+    queue, matches = MemoryQueueStore(), MemoryMatchStore()
 
     def busy(player: str) -> bool:
         return matches.live_game_of(player) is not None

@@ -1,13 +1,14 @@
 """Moderation through the handlers: moderators' events, reports and ignoring (issue 15)."""
 
 import re
+import time
 
 import pytest
 
 from rpschat.domain.errors import Code
 from rpschat.domain.ratelimit import RateSpec
 from tests.support.refusals import refused
-from tests.unit.conftest import HeldClock, events
+from tests.unit.conftest import HeldClock, _payload, events
 from tests.unit.conftest import received as received_by
 from tests.unit.test_names import CHEAP, PASSWORD
 
@@ -51,7 +52,7 @@ def test_claiming_a_name_listed_in_moderators_gives_no_powers(harness_factory):
         assert ack == refused(reserved, Code.NAME_RESERVED), name
     guest, _ = harness.join("Bea")
     assert call(guest, "mod_log", {}) == refused("Only moderators can do that.", Code.NOT_MODERATOR)
-    harness.services.roles.designate("Modcat", lambda: PASSWORD, harness.services.chat.passwords)
+    harness.services.roles.designate("Modcat", lambda: PASSWORD, harness.services.claims.passwords)
     owner = harness.client()
     assert call(owner, "set_username", {"username": "modcat", "password": PASSWORD})["ok"]
     assert call(owner, "mod_log", {})["ok"]
@@ -114,6 +115,38 @@ def test_mod_kick_disconnects_with_a_system_line_and_refuses_the_resume(harness,
     [session] = events(back, "session")
     assert not session["resumed"] and session["error"].startswith("You were removed by a moderator")
     assert "Bea" not in call(cyd, "users", {})["users"]
+
+
+def told_before_the_disconnect(client) -> list[tuple[str, object]]:
+    """What a client got before its DISCONNECT packet (the test client keeps it queued)."""
+    return [(pkt["name"], _payload(pkt)) for pkt in client.queue]
+
+
+def test_a_kicked_user_is_told_why_on_every_connection_before_it_closes(harness, mod):
+    bea, _ = harness.join("Bea")
+    assert call(bea, "claim_name", {"password": PASSWORD})["ok"]
+    other_device = harness.client()
+    login = {"username": "Bea", "password": PASSWORD}
+    assert call(other_device, "set_username", login)["ok"]
+    bea.get_received(), other_device.get_received()
+
+    assert call(mod, "mod_kick", {"name": "Bea", "reason": "rude"}) == {"ok": True}
+    for connection in (bea, other_device):
+        assert not connection.is_connected()
+        (event, notice), *after = told_before_the_disconnect(connection)  # first, then the lobby's
+        assert event == "kicked" and notice["reason"] == "rude"
+        assert [name for name, _ in after] == ["message", "presence"]
+        assert 59 <= notice["retry_after"] <= 60
+        assert notice["until"] == pytest.approx(time.time() * 1000 + 60_000, abs=5_000)
+
+
+def test_a_banned_user_is_told_why_and_until_when(harness, mod):
+    bea, _ = harness.join("Bea")
+    bea.get_received()
+    ack = call(mod, "mod_ban", {"name": "Bea", "minutes": 90})
+    event, notice = told_before_the_disconnect(bea)[0]
+    assert event == "banned" and notice["reason"] is None and notice["until"] == ack["until"]
+    assert 5399 <= notice["retry_after"] <= 5400  # seconds
 
 
 def test_mod_ban_keeps_the_name_and_the_address_out(harness, mod):
@@ -248,12 +281,12 @@ def test_a_muted_user_can_not_send_direct_messages_or_game_chat(harness, mod):
 
 
 def test_connecting_works_while_the_database_can_not_be_asked_about_bans(harness, monkeypatch):
-    from rpschat.storage.database import StorageUnavailable
+    from rpschat.storage.common import StorageUnavailable
 
     def down(*_args, **_kwargs):
         raise StorageUnavailable()
 
-    monkeypatch.setattr(harness.services.chat.guard.store, "active", down)
+    monkeypatch.setattr(harness.services.sanctions.store, "active", down)
     assert harness.client().is_connected()
 
 

@@ -4,10 +4,10 @@ import time
 
 import pytest
 
+from rpschat.composition import open_storage
 from rpschat.domain.ports import Sanction
 from rpschat.runtime import ThreadingRuntime
-from rpschat.storage.history import open_history
-from rpschat.storage.moderation import MemoryModeration, SqlModeration
+from rpschat.storage.memory.moderation import MemoryModeration
 
 
 @pytest.fixture
@@ -17,13 +17,13 @@ def opened(storage_url):
     def open_store():
         if storage_url == "memory://":
             return MemoryModeration()
-        history = open_history(storage_url, ThreadingRuntime())
-        made.append(history)
-        return SqlModeration(history.database)
+        storage = open_storage(storage_url, ThreadingRuntime())
+        made.append(storage)
+        return storage.moderation
 
     yield open_store
-    for history in made:
-        history.close()
+    for storage in made:
+        storage.close()
 
 
 def test_sanctions_run_until_their_time_and_can_be_lifted(opened):
@@ -61,20 +61,20 @@ def test_audit_log_reports_and_ignores(opened):
 
 
 def test_sanctions_survive_a_restart(sql_url):
-    history = open_history(sql_url, ThreadingRuntime())
-    SqlModeration(history.database).add(Sanction("ban", 10**15, "abuse", address="10.0.0.9"))
-    history.close()
-    history = open_history(sql_url, ThreadingRuntime())
-    assert SqlModeration(history.database).active("ban", 1, address="10.0.0.9").reason == "abuse"
-    history.close()
+    storage = open_storage(sql_url, ThreadingRuntime())
+    storage.moderation.add(Sanction("ban", 10**15, "abuse", address="10.0.0.9"))
+    storage.close()
+    storage = open_storage(sql_url, ThreadingRuntime())
+    assert storage.moderation.active("ban", 1, address="10.0.0.9").reason == "abuse"
+    storage.close()
 
 
 def test_a_version_9_database_keeps_each_users_first_report_of_a_message(sql_url):
     from sqlalchemy import create_engine, func, select
 
-    from rpschat.storage import database
+    from rpschat.storage.sql import database
 
-    open_history(sql_url, ThreadingRuntime()).close()
+    open_storage(sql_url, ThreadingRuntime()).close()
     engine = create_engine(database.sqlalchemy_url(sql_url))
     with engine.begin() as conn:
         for index in database.reports.indexes:
@@ -84,9 +84,9 @@ def test_a_version_9_database_keeps_each_users_first_report_of_a_message(sql_url
                 ts=ts, user_id="u1", name="Ada", message_id=42, reason="x"))  # fmt: skip
         conn.execute(database.schema_version.update().values(version=9))
     engine.dispose()
-    history = open_history(sql_url, ThreadingRuntime())
-    with history.database.engine.connect() as conn:
+    storage = open_storage(sql_url, ThreadingRuntime())
+    with storage.database.engine.connect() as conn:
         assert conn.scalar(select(func.min(database.reports.c.ts))) == 1
         assert conn.scalar(select(func.count()).select_from(database.reports)) == 1
-    assert SqlModeration(history.database).report("u1", "Ada", 42, "x", 4) is None
-    history.close()
+    assert storage.moderation.report("u1", "Ada", 42, "x", 4) is None
+    storage.close()

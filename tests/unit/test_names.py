@@ -278,7 +278,7 @@ def test_password_attempts_are_limited_per_name(harness_factory):
 def test_a_resumed_guest_token_cannot_take_a_name_claimed_meanwhile(harness):
     guest, first = harness.join("Ada")
     harness.drop(guest)
-    harness.services.chat.release_user(first["token"].partition(".")[0])
+    harness.services.connections.release(first["token"].partition(".")[0])
     ada, _ = claimed(harness)
     back = harness.client(auth={"token": first["token"]})
     [session] = events(back, "session")
@@ -311,7 +311,7 @@ def test_a_log_in_that_fails_to_store_its_token_leaves_the_guest_as_it_was(harne
     ada, _ = claimed(harness)
     ada.disconnect()
     guest, first = harness.join("Guest")
-    tokens = harness.services.chat.tokens
+    tokens = harness.services.tokens
 
     def broken(*_args):
         raise RuntimeError("storage down")

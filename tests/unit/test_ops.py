@@ -132,7 +132,7 @@ def test_games_are_counted_once_by_a_bounded_reason():
 
 def test_games_recorded_in_a_batch_are_counted_once_each():
     from rpschat.domain.game.match import GameResult
-    from rpschat.storage.results import MemoryResults
+    from rpschat.storage.memory.results import MemoryResults
 
     metrics = Metrics()
     results = metrics.count_results(MemoryResults())
@@ -146,7 +146,7 @@ def test_games_recorded_in_a_batch_are_counted_once_each():
 
 
 def test_lock_waits_are_timed_by_kind_of_lock():
-    from rpschat.domain.game.stores import KeyedLocks
+    from rpschat.domain.game.locks import KeyedLocks
 
     metrics = Metrics()
     locks = KeyedLocks(on_wait=metrics.lock_waited)

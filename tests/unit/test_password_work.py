@@ -57,7 +57,8 @@ def test_at_most_n_run_at_once_a_few_wait_and_the_rest_are_refused_with_a_wait()
 
 
 def test_password_buckets_of_past_names_and_addresses_are_forgotten():
-    from rpschat.domain.ratelimit import MemoryRateLimiter, RateSpec
+    from rpschat.domain.ratelimit import RateSpec
+    from rpschat.storage.memory.ratelimit import MemoryRateLimiter
 
     limiter = MemoryRateLimiter()
     spec = RateSpec(5, 60.0)

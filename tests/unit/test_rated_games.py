@@ -3,11 +3,12 @@ games of a pair a day change ratings, a released name's rating is not inherited.
 
 import pytest
 
+from rpschat.composition import open_storage
 from rpschat.domain.errors import Code
 from rpschat.domain.game.match import GameResult
 from rpschat.runtime import ThreadingRuntime
-from rpschat.storage.history import open_history
-from rpschat.storage.results import MemoryResults, SqlResults
+from rpschat.storage.memory.results import MemoryResults
+from rpschat.storage.sql.results import SqlResults
 from tests.support.refusals import refused
 from tests.unit.conftest import events
 from tests.unit.test_names import CHEAP, PASSWORD
@@ -99,24 +100,25 @@ class Claimed:
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite", "postgresql"])
 def test_the_pairs_allowance_is_kept_by_the_store(backend, request, tmp_path):
+    storage = None
     if backend == "memory":
-        store, history = MemoryResults(Claimed(), rated_per_pair=2), None
+        store = MemoryResults(Claimed(), rated_per_pair=2)
     else:
         url = (f"sqlite:///{tmp_path / 'r.db'}" if backend == "sqlite"
                else request.getfixturevalue("postgres_url"))  # fmt: skip
-        history = open_history(url, ThreadingRuntime())
-        from rpschat.storage import database
+        storage = open_storage(url, ThreadingRuntime())
+        from rpschat.storage.sql import database
 
-        with history.database.engine.begin() as conn:  # both users claimed
+        with storage.database.engine.begin() as conn:  # both users claimed
             for user_id, name in (("u1", "Ada"), ("u2", "Bea")):
                 conn.execute(database.accounts.insert().values(
                     key=name.lower(), name=name, user_id=user_id, password_hash="h",
                     created_at=1))  # fmt: skip
-        store = SqlResults(history.database, ThreadingRuntime(), rated_per_pair=2)
+        store = SqlResults(storage.database, ThreadingRuntime(), rated_per_pair=2)
     ratings = []
     for n in range(2):
         store.record_many([result(f"g{2 * n}"), result(f"g{2 * n + 1}")])  # batches of two
         ratings.append({r["name"]: r["rating"] for r in store.leaderboard()})
     assert ratings[0]["Ada"] > 1500 and ratings[1] == ratings[0]
-    if history is not None:
-        history.close()
+    if storage is not None:
+        storage.close()

@@ -16,15 +16,16 @@ import pytest
 
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.match import Match
-from rpschat.domain.game.stores import (
-    InMemoryDropStore,
-    InMemoryExpiredChallenges,
-    InMemorySpectatorStore,
+from rpschat.domain.game.matchmaking import Matchmaker, Rematches
+from rpschat.domain.game.ports import Challenge, Drop
+from rpschat.domain.ratelimit import RateSpec
+from rpschat.storage.memory.directory import MemoryDirectory
+from rpschat.storage.memory.games import (
+    MemoryDropStore,
+    MemoryExpiredChallenges,
+    MemorySpectatorStore,
 )
-from rpschat.domain.matchmaking import Challenge, Matchmaker, Rematches
-from rpschat.domain.ports import Drop
-from rpschat.domain.ratelimit import MemoryRateLimiter, RateSpec
-from rpschat.storage.presence import MemoryDirectory
+from rpschat.storage.memory.ratelimit import MemoryRateLimiter
 from rpschat.storage.redis import locks
 from rpschat.storage.redis.client import Keys, SharedStateUnavailable, connect
 from rpschat.storage.redis.directory import RedisDirectory
@@ -160,6 +161,21 @@ def test_a_users_node_follows_it_and_a_dead_nodes_user_is_taken_over_once(client
     assert first.release("u2") == "Bea" and first.homes_of(["u2"]) == [None]
 
 
+def test_a_users_home_is_where_its_latest_connection_came_or_its_last_one_went(client, keys):
+    """The home's grace period alone may release a user (ChatService._release_after_grace)."""
+    first, second = RedisDirectory(client, keys, "n1"), RedisDirectory(client, keys, "n2")
+    first.claim("u1", "Ada")
+    first.attach("u1", "s1", "phone")
+    assert first.is_home("u1") and not second.is_home("u1")
+    second.attach("u1", "s2", "laptop")  # a second device, on the other node
+    assert second.is_home("u1") and not first.is_home("u1")
+    assert not second.detach("u1", "s2")  # the phone is still connected to n1
+    assert second.is_home("u1")
+    assert first.detach("u1", "s1")  # the last one, lost on n1: its grace period runs there
+    assert first.is_home("u1") and not second.is_home("u1")
+    assert first.users_on("n1") == {"u1"} and first.users_on("n2") == set()
+
+
 # ---------------------------------------------------------------- tokens
 
 
@@ -263,7 +279,7 @@ def assert_ten_disjoint_pairs(pairs):
 
 def test_matchmakers_on_many_nodes_pair_everyone_without_a_lock(client, keys):
     stores = [RedisQueueStore(connect(REDIS_URL), keys) for _ in range(4)]
-    matchmakers = [Matchmaker(store=store) for store in stores]
+    matchmakers = [Matchmaker(store) for store in stores]
     pairings = in_threads(20, lambda i: matchmakers[i % 4].enqueue(f"p{i}", 3))
     assert_ten_disjoint_pairs([p.players for p in pairings if p is not None])
     assert stores[0].count() == 0
@@ -298,7 +314,7 @@ def test_challenge_store_round_trips_and_a_delete_has_one_winner(client, keys):
 
 
 def test_rematch_store_needs_both_players_and_clears(client, keys):
-    rematches = Rematches(store=RedisRematchStore(client, keys))
+    rematches = Rematches(RedisRematchStore(client, keys))
     assert not rematches.request("g1", "Ada", ["Ada", "Bea"])
     assert rematches.requested_by("g1") == {"Ada"}
     assert rematches.cancel_for("Bea") == ["g1"]
@@ -378,7 +394,7 @@ def test_a_write_after_the_game_lock_was_lost_is_refused(client, keys):
 @pytest.fixture(params=["memory", "redis"])
 def game_side_stores(request):
     if request.param == "memory":
-        return InMemorySpectatorStore(), InMemoryDropStore(), InMemoryExpiredChallenges(2)
+        return MemorySpectatorStore(), MemoryDropStore(), MemoryExpiredChallenges(2)
     client, keys = request.getfixturevalue("client"), request.getfixturevalue("keys")
     return (
         RedisSpectatorStore(client, keys),
@@ -505,9 +521,9 @@ class socket_that_refuses:
 @pytest.mark.parametrize("shared_state", ["redis"], indirect=True)
 def test_the_handler_tests_really_run_on_redis(harness, redis_keys, client):
     services = harness.services
-    assert isinstance(services.chat.directory, RedisDirectory)
-    assert isinstance(services.chat.tokens, RedisTokens)
-    assert isinstance(services.chat.limiter, RedisRateLimiter)
+    assert isinstance(services.directory, RedisDirectory)
+    assert isinstance(services.tokens, RedisTokens)
+    assert isinstance(services.limiter, RedisRateLimiter)
     assert isinstance(services.games._ctx.store, RedisMatchStore)
     with services.games._ctx.lobby():
         assert client.exists(redis_keys("lock", "lobby"))

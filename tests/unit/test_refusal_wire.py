@@ -11,7 +11,7 @@ import pytest
 
 from rpschat.domain.errors import Code
 from rpschat.domain.ratelimit import RateSpec
-from rpschat.storage.database import StorageClosed
+from rpschat.storage.common import StorageClosed
 from tests.support.refusals import error_event, refused
 from tests.unit.conftest import events
 from tests.unit.test_names import CHEAP, PASSWORD
@@ -132,7 +132,7 @@ def test_a_restart_says_to_send_it_again_soon(harness, monkeypatch):
     def closed(*_args, **_kwargs):
         raise StorageClosed()
 
-    monkeypatch.setattr(harness.services.history, "append", closed)
+    monkeypatch.setattr(harness.services.storage.history, "append", closed)
     assert ada.emit("message", {"msg": "hi"}, callback=True) == refused(
         "The server is restarting: send it again once you are reconnected.",
         Code.RESTARTING,

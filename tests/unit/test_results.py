@@ -4,17 +4,18 @@ import threading
 
 import pytest
 
+from rpschat.composition import open_storage
 from rpschat.runtime import ThreadingRuntime
-from rpschat.storage.database import StorageClosed
-from rpschat.storage.history import open_history
-from rpschat.storage.results import MemoryResults, SqlResults, open_results
+from rpschat.storage.common import StorageClosed
+from rpschat.storage.memory.results import MemoryResults
+from rpschat.storage.sql.results import SqlResults
 
 
 @pytest.fixture
 def results(storage_url):
-    store = open_results(storage_url, ThreadingRuntime())
-    yield store
-    store.close()
+    storage = open_storage(storage_url, ThreadingRuntime())
+    yield storage.results
+    storage.close()
 
 
 def win(store, winner, loser, game_id, reason="won"):
@@ -100,10 +101,11 @@ def test_concurrent_games_are_all_counted(results):
 
 
 def test_results_survive_a_reopen(sql_url):
-    store = open_results(sql_url, ThreadingRuntime())
-    win(store, "Ada", "Bea", "g1")
-    store.close()
-    reopened = open_results(sql_url, ThreadingRuntime())
+    storage = open_storage(sql_url, ThreadingRuntime())
+    win(storage.results, "Ada", "Bea", "g1")
+    storage.close()
+    storage = open_storage(sql_url, ThreadingRuntime())
+    reopened = storage.results
     assert reopened.leaderboard()[0] == {
         "name": "Ada",
         "wins": 1,
@@ -113,24 +115,25 @@ def test_results_survive_a_reopen(sql_url):
         "claimed": False,
     }
     assert win(reopened, "Ada", "Bea", "g1") is False
-    reopened.close()
+    storage.close()
 
 
-def test_results_share_the_history_database(sql_url):
-    runtime = ThreadingRuntime()
-    history = open_history(sql_url, runtime)
-    results = open_results(sql_url, runtime, shared_with=history)
-    assert isinstance(results, SqlResults) and results.database is history.database
+def test_every_sql_store_shares_the_one_database(sql_url):
+    storage = open_storage(sql_url, ThreadingRuntime())
+    results = storage.results
+    assert isinstance(results, SqlResults) and results.database is storage.database
+    others = (storage.history, storage.accounts, storage.archive, storage.dms)
+    assert all(store.database is storage.database for store in (*others, storage.moderation))
     win(results, "Ada", "Bea", "g1")
-    results.close()  # the history store owns the database: it stays open
+    results.close()  # the database is closed once, with the storage: it stays open
     assert results.leaderboard()[0]["name"] == "Ada"
-    history.close()
+    storage.close()
     with pytest.raises(StorageClosed):
         results.leaderboard()
 
 
 def test_memory_url_gives_memory_results():
-    assert isinstance(open_results("memory://", ThreadingRuntime()), MemoryResults)
+    assert isinstance(open_storage("memory://", ThreadingRuntime()).results, MemoryResults)
 
 
 def test_a_batch_counts_each_new_game_once_and_says_which_were_new(results):
@@ -166,22 +169,15 @@ def test_a_batch_counts_each_new_game_once_and_says_which_were_new(results):
 def with_accounts(storage_url):
     """(results, accounts) on one database (or both in memory)."""
     from rpschat.domain.ports import Account
-    from rpschat.storage.accounts import MemoryAccounts, open_accounts
 
-    if storage_url == "memory://":
-        accounts = MemoryAccounts()
-        store, history = MemoryResults(accounts), None
-    else:
-        history = open_history(storage_url, ThreadingRuntime())
-        store, accounts = open_results(storage_url, ThreadingRuntime(), history), None
-        accounts = open_accounts(history)
+    storage = open_storage(storage_url, ThreadingRuntime())
+    store, accounts = storage.results, storage.accounts
 
     def claim(name, user_id):
         assert accounts.create(Account(name.lower(), name, user_id, "hash", 1))
 
     yield store, claim
-    if history is not None:
-        history.close()
+    storage.close()
 
 
 def rated_win(store, winner, loser, game_id, users):

@@ -2,15 +2,15 @@
 
 import pytest
 
+from rpschat.composition import open_storage
 from rpschat.domain.errors import Refused
 from rpschat.domain.ports import Account, Grant
 from rpschat.domain.roles import MODERATOR, RoleService
 from rpschat.runtime import ThreadingRuntime
-from rpschat.storage.accounts import MemoryAccounts, SqlAccounts
 from rpschat.storage.confusables import NAME_RULES
-from rpschat.storage.history import open_history
-from rpschat.storage.moderation import MemoryModeration, SqlModeration
-from rpschat.storage.roles import MemoryRoles, SqlRoles
+from rpschat.storage.memory.accounts import MemoryAccounts
+from rpschat.storage.memory.moderation import MemoryModeration
+from rpschat.storage.memory.roles import MemoryRoles
 
 
 def check_store(store):
@@ -32,9 +32,9 @@ def test_memory_roles():
 
 
 def test_sql_roles(sql_url):
-    history = open_history(sql_url, ThreadingRuntime())
-    check_store(SqlRoles(history.database))
-    history.close()
+    storage = open_storage(sql_url, ThreadingRuntime())
+    check_store(storage.roles)
+    storage.close()
 
 
 def service(store=None, accounts=None, audit=None):
@@ -74,9 +74,9 @@ def test_designating_an_account_needs_its_exact_name_not_a_look_alike():
 
 
 def test_the_audit_log_says_who_granted(sql_url):
-    history = open_history(sql_url, ThreadingRuntime())
-    audit = SqlModeration(history.database)
-    roles = service(SqlRoles(history.database), SqlAccounts(history.database), audit)
+    storage = open_storage(sql_url, ThreadingRuntime())
+    audit = storage.moderation
+    roles = service(storage.roles, storage.accounts, audit)
 
     class Hasher:
         def hash(self, password):
@@ -88,5 +88,5 @@ def test_the_audit_log_says_who_granted(sql_url):
         ("operator", "revoke", "Modcat"),
         ("operator", "grant", "Modcat"),
     ]
-    assert SqlAccounts(history.database).of_user(created.user_id).password_hash == "hashed"
-    history.close()
+    assert storage.accounts.of_user(created.user_id).password_hash == "hashed"
+    storage.close()

@@ -2,11 +2,11 @@
 
 from sqlalchemy import create_engine, select, text
 
+from rpschat.composition import open_storage
 from rpschat.runtime import ThreadingRuntime
-from rpschat.storage import database
-from rpschat.storage.database import sessions, sqlalchemy_url
-from rpschat.storage.history import open_history
-from rpschat.storage.sessions import SqlTokens
+from rpschat.storage.sql import database
+from rpschat.storage.sql.database import sessions, sqlalchemy_url
+from rpschat.storage.sql.tokens import SqlTokens
 
 
 class Clock(ThreadingRuntime):
@@ -18,43 +18,43 @@ class Clock(ThreadingRuntime):
 
 
 def open_tokens(url, runtime, ttl=60.0):
-    history = open_history(url, runtime)
-    return history, SqlTokens(history.database, ttl)
+    storage = open_storage(url, runtime)
+    return storage, SqlTokens(storage.database, ttl)
 
 
 def test_a_token_resolves_after_the_server_restarts(sql_url):
     runtime = Clock()
-    history, tokens = open_tokens(sql_url, runtime)
+    storage, tokens = open_tokens(sql_url, runtime)
     token = tokens.issue("u1", "Ada")
     tokens.rename("u1", "Bea")
-    history.close()
-    history, tokens = open_tokens(sql_url, runtime)
+    storage.close()
+    storage, tokens = open_tokens(sql_url, runtime)
     grant = tokens.resolve(token)
     assert (grant.user_id, grant.name) == ("u1", "Bea")
-    history.close()
+    storage.close()
 
 
 def test_wrong_secrets_and_garbage_are_refused(sql_url):
-    history, tokens = open_tokens(sql_url, Clock())
+    storage, tokens = open_tokens(sql_url, Clock())
     token = tokens.issue("u1", "Ada")
     user_id = token.split(".")[0]
     for bad in [f"{user_id}.guess", "nobody.secret", "", None, 42, "no-dot", token + "x"]:
         assert tokens.resolve(bad) is None
-    history.close()
+    storage.close()
 
 
 def test_only_a_hash_of_the_secret_is_stored(sql_url):
-    history, tokens = open_tokens(sql_url, Clock())
+    storage, tokens = open_tokens(sql_url, Clock())
     secret = tokens.issue("u1", "Ada").split(".", 1)[1]
-    with history.database.engine.connect() as conn:
+    with storage.database.engine.connect() as conn:
         stored = conn.execute(select(sessions.c.secret_hash)).scalar_one()
     assert secret not in stored and len(stored) == 64
-    history.close()
+    storage.close()
 
 
 def test_tokens_expire_after_their_last_use(sql_url):
     runtime = Clock()
-    history, tokens = open_tokens(sql_url, runtime, ttl=60.0)
+    storage, tokens = open_tokens(sql_url, runtime, ttl=60.0)
     token = tokens.issue("u1", "Ada")
     runtime.time += 50
     assert tokens.resolve(token) is not None  # use pushes the expiry back
@@ -62,22 +62,22 @@ def test_tokens_expire_after_their_last_use(sql_url):
     assert tokens.resolve(token) is not None
     runtime.time += 61
     assert tokens.resolve(token) is None
-    history.close()
+    storage.close()
 
 
 def test_a_version_1_database_gets_the_sessions_table(sql_url):
-    history = open_history(sql_url, Clock())
-    history.close()
+    storage = open_storage(sql_url, Clock())
+    storage.close()
     engine = create_engine(sqlalchemy_url(sql_url))
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE sessions"))
         conn.execute(database.schema_version.update().values(version=1))
     engine.dispose()
-    history, tokens = open_tokens(sql_url, Clock())
+    storage, tokens = open_tokens(sql_url, Clock())
     assert tokens.resolve(tokens.issue("u1", "Ada")).name == "Ada"
-    with history.database.engine.connect() as conn:
+    with storage.database.engine.connect() as conn:
         assert conn.scalar(select(database.schema_version.c.version)) == database.SCHEMA_VERSION
-    history.close()
+    storage.close()
 
 
 def check_revoke_user(tokens):
@@ -92,12 +92,12 @@ def check_revoke_user(tokens):
 
 
 def test_every_token_of_a_user_is_revoked_at_once_in_sql(sql_url):
-    history, tokens = open_tokens(sql_url, Clock())
+    storage, tokens = open_tokens(sql_url, Clock())
     check_revoke_user(tokens)
-    history.close()
+    storage.close()
 
 
 def test_every_token_of_a_user_is_revoked_at_once_in_memory():
-    from rpschat.storage.presence import MemoryTokens
+    from rpschat.storage.memory.tokens import MemoryTokens
 
     check_revoke_user(MemoryTokens(60.0))

@@ -5,7 +5,7 @@ import pytest
 
 from rpschat.domain.errors import Code
 from rpschat.domain.game.match import GameResult
-from rpschat.storage.results import apply_result, elo
+from rpschat.domain.game.standings import apply_result, elo
 from tests.support.refusals import refused
 from tests.unit.test_game_handlers import OK, Seat, find_match, play_round
 from tests.unit.test_names import CHEAP, PASSWORD
@@ -70,7 +70,7 @@ def test_nobody_inherits_a_guest_record_under_the_same_name(harness):
     win(ada, bea)
     harness.drop(ada.client)  # in the grace period: the name is held, the row kept
     assert board(bea)["Ada"]["wins"] == 1
-    harness.services.chat.release_user(ada.join_ack["token"].partition(".")[0])
+    harness.services.connections.release(ada.join_ack["token"].partition(".")[0])
     impostor = Seat(harness, "Ada")
     assert "Ada" not in board(impostor)
     win(bea, impostor)

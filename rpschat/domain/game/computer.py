@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from typing import Any
 
 from rpschat.domain.game.rules import MOVES
 
@@ -164,7 +165,7 @@ def _candidates(past: Sequence[Round]) -> list[tuple[str, float]]:
             table.add(context, move)
         previous = (move, outcome)
     contexts = _contexts(previous)
-    found = []
+    found: list[tuple[str, float]] = []
     for table, context, candidate_scores in zip(counts, contexts, scores, strict=True):
         guess = table.guess(context)
         if guess is not None:
@@ -178,7 +179,7 @@ def outcome_for(player: str, winner: str | None) -> str:
     return WIN if winner == player else LOSS
 
 
-def rounds_of(player: str, rounds: Sequence[dict]) -> list[Round]:
+def rounds_of(player: str, rounds: Sequence[dict[str, Any]]) -> list[Round]:
     """A player's (move, outcome) in stored rounds ({round, moves, winner}); a round they let
     time out is no choice of theirs and is left out."""
     played = []

@@ -19,21 +19,24 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from rpschat.domain.chat import ChatService, Connection
+from rpschat.domain.answers import fit_answer
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.computer import Strategy
 from rpschat.domain.game.match import Match
+from rpschat.domain.game.ports import GameStores
 from rpschat.domain.ports import (
-    DropStore,
-    GameArchive,
+    AccountStore,
+    Callers,
+    Connection,
+    Directory,
     HistoryStore,
+    Ignores,
+    Limits,
     Lock,
-    Locks,
-    MatchStore,
+    NamedConnection,
     Outbox,
-    ResultsStore,
+    Posting,
     Runtime,
-    SpectatorStore,
     user_room,
 )
 
@@ -84,6 +87,8 @@ class GameSettings:
     # How long a finished game is kept for rematches, late refusals and its chat (in memory
     # and in Redis alike).
     finished_game_seconds: float = 120.0
+    max_message_chars: int = 2000  # game chat, as the lobby's
+    max_answer_bytes: int | None = 256 * 1024  # as the chat's (domain/limits.py)
 
     def __post_init__(self) -> None:
         if not self.round_seconds > 0:  # a zero-length round could never be played
@@ -95,30 +100,35 @@ class GameContext:
 
     def __init__(
         self,
-        chat: ChatService,
+        callers: Callers,
+        limits: Limits,
+        posting: Posting,
+        ignores: Ignores,
+        directory: Directory,
+        accounts: AccountStore | None,
         outbox: Outbox,
         runtime: Runtime,
         history: HistoryStore,
-        results: ResultsStore,
+        stores: GameStores,
         settings: GameSettings,
-        store: MatchStore,
-        spectators: SpectatorStore,
-        drops: DropStore,
-        locks: Locks,
-        archive: GameArchive,
         strategy: Strategy,
     ) -> None:
-        self.chat = chat
+        self.callers = callers
+        self.limits = limits
+        self.posting = posting  # game chat: a muted user's is refused
+        self.ignores = ignores  # challenges: an ignoring user takes none
+        self.directory = directory
+        self.accounts = accounts  # a claimed name's finished games are kept
         self.outbox = outbox
         self.runtime = runtime
         self.history = history
-        self.results = results
+        self.results = stores.results
         self.settings = settings
-        self.store = store
-        self.spectators = spectators
-        self.drops = drops
-        self.locks = locks
-        self.archive = archive
+        self.store = stores.matches
+        self.spectators = stores.spectators
+        self.drops = stores.drops
+        self.locks = stores.locks
+        self.archive = stores.archive
         self.strategy = strategy
         self._user_ids: dict[str, str] = {}  # display name -> user id
         self._names: dict[str, str] = {}  # user id -> display name last seen
@@ -139,21 +149,24 @@ class GameContext:
 
     # ---- callers and players -----------------------------------------------------------------
 
-    def caller(self, sid: str) -> Connection:
+    def caller(self, sid: str) -> NamedConnection:
         """The caller's named connection; also keeps the name -> user id map current."""
         try:
-            conn = self.chat.named(sid)
+            conn = self.callers.named(sid)
         except Refused:
             raise Refused(Code.NAME_REQUIRED, PICK_A_NAME) from None
         self.remember(conn.user_id, conn.name)
         return conn
 
     def limit(self, conn: Connection, kind: str) -> None:
-        self.chat.limit(conn, kind)
+        self.limits.limit(conn, kind)
+
+    def fit(self, items: list[Any], keep_newest: bool) -> tuple[list[Any], bool]:
+        """The items that fit in one answer (domain/answers.py)."""
+        return fit_answer(items, keep_newest, self.settings.max_answer_bytes)
 
     def check_not_muted(self, conn: Connection) -> None:
-        if self.chat.guard is not None:
-            self.chat.guard.check_can_post(conn)
+        self.posting.check_can_post(conn)
 
     def remember(self, user_id: str, name: str) -> None:
         old = self._names.get(user_id)
@@ -168,7 +181,7 @@ class GameContext:
             del self._user_ids[name]
 
     def user_id_of(self, name: str) -> str | None:
-        return self._user_ids.get(name) or self.chat.directory.user_of(name)
+        return self._user_ids.get(name) or self.directory.user_of(name)
 
     def match(self, game_id: str) -> Match:
         match = self.store.get(game_id)
@@ -179,7 +192,9 @@ class GameContext:
     def in_live_game(self, name: str) -> bool:
         return self.store.live_game_of(name) is not None
 
-    def emit_to_player(self, match: Match | None, name: str, event: str, data: dict) -> None:
+    def emit_to_player(
+        self, match: Match | None, name: str, event: str, data: dict[str, Any]
+    ) -> None:
         """To the user room of `name`: the user who plays in `match`, if given."""
         user_id = match.user_ids.get(name) if match is not None else None
         user_id = user_id or self.user_id_of(name)

@@ -1,5 +1,6 @@
-"""A match from start to end: rounds and their timers, throws, leaving, the end, the results,
-and releasing the game once it has been over for `finished_game_seconds`.
+"""A match from start to end: rounds and their timers, throws, leaving, the end (its results:
+records.py's `Scorekeeper`), and releasing the game once it has been over for
+`finished_game_seconds`.
 
 `MatchLifecycle.finish` is the one place where a game ends, whatever the reason.
 """
@@ -9,9 +10,8 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
 
-from rpschat.domain.chat import Connection
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.computer import COMPUTER, rounds_of
 from rpschat.domain.game.context import (
@@ -21,10 +21,11 @@ from rpschat.domain.game.context import (
     ms,
     new_game_id,
 )
-from rpschat.domain.game.match import GameOver, GameResult, Match, ThrowOutcome
-from rpschat.domain.game.records import records_of
-from rpschat.domain.matchmaking import Rematches
-from rpschat.domain.ports import Cancellable, Standing
+from rpschat.domain.game.match import GameOver, Match, ThrowOutcome
+from rpschat.domain.game.matchmaking import Rematches
+from rpschat.domain.game.ports import Standing
+from rpschat.domain.game.records import Scorekeeper
+from rpschat.domain.ports import Cancellable, NamedConnection
 
 NOT_IN_THIS_GAME = "You are not in this game."
 SWEEP_EVERY = 1.0  # seconds at least between two sweeps of finished games
@@ -32,7 +33,10 @@ SWEEP_EVERY = 1.0  # seconds at least between two sweeps of finished games
 
 class MatchLifecycle:
     def __init__(
-        self, ctx: GameContext, rematches: Rematches, make_game_id: Any = new_game_id
+        self,
+        ctx: GameContext,
+        rematches: Rematches,
+        make_game_id: Callable[[], str] = new_game_id,
     ) -> None:
         self._ctx = ctx
         self._rematches = rematches
@@ -44,10 +48,7 @@ class MatchLifecycle:
         self._ended_at: OrderedDict[str, float] = OrderedDict()
         self._sweep: Cancellable | None = None
         self._sweep_guard = threading.Lock()
-        # Finished games whose result is being written, then announced (in order, batched).
-        self._unrecorded: list[tuple[Match, GameOver, str | None]] = []
-        self._recording = False
-        self._unrecorded_lock = threading.Lock()  # local: guards the two fields above
+        self._scorekeeper = Scorekeeper(ctx)
 
     # ---- client events -----------------------------------------------------------------------
 
@@ -85,7 +86,7 @@ class MatchLifecycle:
             else:
                 raise Refused(Code.NOT_IN_GAME, NOT_IN_THIS_GAME)
 
-    def _player_leaves(self, match: Match, conn: Connection, sid: str) -> None:
+    def _player_leaves(self, match: Match, conn: NamedConnection, sid: str) -> None:
         match.left.append(conn.name)
         self._ctx.outbox.leave(sid, game_room(match.game_id))
         if match.is_over:
@@ -127,7 +128,7 @@ class MatchLifecycle:
             ctx.settings.round_seconds,
             user_ids=user_ids,
         )
-        if computer:
+        if computer_memory is not None:
             match.computer = True
             match.computer_memory = [list(entry) for entry in computer_memory]
         return match if ctx.store.create(match) else None
@@ -143,7 +144,7 @@ class MatchLifecycle:
             for player in match.players:
                 user_id = match.user_ids.get(player)
                 # every device of the user (a claimed name logged in twice) plays along
-                for sid in ctx.chat.directory.connections_of(user_id) if user_id else ():
+                for sid in ctx.directory.connections_of(user_id) if user_id else ():
                     ctx.outbox.join(sid, room)
             for player in match.humans():
                 found = {
@@ -255,63 +256,7 @@ class MatchLifecycle:
         with self._sweep_guard:
             self._ended_at[match.game_id] = now
         self._schedule_sweep(now)
-        # The write may block (SQL): off the lock, in a task of its own under eventlet, and
-        # batched with the other games that ended meanwhile (one transaction for them all).
-        with self._unrecorded_lock:
-            self._unrecorded.append((match, over, also_to))
-            start_writer = not self._recording
-            self._recording = True
-        if start_writer:
-            self._ctx.runtime.defer(self._record_and_announce)
-
-    def _record_and_announce(self) -> None:
-        """Record first, then announce: a game whose `game_over` went out is in the results
-        (and a leaderboard asked after `game_over` includes it)."""
-        while True:
-            with self._unrecorded_lock:
-                batch, self._unrecorded = self._unrecorded, []
-                if not batch:
-                    self._recording = False
-                    return
-            self._record(batch)
-            for match, over, also_to in batch:
-                ended = over.to_dict()
-                self._ctx.outbox.emit("game_over", ended, to=game_room(match.game_id))
-                if also_to is not None:
-                    self._ctx.outbox.emit("game_over", ended, to=also_to)
-
-    def _record(self, batch: list[tuple[Match, GameOver, str | None]]) -> None:
-        # games against the computer count for nobody's standing: only in the players' history
-        results = [self._result(match, over) for match, over, _ in batch if not match.computer]
-        try:
-            if results:
-                self._ctx.results.record_many(results)
-        except Exception:  # a failed write must not break the game; the log keeps the result
-            log.exception("recording games failed: %s", results)
-        ended_at = int(self._ctx.runtime.now() * 1000)
-        records = [r for match, over, _ in batch for r in records_of(match, over, ended_at)]
-        try:
-            self._ctx.archive.add_many(records)
-        except Exception:
-            log.exception("keeping %d games in the players' history failed", len(batch))
-
-    def _result(self, match: Match, over: GameOver) -> GameResult:
-        loser = match.opponent_of(over.winner) if over.winner is not None else None
-        directory = self._ctx.chat.directory
-        gone = tuple(
-            name for name, user_id in match.user_ids.items() if directory.name_of(user_id) is None
-        )
-        return GameResult(
-            over.winner,
-            loser,
-            match.players,
-            over.reason,
-            match.best_of,
-            over.score,
-            match.game_id,
-            user_ids=dict(match.user_ids),
-            gone=gone,
-        )
+        self._scorekeeper.record_then_announce(match, over, also_to)
 
     # ---- releasing finished games ------------------------------------------------------------
 
@@ -346,5 +291,5 @@ class MatchLifecycle:
         self._rematches.forget(game_id)
         spectators = ctx.spectators.drop_game(game_id)
         for user_id in [*(match.user_ids.values() if match else ()), *spectators]:
-            for sid in ctx.chat.directory.connections_of(user_id):
+            for sid in ctx.directory.connections_of(user_id):
                 ctx.outbox.leave(sid, game_room(game_id))

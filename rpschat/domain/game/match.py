@@ -18,10 +18,9 @@ from typing import Any, Literal
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.rules import parse_move, round_winner, validate_best_of, wins_needed
 
-PLAYING = "playing"
-OVER = "over"
-
 Status = Literal["playing", "over"]
+PLAYING: Status = "playing"
+OVER: Status = "over"
 # As in docs/protocol.md: 'won': a played round gave someone wins_needed; 'timeout': a round
 # timeout did; 'forfeit': the other player left; 'disconnect': the other dropped past the
 # reconnection grace; 'abandoned': neither player threw before a round deadline (no winner).

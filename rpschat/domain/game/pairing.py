@@ -1,29 +1,31 @@
 """Finding an opponent: the queue (`find_match`), challenges and rematches.
 
 Everything here decides who plays whom, so it runs under the lobby lock (game/context.py); the
-rules themselves are in domain/matchmaking.py.
+rules themselves are in game/matchmaking.py.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.computer import MEMORY_ROUNDS, rounds_of
 from rpschat.domain.game.context import GameContext, ms
 from rpschat.domain.game.lifecycle import MatchLifecycle
 from rpschat.domain.game.match import Match
-from rpschat.domain.game.records import GameRecords
-from rpschat.domain.game.rules import validate_best_of
-from rpschat.domain.matchmaking import (
+from rpschat.domain.game.matchmaking import (
     ALREADY_IN_GAME,
     ALREADY_QUEUED,
     CHALLENGE_EXPIRED,
     NOT_QUEUED,
-    Challenge,
     Challenges,
     Matchmaker,
     Rematches,
 )
-from rpschat.domain.ports import Cancellable, ChallengeStore, ExpiredChallengeStore
+from rpschat.domain.game.ports import Challenge, ChallengeStore, ExpiredChallengeStore
+from rpschat.domain.game.records import GameRecords
+from rpschat.domain.game.rules import validate_best_of
+from rpschat.domain.ports import Cancellable
 
 NOT_OVER_YET = "This game is not over yet."
 OPPONENT_LEFT = "Your opponent has left."
@@ -162,12 +164,11 @@ class Pairing:
         ctx.limit(conn, "other")
         ctx.check_not_muted(conn)  # a challenge reaches its target: a muted user sends none
         wanted = to.strip()
-        target_id = ctx.chat.directory.user_of(wanted)
-        target = ctx.chat.directory.name_of(target_id) if target_id else None
-        if target is None:
+        target_id = ctx.directory.user_of(wanted)
+        target = ctx.directory.name_of(target_id) if target_id else None
+        if target_id is None or target is None:
             raise Refused(Code.NOT_ONLINE, f"{wanted[:MAX_NAME_ECHO]} is not online.")
-        guard = ctx.chat.guard
-        if guard is not None and guard.ignores(target_id, conn.user_id):
+        if ctx.ignores.ignores(target_id, conn.user_id):
             raise Refused(Code.IGNORED, f"{target} is not taking challenges from you.")
         with ctx.lobby():
             now = ctx.runtime.now()
@@ -308,14 +309,14 @@ class Pairing:
 
     def _refuse_rematch_with(self, match: Match, opponent: str) -> None:
         opponent_id = match.user_ids.get(opponent) or self._ctx.user_id_of(opponent)
-        still_here = opponent_id and self._ctx.chat.directory.user_of(opponent) == opponent_id
+        still_here = opponent_id and self._ctx.directory.user_of(opponent) == opponent_id
         if not still_here or not match.is_member(opponent, opponent_id):
             raise Refused(Code.OPPONENT_LEFT, OPPONENT_LEFT)
         if self._ctx.in_live_game(opponent):
             raise Refused(Code.OPPONENT_BUSY, f"{opponent} is already in a game.")
 
 
-def answer_of(challenge: Challenge, accepted: bool, by: str, reason: str) -> dict:
+def answer_of(challenge: Challenge, accepted: bool, by: str, reason: str) -> dict[str, Any]:
     return {
         "challenge_id": challenge.challenge_id,
         "accepted": accepted,

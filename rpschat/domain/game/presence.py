@@ -1,18 +1,18 @@
-"""What the game does when a user drops, comes back or leaves for good (ChatService's
-PresenceListener). Each reaction costs the user's own games, queue entry and challenges: never
-a pass over every game stored."""
+"""What the game does when a user drops, comes back or leaves for good (it listens to the
+presence hub, domain/presence.py). Each reaction costs the user's own games, queue entry and
+challenges: never a pass over every game stored."""
 
 from __future__ import annotations
 
 import logging
 
-from rpschat.domain.chat import MAX_REPLAY, wire_bytes
+from rpschat.domain.answers import MAX_REPLAY, wire_bytes
 from rpschat.domain.game.context import GameContext, game_room
 from rpschat.domain.game.lifecycle import MatchLifecycle
 from rpschat.domain.game.match import Match
 from rpschat.domain.game.pairing import Pairing
+from rpschat.domain.game.ports import Drop
 from rpschat.domain.game.records import GameRecords
-from rpschat.domain.ports import Drop
 
 log = logging.getLogger("rpschat.games")
 
@@ -25,21 +25,6 @@ class PresenceReactions:
         self._records = records
         self._lifecycle = lifecycle
         self._pairing = pairing
-
-    def is_busy(self, user_id: str) -> bool:
-        """In a game, looking for one or in a pending challenge: the name must not change."""
-        ctx = self._ctx
-        name = ctx.chat.directory.name_of(user_id)
-        if name is None:
-            return False
-        with ctx.lobby():
-            drop = ctx.drops.get(name)
-            return (
-                ctx.in_live_game(name)
-                or self._pairing.matchmaker.is_queued(name)
-                or (drop is not None and drop.queued_best_of is not None)
-                or bool(self._pairing.challenges.pending_for(name, ctx.runtime.now()))
-            )
 
     def user_dropped(self, user_id: str, name: str) -> None:
         """Lost connection, maybe back soon. The round timer keeps running meanwhile."""
@@ -54,8 +39,14 @@ class PresenceReactions:
         if match is not None:
             self._lifecycle.tell_opponent_away(match, name, ctx.settings.resume_grace_seconds)
 
-    def user_back(self, user_id: str, name: str, sid: str) -> None:
-        """A resumed connection: back into its rooms, its game state and its queue."""
+    def user_back(self, user_id: str, name: str, sid: str, last_id: int | None) -> None:
+        """A resumed connection: back into its rooms, its game state and its queue; with
+        `last_id`, the game chat it missed."""
+        self._rejoin(user_id, name, sid)
+        if last_id is not None:
+            self.replay_game_chat(user_id, name, sid, last_id)
+
+    def _rejoin(self, user_id: str, name: str, sid: str) -> None:
         ctx = self._ctx
         ctx.remember(user_id, name)
         created = None
@@ -111,7 +102,7 @@ class PresenceReactions:
         chat with ids above `last_id` of those games, as `game_message` with `replayed: true`.
         Not under a lock (storage reads); a message committed meanwhile may come twice, never
         not at all (docs/protocol.md, "Resume after a reconnect")."""
-        budget = self._ctx.chat.limits.max_answer_bytes  # for all the rooms together
+        budget = self._ctx.settings.max_answer_bytes  # for all the rooms together
         spent = 0
         for game_id in self.games_of(user_id, name):
             replayed_up_to = last_id

@@ -1,15 +1,17 @@
-"""Each player's finished games: what is kept of a game once it ends (`GameRecord`), the
-`my_games` pages, and what the computer remembers of a player from them."""
+"""Each player's finished games: what is kept of a game once it ends (its result for the
+standings, a `GameRecord` per player), the `my_games` pages, and what the computer remembers of
+a player from them."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.computer import MEMORY_ROUNDS, rounds_of
-from rpschat.domain.game.context import GameContext, GamesPage, log
-from rpschat.domain.game.match import GameOver, Match
-from rpschat.domain.ports import GameRecord
+from rpschat.domain.game.context import GameContext, GamesPage, game_room, log
+from rpschat.domain.game.match import GameOver, GameResult, Match
+from rpschat.domain.game.ports import GameRecord
 
 MAX_GAMES_PAGE = 50
 DEFAULT_GAMES_PAGE = 20
@@ -47,6 +49,78 @@ def records_of(match: Match, over: GameOver, ended_at: int) -> list[GameRecord]:
     return records
 
 
+class Scorekeeper:
+    """Writes each finished game's result and its players' records, then announces
+    `game_over`. The write may block (SQL): off the game's lock, in a task of its own under
+    eventlet, and batched with the other games that ended meanwhile (one transaction for them
+    all)."""
+
+    def __init__(self, ctx: GameContext) -> None:
+        self._ctx = ctx
+        # Finished games whose result is being written, then announced (in order, batched).
+        self._unrecorded: list[tuple[Match, GameOver, str | None]] = []
+        self._recording = False
+        self._unrecorded_lock = threading.Lock()  # local: guards the two fields above
+
+    def record_then_announce(self, match: Match, over: GameOver, also_to: str | None) -> None:
+        """`also_to`: a connection out of the game's room that is told too (a player leaving)."""
+        with self._unrecorded_lock:
+            self._unrecorded.append((match, over, also_to))
+            start_writer = not self._recording
+            self._recording = True
+        if start_writer:
+            self._ctx.runtime.defer(self._record_and_announce)
+
+    def _record_and_announce(self) -> None:
+        """Record first, then announce: a game whose `game_over` went out is in the results
+        (and a leaderboard asked after `game_over` includes it)."""
+        while True:
+            with self._unrecorded_lock:
+                batch, self._unrecorded = self._unrecorded, []
+                if not batch:
+                    self._recording = False
+                    return
+            self._record(batch)
+            for match, over, also_to in batch:
+                ended = over.to_dict()
+                self._ctx.outbox.emit("game_over", ended, to=game_room(match.game_id))
+                if also_to is not None:
+                    self._ctx.outbox.emit("game_over", ended, to=also_to)
+
+    def _record(self, batch: list[tuple[Match, GameOver, str | None]]) -> None:
+        # games against the computer count for nobody's standing: only in the players' history
+        results = [self._result(match, over) for match, over, _ in batch if not match.computer]
+        try:
+            if results:
+                self._ctx.results.record_many(results)
+        except Exception:  # a failed write must not break the game; the log keeps the result
+            log.exception("recording games failed: %s", results)
+        ended_at = int(self._ctx.runtime.now() * 1000)
+        records = [r for match, over, _ in batch for r in records_of(match, over, ended_at)]
+        try:
+            self._ctx.archive.add_many(records)
+        except Exception:
+            log.exception("keeping %d games in the players' history failed", len(batch))
+
+    def _result(self, match: Match, over: GameOver) -> GameResult:
+        loser = match.opponent_of(over.winner) if over.winner is not None else None
+        directory = self._ctx.directory
+        gone = tuple(
+            name for name, user_id in match.user_ids.items() if directory.name_of(user_id) is None
+        )
+        return GameResult(
+            over.winner,
+            loser,
+            match.players,
+            over.reason,
+            match.best_of,
+            over.score,
+            match.game_id,
+            user_ids=dict(match.user_ids),
+            gone=gone,
+        )
+
+
 class GameRecords:
     def __init__(self, ctx: GameContext) -> None:
         self._ctx = ctx
@@ -67,7 +141,7 @@ class GameRecords:
 
     def _page(self, user_id: str, before: int | None, limit: int) -> GamesPage:
         records, has_more = self._ctx.archive.page(user_id, before=before, limit=limit)
-        games, cut = self._ctx.chat.fit_answer([r.to_wire() for r in records], keep_newest=False)
+        games, cut = self._ctx.fit([r.to_wire() for r in records], keep_newest=False)
         return GamesPage(games, has_more or cut)
 
     def memory_of(self, user_id: str, name: str) -> list[list[str]]:
@@ -85,7 +159,7 @@ class GameRecords:
         """A guest gone for good: its games go with it (a claimed name's are kept)."""
         ctx = self._ctx
         try:
-            accounts = ctx.chat.accounts
+            accounts = ctx.accounts
             if accounts is not None and accounts.of_user(user_id) is not None:
                 return
             ctx.archive.forget_user(user_id)

@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rpschat.domain.chat import Connection
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.context import GameContext, GamesPage, GameView, game_room
 from rpschat.domain.game.match import Match
-from rpschat.domain.ports import StoredMessage
+from rpschat.domain.ports import NamedConnection, StoredMessage
 from rpschat.domain.text import clean_client_id, clean_message
 
 GAME_IS_OVER = "This game is over."
@@ -44,7 +43,7 @@ class Spectating:
             }
             for m in ctx.store.live_games()
         ]
-        live, cut = ctx.chat.fit_answer(live, keep_newest=False)  # docs: "Answer sizes"
+        live, cut = ctx.fit(live, keep_newest=False)  # docs: "Answer sizes"
         return GamesPage(live, cut)
 
     def watch(self, sid: str, game_id: str) -> GameView:
@@ -71,18 +70,19 @@ class Spectating:
         match = ctx.match(game_id)
         if not self._may_chat(match, conn):
             raise Refused(Code.NOT_IN_GAME, MEMBERS_ONLY_CHAT)
-        text = clean_message(msg, ctx.chat.limits.max_message_chars)
+        text = clean_message(msg, ctx.settings.max_message_chars)
         client_id = clean_client_id(client_id)
+        ctx.posting.check_can_post(conn)
         ctx.limit(conn, "chat")
         return lambda: self._store_game_message(match.game_id, conn, text, client_id)
 
-    def _may_chat(self, match: Match, conn: Connection) -> bool:
+    def _may_chat(self, match: Match, conn: NamedConnection) -> bool:
         return match.is_member(conn.name, conn.user_id) or self._ctx.spectators.is_watching(
             match.game_id, conn.user_id
         )
 
     def _store_game_message(
-        self, game_id: str, conn: Connection, text: str, client_id: str | None
+        self, game_id: str, conn: NamedConnection, text: str, client_id: str | None
     ) -> PostedMessage:
         room = game_room(game_id)
         outbox = self._ctx.outbox

@@ -9,7 +9,7 @@ import os
 import secrets
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -51,6 +51,20 @@ def shared_state(cls: type) -> type:
 
 
 POOL_WAIT_SECONDS = 30  # a burst (a join storm) waits for a connection rather than failing
+
+
+# The client decodes replies (decode_responses=True), which redis-py types as bytes | str:
+# these say what they are.
+def text(reply: object) -> str | None:
+    return cast("str | None", reply)
+
+
+def texts(reply: object) -> list[str]:
+    return cast("list[str]", reply)
+
+
+def text_set(reply: object) -> set[str]:
+    return cast("set[str]", reply)
 
 
 def connect(url: str, max_connections: int = 400) -> redis.Redis:

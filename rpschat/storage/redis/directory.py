@@ -3,10 +3,12 @@ user's connection and node (`home`)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from rpschat.domain.ports import name_taken
 from rpschat.domain.text import name_key
 from rpschat.storage.confusables import look_alike_key
-from rpschat.storage.redis.client import Keys, redis, shared_state
+from rpschat.storage.redis.client import Keys, redis, shared_state, text, text_set, texts
 
 # KEYS: names (key -> user), users (user -> name), keys (user -> key), home (user -> node)
 # ARGV: user, name, key, node, prefix. Returns {1, old name or ''} or {0} when taken.
@@ -60,8 +62,9 @@ if old == ARGV[2] or not old then return '' end
 return old
 """
 
-# KEYS: sids, the user's slots. ARGV: user, sid. Forgets the sid if it is one of the user's;
-# 1 if it was the last one.
+# KEYS: sids, the user's slots, home. ARGV: user, sid, node, prefix. Forgets the sid if it is
+# one of the user's; 1 if it was the last one, and then the user's home is this node: its grace
+# period runs here (a user on two devices may lose its last one on another node than its home).
 _DETACH = """
 local slots = redis.call('HGETALL', KEYS[2])
 local found = false
@@ -80,6 +83,12 @@ if #left > 0 then
   return 0
 end
 redis.call('HDEL', KEYS[1], ARGV[1])
+local home = redis.call('HGET', KEYS[3], ARGV[1])
+if home and home ~= ARGV[3] then
+  redis.call('SREM', ARGV[4] .. ':node:' .. home .. ':users', ARGV[1])
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+  redis.call('SADD', ARGV[4] .. ':node:' .. ARGV[3] .. ':users', ARGV[1])
+end
 return 1
 """
 
@@ -96,7 +105,7 @@ return 1
 
 @shared_state
 class RedisDirectory:
-    """The Directory (see storage/presence.py) for all nodes, plus each user's node."""
+    """The Directory (see storage/memory/directory.py) for all nodes, plus each user's node."""
 
     def __init__(self, client: redis.Redis, keys: Keys, node_id: str):
         self._redis = client
@@ -123,13 +132,13 @@ class RedisDirectory:
         return self._release(keys=keys, args=[user_id, self._keys.prefix]) or None
 
     def name_of(self, user_id: str) -> str | None:
-        return self._redis.hget(self._users, user_id)
+        return text(self._redis.hget(self._users, user_id))
 
     def user_of(self, name: str) -> str | None:
-        return self._redis.hget(self._names, look_alike_key(name))
+        return text(self._redis.hget(self._names, look_alike_key(name)))
 
     def names(self) -> list[str]:
-        return sorted(self._redis.hvals(self._users), key=name_key)
+        return sorted(texts(self._redis.hvals(self._users)), key=name_key)
 
     def count(self) -> int:
         return self._redis.hlen(self._users)
@@ -140,31 +149,35 @@ class RedisDirectory:
         return self._attach(keys=keys, args=args) or None
 
     def detach(self, user_id: str, sid: str) -> bool:
-        keys = [self._sids, self._keys("slots", user_id)]
-        return bool(self._detach(keys=keys, args=[user_id, sid]))
+        keys = [self._sids, self._keys("slots", user_id), self._home]
+        args = [user_id, sid, self.node_id, self._keys.prefix]
+        return bool(self._detach(keys=keys, args=args))
 
     def sid_of(self, user_id: str) -> str | None:
-        return self._redis.hget(self._sids, user_id)
+        return text(self._redis.hget(self._sids, user_id))
+
+    def is_home(self, user_id: str) -> bool:
+        return self._redis.hget(self._home, user_id) == self.node_id
 
     def connections_of(self, user_id: str) -> list[str]:
-        return self._redis.hvals(self._keys("slots", user_id))
+        return texts(self._redis.hvals(self._keys("slots", user_id)))
 
     def note_address(self, user_id: str, address: str) -> None:
         self._redis.hset(self._keys("addresses"), user_id, address)
 
     def address_of(self, user_id: str) -> str | None:
-        return self._redis.hget(self._keys("addresses"), user_id)
+        return text(self._redis.hget(self._keys("addresses"), user_id))
 
     # ---- nodes -------------------------------------------------------------------------------
 
     def homes_of(self, user_ids: list[str]) -> list[str | None]:
-        return self._redis.hmget(self._home, user_ids) if user_ids else []
+        return cast("list[str | None]", self._redis.hmget(self._home, user_ids)) if user_ids else []
 
     def sids_of(self, user_ids: list[str]) -> list[str | None]:
-        return self._redis.hmget(self._sids, user_ids) if user_ids else []
+        return cast("list[str | None]", self._redis.hmget(self._sids, user_ids)) if user_ids else []
 
     def users_on(self, node: str) -> set[str]:
-        return self._redis.smembers(self._keys.node_users(node))
+        return text_set(self._redis.smembers(self._keys.node_users(node)))
 
     def take_over(self, user_id: str, dead_node: str) -> bool:
         """Move a user of a dead node to this one; True for exactly one taker."""

@@ -1,4 +1,4 @@
-"""The game's stores (domain/ports.py: MatchStore, SpectatorStore, DropStore,
+"""The game's stores (domain/game/ports.py: MatchStore, SpectatorStore, DropStore,
 ExpiredChallengeStore) shared by every node. Each method is one round trip (a command, a
 pipeline or a Lua script), visible at its call site in the game service."""
 
@@ -8,12 +8,14 @@ import json
 import time
 
 from rpschat.domain.game.match import Match
-from rpschat.domain.ports import Drop
+from rpschat.domain.game.ports import Drop
 from rpschat.storage.redis.client import (
     HASH_POP,
     Keys,
     redis,
     shared_state,
+    text,
+    text_set,
 )
 from rpschat.storage.redis.locks import LockLost, SharedLock, lock_scripts
 
@@ -104,7 +106,7 @@ return found
 
 @shared_state
 class RedisMatchStore:
-    """The MatchStore (domain/games.py): each match's `to_dict` snapshot under its own key,
+    """The MatchStore (domain/game/ports.py): each match's `to_dict` snapshot under its own key,
     finished ones expiring after `finished_ttl_seconds` (the game service's
     `finished_game_seconds`), and the indexes its queries need: the live games in start order,
     their round deadlines, each player's live game and each player's kept games. Every method is
@@ -159,7 +161,8 @@ class RedisMatchStore:
     def _store(self, match: Match, live: str, token: str = "") -> int:
         deadline = repr(match.round_deadline or 0.0)
         snapshot = json.dumps(match.to_dict())
-        args = [match.game_id, snapshot, self._finished_ttl_ms, live, self._of_player_prefix]
+        ttl, prefix = self._finished_ttl_ms, self._of_player_prefix
+        args: list[str | int] = [match.game_id, snapshot, ttl, live, prefix]
         keys = [self._game_prefix + match.game_id, self._live_ids, self._live, self._started]
         lock = self._lock_key(match.game_id)
         keys += [self._deadlines, lock, lock + ":wake"]
@@ -176,7 +179,7 @@ class RedisMatchStore:
         self._delete(keys=keys, args=[game_id, self._of_player_prefix])
 
     def live_game_of(self, player: str) -> str | None:
-        return self._redis.hget(self._live, player)
+        return text(self._redis.hget(self._live, player))
 
     def games_of(self, player: str) -> list[Match]:
         return self._load(self._of_player_prefix + player, "s")
@@ -291,7 +294,7 @@ class RedisSpectatorStore:
         return self._redis.scard(self._by_game + game_id)
 
     def games_of(self, user_id: str) -> list[str]:
-        return sorted(self._redis.smembers(self._by_user + user_id))
+        return sorted(text_set(self._redis.smembers(self._by_user + user_id)))
 
     def drop_user(self, user_id: str) -> None:
         self._unwatch_all(keys=[self._by_user + user_id], args=[user_id, self._by_game])
@@ -328,7 +331,7 @@ class RedisDropStore:
         self._redis.hset(self._key, name, raw)
 
     def get(self, name: str) -> Drop | None:
-        return _drop(self._redis.hget(self._key, name))
+        return _drop(text(self._redis.hget(self._key, name)))
 
     def pop(self, name: str) -> Drop | None:
         return _drop(self._pop(keys=[self._key], args=[name]))

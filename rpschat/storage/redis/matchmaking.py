@@ -1,13 +1,13 @@
-"""The match-making stores (domain/ports.py: QueueStore, ChallengeStore, RematchStore) shared by
-every node."""
+"""The match-making stores (domain/game/ports.py: QueueStore, ChallengeStore, RematchStore)
+shared by every node."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from rpschat.domain.matchmaking import Challenge
-from rpschat.storage.redis.client import HASH_POP, Keys, redis, shared_state
+from rpschat.domain.game.ports import Challenge
+from rpschat.storage.redis.client import HASH_POP, Keys, redis, shared_state, text, text_set, texts
 
 # KEYS: who (player -> best_of), the best_of's list. ARGV: player, best_of.
 _QUEUE_APPEND = """
@@ -50,7 +50,7 @@ return {'waiting'}
 
 @shared_state
 class RedisQueueStore:
-    """The match-making QueueStore (domain/ports.py): a list per best_of and a hash of who
+    """The match-making QueueStore (domain/game/ports.py): a list per best_of and a hash of who
     waits for which, changed together by scripts. Pairing checks the live games of the match
     store (`RedisMatchStore`, key `live_game`) in the same script: one round trip, no lock."""
 
@@ -79,11 +79,11 @@ class RedisQueueStore:
         return bool(self._discard(keys=[self._who], args=[player, self._list_prefix]))
 
     def best_of_for(self, player: str) -> int | None:
-        best_of = self._redis.hget(self._who, player)
+        best_of = text(self._redis.hget(self._who, player))
         return int(best_of) if best_of is not None else None
 
     def waiting(self, best_of: int) -> list[str]:
-        return self._redis.lrange(self._list(best_of), 0, -1)
+        return texts(self._redis.lrange(self._list(best_of), 0, -1))
 
     def count(self) -> int:
         return self._redis.hlen(self._who)
@@ -105,13 +105,13 @@ class RedisChallengeStore:
         self._redis.hset(self._key, challenge.challenge_id, json.dumps(challenge.to_dict()))
 
     def get(self, challenge_id: str) -> Challenge | None:
-        return _challenge(self._redis.hget(self._key, challenge_id))
+        return _challenge(text(self._redis.hget(self._key, challenge_id)))
 
     def delete(self, challenge_id: str) -> Challenge | None:
         return _challenge(self._pop(keys=[self._key], args=[challenge_id]))
 
     def all(self) -> list[Challenge]:
-        return [_challenge(raw) for raw in self._redis.hvals(self._key)]
+        return [Challenge.from_dict(json.loads(raw)) for raw in texts(self._redis.hvals(self._key))]
 
 
 def _challenge(raw: str | None) -> Challenge | None:
@@ -143,17 +143,17 @@ class RedisRematchStore:
         self._add = client.register_script(_REMATCH_ADD)
 
     def add_request(self, game_id: str, player: str, players: frozenset[str]) -> frozenset[str]:
-        args = [player, REMATCH_TTL_MS, self._by_player_prefix, *sorted(players)]
+        args: list[str | int] = [player, REMATCH_TTL_MS, self._by_player_prefix, *sorted(players)]
         return frozenset(self._add(keys=[self._requests(game_id)], args=args))
 
     def requests(self, game_id: str) -> frozenset[str]:
-        return frozenset(self._redis.smembers(self._requests(game_id)))
+        return frozenset(text_set(self._redis.smembers(self._requests(game_id))))
 
     def clear(self, game_id: str) -> None:
         self._redis.delete(self._requests(game_id))
 
     def games_involving(self, player: str) -> list[str]:
-        keys = self._redis.smembers(self._by_player_prefix + player)
+        keys = text_set(self._redis.smembers(self._by_player_prefix + player))
         return sorted(key.removeprefix(self._requests_prefix) for key in keys)
 
     def _requests(self, game_id: str) -> str:

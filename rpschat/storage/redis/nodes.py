@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rpschat.storage.redis.client import Keys, redis, shared_state
+from rpschat.storage.redis.client import Keys, redis, shared_state, text_set
 
 _FORGET_NODE = """
 if redis.call('SCARD', KEYS[2]) == 0 then redis.call('SREM', KEYS[1], ARGV[1]) end
@@ -31,7 +31,7 @@ class NodeRegistry:
         return previous is not None
 
     def dead_nodes(self) -> list[str]:
-        nodes = sorted(self._redis.smembers(self._keys("nodes")) - {self.node_id})
+        nodes = sorted(text_set(self._redis.smembers(self._keys("nodes"))) - {self.node_id})
         if not nodes:
             return []
         alive = self._redis.mget([self._alive(node) for node in nodes])

@@ -7,7 +7,7 @@ Redis only keeps each bucket and swaps it for its successor if nobody changed it
 from __future__ import annotations
 
 from rpschat.domain.ratelimit import Bucket, RateSpec, take_token, too_fast
-from rpschat.storage.redis.client import Keys, redis, shared_state
+from rpschat.storage.redis.client import Keys, redis, shared_state, text
 
 # KEYS: the bucket. ARGV: the value read ('' when there was none), its successor, expiry ms.
 # 1 if swapped; 0 if another event (on any node) changed the bucket since it was read.
@@ -37,7 +37,7 @@ class RedisRateLimiter:
         key = self._bucket(subject, kind)
         expiry_ms = int(spec.per_seconds * 1000) + 1000  # a full bucket needs no key
         for _ in range(MAX_SWAPS):
-            raw = self._redis.get(key)
+            raw = text(self._redis.get(key))
             bucket = _bucket_of(raw) or Bucket(float(spec.capacity), now)
             wait = take_token(bucket, spec, now)
             if wait:  # nothing taken, nothing to write: the stored bucket refills the same

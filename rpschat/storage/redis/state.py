@@ -1,10 +1,10 @@
-"""Everything a node keeps in Redis, opened from the settings (see rpschat/wiring.py)."""
+"""Everything a node keeps in Redis, opened from the settings (see rpschat/composition.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rpschat.domain.games import EXPIRED_CHALLENGES_KEPT
+from rpschat.domain.game.ports import EXPIRED_CHALLENGES_KEPT
 from rpschat.storage.redis.client import Keys, connect, new_node_id
 from rpschat.storage.redis.directory import RedisDirectory
 from rpschat.storage.redis.games import (
@@ -25,7 +25,7 @@ from rpschat.storage.redis.tokens import RedisTokens
 
 
 class RedisState:
-    """Everything a node keeps in Redis, opened from the settings (see rpschat/wiring.py)."""
+    """Everything a node keeps in Redis, opened from the settings (see rpschat/composition.py)."""
 
     def __init__(self, url: str, prefix: str, token_ttl_seconds: float, node_ttl_seconds: float):
         self.client = connect(url)
@@ -46,16 +46,16 @@ class RedisState:
         return SharedLock(self.client, self.keys("lock", key), scripts=self._lock_scripts)
 
     def game_stores(self, finished_game_seconds: float) -> dict[str, Any]:
-        """GameService's keyword arguments for shared games (its locks: `lock`); finished games
-        are kept as long as on a single node."""
+        """The game's live state shared by every node, as `GameStores` fields (its locks:
+        `lock`); finished games are kept as long as on a single node."""
         return {
-            "store": RedisMatchStore(self.client, self.keys, finished_game_seconds),
-            "queue_store": self.queue,
-            "challenge_store": self.challenges,
-            "rematch_store": self.rematches,
-            "spectator_store": RedisSpectatorStore(self.client, self.keys),
-            "drop_store": RedisDropStore(self.client, self.keys),
-            "expired_challenge_store": RedisExpiredChallenges(
+            "matches": RedisMatchStore(self.client, self.keys, finished_game_seconds),
+            "queue": self.queue,
+            "challenges": self.challenges,
+            "rematches": self.rematches,
+            "spectators": RedisSpectatorStore(self.client, self.keys),
+            "drops": RedisDropStore(self.client, self.keys),
+            "expired_challenges": RedisExpiredChallenges(
                 self.client, self.keys, EXPIRED_CHALLENGES_KEPT
             ),
         }

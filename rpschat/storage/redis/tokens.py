@@ -6,8 +6,8 @@ import hmac
 import secrets
 
 from rpschat.domain.ports import TokenGrant, token_user
-from rpschat.storage.presence import split_token
-from rpschat.storage.redis.client import Keys, redis, shared_state
+from rpschat.storage.common import split_token
+from rpschat.storage.redis.client import Keys, redis, shared_state, texts
 
 # KEYS: the user's index of token ids. ARGV: the tokens' key prefix. Deletes every token listed
 # and the index.
@@ -27,7 +27,7 @@ return 1
 
 @shared_state
 class RedisTokens:
-    """Tokens (see storage/presence.py): one hash per user, expiring TTL after last use."""
+    """Tokens (see storage/memory/tokens.py): one hash per user, expiring TTL after last use."""
 
     def __init__(self, client: redis.Redis, keys: Keys, ttl_seconds: float):
         self._redis = client
@@ -52,8 +52,8 @@ class RedisTokens:
         if parts is None:
             return None
         key = self._keys("token", parts[0])
-        secret, name = self._redis.hmget(key, ["secret", "name"])
-        if secret is None or not hmac.compare_digest(secret, parts[1]):
+        secret, name = texts(self._redis.hmget(key, ["secret", "name"]))
+        if secret is None or name is None or not hmac.compare_digest(secret, parts[1]):
             return None
         user_id = token_user(parts[0])
         with self._redis.pipeline(transaction=False) as pipe:

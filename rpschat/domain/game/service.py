@@ -1,0 +1,206 @@
+"""The game side of the protocol: matchmaking, challenges, rounds, spectators, game chat, results.
+
+Plain Python, like the chat's services: clients are reached through the `Outbox`, time and
+timers through the `Runtime`, so the service runs under eventlet, on plain threads (the test
+client) or in tests.
+
+`GameService` is the one object the web layer and the chat's presence hub see; the work is done
+by its parts, beside it in rpschat/domain/game/:
+- `lifecycle.py`: a match from start to end, its round timers, the results, releasing it;
+- `pairing.py`: the queue, challenges and rematches (who plays whom);
+- `spectating.py`: the list of live games, watching, the game chat;
+- `presence.py`: reactions to users dropping, resuming and leaving; `busy.py` whether a user
+  is in a game, looking for one or in a challenge (naming asks);
+- `computer.py`: the computer opponent's strategy;
+- `records.py`: each player's finished games (`my_games`, the computer's memory);
+- `matchmaking.py`: the rules of the queue, challenges and rematches;
+- `standings.py`: wins, losses, draws and Elo ratings (kept by the results stores);
+- `context.py`: what they share (settings, stores, the locks and their order); `locks.py` the
+  locks by key;
+- `ports.py`: the stores the game needs (`GameStores`): in storage/memory/ in this process,
+  storage/redis/ shared by every node, storage/sql/ for results and finished games.
+
+Rooms: every game is the room `game:<game_id>` (its players and spectators): `round_started`,
+`round_result`, `game_over` and `game_message` go there. Events for one person (`match_found`,
+`opponent_threw`, `challenged`, ...) go to their user room, which follows them across reconnects.
+
+Players are keyed by display name in `Match` (naming refuses renames while `busy.py` says the
+user is busy); each match also records the user id behind each name.
+
+Concurrency: a lock per game, and one short lobby lock for pairing (game/context.py). Nothing
+slow runs under a lock under eventlet: game chat storage and leaderboard reads are the slow
+halves of split handlers, and results are recorded in a deferred task. With REDIS_URL the stores
+and the locks are shared by every node.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from rpschat.domain.game.computer import Strategy
+from rpschat.domain.game.context import (
+    GameContext,
+    GameSettings,
+    GamesPage,
+    GameView,
+    game_room,
+    new_game_id,
+)
+from rpschat.domain.game.lifecycle import MatchLifecycle
+from rpschat.domain.game.matchmaking import Challenges, Matchmaker, Rematches
+from rpschat.domain.game.pairing import Pairing
+from rpschat.domain.game.ports import GameStores, Standing
+from rpschat.domain.game.presence import PresenceReactions
+from rpschat.domain.game.records import GameRecords
+from rpschat.domain.game.spectating import PostedMessage, Spectating
+from rpschat.domain.ports import (
+    AccountStore,
+    Callers,
+    Directory,
+    HistoryStore,
+    Ignores,
+    Limits,
+    Outbox,
+    Posting,
+    Runtime,
+)
+
+log = logging.getLogger("rpschat.games")
+
+__all__ = [
+    "GameService",
+    "GameSettings",
+    "GameView",
+    "GamesPage",
+    "PostedMessage",
+    "game_room",
+]
+
+
+class GameService:
+    def __init__(
+        self,
+        callers: Callers,
+        limits: Limits,
+        posting: Posting,
+        ignores: Ignores,
+        directory: Directory,
+        accounts: AccountStore | None,
+        outbox: Outbox,
+        runtime: Runtime,
+        history: HistoryStore,
+        stores: GameStores,
+        settings: GameSettings | None = None,
+        make_game_id: Callable[[], str] = new_game_id,
+        strategy: Strategy | None = None,  # the computer opponent's
+    ) -> None:
+        ctx = self._ctx = GameContext(
+            callers=callers,
+            limits=limits,
+            posting=posting,
+            ignores=ignores,
+            directory=directory,
+            accounts=accounts,
+            outbox=outbox,
+            runtime=runtime,
+            history=history,
+            stores=stores,
+            settings=settings or GameSettings(),
+            strategy=strategy or Strategy(),
+        )
+        rematches = Rematches(stores.rematches)
+        self._lifecycle = MatchLifecycle(ctx, rematches, make_game_id)
+        self._records = GameRecords(ctx)
+        self._pairing = Pairing(
+            ctx,
+            self._lifecycle,
+            Matchmaker(stores.queue, is_busy=ctx.in_live_game),
+            Challenges(stores.challenges, is_busy=ctx.in_live_game),
+            stores.challenges,
+            stores.expired_challenges,
+            rematches,
+            self._records,
+        )
+        self._spectating = Spectating(ctx)
+        self._presence = PresenceReactions(ctx, self._lifecycle, self._pairing, self._records)
+
+    # ---- client events: the caller's sid and typed arguments (web/game_events.py reads them) --
+
+    def find_match(self, sid: str, best_of: int, computer: bool = False) -> None:
+        self._pairing.find_match(sid, best_of, computer)
+
+    def cancel_match(self, sid: str) -> None:
+        self._pairing.cancel_match(sid)
+
+    def throw(self, sid: str, game_id: str, move: str) -> None:
+        self._lifecycle.throw(sid, game_id, move)
+
+    def leave_game(self, sid: str, game_id: str) -> None:
+        self._lifecycle.leave_game(sid, game_id)
+
+    def challenge(self, sid: str, to: str, best_of: int) -> str:
+        """A challenge to the user named `to`; its id."""
+        return self._pairing.challenge(sid, to, best_of)
+
+    def answer_challenge(self, sid: str, challenge_id: str, accept: bool) -> None:
+        self._pairing.answer_challenge(sid, challenge_id, accept)
+
+    def rematch(self, sid: str, game_id: str) -> None:
+        self._pairing.rematch(sid, game_id)
+
+    def games(self, sid: str) -> GamesPage:
+        return self._spectating.games(sid)
+
+    def watch(self, sid: str, game_id: str) -> GameView:
+        """The game's view, as `game_state` has it (docs/protocol.md, `watch`)."""
+        return self._spectating.watch(sid, game_id)
+
+    # Checked now, in arrival order; the slow part they return is run after (store, read).
+
+    def check_game_chat(
+        self, sid: str, game_id: str, msg: str, client_id: str | None
+    ) -> Callable[[], PostedMessage]:
+        return self._spectating.check_game_chat(sid, game_id, msg, client_id)
+
+    def check_leaderboard(self, sid: str) -> Callable[[], list[Standing]]:
+        ctx = self._ctx
+        ctx.limit(ctx.caller(sid), "other")
+        return self._lifecycle.leaderboard
+
+    def check_my_games(
+        self, sid: str, before: int | None, limit: int | None
+    ) -> Callable[[], GamesPage]:
+        return self._records.check_my_games(sid, before, limit)
+
+    # ---- presence (a PresenceListener of the hub, domain/presence.py) -----------------------
+
+    def user_dropped(self, user_id: str, name: str) -> None:
+        self._presence.user_dropped(user_id, name)
+
+    def user_back(self, user_id: str, name: str, sid: str, last_id: int | None) -> None:
+        self._presence.user_back(user_id, name, sid, last_id)
+
+    def user_gone(self, user_id: str, name: str, removed: bool) -> None:
+        self._presence.user_gone(user_id, name)
+
+    def account_released(self, user_id: str, name: str) -> None:
+        """A released account's standing leaves the leaderboard (an AccountEnd of
+        ClaimedNames): the user plays on as a guest from 1500, and whoever claims the name
+        next starts afresh."""
+        try:
+            self._ctx.results.forget_guest(name, user_id)
+        except Exception:  # the row is then started afresh by the next user who plays as it
+            log.exception("forgetting a released account's standing failed")
+
+    # ---- for the cluster keeper and the metrics ---------------------------------------------
+
+    def settle_overdue(self, cutoff: float) -> None:
+        """Settle rounds and challenges whose deadline passed before `cutoff`: the backstop for
+        the timers of a node that died (the cluster keeper calls it; idempotent)."""
+        self._lifecycle.settle_overdue(cutoff)
+        self._pairing.settle_overdue(cutoff)
+
+    def live_count(self) -> int:
+        """Games being played (with shared stores: in the whole cluster)."""
+        return self._ctx.store.live_count()

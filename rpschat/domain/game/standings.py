@@ -1,0 +1,149 @@
+"""Standings: wins, losses and draws per name, and Elo ratings between claimed users.
+
+Pure rules over rows (name key -> row: name, user_id, wins, losses, draws, rating), which the
+results stores keep: in this process (storage/memory/results.py) or in the database
+(storage/sql/results.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rpschat.domain.game.match import GameResult
+from rpschat.domain.game.ports import Standing
+from rpschat.domain.text import name_key
+
+ELO_START = 1500.0
+ELO_K = 32.0
+
+
+def player_outcomes(
+    winner: str | None, loser: str | None, players: tuple[str, str]
+) -> list[tuple[str, str]]:
+    """(name, "wins" | "losses" | "draws") for each player."""
+    if winner is None:
+        return [(player, "draws") for player in players]
+    if loser is None:
+        raise ValueError("a game with a winner needs a loser")
+    return [(winner, "wins"), (loser, "losses")]
+
+
+def elo(rating: float, opponent: float, score: float) -> float:
+    """The rating after one game: `score` 1 for a win, 0.5 for a draw, 0 for a loss."""
+    expected = 1 / (1 + 10 ** ((opponent - rating) / 400))
+    return rating + ELO_K * (score - expected)
+
+
+_SCORES = {"wins": 1.0, "draws": 0.5, "losses": 0.0}
+
+
+def apply_result(
+    rows: dict[str, dict[str, Any]], result: GameResult, claimed: set[str], rated: bool = True
+) -> None:
+    """Counts one game into `rows` (name key -> row: name, user_id, wins, losses, draws,
+    rating), which hold the current standings of its players if they have any.
+
+    A row belongs to the user who played under the name: when another user plays under it and
+    the row's user has not claimed it, the row starts afresh (nobody inherits a guest's record,
+    nor a released account's: ratings are read from the row the game counts into). A guest who
+    has left for good gets no row. Ratings change only when both players are claimed users and
+    `rated` (the pair's daily allowance, `RatedPairs`); a guest's stays at 1500."""
+    outcomes = player_outcomes(result.winner, result.loser, result.players)
+    user_of = result.user_ids
+    counted = {}
+    for name, column in outcomes:
+        row = _row_for(rows, name, user_of.get(name), result.gone, claimed)
+        if row is not None:
+            counted[name] = (row, column)
+    before = {name: row["rating"] for name, (row, _) in counted.items()}
+    rated = rated and is_rated(result, claimed)
+    for name, (row, column) in counted.items():
+        row["name"] = name
+        row["user_id"] = user_of.get(name)
+        row[column] += 1
+        if rated:
+            opponent = result.players[1] if name == result.players[0] else result.players[0]
+            row["rating"] = elo(before[name], before.get(opponent, ELO_START), _SCORES[column])
+
+
+def is_rated(result: GameResult, claimed: set[str]) -> bool:
+    """Between two claimed users: the game may change their ratings."""
+    players = result.players
+    return len(players) == 2 and all(result.user_ids.get(p) in claimed for p in players)
+
+
+def _row_for(
+    rows: dict[str, dict[str, Any]],
+    name: str,
+    user_id: str | None,
+    gone: tuple[str, ...],
+    claimed: set[str],
+) -> dict[str, Any] | None:
+    """The row a game of `user_id` under `name` counts into (made afresh if it was another
+    unclaimed user's), or None: a guest who left, or a name whose row a claimed user owns."""
+    if name in gone and user_id not in claimed:
+        return None
+    key = name_key(name)
+    row = rows.get(key)
+    owner = None if row is None else row["user_id"]
+    if row is None or (owner not in (None, user_id) and owner not in claimed):
+        row = rows[key] = new_row(name, user_id)  # rows from before user ids are adopted
+    elif owner not in (None, user_id):
+        return None  # a claimed user's row: nobody else ever counts into it
+    return row
+
+
+def pair_of(result: GameResult) -> str:
+    """The two players' user ids, in order: the same pair whoever played first."""
+    return "|".join(sorted(result.user_ids.get(p) or "" for p in result.players))
+
+
+def day_of(ts_ms: int) -> int:
+    """The UTC day (days since the epoch) of a time in ms."""
+    return ts_ms // 86_400_000
+
+
+class RatedPairs:
+    """How many rated games each pair of claimed users played on a UTC day: only the first
+    `per_day` change ratings (two accounts trading wins, issue 21: 61 forfeits in 20 s took
+    them to 1758 and 1242). Counts are (day, pair) -> games, loaded for a batch and saved
+    with it in SQL, kept in memory for memory://."""
+
+    def __init__(self, per_day: int | None, counts: dict[tuple[int, str], int] | None = None):
+        self.per_day = per_day
+        self.counts = counts if counts is not None else {}
+
+    def allow(self, result: GameResult, claimed: set[str], day: int) -> bool:
+        """Whether the game may change ratings; counts it if so."""
+        if not is_rated(result, claimed):
+            return False
+        key = (day, pair_of(result))
+        played = self.counts.get(key, 0)
+        if self.per_day is not None and played >= self.per_day:
+            return False
+        self.counts[key] = played + 1
+        return True
+
+    def forget_before(self, day: int) -> None:
+        for key in [key for key in self.counts if key[0] < day]:
+            del self.counts[key]
+
+
+def new_row(name: str, user_id: str | None) -> dict[str, Any]:
+    return {"name": name, "user_id": user_id, "wins": 0, "losses": 0, "draws": 0,
+            "rating": ELO_START}  # fmt: skip
+
+
+def public_standing(row: dict[str, Any], claimed: bool) -> Standing:
+    return {
+        "name": row["name"],
+        "wins": row["wins"],
+        "losses": row["losses"],
+        "draws": row["draws"],
+        "rating": round(row["rating"]),
+        "claimed": claimed,
+    }
+
+
+def rank(row: dict[str, Any], key: str) -> tuple[float, int, int, str]:
+    return (-row["rating"], -row["wins"], row["losses"], key)

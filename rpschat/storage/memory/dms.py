@@ -1,0 +1,108 @@
+"""Direct messages (the domain's `DmStore`) in this process (`DATABASE_URL=memory://`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+from rpschat.domain.ports import DirectMessage, Runtime, UnreadSender
+from rpschat.storage.common import StorageClosed, check_caps, pair_of
+
+
+class MemoryDms:
+    def __init__(self, runtime: Runtime | None = None) -> None:
+        self._now = runtime.now if runtime else time.time
+        self._lock = threading.Lock()
+        self._messages: list[DirectMessage] = []  # in id order
+        self._by_client: dict[tuple[str, str], DirectMessage] = {}
+        self.closed = False
+
+    def append(
+        self, sender_id, sender, recipient_id, recipient, text, client_id, unread, caps=None
+    ):
+        with self._lock:
+            if self.closed:
+                raise StorageClosed()
+            if client_id is not None and (sender_id, client_id) in self._by_client:
+                return self._by_client[(sender_id, client_id)], True
+            if unread and caps is not None:
+                held = [m for m in self._messages if m.recipient_id == recipient_id and m.unread]
+                from_sender = sum(1 for m in held if m.sender_id == sender_id)
+                check_caps(caps, len(held), from_sender)
+            message = DirectMessage(
+                len(self._messages) + 1, sender_id, sender, recipient_id, recipient, text,
+                int(self._now() * 1000), client_id, unread,
+            )  # fmt: skip
+            self._messages.append(message)
+            if client_id is not None:
+                self._by_client[(sender_id, client_id)] = message
+            return message, False
+
+    def conversation(self, user_id, other_id, before=None, limit=50):
+        pair = pair_of(user_id, other_id)
+        with self._lock:
+            found = [m for m in self._messages if pair_of(m.sender_id, m.recipient_id) == pair]
+        if before is not None:
+            found = [m for m in found if m.id < before]
+        return found[-limit:], len(found) > limit
+
+    def since(self, user_id, after_id, limit):
+        with self._lock:
+            return [
+                m for m in self._messages[after_id:]
+                if user_id in (m.sender_id, m.recipient_id)
+            ][:limit]  # fmt: skip
+
+    def _unread(self, user_id):
+        return [m for m in reversed(self._messages) if m.recipient_id == user_id and m.unread]
+
+    def unread_senders(self, user_id, limit):
+        with self._lock:
+            unread = self._unread(user_id)
+        senders: dict[str, UnreadSender] = {}
+        for m in unread:  # newest first: a sender's first one is its newest
+            known = senders.get(m.sender_id)
+            senders[m.sender_id] = UnreadSender(
+                m.sender_id, known.sender if known else m.sender,
+                (known.count if known else 0) + 1, known.newest_id if known else m.id,
+            )  # fmt: skip
+        return len(unread), list(senders.values())[:limit]
+
+    def unread_newest(self, user_id, limit, per_sender=None, sender_id=None):
+        with self._lock:
+            unread = self._unread(user_id)
+        taken: dict[str, int] = {}
+        found = []
+        for m in unread:
+            if sender_id is not None and m.sender_id != sender_id:
+                continue
+            if per_sender is not None and taken.get(m.sender_id, 0) >= per_sender:
+                continue
+            taken[m.sender_id] = taken.get(m.sender_id, 0) + 1
+            found.append(m)
+        return found[:limit]
+
+    def mark_read(self, user_id, ids):
+        wanted = set(ids)
+        self._mark(lambda m: m.recipient_id == user_id and m.id in wanted)
+
+    def mark_read_through(self, user_id, last_id):
+        self._mark(lambda m: m.recipient_id == user_id and m.id <= last_id)
+
+    def _mark(self, delivered):
+        with self._lock:
+            for index, m in enumerate(self._messages):
+                if m.unread and delivered(m):
+                    self._messages[index] = dataclasses.replace(m, unread=False)
+
+    def sender_named(self, recipient_id, name):
+        with self._lock:
+            return next(
+                (m.sender_id for m in reversed(self._messages)
+                 if m.recipient_id == recipient_id and m.sender == name),
+                None,
+            )  # fmt: skip
+
+    def close(self) -> None:
+        self.closed = True

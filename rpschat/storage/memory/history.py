@@ -1,0 +1,100 @@
+"""Chat history in this process (`DATABASE_URL=memory://`): nothing survives a restart."""
+
+from __future__ import annotations
+
+import threading
+import time
+from bisect import bisect_left, bisect_right
+
+from rpschat.domain.ports import OnCommit, Runtime, StoredMessage
+from rpschat.storage.common import OnBatch, StorageClosed, check_page_args, notify_commit
+
+
+class MemoryHistory:
+    """In-process history for `DATABASE_URL=memory://`: nothing survives a restart."""
+
+    def __init__(self, runtime: Runtime | None = None, on_batch: OnBatch | None = None):
+        self._now = runtime.now if runtime else time.time
+        # Reentrant: an on_commit callback may append (it runs under the lock, for id order).
+        self._lock = threading.RLock()
+        self._rooms: dict[str, list[StoredMessage]] = {}
+        self._by_client: dict[tuple[str, str], StoredMessage] = {}
+        self._last_id = 0
+        self._closed = False
+        self._on_batch = on_batch  # told of every message stored (metrics)
+
+    def append(
+        self,
+        room: str,
+        user_id: str,
+        name: str,
+        text: str,
+        client_id: str | None = None,
+        on_commit: OnCommit | None = None,
+    ) -> tuple[StoredMessage, bool]:
+        with self._lock:
+            self._check_open()
+            known = self._by_client.get((user_id, client_id)) if client_id is not None else None
+            if known is not None:
+                return known, True
+            self._last_id += 1
+            ts = int(self._now() * 1000)
+            message = StoredMessage(self._last_id, room, user_id, name, text, ts, client_id)
+            self._rooms.setdefault(room, []).append(message)
+            if client_id is not None:
+                self._by_client[(user_id, client_id)] = message
+            notify_commit(on_commit, message)
+        if self._on_batch is not None:
+            self._on_batch(1, 0.0)
+        return message, False
+
+    def page(
+        self, room: str, before: int | None = None, after: int | None = None, limit: int = 50
+    ) -> tuple[list[StoredMessage], bool]:
+        check_page_args(before, after)
+        with self._lock:
+            self._check_open()
+            stored = self._rooms.get(room, [])
+            if after is not None:
+                start = bisect_right(stored, after, key=_message_id)
+                return stored[start : start + limit], start + limit < len(stored)
+            end = len(stored) if before is None else bisect_left(stored, before, key=_message_id)
+            start = max(0, end - limit)
+            return stored[start:end], start > 0
+
+    def after(self, room: str, last_id: int, limit: int = 1000) -> list[StoredMessage]:
+        return self.page(room, after=last_id, limit=limit)[0]
+
+    def get(self, message_id: int) -> StoredMessage | None:
+        with self._lock:
+            self._check_open()
+            for stored in self._rooms.values():
+                index = bisect_left(stored, message_id, key=_message_id)
+                if index < len(stored) and stored[index].id == message_id:
+                    return stored[index]
+            return None
+
+    def delete(self, message_id: int) -> StoredMessage | None:
+        with self._lock:
+            self._check_open()
+            for stored in self._rooms.values():
+                index = bisect_left(stored, message_id, key=_message_id)
+                if index < len(stored) and stored[index].id == message_id:
+                    message = stored.pop(index)
+                    if message.client_id is not None:
+                        self._by_client.pop((message.user_id, message.client_id), None)
+                    return message
+            return None
+
+    def close(self, timeout: float = 10) -> bool:
+        with self._lock:
+            self._closed = True
+        return True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageClosed()
+
+
+def _message_id(message: StoredMessage) -> int:
+    return message.id

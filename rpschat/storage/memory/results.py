@@ -1,0 +1,98 @@
+"""Game results and the leaderboard in this process (the rules: game/standings.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from rpschat.domain.game.match import GameResult
+from rpschat.domain.game.ports import Standing
+from rpschat.domain.game.standings import (
+    RatedPairs,
+    apply_result,
+    day_of,
+    player_outcomes,
+    public_standing,
+    rank,
+)
+from rpschat.domain.ports import AccountStore
+from rpschat.domain.text import name_key
+from rpschat.storage.common import StorageClosed
+
+
+class MemoryResults:
+    """In-process results for `DATABASE_URL=memory://`. `accounts`: the claimed names; without
+    them everyone is a guest."""
+
+    def __init__(
+        self, accounts: AccountStore | None = None, rated_per_pair: int | None = None
+    ) -> None:
+        self._lock = threading.Lock()
+        self._standings: dict[str, dict[str, Any]] = {}
+        self._games: set[str] = set()
+        self._closed = False
+        self.accounts = accounts
+        self._pairs = RatedPairs(rated_per_pair)
+
+    def record(
+        self,
+        winner: str | None,
+        loser: str | None,
+        players: tuple[str, str],
+        reason: str,
+        best_of: int,
+        score: dict[str, int],
+        game_id: str,
+        user_ids: dict[str, str] | None = None,
+    ) -> bool:
+        result = GameResult(
+            winner, loser, players, reason, best_of, score, game_id, user_ids=user_ids or {}
+        )
+        return self.record_many([result])[0]
+
+    def record_many(self, results: list[GameResult]) -> list[bool]:
+        claimed = self._claimed({u for r in results for u in r.user_ids.values()})
+        with self._lock:
+            if self._closed:
+                raise StorageClosed()
+            return [self._count(result, claimed) for result in results]
+
+    def _claimed(self, user_ids: set[str]) -> set[str]:
+        if self.accounts is None:
+            return set()
+        return {u for u in user_ids if self.accounts.of_user(u) is not None}
+
+    def _count(self, result: GameResult, claimed: set[str]) -> bool:
+        player_outcomes(result.winner, result.loser, result.players)
+        if result.game_id in self._games:
+            return False
+        self._games.add(result.game_id)
+        day = day_of(int(time.time() * 1000))
+        self._pairs.forget_before(day)
+        apply_result(self._standings, result, claimed, self._pairs.allow(result, claimed, day))
+        return True
+
+    def forget_guest(self, name: str, user_id: str) -> bool:
+        """Removes the guest's row (a user who left for good): nobody inherits it."""
+        if self._claimed({user_id}):
+            return False
+        with self._lock:
+            row = self._standings.get(name_key(name))
+            if row is None or row["user_id"] != user_id:
+                return False
+            del self._standings[name_key(name)]
+            return True
+
+    def leaderboard(self, limit: int = 50) -> list[Standing]:
+        with self._lock:
+            if self._closed:
+                raise StorageClosed()
+            rows = [(key, dict(row)) for key, row in self._standings.items()]
+        claimed = self._claimed({row["user_id"] for _, row in rows if row["user_id"]})
+        ranked = sorted(rows, key=lambda item: rank(item[1], item[0]))
+        return [public_standing(row, row["user_id"] in claimed) for _, row in ranked[:limit]]
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True

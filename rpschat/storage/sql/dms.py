@@ -1,0 +1,161 @@
+"""Direct messages (the domain's `DmStore`) in the SQL database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from rpschat.domain.ports import DirectMessage, UnreadCaps, UnreadSender
+from rpschat.storage.common import check_caps, pair_of
+from rpschat.storage.sql.database import Database, direct_messages
+
+
+class SqlDms:
+    """One transaction per message, serialized (PostgreSQL's advisory lock, SQLite's write
+    lock), so ids grow in commit order: a resume's replay relies on it."""
+
+    def __init__(self, database: Database):
+        self.database = database
+
+    def append(
+        self, sender_id, sender, recipient_id, recipient, text, client_id, unread, caps=None
+    ):
+        row = {
+            "pair": pair_of(sender_id, recipient_id), "sender_id": sender_id, "sender": sender,
+            "recipient_id": recipient_id, "recipient": recipient, "text": text,
+            "ts": int(self.database.runtime.now() * 1000), "client_id": client_id,
+            "unread": unread,
+        }  # fmt: skip
+        return self.database.write(_insert, row, caps if unread else None, serialize=True)
+
+    def conversation(self, user_id, other_id, before=None, limit=50):
+        return self.database.read(_conversation, pair_of(user_id, other_id), before, limit)
+
+    def since(self, user_id, after_id, limit):
+        c = direct_messages.c
+        where = and_(or_(c.sender_id == user_id, c.recipient_id == user_id), c.id > after_id)
+        return self.database.read(_select, where, limit)
+
+    def unread_senders(self, user_id, limit):
+        return self.database.read(_unread_senders, user_id, limit)
+
+    def unread_newest(self, user_id, limit, per_sender=None, sender_id=None):
+        return self.database.read(_unread_newest, user_id, limit, per_sender, sender_id)
+
+    def mark_read(self, user_id, ids):
+        if ids:
+            self._mark_read(direct_messages.c.id.in_(list(ids)), user_id)
+
+    def mark_read_through(self, user_id, last_id):
+        self._mark_read(direct_messages.c.id <= last_id, user_id)
+
+    def _mark_read(self, which, user_id):
+        c = direct_messages.c
+        statement = (
+            update(direct_messages)
+            .where(c.recipient_id == user_id, c.unread.is_(True), which)
+            .values(unread=False)
+        )
+        self.database.write(lambda conn: conn.execute(statement))
+
+    def sender_named(self, recipient_id, name):
+        c = direct_messages.c
+        query = (
+            select(c.sender_id)
+            .where(c.recipient_id == recipient_id, c.sender == name)
+            .order_by(c.id.desc())
+            .limit(1)
+        )
+        return self.database.read(lambda conn: conn.execute(query).scalar())
+
+
+def _message(row: Any) -> DirectMessage:
+    data = dict(row._mapping)
+    data.pop("pair", None)
+    return DirectMessage(**data)
+
+
+def _insert(
+    conn: Connection, row: dict[str, Any], caps: UnreadCaps | None
+) -> tuple[DirectMessage, bool]:
+    c = direct_messages.c
+    if row["client_id"] is not None:  # a resend is answered before any cap is looked at
+        known = conn.execute(
+            select(direct_messages).where(
+                c.sender_id == row["sender_id"], c.client_id == row["client_id"]
+            )
+        ).first()
+        if known is not None:
+            return _message(known), True
+    if caps is not None:  # counted in this (serialized) transaction: no race past a cap
+        mine = and_(c.recipient_id == row["recipient_id"], c.unread.is_(True))
+        held, from_sender = conn.execute(
+            select(func.count(), func.count().filter(c.sender_id == row["sender_id"])).where(mine)
+        ).one()
+        check_caps(caps, held, from_sender)
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(direct_messages)
+        .values(row)
+        .on_conflict_do_nothing(index_elements=["sender_id", "client_id"])
+        .returning(direct_messages.c.id)
+    )
+    new_id = conn.execute(statement).scalar_one()  # serialized: no other insert raced it
+    return DirectMessage(id=new_id, **{k: v for k, v in row.items() if k != "pair"}), False
+
+
+def _unread_senders(conn: Connection, user_id: str, limit: int) -> tuple[int, list[UnreadSender]]:
+    c = direct_messages.c
+    mine = and_(c.recipient_id == user_id, c.unread.is_(True))
+    total = conn.execute(select(func.count()).where(mine)).scalar_one()
+    if not total:
+        return 0, []
+    newest = func.max(c.id)
+    rows = conn.execute(
+        select(c.sender_id, func.count(), newest).where(mine).group_by(c.sender_id)
+        .order_by(newest.desc()).limit(limit)
+    ).all()  # fmt: skip
+    names = dict(
+        conn.execute(select(c.id, c.sender).where(c.id.in_([row[2] for row in rows]))).all()
+    )
+    senders = [UnreadSender(sender_id, names[last], count, last) for sender_id, count, last in rows]
+    return total, senders
+
+
+def _unread_newest(
+    conn: Connection, user_id: str, limit: int, per_sender: int | None, sender_id: str | None
+) -> list[DirectMessage]:
+    c = direct_messages.c
+    mine = and_(c.recipient_id == user_id, c.unread.is_(True))
+    if sender_id is not None:
+        mine = and_(mine, c.sender_id == sender_id)
+    if per_sender is None:
+        query = select(direct_messages).where(mine).order_by(c.id.desc()).limit(limit)
+        return [_message(row) for row in conn.execute(query)]
+    rank = func.row_number().over(partition_by=c.sender_id, order_by=c.id.desc()).label("rank")
+    ranked = select(direct_messages, rank).where(mine).subquery()
+    query = (
+        select(*(ranked.c[column.name] for column in direct_messages.columns))
+        .where(ranked.c.rank <= per_sender)
+        .order_by(ranked.c.id.desc())
+        .limit(limit)
+    )
+    return [_message(row) for row in conn.execute(query)]
+
+
+def _conversation(
+    conn: Connection, pair: str, before: int | None, limit: int
+) -> tuple[list[DirectMessage], bool]:
+    c = direct_messages.c
+    query = select(direct_messages).where(c.pair == pair)
+    if before is not None:
+        query = query.where(c.id < before)
+    rows = conn.execute(query.order_by(c.id.desc()).limit(limit + 1)).all()
+    return [_message(row) for row in reversed(rows[:limit])], len(rows) > limit
+
+
+def _select(conn: Connection, where: Any, limit: int) -> list[DirectMessage]:
+    query = select(direct_messages).where(where).order_by(direct_messages.c.id).limit(limit)
+    return [_message(row) for row in conn.execute(query)]

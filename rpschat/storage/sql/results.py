@@ -1,0 +1,185 @@
+"""Game results and the leaderboard in SQLite or PostgreSQL (the rules: game/standings.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, select
+
+from rpschat.domain.game.match import GameResult
+from rpschat.domain.game.ports import Standing
+from rpschat.domain.game.standings import (
+    RatedPairs,
+    apply_result,
+    day_of,
+    is_rated,
+    pair_of,
+    player_outcomes,
+    public_standing,
+)
+from rpschat.domain.ports import Runtime
+from rpschat.domain.text import name_key
+from rpschat.storage.sql.database import Database, accounts, games, rated_pairs, standings
+
+
+class SqlResults:
+    """Results in SQLite or PostgreSQL: one transaction per batch of finished games. Ratings
+    are read and written in it under the write lock (PostgreSQL's advisory lock too), so
+    batches from several nodes apply one after another."""
+
+    def __init__(self, database: Database, runtime: Runtime, rated_per_pair: int | None = None):
+        self.database = database
+        self._now = runtime.now
+        self._rated_per_pair = rated_per_pair  # rated games of two accounts a day
+
+    def record(
+        self,
+        winner: str | None,
+        loser: str | None,
+        players: tuple[str, str],
+        reason: str,
+        best_of: int,
+        score: dict[str, int],
+        game_id: str,
+        user_ids: dict[str, str] | None = None,
+    ) -> bool:
+        result = GameResult(
+            winner, loser, players, reason, best_of, score, game_id, user_ids=user_ids or {}
+        )
+        return self.record_many([result])[0]
+
+    def record_many(self, results: list[GameResult]) -> list[bool]:
+        if not results:
+            return []
+        for result in results:
+            player_outcomes(result.winner, result.loser, result.players)
+        return self.database.write(
+            self._store_all, results, int(self._now() * 1000), serialize=True
+        )
+
+    def forget_guest(self, name: str, user_id: str) -> bool:
+        return self.database.write(_delete_guest_row, name_key(name), user_id)
+
+    def leaderboard(self, limit: int = 50) -> list[Standing]:
+        return self.database.read(_select_leaderboard, limit)
+
+    def close(self) -> None:  # the database is closed once, by its opener
+        pass
+
+    def _store_all(self, conn: Connection, results: list[GameResult], ts: int) -> list[bool]:
+        ids = [result.game_id for result in results]
+        known = set(conn.execute(select(games.c.game_id).where(games.c.game_id.in_(ids))).scalars())
+        new: list[bool] = []
+        fresh: list[GameResult] = []
+        for result in results:
+            is_new = result.game_id not in known
+            new.append(is_new)
+            if is_new:
+                known.add(result.game_id)  # twice in one batch counts once
+                fresh.append(result)
+        if not fresh:
+            return new
+        keys = {name_key(name) for result in fresh for name in result.players}
+        c = standings.c
+        query = select(c.key, c.name, c.user_id, c.wins, c.losses, c.draws, c.rating)
+        rows = {
+            row.key: {k: v for k, v in row._mapping.items() if k != "key"}
+            for row in conn.execute(query.where(c.key.in_(keys)))
+        }
+        before = {key: dict(row) for key, row in rows.items()}
+        user_ids = {u for r in fresh for u in r.user_ids.values()} | {
+            row["user_id"] for row in rows.values() if row["user_id"]
+        }
+        claimed = _claimed(conn, user_ids)
+        day = day_of(ts)
+        pairs = RatedPairs(self._rated_per_pair, _pair_counts(conn, fresh, claimed, day))
+        counted_before = dict(pairs.counts)
+        for result in fresh:
+            apply_result(rows, result, claimed, pairs.allow(result, claimed, day))
+        self._save_pair_counts(conn, pairs.counts, counted_before, day)
+        conn.execute(self.database.insert(games), [_game_row(r, ts) for r in fresh])
+        changed = [{"key": k, **row} for k, row in rows.items() if before.get(k) != row]
+        if changed:
+            insert = self.database.insert(standings)
+            added = insert.excluded
+            upsert = insert.on_conflict_do_update(
+                index_elements=[c.key],
+                set_={
+                    column: added[column]
+                    for column in ("name", "user_id", "wins", "losses", "draws", "rating")
+                },
+            )
+            conn.execute(upsert, changed)
+        return new
+
+    def _save_pair_counts(
+        self,
+        conn: Connection,
+        counts: dict[tuple[int, str], int],
+        before: dict[tuple[int, str], int],
+        day: int,
+    ) -> None:
+        changed = [
+            {"day": d, "pair": pair, "games": played}
+            for (d, pair), played in counts.items()
+            if before.get((d, pair)) != played
+        ]
+        if changed:
+            insert = self.database.insert(rated_pairs)
+            upsert = insert.on_conflict_do_update(
+                index_elements=[rated_pairs.c.day, rated_pairs.c.pair],
+                set_={"games": insert.excluded.games},
+            )
+            conn.execute(upsert, changed)
+            conn.execute(delete(rated_pairs).where(rated_pairs.c.day < day))
+
+
+def _pair_counts(
+    conn: Connection, results: list[GameResult], claimed: set[str], day: int
+) -> dict[tuple[int, str], int]:
+    pairs = {pair_of(r) for r in results if is_rated(r, claimed)}
+    if not pairs:
+        return {}
+    c = rated_pairs.c
+    query = select(c.pair, c.games).where(c.day == day, c.pair.in_(pairs))
+    return {(day, pair): played for pair, played in conn.execute(query)}
+
+
+def _claimed(conn: Connection, user_ids: set[str]) -> set[str]:
+    if not user_ids:
+        return set()
+    query = select(accounts.c.user_id).where(accounts.c.user_id.in_(user_ids))
+    return set(conn.execute(query).scalars())
+
+
+def _delete_guest_row(conn: Connection, key: str, user_id: str) -> bool:
+    if _claimed(conn, {user_id}):
+        return False
+    statement = delete(standings).where(standings.c.key == key, standings.c.user_id == user_id)
+    return conn.execute(statement.returning(standings.c.key)).first() is not None
+
+
+def _game_row(result: GameResult, ts: int) -> dict[str, Any]:
+    return {
+        "game_id": result.game_id,
+        "player_a": result.players[0],
+        "player_b": result.players[1],
+        "winner": result.winner,
+        "loser": result.loser,
+        "reason": result.reason,
+        "best_of": result.best_of,
+        "score": result.score,
+        "ts": ts,
+    }
+
+
+def _select_leaderboard(conn: Connection, limit: int) -> list[Standing]:
+    c = standings.c
+    claimed = accounts.c.user_id.is_not(None).label("claimed")
+    query = (
+        select(c.name, c.wins, c.losses, c.draws, c.rating, claimed)
+        .select_from(standings.outerjoin(accounts, accounts.c.user_id == c.user_id))
+        .order_by(c.rating.desc(), c.wins.desc(), c.losses, c.key)
+        .limit(limit)
+    )
+    return [public_standing(dict(row._mapping), bool(row.claimed)) for row in conn.execute(query)]
