@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_chat_page import messages, named, send
+from tests.net.test_moderators import flask_cli
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.browser
@@ -16,9 +17,12 @@ PASSWORD = "correct horse"
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
+    database_url = f"sqlite:///{tmp_path_factory.mktemp('identity') / 'chat.db'}"
+    granted = flask_cli(database_url, "grant", "Mod", "--password-stdin", stdin=PASSWORD)
+    assert granted.returncode == 0, granted.stderr  # moderators: accounts the operator names
     env = {
-        "MODERATORS": "Mod",
+        "DATABASE_URL": database_url,
         "PASSWORD_HASH_KIB": "64",
         "JOIN_RATE": "0",
         "RESUME_GRACE_SECONDS": "5",
@@ -75,10 +79,12 @@ def test_a_rename_is_confirmed_and_a_refused_one_puts_your_name_back(open_page):
 
 
 def test_ban_asks_first_and_says_it_bans_the_address(open_page):
-    mod = named(open_page(), "Mod")
-    mod.get_by_role("button", name="Claim this name").click()
-    mod.get_by_label("New password").fill(PASSWORD)
-    mod.get_by_label("New password").press("Enter")
+    mod = open_page()
+    expect(mod.locator("body")).to_have_attribute("data-username", re.compile(r"^User-"))
+    mod.get_by_role("button", name="Log in").click()
+    mod.get_by_label("Claimed name", exact=True).fill("Mod")
+    mod.get_by_label("Password", exact=True).fill(PASSWORD)
+    mod.get_by_label("Password", exact=True).press("Enter")
     expect(mod.locator("body")).to_have_attribute("data-moderator", "true")
     named(open_page(), "Bystander")
     target = named(open_page(), "Target")

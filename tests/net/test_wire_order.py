@@ -8,17 +8,24 @@ import json
 import pytest
 import websocket
 
+from tests.net.test_moderators import flask_cli
 from tests.support.clients import unique
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.net
 
 MODERATOR = "WireMod"
+MODERATOR_PASSWORD = "wire-mod-secret"
 
 
 @pytest.fixture(scope="module")
-def server():
-    env = {"ROUND_SECONDS": "5", "RESUME_GRACE_SECONDS": "60", "MODERATORS": MODERATOR}
+def server(tmp_path_factory):
+    database_url = f"sqlite:///{tmp_path_factory.mktemp('wire') / 'chat.db'}"
+    granted = flask_cli(  # the operator designates the moderator's account
+        database_url, "grant", MODERATOR, "--password-stdin", stdin=MODERATOR_PASSWORD
+    )
+    assert granted.returncode == 0, granted.stderr
+    env = {"ROUND_SECONDS": "5", "RESUME_GRACE_SECONDS": "60", "DATABASE_URL": database_url}
     with ServerProcess({**env, "PASSWORD_HASH_KIB": "64"}) as srv:
         yield srv
 
@@ -183,8 +190,8 @@ def test_against_a_person_the_second_throw_is_acked_after_the_result_the_last_be
 def test_a_kicked_connection_is_told_why_before_the_server_disconnects_it(server):
     mod, bea = Wire(server.url), Wire(server.url)
     try:
-        mod.call(1, "set_username", {"username": MODERATOR})
-        assert '"ok":true' in mod.call(2, "claim_name", {"password": "wire-mod-secret"})[-1]
+        log_in = {"username": MODERATOR, "password": MODERATOR_PASSWORD}
+        assert '"ok":true' in mod.call(1, "set_username", log_in)[-1]
         bea_name = unique("Bea")
         bea.call(1, "set_username", {"username": bea_name})
         mod.call(3, "mod_kick", {"name": bea_name, "reason": "spam"})
