@@ -90,21 +90,6 @@ RELIES_ON = {
     "socketio.base_manager.BaseManager.sid_from_eio_sid": ("15467098a36b", "session_gate"),
     "engineio.socket.Socket.poll": ("d7d705066fd3", "session_gate"),
     "engineio.server.Server._trigger_event": ("bc536417c304", "session_gate"),
-    # Not patches: library code that two subclasses passed to public constructor options rely
-    # on (docs/transport.md, "Seams outside install()"), guarded the same way.
-    "socketio.pubsub_manager.PubSubManager._handle_emit": ("f1fb64e2d841", "message_queue"),
-    "socketio.pubsub_manager.PubSubManager._thread": ("ecce2e6d1001", "message_queue"),
-    "socketio.redis_manager.RedisManager._redis_connect": ("da4530c93632", "message_queue"),
-    "socketio.redis_manager.RedisManager._redis_listen_with_retries": (
-        "a19262da0295",
-        "message_queue",
-    ),
-    "socketio.redis_manager.RedisManager._listen": ("cf4821d0f65d", "message_queue"),
-    "socketio.server.Server._handle_event_internal": ("37e1c84a6974", "handlers"),
-    "socketio.packet.Packet.decode": ("61ad7904b539", "handlers"),
-    "socketio.packet.Packet.add_attachment": ("01e024038f3d", "handlers"),
-    # ClientPacket.data_is_binary gives this check's answers, faster
-    "socketio.packet.Packet.data_is_binary": ("464dded7ae95", "handlers"),
 }
 
 
