@@ -17,6 +17,7 @@ from rpschat.cluster import ClusterKeeper
 from rpschat.config import Settings
 from rpschat.domain.claims import ClaimedNames
 from rpschat.domain.connections import Connections
+from rpschat.domain.conversations import DmConversations
 from rpschat.domain.devices import DeviceTokens
 from rpschat.domain.dms import DmLimits, DmService
 from rpschat.domain.game.busy import BusyPlayers
@@ -163,6 +164,7 @@ class Services:
     claims: ClaimedNames
     lobby: Lobby
     dms: DmService
+    conversations: DmConversations
     sanctions: Sanctions
     moderation: ModerationService
     reports: Reports
@@ -417,6 +419,7 @@ def build_services(
         claims=claims,
         lobby=lobby,
         dms=dms,
+        conversations=DmConversations(dms),
         sanctions=sanctions,
         moderation=moderation,
         reports=reports,
