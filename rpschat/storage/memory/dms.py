@@ -6,12 +6,14 @@ import dataclasses
 import threading
 import time
 
-from rpschat.domain.ports import DirectMessage, Runtime, UnreadSender
+from rpschat.domain.ports import DirectMessage, DmThread, Revised, Runtime, UnreadSender
 from rpschat.storage.common import StorageClosed, check_caps, pair_of
+from rpschat.storage.memory.changes import MemoryChanges
 
 
 class MemoryDms:
-    def __init__(self, runtime: Runtime | None = None) -> None:
+    def __init__(self, runtime: Runtime | None = None, changes: MemoryChanges | None = None):
+        self.changes = changes or MemoryChanges()
         self._now = runtime.now if runtime else time.time
         self._lock = threading.Lock()
         self._messages: list[DirectMessage] = []  # in id order
@@ -83,12 +85,30 @@ class MemoryDms:
             found.append(m)
         return found[:limit]
 
+    def threads(self, user_id, limit):
+        with self._lock:
+            mine = [m for m in self._messages if user_id in (m.sender_id, m.recipient_id)]
+        newest: dict[str, DirectMessage] = {}
+        unread: dict[str, int] = {}
+        for m in mine:
+            other = m.recipient_id if m.sender_id == user_id else m.sender_id
+            newest[other] = m
+            if m.unread and m.recipient_id == user_id:
+                unread[other] = unread.get(other, 0) + 1
+        ordered = sorted(newest.items(), key=lambda item: item[1].id, reverse=True)[:limit]
+        return [DmThread(other, last, unread.get(other, 0)) for other, last in ordered]
+
+    def mark_read_from(self, user_id, sender_id, last_id):
+        self._mark(
+            lambda m: m.recipient_id == user_id and m.sender_id == sender_id and m.id <= last_id
+        )
+
     def mark_read(self, user_id, ids):
         wanted = set(ids)
         self._mark(lambda m: m.recipient_id == user_id and m.id in wanted)
 
-    def mark_read_through(self, user_id, last_id):
-        self._mark(lambda m: m.recipient_id == user_id and m.id <= last_id)
+    def mark_read_through(self, user_id, last_id, after_id=0):
+        self._mark(lambda m: m.recipient_id == user_id and after_id < m.id <= last_id)
 
     def _mark(self, delivered):
         with self._lock:
@@ -103,6 +123,30 @@ class MemoryDms:
                  if m.recipient_id == recipient_id and m.sender == name),
                 None,
             )  # fmt: skip
+
+    def get(self, message_id):
+        with self._lock:
+            return self._get(message_id)
+
+    def _get(self, message_id):
+        """Ids are 1, 2, ...: a message's index is its id - 1 (deleted ones are None)."""
+        if 1 <= message_id <= len(self._messages):
+            return self._messages[message_id - 1]
+        return None
+
+    def edit(self, message_id, text, edited_at):
+        with self._lock:
+            if self.closed:
+                raise StorageClosed()
+            message = self._get(message_id)
+            if message is None:
+                return None
+            message = dataclasses.replace(message, text=text, edited_at=edited_at)
+            self._messages[message_id - 1] = message
+            if message.client_id is not None:
+                self._by_client[(message.sender_id, message.client_id)] = message
+            users = frozenset((message.sender_id, message.recipient_id))
+            return Revised(message, self.changes.record("edit", message_id, users))
 
     def close(self) -> None:
         self.closed = True
