@@ -20,6 +20,7 @@ from rpschat.domain.limits import ChatLimits
 from rpschat.domain.ports import (
     LOBBY,
     Callers,
+    ChangeLog,
     Directory,
     HistoryStore,
     Limits,
@@ -52,6 +53,7 @@ class Lobby:
     directory: Directory
     outbox: Outbox
     settings: ChatLimits
+    changes: ChangeLog | None = None  # its newest seq goes with the history (domain/edits.py)
     # The highest lobby message id delivered to this node's sockets (see `replay`).
     broadcast_watermark: int = 0
 
@@ -151,9 +153,14 @@ class Lobby:
     def send_recent(self, sid: str) -> None:
         if self.settings.history_on_join <= 0:
             return
+        # read first: a change committed while the page is read comes again on a resume
+        last_change = self.changes.last_seq() if self.changes is not None else None
         messages, has_more = self.history.page(LOBBY, limit=self.settings.history_on_join)
         wire, cut = self._fit([m.to_wire() for m in messages], keep_newest=True)
-        self.outbox.emit("history", {"messages": wire, "has_more": has_more or cut}, to=sid)
+        recent: dict[str, Any] = {"messages": wire, "has_more": has_more or cut}
+        if last_change is not None:
+            recent["last_change"] = last_change
+        self.outbox.emit("history", recent, to=sid)
 
     def replay(self, sid: str, last_id: int) -> None:
         """Send what the client missed, in order, then let live messages flow.

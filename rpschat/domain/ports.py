@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from rpschat.domain.errors import Code, Refused
 
@@ -240,6 +240,12 @@ class LobbyEntry(Protocol):
 
     def replay(self, sid: str, last_id: int) -> None:
         """What a resuming connection missed after `last_id`; then it joins the lobby."""
+
+
+class ChangeReplay(Protocol):
+    """The edits and deletes a resuming connection missed (domain/edits.py)."""
+
+    def replay_changes(self, sid: str, user_id: str, last_change: int) -> None: ...
 
 
 class DmInbox(Protocol):
@@ -522,9 +528,13 @@ class StoredMessage:
     text: str
     ts: int  # ms since the Unix epoch
     client_id: str | None = None
+    edited_at: int | None = None  # ms since the epoch, once its author edited it
 
     def to_wire(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "txt": self.text, "ts": self.ts}
+        wire: dict[str, Any] = {"id": self.id, "name": self.name, "txt": self.text, "ts": self.ts}
+        if self.edited_at is not None:
+            wire["edited_at"] = self.edited_at
+        return wire
 
 
 OnCommit = Callable[[StoredMessage], None]
@@ -561,12 +571,50 @@ class HistoryStore(Protocol):
         ...
 
     def get(self, message_id: int) -> StoredMessage | None: ...
+    def edit(self, message_id: int, text: str, edited_at: int) -> Revised[StoredMessage] | None:
+        """The message's new text, and the change recorded (`ChangeLog`) in the same commit;
+        None if there is no such message."""
+
     def delete(self, message_id: int) -> StoredMessage | None:
         """Removes a message (a moderator's delete): gone from pages and replays."""
 
     def close(self, timeout: float = 10) -> bool:
         """Refuses new appends and commits those already queued; False if that outlasts timeout."""
         ...
+
+
+# ---------------------------------------------------------------- changes to stored messages
+
+M = TypeVar("M")
+
+
+@dataclass(frozen=True)
+class Revised(Generic[M]):
+    """A message as a change left it, and the change's number in the `ChangeLog`."""
+
+    message: M
+    seq: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """An edit or delete of a stored message (lobby or DM), numbered in commit order: a
+    resuming client that saw changes up to `seq` is sent the later ones' outcome."""
+
+    seq: int
+    kind: str  # "edit" or "delete"
+    message_id: int
+    dm: bool  # a direct message (its own id sequence), else a lobby message
+
+
+class ChangeLog(Protocol):
+    """The changes the history and DM stores record with each edit or delete."""
+
+    def changes_after(self, user_id: str, seq: int, limit: int) -> list[Change]:
+        """Changes after `seq` the user may see (the lobby's, its own DMs'), oldest first."""
+
+    def last_seq(self) -> int:
+        """The newest change's number (0: none yet)."""
 
 
 # ---------------------------------------------------------------- direct messages
@@ -585,10 +633,14 @@ class DirectMessage:
     ts: int  # ms since the epoch
     client_id: str | None = None
     unread: bool = False  # the recipient was offline: delivered at its next log-in
+    edited_at: int | None = None  # ms since the epoch, once its sender edited it
 
     def to_wire(self) -> dict[str, Any]:
-        return {"id": self.id, "from": self.sender, "to": self.recipient, "text": self.text,
-                "ts": self.ts}  # fmt: skip
+        wire: dict[str, Any] = {"id": self.id, "from": self.sender, "to": self.recipient,
+                                "text": self.text, "ts": self.ts}  # fmt: skip
+        if self.edited_at is not None:
+            wire["edited_at"] = self.edited_at
+        return wire
 
 
 @dataclass(frozen=True)
@@ -666,3 +718,7 @@ class DmStore(Protocol):
 
     def sender_named(self, recipient_id: str, name: str) -> str | None:
         """The user who last sent `recipient_id` a DM under the name `name`, if any."""
+
+    def get(self, message_id: int) -> DirectMessage | None: ...
+    def edit(self, message_id: int, text: str, edited_at: int) -> Revised[DirectMessage] | None:
+        """Like `HistoryStore.edit`."""

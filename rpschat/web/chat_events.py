@@ -29,6 +29,7 @@ MAX_AFTER_CHARS = 200
 PASSWORD_SHAPE = '{password: "..."}'
 LAST_ID_REFUSAL = f"last_id must be a whole number from 0 to {MAX_ID}."
 DM_LAST_ID_REFUSAL = f"dm_last_id must be a whole number from 0 to {MAX_ID}."
+LAST_CHANGE_REFUSAL = f"last_change must be a whole number from 0 to {MAX_ID}."
 HISTORY_CURSOR_REFUSAL = f"before and after must be whole numbers from 0 to {MAX_ID}."
 
 
@@ -37,7 +38,8 @@ def auth(raw: Any) -> Auth:
     obj = raw if isinstance(raw, dict) else {}
     last_id = optional_whole_number(obj, "last_id", LAST_ID_REFUSAL)
     dm_last_id = optional_whole_number(obj, "dm_last_id", DM_LAST_ID_REFUSAL)
-    return Auth(secret(obj, "token"), last_id, dm_last_id)
+    last_change = optional_whole_number(obj, "last_change", LAST_CHANGE_REFUSAL)
+    return Auth(secret(obj, "token"), last_id, dm_last_id, last_change)
 
 
 def set_username(identity: Identity, sid: str, payload: Any) -> dict:

@@ -26,6 +26,7 @@ from flask_socketio import SocketIO
 from rpschat.domain.claims import ClaimedNames
 from rpschat.domain.connections import Connections
 from rpschat.domain.dms import DmService
+from rpschat.domain.edits import MessageEdits
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.service import GameService
 from rpschat.domain.identity import Identity
@@ -33,7 +34,7 @@ from rpschat.domain.lobby import Lobby
 from rpschat.domain.moderation import ModerationService
 from rpschat.domain.reports import Reports
 from rpschat.domain.sessions import Sessions
-from rpschat.web import chat_events, dm_events, game_events, moderation_events
+from rpschat.web import chat_events, dm_events, edit_events, game_events, moderation_events
 from rpschat.web.events import (
     after_connect,
     answer_later,
@@ -61,6 +62,7 @@ class EventServices(Protocol):
     identity: Identity
     claims: ClaimedNames
     lobby: Lobby
+    edits: MessageEdits
     dms: DmService
     moderation: ModerationService
     reports: Reports
@@ -119,6 +121,8 @@ def register_handlers(
     declare("release_name", partial(chat_events.release_name, claims))
     declare("change_password", partial(chat_events.change_password, claims))
     declare("end_sessions", partial(chat_events.end_sessions, claims))
+    edits = services.edits  # docs/protocol.md, "Editing and deleting your messages"
+    declare("edit_message", partial(edit_events.edit_message, edits))
     games = services.games  # docs/protocol.md, "Rock-paper-scissors"
     declare("find_match", partial(game_events.find_match, games))
     declare("cancel_match", partial(game_events.cancel_match, games))

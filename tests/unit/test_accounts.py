@@ -113,8 +113,8 @@ def test_a_version_3_database_gets_ratings_and_keeps_its_standings(sql_url):
     assert results.standing("Ada")["wins"] == 4  # the old row is adopted by its next player
 
 
-def test_a_version_11_database_gets_glicko_ratings_from_its_elo_ones(sql_url):
-    """Schema 12: an Elo rating is kept, with a deviation from the games played (12 games:
+def test_a_version_12_database_gets_glicko_ratings_from_its_elo_ones(sql_url):
+    """Schema 13: an Elo rating is kept, with a deviation from the games played (12 games:
     107, established; 3 games: provisional); one that never moved from 1500 stays at 350."""
     from rpschat.storage.sql.results import SqlResults
 
@@ -135,7 +135,7 @@ def test_a_version_11_database_gets_glicko_ratings_from_its_elo_ones(sql_url):
                 " ('bea', 'Bea', 1, 2, 0, 'u2', 1484), ('cyd', 'Cyd', 5, 5, 0, 'u3', 1500)"
             )
         )
-        conn.execute(database.schema_version.update().values(version=11))
+        conn.execute(database.schema_version.update().values(version=12))
     engine.dispose()
     storage = open_storage(sql_url, ThreadingRuntime())
     results = SqlResults(storage.database, ThreadingRuntime())

@@ -59,7 +59,7 @@ def test_the_computer_plays_many_people_at_once(harness):
         [result] = seat.take("round_result")
         assert result["game_id"] == games[seat.name]
     live = harness.services.games._ctx.store.live_games()
-    assert sorted(m.players[0] for m in live) == ["Ada", "Bea", "Cyd"]
+    assert sorted(m.name_of(m.players[0]) for m in live) == ["Ada", "Bea", "Cyd"]
 
 
 def test_the_computers_move_is_fixed_when_the_round_starts(harness_factory):

@@ -96,7 +96,7 @@ def play_round(game_id: str, *throws: tuple[Seat, str]) -> None:
 
 def live_players(harness: Harness) -> Counter:
     games = harness.services.games._ctx.store.live_games()
-    return Counter(player for match in games for player in match.players)
+    return Counter(match.name_of(player) for match in games for player in match.players)
 
 
 # ---- a whole match ---------------------------------------------------------------------------

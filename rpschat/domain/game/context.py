@@ -192,12 +192,13 @@ class GameContext:
     def in_live_game(self, name: str) -> bool:
         return self.store.live_game_of(name) is not None
 
-    def emit_to_player(
-        self, match: Match | None, name: str, event: str, data: dict[str, Any]
-    ) -> None:
-        """To the user room of `name`: the user who plays in `match`, if given."""
-        user_id = match.user_ids.get(name) if match is not None else None
-        user_id = user_id or self.user_id_of(name)
+    def emit_to_user(self, user_id: str, event: str, data: dict[str, Any]) -> None:
+        """To a player's user room (it follows them across reconnects)."""
+        self.outbox.emit(event, data, to=user_room(user_id))
+
+    def emit_to_name(self, name: str, event: str, data: dict[str, Any]) -> None:
+        """To the user room of whoever is named `name` (challenges are between names)."""
+        user_id = self.user_id_of(name)
         if user_id is not None:
             self.outbox.emit(event, data, to=user_room(user_id))
 

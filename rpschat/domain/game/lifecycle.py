@@ -61,7 +61,7 @@ class MatchLifecycle:
             ctx.limit(conn, "other")
             now = ctx.runtime.now()
             try:
-                outcome = match.throw(conn.name, move, now)
+                outcome = match.throw(conn.user_id, move, now)
             except Refused as refused:
                 if refused.code is Code.TIME_IS_UP:  # the round timer is late: settle it now
                     self._settle_overdue_round(match, now)
@@ -70,8 +70,8 @@ class MatchLifecycle:
             if outcome.round_completed or outcome.game_over:
                 self._apply(match, outcome)
             else:  # only that the opponent threw: the move stays secret until the round ends
-                opponent = match.opponent_of(conn.name)
-                ctx.emit_to_player(match, opponent, "opponent_threw", {"game_id": match.game_id})
+                opponent = match.opponent_of(conn.user_id)
+                ctx.emit_to_user(opponent, "opponent_threw", {"game_id": match.game_id})
 
     def leave_game(self, sid: str, game_id: str) -> None:
         ctx = self._ctx
@@ -79,7 +79,7 @@ class MatchLifecycle:
         with ctx.game_lock(game_id):
             match = ctx.match(game_id)
             ctx.limit(conn, "other")
-            if match.is_member(conn.name, conn.user_id):
+            if match.is_member(conn.user_id):
                 self._player_leaves(match, conn, sid)
             elif ctx.spectators.discard(match.game_id, conn.user_id):
                 ctx.outbox.leave(sid, game_room(match.game_id))
@@ -87,12 +87,12 @@ class MatchLifecycle:
                 raise Refused(Code.NOT_IN_GAME, NOT_IN_THIS_GAME)
 
     def _player_leaves(self, match: Match, conn: NamedConnection, sid: str) -> None:
-        match.left.append(conn.name)
+        match.left.append(conn.user_id)
         self._ctx.outbox.leave(sid, game_room(match.game_id))
         if match.is_over:
             self._ctx.store.put(match)
             return
-        over = match.forfeit(conn.name, "forfeit")
+        over = match.forfeit(conn.user_id, "forfeit")
         self._ctx.store.put(match)
         self.finish(match, over, also_to=sid)  # out of the room, still told how it ended
 
@@ -112,21 +112,24 @@ class MatchLifecycle:
         """Store a new match, unless one of its players is in a live game by now (the store
         checks and claims atomically: pairing from the queue holds no lock). Nobody hears of it
         until `announce`, which the caller runs once it holds no lobby lock. With
-        `computer_memory` (the player's earlier rounds), `player_b` is the computer."""
+        `computer_memory` (the player's earlier rounds), `player_b` is the computer. Players are
+        named here, and known by user id in the match."""
         ctx = self._ctx
         computer = computer_memory is not None
         if computer:
             player_b = COMPUTER
         humans = (player_a,) if computer else (player_a, player_b)
-        user_ids = {p: u for p in humans if (u := ctx.user_id_of(p)) is not None}
+        ids = {name: ctx.user_id_of(name) or name for name in humans}
+        if computer:
+            ids[COMPUTER] = COMPUTER  # no user id has capitals (domain/identity.py)
         match = Match.start(
             self._make_game_id(),
-            player_a,
-            player_b,
+            ids[player_a],
+            ids[player_b],
             best_of,
             ctx.runtime.now(),
             ctx.settings.round_seconds,
-            user_ids=user_ids,
+            names={user_id: name for name, user_id in ids.items()},
         )
         if computer_memory is not None:
             match.computer = True
@@ -141,22 +144,22 @@ class MatchLifecycle:
         with ctx.lock_game(created.game_id):
             match = ctx.store.get(created.game_id) or created
             room = game_room(match.game_id)
-            for player in match.players:
-                user_id = match.user_ids.get(player)
+            for player in match.humans():
                 # every device of the user (a claimed name logged in twice) plays along
-                for sid in ctx.directory.connections_of(user_id) if user_id else ():
+                for sid in ctx.directory.connections_of(player):
                     ctx.outbox.join(sid, room)
+            names = [match.name_of(player) for player in match.players]
             for player in match.humans():
                 found = {
                     "game_id": match.game_id,
-                    "opponent": match.opponent_of(player),
+                    "opponent": match.name_of(match.opponent_of(player)),
                     "best_of": match.best_of,
-                    "players": list(match.players),
+                    "players": names,
                     "round_seconds": match.round_seconds,
                 }
                 if match.computer:
                     found["computer"] = True
-                ctx.emit_to_player(match, player, "match_found", found)
+                ctx.emit_to_user(player, "match_found", found)
             log.debug("game %s: %s vs %s, best of %d", match.game_id, *match.players, match.best_of)
             if match.is_over:  # ended before it was announced (a player left for good)
                 return
@@ -164,10 +167,11 @@ class MatchLifecycle:
             for player, grace in (away or {}).items():
                 self.tell_opponent_away(match, player, grace)
 
-    def tell_opponent_away(self, match: Match, name: str, grace_seconds: float) -> None:
-        status = {"game_id": match.game_id, "name": name, "connected": False}
+    def tell_opponent_away(self, match: Match, player: str, grace_seconds: float) -> None:
+        """`player`: a user id."""
+        status = {"game_id": match.game_id, "name": match.name_of(player), "connected": False}
         status["grace_ms"] = ms(max(0.0, grace_seconds))
-        self._ctx.emit_to_player(match, match.opponent_of(name), "opponent_status", status)
+        self._ctx.emit_to_user(match.opponent_of(player), "opponent_status", status)
 
     # ---- rounds ------------------------------------------------------------------------------
 
@@ -189,7 +193,7 @@ class MatchLifecycle:
         from a move of this round (nobody has thrown one yet)."""
         human = match.players[0]
         past = [(move, outcome) for move, outcome in match.computer_memory]
-        past += rounds_of(human, [result.to_dict() for result in match.history])
+        past += rounds_of(human, [result.to_dict() for result in match.history])  # by user id
         match.moves[COMPUTER] = self._ctx.strategy.choose(past)
         self._ctx.store.put(match)
 
@@ -238,7 +242,7 @@ class MatchLifecycle:
     def _apply(self, match: Match, outcome: ThrowOutcome) -> None:
         """Tell the room what a throw or a timeout settled, then start the next round or end."""
         if outcome.round_result is not None:
-            result = outcome.round_result.to_dict()
+            result = match.wire_round(outcome.round_result)
             self._ctx.outbox.emit("round_result", result, to=game_room(match.game_id))
         if outcome.game_over is not None:
             self.finish(match, outcome.game_over)
@@ -290,6 +294,6 @@ class MatchLifecycle:
         ctx.store.delete(game_id)
         self._rematches.forget(game_id)
         spectators = ctx.spectators.drop_game(game_id)
-        for user_id in [*(match.user_ids.values() if match else ()), *spectators]:
+        for user_id in [*(match.humans() if match else ()), *spectators]:
             for sid in ctx.directory.connections_of(user_id):
                 ctx.outbox.leave(sid, game_room(game_id))

@@ -144,8 +144,8 @@ class Pairing:
             ctx.drops.forget_queue(player)
         now = ctx.runtime.now()
         away = {}
-        for player in created.players:
-            drop = ctx.drops.get(player)
+        for player in created.humans():
+            drop = ctx.drops.get(created.name_of(player))
             if drop is not None:
                 away[player] = ctx.settings.resume_grace_seconds - (now - drop.at)
         return created, away
@@ -212,11 +212,11 @@ class Pairing:
             "best_of": challenge.best_of,
             "expires_in_ms": ms(max(0.0, challenge.expires_at - now)),
         }
-        self._ctx.emit_to_player(None, challenge.challenged, "challenged", offer)
+        self._ctx.emit_to_name(challenge.challenged, "challenged", offer)
 
     def _tell_challenger(self, challenge: Challenge, accepted: bool, reason: str) -> None:
         answer = answer_of(challenge, accepted, challenge.challenged, reason)
-        self._ctx.emit_to_player(None, challenge.challenger, "challenge_answered", answer)
+        self._ctx.emit_to_name(challenge.challenger, "challenge_answered", answer)
 
     def cancel_challenges_of(self, name: str) -> None:
         """`name` is gone: their challenges, both ways, end; the other side is told."""
@@ -224,7 +224,7 @@ class Pairing:
             self._cancel_challenge_timer(challenge.challenge_id)
             other = challenge.challenged if challenge.challenger == name else challenge.challenger
             answer = answer_of(challenge, False, name, "gone")
-            self._ctx.emit_to_player(None, other, "challenge_answered", answer)
+            self._ctx.emit_to_name(other, "challenge_answered", answer)
 
     def _challenge_timer(self, challenge_id: str) -> None:
         self._challenge_timers.pop(challenge_id, None)
@@ -263,42 +263,44 @@ class Pairing:
         with ctx.lobby(), ctx.game_lock(game_id):
             match = ctx.match(game_id)
             ctx.limit(conn, "other")
-            name = conn.name
             # another user under a player's name did not play it (seats belong to user ids)
-            if name not in match.players or match.user_ids.get(name, conn.user_id) != conn.user_id:
+            if conn.user_id not in match.players:
                 raise Refused(Code.NOT_A_PLAYER, DID_NOT_PLAY)
             if not match.is_over:
                 raise Refused(Code.GAME_NOT_OVER, NOT_OVER_YET)
-            if not match.is_member(name, conn.user_id):
+            if not match.is_member(conn.user_id):
                 raise Refused(Code.LEFT_GAME, YOU_LEFT)
             if match.computer:  # the computer always wants another game
-                created = self._rematch_computer(match, name)
+                created = self._rematch_computer(match, conn.user_id, conn.name)
             else:
-                created = self._rematch_person(match, name)
+                created = self._rematch_person(match, conn.user_id, conn.name)
         if created is not None:
             self.announce(*created)
 
-    def _rematch_person(self, match: Match, name: str) -> Created | None:
+    def _rematch_person(self, match: Match, user_id: str, name: str) -> Created | None:
+        """Rematch requests are by user id; the new match is between the players' names now."""
         ctx = self._ctx
-        opponent = match.opponent_of(name)
-        self._refuse_rematch_with(match, opponent)
+        opponent = match.opponent_of(user_id)
+        opponent_name = self._refuse_rematch_with(match, opponent)
         if ctx.in_live_game(name):
             raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
-        already_asked = name in self.rematches.requested_by(match.game_id)
-        if self.rematches.request(match.game_id, name, match.players):
-            created = self.start(*match.players, match.best_of)
+        already_asked = user_id in self.rematches.requested_by(match.game_id)
+        if self.rematches.request(match.game_id, user_id, match.players):
+            first = name if match.players[0] == user_id else opponent_name
+            second = opponent_name if first == name else name
+            created = self.start(first, second, match.best_of)
             self._lifecycle.forget(match.game_id)
             return created
         if not already_asked:
             asked = {"game_id": match.game_id, "by": name}
-            ctx.emit_to_player(match, opponent, "rematch_requested", asked)
+            ctx.emit_to_user(opponent, "rematch_requested", asked)
         return None
 
-    def _rematch_computer(self, match: Match, name: str) -> Created:
+    def _rematch_computer(self, match: Match, user_id: str, name: str) -> Created:
         """The next game at once; the computer remembers this one's rounds without a read."""
         if self._ctx.in_live_game(name):
             raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
-        played = rounds_of(name, [result.to_dict() for result in match.history])
+        played = rounds_of(user_id, [result.to_dict() for result in match.history])
         memory = match.computer_memory + [list(entry) for entry in played]
         memory = memory[-MEMORY_ROUNDS:]
         created = self._lifecycle.create(name, "", match.best_of, computer_memory=memory)
@@ -307,13 +309,14 @@ class Pairing:
         self._lifecycle.forget(match.game_id)
         return created, {}
 
-    def _refuse_rematch_with(self, match: Match, opponent: str) -> None:
-        opponent_id = match.user_ids.get(opponent) or self._ctx.user_id_of(opponent)
-        still_here = opponent_id and self._ctx.directory.user_of(opponent) == opponent_id
-        if not still_here or not match.is_member(opponent, opponent_id):
+    def _refuse_rematch_with(self, match: Match, opponent: str) -> str:
+        """`opponent`: a user id, still here and still in the game; their name now."""
+        name = self._ctx.directory.name_of(opponent)
+        if name is None or not match.is_member(opponent):
             raise Refused(Code.OPPONENT_LEFT, OPPONENT_LEFT)
-        if self._ctx.in_live_game(opponent):
-            raise Refused(Code.OPPONENT_BUSY, f"{opponent} is already in a game.")
+        if self._ctx.in_live_game(name):
+            raise Refused(Code.OPPONENT_BUSY, f"{name} is already in a game.")
+        return name
 
 
 def answer_of(challenge: Challenge, accepted: bool, by: str, reason: str) -> dict[str, Any]:

@@ -21,32 +21,30 @@ MEMORY_GAMES = 40
 
 
 def records_of(match: Match, over: GameOver, ended_at: int) -> list[GameRecord]:
-    """One record per person who played (the computer keeps none)."""
+    """One record per person who played (the computer keeps none), under their user id; what it
+    shows (`my_games`) names the players as they were named in the game."""
+    wired = [match.wire_round(result) for result in match.history]
     rounds = [
-        {"round": result.round, "moves": dict(result.moves), "winner": result.winner}
-        for result in match.history
+        {"round": result["round"], "moves": result["moves"], "winner": result["winner"]}
+        for result in wired
     ]
-    records = []
-    for player in match.humans():
-        user_id = match.user_ids.get(player)
-        if user_id is None:
-            continue
-        records.append(
-            GameRecord(
-                game_id=match.game_id,
-                user_id=user_id,
-                name=player,
-                opponent=match.opponent_of(player),
-                computer=match.computer,
-                best_of=match.best_of,
-                winner=over.winner,
-                score=dict(over.score),
-                rounds=rounds,
-                reason=over.reason,
-                ended_at=ended_at,
-            )
+    ended = match.wire_over(over)
+    return [
+        GameRecord(
+            game_id=match.game_id,
+            user_id=player,
+            name=match.name_of(player),
+            opponent=match.name_of(match.opponent_of(player)),
+            computer=match.computer,
+            best_of=match.best_of,
+            winner=ended["winner"],
+            score=ended["score"],
+            rounds=rounds,
+            reason=over.reason,
+            ended_at=ended_at,
         )
-    return records
+        for player in match.humans()
+    ]
 
 
 class Scorekeeper:
@@ -82,7 +80,7 @@ class Scorekeeper:
                     return
             self._record(batch)
             for match, over, also_to in batch:
-                ended = over.to_dict()
+                ended = match.wire_over(over)
                 self._ctx.outbox.emit("game_over", ended, to=game_room(match.game_id))
                 if also_to is not None:
                     self._ctx.outbox.emit("game_over", ended, to=also_to)
@@ -103,20 +101,22 @@ class Scorekeeper:
             log.exception("keeping %d games in the players' history failed", len(batch))
 
     def _result(self, match: Match, over: GameOver) -> GameResult:
-        loser = match.opponent_of(over.winner) if over.winner is not None else None
+        """The standings are by name (and the user behind it), as the leaderboard shows them;
+        the game id is the result's key (a game is recorded once)."""
+        name = match.name_of
+        loser = name(match.opponent_of(over.winner)) if over.winner is not None else None
         directory = self._ctx.directory
-        gone = tuple(
-            name for name, user_id in match.user_ids.items() if directory.name_of(user_id) is None
-        )
+        gone = tuple(name(p) for p in match.humans() if directory.name_of(p) is None)
+        player_a, player_b = match.players
         return GameResult(
-            over.winner,
+            name(over.winner) if over.winner is not None else None,
             loser,
-            match.players,
+            (name(player_a), name(player_b)),
             over.reason,
             match.best_of,
-            over.score,
+            {name(player): score for player, score in over.score.items()},
             match.game_id,
-            user_ids=dict(match.user_ids),
+            user_ids={name(player): player for player in match.humans()},
             gone=gone,
         )
 

@@ -24,8 +24,10 @@ Rooms: every game is the room `game:<game_id>` (its players and spectators): `ro
 `round_result`, `game_over` and `game_message` go there. Events for one person (`match_found`,
 `opponent_threw`, `challenged`, ...) go to their user room, which follows them across reconnects.
 
-Players are keyed by display name in `Match` (naming refuses renames while `busy.py` says the
-user is busy); each match also records the user id behind each name.
+Players are their user ids in `Match`, its snapshot and its round results (a rename or a
+look-alike never touches a game); the match keeps the name each played under, and the wire shows
+names. The queue, challenges, drops and the stores' "live game of a player" index are by display
+name (naming refuses renames while `busy.py` says the user is busy).
 
 Concurrency: a lock per game, and one short lobby lock for pairing (game/context.py). Nothing
 slow runs under a lock under eventlet: game chat storage and leaderboard reads are the slow

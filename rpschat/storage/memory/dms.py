@@ -6,12 +6,14 @@ import dataclasses
 import threading
 import time
 
-from rpschat.domain.ports import DirectMessage, Runtime, UnreadSender
+from rpschat.domain.ports import DirectMessage, Revised, Runtime, UnreadSender
 from rpschat.storage.common import StorageClosed, check_caps, pair_of
+from rpschat.storage.memory.changes import MemoryChanges
 
 
 class MemoryDms:
-    def __init__(self, runtime: Runtime | None = None) -> None:
+    def __init__(self, runtime: Runtime | None = None, changes: MemoryChanges | None = None):
+        self.changes = changes or MemoryChanges()
         self._now = runtime.now if runtime else time.time
         self._lock = threading.Lock()
         self._messages: list[DirectMessage] = []  # in id order
@@ -103,6 +105,30 @@ class MemoryDms:
                  if m.recipient_id == recipient_id and m.sender == name),
                 None,
             )  # fmt: skip
+
+    def get(self, message_id):
+        with self._lock:
+            return self._get(message_id)
+
+    def _get(self, message_id):
+        """Ids are 1, 2, ...: a message's index is its id - 1 (deleted ones are None)."""
+        if 1 <= message_id <= len(self._messages):
+            return self._messages[message_id - 1]
+        return None
+
+    def edit(self, message_id, text, edited_at):
+        with self._lock:
+            if self.closed:
+                raise StorageClosed()
+            message = self._get(message_id)
+            if message is None:
+                return None
+            message = dataclasses.replace(message, text=text, edited_at=edited_at)
+            self._messages[message_id - 1] = message
+            if message.client_id is not None:
+                self._by_client[(message.sender_id, message.client_id)] = message
+            users = frozenset((message.sender_id, message.recipient_id))
+            return Revised(message, self.changes.record("edit", message_id, users))
 
     def close(self) -> None:
         self.closed = True

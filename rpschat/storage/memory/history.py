@@ -5,15 +5,23 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left, bisect_right
+from dataclasses import replace
 
-from rpschat.domain.ports import OnCommit, Runtime, StoredMessage
+from rpschat.domain.ports import LOBBY, OnCommit, Revised, Runtime, StoredMessage
 from rpschat.storage.common import OnBatch, StorageClosed, check_page_args, notify_commit
+from rpschat.storage.memory.changes import MemoryChanges
 
 
 class MemoryHistory:
     """In-process history for `DATABASE_URL=memory://`: nothing survives a restart."""
 
-    def __init__(self, runtime: Runtime | None = None, on_batch: OnBatch | None = None):
+    def __init__(
+        self,
+        runtime: Runtime | None = None,
+        on_batch: OnBatch | None = None,
+        changes: MemoryChanges | None = None,
+    ):
+        self.changes = changes or MemoryChanges()
         self._now = runtime.now if runtime else time.time
         # Reentrant: an on_commit callback may append (it runs under the lock, for id order).
         self._lock = threading.RLock()
@@ -73,6 +81,27 @@ class MemoryHistory:
                 if index < len(stored) and stored[index].id == message_id:
                     return stored[index]
             return None
+
+    def edit(self, message_id: int, text: str, edited_at: int) -> Revised[StoredMessage] | None:
+        with self._lock:
+            self._check_open()
+            found = self._find(message_id)
+            if found is None:
+                return None
+            stored, index = found
+            message = replace(stored[index], text=text, edited_at=edited_at)
+            stored[index] = message
+            if message.client_id is not None:
+                self._by_client[(message.user_id, message.client_id)] = message
+            seq = self.changes.record("edit", message_id) if message.room == LOBBY else 0
+            return Revised(message, seq)
+
+    def _find(self, message_id: int) -> tuple[list[StoredMessage], int] | None:
+        for stored in self._rooms.values():
+            index = bisect_left(stored, message_id, key=_message_id)
+            if index < len(stored) and stored[index].id == message_id:
+                return stored, index
+        return None
 
     def delete(self, message_id: int) -> StoredMessage | None:
         with self._lock:

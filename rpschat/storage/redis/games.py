@@ -72,7 +72,10 @@ redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 if raw then
-  for _, player in ipairs(cjson.decode(raw)['players']) do
+  local match = cjson.decode(raw)
+  local names = match['names'] or {}
+  for _, id in ipairs(match['players']) do
+    local player = names[id] or id  -- indexed by the name played under, as the queue is
     if redis.call('HGET', KEYS[3], player) == ARGV[1] then redis.call('HDEL', KEYS[3], player) end
     redis.call('SREM', ARGV[2] .. player, ARGV[1])
   end
@@ -166,7 +169,7 @@ class RedisMatchStore:
         keys = [self._game_prefix + match.game_id, self._live_ids, self._live, self._started]
         lock = self._lock_key(match.game_id)
         keys += [self._deadlines, lock, lock + ":wake"]
-        return self._put(keys=keys, args=[*args, deadline, token, *match.humans()])
+        return self._put(keys=keys, args=[*args, deadline, token, *match.human_names()])
 
     def _lock_key(self, game_id: str) -> str:
         return self._keys("lock", "game", game_id)  # as RedisState.lock("game:<id>") names it

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from rpschat.domain.ports import DirectMessage, UnreadCaps, UnreadSender
+from rpschat.domain.ports import DirectMessage, Revised, UnreadCaps, UnreadSender
 from rpschat.storage.common import check_caps, pair_of
+from rpschat.storage.sql.changes import record
 from rpschat.storage.sql.database import Database, direct_messages
 
 
@@ -69,6 +71,33 @@ class SqlDms:
             .limit(1)
         )
         return self.database.read(lambda conn: conn.execute(query).scalar())
+
+    def get(self, message_id):
+        return self.database.read(_get, message_id)
+
+    def edit(self, message_id, text, edited_at):
+        return self.database.write(_edit, message_id, text, edited_at, serialize=True)
+
+
+def _get(conn: Connection, message_id: int) -> DirectMessage | None:
+    row = conn.execute(select(direct_messages).where(direct_messages.c.id == message_id)).first()
+    return None if row is None else _message(row)
+
+
+def _edit(
+    conn: Connection, message_id: int, text: str, edited_at: int
+) -> Revised[DirectMessage] | None:
+    message = _get(conn, message_id)
+    if message is None:
+        return None
+    c = direct_messages.c
+    conn.execute(
+        update(direct_messages).where(c.id == message_id).values(text=text, edited_at=edited_at)
+    )
+    seq = record(
+        conn, "edit", message_id, edited_at, users=(message.sender_id, message.recipient_id)
+    )
+    return Revised(dataclasses.replace(message, text=text, edited_at=edited_at), seq)
 
 
 def _message(row: Any) -> DirectMessage:

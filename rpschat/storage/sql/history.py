@@ -7,13 +7,13 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from rpschat.domain.ports import Event, OnCommit, Runtime, StoredMessage
+from rpschat.domain.ports import LOBBY, Event, OnCommit, Revised, Runtime, StoredMessage
 from rpschat.storage.common import (
     OnBatch,
     StorageClosed,
@@ -21,6 +21,7 @@ from rpschat.storage.common import (
     check_page_args,
     notify_commit,
 )
+from rpschat.storage.sql.changes import record
 from rpschat.storage.sql.database import Database, messages
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,11 @@ class SqlHistory:
     def get(self, message_id: int) -> StoredMessage | None:
         self._check_open()
         return self.database.read(_select_one, message_id)
+
+    def edit(self, message_id: int, text: str, edited_at: int) -> Revised[StoredMessage] | None:
+        self._check_open()
+        # serialize: change numbers are given in commit order across processes
+        return self.database.write(_edit_one, message_id, text, edited_at, serialize=True)
 
     def delete(self, message_id: int) -> StoredMessage | None:
         """The row goes (its id is never reused); a resend of it with the same client_id
@@ -271,6 +277,19 @@ def _select_page(
 def _select_one(conn: Connection, message_id: int) -> StoredMessage | None:
     row = conn.execute(select(messages).where(messages.c.id == message_id)).first()
     return None if row is None else _message(row)
+
+
+def _edit_one(
+    conn: Connection, message_id: int, text: str, edited_at: int
+) -> Revised[StoredMessage] | None:
+    message = _select_one(conn, message_id)
+    if message is None:
+        return None
+    conn.execute(
+        update(messages).where(messages.c.id == message_id).values(text=text, edited_at=edited_at)
+    )
+    seq = record(conn, "edit", message_id, edited_at, room=LOBBY) if message.room == LOBBY else 0
+    return Revised(replace(message, text=text, edited_at=edited_at), seq)
 
 
 def _delete_one(conn: Connection, message_id: int) -> StoredMessage | None:

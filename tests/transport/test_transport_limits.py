@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from rpschat.transport import process
-from rpschat.transport.server import ACCEPT_BACKOFF, PatientListener
+from eiotransport import process
+from eiotransport.server import ACCEPT_BACKOFF, PatientListener
 
 
 class FlakySocket:
@@ -28,7 +28,7 @@ def test_accept_waits_longer_each_time_it_runs_out_of_descriptors(caplog):
     listener = PatientListener(
         FlakySocket([errno.EMFILE] * 9 + [errno.ENFILE]), sleep=waits.append, clock=lambda: 0.0
     )
-    with caplog.at_level(logging.WARNING, "rpschat.transport"):
+    with caplog.at_level(logging.WARNING, "eiotransport"):
         assert listener.accept() == ("conn", ("127.0.0.1", 1))
     assert waits[0] == ACCEPT_BACKOFF[0]
     assert waits == sorted(waits) and max(waits) == ACCEPT_BACKOFF[1]
@@ -44,7 +44,7 @@ def test_accept_raises_other_errors():
 
 def test_max_connections_is_lowered_to_what_the_file_limit_allows(monkeypatch, caplog):
     monkeypatch.setattr(process, "open_descriptors", lambda: 20)
-    with caplog.at_level(logging.WARNING, "rpschat"):
+    with caplog.at_level(logging.WARNING, "eiotransport"):
         assert process.connection_budget(100_000, 1024) == 1024 - 20 - 64
         assert process.connection_budget(500, 1024) == 500
     assert len(caplog.records) == 1
@@ -52,11 +52,11 @@ def test_max_connections_is_lowered_to_what_the_file_limit_allows(monkeypatch, c
 
 
 def test_refused_packet_lines_are_rate_limited(caplog):
-    from rpschat.transport.gate import RateLimitedLog
+    from eiotransport.gate import RateLimitedLog
 
     now = [0.0]
     refusal_log = RateLimitedLog(burst=3, per_second=1.0, clock=lambda: now[0])
-    with caplog.at_level(logging.INFO, "rpschat.transport"):
+    with caplog.at_level(logging.INFO, "eiotransport"):
         for _ in range(10):
             refusal_log("refused %s", "x")
         now[0] = 1.0
@@ -68,7 +68,7 @@ def test_refused_packet_lines_are_rate_limited(caplog):
 def test_a_long_polling_queue_past_its_byte_limit_overflows_once():
     from engineio import packet
 
-    from rpschat.transport.gate import BoundedQueue
+    from eiotransport.gate import BoundedQueue
 
     overflows = []
     queue = BoundedQueue(100, lambda: overflows.append(1))
@@ -104,7 +104,7 @@ class FakeEio:
 
 
 def gate_for(max_attachments: int):
-    from rpschat.transport.gate import SessionGate
+    from eiotransport.gate import SessionGate
 
     eio, seen = FakeEio(), []
     eio.handlers = {"connect": None, "message": lambda sid, data: seen.append(data)}

@@ -21,11 +21,11 @@ import eventlet
 import eventlet.hubs
 import eventlet.wsgi
 
-from rpschat.transport import gate
+from eiotransport import gate
 
-log = logging.getLogger("rpschat.transport")
+log = logging.getLogger("eiotransport")
 
-HANDOVER = "rpschat.handover"  # environ key: how a request hands its connection over
+HANDOVER = "eiotransport.handover"  # environ key: how a request hands its connection over
 
 
 class _HandedOver:

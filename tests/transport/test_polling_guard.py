@@ -9,7 +9,7 @@ import threading
 import engineio
 import pytest
 
-from rpschat.transport.polling import PollingGuard
+from eiotransport.polling import PollingGuard
 
 
 def call(app, method="GET", query="EIO=4&transport=polling", body=b"", headers=None):

@@ -3,7 +3,7 @@ then dropped past the backlog limit; closing sends what was written first."""
 
 import pytest
 
-from rpschat.transport.writer import FrameWriter, Loop
+from eiotransport.writer import FrameWriter, Loop
 
 
 class FakeSocket:

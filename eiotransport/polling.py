@@ -59,7 +59,7 @@ class PollingGuard:
         if "HTTP_UPGRADE" in environ:  # a WebSocket for the session
             session = self.eio.sockets.get(sid)
             if session is not None and (session.upgraded or session.upgrading):
-                from rpschat.transport import websocket  # (eventlet: only when serving)
+                from eiotransport import websocket  # (eventlet: only when serving)
 
                 if websocket.refuse(environ):
                     return []

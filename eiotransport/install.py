@@ -7,15 +7,12 @@ tests/unit/test_patch_guard.py fails, naming the library and version, when any o
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 import engineio.payload
 from engineio.socket import Socket
 
-from rpschat.ops import counters
-from rpschat.transport import engine, gate, pinger
-from rpschat.transport.writer import Loop
+from eiotransport import counters, engine, gate, pinger
+from eiotransport.options import Counts, SessionLimits, Transport
+from eiotransport.writer import Loop
 
 # python-engineio drops a whole long-polling POST that carries more than 16 packets, silently:
 # the official client batches what a user sends while a poll is out (20 quick messages are 19
@@ -93,48 +90,10 @@ RELIES_ON = {
     "socketio.base_manager.BaseManager.sid_from_eio_sid": ("15467098a36b", "session_gate"),
     "engineio.socket.Socket.poll": ("d7d705066fd3", "session_gate"),
     "engineio.server.Server._trigger_event": ("bc536417c304", "session_gate"),
-    # Not patches: library code that two subclasses passed to public constructor options rely
-    # on (docs/transport.md, "Seams outside install()"), guarded the same way.
-    "socketio.pubsub_manager.PubSubManager._handle_emit": ("f1fb64e2d841", "message_queue"),
-    "socketio.pubsub_manager.PubSubManager._thread": ("ecce2e6d1001", "message_queue"),
-    "socketio.redis_manager.RedisManager._redis_connect": ("da4530c93632", "message_queue"),
-    "socketio.redis_manager.RedisManager._redis_listen_with_retries": (
-        "a19262da0295",
-        "message_queue",
-    ),
-    "socketio.redis_manager.RedisManager._listen": ("cf4821d0f65d", "message_queue"),
-    "socketio.server.Server._handle_event_internal": ("37e1c84a6974", "handlers"),
-    "socketio.packet.Packet.decode": ("61ad7904b539", "handlers"),
-    "socketio.packet.Packet.add_attachment": ("01e024038f3d", "handlers"),
-    # ClientPacket.data_is_binary gives this check's answers, faster
-    "socketio.packet.Packet.data_is_binary": ("464dded7ae95", "handlers"),
 }
 
 
-@dataclass(frozen=True)
-class SessionLimits:
-    """The session_gate's limits (gate.py); 0 turns one off."""
-
-    per_address: int = 0  # Engine.IO sessions per client address
-    connect_timeout: float = 0.0  # seconds from the handshake to the Socket.IO CONNECT
-    address_of: Callable[[dict], str] = field(default=lambda environ: environ.get("REMOTE_ADDR"))
-    # binary packets: 0 refuses them (no event of this application takes binary data); else at
-    # most this many attachments, of at most max_http_buffer_size bytes together
-    max_attachments: int = 0
-
-
-@dataclass
-class Transport:
-    """What install() set up for one Socket.IO server (engineio's server holds it as
-    `rpschat_transport`): the event loop for writers, limits, the shared heartbeat."""
-
-    loop: Loop
-    max_backlog_bytes: int
-    send_buffer_bytes: int
-    detached: bool  # WebSockets are served by websocket.DetachedWebSocket
-    pinger: pinger.Pinger | None
-    patches: tuple[str, ...] = field(default=())
-    gate: gate.SessionGate | None = None
+NO_SESSION_LIMITS = SessionLimits()  # the session_gate with every limit off
 
 
 def choose_patches(spec: str, compression: bool) -> tuple[str, ...]:
@@ -161,10 +120,10 @@ def install(
     compression: bool = False,
     send_buffer_bytes: int = SEND_BUFFER_BYTES,
     patches: str = "all",
-    sessions: SessionLimits = SessionLimits(),
+    sessions: SessionLimits = NO_SESSION_LIMITS,
 ) -> Transport:
     """Patch python-engineio (and read eventlet's hub) for `server`, a socketio.Server running
-    under eventlet, only there; serve it with `rpschat.transport.serve`. Returns the Transport.
+    under eventlet, only there; serve it with `eiotransport.serve`. Returns the Transport.
 
     - websocket: WebSockets hold no green thread (websocket.py), and sends go straight to the
       socket through a FrameWriter, one `send` per connection per event-loop pass (writer.py);
@@ -182,7 +141,7 @@ def install(
     import eventlet
     import eventlet.hubs
 
-    from rpschat.transport import websocket  # eventlet's WSGI server and hub: imported here
+    from eiotransport import websocket  # eventlet's WSGI server and hub: imported here
 
     chosen = choose_patches(patches, compression)
     eio = server.eio
@@ -202,14 +161,13 @@ def install(
         pinger=None,
         patches=chosen,
     )
-    eio.rpschat_transport = transport
+    eio.eiotransport = transport
 
     if "websocket" in chosen:
         # Each falls back to engineio's own method on a server or socket without the transport.
         Socket.send = engine.send
         Socket.close = engine.close
         Socket._upgrade_websocket = websocket.upgrade_websocket
-        counters.frames_sent.wired = counters.slow_consumers_dropped.wired = True
     if "pinger" in chosen:
         transport.pinger = pinger.Pinger(
             eio, spawn=eventlet.spawn_n, event_factory=eio.create_event
@@ -223,7 +181,6 @@ def install(
     if "handshake" in chosen:
         Socket.__init__ = engine.init
     if "session_gate" in chosen:
-        counters.slow_consumers_dropped.wired = True  # long-polling sessions that stop polling
         transport.gate = gate.SessionGate(
             eio,
             address_of=sessions.address_of,
@@ -246,4 +203,21 @@ def _wait_writable(sock, timeout: float) -> None:
 
     eventlet.hubs.trampoline(
         sock, write=True, timeout=timeout, timeout_exc=TimeoutError("write timed out")
+    )
+
+
+def counts(server) -> Counts | None:
+    """What the transport counted (Counts), for `server` as install() left it; None if install()
+    did not run for it. The application's metrics read the transport through this alone."""
+    transport = server.eio.__dict__.get("eiotransport")
+    if transport is None:
+        return None
+    patches = transport.patches
+    return Counts(
+        packets_sent=counters.frames_sent.value + transport.loop.frames_written
+        if "websocket" in patches
+        else None,
+        slow_consumers_dropped=counters.slow_consumers_dropped.value
+        if "websocket" in patches or "session_gate" in patches
+        else None,
     )

@@ -1,5 +1,5 @@
 """The transport's eventlet path, which the threading-mode unit tests never reach: the tests in
-tests/eventlet_mode, run in a process that eventlet has monkey-patched first."""
+tests/transport/eventlet_mode, run in a process that eventlet has monkey-patched first."""
 
 import re
 import subprocess
@@ -11,8 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_transport_tests_pass_under_eventlet():
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.support.under_eventlet", "tests/eventlet_mode", "-q"]
-        + ["-p", "no:cacheprovider"],
+        [sys.executable, "-m", "tests.support.under_eventlet", "tests/transport/eventlet_mode"]
+        + ["-q", "-p", "no:cacheprovider"],
         cwd=ROOT,
         capture_output=True,
         text=True,

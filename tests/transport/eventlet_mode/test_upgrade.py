@@ -10,7 +10,6 @@ import eventlet.greenio
 import eventlet.patcher
 import requests
 
-from tests.eventlet_mode.test_transport import served  # noqa: F401 (fixture)
 from tests.support.rawws import Raw
 
 
@@ -32,7 +31,7 @@ def upgraded(url: str, sid: str) -> Raw:
     return raw
 
 
-def test_no_stray_noop_reaches_the_websocket_after_the_upgrade(served):  # noqa: F811
+def test_no_stray_noop_reaches_the_websocket_after_the_upgrade(served):
     url, _ = served()
     raw = upgraded(url, polling_session(url))
     try:
@@ -43,7 +42,7 @@ def test_no_stray_noop_reaches_the_websocket_after_the_upgrade(served):  # noqa:
         raw.close()
 
 
-def test_a_second_websocket_for_the_session_is_accepted_then_closed(served):  # noqa: F811
+def test_a_second_websocket_for_the_session_is_accepted_then_closed(served):
     url, sio = served()
     sid = polling_session(url)
     first = upgraded(url, sid)
@@ -53,7 +52,7 @@ def test_a_second_websocket_for_the_session_is_accepted_then_closed(served):  # 
         assert second.until_closed(timeout=5) == ([], 1008)
         first.send('421["users",{}]')  # the first one carries on
         assert first.text().startswith('431[{"ok":true')
-        assert sio.server.eio.sockets[sid].upgraded
+        assert sio.eio.sockets[sid].upgraded
     finally:
         first.close()
         second.close()
@@ -64,9 +63,9 @@ def test_the_probe_is_answered_at_once_not_at_the_end_of_the_pass():
 
     import eventlet
 
-    from rpschat.transport.frames import TEXT, websocket_frame
-    from rpschat.transport.websocket import DetachedWebSocket
-    from rpschat.transport.writer import Loop
+    from eiotransport.frames import TEXT, websocket_frame
+    from eiotransport.websocket import DetachedWebSocket
+    from eiotransport.writer import Loop
 
     real_socket = eventlet.patcher.original("socket")
     ours, peer = real_socket.socketpair()
@@ -87,7 +86,7 @@ def test_the_probe_is_answered_at_once_not_at_the_end_of_the_pass():
         peer.close()
 
 
-def test_a_poll_that_comes_with_the_upgrade_lets_it_go_first(served):  # noqa: F811
+def test_a_poll_that_comes_with_the_upgrade_lets_it_go_first(served):
     """A poll on a kept-alive connection and the UPGRADE arrive in one pass of the event loop
     (the poll first, as happens when the WebSocket's reader has just run): the UPGRADE is read
     before the poll is answered, so the poll gets 400 rather than a NOOP."""
@@ -114,7 +113,7 @@ def test_a_poll_that_comes_with_the_upgrade_lets_it_go_first(served):  # noqa: F
         http.close()
 
 
-def test_a_poll_racing_the_clients_close_ends_with_a_noop(served):  # noqa: F811
+def test_a_poll_racing_the_clients_close_ends_with_a_noop(served):
     """The client polls, then closes (POST "1") on a kept-alive connection: the POST is resumed
     straight from the event loop, the poll's new connection waits to be accepted. The poll must
     still be the one that ends the session, with a NOOP, not find it gone (400)."""

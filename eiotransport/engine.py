@@ -15,11 +15,10 @@ from functools import partial
 from engineio import exceptions, packet
 from engineio.socket import Socket
 
-from rpschat.ops import counters
-from rpschat.transport import gate
-from rpschat.transport.frames import BINARY, TEXT, websocket_frame
+from eiotransport import counters, gate
+from eiotransport.frames import BINARY, TEXT, websocket_frame
 
-log = logging.getLogger("rpschat.transport")
+log = logging.getLogger("eiotransport")
 
 # engineio's own methods, for the sockets the transport does not write to itself (read once,
 # when this module is imported, before install() replaces them).
@@ -53,7 +52,7 @@ def init(self: Socket, server, sid) -> None:
     within 0 + 200 ms, disconnected. The shadowing `send` is this socket's own, for that one
     packet: Socket.send, which every broadcast goes through, is untouched."""
     ENGINEIO_INIT(self, server, sid)
-    if "rpschat_transport" in server.__dict__:
+    if "eiotransport" in server.__dict__:
         self.send = partial(_send_handshake, self)
 
 
@@ -74,7 +73,7 @@ def send(self: Socket, pkt: packet.Packet) -> None:
     """engineio Socket.send: straight to the FrameWriter, no queue, no writer thread."""
     writer = self.__dict__.get("frame_writer")
     if writer is None:
-        # rpschat_deliveries_total: long-polling here, WebSocket frames in Loop.frames_written
+        # long-polling packets here, WebSocket frames in Loop.frames_written (counts() adds them)
         counters.frames_sent.value += 1
         ENGINEIO_SEND(self, pkt)
         return

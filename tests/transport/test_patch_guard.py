@@ -1,5 +1,5 @@
 """The transport's patches against the pinned libraries: this fails, naming the library and its
-version, when anything a patch relies on changes (rpschat/transport/install.py RELIES_ON and
+version, when anything a patch relies on changes (eiotransport/install.py RELIES_ON and
 PATCHES; docs/transport.md says what each patch is for). When it fails after an upgrade: read
 the library's change to that code, adapt the patch (or drop it), then update the digest."""
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from rpschat.transport import engine, pinger, websocket
-from rpschat.transport.install import PATCHES, RELIES_ON, WRITTEN_AGAINST
+from eiotransport import engine, pinger, websocket
+from eiotransport.install import PATCHES, RELIES_ON, WRITTEN_AGAINST
 
 ROOT = Path(__file__).resolve().parents[2]
 

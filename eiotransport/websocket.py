@@ -27,8 +27,8 @@ import eventlet.wsgi
 from engineio import packet
 from engineio.socket import Socket
 
-from rpschat.transport import engine, gate
-from rpschat.transport.frames import (
+from eiotransport import engine, gate
+from eiotransport.frames import (
     BINARY,
     CLOSE,
     PING,
@@ -41,13 +41,13 @@ from rpschat.transport.frames import (
     close_reply,
     websocket_frame,
 )
-from rpschat.transport.server import HANDOVER, Slot
-from rpschat.transport.writer import FrameWriter
+from eiotransport.server import HANDOVER, Slot
+from eiotransport.writer import FrameWriter
 
 if TYPE_CHECKING:
-    from rpschat.transport.install import Transport
+    from eiotransport.options import Transport
 
-log = logging.getLogger("rpschat.transport")
+log = logging.getLogger("eiotransport")
 
 ENGINEIO_UPGRADE = Socket._upgrade_websocket  # read at import, before install() replaces it
 
@@ -404,7 +404,7 @@ def upgrade_websocket(self: Socket, environ, start_response):
     DetachedWebSocket and end the request. Requests served without a Handover (another WSGI
     server) and servers without the transport take engineio's own path."""
     handover = environ.get(HANDOVER)
-    transport = self.server.__dict__.get("rpschat_transport")
+    transport = self.server.__dict__.get("eiotransport")
     if handover is None or transport is None or not transport.detached:
         return ENGINEIO_UPGRADE(self, environ, start_response)
     if self.upgraded:

@@ -26,9 +26,9 @@ from collections.abc import Callable
 
 import eventlet.queue
 
-from rpschat.ops import counters
+from eiotransport import counters
 
-log = logging.getLogger("rpschat.transport")
+log = logging.getLogger("eiotransport")
 
 # Socket.IO packet types python-socketio would hold attachments for (BINARY_EVENT, BINARY_ACK)
 BINARY_TYPES = ("5", "6")
@@ -67,9 +67,9 @@ def packet_size(pkt) -> int:
     """An Engine.IO packet's encoded size, computed once for a packet a broadcast shares."""
     if pkt is None:
         return 0
-    size = pkt.__dict__.get("rpschat_size")
+    size = pkt.__dict__.get("eiotransport_size")
     if size is None:
-        size = pkt.__dict__["rpschat_size"] = len(pkt.encode())
+        size = pkt.__dict__["eiotransport_size"] = len(pkt.encode())
     return size
 
 

@@ -1,4 +1,4 @@
-"""RFC 6455 frames (rpschat/transport/frames.py): the client-to-server half that detached
+"""RFC 6455 frames (eiotransport/frames.py): the client-to-server half that detached
 WebSockets parse themselves, and the CLOSE handshake's status codes."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rpschat.transport.frames import FrameReader, ProtocolError, accept_key, close_reply, unmask
+from eiotransport.frames import FrameReader, ProtocolError, accept_key, close_reply, unmask
 
 TEXT, BINARY, CONT, CLOSE, PING, PONG = 1, 2, 0, 8, 9, 10
 

@@ -22,7 +22,7 @@ from typing import Any
 from engineio import packet
 from engineio.socket import Socket
 
-log = logging.getLogger("rpschat.transport")
+log = logging.getLogger("eiotransport")
 
 
 class PingSchedule:
@@ -153,7 +153,7 @@ ENGINEIO_SCHEDULE_PING = Socket.schedule_ping  # read at import, before install(
 
 def schedule_ping(self) -> None:
     """engineio Socket.schedule_ping, on the server's shared Pinger (see install())."""
-    transport = self.server.__dict__.get("rpschat_transport")
+    transport = self.server.__dict__.get("eiotransport")
     if transport is None or transport.pinger is None:
         ENGINEIO_SCHEDULE_PING(self)
     elif self.last_ping:  # only once the previous ping cycle has completed, as engineio does

@@ -7,7 +7,7 @@ import os
 import resource
 import signal
 
-log = logging.getLogger("rpschat")
+log = logging.getLogger("eiotransport")
 
 SHUTDOWN_NOTICE = {"reconnect_in_ms": 1000}
 

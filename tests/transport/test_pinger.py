@@ -12,7 +12,7 @@ from engineio import packet
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rpschat.transport.pinger import Pinger, PingSchedule, schedule_ping
+from eiotransport.pinger import Pinger, PingSchedule, schedule_ping
 
 
 def test_a_new_connection_is_due_its_ping_after_one_interval():
@@ -94,7 +94,7 @@ def server():
         event_factory=lambda: SimpleNamespace(set=lambda: None),
         clock=lambda: srv.clock[0],
     )
-    srv.rpschat_transport = SimpleNamespace(pinger=srv.pinger)  # what install() leaves
+    srv.eiotransport = SimpleNamespace(pinger=srv.pinger)  # what install() leaves
     srv.spawned = spawned
     return srv
 
@@ -217,7 +217,7 @@ def test_a_short_heartbeat_is_kept_to_within_a_hundredth_of_it():
         logger=SimpleNamespace(info=lambda *a: None),
     )
     srv.pinger = Pinger(srv, spawn=lambda fn: None, event_factory=Event, clock=lambda: clock[0])
-    srv.rpschat_transport = SimpleNamespace(pinger=srv.pinger)
+    srv.eiotransport = SimpleNamespace(pinger=srv.pinger)
     connected = {}
     for sid in ("a", "b"):
         sock = connect(srv, sid)

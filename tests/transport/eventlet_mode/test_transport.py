@@ -12,35 +12,12 @@ import eventlet.hubs
 import pytest
 from engineio.socket import Socket
 
-from app import create_app
-from rpschat.config import Settings
-from rpschat.transport import engine, pinger, websocket
-from rpschat.transport.install import MAX_PACKETS_PER_POST, PATCHES, _wait_writable
-from rpschat.transport.server import serve
-from rpschat.transport.writer import FrameWriter, Loop
+from eiotransport import engine, pinger, websocket
+from eiotransport.install import MAX_PACKETS_PER_POST, PATCHES, _wait_writable
+from eiotransport.writer import FrameWriter, Loop
 from tests.support.rawws import opened
 
-TEST_ENV = {"DATABASE_URL": "memory://", "SECRET_KEY": "test-secret", "LOG_LEVEL": "WARNING"}
 real_socket = eventlet.patcher.original("socket")
-
-
-@pytest.fixture
-def served():
-    """start(**env): the app served by rpschat.transport.serve in this process -> (url, sio)."""
-    running = []
-
-    def start(**env):
-        flask_app, sio, services = create_app(Settings.from_env({**TEST_ENV, **env}))
-        listener = eventlet.listen(("127.0.0.1", 0))
-        thread = eventlet.spawn(serve, listener, flask_app, 100)
-        running.append((thread, listener, services))
-        return f"http://127.0.0.1:{listener.getsockname()[1]}", sio
-
-    yield start
-    for thread, listener, services in running:
-        thread.kill()
-        listener.close()
-        services.close()
 
 
 def until(condition, timeout=5.0):
@@ -56,9 +33,9 @@ def test_install_puts_every_patch_in_place(served):
     assert Socket.close is engine.close
     assert Socket._upgrade_websocket is websocket.upgrade_websocket
     assert Socket.schedule_ping is pinger.schedule_ping
-    assert sio.server.eio.start_service_task is False
+    assert sio.eio.start_service_task is False
     assert engineio.payload.Payload.max_decode_packets == MAX_PACKETS_PER_POST
-    transport = sio.server.eio.rpschat_transport
+    transport = sio.eio.eiotransport
     assert transport.patches == tuple(PATCHES) and transport.detached
 
 
@@ -66,14 +43,14 @@ def test_a_websocket_is_detached_and_served_end_to_end(served):
     url, sio = served()
     raw, hello = opened(url)
     try:
-        eio_socket = sio.server.eio.sockets[hello["sid"]]
+        eio_socket = sio.eio.sockets[hello["sid"]]
         assert isinstance(eio_socket.websocket, websocket.DetachedWebSocket)
         assert eio_socket.queue is websocket.NO_QUEUE  # no queue, no writer thread
         raw.send('421["users",{}]')
         assert raw.text().startswith('431[{"ok":true')
         # the session keeps a lean environ (python-socketio holds it for the connection's life);
         # Flask-SocketIO's request context around each handler leaves `werkzeug.request` = None
-        kept = sio.server.environ[hello["sid"]]
+        kept = sio.environ[hello["sid"]]
         assert set(kept) - {"werkzeug.request"} <= set(engine.KEPT_ENVIRON)
         assert kept.get("werkzeug.request") is None
     finally:
@@ -81,8 +58,8 @@ def test_a_websocket_is_detached_and_served_end_to_end(served):
 
 
 def test_the_shared_heartbeat_pings_and_drops_a_silent_client(served):
-    url, sio = served(PING_INTERVAL="1", PING_TIMEOUT="1")
-    assert sio.server.eio.rpschat_transport.pinger is not None
+    url, sio = served(ping_interval=1, ping_timeout=1)
+    assert sio.eio.eiotransport.pinger is not None
     started = time.monotonic()
     raw, _ = opened(url)
     try:
