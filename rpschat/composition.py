@@ -17,6 +17,7 @@ from rpschat.cluster import ClusterKeeper
 from rpschat.config import Settings
 from rpschat.domain.claims import ClaimedNames
 from rpschat.domain.connections import Connections
+from rpschat.domain.conversations import DmConversations
 from rpschat.domain.devices import DeviceTokens
 from rpschat.domain.dms import DmLimits, DmService
 from rpschat.domain.edits import MessageEdits
@@ -172,6 +173,7 @@ class Services:
     lobby: Lobby
     edits: MessageEdits
     dms: DmService
+    conversations: DmConversations
     sanctions: Sanctions
     moderation: ModerationService
     reports: Reports
@@ -441,6 +443,7 @@ def build_services(
         lobby=lobby,
         edits=edits,
         dms=dms,
+        conversations=DmConversations(dms),
         sanctions=sanctions,
         moderation=moderation,
         reports=reports,

@@ -210,7 +210,7 @@ class Code(StrEnum):
         "not_online",
         "Nobody online holds that name (and, where a claimed name will do, nobody claimed it).",
         (),
-        "`dm`, `dm_history`, `dm_unread`, `challenge`, `ignore`, `unignore`, `mod_*`",
+        "`dm`, `dm_history`, `dm_unread`, `dm_read`, `challenge`, `ignore`, `unignore`, `mod_*`",
     )
     GUEST_LEFT = (
         "guest_left",
@@ -229,9 +229,10 @@ class Code(StrEnum):
     )
     IGNORED = (
         "ignored",
-        "The recipient does not take the caller's messages or challenges (it ignores them).",
+        "The challenged user does not take the caller's challenges (it ignores them; a DM to "
+        "them is not refused, see `dm`).",
         (),
-        "`dm`, `challenge`",
+        "`challenge`",
     )
     SELF_TARGET = (
         "self_target",

@@ -672,6 +672,16 @@ class UnreadSender:
     newest_id: int
 
 
+@dataclass(frozen=True)
+class DmThread:
+    """One of a user's DM conversations: the other user, its newest DM, the user's unread
+    DMs in it."""
+
+    other_id: str
+    last: DirectMessage
+    unread: int
+
+
 class DmStore(Protocol):
     def append(
         self,
@@ -711,11 +721,19 @@ class DmStore(Protocol):
         or only `sender_id`'s."""
         ...
 
+    def threads(self, user_id: str, limit: int) -> list[DmThread]:
+        """The user's `limit` conversations with the newest DMs, newest first."""
+        ...
+
     def mark_read(self, user_id: str, ids: list[int]) -> None:
         """These DMs to the user have been delivered (the others stay unread)."""
 
-    def mark_read_through(self, user_id: str, last_id: int) -> None:
-        """Every DM to the user up to `last_id` has been delivered (a resume's replay)."""
+    def mark_read_from(self, user_id: str, sender_id: str, last_id: int) -> None:
+        """Every DM from `sender_id` to the user up to `last_id` has been read."""
+
+    def mark_read_through(self, user_id: str, last_id: int, after_id: int = 0) -> None:
+        """Every DM to the user with an id above `after_id`, up to `last_id`, has been
+        delivered (a resume's replay)."""
 
     def sender_named(self, recipient_id: str, name: str) -> str | None:
         """The user who last sent `recipient_id` a DM under the name `name`, if any."""

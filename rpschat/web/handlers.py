@@ -25,6 +25,7 @@ from flask_socketio import SocketIO
 
 from rpschat.domain.claims import ClaimedNames
 from rpschat.domain.connections import Connections
+from rpschat.domain.conversations import DmConversations
 from rpschat.domain.dms import DmService
 from rpschat.domain.edits import MessageEdits
 from rpschat.domain.errors import Code, Refused
@@ -64,6 +65,7 @@ class EventServices(Protocol):
     lobby: Lobby
     edits: MessageEdits
     dms: DmService
+    conversations: DmConversations
     moderation: ModerationService
     reports: Reports
     games: GameService
@@ -141,6 +143,9 @@ def register_handlers(
     declare_stored("dm", partial(dm_events.dm, dms))
     declare_stored("dm_history", partial(dm_events.dm_history, dms))
     declare_stored("dm_unread", partial(dm_events.dm_unread, dms))
+    conversations = services.conversations
+    declare_stored("dm_conversations", partial(dm_events.dm_conversations, conversations))
+    declare_stored("dm_read", partial(dm_events.dm_read, conversations))
     moderation = services.moderation  # docs/protocol.md, "Moderation"
     declare("mod_delete", partial(moderation_events.mod_delete, moderation))
     declare("mod_mute", partial(moderation_events.mod_mute, moderation))

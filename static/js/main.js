@@ -74,6 +74,9 @@ socket.on('error', (e) => showError(e?.error ?? 'Something went wrong.'));
 socket.on('message_deleted', moderation.onMessageDeleted);
 socket.on('report_filed', moderation.onReportFiled);
 socket.on('dm', dm.onDm);
+socket.on('dm_read', dm.onDmRead);
+// A resume's DM replay stopped short: the rest is on the server (listed with unread counts).
+socket.on('dm_replay_truncated', () => dm.loadConversations());
 
 // --- calling the person back (attention.js), and the phone's badges ---------------------
 

@@ -47,17 +47,17 @@ class Store:
             hook()
         return found
 
-    def mark_read_through(self, user_id, last_id):
+    def mark_read_through(self, user_id, last_id, after_id=0):
         self.read_through = last_id
 
 
 def service(store: Store, outbox: Outbox) -> DmService:
-    unused = SimpleNamespace()  # the replay asks none of them
+    unused = SimpleNamespace()  # the replay asks none of them but whether Ada ignores Bea
     return DmService(
         callers=unused,
         limits=unused,
         posting=unused,
-        ignores=unused,
+        ignores=SimpleNamespace(ignores=lambda user_id, other_id: False),
         directory=unused,
         accounts=None,
         names=unused,

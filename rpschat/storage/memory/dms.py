@@ -7,7 +7,7 @@ import threading
 import time
 from bisect import bisect_left
 
-from rpschat.domain.ports import DirectMessage, Revised, Runtime, UnreadSender
+from rpschat.domain.ports import DirectMessage, DmThread, Revised, Runtime, UnreadSender
 from rpschat.storage.common import StorageClosed, check_caps, pair_of
 from rpschat.storage.memory.changes import MemoryChanges
 
@@ -88,12 +88,30 @@ class MemoryDms:
             found.append(m)
         return found[:limit]
 
+    def threads(self, user_id, limit):
+        with self._lock:
+            mine = [m for m in self._messages if user_id in (m.sender_id, m.recipient_id)]
+        newest: dict[str, DirectMessage] = {}
+        unread: dict[str, int] = {}
+        for m in mine:
+            other = m.recipient_id if m.sender_id == user_id else m.sender_id
+            newest[other] = m
+            if m.unread and m.recipient_id == user_id:
+                unread[other] = unread.get(other, 0) + 1
+        ordered = sorted(newest.items(), key=lambda item: item[1].id, reverse=True)[:limit]
+        return [DmThread(other, last, unread.get(other, 0)) for other, last in ordered]
+
+    def mark_read_from(self, user_id, sender_id, last_id):
+        self._mark(
+            lambda m: m.recipient_id == user_id and m.sender_id == sender_id and m.id <= last_id
+        )
+
     def mark_read(self, user_id, ids):
         wanted = set(ids)
         self._mark(lambda m: m.recipient_id == user_id and m.id in wanted)
 
-    def mark_read_through(self, user_id, last_id):
-        self._mark(lambda m: m.recipient_id == user_id and m.id <= last_id)
+    def mark_read_through(self, user_id, last_id, after_id=0):
+        self._mark(lambda m: m.recipient_id == user_id and after_id < m.id <= last_id)
 
     def _mark(self, delivered):
         with self._lock:

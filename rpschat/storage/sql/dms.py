@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from rpschat.domain.ports import DirectMessage, Revised, UnreadCaps, UnreadSender
+from rpschat.domain.ports import DirectMessage, DmThread, Revised, UnreadCaps, UnreadSender
 from rpschat.storage.common import check_caps, pair_of
 from rpschat.storage.sql.changes import record
 from rpschat.storage.sql.database import Database, direct_messages
@@ -46,12 +46,20 @@ class SqlDms:
     def unread_newest(self, user_id, limit, per_sender=None, sender_id=None):
         return self.database.read(_unread_newest, user_id, limit, per_sender, sender_id)
 
+    def threads(self, user_id, limit):
+        return self.database.read(_threads, user_id, limit)
+
+    def mark_read_from(self, user_id, sender_id, last_id):
+        c = direct_messages.c
+        self._mark_read(and_(c.sender_id == sender_id, c.id <= last_id), user_id)
+
     def mark_read(self, user_id, ids):
         if ids:
             self._mark_read(direct_messages.c.id.in_(list(ids)), user_id)
 
-    def mark_read_through(self, user_id, last_id):
-        self._mark_read(direct_messages.c.id <= last_id, user_id)
+    def mark_read_through(self, user_id, last_id, after_id=0):
+        c = direct_messages.c
+        self._mark_read(and_(c.id > after_id, c.id <= last_id), user_id)
 
     def _mark_read(self, which, user_id):
         c = direct_messages.c
@@ -163,6 +171,35 @@ def _unread_senders(conn: Connection, user_id: str, limit: int) -> tuple[int, li
     )
     senders = [UnreadSender(sender_id, names[last], count, last) for sender_id, count, last in rows]
     return total, senders
+
+
+def _threads(conn: Connection, user_id: str, limit: int) -> list[DmThread]:
+    c = direct_messages.c
+    mine = or_(c.sender_id == user_id, c.recipient_id == user_id)
+    newest = func.max(c.id)
+    last_ids = [
+        row[0]
+        for row in conn.execute(
+            select(newest).where(mine).group_by(c.pair).order_by(newest.desc()).limit(limit)
+        )
+    ]
+    if not last_ids:
+        return []
+    lasts = [_message(row) for row in conn.execute(
+        select(direct_messages).where(c.id.in_(last_ids)).order_by(c.id.desc())
+    )]  # fmt: skip
+    unread: dict[str, int] = dict(
+        conn.execute(
+            select(c.sender_id, func.count())
+            .where(c.recipient_id == user_id, c.unread.is_(True))
+            .group_by(c.sender_id)
+        ).all()
+    )
+    threads = []
+    for last in lasts:
+        other = last.recipient_id if last.sender_id == user_id else last.sender_id
+        threads.append(DmThread(other, last, unread.get(other, 0)))
+    return threads
 
 
 def _unread_newest(
