@@ -187,6 +187,7 @@ function resultText(r) {
 
 function overText({ winner, reason }) {
   if (winner == null) {
+    if (reason === 'aborted') return 'Game aborted: a player left before any round was played. It counts for nobody.';
     return reason === 'abandoned' ? 'Game over: abandoned, nobody played a round.' : 'Game over: a draw.';
   }
   const loser = game.players.find((p) => p !== winner);
@@ -440,7 +441,7 @@ let confirmLeave = async () => window.confirm('Leave this game? You will forfeit
 async function leaveGame() {
   if (!game) return;
   if (!isPlayer()) return backToLobby();
-  if (!(await confirmLeave(opponent()))) return;
+  if (!(await confirmLeave(opponent(), !game.results.length))) return;
   const ack = await request('leave_game', { game_id: game.id });
   if (!ack.ok) showError(ack.error); // else game_over (forfeit) follows
 }
@@ -505,13 +506,13 @@ function refreshOpenPanels() {
 // --- your games -------------------------------------------------------------
 
 // How a game ended, beside its score; a game won on points says nothing more.
-const REASONS = { timeout: 'on time', forfeit: 'by forfeit', disconnect: 'by disconnection', abandoned: 'abandoned' };
+const REASONS = { timeout: 'on time', forfeit: 'by forfeit', disconnect: 'by disconnection', abandoned: 'abandoned', aborted: 'left before any round' };
 let myGamesOldest = null;
 
 function myGameItem(g) {
   const mine = me();
   const score = `${g.score?.[mine] ?? 0}–${g.score?.[g.opponent] ?? 0}`;
-  const outcomeText = g.winner == null ? 'Draw' : g.winner === mine ? 'Won' : 'Lost';
+  const outcomeText = g.reason === 'aborted' ? 'Aborted' : g.winner == null ? 'Draw' : g.winner === mine ? 'Won' : 'Lost';
   const when = new Date(g.ended_at).toLocaleString();
   const meta = [`best of ${g.best_of}`, REASONS[g.reason], when].filter(Boolean).join(' · ');
   const rounds = (g.rounds ?? []).map((r) => el('li', {},

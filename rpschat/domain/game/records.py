@@ -87,7 +87,12 @@ class Scorekeeper:
 
     def _record(self, batch: list[tuple[Match, GameOver, str | None]]) -> None:
         # games against the computer count for nobody's standing: only in the players' history
-        results = [self._result(match, over) for match, over, _ in batch if not match.computer]
+        # nor do aborted ones (left before any round): only in the players' history
+        results = [
+            self._result(match, over)
+            for match, over, _ in batch
+            if not match.computer and over.reason != "aborted"
+        ]
         try:
             if results:
                 self._ctx.results.record_many(results)
