@@ -544,9 +544,21 @@ async function loadLeaderboard() {
   const rows = (ack.players ?? []).map((p, i) => el('tr', { class: p.name === me() ? 'me' : null },
     el('td', {}, String(i + 1)), el('th', { scope: 'row' }, p.name),
     el('td', {}, String(p.wins)), el('td', {}, String(p.losses)), el('td', {}, String(p.draws)),
-    el('td', {}, `${p.rating ?? 1500}${p.claimed ? '' : ' (guest)'}`)));
-  if (!rows.length) rows.push(el('tr', {}, el('td', { colspan: 6, class: 'empty' }, 'No games played yet.')));
+    el('td', {}, ratingText(p))));
+  const provisional = ack.provisional ?? 0;
+  if (!rows.length) {
+    const text = provisional ? 'No established rating yet.' : 'No games played yet.';
+    rows.push(el('tr', {}, el('td', { colspan: 6, class: 'empty' }, text)));
+  }
   $('#leaderboard tbody').replaceChildren(...rows);
+  $('#leaderboard-provisional').textContent = provisional === 0 ? ''
+    : `${provisional} ${provisional === 1 ? 'player' : 'players'} with a provisional rating`
+      + ' (shown with "?": fewer games than it takes to be sure) not ranked.';
+}
+
+/** A Glicko-2 rating as lichess shows it: "1580", or "1662?" while provisional. */
+function ratingText(standing) {
+  return `${standing.rating ?? 1500}${standing.provisional ? '?' : ''}`;
 }
 
 /** The live games, kept current while the list is open (the server pushes no changes). */

@@ -23,7 +23,7 @@ from rpschat.domain.game.context import (
 )
 from rpschat.domain.game.match import GameOver, Match, ThrowOutcome
 from rpschat.domain.game.matchmaking import Rematches
-from rpschat.domain.game.ports import Standing
+from rpschat.domain.game.ports import Leaderboard
 from rpschat.domain.game.records import Scorekeeper
 from rpschat.domain.ports import Cancellable, NamedConnection
 
@@ -96,7 +96,7 @@ class MatchLifecycle:
         self._ctx.store.put(match)
         self.finish(match, over, also_to=sid)  # out of the room, still told how it ended
 
-    def leaderboard(self) -> list[Standing]:
+    def leaderboard(self) -> Leaderboard:
         """The slow half of `leaderboard`: a database read, outside every lock."""
         return self._ctx.results.leaderboard(self._ctx.settings.leaderboard_size)
 

@@ -7,7 +7,7 @@ by every node), rpschat/storage/sql/ (results and finished games, in the databas
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rpschat.domain.game.match import GameResult, Match
@@ -15,7 +15,17 @@ from rpschat.domain.ports import Lock, Locks
 
 # ---------------------------------------------------------------- results
 
-Standing = dict[str, Any]  # {"name", "wins", "losses", "draws", "rating", "claimed"}
+# {"name", "wins", "losses", "draws", "rating", "deviation", "provisional", "claimed"}
+Standing = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """The established ratings, best first, and how many provisional ones were left out (a
+    rating is provisional while its deviation is above 110: a guest's always is)."""
+
+    players: list[Standing] = field(default_factory=list)
+    provisional: int = 0
 
 
 class ResultsStore(Protocol):
@@ -43,8 +53,13 @@ class ResultsStore(Protocol):
     def forget_guest(self, name: str, user_id: str) -> bool:
         """Removes the row of a guest who left for good (a claimed user's row stays)."""
 
-    def leaderboard(self, limit: int = 50) -> list[Standing]:
-        """Highest rating first, then most wins, fewest losses, name (case-insensitively)."""
+    def leaderboard(self, limit: int = 50) -> Leaderboard:
+        """The established ratings: highest first, then most wins, fewest losses, name
+        (case-insensitively); and how many provisional ones it leaves out."""
+        ...
+
+    def standing(self, name: str) -> Standing | None:
+        """The name's row, established or not (None: no game counted under it)."""
         ...
 
     def close(self) -> None: ...

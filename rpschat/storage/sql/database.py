@@ -54,7 +54,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -106,7 +106,10 @@ standings = Table(
     # the user who played under the name: a claimed user's row is theirs for good; a guest's is
     # started afresh when another user plays under the name, and removed when the guest leaves
     Column("user_id", String, nullable=True),
-    Column("rating", Float, nullable=False, server_default=text("1500")),  # Elo
+    # Glicko-2 (domain/game/glicko.py); schema 13 turned the Elo ratings into these
+    Column("rating", Float, nullable=False, server_default=text("1500")),
+    Column("deviation", Float, nullable=False, server_default=text("350")),
+    Column("volatility", Float, nullable=False, server_default=text("0.06")),
 )
 
 schema_version = Table(
@@ -296,6 +299,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     9: lambda conn: _one_report_per_user_and_message(conn),
     10: lambda conn: rated_pairs.create(conn, checkfirst=True),
     11: lambda conn: _edits(conn),
+    12: lambda conn: _elo_to_glicko(conn),
 }
 
 
@@ -324,6 +328,23 @@ def _rekey_look_alikes(conn: Connection) -> None:
         conn.execute(update(sanctions).where(sanctions.c.name_key == old).values(name_key=new))
         taken.discard(old)
         taken.add(new)
+
+
+def _elo_to_glicko(conn: Connection) -> None:
+    """Elo ratings become Glicko-2 ones: the rating kept, a deviation from the games played
+    (domain/game/glicko.py's `deviation_after`), the starting volatility. A rating that never
+    moved from 1500 (a guest's, or a claimed name that only met guests) stays at 350."""
+    from rpschat.domain.game.glicko import deviation_after
+
+    _add_columns(conn, standings, "deviation", "volatility")
+    c = standings.c
+    for key, rating, played in conn.execute(
+        select(c.key, c.rating, c.wins + c.losses + c.draws)
+    ).all():
+        if rating != 1500:
+            conn.execute(
+                update(standings).where(c.key == key).values(deviation=deviation_after(played))
+            )
 
 
 def _one_report_per_user_and_message(conn: Connection) -> None:
