@@ -1,6 +1,6 @@
-"""Your own words, changed after the fact: editing a lobby message or a DM (docs/protocol.md,
-"Editing and deleting your messages"), and the outcome of such changes replayed to a client
-that resumes after missing them.
+"""Your own words, changed after the fact: editing or deleting a lobby message or a DM
+(docs/protocol.md, "Editing and deleting your messages"), and the outcome of such changes
+replayed to a client that resumes after missing them (a moderator's deletes too).
 
 Every change is numbered (`seq`, one sequence for the lobby and DMs) in the same commit as
 the change itself (`ChangeLog`). Each event that carries a change carries its `seq`, and the
@@ -81,6 +81,25 @@ class MessageEdits:
         self._emit_edited(revised.message, revised.seq, LOBBY)
         return Edited(message_id, now, revised.seq)
 
+    def delete_message(self, sid: str, message_id: int, dm: bool) -> int:
+        """The caller's own message (lobby or game chat; or DM) goes, at any time, as a
+        moderator's delete does; returns the change's `seq`."""
+        conn = self.callers.named(sid)
+        self.limits.limit(conn, "chat")
+        if dm:
+            self._check_own(conn, self.dms.get(message_id), None)
+            gone_dm = self.dms.delete(message_id, self._now_ms())
+            if gone_dm is None:
+                raise _no_such_message()
+            self._emit_dm_deleted(gone_dm.message, gone_dm.seq, None)
+            return gone_dm.seq
+        self._check_own(conn, self.history.get(message_id), None)
+        gone = self.history.delete(message_id)
+        if gone is None:
+            raise _no_such_message()
+        self.outbox.emit("message_deleted", {"id": message_id, "seq": gone.seq})
+        return gone.seq
+
     def last_change(self) -> int:
         """The newest change's `seq`: where a client that has just loaded the history starts."""
         return self.changes.last_seq()
@@ -89,19 +108,25 @@ class MessageEdits:
 
     def replay_changes(self, sid: str, user_id: str, last_change: int) -> None:
         """The current state of each message (the lobby's, the user's DMs) changed after
-        `last_change`, in the order of their latest change; at most MAX_REPLAY of them."""
+        `last_change`, in the order of their latest change; at most MAX_REPLAY of them. A
+        message that is gone comes as deleted."""
         latest: dict[tuple[bool, int], int] = {}
         for change in self.changes.changes_after(user_id, last_change, MAX_REPLAY):
             latest.pop((change.dm, change.message_id), None)  # keep its latest, in its place
             latest[(change.dm, change.message_id)] = change.seq
+        gone = {"replayed": True}
         for (dm, message_id), seq in latest.items():
             if dm:
                 direct = self.dms.get(message_id)
-                if direct is not None:
+                if direct is None:
+                    self.outbox.emit("dm_deleted", {"id": message_id, "seq": seq, **gone}, to=sid)
+                else:
                     self._emit_dm_edited(direct, seq, sid, replayed=True)
                 continue
             message = self.history.get(message_id)
-            if message is not None and message.edited_at is not None:
+            if message is None:
+                self.outbox.emit("message_deleted", {"id": message_id, "seq": seq, **gone}, to=sid)
+            elif message.edited_at is not None:
                 self._emit_edited(message, seq, sid, replayed=True)
 
     # ---- helpers -----------------------------------------------------------------------------
@@ -111,15 +136,16 @@ class MessageEdits:
         return message if message is not None and message.room == LOBBY else None
 
     def _check_own(
-        self, conn: NamedConnection, message: StoredMessage | DirectMessage | None, now: int
+        self, conn: NamedConnection, message: StoredMessage | DirectMessage | None, now: int | None
     ) -> None:
+        """The caller wrote it; and, for an edit (`now`), within the edit window."""
         if message is None:
             raise _no_such_message()
         author = message.user_id if isinstance(message, StoredMessage) else message.sender_id
         if author != conn.user_id:
             raise Refused(Code.NOT_YOUR_MESSAGE, "You can only change your own messages.")
         window = self.settings.edit_window_seconds
-        if now - message.ts > window * 1000:
+        if now is not None and now - message.ts > window * 1000:
             raise Refused(
                 Code.EDIT_WINDOW_CLOSED,
                 f"A message can only be edited in the {_duration(window)} after it was sent.",
@@ -140,6 +166,10 @@ class MessageEdits:
         }  # fmt: skip
         rooms = [dm_room(message.sender_id), dm_room(message.recipient_id)]
         self.outbox.emit("dm_edited", _marked(wire, replayed), to=to or rooms)
+
+    def _emit_dm_deleted(self, message: DirectMessage, seq: int, to: str | None) -> None:
+        rooms = [dm_room(message.sender_id), dm_room(message.recipient_id)]
+        self.outbox.emit("dm_deleted", {"id": message.id, "seq": seq}, to=to or rooms)
 
     def _now_ms(self) -> int:
         return int(self.runtime.now() * 1000)

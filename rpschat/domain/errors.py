@@ -257,13 +257,13 @@ class Code(StrEnum):
         "no_such_message",
         "No message has that id (or it was deleted).",
         (),
-        "`mod_delete`, `report`, `edit_message`",
+        "`mod_delete`, `report`, `edit_message`, `delete_message`",
     )
     NOT_YOUR_MESSAGE = (
         "not_your_message",
         "Only the author of a message can change it.",
         (),
-        "`edit_message`",
+        "`edit_message`, `delete_message`",
     )
     EDIT_WINDOW_CLOSED = (
         "edit_window_closed",

@@ -575,8 +575,9 @@ class HistoryStore(Protocol):
         """The message's new text, and the change recorded (`ChangeLog`) in the same commit;
         None if there is no such message."""
 
-    def delete(self, message_id: int) -> StoredMessage | None:
-        """Removes a message (a moderator's delete): gone from pages and replays."""
+    def delete(self, message_id: int) -> Revised[StoredMessage] | None:
+        """Removes a message (its author's or a moderator's delete): gone from pages and
+        replays; the change recorded (`ChangeLog`) in the same commit. None if there is none."""
 
     def close(self, timeout: float = 10) -> bool:
         """Refuses new appends and commits those already queued; False if that outlasts timeout."""
@@ -740,3 +741,6 @@ class DmStore(Protocol):
     def get(self, message_id: int) -> DirectMessage | None: ...
     def edit(self, message_id: int, text: str, edited_at: int) -> Revised[DirectMessage] | None:
         """Like `HistoryStore.edit`."""
+
+    def delete(self, message_id: int, ts: int) -> Revised[DirectMessage] | None:
+        """Like `HistoryStore.delete`: gone for both users."""

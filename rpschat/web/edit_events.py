@@ -29,3 +29,9 @@ def edit_message(edits: MessageEdits, sid: str, payload: Any) -> dict:
     text = string(obj, "text", NOT_A_MESSAGE)
     edited = edits.edit_message(sid, message_id, text, _dm_flag(obj))
     return {"ok": True, "id": edited.id, "edited_at": edited.edited_at, "seq": edited.seq}
+
+
+def delete_message(edits: MessageEdits, sid: str, payload: Any) -> dict:
+    obj = as_object(payload, "{id: 42}")
+    message_id = required_whole_number(obj, "id", ID_REFUSAL, 1)
+    return {"ok": True, "seq": edits.delete_message(sid, message_id, _dm_flag(obj))}

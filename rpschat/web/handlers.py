@@ -125,6 +125,7 @@ def register_handlers(
     declare("end_sessions", partial(chat_events.end_sessions, claims))
     edits = services.edits  # docs/protocol.md, "Editing and deleting your messages"
     declare("edit_message", partial(edit_events.edit_message, edits))
+    declare("delete_message", partial(edit_events.delete_message, edits))
     games = services.games  # docs/protocol.md, "Rock-paper-scissors"
     declare("find_match", partial(game_events.find_match, games))
     declare("cancel_match", partial(game_events.cancel_match, games))

@@ -68,3 +68,34 @@ def test_a_muted_user_cannot_edit(tmp_path):
         assert ack["ok"] is False and ack["code"] == Code.MUTED
         assert mod.call("history", {})["messages"][-1]["txt"] == "before the mute"
         mod.close(), bea.close()
+
+
+def test_deletes_offline_reach_the_client_when_it_resumes(database_url):  # noqa: F811
+    env = {"DATABASE_URL": database_url, "RESUME_GRACE_SECONDS": "30"}
+    with ServerProcess(env=env) as server:
+        ada = ChatClient(server.url)
+        ada.set_name("Ada")
+        last_change = ada.wait_for("history")["last_change"]
+        bea = joined(server.url, "Bea")
+        live = bea.say("deleted while Ada looks")
+        gone = bea.call("delete_message", {"id": live["id"]})
+        assert ada.wait_for("message_deleted") == {"id": live["id"], "seq": gone["seq"]}
+        last_change = max(last_change, gone["seq"])
+        away = bea.say("deleted while Ada is away")
+        direct = bea.call("dm", {"to": "Ada", "text": "dm deleted while away"})
+        ada.wait_for("dm")
+        close_transport_under(ada)
+        lobby_gone = bea.call("delete_message", {"id": away["id"]})
+        dm_gone = bea.call("delete_message", {"id": direct["id"], "dm": True})
+        auth = {"token": ada.token, "last_id": direct["id"] + away["id"],
+                "dm_last_id": direct["id"], "last_change": last_change}  # fmt: skip
+        back = ChatClient(server.url, auth=auth)
+        assert back.wait_for("message_deleted") == {
+            "id": away["id"], "seq": lobby_gone["seq"], "replayed": True,
+        }  # fmt: skip
+        assert back.wait_for("dm_deleted") == {
+            "id": direct["id"], "seq": dm_gone["seq"], "replayed": True,
+        }  # fmt: skip
+        assert [m["id"] for m in back.call("history", {})["messages"]] == []
+        assert back.call("dm_history", {"with": "Bea"})["messages"] == []
+        back.close(), bea.close(), ada.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from bisect import bisect_left
 
 from rpschat.domain.ports import DirectMessage, DmThread, Revised, Runtime, UnreadSender
 from rpschat.storage.common import StorageClosed, check_caps, pair_of
@@ -16,7 +17,8 @@ class MemoryDms:
         self.changes = changes or MemoryChanges()
         self._now = runtime.now if runtime else time.time
         self._lock = threading.Lock()
-        self._messages: list[DirectMessage] = []  # in id order
+        self._messages: list[DirectMessage] = []  # in id order (a deleted one is gone)
+        self._last_id = 0
         self._by_client: dict[tuple[str, str], DirectMessage] = {}
         self.closed = False
 
@@ -32,8 +34,9 @@ class MemoryDms:
                 held = [m for m in self._messages if m.recipient_id == recipient_id and m.unread]
                 from_sender = sum(1 for m in held if m.sender_id == sender_id)
                 check_caps(caps, len(held), from_sender)
+            self._last_id += 1
             message = DirectMessage(
-                len(self._messages) + 1, sender_id, sender, recipient_id, recipient, text,
+                self._last_id, sender_id, sender, recipient_id, recipient, text,
                 int(self._now() * 1000), client_id, unread,
             )  # fmt: skip
             self._messages.append(message)
@@ -52,7 +55,7 @@ class MemoryDms:
     def since(self, user_id, after_id, limit):
         with self._lock:
             return [
-                m for m in self._messages[after_id:]
+                m for m in self._messages[self._index(after_id + 1):]
                 if user_id in (m.sender_id, m.recipient_id)
             ][:limit]  # fmt: skip
 
@@ -128,10 +131,14 @@ class MemoryDms:
         with self._lock:
             return self._get(message_id)
 
+    def _index(self, message_id):
+        """Where the message of that id is (or would be) in the list."""
+        return bisect_left(self._messages, message_id, key=_message_id)
+
     def _get(self, message_id):
-        """Ids are 1, 2, ...: a message's index is its id - 1 (deleted ones are None)."""
-        if 1 <= message_id <= len(self._messages):
-            return self._messages[message_id - 1]
+        index = self._index(message_id)
+        if index < len(self._messages) and self._messages[index].id == message_id:
+            return self._messages[index]
         return None
 
     def edit(self, message_id, text, edited_at):
@@ -142,11 +149,28 @@ class MemoryDms:
             if message is None:
                 return None
             message = dataclasses.replace(message, text=text, edited_at=edited_at)
-            self._messages[message_id - 1] = message
+            self._messages[self._index(message_id)] = message
             if message.client_id is not None:
                 self._by_client[(message.sender_id, message.client_id)] = message
             users = frozenset((message.sender_id, message.recipient_id))
             return Revised(message, self.changes.record("edit", message_id, users))
 
+    def delete(self, message_id, ts):
+        with self._lock:
+            if self.closed:
+                raise StorageClosed()
+            message = self._get(message_id)
+            if message is None:
+                return None
+            del self._messages[self._index(message_id)]
+            if message.client_id is not None:
+                self._by_client.pop((message.sender_id, message.client_id), None)
+            users = frozenset((message.sender_id, message.recipient_id))
+            return Revised(message, self.changes.record("delete", message_id, users))
+
     def close(self) -> None:
         self.closed = True
+
+
+def _message_id(message: DirectMessage) -> int:
+    return message.id

@@ -103,17 +103,18 @@ class MemoryHistory:
                 return stored, index
         return None
 
-    def delete(self, message_id: int) -> StoredMessage | None:
+    def delete(self, message_id: int) -> Revised[StoredMessage] | None:
         with self._lock:
             self._check_open()
-            for stored in self._rooms.values():
-                index = bisect_left(stored, message_id, key=_message_id)
-                if index < len(stored) and stored[index].id == message_id:
-                    message = stored.pop(index)
-                    if message.client_id is not None:
-                        self._by_client.pop((message.user_id, message.client_id), None)
-                    return message
-            return None
+            found = self._find(message_id)
+            if found is None:
+                return None
+            stored, index = found
+            message = stored.pop(index)
+            if message.client_id is not None:
+                self._by_client.pop((message.user_id, message.client_id), None)
+            seq = self.changes.record("delete", message_id) if message.room == LOBBY else 0
+            return Revised(message, seq)
 
     def close(self, timeout: float = 10) -> bool:
         with self._lock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from rpschat.domain.ports import DirectMessage, DmThread, Revised, UnreadCaps, UnreadSender
@@ -86,6 +86,9 @@ class SqlDms:
     def edit(self, message_id, text, edited_at):
         return self.database.write(_edit, message_id, text, edited_at, serialize=True)
 
+    def delete(self, message_id, ts):
+        return self.database.write(_delete, message_id, ts, serialize=True)
+
 
 def _get(conn: Connection, message_id: int) -> DirectMessage | None:
     row = conn.execute(select(direct_messages).where(direct_messages.c.id == message_id)).first()
@@ -106,6 +109,15 @@ def _edit(
         conn, "edit", message_id, edited_at, users=(message.sender_id, message.recipient_id)
     )
     return Revised(dataclasses.replace(message, text=text, edited_at=edited_at), seq)
+
+
+def _delete(conn: Connection, message_id: int, ts: int) -> Revised[DirectMessage] | None:
+    message = _get(conn, message_id)
+    if message is None:
+        return None
+    conn.execute(delete(direct_messages).where(direct_messages.c.id == message_id))
+    seq = record(conn, "delete", message_id, ts, users=(message.sender_id, message.recipient_id))
+    return Revised(message, seq)
 
 
 def _message(row: Any) -> DirectMessage:

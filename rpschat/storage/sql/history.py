@@ -110,11 +110,14 @@ class SqlHistory:
         # serialize: change numbers are given in commit order across processes
         return self.database.write(_edit_one, message_id, text, edited_at, serialize=True)
 
-    def delete(self, message_id: int) -> StoredMessage | None:
+    def delete(self, message_id: int) -> Revised[StoredMessage] | None:
         """The row goes (its id is never reused); a resend of it with the same client_id
         would be stored again."""
         self._check_open()
-        return self.database.write(_delete_one, message_id)
+        return self.database.write(_delete_one, message_id, self._now_ms(), serialize=True)
+
+    def _now_ms(self) -> int:
+        return int(self._runtime.now() * 1000)
 
     def close(self, timeout: float = 10) -> bool:
         with self._lock:
@@ -292,11 +295,13 @@ def _edit_one(
     return Revised(replace(message, text=text, edited_at=edited_at), seq)
 
 
-def _delete_one(conn: Connection, message_id: int) -> StoredMessage | None:
+def _delete_one(conn: Connection, message_id: int, ts: int) -> Revised[StoredMessage] | None:
     message = _select_one(conn, message_id)
-    if message is not None:
-        conn.execute(delete(messages).where(messages.c.id == message_id))
-    return message
+    if message is None:
+        return None
+    conn.execute(delete(messages).where(messages.c.id == message_id))
+    seq = record(conn, "delete", message_id, ts, room=LOBBY) if message.room == LOBBY else 0
+    return Revised(message, seq)
 
 
 def _message(row: Any) -> StoredMessage:
