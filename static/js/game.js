@@ -5,6 +5,7 @@
 import { $, el, showError, isTyping, timeEl } from './ui.js';
 import { socket, request, username } from './connection.js';
 import * as settings from './settings.js';
+import { opens, verdictText } from './fairness.js';
 
 const MOVES = {
   rock: { emoji: '✊', label: 'Rock' },
@@ -182,7 +183,8 @@ function resultText(r) {
   const shown = isPlayer() ? [me(), opponent()] : game.players;
   const who = (name) => (isPlayer() && name === me() ? 'You' : name);
   const played = shown.map((name) => `${who(name)}: ${moveText(moves[name])}`).join(', ');
-  return `Round ${r.round}: ${played}. ${winner}${r.winner == null ? '' : ' the round'}${r.timeout ? ' (time ran out)' : ''}.`;
+  const verdict = verdictText(r.verified);
+  return `Round ${r.round}: ${played}. ${winner}${r.winner == null ? '' : ' the round'}${r.timeout ? ' (time ran out)' : ''}.${verdict ? ` Computer's move ${verdict}.` : ''}`;
 }
 
 function overText({ winner, reason }) {
@@ -240,6 +242,7 @@ function openGame(view, role) {
     live: false, over: false, winner: null, reason: null, myMove: null, opponentThrew: false,
     results: [...(view.history ?? [])], deadline: 0, roundMs: (view.round_seconds ?? 15) * 1000,
     rematchAsked: false, rematchOffered: false, away: null, back: null,
+    commits: view.commit ? { [view.round]: view.commit } : {}, // the computer's, by round
   };
   search = null;
   challengeSent = null;
@@ -275,6 +278,7 @@ function setDeadline(ms) {
 
 function onRoundStarted(e) {
   if (!isCurrent(e)) return;
+  if (e.commit) game.commits[e.round] = e.commit;
   Object.assign(game, { round: e.round, live: true, myMove: null, opponentThrew: false });
   setDeadline(e.time_left_ms ?? game.roundMs);
   render();
@@ -293,6 +297,21 @@ function onRoundResult(r) {
   Object.assign(game, { score: r.score ?? game.score, round: r.round, live: false, back: null });
   render();
   fire('settled', game.id);
+  if (game.computer) verifyRound(game, r);
+}
+
+/** Checks a computer round against the commitment received before it (not the one repeated
+ * in the result), then shows the verdict beside it. */
+async function verifyRound(shown, r) {
+  const sent = shown.commits[r.round];
+  const computer = shown.players.find((p) => p !== me()) ?? 'Computer';
+  const verified = sent ? await opens(sent, r.moves?.[computer], r.salt) : null;
+  if (verified === null) return;
+  r.verified = verified && r.commit === sent;
+  if (game === shown) {
+    ui.rounds.replaceChildren(); // redrawn with the verdict
+    render();
+  }
 }
 
 function onGameOver(e) {
@@ -519,11 +538,26 @@ function myGameItem(g) {
     `Round ${r.round}: you ${moveText(r.moves?.[mine])}, ${g.opponent} ${moveText(r.moves?.[g.opponent])}`
     + ` — ${r.winner == null ? 'draw' : r.winner === mine ? 'you won' : `${r.winner} won`}`));
   if (!rounds.length) rounds.push(el('li', { class: 'empty' }, 'No round was played.'));
-  return el('li', { class: 'my-game', dataset: { gameId: g.game_id } },
+  const verdict = el('span', { class: 'verdict' });
+  const item = el('li', { class: 'my-game', dataset: { gameId: g.game_id } },
     el('details', {},
       el('summary', {}, `${outcomeText} ${score} against ${g.opponent}`,
-        el('span', { class: 'live-meta' }, ` · ${meta}`)),
+        el('span', { class: 'live-meta' }, ` · ${meta}`), verdict),
       el('ol', { class: 'my-game-rounds', 'aria-label': `Rounds against ${g.opponent}` }, ...rounds)));
+  if (g.computer) verifyGame(g, rounds, verdict);
+  return item;
+}
+
+/** Checks every round of a game against the computer here, and says so. */
+async function verifyGame(g, items, verdict) {
+  const rounds = g.rounds ?? [];
+  const checks = await Promise.all(rounds.map((r) => opens(r.commit, r.moves?.[g.opponent], r.salt)));
+  checks.forEach((ok, i) => {
+    if (ok !== null) items[i].append(el('span', { class: 'verdict' }, ` (${verdictText(ok)})`));
+  });
+  if (!rounds.length || checks.some((ok) => ok === null)) return; // older games: no commitments
+  verdict.textContent = checks.every(Boolean)
+    ? ' · every round verified' : ' · a round failed verification';
 }
 
 async function loadMyGames(more = false) {

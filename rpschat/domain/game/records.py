@@ -26,6 +26,7 @@ def records_of(match: Match, over: GameOver, ended_at: int) -> list[GameRecord]:
     wired = [match.wire_round(result) for result in match.history]
     rounds = [
         {"round": result["round"], "moves": result["moves"], "winner": result["winner"]}
+        | ({"commit": result["commit"], "salt": result["salt"]} if "commit" in result else {})
         for result in wired
     ]
     ended = match.wire_over(over)
