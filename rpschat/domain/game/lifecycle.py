@@ -21,6 +21,7 @@ from rpschat.domain.game.context import (
     ms,
     new_game_id,
 )
+from rpschat.domain.game.fairness import commitment, new_salt
 from rpschat.domain.game.match import GameOver, Match, ThrowOutcome
 from rpschat.domain.game.matchmaking import Rematches
 from rpschat.domain.game.ports import Leaderboard
@@ -184,6 +185,8 @@ class MatchLifecycle:
             "round": match.round,
             "time_left_ms": ms(match.time_left(now)),
         }
+        if match.commit:
+            started["commit"] = match.commit
         self._ctx.outbox.emit("round_started", started, to=game_room(match.game_id))
         self._set_round_timer(match, now)
 
@@ -194,7 +197,9 @@ class MatchLifecycle:
         human = match.players[0]
         past = [(move, outcome) for move, outcome in match.computer_memory]
         past += rounds_of(human, [result.to_dict() for result in match.history])  # by user id
-        match.moves[COMPUTER] = self._ctx.strategy.choose(past)
+        move = match.moves[COMPUTER] = self._ctx.strategy.choose(past)
+        match.salt = new_salt()  # committed to in round_started, revealed in round_result
+        match.commit = commitment(move, match.salt)
         self._ctx.store.put(match)
 
     def _set_round_timer(self, match: Match, now: float) -> None:

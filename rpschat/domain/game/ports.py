@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from rpschat.domain.game.fairness import verified
 from rpschat.domain.game.match import GameResult, Match
 from rpschat.domain.ports import Lock, Locks
 
@@ -86,7 +87,8 @@ class GameRecord:
     id: int = 0  # the archive's own increasing number: the `before` cursor of `my_games`
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        rounds = [with_verification(entry, self.opponent) for entry in self.rounds]
+        wire: dict[str, Any] = {
             "id": self.id,
             "game_id": self.game_id,
             "opponent": self.opponent,
@@ -94,10 +96,29 @@ class GameRecord:
             "best_of": self.best_of,
             "winner": self.winner,
             "score": dict(self.score),
-            "rounds": [dict(entry) for entry in self.rounds],
+            "rounds": rounds,
             "reason": self.reason,
             "ended_at": self.ended_at,
         }
+        if self.computer:
+            wire["verified"] = all_verified(rounds)
+        return wire
+
+
+def with_verification(entry: dict[str, Any], computer: str) -> dict[str, Any]:
+    """A stored round; a computer's round that has its commitment says whether the move shown
+    opens it (`verified`)."""
+    entry = dict(entry)
+    if "commit" in entry:
+        move = (entry.get("moves") or {}).get(computer)
+        entry["verified"] = verified(entry["commit"], move, entry.get("salt"))
+    return entry
+
+
+def all_verified(rounds: list[dict[str, Any]]) -> bool:
+    """Every round of a computer's game carries its commitment and opens it (games from before
+    commitments, none: False)."""
+    return bool(rounds) and all(entry.get("verified") is True for entry in rounds)
 
 
 class GameArchive(Protocol):
