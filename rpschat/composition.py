@@ -307,6 +307,7 @@ def build_services(
         callers=connections,
         limits=rate_limits,
         posting=sanctions,
+        ignores=sanctions,
         history=storage.history,
         dms=storage.dms,
         changes=storage.changes,

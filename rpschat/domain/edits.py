@@ -27,6 +27,7 @@ from rpschat.domain.ports import (
     DirectMessage,
     DmStore,
     HistoryStore,
+    Ignores,
     Limits,
     NamedConnection,
     Outbox,
@@ -51,6 +52,7 @@ class MessageEdits:
     callers: Callers
     limits: Limits
     posting: Posting  # a muted user can't edit either
+    ignores: Ignores  # a DM hidden from its recipient (ignored sender): so are its changes
     history: HistoryStore
     dms: DmStore
     changes: ChangeLog
@@ -164,12 +166,18 @@ class MessageEdits:
             "id": message.id, "from": message.sender, "to": message.recipient,
             "text": message.text, "edited_at": message.edited_at, "seq": seq,
         }  # fmt: skip
-        rooms = [dm_room(message.sender_id), dm_room(message.recipient_id)]
-        self.outbox.emit("dm_edited", _marked(wire, replayed), to=to or rooms)
+        self.outbox.emit("dm_edited", _marked(wire, replayed), to=to or self._dm_rooms(message))
 
     def _emit_dm_deleted(self, message: DirectMessage, seq: int, to: str | None) -> None:
-        rooms = [dm_room(message.sender_id), dm_room(message.recipient_id)]
-        self.outbox.emit("dm_deleted", {"id": message.id, "seq": seq}, to=to or rooms)
+        self.outbox.emit(
+            "dm_deleted", {"id": message.id, "seq": seq}, to=to or self._dm_rooms(message)
+        )
+
+    def _dm_rooms(self, message: DirectMessage) -> list[str]:
+        rooms = [dm_room(message.sender_id)]
+        if not self.ignores.ignores(message.recipient_id, message.sender_id):
+            rooms.append(dm_room(message.recipient_id))
+        return rooms
 
     def _now_ms(self) -> int:
         return int(self.runtime.now() * 1000)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from rpschat.domain.errors import Code, Refused
+from rpschat.domain.replies import excerpt
 
 # Ids and cursors are 64-bit in storage (SQLite INTEGER, PostgreSQL BIGINT): a larger number
 # can't even be compared there, so the web layer refuses it rather than the database failing.
@@ -531,12 +532,19 @@ class StoredMessage:
     ts: int  # ms since the Unix epoch
     client_id: str | None = None
     edited_at: int | None = None  # ms since the epoch, once its author edited it
+    reply_to: int | None = None  # the id of the lobby message it answers
 
     def to_wire(self) -> dict[str, Any]:
+        """`reply_to` is the id here: domain/replies.py makes it a quote."""
         wire: dict[str, Any] = {"id": self.id, "name": self.name, "txt": self.text, "ts": self.ts}
         if self.edited_at is not None:
             wire["edited_at"] = self.edited_at
+        if self.reply_to is not None:
+            wire["reply_to"] = {"id": self.reply_to}
         return wire
+
+    def quote(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "txt": excerpt(self.text)}
 
 
 OnCommit = Callable[[StoredMessage], None]
@@ -551,6 +559,7 @@ class HistoryStore(Protocol):
         text: str,
         client_id: str | None = None,
         on_commit: OnCommit | None = None,
+        reply_to: int | None = None,
     ) -> tuple[StoredMessage, bool]:
         """Stores a message and returns once it is committed: (message, duplicate).
 
@@ -573,6 +582,9 @@ class HistoryStore(Protocol):
         ...
 
     def get(self, message_id: int) -> StoredMessage | None: ...
+    def get_many(self, message_ids: list[int]) -> dict[int, StoredMessage]:
+        """Those of the ids still stored, by id (the quotes of replies)."""
+
     def edit(self, message_id: int, text: str, edited_at: int) -> Revised[StoredMessage] | None:
         """The message's new text, and the change recorded (`ChangeLog`) in the same commit;
         None if there is no such message."""
@@ -637,13 +649,20 @@ class DirectMessage:
     client_id: str | None = None
     unread: bool = False  # the recipient was offline: delivered at its next log-in
     edited_at: int | None = None  # ms since the epoch, once its sender edited it
+    reply_to: int | None = None  # the id of the DM of the same two users it answers
 
     def to_wire(self) -> dict[str, Any]:
+        """`reply_to` is the id here: domain/replies.py makes it a quote."""
         wire: dict[str, Any] = {"id": self.id, "from": self.sender, "to": self.recipient,
                                 "text": self.text, "ts": self.ts}  # fmt: skip
         if self.edited_at is not None:
             wire["edited_at"] = self.edited_at
+        if self.reply_to is not None:
+            wire["reply_to"] = {"id": self.reply_to}
         return wire
+
+    def quote(self) -> dict[str, Any]:
+        return {"id": self.id, "from": self.sender, "text": excerpt(self.text)}
 
 
 @dataclass(frozen=True)
@@ -695,6 +714,7 @@ class DmStore(Protocol):
         client_id: str | None,
         unread: bool,
         caps: UnreadCaps | None = None,
+        reply_to: int | None = None,
     ) -> tuple[DirectMessage, bool]:
         """Stores it and returns once committed: (message, duplicate). A known (sender_id,
         client_id) returns the stored message with duplicate=True. Ids grow in commit order.
@@ -741,6 +761,7 @@ class DmStore(Protocol):
         """The user who last sent `recipient_id` a DM under the name `name`, if any."""
 
     def get(self, message_id: int) -> DirectMessage | None: ...
+    def get_many(self, message_ids: list[int]) -> dict[int, DirectMessage]: ...
     def edit(self, message_id: int, text: str, edited_at: int) -> Revised[DirectMessage] | None:
         """Like `HistoryStore.edit`."""
 

@@ -23,8 +23,9 @@ class MemoryDms:
         self.closed = False
 
     def append(
-        self, sender_id, sender, recipient_id, recipient, text, client_id, unread, caps=None
-    ):
+        self, sender_id, sender, recipient_id, recipient, text, client_id, unread, caps=None,
+        reply_to=None,
+    ):  # fmt: skip
         with self._lock:
             if self.closed:
                 raise StorageClosed()
@@ -37,7 +38,7 @@ class MemoryDms:
             self._last_id += 1
             message = DirectMessage(
                 self._last_id, sender_id, sender, recipient_id, recipient, text,
-                int(self._now() * 1000), client_id, unread,
+                int(self._now() * 1000), client_id, unread, reply_to=reply_to,
             )  # fmt: skip
             self._messages.append(message)
             if client_id is not None:
@@ -140,6 +141,11 @@ class MemoryDms:
         if index < len(self._messages) and self._messages[index].id == message_id:
             return self._messages[index]
         return None
+
+    def get_many(self, message_ids):
+        with self._lock:
+            found = (self._get(message_id) for message_id in message_ids)
+            return {m.id: m for m in found if m is not None}
 
     def edit(self, message_id, text, edited_at):
         with self._lock:

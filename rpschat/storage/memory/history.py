@@ -39,6 +39,7 @@ class MemoryHistory:
         text: str,
         client_id: str | None = None,
         on_commit: OnCommit | None = None,
+        reply_to: int | None = None,
     ) -> tuple[StoredMessage, bool]:
         with self._lock:
             self._check_open()
@@ -47,7 +48,9 @@ class MemoryHistory:
                 return known, True
             self._last_id += 1
             ts = int(self._now() * 1000)
-            message = StoredMessage(self._last_id, room, user_id, name, text, ts, client_id)
+            message = StoredMessage(
+                self._last_id, room, user_id, name, text, ts, client_id, reply_to=reply_to
+            )
             self._rooms.setdefault(room, []).append(message)
             if client_id is not None:
                 self._by_client[(user_id, client_id)] = message
@@ -81,6 +84,12 @@ class MemoryHistory:
                 if index < len(stored) and stored[index].id == message_id:
                     return stored[index]
             return None
+
+    def get_many(self, message_ids: list[int]) -> dict[int, StoredMessage]:
+        with self._lock:
+            self._check_open()
+            found = (self._find(message_id) for message_id in message_ids)
+            return {stored[i].id: stored[i] for stored, i in filter(None, found)}
 
     def edit(self, message_id: int, text: str, edited_at: int) -> Revised[StoredMessage] | None:
         with self._lock:

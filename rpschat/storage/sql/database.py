@@ -54,7 +54,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -75,6 +75,7 @@ messages = Table(
     Column("ts", BigInteger, nullable=False),
     Column("client_id", String, nullable=True),
     Column("edited_at", BigInteger, nullable=True),  # ms since the epoch, once edited
+    Column("reply_to", BigInteger, nullable=True),  # the id of the message it answers
     Index("ix_messages_room_id", "room", "id"),
     # NULL client_ids never collide, so only messages sent with a client_id are deduplicated
     Index("ux_messages_user_client", "user_id", "client_id", unique=True),
@@ -261,6 +262,7 @@ direct_messages = Table(
     Column("client_id", String, nullable=True),
     Column("unread", Boolean, nullable=False),
     Column("edited_at", BigInteger, nullable=True),  # ms since the epoch, once edited
+    Column("reply_to", BigInteger, nullable=True),  # the id of the DM it answers
     Index("ix_direct_messages_pair", "pair", "id"),
     Index("ix_direct_messages_sender", "sender_id", "id"),
     Index("ix_direct_messages_recipient", "recipient_id", "unread", "id"),
@@ -300,7 +302,13 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     10: lambda conn: rated_pairs.create(conn, checkfirst=True),
     11: lambda conn: _edits(conn),
     12: lambda conn: _elo_to_glicko(conn),
+    13: lambda conn: _replies(conn),
 }
+
+
+def _replies(conn: Connection) -> None:
+    _add_columns(conn, messages, "reply_to")
+    _add_columns(conn, direct_messages, "reply_to")
 
 
 def _edits(conn: Connection) -> None:

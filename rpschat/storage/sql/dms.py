@@ -22,13 +22,14 @@ class SqlDms:
         self.database = database
 
     def append(
-        self, sender_id, sender, recipient_id, recipient, text, client_id, unread, caps=None
-    ):
+        self, sender_id, sender, recipient_id, recipient, text, client_id, unread, caps=None,
+        reply_to=None,
+    ):  # fmt: skip
         row = {
             "pair": pair_of(sender_id, recipient_id), "sender_id": sender_id, "sender": sender,
             "recipient_id": recipient_id, "recipient": recipient, "text": text,
             "ts": int(self.database.runtime.now() * 1000), "client_id": client_id,
-            "unread": unread,
+            "unread": unread, "reply_to": reply_to,
         }  # fmt: skip
         return self.database.write(_insert, row, caps if unread else None, serialize=True)
 
@@ -82,6 +83,11 @@ class SqlDms:
 
     def get(self, message_id):
         return self.database.read(_get, message_id)
+
+    def get_many(self, message_ids):
+        query = select(direct_messages).where(direct_messages.c.id.in_(list(message_ids)))
+        rows = self.database.read(lambda conn: conn.execute(query).all())
+        return {row.id: _message(row) for row in rows}
 
     def edit(self, message_id, text, edited_at):
         return self.database.write(_edit, message_id, text, edited_at, serialize=True)

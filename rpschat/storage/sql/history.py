@@ -78,8 +78,11 @@ class SqlHistory:
         text: str,
         client_id: str | None = None,
         on_commit: OnCommit | None = None,
+        reply_to: int | None = None,
     ) -> tuple[StoredMessage, bool]:
-        row = dict(room=room, user_id=user_id, name=name, text=text, client_id=client_id)
+        row = dict(
+            room=room, user_id=user_id, name=name, text=text, client_id=client_id, reply_to=reply_to
+        )
         pending = _Pending(row, on_commit, self._runtime.event())
         with self._lock:
             if self._closed:
@@ -104,6 +107,12 @@ class SqlHistory:
     def get(self, message_id: int) -> StoredMessage | None:
         self._check_open()
         return self.database.read(_select_one, message_id)
+
+    def get_many(self, message_ids: list[int]) -> dict[int, StoredMessage]:
+        self._check_open()
+        query = select(messages).where(messages.c.id.in_(message_ids))
+        rows = self.database.read(lambda conn: conn.execute(query).all())
+        return {row.id: _message(row) for row in rows}
 
     def edit(self, message_id: int, text: str, edited_at: int) -> Revised[StoredMessage] | None:
         self._check_open()
