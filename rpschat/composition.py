@@ -45,6 +45,7 @@ from rpschat.domain.ports import (
     TokenStore,
 )
 from rpschat.domain.presence import PresenceHub
+from rpschat.domain.reactions import MessageReactions
 from rpschat.domain.reports import Reports
 from rpschat.domain.roles import RoleService
 from rpschat.domain.sanctions import Sanctions
@@ -172,6 +173,7 @@ class Services:
     claims: ClaimedNames
     lobby: Lobby
     edits: MessageEdits
+    reactions: MessageReactions
     dms: DmService
     conversations: DmConversations
     sanctions: Sanctions
@@ -315,6 +317,16 @@ def build_services(
         runtime=runtime,
         settings=limits,
     )
+    reactions = MessageReactions(
+        callers=connections,
+        limits=rate_limits,
+        posting=sanctions,
+        ignores=sanctions,
+        history=storage.history,
+        dms=storage.dms,
+        outbox=outbox,
+        runtime=runtime,
+    )
     dms = DmService(
         callers=connections,
         limits=rate_limits,
@@ -443,6 +455,7 @@ def build_services(
         claims=claims,
         lobby=lobby,
         edits=edits,
+        reactions=reactions,
         dms=dms,
         conversations=DmConversations(dms),
         sanctions=sanctions,

@@ -138,7 +138,7 @@ class DmService:
             messages, has_more = self.store.conversation(user_id, other_id, before, limit)
             if self.ignores.ignores(user_id, other_id):  # what they sent: not shown
                 messages = [m for m in messages if m.sender_id == user_id]
-            wire, cut = fit_answer(with_quotes(messages, self.store.get_many), True, budget)
+            wire, cut = fit_answer(with_quotes(messages, self.store), True, budget)
             shown = {item["id"] for item in wire}
             self._read(user_id, [m for m in messages if m.id in shown])
             return MessagePage(wire, has_more or cut)
@@ -161,7 +161,7 @@ class DmService:
 
         def page() -> UnreadPage:
             newest = self.store.unread_newest(user_id, limit, sender_id=sender_id)
-            wire, _ = fit_answer(with_quotes(newest, self.store.get_many), False, budget)
+            wire, _ = fit_answer(with_quotes(newest, self.store), False, budget)
             self._read(user_id, newest[: len(wire)])
             left, _ = self.store.unread_senders(user_id, 0)
             return UnreadPage(wire[::-1], left)
@@ -265,7 +265,7 @@ class DmService:
             rooms.append(dm_room(message.recipient_id))
         if not self.shared_queue:
             self.note_delivered(message.id)
-        wire = with_quotes([message], self.store.get_many)[0]
+        wire = with_quotes([message], self.store)[0]
         self.outbox.emit("dm", wire, to=rooms, skip_sid=skip_sid)
 
     def note_delivered(self, message_id: int) -> None:
@@ -305,7 +305,7 @@ class DmService:
             user_id, limits.unread_on_log_in, per_sender=limits.unread_per_sender_on_log_in
         )
         wire, _ = fit_answer(
-            with_quotes(newest, self.store.get_many, unread=True),
+            with_quotes(newest, self.store, unread=True),
             False,  # newest first: the first ones are kept
             self.settings.max_answer_bytes,
         )
@@ -341,7 +341,7 @@ class DmService:
             watermark = self.watermark
             if (watermark == 0 or watermark > after) and cut_after is None:
                 missed = fetch(user_id, after, MAX_REPLAY - sent)
-                wires = with_quotes(missed, self.store.get_many, **mark)
+                wires = with_quotes(missed, self.store, **mark)
                 for message, wire in zip(missed, wires, strict=True):
                     if watermark and message.id > watermark:
                         break

@@ -211,7 +211,7 @@ class Lobby:
                 return
 
     def _wires(self, messages: list[StoredMessage], **extra: Any) -> list[dict[str, Any]]:
-        return with_quotes(messages, self.history.get_many, **extra)
+        return with_quotes(messages, self.history, **extra)
 
     def _fit(self, items: list[Any], keep_newest: bool) -> tuple[list[Any], bool]:
         return fit_answer(items, keep_newest, self.settings.max_answer_bytes)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from rpschat.domain.errors import Code, Refused
-from rpschat.domain.replies import excerpt
+from rpschat.domain.replies import Reaction, excerpt
 
 # Ids and cursors are 64-bit in storage (SQLite INTEGER, PostgreSQL BIGINT): a larger number
 # can't even be compared there, so the web layer refuses it rather than the database failing.
@@ -585,6 +585,15 @@ class HistoryStore(Protocol):
     def get_many(self, message_ids: list[int]) -> dict[int, StoredMessage]:
         """Those of the ids still stored, by id (the quotes of replies)."""
 
+    def react(
+        self, message_id: int, user_id: str, name: str, emoji: str, ts: int
+    ) -> Revised[list[Reaction]] | None:
+        """Toggles the user's `emoji` on a lobby message, recording the change (`ChangeLog`)
+        in the same commit: the message's reactions after it; None if there is no message."""
+
+    def reactions_of(self, message_ids: list[int]) -> dict[int, list[Reaction]]:
+        """The reactions of those messages that have some."""
+
     def edit(self, message_id: int, text: str, edited_at: int) -> Revised[StoredMessage] | None:
         """The message's new text, and the change recorded (`ChangeLog`) in the same commit;
         None if there is no such message."""
@@ -617,7 +626,7 @@ class Change:
     resuming client that saw changes up to `seq` is sent the later ones' outcome."""
 
     seq: int
-    kind: str  # "edit" or "delete"
+    kind: str  # "edit", "delete" or "react"
     message_id: int
     dm: bool  # a direct message (its own id sequence), else a lobby message
 
@@ -762,6 +771,12 @@ class DmStore(Protocol):
 
     def get(self, message_id: int) -> DirectMessage | None: ...
     def get_many(self, message_ids: list[int]) -> dict[int, DirectMessage]: ...
+    def react(
+        self, message_id: int, user_id: str, name: str, emoji: str, ts: int
+    ) -> Revised[list[Reaction]] | None:
+        """Like `HistoryStore.react`."""
+
+    def reactions_of(self, message_ids: list[int]) -> dict[int, list[Reaction]]: ...
     def edit(self, message_id: int, text: str, edited_at: int) -> Revised[DirectMessage] | None:
         """Like `HistoryStore.edit`."""
 

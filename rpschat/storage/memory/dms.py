@@ -9,12 +9,13 @@ from bisect import bisect_left
 
 from rpschat.domain.ports import DirectMessage, DmThread, Revised, Runtime, UnreadSender
 from rpschat.storage.common import StorageClosed, check_caps, pair_of
-from rpschat.storage.memory.changes import MemoryChanges
+from rpschat.storage.memory.changes import MemoryChanges, MemoryReactions
 
 
 class MemoryDms:
     def __init__(self, runtime: Runtime | None = None, changes: MemoryChanges | None = None):
         self.changes = changes or MemoryChanges()
+        self._reactions = MemoryReactions()
         self._now = runtime.now if runtime else time.time
         self._lock = threading.Lock()
         self._messages: list[DirectMessage] = []  # in id order (a deleted one is gone)
@@ -147,6 +148,19 @@ class MemoryDms:
             found = (self._get(message_id) for message_id in message_ids)
             return {m.id: m for m in found if m is not None}
 
+    def react(self, message_id, user_id, name, emoji, ts):
+        with self._lock:
+            message = self._get(message_id)
+            if message is None:
+                return None
+            reactions = self._reactions.toggle(message_id, user_id, name, emoji)
+            users = frozenset((message.sender_id, message.recipient_id))
+            return Revised(reactions, self.changes.record("react", message_id, users))
+
+    def reactions_of(self, message_ids):
+        with self._lock:
+            return self._reactions.of_many(message_ids)
+
     def edit(self, message_id, text, edited_at):
         with self._lock:
             if self.closed:
@@ -169,6 +183,7 @@ class MemoryDms:
             if message is None:
                 return None
             del self._messages[self._index(message_id)]
+            self._reactions.forget(message_id)
             if message.client_id is not None:
                 self._by_client.pop((message.sender_id, message.client_id), None)
             users = frozenset((message.sender_id, message.recipient_id))

@@ -54,7 +54,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -286,6 +286,19 @@ message_changes = Table(
     sqlite_autoincrement=True,
 )
 
+# Reactions to lobby messages (dm false) and DMs (dm true): one row per user, emoji and message
+# (sql/changes.py); toggled in the transaction that records the change.
+reactions = Table(
+    "reactions",
+    metadata,
+    Column("dm", Boolean, primary_key=True),
+    Column("message_id", BigInteger, primary_key=True),
+    Column("emoji", String, primary_key=True),
+    Column("user_id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+)
+
 # MIGRATIONS[v] upgrades a version-v database to v + 1; bump SCHEMA_VERSION along with it
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: lambda conn: sessions.create(conn, checkfirst=True),
@@ -303,6 +316,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     11: lambda conn: _edits(conn),
     12: lambda conn: _elo_to_glicko(conn),
     13: lambda conn: _replies(conn),
+    14: lambda conn: reactions.create(conn, checkfirst=True),
 }
 
 

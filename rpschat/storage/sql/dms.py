@@ -9,8 +9,9 @@ from sqlalchemy import Connection, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from rpschat.domain.ports import DirectMessage, DmThread, Revised, UnreadCaps, UnreadSender
+from rpschat.domain.replies import Reaction
 from rpschat.storage.common import check_caps, pair_of
-from rpschat.storage.sql.changes import record
+from rpschat.storage.sql.changes import forget_reactions, reactions_of, record, toggle_reaction
 from rpschat.storage.sql.database import Database, direct_messages
 
 
@@ -89,6 +90,12 @@ class SqlDms:
         rows = self.database.read(lambda conn: conn.execute(query).all())
         return {row.id: _message(row) for row in rows}
 
+    def react(self, message_id, user_id, name, emoji, ts):
+        return self.database.write(_react, message_id, user_id, name, emoji, ts, serialize=True)
+
+    def reactions_of(self, message_ids):
+        return self.database.read(reactions_of, True, list(message_ids))
+
     def edit(self, message_id, text, edited_at):
         return self.database.write(_edit, message_id, text, edited_at, serialize=True)
 
@@ -99,6 +106,17 @@ class SqlDms:
 def _get(conn: Connection, message_id: int) -> DirectMessage | None:
     row = conn.execute(select(direct_messages).where(direct_messages.c.id == message_id)).first()
     return None if row is None else _message(row)
+
+
+def _react(
+    conn: Connection, message_id: int, user_id: str, name: str, emoji: str, ts: int
+) -> Revised[list[Reaction]] | None:
+    message = _get(conn, message_id)
+    if message is None:
+        return None
+    reactions = toggle_reaction(conn, True, message_id, user_id, name, emoji, ts)
+    users = (message.sender_id, message.recipient_id)
+    return Revised(reactions, record(conn, "react", message_id, ts, users=users))
 
 
 def _edit(
@@ -122,6 +140,7 @@ def _delete(conn: Connection, message_id: int, ts: int) -> Revised[DirectMessage
     if message is None:
         return None
     conn.execute(delete(direct_messages).where(direct_messages.c.id == message_id))
+    forget_reactions(conn, True, message_id)
     seq = record(conn, "delete", message_id, ts, users=(message.sender_id, message.recipient_id))
     return Revised(message, seq)
 
