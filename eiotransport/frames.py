@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import codecs
 import hashlib
 import struct
 
@@ -55,10 +56,12 @@ class FrameReader:
 
     `feed` returns the complete messages `(opcode, payload)` in order: TEXT or BINARY with the
     fragments joined, and control frames (CLOSE, PING, PONG) as they come. A message longer than
-    `max_message` is refused from its header, before its payload is buffered. A fault raises
-    ProtocolError carrying the messages that preceded it."""
+    `max_message` is refused from its header, before its payload is buffered; a fragmented TEXT
+    message that is not UTF-8 is refused at the fragment where it stops being so, not at its
+    end (a whole TEXT frame is the reader's to decode). A fault raises ProtocolError carrying
+    the messages that preceded it."""
 
-    __slots__ = ("max_message", "_buffer", "_fragments", "_opcode", "_size")
+    __slots__ = ("max_message", "_buffer", "_fragments", "_opcode", "_size", "_utf8")
 
     def __init__(self, max_message: int):
         self.max_message = max_message
@@ -66,6 +69,7 @@ class FrameReader:
         self._fragments: list[bytes] | None = None
         self._opcode = 0
         self._size = 0
+        self._utf8: codecs.IncrementalDecoder | None = None  # a fragmented TEXT's, checking it
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         out: list[tuple[int, bytes]] = []
@@ -106,16 +110,28 @@ class FrameReader:
                 out.append((opcode, payload))
             elif opcode:  # the first fragment
                 self._fragments, self._opcode, self._size = [payload], opcode, length
+                if opcode == TEXT:
+                    self._utf8 = _utf8_decoder()
+                    self._check_text(payload, final=False)
             else:
                 fragments = self._fragments
                 assert fragments is not None  # _check: a continuation follows a first fragment
                 fragments.append(payload)
                 self._size += length
+                if self._utf8 is not None:
+                    self._check_text(payload, final=bool(fin))
                 if fin:
                     out.append((self._opcode, b"".join(fragments)))
-                    self._fragments = None
+                    self._fragments = self._utf8 = None
         self._buffer = buf[pos:] if pos < end else b""
         return out
+
+    def _check_text(self, payload: bytes, final: bool) -> None:
+        assert self._utf8 is not None
+        try:
+            self._utf8.decode(payload, final)
+        except UnicodeDecodeError:
+            raise ProtocolError(1007, "text message is not UTF-8") from None
 
     def _check(self, fin: int, opcode: int, length: int) -> None:
         if opcode >= CLOSE:
@@ -131,6 +147,9 @@ class FrameReader:
         size = length + (self._size if opcode == CONT else 0)
         if size > self.max_message:
             raise ProtocolError(1009, "message too big")
+
+
+_utf8_decoder = codecs.getincrementaldecoder("utf-8")  # strict: surrogates are refused too
 
 
 def close_reply(payload: bytes) -> int:

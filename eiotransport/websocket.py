@@ -9,10 +9,14 @@ sends faster than the server handles its packets is held back by TCP, as it was 
 reader. Writing is writer.FrameWriter's job.
 
 Closing follows RFC 6455 section 7: the server's CLOSE goes out after everything written before
-it; a client's CLOSE is answered and the socket closed at once; after a CLOSE of the server's
-own, the socket stays open (reading and discarding, bounded in bytes and time, on the hub with
-no green thread) until the client's CLOSE or EOF, so a client that answers never gets a reset
-and one that was sending (an oversized frame) still reads the status.
+it; a client's CLOSE is answered and the socket closed at once. After a clean CLOSE of the
+server's own, the socket stays open (reading, bounded in bytes and time, on the hub with no
+green thread) until the client's CLOSE or EOF. After a protocol error (section 7.1.7, failing
+the connection) nothing the client sends is processed any more, its CLOSE included: the CLOSE
+goes out and the server's side of TCP ends at once (a FIN, as Node's `ws` does); what the client
+still sends is read and discarded, bounded the same way, until its EOF. Either way a client that
+answers never gets a reset, and one that was sending (an oversized frame) still reads the
+status.
 """
 
 from __future__ import annotations
@@ -228,8 +232,9 @@ class DetachedWebSocket:
             self._upgrade_step(data)
 
     def _fail(self, code: int, exc: Exception | None = None) -> None:
-        """The client broke the protocol: close with `code`; the stream can't be parsed any
-        more, so what follows is read and discarded until the client goes."""
+        """The client broke the protocol: fail the connection with `code`. The stream is not
+        parsed any more (`_frames` None marks a failed connection): close() ends TCP right
+        after the CLOSE, and what follows is read and discarded until the client goes."""
         if exc is not None:
             gate.refusal_log("%s: closing: %s", self.eio.sid, exc)
         self._close_code = code
@@ -310,6 +315,8 @@ class DetachedWebSocket:
             self._timer = None
         try:
             self.socket.send(close_frame(self._close_code))
+            if self._frames is None:  # failed (_fail): the client's CLOSE is not waited for
+                self.socket.shutdown(stdlib_socket.SHUT_WR)
         except OSError:
             self._peer_done = True
         if self._peer_done:
@@ -328,7 +335,7 @@ class DetachedWebSocket:
         if self._drain_left < 0:
             self._finish()
             return
-        if self._frames is None:  # a broken stream: only EOF or the timer ends it
+        if self._frames is None:  # a failed connection: only EOF or the timer ends it
             return
         try:
             messages = self._frames.feed(data)

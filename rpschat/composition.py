@@ -17,8 +17,10 @@ from rpschat.cluster import ClusterKeeper
 from rpschat.config import Settings
 from rpschat.domain.claims import ClaimedNames
 from rpschat.domain.connections import Connections
+from rpschat.domain.conversations import DmConversations
 from rpschat.domain.devices import DeviceTokens
 from rpschat.domain.dms import DmLimits, DmService
+from rpschat.domain.edits import MessageEdits
 from rpschat.domain.game.busy import BusyPlayers
 from rpschat.domain.game.context import GameSettings
 from rpschat.domain.game.locks import KeyedLocks
@@ -31,6 +33,7 @@ from rpschat.domain.moderation import ModerationService
 from rpschat.domain.passwords import PasswordWork
 from rpschat.domain.ports import (
     AccountStore,
+    ChangeLog,
     Directory,
     DmStore,
     HistoryStore,
@@ -42,6 +45,7 @@ from rpschat.domain.ports import (
     TokenStore,
 )
 from rpschat.domain.presence import PresenceHub
+from rpschat.domain.reactions import MessageReactions
 from rpschat.domain.reports import Reports
 from rpschat.domain.roles import RoleService
 from rpschat.domain.sanctions import Sanctions
@@ -52,6 +56,7 @@ from rpschat.storage.common import OnBatch
 from rpschat.storage.confusables import NAME_RULES
 from rpschat.storage.memory.accounts import MemoryAccounts
 from rpschat.storage.memory.archive import MemoryArchive
+from rpschat.storage.memory.changes import MemoryChanges
 from rpschat.storage.memory.directory import MemoryDirectory
 from rpschat.storage.memory.dms import MemoryDms
 from rpschat.storage.memory.games import (
@@ -75,6 +80,7 @@ from rpschat.storage.passwords import Argon2Passwords
 from rpschat.storage.redis.state import RedisState
 from rpschat.storage.sql.accounts import SqlAccounts
 from rpschat.storage.sql.archive import SqlArchive
+from rpschat.storage.sql.changes import SqlChanges
 from rpschat.storage.sql.database import Database, is_memory_url
 from rpschat.storage.sql.dms import SqlDms
 from rpschat.storage.sql.history import SqlHistory
@@ -97,6 +103,7 @@ class Storage:
     accounts: AccountStore
     archive: GameArchive
     dms: DmStore
+    changes: ChangeLog  # the edits and deletes of the two above
     moderation: ModerationStore
     roles: RoleStore
     tokens: TokenStore
@@ -121,14 +128,16 @@ def open_storage(
     day (None: no limit)."""
     if is_memory_url(database_url):
         accounts = MemoryAccounts()
+        changes = MemoryChanges()
         return Storage(
             database=None,
-            history=MemoryHistory(runtime, on_batch=on_batch),
+            history=MemoryHistory(runtime, on_batch=on_batch, changes=changes),
             # in SQL the standings query joins the accounts
             results=MemoryResults(accounts, rated_per_pair=rated_per_pair),
             accounts=accounts,
             archive=MemoryArchive(),
-            dms=MemoryDms(runtime),
+            dms=MemoryDms(runtime, changes=changes),
+            changes=changes,
             moderation=MemoryModeration(),
             roles=MemoryRoles(),
             tokens=MemoryTokens(token_ttl_seconds),
@@ -141,6 +150,7 @@ def open_storage(
         accounts=SqlAccounts(database),
         archive=SqlArchive(database),
         dms=SqlDms(database),
+        changes=SqlChanges(database),
         moderation=SqlModeration(database),
         roles=SqlRoles(database),
         tokens=SqlTokens(database, token_ttl_seconds),  # they outlive a restart
@@ -162,7 +172,10 @@ class Services:
     identity: Identity
     claims: ClaimedNames
     lobby: Lobby
+    edits: MessageEdits
+    reactions: MessageReactions
     dms: DmService
+    conversations: DmConversations
     sanctions: Sanctions
     moderation: ModerationService
     reports: Reports
@@ -194,6 +207,7 @@ def chat_limits(settings: Settings) -> ChatLimits:
         resume_grace_seconds=settings.resume_grace_seconds,
         unnamed_idle_seconds=settings.unnamed_idle_seconds,
         history_on_join=settings.history_on_join,
+        edit_window_seconds=settings.edit_window_seconds,
     )
 
 
@@ -290,6 +304,29 @@ def build_services(
         directory=directory,
         outbox=outbox,
         settings=limits,
+        changes=storage.changes,
+    )
+    edits = MessageEdits(
+        callers=connections,
+        limits=rate_limits,
+        posting=sanctions,
+        ignores=sanctions,
+        history=storage.history,
+        dms=storage.dms,
+        changes=storage.changes,
+        outbox=outbox,
+        runtime=runtime,
+        settings=limits,
+    )
+    reactions = MessageReactions(
+        callers=connections,
+        limits=rate_limits,
+        posting=sanctions,
+        ignores=sanctions,
+        history=storage.history,
+        dms=storage.dms,
+        outbox=outbox,
+        runtime=runtime,
     )
     dms = DmService(
         callers=connections,
@@ -357,6 +394,7 @@ def build_services(
         dms=dms,
         presence=presence,
         outbox=outbox,
+        changes=edits,
     )
     moderation = ModerationService(
         callers=connections,
@@ -417,7 +455,10 @@ def build_services(
         identity=identity,
         claims=claims,
         lobby=lobby,
+        edits=edits,
+        reactions=reactions,
         dms=dms,
+        conversations=DmConversations(dms),
         sanctions=sanctions,
         moderation=moderation,
         reports=reports,

@@ -124,7 +124,12 @@ def check_game_chat(service: GameService, sid: str, payload: Any) -> Callable[[]
 
 def check_leaderboard(service: GameService, sid: str, _payload: Any) -> Callable[[], dict]:
     read = service.check_leaderboard(sid)
-    return lambda: {"ok": True, "players": read()}
+
+    def answer() -> dict:
+        board = read()
+        return {"ok": True, "players": board.players, "provisional": board.provisional}
+
+    return answer
 
 
 def check_my_games(service: GameService, sid: str, payload: Any) -> Callable[[], dict]:

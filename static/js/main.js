@@ -38,9 +38,10 @@ function sendMessage(text) {
   if (!socket.active) conn.connect();
 }
 
-const askLeave = async (opponent) => !!(await ask({
+// Before any round is played, leaving aborts the game (protocol `game_over`, `aborted`).
+const askLeave = async (opponent, unplayed) => !!(await ask({
   title: 'Leave this game?',
-  text: `You forfeit the match: ${opponent} wins it.`,
+  text: unplayed ? 'No round has been played: the game is aborted and counts for nobody.' : `You forfeit the match: ${opponent} wins it.`,
   action: 'Leave the game', danger: true,
 }));
 
@@ -74,6 +75,9 @@ socket.on('error', (e) => showError(e?.error ?? 'Something went wrong.'));
 socket.on('message_deleted', moderation.onMessageDeleted);
 socket.on('report_filed', moderation.onReportFiled);
 socket.on('dm', dm.onDm);
+socket.on('dm_read', dm.onDmRead);
+// A resume's DM replay stopped short: the rest is on the server (listed with unread counts).
+socket.on('dm_replay_truncated', () => dm.loadConversations());
 
 // --- calling the person back (attention.js), and the phone's badges ---------------------
 

@@ -131,3 +131,39 @@ def test_nothing_is_buffered_between_whole_messages():
 )
 def test_a_close_is_answered_with_its_own_status_when_that_may_be_sent(payload, code):
     assert close_reply(payload) == code
+
+
+def test_a_fragmented_text_that_is_not_utf8_fails_at_the_fragment_not_at_its_end():
+    reader = FrameReader(max_message=1000)
+    with pytest.raises(ProtocolError) as failed:
+        reader.feed(frame(b"ok", fin=False) + frame(b"42\xff", CONT, fin=False))
+    assert failed.value.code == 1007
+
+
+def test_a_first_fragment_that_is_not_utf8_fails_at_once():
+    with pytest.raises(ProtocolError) as failed:
+        FrameReader(max_message=1000).feed(frame(b"\xed\xa0\x80", fin=False))  # a surrogate
+    assert failed.value.code == 1007
+
+
+def test_a_character_split_between_fragments_is_utf8():
+    snowman = "\u2603".encode()
+    reader = FrameReader(max_message=1000)
+    assert reader.feed(frame(snowman[:1], fin=False)) == []
+    assert reader.feed(frame(snowman[1:2], CONT, fin=False)) == []
+    assert reader.feed(frame(snowman[2:], CONT)) == [(TEXT, snowman)]
+
+
+def test_a_fragmented_text_that_ends_inside_a_character_fails():
+    reader = FrameReader(max_message=1000)
+    assert reader.feed(frame(b"a\xe2\x98", fin=False)) == []
+    with pytest.raises(ProtocolError) as failed:
+        reader.feed(frame(b"", CONT))
+    assert failed.value.code == 1007
+
+
+def test_fragmented_binary_is_not_checked_as_utf8():
+    reader = FrameReader(max_message=1000)
+    assert reader.feed(frame(b"\xff", BINARY, fin=False) + frame(b"\xfe", CONT)) == [
+        (BINARY, b"\xff\xfe")
+    ]

@@ -21,9 +21,10 @@ from rpschat.domain.game.context import (
     ms,
     new_game_id,
 )
+from rpschat.domain.game.fairness import commitment, new_salt
 from rpschat.domain.game.match import GameOver, Match, ThrowOutcome
 from rpschat.domain.game.matchmaking import Rematches
-from rpschat.domain.game.ports import Standing
+from rpschat.domain.game.ports import Leaderboard
 from rpschat.domain.game.records import Scorekeeper
 from rpschat.domain.ports import Cancellable, NamedConnection
 
@@ -107,7 +108,7 @@ class MatchLifecycle:
         self._ctx.store.put(match)
         self.finish(match, over, also_to=sid)  # out of the room, still told how it ended
 
-    def leaderboard(self) -> list[Standing]:
+    def leaderboard(self) -> Leaderboard:
         """The slow half of `leaderboard`: a database read, outside every lock."""
         return self._ctx.results.leaderboard(self._ctx.settings.leaderboard_size)
 
@@ -197,6 +198,8 @@ class MatchLifecycle:
         }
         if restarted:
             started["restarted"] = True
+        if match.commit:
+            started["commit"] = match.commit
         self._ctx.outbox.emit("round_started", started, to=game_room(match.game_id))
         self._set_round_timer(match, now)
 
@@ -207,7 +210,9 @@ class MatchLifecycle:
         human = match.players[0]
         past = [(move, outcome) for move, outcome in match.computer_memory]
         past += rounds_of(human, [result.to_dict() for result in match.history])  # by user id
-        match.moves[COMPUTER] = self._ctx.strategy.choose(past)
+        move = match.moves[COMPUTER] = self._ctx.strategy.choose(past)
+        match.salt = new_salt()  # committed to in round_started, revealed in round_result
+        match.commit = commitment(move, match.salt)
         self._ctx.store.put(match)
 
     def _set_round_timer(self, match: Match, now: float) -> None:

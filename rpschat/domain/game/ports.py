@@ -7,16 +7,27 @@ by every node), rpschat/storage/sql/ (results and finished games, in the databas
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rpschat.domain.errors import Refused
+from rpschat.domain.game.fairness import verified
 from rpschat.domain.game.match import GameResult, Match
 from rpschat.domain.ports import Lock, Locks
 
 # ---------------------------------------------------------------- results
 
-Standing = dict[str, Any]  # {"name", "wins", "losses", "draws", "rating", "claimed"}
+# {"name", "wins", "losses", "draws", "rating", "deviation", "provisional", "claimed"}
+Standing = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """The established ratings, best first, and how many provisional ones were left out (a
+    rating is provisional while its deviation is above 110: a guest's always is)."""
+
+    players: list[Standing] = field(default_factory=list)
+    provisional: int = 0
 
 
 class ResultsStore(Protocol):
@@ -44,8 +55,13 @@ class ResultsStore(Protocol):
     def forget_guest(self, name: str, user_id: str) -> bool:
         """Removes the row of a guest who left for good (a claimed user's row stays)."""
 
-    def leaderboard(self, limit: int = 50) -> list[Standing]:
-        """Highest rating first, then most wins, fewest losses, name (case-insensitively)."""
+    def leaderboard(self, limit: int = 50) -> Leaderboard:
+        """The established ratings: highest first, then most wins, fewest losses, name
+        (case-insensitively); and how many provisional ones it leaves out."""
+        ...
+
+    def standing(self, name: str) -> Standing | None:
+        """The name's row, established or not (None: no game counted under it)."""
         ...
 
     def close(self) -> None: ...
@@ -72,7 +88,8 @@ class GameRecord:
     id: int = 0  # the archive's own increasing number: the `before` cursor of `my_games`
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        rounds = [with_verification(entry, self.opponent) for entry in self.rounds]
+        wire: dict[str, Any] = {
             "id": self.id,
             "game_id": self.game_id,
             "opponent": self.opponent,
@@ -80,10 +97,29 @@ class GameRecord:
             "best_of": self.best_of,
             "winner": self.winner,
             "score": dict(self.score),
-            "rounds": [dict(entry) for entry in self.rounds],
+            "rounds": rounds,
             "reason": self.reason,
             "ended_at": self.ended_at,
         }
+        if self.computer:
+            wire["verified"] = all_verified(rounds)
+        return wire
+
+
+def with_verification(entry: dict[str, Any], computer: str) -> dict[str, Any]:
+    """A stored round; a computer's round that has its commitment says whether the move shown
+    opens it (`verified`)."""
+    entry = dict(entry)
+    if "commit" in entry:
+        move = (entry.get("moves") or {}).get(computer)
+        entry["verified"] = verified(entry["commit"], move, entry.get("salt"))
+    return entry
+
+
+def all_verified(rounds: list[dict[str, Any]]) -> bool:
+    """Every round of a computer's game carries its commitment and opens it (games from before
+    commitments, none: False)."""
+    return bool(rounds) and all(entry.get("verified") is True for entry in rounds)
 
 
 class GameArchive(Protocol):

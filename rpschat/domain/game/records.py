@@ -26,6 +26,7 @@ def records_of(match: Match, over: GameOver, ended_at: int) -> list[GameRecord]:
     wired = [match.wire_round(result) for result in match.history]
     rounds = [
         {"round": result["round"], "moves": result["moves"], "winner": result["winner"]}
+        | ({"commit": result["commit"], "salt": result["salt"]} if "commit" in result else {})
         for result in wired
     ]
     ended = match.wire_over(over)
@@ -90,7 +91,12 @@ class Scorekeeper:
 
     def _record(self, batch: list[tuple[Match, GameOver, str | None]]) -> None:
         # games against the computer count for nobody's standing: only in the players' history
-        results = [self._result(match, over) for match, over, _ in batch if not match.computer]
+        # nor do aborted ones (left before any round): only in the players' history
+        results = [
+            self._result(match, over)
+            for match, over, _ in batch
+            if not match.computer and over.reason != "aborted"
+        ]
         try:
             if results:
                 self._ctx.results.record_many(results)

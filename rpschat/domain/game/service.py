@@ -54,7 +54,7 @@ from rpschat.domain.game.context import (
 from rpschat.domain.game.lifecycle import MatchLifecycle
 from rpschat.domain.game.matchmaking import Challenges, Matchmaker, Rematches
 from rpschat.domain.game.pairing import Pairing
-from rpschat.domain.game.ports import GameStores, Standing
+from rpschat.domain.game.ports import GameStores, Leaderboard
 from rpschat.domain.game.presence import PresenceReactions
 from rpschat.domain.game.records import GameRecords
 from rpschat.domain.game.routing import Adoption, GameRouting
@@ -196,7 +196,7 @@ class GameService:
     ) -> Callable[[], PostedMessage]:
         return self._spectating.check_game_chat(sid, game_id, msg, client_id)
 
-    def check_leaderboard(self, sid: str) -> Callable[[], list[Standing]]:
+    def check_leaderboard(self, sid: str) -> Callable[[], Leaderboard]:
         ctx = self._ctx
         ctx.limit(ctx.caller(sid), "other")
         return self._lifecycle.leaderboard

@@ -7,14 +7,14 @@ import time
 from typing import Any
 
 from rpschat.domain.game.match import GameResult
-from rpschat.domain.game.ports import Standing
+from rpschat.domain.game.ports import Leaderboard, Standing
 from rpschat.domain.game.standings import (
     RatedPairs,
     apply_result,
     day_of,
+    leaderboard_of,
     player_outcomes,
     public_standing,
-    rank,
 )
 from rpschat.domain.ports import AccountStore
 from rpschat.domain.text import name_key
@@ -84,14 +84,23 @@ class MemoryResults:
             del self._standings[name_key(name)]
             return True
 
-    def leaderboard(self, limit: int = 50) -> list[Standing]:
+    def leaderboard(self, limit: int = 50) -> Leaderboard:
         with self._lock:
             if self._closed:
                 raise StorageClosed()
             rows = [(key, dict(row)) for key, row in self._standings.items()]
         claimed = self._claimed({row["user_id"] for _, row in rows if row["user_id"]})
-        ranked = sorted(rows, key=lambda item: rank(item[1], item[0]))
-        return [public_standing(row, row["user_id"] in claimed) for _, row in ranked[:limit]]
+        return leaderboard_of(rows, claimed, limit)
+
+    def standing(self, name: str) -> Standing | None:
+        with self._lock:
+            if self._closed:
+                raise StorageClosed()
+            row = self._standings.get(name_key(name))
+            row = None if row is None else dict(row)
+        if row is None:
+            return None
+        return public_standing(row, bool(row["user_id"] and self._claimed({row["user_id"]})))
 
     def close(self) -> None:
         with self._lock:

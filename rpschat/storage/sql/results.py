@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, select
 
+from rpschat.domain.game.glicko import PROVISIONAL_DEVIATION
 from rpschat.domain.game.match import GameResult
-from rpschat.domain.game.ports import Standing
+from rpschat.domain.game.ports import Leaderboard, Standing
 from rpschat.domain.game.standings import (
     RatedPairs,
     apply_result,
@@ -60,8 +61,11 @@ class SqlResults:
     def forget_guest(self, name: str, user_id: str) -> bool:
         return self.database.write(_delete_guest_row, name_key(name), user_id)
 
-    def leaderboard(self, limit: int = 50) -> list[Standing]:
+    def leaderboard(self, limit: int = 50) -> Leaderboard:
         return self.database.read(_select_leaderboard, limit)
+
+    def standing(self, name: str) -> Standing | None:
+        return self.database.read(_select_standing, name_key(name))
 
     def close(self) -> None:  # the database is closed once, by its opener
         pass
@@ -81,7 +85,7 @@ class SqlResults:
             return new
         keys = {name_key(name) for result in fresh for name in result.players}
         c = standings.c
-        query = select(c.key, c.name, c.user_id, c.wins, c.losses, c.draws, c.rating)
+        query = select(*(c[column] for column in ("key", *_ROW_COLUMNS)))
         rows = {
             row.key: {k: v for k, v in row._mapping.items() if k != "key"}
             for row in conn.execute(query.where(c.key.in_(keys)))
@@ -104,10 +108,7 @@ class SqlResults:
             added = insert.excluded
             upsert = insert.on_conflict_do_update(
                 index_elements=[c.key],
-                set_={
-                    column: added[column]
-                    for column in ("name", "user_id", "wins", "losses", "draws", "rating")
-                },
+                set_={column: added[column] for column in _ROW_COLUMNS},
             )
             conn.execute(upsert, changed)
         return new
@@ -173,13 +174,32 @@ def _game_row(result: GameResult, ts: int) -> dict[str, Any]:
     }
 
 
-def _select_leaderboard(conn: Connection, limit: int) -> list[Standing]:
+_ROW_COLUMNS = ("name", "user_id", "wins", "losses", "draws", "rating", "deviation", "volatility")
+
+
+def _select_leaderboard(conn: Connection, limit: int) -> Leaderboard:
     c = standings.c
     claimed = accounts.c.user_id.is_not(None).label("claimed")
     query = (
-        select(c.name, c.wins, c.losses, c.draws, c.rating, claimed)
+        select(c.name, c.wins, c.losses, c.draws, c.rating, c.deviation, claimed)
         .select_from(standings.outerjoin(accounts, accounts.c.user_id == c.user_id))
+        .where(c.deviation <= PROVISIONAL_DEVIATION)
         .order_by(c.rating.desc(), c.wins.desc(), c.losses, c.key)
         .limit(limit)
     )
-    return [public_standing(dict(row._mapping), bool(row.claimed)) for row in conn.execute(query)]
+    rows = conn.execute(query)
+    players = [public_standing(dict(row._mapping), bool(row.claimed)) for row in rows]
+    provisional = select(func.count()).where(c.deviation > PROVISIONAL_DEVIATION)
+    return Leaderboard(players, conn.scalar(provisional) or 0)
+
+
+def _select_standing(conn: Connection, key: str) -> Standing | None:
+    c = standings.c
+    claimed = accounts.c.user_id.is_not(None).label("claimed")
+    query = (
+        select(c.name, c.wins, c.losses, c.draws, c.rating, c.deviation, claimed)
+        .select_from(standings.outerjoin(accounts, accounts.c.user_id == c.user_id))
+        .where(c.key == key)
+    )
+    row = conn.execute(query).first()
+    return None if row is None else public_standing(dict(row._mapping), bool(row.claimed))
