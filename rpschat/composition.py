@@ -46,6 +46,7 @@ from rpschat.domain.ports import (
     TokenStore,
 )
 from rpschat.domain.presence import PresenceHub
+from rpschat.domain.reactions import MessageReactions
 from rpschat.domain.reports import Reports
 from rpschat.domain.roles import RoleService
 from rpschat.domain.sanctions import Sanctions
@@ -173,6 +174,7 @@ class Services:
     claims: ClaimedNames
     lobby: Lobby
     edits: MessageEdits
+    reactions: MessageReactions
     dms: DmService
     conversations: DmConversations
     sanctions: Sanctions
@@ -309,12 +311,23 @@ def build_services(
         callers=connections,
         limits=rate_limits,
         posting=sanctions,
+        ignores=sanctions,
         history=storage.history,
         dms=storage.dms,
         changes=storage.changes,
         outbox=outbox,
         runtime=runtime,
         settings=limits,
+    )
+    reactions = MessageReactions(
+        callers=connections,
+        limits=rate_limits,
+        posting=sanctions,
+        ignores=sanctions,
+        history=storage.history,
+        dms=storage.dms,
+        outbox=outbox,
+        runtime=runtime,
     )
     dms = DmService(
         callers=connections,
@@ -445,6 +458,7 @@ def build_services(
         claims=claims,
         lobby=lobby,
         edits=edits,
+        reactions=reactions,
         dms=dms,
         conversations=DmConversations(dms),
         sanctions=sanctions,

@@ -27,6 +27,7 @@ from rpschat.domain.ports import (
     DirectMessage,
     DmStore,
     HistoryStore,
+    Ignores,
     Limits,
     NamedConnection,
     Outbox,
@@ -34,6 +35,7 @@ from rpschat.domain.ports import (
     Runtime,
     StoredMessage,
 )
+from rpschat.domain.replies import reactions_wire
 from rpschat.domain.text import clean_message
 
 
@@ -51,6 +53,7 @@ class MessageEdits:
     callers: Callers
     limits: Limits
     posting: Posting  # a muted user can't edit either
+    ignores: Ignores  # a DM hidden from its recipient (ignored sender): so are its changes
     history: HistoryStore
     dms: DmStore
     changes: ChangeLog
@@ -108,26 +111,30 @@ class MessageEdits:
 
     def replay_changes(self, sid: str, user_id: str, last_change: int) -> None:
         """The current state of each message (the lobby's, the user's DMs) changed after
-        `last_change`, in the order of their latest change; at most MAX_REPLAY of them. A
-        message that is gone comes as deleted."""
-        latest: dict[tuple[bool, int], int] = {}
+        `last_change`, in the order of their latest change; at most MAX_REPLAY changes are
+        looked at. A message that is gone comes as deleted; one edited, as edited; one reacted
+        to, with its reactions; each with the `seq` of its latest change."""
+        latest: dict[tuple[bool, int], tuple[int, set[str]]] = {}
         for change in self.changes.changes_after(user_id, last_change, MAX_REPLAY):
-            latest.pop((change.dm, change.message_id), None)  # keep its latest, in its place
-            latest[(change.dm, change.message_id)] = change.seq
-        gone = {"replayed": True}
-        for (dm, message_id), seq in latest.items():
-            if dm:
-                direct = self.dms.get(message_id)
-                if direct is None:
-                    self.outbox.emit("dm_deleted", {"id": message_id, "seq": seq, **gone}, to=sid)
-                else:
-                    self._emit_dm_edited(direct, seq, sid, replayed=True)
-                continue
-            message = self.history.get(message_id)
+            _seq, kinds = latest.pop((change.dm, change.message_id), (0, set()))
+            latest[(change.dm, change.message_id)] = change.seq, kinds | {change.kind}
+        for (dm, message_id), (seq, kinds) in latest.items():
+            message = self.dms.get(message_id) if dm else self.history.get(message_id)
             if message is None:
-                self.outbox.emit("message_deleted", {"id": message_id, "seq": seq, **gone}, to=sid)
-            elif message.edited_at is not None:
-                self._emit_edited(message, seq, sid, replayed=True)
+                event = "dm_deleted" if dm else "message_deleted"
+                self.outbox.emit(event, {"id": message_id, "seq": seq, "replayed": True}, to=sid)
+                continue
+            if "edit" in kinds and message.edited_at is not None:
+                if isinstance(message, DirectMessage):
+                    self._emit_dm_edited(message, seq, sid, replayed=True)
+                else:
+                    self._emit_edited(message, seq, sid, replayed=True)
+            if "react" in kinds:
+                store: HistoryStore | DmStore = self.dms if dm else self.history
+                now = store.reactions_of([message_id]).get(message_id, [])
+                wire = {"id": message_id, "reactions": reactions_wire(now), "seq": seq}
+                event = "dm_reactions" if dm else "reactions"
+                self.outbox.emit(event, {**wire, "replayed": True}, to=sid)
 
     # ---- helpers -----------------------------------------------------------------------------
 
@@ -164,12 +171,18 @@ class MessageEdits:
             "id": message.id, "from": message.sender, "to": message.recipient,
             "text": message.text, "edited_at": message.edited_at, "seq": seq,
         }  # fmt: skip
-        rooms = [dm_room(message.sender_id), dm_room(message.recipient_id)]
-        self.outbox.emit("dm_edited", _marked(wire, replayed), to=to or rooms)
+        self.outbox.emit("dm_edited", _marked(wire, replayed), to=to or self._dm_rooms(message))
 
     def _emit_dm_deleted(self, message: DirectMessage, seq: int, to: str | None) -> None:
-        rooms = [dm_room(message.sender_id), dm_room(message.recipient_id)]
-        self.outbox.emit("dm_deleted", {"id": message.id, "seq": seq}, to=to or rooms)
+        self.outbox.emit(
+            "dm_deleted", {"id": message.id, "seq": seq}, to=to or self._dm_rooms(message)
+        )
+
+    def _dm_rooms(self, message: DirectMessage) -> list[str]:
+        rooms = [dm_room(message.sender_id)]
+        if not self.ignores.ignores(message.recipient_id, message.sender_id):
+            rooms.append(dm_room(message.recipient_id))
+        return rooms
 
     def _now_ms(self) -> int:
         return int(self.runtime.now() * 1000)

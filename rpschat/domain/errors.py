@@ -108,7 +108,8 @@ class Code(StrEnum):
         "A moderator muted this user (or, for a guest, a user of its address) until `until`: "
         "no chat, game chat, direct message, report, challenge or new name.",
         ("retry_after", "until"),
-        "`message`, `game_chat`, `dm`, `edit_message`, `report`, `challenge`, `set_username`",
+        "`message`, `game_chat`, `dm`, `edit_message`, `react`, `report`, `challenge`, "
+        "`set_username`",
     )
     # ---- names and claims
     BAD_NAME = (
@@ -257,7 +258,7 @@ class Code(StrEnum):
         "no_such_message",
         "No message has that id (or it was deleted).",
         (),
-        "`mod_delete`, `report`, `edit_message`, `delete_message`",
+        "`mod_delete`, `report`, `edit_message`, `delete_message`, `react`",
     )
     NOT_YOUR_MESSAGE = (
         "not_your_message",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from rpschat.domain.errors import Code, Refused
+from rpschat.domain.replies import Reaction, excerpt
 
 # Ids and cursors are 64-bit in storage (SQLite INTEGER, PostgreSQL BIGINT): a larger number
 # can't even be compared there, so the web layer refuses it rather than the database failing.
@@ -203,7 +204,8 @@ class PresenceListener(Protocol):
         game replays its chat above it: one id sequence with the lobby)."""
 
     def user_gone(self, user_id: str, name: str, removed: bool) -> None:
-        """The name is free: the user left, or (`removed`) a moderator removed it."""
+        """The name is free: the user left, or (`removed`) left unannounced: a moderator
+        removed it (and says why), or a guest logged in to a claimed name."""
 
 
 class UserConnections(Protocol):
@@ -219,8 +221,9 @@ class UserConnections(Protocol):
     def end_grace(self, user_id: str) -> None:
         """The user is back: its grace period no longer releases it."""
 
-    def release(self, user_id: str) -> None:
-        """The user leaves for good: its name is free, and everyone is told."""
+    def release(self, user_id: str, quiet: bool = False) -> None:
+        """The user leaves for good: its name is free, and everyone is told (`quiet`: with no
+        "has left" line)."""
 
     def disconnect(self, sid: str, voluntary: bool) -> None: ...
 
@@ -529,12 +532,19 @@ class StoredMessage:
     ts: int  # ms since the Unix epoch
     client_id: str | None = None
     edited_at: int | None = None  # ms since the epoch, once its author edited it
+    reply_to: int | None = None  # the id of the lobby message it answers
 
     def to_wire(self) -> dict[str, Any]:
+        """`reply_to` is the id here: domain/replies.py makes it a quote."""
         wire: dict[str, Any] = {"id": self.id, "name": self.name, "txt": self.text, "ts": self.ts}
         if self.edited_at is not None:
             wire["edited_at"] = self.edited_at
+        if self.reply_to is not None:
+            wire["reply_to"] = {"id": self.reply_to}
         return wire
+
+    def quote(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "txt": excerpt(self.text)}
 
 
 OnCommit = Callable[[StoredMessage], None]
@@ -549,6 +559,7 @@ class HistoryStore(Protocol):
         text: str,
         client_id: str | None = None,
         on_commit: OnCommit | None = None,
+        reply_to: int | None = None,
     ) -> tuple[StoredMessage, bool]:
         """Stores a message and returns once it is committed: (message, duplicate).
 
@@ -571,6 +582,18 @@ class HistoryStore(Protocol):
         ...
 
     def get(self, message_id: int) -> StoredMessage | None: ...
+    def get_many(self, message_ids: list[int]) -> dict[int, StoredMessage]:
+        """Those of the ids still stored, by id (the quotes of replies)."""
+
+    def react(
+        self, message_id: int, user_id: str, name: str, emoji: str, ts: int
+    ) -> Revised[list[Reaction]] | None:
+        """Toggles the user's `emoji` on a lobby message, recording the change (`ChangeLog`)
+        in the same commit: the message's reactions after it; None if there is no message."""
+
+    def reactions_of(self, message_ids: list[int]) -> dict[int, list[Reaction]]:
+        """The reactions of those messages that have some."""
+
     def edit(self, message_id: int, text: str, edited_at: int) -> Revised[StoredMessage] | None:
         """The message's new text, and the change recorded (`ChangeLog`) in the same commit;
         None if there is no such message."""
@@ -603,7 +626,7 @@ class Change:
     resuming client that saw changes up to `seq` is sent the later ones' outcome."""
 
     seq: int
-    kind: str  # "edit" or "delete"
+    kind: str  # "edit", "delete" or "react"
     message_id: int
     dm: bool  # a direct message (its own id sequence), else a lobby message
 
@@ -635,13 +658,20 @@ class DirectMessage:
     client_id: str | None = None
     unread: bool = False  # the recipient was offline: delivered at its next log-in
     edited_at: int | None = None  # ms since the epoch, once its sender edited it
+    reply_to: int | None = None  # the id of the DM of the same two users it answers
 
     def to_wire(self) -> dict[str, Any]:
+        """`reply_to` is the id here: domain/replies.py makes it a quote."""
         wire: dict[str, Any] = {"id": self.id, "from": self.sender, "to": self.recipient,
                                 "text": self.text, "ts": self.ts}  # fmt: skip
         if self.edited_at is not None:
             wire["edited_at"] = self.edited_at
+        if self.reply_to is not None:
+            wire["reply_to"] = {"id": self.reply_to}
         return wire
+
+    def quote(self) -> dict[str, Any]:
+        return {"id": self.id, "from": self.sender, "text": excerpt(self.text)}
 
 
 @dataclass(frozen=True)
@@ -693,6 +723,7 @@ class DmStore(Protocol):
         client_id: str | None,
         unread: bool,
         caps: UnreadCaps | None = None,
+        reply_to: int | None = None,
     ) -> tuple[DirectMessage, bool]:
         """Stores it and returns once committed: (message, duplicate). A known (sender_id,
         client_id) returns the stored message with duplicate=True. Ids grow in commit order.
@@ -739,6 +770,13 @@ class DmStore(Protocol):
         """The user who last sent `recipient_id` a DM under the name `name`, if any."""
 
     def get(self, message_id: int) -> DirectMessage | None: ...
+    def get_many(self, message_ids: list[int]) -> dict[int, DirectMessage]: ...
+    def react(
+        self, message_id: int, user_id: str, name: str, emoji: str, ts: int
+    ) -> Revised[list[Reaction]] | None:
+        """Like `HistoryStore.react`."""
+
+    def reactions_of(self, message_ids: list[int]) -> dict[int, list[Reaction]]: ...
     def edit(self, message_id: int, text: str, edited_at: int) -> Revised[DirectMessage] | None:
         """Like `HistoryStore.edit`."""
 

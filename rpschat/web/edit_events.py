@@ -8,6 +8,7 @@ from typing import Any
 
 from rpschat.domain.edits import MessageEdits
 from rpschat.domain.errors import Code, Refused
+from rpschat.domain.reactions import EMOJI_REFUSAL, MessageReactions
 from rpschat.domain.text import NOT_A_MESSAGE
 from rpschat.web.moderation_events import ID_REFUSAL
 from rpschat.web.payloads import as_object, required_whole_number, string
@@ -35,3 +36,14 @@ def delete_message(edits: MessageEdits, sid: str, payload: Any) -> dict:
     obj = as_object(payload, "{id: 42}")
     message_id = required_whole_number(obj, "id", ID_REFUSAL, 1)
     return {"ok": True, "seq": edits.delete_message(sid, message_id, _dm_flag(obj))}
+
+
+REACT_SHAPE = '{id: 42, emoji: "👍"}'
+
+
+def react(reactions: MessageReactions, sid: str, payload: Any) -> dict:
+    obj = as_object(payload, REACT_SHAPE)
+    message_id = required_whole_number(obj, "id", ID_REFUSAL, 1)
+    emoji = string(obj, "emoji", EMOJI_REFUSAL)
+    wire = reactions.react(sid, message_id, emoji, _dm_flag(obj))
+    return {"ok": True, **wire}

@@ -34,6 +34,7 @@ from rpschat.domain.game.service import GameService
 from rpschat.domain.identity import Identity
 from rpschat.domain.lobby import Lobby
 from rpschat.domain.moderation import ModerationService
+from rpschat.domain.reactions import MessageReactions
 from rpschat.domain.reports import Reports
 from rpschat.domain.sessions import Sessions
 from rpschat.web import (
@@ -72,6 +73,7 @@ class EventServices(Protocol):
     claims: ClaimedNames
     lobby: Lobby
     edits: MessageEdits
+    reactions: MessageReactions
     dms: DmService
     conversations: DmConversations
     moderation: ModerationService
@@ -135,6 +137,7 @@ def register_handlers(
     edits = services.edits  # docs/protocol.md, "Editing and deleting your messages"
     declare("edit_message", partial(edit_events.edit_message, edits))
     declare("delete_message", partial(edit_events.delete_message, edits))
+    declare("react", partial(edit_events.react, services.reactions))
     games = services.games  # docs/protocol.md, "Rock-paper-scissors"
     declare("find_match", partial(game_events.find_match, games))
     declare("cancel_match", partial(game_events.cancel_match, games))

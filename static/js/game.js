@@ -147,7 +147,7 @@ function renderGame() {
   else stopCountdown();
   ui.over.hidden = !game.over;
   setText(ui.overText, game.over ? overText(game) : '');
-  ui.pageLink.hidden = !game.over;
+  ui.pageLink.hidden = !game.over || game.reason === 'aborted'; // aborted games keep no page
   if (game.over) ui.pageLink.href = gamePageUrl(game.id);
   ui.rematch.hidden = !isPlayer();
   ui.rematch.disabled = game.rematchAsked;
@@ -192,6 +192,7 @@ function resultText(r) {
 
 function overText({ winner, reason }) {
   if (winner == null) {
+    if (reason === 'aborted') return 'Game aborted: a player left before any round was played. It counts for nobody.';
     return reason === 'abandoned' ? 'Game over: abandoned, nobody played a round.' : 'Game over: a draw.';
   }
   const loser = game.players.find((p) => p !== winner);
@@ -462,7 +463,7 @@ let confirmLeave = async () => window.confirm('Leave this game? You will forfeit
 async function leaveGame() {
   if (!game) return;
   if (!isPlayer()) return backToLobby();
-  if (!(await confirmLeave(opponent()))) return;
+  if (!(await confirmLeave(opponent(), !game.results.length))) return;
   const ack = await request('leave_game', { game_id: game.id });
   if (!ack.ok) showError(ack.error); // else game_over (forfeit) follows
 }
@@ -527,13 +528,13 @@ function refreshOpenPanels() {
 // --- your games -------------------------------------------------------------
 
 // How a game ended, beside its score; a game won on points says nothing more.
-const REASONS = { timeout: 'on time', forfeit: 'by forfeit', disconnect: 'by disconnection', abandoned: 'abandoned' };
+const REASONS = { timeout: 'on time', forfeit: 'by forfeit', disconnect: 'by disconnection', abandoned: 'abandoned', aborted: 'left before any round' };
 let myGamesOldest = null;
 
 function myGameItem(g) {
   const mine = me();
   const score = `${g.score?.[mine] ?? 0}–${g.score?.[g.opponent] ?? 0}`;
-  const outcomeText = g.winner == null ? 'Draw' : g.winner === mine ? 'Won' : 'Lost';
+  const outcomeText = g.reason === 'aborted' ? 'Aborted' : g.winner == null ? 'Draw' : g.winner === mine ? 'Won' : 'Lost';
   const when = new Date(g.ended_at).toLocaleString();
   const meta = [`best of ${g.best_of}`, REASONS[g.reason], when].filter(Boolean).join(' · ');
   const rounds = (g.rounds ?? []).map((r) => el('li', {},

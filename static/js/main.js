@@ -38,9 +38,10 @@ function sendMessage(text) {
   if (!socket.active) conn.connect();
 }
 
-const askLeave = async (opponent) => !!(await ask({
+// Before any round is played, leaving aborts the game (protocol `game_over`, `aborted`).
+const askLeave = async (opponent, unplayed) => !!(await ask({
   title: 'Leave this game?',
-  text: `You forfeit the match: ${opponent} wins it.`,
+  text: unplayed ? 'No round has been played: the game is aborted and counts for nobody.' : `You forfeit the match: ${opponent} wins it.`,
   action: 'Leave the game', danger: true,
 }));
 

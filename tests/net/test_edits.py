@@ -99,3 +99,32 @@ def test_deletes_offline_reach_the_client_when_it_resumes(database_url):  # noqa
         assert [m["id"] for m in back.call("history", {})["messages"]] == []
         assert back.call("dm_history", {"with": "Bea"})["messages"] == []
         back.close(), bea.close(), ada.close()
+
+
+def test_replies_quote_their_message_live_in_history_and_replays(database_url):  # noqa: F811
+    env = {"DATABASE_URL": database_url, "RESUME_GRACE_SECONDS": "30"}
+    with ServerProcess(env=env) as server:
+        ada = joined(server.url, "Ada")
+        bea = joined(server.url, "Bea")
+        question = ada.say("who plays?")
+        answer = bea.call("message", {"msg": "me", "reply_to": question["id"]})
+        live = ada.wait_for("message", lambda m: m.get("id") == answer["id"])
+        assert live["reply_to"] == {"id": question["id"], "name": "Ada", "txt": "who plays?"}
+        close_transport_under(ada)
+        # Bea can't delete Ada's question: Ada deletes it after her resume
+        assert bea.call("delete_message", {"id": question["id"]})["code"] == "not_your_message"
+        later = bea.call("message", {"msg": "anyone?", "reply_to": answer["id"]})
+        back = ChatClient(server.url, auth={"token": ada.token, "last_id": answer["id"]})
+        replayed = back.wait_for("message", lambda m: m.get("id") == later["id"])
+        assert replayed["reply_to"] == {"id": answer["id"], "name": "Bea", "txt": "me"}
+        assert replayed["replayed"] is True
+        assert back.call("delete_message", {"id": question["id"]})["ok"]
+        page = back.call("history", {})["messages"]
+        assert [m["reply_to"] for m in page if m["id"] == answer["id"]] == [
+            {"id": question["id"], "deleted": True}
+        ]
+        direct = bea.call("dm", {"to": "Ada", "text": "dm?"})
+        reply = back.call("dm", {"to": "Bea", "text": "dm!", "reply_to": direct["id"]})
+        got = bea.wait_for("dm", lambda m: m["id"] == reply["id"])
+        assert got["reply_to"] == {"id": direct["id"], "from": "Bea", "text": "dm?"}
+        back.close(), bea.close(), ada.close()

@@ -28,8 +28,9 @@ PLAYING: Status = "playing"
 OVER: Status = "over"
 # As in docs/protocol.md: 'won': a played round gave someone wins_needed; 'timeout': a round
 # timeout did; 'forfeit': the other player left; 'disconnect': the other dropped past the
-# reconnection grace; 'abandoned': neither player threw before a round deadline (no winner).
-EndReason = Literal["won", "timeout", "forfeit", "disconnect", "abandoned"]
+# reconnection grace; 'abandoned': neither player threw before a round deadline (no winner);
+# 'aborted': a player left before any round was played (no winner, counts for nobody).
+EndReason = Literal["won", "timeout", "forfeit", "disconnect", "abandoned", "aborted"]
 ForfeitReason = Literal["forfeit", "disconnect"]
 FORFEIT_REASONS: tuple[ForfeitReason, ...] = ("forfeit", "disconnect")
 
@@ -375,6 +376,10 @@ class Match:
             raise ValueError(f"forfeit reason must be one of {FORFEIT_REASONS}, not {reason!r}")
         self._require_player(player)
         self._require_playing()
+        if reason == "forfeit" and not self.history:
+            # Left before any round was played (often right after a rematch began): aborted,
+            # not a "won 0-0 by forfeit" on the leaderboard (issue 23), as lichess aborts.
+            return self._end(None, "aborted")
         return self._end(self.opponent_of(player), reason)
 
     # ----- internals -----

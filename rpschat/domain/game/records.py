@@ -88,8 +88,11 @@ class Scorekeeper:
                     self._ctx.outbox.emit("game_over", ended, to=also_to)
 
     def _record(self, batch: list[tuple[Match, GameOver, str | None]]) -> None:
-        # every game is kept for its page; the computer's count for nobody's standing
-        results = [self._result(match, over) for match, over, _ in batch]
+        # every game is kept for its page (the computer's count for nobody's standing), but
+        # aborted ones (left before any round): only in the players' history
+        results = [
+            self._result(match, over) for match, over, _ in batch if over.reason != "aborted"
+        ]
         try:
             if results:
                 self._ctx.results.record_many(results)

@@ -9,12 +9,13 @@ from bisect import bisect_left
 
 from rpschat.domain.ports import DirectMessage, DmThread, Revised, Runtime, UnreadSender
 from rpschat.storage.common import StorageClosed, check_caps, pair_of
-from rpschat.storage.memory.changes import MemoryChanges
+from rpschat.storage.memory.changes import MemoryChanges, MemoryReactions
 
 
 class MemoryDms:
     def __init__(self, runtime: Runtime | None = None, changes: MemoryChanges | None = None):
         self.changes = changes or MemoryChanges()
+        self._reactions = MemoryReactions()
         self._now = runtime.now if runtime else time.time
         self._lock = threading.Lock()
         self._messages: list[DirectMessage] = []  # in id order (a deleted one is gone)
@@ -23,8 +24,9 @@ class MemoryDms:
         self.closed = False
 
     def append(
-        self, sender_id, sender, recipient_id, recipient, text, client_id, unread, caps=None
-    ):
+        self, sender_id, sender, recipient_id, recipient, text, client_id, unread, caps=None,
+        reply_to=None,
+    ):  # fmt: skip
         with self._lock:
             if self.closed:
                 raise StorageClosed()
@@ -37,7 +39,7 @@ class MemoryDms:
             self._last_id += 1
             message = DirectMessage(
                 self._last_id, sender_id, sender, recipient_id, recipient, text,
-                int(self._now() * 1000), client_id, unread,
+                int(self._now() * 1000), client_id, unread, reply_to=reply_to,
             )  # fmt: skip
             self._messages.append(message)
             if client_id is not None:
@@ -141,6 +143,24 @@ class MemoryDms:
             return self._messages[index]
         return None
 
+    def get_many(self, message_ids):
+        with self._lock:
+            found = (self._get(message_id) for message_id in message_ids)
+            return {m.id: m for m in found if m is not None}
+
+    def react(self, message_id, user_id, name, emoji, ts):
+        with self._lock:
+            message = self._get(message_id)
+            if message is None:
+                return None
+            reactions = self._reactions.toggle(message_id, user_id, name, emoji)
+            users = frozenset((message.sender_id, message.recipient_id))
+            return Revised(reactions, self.changes.record("react", message_id, users))
+
+    def reactions_of(self, message_ids):
+        with self._lock:
+            return self._reactions.of_many(message_ids)
+
     def edit(self, message_id, text, edited_at):
         with self._lock:
             if self.closed:
@@ -163,6 +183,7 @@ class MemoryDms:
             if message is None:
                 return None
             del self._messages[self._index(message_id)]
+            self._reactions.forget(message_id)
             if message.client_id is not None:
                 self._by_client.pop((message.sender_id, message.client_id), None)
             users = frozenset((message.sender_id, message.recipient_id))

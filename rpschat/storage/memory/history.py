@@ -8,8 +8,9 @@ from bisect import bisect_left, bisect_right
 from dataclasses import replace
 
 from rpschat.domain.ports import LOBBY, OnCommit, Revised, Runtime, StoredMessage
+from rpschat.domain.replies import Reaction
 from rpschat.storage.common import OnBatch, StorageClosed, check_page_args, notify_commit
-from rpschat.storage.memory.changes import MemoryChanges
+from rpschat.storage.memory.changes import MemoryChanges, MemoryReactions
 
 
 class MemoryHistory:
@@ -22,6 +23,7 @@ class MemoryHistory:
         changes: MemoryChanges | None = None,
     ):
         self.changes = changes or MemoryChanges()
+        self._reactions = MemoryReactions()
         self._now = runtime.now if runtime else time.time
         # Reentrant: an on_commit callback may append (it runs under the lock, for id order).
         self._lock = threading.RLock()
@@ -39,6 +41,7 @@ class MemoryHistory:
         text: str,
         client_id: str | None = None,
         on_commit: OnCommit | None = None,
+        reply_to: int | None = None,
     ) -> tuple[StoredMessage, bool]:
         with self._lock:
             self._check_open()
@@ -47,7 +50,9 @@ class MemoryHistory:
                 return known, True
             self._last_id += 1
             ts = int(self._now() * 1000)
-            message = StoredMessage(self._last_id, room, user_id, name, text, ts, client_id)
+            message = StoredMessage(
+                self._last_id, room, user_id, name, text, ts, client_id, reply_to=reply_to
+            )
             self._rooms.setdefault(room, []).append(message)
             if client_id is not None:
                 self._by_client[(user_id, client_id)] = message
@@ -82,6 +87,27 @@ class MemoryHistory:
                     return stored[index]
             return None
 
+    def get_many(self, message_ids: list[int]) -> dict[int, StoredMessage]:
+        with self._lock:
+            self._check_open()
+            found = (self._find(message_id) for message_id in message_ids)
+            return {stored[i].id: stored[i] for stored, i in filter(None, found)}
+
+    def react(
+        self, message_id: int, user_id: str, name: str, emoji: str, ts: int
+    ) -> Revised[list[Reaction]] | None:
+        with self._lock:
+            self._check_open()
+            found = self._find(message_id)
+            if found is None or found[0][found[1]].room != LOBBY:
+                return None
+            reactions = self._reactions.toggle(message_id, user_id, name, emoji)
+            return Revised(reactions, self.changes.record("react", message_id))
+
+    def reactions_of(self, message_ids: list[int]) -> dict[int, list[Reaction]]:
+        with self._lock:
+            return self._reactions.of_many(message_ids)
+
     def edit(self, message_id: int, text: str, edited_at: int) -> Revised[StoredMessage] | None:
         with self._lock:
             self._check_open()
@@ -111,6 +137,7 @@ class MemoryHistory:
                 return None
             stored, index = found
             message = stored.pop(index)
+            self._reactions.forget(message_id)
             if message.client_id is not None:
                 self._by_client.pop((message.user_id, message.client_id), None)
             seq = self.changes.record("delete", message_id) if message.room == LOBBY else 0

@@ -54,7 +54,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 16
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -75,6 +75,7 @@ messages = Table(
     Column("ts", BigInteger, nullable=False),
     Column("client_id", String, nullable=True),
     Column("edited_at", BigInteger, nullable=True),  # ms since the epoch, once edited
+    Column("reply_to", BigInteger, nullable=True),  # the id of the message it answers
     Index("ix_messages_room_id", "room", "id"),
     # NULL client_ids never collide, so only messages sent with a client_id are deduplicated
     Index("ux_messages_user_client", "user_id", "client_id", unique=True),
@@ -93,7 +94,7 @@ games = Table(
     Column("best_of", Integer, nullable=False),
     Column("score", JSON, nullable=False),
     Column("ts", BigInteger, nullable=False),
-    # schema 14: every finished game kept for its page (/game/<id>, `game_record`) and the
+    # schema 16: every finished game kept for its page (/game/<id>, `game_record`) and the
     # players' profiles; games against the computer too (NULL: from before, not known)
     Column("computer", Boolean, nullable=True),
     Column("user_a", String, nullable=True),  # the people's user ids (the computer has none)
@@ -270,6 +271,7 @@ direct_messages = Table(
     Column("client_id", String, nullable=True),
     Column("unread", Boolean, nullable=False),
     Column("edited_at", BigInteger, nullable=True),  # ms since the epoch, once edited
+    Column("reply_to", BigInteger, nullable=True),  # the id of the DM it answers
     Index("ix_direct_messages_pair", "pair", "id"),
     Index("ix_direct_messages_sender", "sender_id", "id"),
     Index("ix_direct_messages_recipient", "recipient_id", "unread", "id"),
@@ -293,6 +295,19 @@ message_changes = Table(
     sqlite_autoincrement=True,
 )
 
+# Reactions to lobby messages (dm false) and DMs (dm true): one row per user, emoji and message
+# (sql/changes.py); toggled in the transaction that records the change.
+reactions = Table(
+    "reactions",
+    metadata,
+    Column("dm", Boolean, primary_key=True),
+    Column("message_id", BigInteger, primary_key=True),
+    Column("emoji", String, primary_key=True),
+    Column("user_id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+)
+
 # MIGRATIONS[v] upgrades a version-v database to v + 1; bump SCHEMA_VERSION along with it
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: lambda conn: sessions.create(conn, checkfirst=True),
@@ -309,8 +324,15 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     10: lambda conn: rated_pairs.create(conn, checkfirst=True),
     11: lambda conn: _edits(conn),
     12: lambda conn: _elo_to_glicko(conn),
-    13: lambda conn: _games_kept_for_good(conn),
+    13: lambda conn: _replies(conn),
+    14: lambda conn: reactions.create(conn, checkfirst=True),
+    15: lambda conn: _games_kept_for_good(conn),
 }
+
+
+def _replies(conn: Connection) -> None:
+    _add_columns(conn, messages, "reply_to")
+    _add_columns(conn, direct_messages, "reply_to")
 
 
 def _edits(conn: Connection) -> None:

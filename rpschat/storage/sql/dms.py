@@ -9,8 +9,9 @@ from sqlalchemy import Connection, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from rpschat.domain.ports import DirectMessage, DmThread, Revised, UnreadCaps, UnreadSender
+from rpschat.domain.replies import Reaction
 from rpschat.storage.common import check_caps, pair_of
-from rpschat.storage.sql.changes import record
+from rpschat.storage.sql.changes import forget_reactions, reactions_of, record, toggle_reaction
 from rpschat.storage.sql.database import Database, direct_messages
 
 
@@ -22,13 +23,14 @@ class SqlDms:
         self.database = database
 
     def append(
-        self, sender_id, sender, recipient_id, recipient, text, client_id, unread, caps=None
-    ):
+        self, sender_id, sender, recipient_id, recipient, text, client_id, unread, caps=None,
+        reply_to=None,
+    ):  # fmt: skip
         row = {
             "pair": pair_of(sender_id, recipient_id), "sender_id": sender_id, "sender": sender,
             "recipient_id": recipient_id, "recipient": recipient, "text": text,
             "ts": int(self.database.runtime.now() * 1000), "client_id": client_id,
-            "unread": unread,
+            "unread": unread, "reply_to": reply_to,
         }  # fmt: skip
         return self.database.write(_insert, row, caps if unread else None, serialize=True)
 
@@ -83,6 +85,17 @@ class SqlDms:
     def get(self, message_id):
         return self.database.read(_get, message_id)
 
+    def get_many(self, message_ids):
+        query = select(direct_messages).where(direct_messages.c.id.in_(list(message_ids)))
+        rows = self.database.read(lambda conn: conn.execute(query).all())
+        return {row.id: _message(row) for row in rows}
+
+    def react(self, message_id, user_id, name, emoji, ts):
+        return self.database.write(_react, message_id, user_id, name, emoji, ts, serialize=True)
+
+    def reactions_of(self, message_ids):
+        return self.database.read(reactions_of, True, list(message_ids))
+
     def edit(self, message_id, text, edited_at):
         return self.database.write(_edit, message_id, text, edited_at, serialize=True)
 
@@ -93,6 +106,17 @@ class SqlDms:
 def _get(conn: Connection, message_id: int) -> DirectMessage | None:
     row = conn.execute(select(direct_messages).where(direct_messages.c.id == message_id)).first()
     return None if row is None else _message(row)
+
+
+def _react(
+    conn: Connection, message_id: int, user_id: str, name: str, emoji: str, ts: int
+) -> Revised[list[Reaction]] | None:
+    message = _get(conn, message_id)
+    if message is None:
+        return None
+    reactions = toggle_reaction(conn, True, message_id, user_id, name, emoji, ts)
+    users = (message.sender_id, message.recipient_id)
+    return Revised(reactions, record(conn, "react", message_id, ts, users=users))
 
 
 def _edit(
@@ -116,6 +140,7 @@ def _delete(conn: Connection, message_id: int, ts: int) -> Revised[DirectMessage
     if message is None:
         return None
     conn.execute(delete(direct_messages).where(direct_messages.c.id == message_id))
+    forget_reactions(conn, True, message_id)
     seq = record(conn, "delete", message_id, ts, users=(message.sender_id, message.recipient_id))
     return Revised(message, seq)
 

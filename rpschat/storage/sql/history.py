@@ -14,6 +14,7 @@ from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from rpschat.domain.ports import LOBBY, Event, OnCommit, Revised, Runtime, StoredMessage
+from rpschat.domain.replies import Reaction
 from rpschat.storage.common import (
     OnBatch,
     StorageClosed,
@@ -21,7 +22,7 @@ from rpschat.storage.common import (
     check_page_args,
     notify_commit,
 )
-from rpschat.storage.sql.changes import record
+from rpschat.storage.sql.changes import forget_reactions, reactions_of, record, toggle_reaction
 from rpschat.storage.sql.database import Database, messages
 
 logger = logging.getLogger(__name__)
@@ -78,8 +79,11 @@ class SqlHistory:
         text: str,
         client_id: str | None = None,
         on_commit: OnCommit | None = None,
+        reply_to: int | None = None,
     ) -> tuple[StoredMessage, bool]:
-        row = dict(room=room, user_id=user_id, name=name, text=text, client_id=client_id)
+        row = dict(
+            room=room, user_id=user_id, name=name, text=text, client_id=client_id, reply_to=reply_to
+        )
         pending = _Pending(row, on_commit, self._runtime.event())
         with self._lock:
             if self._closed:
@@ -104,6 +108,22 @@ class SqlHistory:
     def get(self, message_id: int) -> StoredMessage | None:
         self._check_open()
         return self.database.read(_select_one, message_id)
+
+    def get_many(self, message_ids: list[int]) -> dict[int, StoredMessage]:
+        self._check_open()
+        query = select(messages).where(messages.c.id.in_(message_ids))
+        rows = self.database.read(lambda conn: conn.execute(query).all())
+        return {row.id: _message(row) for row in rows}
+
+    def react(
+        self, message_id: int, user_id: str, name: str, emoji: str, ts: int
+    ) -> Revised[list[Reaction]] | None:
+        self._check_open()
+        return self.database.write(_react, message_id, user_id, name, emoji, ts, serialize=True)
+
+    def reactions_of(self, message_ids: list[int]) -> dict[int, list[Reaction]]:
+        self._check_open()
+        return self.database.read(reactions_of, False, message_ids)
 
     def edit(self, message_id: int, text: str, edited_at: int) -> Revised[StoredMessage] | None:
         self._check_open()
@@ -282,6 +302,16 @@ def _select_one(conn: Connection, message_id: int) -> StoredMessage | None:
     return None if row is None else _message(row)
 
 
+def _react(
+    conn: Connection, message_id: int, user_id: str, name: str, emoji: str, ts: int
+) -> Revised[list[Reaction]] | None:
+    message = _select_one(conn, message_id)
+    if message is None or message.room != LOBBY:
+        return None
+    reactions = toggle_reaction(conn, False, message_id, user_id, name, emoji, ts)
+    return Revised(reactions, record(conn, "react", message_id, ts, room=LOBBY))
+
+
 def _edit_one(
     conn: Connection, message_id: int, text: str, edited_at: int
 ) -> Revised[StoredMessage] | None:
@@ -300,6 +330,7 @@ def _delete_one(conn: Connection, message_id: int, ts: int) -> Revised[StoredMes
     if message is None:
         return None
     conn.execute(delete(messages).where(messages.c.id == message_id))
+    forget_reactions(conn, False, message_id)
     seq = record(conn, "delete", message_id, ts, room=LOBBY) if message.room == LOBBY else 0
     return Revised(message, seq)
 
