@@ -21,6 +21,7 @@ from rpschat.domain.conversations import DmConversations
 from rpschat.domain.devices import DeviceTokens
 from rpschat.domain.dms import DmLimits, DmService
 from rpschat.domain.edits import MessageEdits
+from rpschat.domain.game.book import GameBook
 from rpschat.domain.game.busy import BusyPlayers
 from rpschat.domain.game.context import GameSettings
 from rpschat.domain.game.locks import KeyedLocks
@@ -181,6 +182,7 @@ class Services:
     reports: Reports
     roles: RoleService
     games: GameService
+    book: GameBook
     shared: RedisState | None = None
     keeper: ClusterKeeper | None = None
     closing: bool = False
@@ -435,6 +437,7 @@ def build_services(
         stores=stores,
         settings=games_config,
     )
+    book = GameBook(connections, rate_limits, stores.results, accounts, names)
     presence.subscribe(lobby)  # first: "has left" before the game's reactions
     presence.subscribe(games)
     claims.on_release.append(games)  # a released account's standing leaves the leaderboard
@@ -464,6 +467,7 @@ def build_services(
         reports=reports,
         roles=roles,
         games=games,
+        book=book,
         shared=shared,
         keeper=keeper,
     )

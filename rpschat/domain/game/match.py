@@ -137,6 +137,10 @@ class GameResult:
     user_ids: dict[str, str] = field(default_factory=dict)
     # guests who left for good before the game was recorded: no row (it would never be removed)
     gone: tuple[str, ...] = ()
+    # against the computer: kept for its page, counted in nobody's standing
+    computer: bool = False
+    # every round as `round_result` showed it, without game_id (the game's page replays them)
+    rounds: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

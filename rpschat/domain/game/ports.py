@@ -21,6 +21,13 @@ from rpschat.domain.ports import Lock, Locks
 Standing = dict[str, Any]
 
 
+# A finished game kept for good: {game_id, players (names), user_ids (name -> user id, the
+# people), computer, best_of, winner, score, reason, ended_at (ms), rounds ([{round, moves,
+# winner, score, timeout, commit?, salt?}]), ratings ({rated, players: {name: {before, after}}}
+# or None)}
+StoredGame = dict[str, Any]
+
+
 @dataclass(frozen=True)
 class Leaderboard:
     """The established ratings, best first, and how many provisional ones were left out (a
@@ -62,6 +69,14 @@ class ResultsStore(Protocol):
 
     def standing(self, name: str) -> Standing | None:
         """The name's row, established or not (None: no game counted under it)."""
+        ...
+
+    def game(self, game_id: str) -> StoredGame | None:
+        """A finished game (people's and the computer's), kept for good."""
+        ...
+
+    def games_of(self, user_id: str, limit: int) -> list[StoredGame]:
+        """The user's last finished games, newest first."""
         ...
 
     def close(self) -> None: ...
