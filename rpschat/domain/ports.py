@@ -204,7 +204,8 @@ class PresenceListener(Protocol):
         game replays its chat above it: one id sequence with the lobby)."""
 
     def user_gone(self, user_id: str, name: str, removed: bool) -> None:
-        """The name is free: the user left, or (`removed`) a moderator removed it."""
+        """The name is free: the user left, or (`removed`) left unannounced: a moderator
+        removed it (and says why), or a guest logged in to a claimed name."""
 
 
 class UserConnections(Protocol):
@@ -220,8 +221,9 @@ class UserConnections(Protocol):
     def end_grace(self, user_id: str) -> None:
         """The user is back: its grace period no longer releases it."""
 
-    def release(self, user_id: str) -> None:
-        """The user leaves for good: its name is free, and everyone is told."""
+    def release(self, user_id: str, quiet: bool = False) -> None:
+        """The user leaves for good: its name is free, and everyone is told (`quiet`: with no
+        "has left" line)."""
 
     def disconnect(self, sid: str, voluntary: bool) -> None: ...
 
