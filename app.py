@@ -49,6 +49,7 @@ from rpschat.web.events import ClientPacket, EventApp, SocketOutbox, guard_messa
 from rpschat.web.handlers import register_handlers
 from rpschat.web.message_queue import QueueManager
 from rpschat.web.pages import pages
+from rpschat.web.record_pages import install as install_record_pages
 
 log = logging.getLogger("rpschat")
 
@@ -130,6 +131,7 @@ def create_app(settings: Settings) -> tuple[Flask, SocketIO, Services]:
         queue.on_dm = services.dms.note_delivered
         queue.initialize()  # listen on the channel now, not at the first client (/readyz)
     install_ops(flask_app, server, services, metrics)
+    install_record_pages(flask_app, services.book)  # /game/<id>, /u/<name>
     add_commands(flask_app, services)  # flask --app app grant / revoke NAME (ops/cli.py)
     return flask_app, sio, services
 

@@ -21,6 +21,7 @@ from rpschat.domain.conversations import DmConversations
 from rpschat.domain.devices import DeviceTokens
 from rpschat.domain.dms import DmLimits, DmService
 from rpschat.domain.edits import MessageEdits
+from rpschat.domain.game.book import GameBook
 from rpschat.domain.game.busy import BusyPlayers
 from rpschat.domain.game.context import GameSettings
 from rpschat.domain.game.locks import KeyedLocks
@@ -181,6 +182,7 @@ class Services:
     reports: Reports
     roles: RoleService
     games: GameService
+    book: GameBook
     shared: RedisState | None = None
     keeper: ClusterKeeper | None = None
     closing: bool = False
@@ -251,10 +253,11 @@ def game_stores(
     storage: Storage,
     finished_game_seconds: float,
     metrics: Metrics | None,
+    runtime: Runtime,
 ) -> GameStores:
-    """Live games in this process or in Redis (with the locks over them), results and finished
-    games in the storage; `metrics` counts lock waits and recorded games."""
-    live = shared.game_stores(finished_game_seconds) if shared else memory_game_stores()
+    """Live games in this process, or each its owner's with Redis (and the lobby's lock shared),
+    results and finished games in the storage; `metrics` counts lock waits and recorded games."""
+    live = shared.game_stores(finished_game_seconds, runtime) if shared else memory_game_stores()
     return GameStores(
         **live,
         locks=KeyedLocks(
@@ -283,7 +286,7 @@ def build_services(
     limiter = shared.limiter if shared else MemoryRateLimiter()
     limits = chat_limits(settings)
     games_config = game_settings(settings, limits)
-    stores = game_stores(shared, storage, games_config.finished_game_seconds, metrics)
+    stores = game_stores(shared, storage, games_config.finished_game_seconds, metrics, runtime)
     accounts, names = storage.accounts, NAME_RULES
 
     presence = PresenceHub()  # its listeners (the lobby, the game) subscribe once built
@@ -434,6 +437,7 @@ def build_services(
         stores=stores,
         settings=games_config,
     )
+    book = GameBook(connections, rate_limits, stores.results, accounts, names)
     presence.subscribe(lobby)  # first: "has left" before the game's reactions
     presence.subscribe(games)
     claims.on_release.append(games)  # a released account's standing leaves the leaderboard
@@ -463,6 +467,7 @@ def build_services(
         reports=reports,
         roles=roles,
         games=games,
+        book=book,
         shared=shared,
         keeper=keeper,
     )

@@ -277,9 +277,16 @@ class Code(StrEnum):
     # ---- games
     NO_SUCH_GAME = (
         "no_such_game",
-        "The server knows no game of that id (finished games are forgotten after 2 minutes).",
+        "The server knows no game of that id (a live game's events: finished games are "
+        "forgotten after 2 minutes; `game_record`: no finished game has that id).",
         (),
-        "`throw`, `leave_game`, `rematch`, `watch`, `game_chat`",
+        "`throw`, `leave_game`, `rematch`, `watch`, `game_chat`, `game_record`",
+    )
+    NO_SUCH_PLAYER = (
+        "no_such_player",
+        "Nobody claimed that name: profiles are for claimed names.",
+        (),
+        "`profile`",
     )
     NOT_A_PLAYER = (
         "not_a_player",

@@ -29,6 +29,7 @@ from rpschat.domain.conversations import DmConversations
 from rpschat.domain.dms import DmService
 from rpschat.domain.edits import MessageEdits
 from rpschat.domain.errors import Code, Refused
+from rpschat.domain.game.book import GameBook
 from rpschat.domain.game.service import GameService
 from rpschat.domain.identity import Identity
 from rpschat.domain.lobby import Lobby
@@ -36,7 +37,14 @@ from rpschat.domain.moderation import ModerationService
 from rpschat.domain.reactions import MessageReactions
 from rpschat.domain.reports import Reports
 from rpschat.domain.sessions import Sessions
-from rpschat.web import chat_events, dm_events, edit_events, game_events, moderation_events
+from rpschat.web import (
+    book_events,
+    chat_events,
+    dm_events,
+    edit_events,
+    game_events,
+    moderation_events,
+)
 from rpschat.web.events import (
     after_connect,
     answer_later,
@@ -71,6 +79,7 @@ class EventServices(Protocol):
     moderation: ModerationService
     reports: Reports
     games: GameService
+    book: GameBook
 
 
 def register_handlers(
@@ -142,6 +151,9 @@ def register_handlers(
     declare_stored("game_chat", partial(game_events.check_game_chat, games))
     declare_stored("leaderboard", partial(game_events.check_leaderboard, games))
     declare_stored("my_games", partial(game_events.check_my_games, games))
+    book = services.book  # docs/protocol.md, "Finished games and profiles"
+    declare_stored("game_record", partial(book_events.check_game_record, book))
+    declare_stored("profile", partial(book_events.check_profile, book))
     dms = services.dms  # docs/protocol.md, "Direct messages": answered once committed
     declare_stored("dm", partial(dm_events.dm, dms))
     declare_stored("dm_history", partial(dm_events.dm_history, dms))

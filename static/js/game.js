@@ -40,6 +40,7 @@ const ui = {
   rounds: $('#rounds'),
   over: $('#game-over'),
   overText: $('#game-over-text'),
+  pageLink: $('#game-page-link'),
   rematch: $('#rematch'),
   back: $('#back-to-lobby'),
   leave: $('#leave-game'),
@@ -146,6 +147,8 @@ function renderGame() {
   else stopCountdown();
   ui.over.hidden = !game.over;
   setText(ui.overText, game.over ? overText(game) : '');
+  ui.pageLink.hidden = !game.over || game.reason === 'aborted'; // aborted games keep no page
+  if (game.over) ui.pageLink.href = gamePageUrl(game.id);
   ui.rematch.hidden = !isPlayer();
   ui.rematch.disabled = game.rematchAsked;
   ui.rematch.classList.toggle('attention', game.rematchOffered && !game.rematchAsked);
@@ -546,7 +549,9 @@ function myGameItem(g) {
     el('details', {},
       el('summary', {}, `${outcomeText} ${score} against ${g.opponent}`,
         el('span', { class: 'live-meta' }, ` · ${meta}`), verdict),
-      el('ol', { class: 'my-game-rounds', 'aria-label': `Rounds against ${g.opponent}` }, ...rounds)));
+      el('ol', { class: 'my-game-rounds', 'aria-label': `Rounds against ${g.opponent}` }, ...rounds),
+      el('a', { href: gamePageUrl(g.game_id), target: '_blank', rel: 'noopener' },
+        `The game's page: replay, ratings`)));
   if (g.computer) verifyGame(g, rounds, verdict);
   return item;
 }
@@ -579,7 +584,8 @@ async function loadLeaderboard() {
   const ack = await request('leaderboard', {});
   if (!ack.ok) return showError(ack.error);
   const rows = (ack.players ?? []).map((p, i) => el('tr', { class: p.name === me() ? 'me' : null },
-    el('td', {}, String(i + 1)), el('th', { scope: 'row' }, p.name),
+    el('td', {}, String(i + 1)),
+    el('th', { scope: 'row' }, p.claimed ? el('a', { href: profileUrl(p.name), target: '_blank', rel: 'noopener' }, p.name) : p.name),
     el('td', {}, String(p.wins)), el('td', {}, String(p.losses)), el('td', {}, String(p.draws)),
     el('td', {}, ratingText(p))));
   const provisional = ack.provisional ?? 0;
@@ -592,6 +598,9 @@ async function loadLeaderboard() {
     : `${provisional} ${provisional === 1 ? 'player' : 'players'} with a provisional rating`
       + ' (shown with "?": fewer games than it takes to be sure) not ranked.';
 }
+
+export const gamePageUrl = (gameId) => `/game/${encodeURIComponent(gameId)}`;
+export const profileUrl = (name) => `/u/${encodeURIComponent(name)}`;
 
 /** A Glicko-2 rating as lichess shows it: "1580", or "1662?" while provisional. */
 function ratingText(standing) {

@@ -137,6 +137,10 @@ class GameResult:
     user_ids: dict[str, str] = field(default_factory=dict)
     # guests who left for good before the game was recorded: no row (it would never be removed)
     gone: tuple[str, ...] = ()
+    # against the computer: kept for its page, counted in nobody's standing
+    computer: bool = False
+    # every round as `round_result` showed it, without game_id (the game's page replays them)
+    rounds: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -377,6 +381,14 @@ class Match:
             # not a "won 0-0 by forfeit" on the leaderboard (issue 23), as lichess aborts.
             return self._end(None, "aborted")
         return self._end(self.opponent_of(player), reason)
+
+    def restart_round(self, now: float) -> None:
+        """The round in progress starts again, from nobody having thrown, with a full round's
+        time: the node that ran it is gone, and a move thrown there may be lost with it."""
+        if self.is_over:
+            return
+        self.moves = {}
+        self.round_deadline = now + self.round_seconds
 
     # ----- internals -----
 

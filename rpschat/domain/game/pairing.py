@@ -25,7 +25,7 @@ from rpschat.domain.game.matchmaking import (
 from rpschat.domain.game.ports import Challenge, ChallengeStore, ExpiredChallengeStore
 from rpschat.domain.game.records import GameRecords
 from rpschat.domain.game.rules import validate_best_of
-from rpschat.domain.ports import Cancellable
+from rpschat.domain.ports import Cancellable, NamedConnection
 
 NOT_OVER_YET = "This game is not over yet."
 OPPONENT_LEFT = "Your opponent has left."
@@ -270,12 +270,12 @@ class Pairing:
 
     # ---- rematches ---------------------------------------------------------------------------
 
-    def rematch(self, sid: str, game_id: str) -> None:
+    def rematch(self, conn: NamedConnection, game_id: str) -> None:
+        """On the game's owner (routing.py), which owns the next game too."""
         ctx = self._ctx
-        conn = ctx.caller(sid)
         created = None
         with ctx.lobby(), ctx.game_lock(game_id):
-            match = ctx.match(game_id)
+            match = ctx.owned_match(game_id)
             ctx.limit(conn, "other")
             # another user under a player's name did not play it (seats belong to user ids)
             if conn.user_id not in match.players:

@@ -54,7 +54,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -94,6 +94,15 @@ games = Table(
     Column("best_of", Integer, nullable=False),
     Column("score", JSON, nullable=False),
     Column("ts", BigInteger, nullable=False),
+    # schema 16: every finished game kept for its page (/game/<id>, `game_record`) and the
+    # players' profiles; games against the computer too (NULL: from before, not known)
+    Column("computer", Boolean, nullable=True),
+    Column("user_a", String, nullable=True),  # the people's user ids (the computer has none)
+    Column("user_b", String, nullable=True),
+    Column("rounds", JSON, nullable=True),
+    Column("ratings", JSON, nullable=True),
+    Index("ix_games_user_a", "user_a", "ts"),
+    Index("ix_games_user_b", "user_b", "ts"),
 )
 
 standings = Table(
@@ -317,6 +326,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     12: lambda conn: _elo_to_glicko(conn),
     13: lambda conn: _replies(conn),
     14: lambda conn: reactions.create(conn, checkfirst=True),
+    15: lambda conn: _games_kept_for_good(conn),
 }
 
 
@@ -350,6 +360,12 @@ def _rekey_look_alikes(conn: Connection) -> None:
         conn.execute(update(sanctions).where(sanctions.c.name_key == old).values(name_key=new))
         taken.discard(old)
         taken.add(new)
+
+
+def _games_kept_for_good(conn: Connection) -> None:
+    _add_columns(conn, games, "computer", "user_a", "user_b", "rounds", "ratings")
+    for index in games.indexes:
+        index.create(conn, checkfirst=True)
 
 
 def _elo_to_glicko(conn: Connection) -> None:
