@@ -140,8 +140,10 @@ class GameService:
 
     # ---- client events: the caller's sid and typed arguments (web/game_events.py reads them) --
 
-    def find_match(self, sid: str, best_of: int, computer: bool = False) -> None:
-        self._pairing.find_match(sid, best_of, computer)
+    def find_match(
+        self, sid: str, best_of: int, computer: bool = False, round_seconds: float | None = None
+    ) -> None:
+        self._pairing.find_match(sid, best_of, computer, round_seconds)
 
     def cancel_match(self, sid: str) -> None:
         self._pairing.cancel_match(sid)
