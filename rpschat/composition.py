@@ -256,10 +256,11 @@ def game_stores(
     storage: Storage,
     finished_game_seconds: float,
     metrics: Metrics | None,
+    runtime: Runtime,
 ) -> GameStores:
-    """Live games in this process or in Redis (with the locks over them), results and finished
-    games in the storage; `metrics` counts lock waits and recorded games."""
-    live = shared.game_stores(finished_game_seconds) if shared else memory_game_stores()
+    """Live games in this process, or each its owner's with Redis (and the lobby's lock shared),
+    results and finished games in the storage; `metrics` counts lock waits and recorded games."""
+    live = shared.game_stores(finished_game_seconds, runtime) if shared else memory_game_stores()
     return GameStores(
         **live,
         locks=KeyedLocks(
@@ -288,7 +289,7 @@ def build_services(
     limiter = shared.limiter if shared else MemoryRateLimiter()
     limits = chat_limits(settings)
     games_config = game_settings(settings, limits)
-    stores = game_stores(shared, storage, games_config.finished_game_seconds, metrics)
+    stores = game_stores(shared, storage, games_config.finished_game_seconds, metrics, runtime)
     accounts, names = storage.accounts, NAME_RULES
 
     presence = PresenceHub()  # its listeners (the lobby, the game) subscribe once built

@@ -13,6 +13,7 @@ import { ask } from './dialogs.js';
 import * as layout from './layout.js';
 import * as attention from './attention.js';
 import { initMentions } from './mentions.js';
+import * as account from './account.js';
 
 const { socket } = conn;
 
@@ -63,6 +64,7 @@ conn.on('named', (name, resumed) => {
   game.onConnectionChange(true);
   moderation.checkModerator();
   dm.loadConversations();
+  account.render();
 });
 
 socket.on('message', (m) => chat.addMessage(m));
@@ -152,7 +154,14 @@ layout.onChange(() => {
 $('#connection-toggle').addEventListener('click', conn.toggleConnection);
 layout.initLayout();
 attention.initAttention();
-identity.initIdentity({ system: chat.addSystem, changed: () => moderation.checkModerator() });
+identity.initIdentity({
+  system: chat.addSystem,
+  changed: () => {
+    moderation.checkModerator();
+    account.render();
+  },
+});
+account.initAccount({ system: chat.addSystem, onEnded: () => identity.render() });
 moderation.initModeration({
   system: chat.addSystem,
   ignoredChanged: chat.hideIgnored,

@@ -382,6 +382,14 @@ class Match:
             return self._end(None, "aborted")
         return self._end(self.opponent_of(player), reason)
 
+    def restart_round(self, now: float) -> None:
+        """The round in progress starts again, from nobody having thrown, with a full round's
+        time: the node that ran it is gone, and a move thrown there may be lost with it."""
+        if self.is_over:
+            return
+        self.moves = {}
+        self.round_deadline = now + self.round_seconds
+
     # ----- internals -----
 
     def _resolve_played_round(self, now: float) -> ThrowOutcome:

@@ -86,6 +86,9 @@ class Scorekeeper:
                 self._ctx.outbox.emit("game_over", ended, to=game_room(match.game_id))
                 if also_to is not None:
                     self._ctx.outbox.emit("game_over", ended, to=also_to)
+                # recorded and announced: a node adopting this one's games leaves it be (until
+                # then it would record it again, which the results store ignores, and announce it)
+                self._ctx.store.recorded(match.game_id)
 
     def _record(self, batch: list[tuple[Match, GameOver, str | None]]) -> None:
         # every game is kept for its page (the computer's count for nobody's standing), but
