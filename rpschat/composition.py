@@ -24,6 +24,7 @@ from rpschat.domain.edits import MessageEdits
 from rpschat.domain.game.book import GameBook
 from rpschat.domain.game.busy import BusyPlayers
 from rpschat.domain.game.context import GameSettings
+from rpschat.domain.game.invites import Invites
 from rpschat.domain.game.locks import KeyedLocks
 from rpschat.domain.game.ports import EXPIRED_CHALLENGES_KEPT, GameArchive, GameStores, ResultsStore
 from rpschat.domain.game.service import GameService
@@ -68,6 +69,7 @@ from rpschat.storage.memory.games import (
     MemorySpectatorStore,
 )
 from rpschat.storage.memory.history import MemoryHistory
+from rpschat.storage.memory.invites import MemoryInvites
 from rpschat.storage.memory.matchmaking import (
     MemoryChallengeStore,
     MemoryQueueStore,
@@ -185,6 +187,7 @@ class Services:
     roles: RoleService
     games: GameService
     book: GameBook
+    invites: Invites
     shared: RedisState | None = None
     keeper: ClusterKeeper | None = None
     closing: bool = False
@@ -451,8 +454,19 @@ def build_services(
         settings=games_config,
     )
     book = GameBook(connections, rate_limits, stores.results, accounts, names)
+    invites = Invites(
+        callers=connections,
+        limits=rate_limits,
+        directory=directory,
+        outbox=outbox,
+        runtime=runtime,
+        store=shared.invites if shared else MemoryInvites(),
+        matches=games,
+        ttl_seconds=settings.invite_ttl_seconds,
+    )
     presence.subscribe(lobby)  # first: "has left" before the game's reactions
     presence.subscribe(games)
+    presence.subscribe(invites)  # an invite ends with its inviter
     claims.on_release.append(games)  # a released account's standing leaves the leaderboard
     keeper = None
     if shared is not None:
@@ -482,6 +496,7 @@ def build_services(
         roles=roles,
         games=games,
         book=book,
+        invites=invites,
         shared=shared,
         keeper=keeper,
     )

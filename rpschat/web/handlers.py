@@ -30,6 +30,7 @@ from rpschat.domain.dms import DmService
 from rpschat.domain.edits import MessageEdits
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.book import GameBook
+from rpschat.domain.game.invites import Invites
 from rpschat.domain.game.service import GameService
 from rpschat.domain.identity import Identity
 from rpschat.domain.lobby import Lobby
@@ -44,6 +45,7 @@ from rpschat.web import (
     dm_events,
     edit_events,
     game_events,
+    invite_events,
     moderation_events,
 )
 from rpschat.web.events import (
@@ -82,6 +84,7 @@ class EventServices(Protocol):
     reports: Reports
     games: GameService
     book: GameBook
+    invites: Invites
 
 
 def register_handlers(
@@ -157,6 +160,12 @@ def register_handlers(
     book = services.book  # docs/protocol.md, "Finished games and profiles"
     declare_stored("game_record", partial(book_events.check_game_record, book))
     declare_stored("profile", partial(book_events.check_profile, book))
+    invites = services.invites  # docs/protocol.md, "Invites and open challenges"
+    declare("invite", partial(invite_events.invite, invites))
+    declare("accept_invite", partial(invite_events.accept_invite, invites))
+    declare("cancel_invite", partial(invite_events.cancel_invite, invites))
+    declare("open_challenges", partial(invite_events.open_challenges, invites))
+    declare("my_invites", partial(invite_events.my_invites, invites))
     dms = services.dms  # docs/protocol.md, "Direct messages": answered once committed
     declare_stored("dm", partial(dm_events.dm, dms))
     declare_stored("dm_history", partial(dm_events.dm_history, dms))
