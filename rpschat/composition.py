@@ -51,6 +51,7 @@ from rpschat.domain.reactions import MessageReactions
 from rpschat.domain.reports import Reports
 from rpschat.domain.roles import RoleService
 from rpschat.domain.sanctions import Sanctions
+from rpschat.domain.search import MessageSearch
 from rpschat.domain.sessions import Sessions
 from rpschat.domain.signout import OtherSessions
 from rpschat.ops.metrics import Metrics
@@ -177,6 +178,7 @@ class Services:
     lobby: Lobby
     edits: MessageEdits
     reactions: MessageReactions
+    search: MessageSearch
     dms: DmService
     conversations: DmConversations
     sanctions: Sanctions
@@ -333,6 +335,17 @@ def build_services(
         outbox=outbox,
         runtime=runtime,
     )
+    search = MessageSearch(
+        callers=connections,
+        limits=rate_limits,
+        ignores=sanctions,
+        directory=directory,
+        accounts=accounts,
+        names=names,
+        history=storage.history,
+        dms=storage.dms,
+        settings=limits,
+    )
     dms = DmService(
         callers=connections,
         limits=rate_limits,
@@ -474,6 +487,7 @@ def build_services(
         lobby=lobby,
         edits=edits,
         reactions=reactions,
+        search=search,
         dms=dms,
         conversations=DmConversations(dms),
         sanctions=sanctions,

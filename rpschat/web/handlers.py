@@ -37,6 +37,7 @@ from rpschat.domain.lobby import Lobby
 from rpschat.domain.moderation import ModerationService
 from rpschat.domain.reactions import MessageReactions
 from rpschat.domain.reports import Reports
+from rpschat.domain.search import MessageSearch
 from rpschat.domain.sessions import Sessions
 from rpschat.web import (
     book_events,
@@ -76,6 +77,7 @@ class EventServices(Protocol):
     lobby: Lobby
     edits: MessageEdits
     reactions: MessageReactions
+    search: MessageSearch
     dms: DmService
     conversations: DmConversations
     moderation: ModerationService
@@ -141,6 +143,7 @@ def register_handlers(
     declare("edit_message", partial(edit_events.edit_message, edits))
     declare("delete_message", partial(edit_events.delete_message, edits))
     declare("react", partial(edit_events.react, services.reactions))
+    declare("search", partial(edit_events.search, services.search))
     games = services.games  # docs/protocol.md, "Rock-paper-scissors"
     declare("find_match", partial(game_events.find_match, games))
     declare("cancel_match", partial(game_events.cancel_match, games))

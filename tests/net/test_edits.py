@@ -128,3 +128,26 @@ def test_replies_quote_their_message_live_in_history_and_replays(database_url): 
         got = bea.wait_for("dm", lambda m: m["id"] == reply["id"])
         assert got["reply_to"] == {"id": direct["id"], "from": "Bea", "text": "dm?"}
         back.close(), bea.close(), ada.close()
+
+
+def test_search_finds_lobby_and_own_dms_as_edited(database_url):  # noqa: F811
+    with ServerProcess(env={"DATABASE_URL": database_url}) as server:
+        ada = joined(server.url, "Ada")
+        bea = joined(server.url, "Bea")
+        cyd = joined(server.url, "Cyd")
+        lobby = ada.say("who wants a rematch?")
+        private = bea.call("dm", {"to": "Ada", "text": "Rematch tonight"})
+        other = bea.call("dm", {"to": "Cyd", "text": "rematch for cyd"})
+        typo = cyd.say("rematsh")
+        cyd.call("edit_message", {"id": typo["id"], "text": "rematches later"})
+        gone = bea.say("rematch gone")
+        bea.call("delete_message", {"id": gone["id"]})
+        found = ada.call("search", {"q": "REMATCH"})
+        assert found["ok"] and not found["has_more"]
+        assert {(h["kind"], h["id"]) for h in found["hits"]} == {
+            ("lobby", lobby["id"]), ("dm", private["id"]), ("lobby", typo["id"]),
+        }  # fmt: skip
+        assert other["id"] not in [h["id"] for h in found["hits"] if h["kind"] == "dm"]
+        mine = ada.call("search", {"q": "from:Bea"})
+        assert [(h["kind"], h["id"]) for h in mine["hits"]] == [("dm", private["id"])]
+        ada.close(), bea.close(), cyd.close()
