@@ -597,6 +597,12 @@ class HistoryStore(Protocol):
     def search(self, query: SearchQuery, before: int, limit: int) -> list[StoredMessage]:
         """Lobby messages matching the query with id < before, newest first."""
 
+    def posted_since(
+        self, user_id: str | None, name: str, since_ms: int, limit: int
+    ) -> list[StoredMessage]:
+        """The user's messages (lobby and game chat) with ts >= since_ms, oldest first: by
+        user id, or for `user_id` None by the name they were sent under (a purge)."""
+
     def edit(self, message_id: int, text: str, edited_at: int) -> Revised[StoredMessage] | None:
         """The message's new text, and the change recorded (`ChangeLog`) in the same commit;
         None if there is no such message."""

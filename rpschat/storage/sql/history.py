@@ -135,6 +135,15 @@ class SqlHistory:
         self._check_open()
         return self.database.read(_search, query, before, limit)
 
+    def posted_since(
+        self, user_id: str | None, name: str, since_ms: int, limit: int
+    ) -> list[StoredMessage]:
+        self._check_open()
+        c = messages.c
+        who = c.user_id == user_id if user_id is not None else c.name == name
+        query = select(messages).where(who, c.ts >= since_ms).order_by(c.id).limit(limit)
+        return self.database.read(lambda conn: [_message(row) for row in conn.execute(query)])
+
     def reactions_of(self, message_ids: list[int]) -> dict[int, list[Reaction]]:
         self._check_open()
         return self.database.read(reactions_of, False, message_ids)
