@@ -14,6 +14,8 @@ import * as layout from './layout.js';
 import * as attention from './attention.js';
 import { initMentions } from './mentions.js';
 import * as account from './account.js';
+import * as tabs from './tabs.js';
+import { getToken, getClaimed } from './storage.js';
 
 const { socket } = conn;
 
@@ -65,7 +67,21 @@ conn.on('named', (name, resumed) => {
   moderation.checkModerator();
   dm.loadConversations();
   account.render();
+  shareIdentity();
 });
+
+// Another tab of this page: say what this one is (a separate guest) and how to be the same
+// person in both (issue 23: a second tab silently became a new guest).
+const isClaimedHere = () => (getClaimed() ?? '').toLocaleLowerCase() === (conn.username() ?? '').toLocaleLowerCase();
+const shareIdentity = () => tabs.setIdentity(conn.username(), isClaimedHere());
+tabs.onOtherTab(({ name, claimed }) => {
+  const how = claimed
+    ? `To be ${name} here too, log in to ${name} (Log in, above): a claimed name can be open in several tabs.`
+    : `Only a claimed name can be open in several tabs: claim ${name} in the other tab, then log in to it here.`;
+  chat.addSystem(`This page is also open in another tab as ${name}. This tab is a separate guest. ${how}`);
+  if (claimed) $('#login-name').value = name;
+});
+tabs.initTabs({ fresh: !getToken() });
 
 socket.on('message', (m) => chat.addMessage(m));
 socket.on('history', chat.addHistory);
@@ -159,6 +175,7 @@ identity.initIdentity({
   changed: () => {
     moderation.checkModerator();
     account.render();
+    shareIdentity();
   },
 });
 account.initAccount({ system: chat.addSystem, onEnded: () => identity.render() });
