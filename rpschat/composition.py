@@ -24,6 +24,7 @@ from rpschat.domain.edits import MessageEdits
 from rpschat.domain.game.book import GameBook
 from rpschat.domain.game.busy import BusyPlayers
 from rpschat.domain.game.context import GameSettings
+from rpschat.domain.game.invites import Invites
 from rpschat.domain.game.locks import KeyedLocks
 from rpschat.domain.game.ports import EXPIRED_CHALLENGES_KEPT, GameArchive, GameStores, ResultsStore
 from rpschat.domain.game.service import GameService
@@ -49,7 +50,9 @@ from rpschat.domain.presence import PresenceHub
 from rpschat.domain.reactions import MessageReactions
 from rpschat.domain.reports import Reports
 from rpschat.domain.roles import RoleService
+from rpschat.domain.room_tools import RoomTools
 from rpschat.domain.sanctions import Sanctions
+from rpschat.domain.search import MessageSearch
 from rpschat.domain.sessions import Sessions
 from rpschat.domain.signout import OtherSessions
 from rpschat.ops.metrics import Metrics
@@ -67,6 +70,7 @@ from rpschat.storage.memory.games import (
     MemorySpectatorStore,
 )
 from rpschat.storage.memory.history import MemoryHistory
+from rpschat.storage.memory.invites import MemoryInvites
 from rpschat.storage.memory.matchmaking import (
     MemoryChallengeStore,
     MemoryQueueStore,
@@ -175,6 +179,8 @@ class Services:
     lobby: Lobby
     edits: MessageEdits
     reactions: MessageReactions
+    search: MessageSearch
+    room_tools: RoomTools
     dms: DmService
     conversations: DmConversations
     sanctions: Sanctions
@@ -183,6 +189,7 @@ class Services:
     roles: RoleService
     games: GameService
     book: GameBook
+    invites: Invites
     shared: RedisState | None = None
     keeper: ClusterKeeper | None = None
     closing: bool = False
@@ -330,6 +337,17 @@ def build_services(
         outbox=outbox,
         runtime=runtime,
     )
+    search = MessageSearch(
+        callers=connections,
+        limits=rate_limits,
+        ignores=sanctions,
+        directory=directory,
+        accounts=accounts,
+        names=names,
+        history=storage.history,
+        dms=storage.dms,
+        settings=limits,
+    )
     dms = DmService(
         callers=connections,
         limits=rate_limits,
@@ -411,6 +429,18 @@ def build_services(
         outbox=outbox,
         runtime=runtime,
     )
+    room_tools = RoomTools(
+        callers=connections,
+        limits=rate_limits,
+        sanctions=sanctions,
+        store=storage.moderation,
+        directory=directory,
+        accounts=accounts,
+        names=names,
+        history=storage.history,
+        outbox=outbox,
+        runtime=runtime,
+    )
     reports = Reports(
         callers=connections,
         limits=rate_limits,
@@ -438,8 +468,19 @@ def build_services(
         settings=games_config,
     )
     book = GameBook(connections, rate_limits, stores.results, accounts, names)
+    invites = Invites(
+        callers=connections,
+        limits=rate_limits,
+        directory=directory,
+        outbox=outbox,
+        runtime=runtime,
+        store=shared.invites if shared else MemoryInvites(),
+        matches=games,
+        ttl_seconds=settings.invite_ttl_seconds,
+    )
     presence.subscribe(lobby)  # first: "has left" before the game's reactions
     presence.subscribe(games)
+    presence.subscribe(invites)  # an invite ends with its inviter
     claims.on_release.append(games)  # a released account's standing leaves the leaderboard
     keeper = None
     if shared is not None:
@@ -460,6 +501,8 @@ def build_services(
         lobby=lobby,
         edits=edits,
         reactions=reactions,
+        search=search,
+        room_tools=room_tools,
         dms=dms,
         conversations=DmConversations(dms),
         sanctions=sanctions,
@@ -468,6 +511,7 @@ def build_services(
         roles=roles,
         games=games,
         book=book,
+        invites=invites,
         shared=shared,
         keeper=keeper,
     )

@@ -274,6 +274,7 @@ class Code(StrEnum):
         "`edit_message`",
     )
     NOT_MUTED = "not_muted", "The user is not muted.", (), "`mod_unmute`"
+    NOT_BANNED = "not_banned", "The user (or the name) is not banned.", (), "`mod_unban`"
     # ---- games
     NO_SUCH_GAME = (
         "no_such_game",
@@ -281,6 +282,37 @@ class Code(StrEnum):
         "forgotten after 2 minutes; `game_record`: no finished game has that id).",
         (),
         "`throw`, `leave_game`, `rematch`, `watch`, `game_chat`, `game_record`",
+    )
+    NO_SUCH_INVITE = (
+        "no_such_invite",
+        "No invite has that code (or it is another user's, for `cancel_invite`).",
+        (),
+        "`accept_invite`, `cancel_invite`",
+    )
+    INVITE_EXPIRED = (
+        "invite_expired",
+        "The invite is older than `INVITE_TTL_SECONDS` (10 minutes by default).",
+        (),
+        "`accept_invite`",
+    )
+    INVITE_USED = "invite_used", "Someone already accepted the invite.", (), "`accept_invite`"
+    INVITE_CANCELLED = (
+        "invite_cancelled",
+        "The inviter cancelled the invite.",
+        (),
+        "`accept_invite`",
+    )
+    INVITER_GONE = (
+        "inviter_gone",
+        "The inviter left (an invite ends with its inviter).",
+        (),
+        "`accept_invite`",
+    )
+    TOO_MANY_INVITES = (
+        "too_many_invites",
+        "The caller has 5 invites waiting: one must end first.",
+        (),
+        "`invite`",
     )
     NO_SUCH_PLAYER = (
         "no_such_player",

@@ -594,6 +594,15 @@ class HistoryStore(Protocol):
     def reactions_of(self, message_ids: list[int]) -> dict[int, list[Reaction]]:
         """The reactions of those messages that have some."""
 
+    def search(self, query: SearchQuery, before: int, limit: int) -> list[StoredMessage]:
+        """Lobby messages matching the query with id < before, newest first."""
+
+    def posted_since(
+        self, user_id: str | None, name: str, since_ms: int, limit: int
+    ) -> list[StoredMessage]:
+        """The user's messages (lobby and game chat) with ts >= since_ms, oldest first: by
+        user id, or for `user_id` None by the name they were sent under (a purge)."""
+
     def edit(self, message_id: int, text: str, edited_at: int) -> Revised[StoredMessage] | None:
         """The message's new text, and the change recorded (`ChangeLog`) in the same commit;
         None if there is no such message."""
@@ -629,6 +638,17 @@ class Change:
     kind: str  # "edit", "delete" or "react"
     message_id: int
     dm: bool  # a direct message (its own id sequence), else a lobby message
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What `search` looks for (domain/search.py): every word (as a prefix of a message's
+    words), and the sender: `sender_id` when the name stands for a user, else messages sent
+    under `sender_name` exactly."""
+
+    words: list[str]
+    sender_id: str | None = None
+    sender_name: str | None = None
 
 
 class ChangeLog(Protocol):
@@ -777,6 +797,11 @@ class DmStore(Protocol):
         """Like `HistoryStore.react`."""
 
     def reactions_of(self, message_ids: list[int]) -> dict[int, list[Reaction]]: ...
+    def search(
+        self, user_id: str, query: SearchQuery, before: int, limit: int
+    ) -> list[DirectMessage]:
+        """DMs the user sent or received matching the query with id < before, newest first."""
+
     def edit(self, message_id: int, text: str, edited_at: int) -> Revised[DirectMessage] | None:
         """Like `HistoryStore.edit`."""
 

@@ -9,9 +9,16 @@ from typing import Any
 from rpschat.domain.edits import MessageEdits
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.reactions import EMOJI_REFUSAL, MessageReactions
+from rpschat.domain.search import CURSOR_REFUSAL, QUERY_REFUSAL, MessageSearch
 from rpschat.domain.text import NOT_A_MESSAGE
 from rpschat.web.moderation_events import ID_REFUSAL
-from rpschat.web.payloads import as_object, required_whole_number, string
+from rpschat.web.payloads import (
+    as_object,
+    optional_string,
+    optional_whole_number,
+    required_whole_number,
+    string,
+)
 
 EDIT_SHAPE = '{id: 42, text: "hello"}'
 DM_FLAG_REFUSAL = "dm must be true (a direct message's id) or false (a lobby message's)."
@@ -47,3 +54,15 @@ def react(reactions: MessageReactions, sid: str, payload: Any) -> dict:
     emoji = string(obj, "emoji", EMOJI_REFUSAL)
     wire = reactions.react(sid, message_id, emoji, _dm_flag(obj))
     return {"ok": True, **wire}
+
+
+SEARCH_SHAPE = '{q: "rematch from:Ada", before: "1042.17"}'
+
+
+def search(searching: MessageSearch, sid: str, payload: Any) -> dict:
+    obj = as_object(payload, SEARCH_SHAPE)
+    q = string(obj, "q", QUERY_REFUSAL)
+    before = optional_string(obj, "before", CURSOR_REFUSAL)
+    limit = optional_whole_number(obj, "limit", "limit must be a whole number from 1 to 50.")
+    page = searching.search(sid, q, before, limit)
+    return {"ok": True, "hits": page.hits, "before": page.before, "has_more": page.has_more}

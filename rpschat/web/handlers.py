@@ -30,12 +30,15 @@ from rpschat.domain.dms import DmService
 from rpschat.domain.edits import MessageEdits
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.book import GameBook
+from rpschat.domain.game.invites import Invites
 from rpschat.domain.game.service import GameService
 from rpschat.domain.identity import Identity
 from rpschat.domain.lobby import Lobby
 from rpschat.domain.moderation import ModerationService
 from rpschat.domain.reactions import MessageReactions
 from rpschat.domain.reports import Reports
+from rpschat.domain.room_tools import RoomTools
+from rpschat.domain.search import MessageSearch
 from rpschat.domain.sessions import Sessions
 from rpschat.web import (
     book_events,
@@ -43,6 +46,7 @@ from rpschat.web import (
     dm_events,
     edit_events,
     game_events,
+    invite_events,
     moderation_events,
 )
 from rpschat.web.events import (
@@ -74,12 +78,15 @@ class EventServices(Protocol):
     lobby: Lobby
     edits: MessageEdits
     reactions: MessageReactions
+    search: MessageSearch
+    room_tools: RoomTools
     dms: DmService
     conversations: DmConversations
     moderation: ModerationService
     reports: Reports
     games: GameService
     book: GameBook
+    invites: Invites
 
 
 def register_handlers(
@@ -138,6 +145,7 @@ def register_handlers(
     declare("edit_message", partial(edit_events.edit_message, edits))
     declare("delete_message", partial(edit_events.delete_message, edits))
     declare("react", partial(edit_events.react, services.reactions))
+    declare("search", partial(edit_events.search, services.search))
     games = services.games  # docs/protocol.md, "Rock-paper-scissors"
     declare("find_match", partial(game_events.find_match, games))
     declare("cancel_match", partial(game_events.cancel_match, games))
@@ -154,6 +162,12 @@ def register_handlers(
     book = services.book  # docs/protocol.md, "Finished games and profiles"
     declare_stored("game_record", partial(book_events.check_game_record, book))
     declare_stored("profile", partial(book_events.check_profile, book))
+    invites = services.invites  # docs/protocol.md, "Invites and open challenges"
+    declare("invite", partial(invite_events.invite, invites))
+    declare("accept_invite", partial(invite_events.accept_invite, invites))
+    declare("cancel_invite", partial(invite_events.cancel_invite, invites))
+    declare("open_challenges", partial(invite_events.open_challenges, invites))
+    declare("my_invites", partial(invite_events.my_invites, invites))
     dms = services.dms  # docs/protocol.md, "Direct messages": answered once committed
     declare_stored("dm", partial(dm_events.dm, dms))
     declare_stored("dm_history", partial(dm_events.dm_history, dms))
@@ -165,6 +179,8 @@ def register_handlers(
     declare("mod_delete", partial(moderation_events.mod_delete, moderation))
     declare("mod_mute", partial(moderation_events.mod_mute, moderation))
     declare("mod_unmute", partial(moderation_events.mod_unmute, moderation))
+    declare("mod_unban", partial(moderation_events.mod_unban, services.room_tools))
+    declare("mod_purge", partial(moderation_events.mod_purge, services.room_tools))
     declare("mod_kick", partial(moderation_events.mod_kick, moderation))
     declare("mod_ban", partial(moderation_events.mod_ban, moderation))
     declare("mod_log", partial(moderation_events.mod_log, moderation))

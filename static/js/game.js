@@ -210,7 +210,7 @@ function startCountdown() {
   const tick = () => {
     const left = game?.live ? Math.max(0, game.deadline - performance.now()) : 0;
     ui.timerBar.value = left;
-    setText(ui.countdown, `${Math.ceil(left / 1000)} s`);
+    setText(ui.countdown, left > 120000 ? `${Math.ceil(left / 60000)} min` : `${Math.ceil(left / 1000)} s`);
     ui.timer.classList.toggle('urgent', left < 5000);
     if (!left) stopCountdown();
   };
@@ -445,7 +445,10 @@ async function playComputer() {
     if (!cancelled.ok && cancelled.code !== 'not_queued') return showError(cancelled.error);
     search = null;
   }
-  const ack = await request('find_match', { best_of: Number(ui.bestOf.value), opponent: 'computer' });
+  const payload = { best_of: Number(ui.bestOf.value), opponent: 'computer' };
+  const seconds = Number(settings.get('computerRound'));
+  if (Number.isInteger(seconds) && seconds > 0) payload.round_seconds = seconds; // Settings
+  const ack = await request('find_match', payload);
   if (!ack.ok) showError(ack.error);
   render(); // match_found came before the ack
 }

@@ -105,9 +105,13 @@ def test_ban_asks_first_and_says_it_bans_the_address(open_page):
     mod.get_by_role("menuitem", name=re.compile(r"^Kick Target")).click()
     kick = mod.get_by_role("dialog", name="Kick Target?")
     expect(kick).to_contain_text("Nobody else is affected.")
-    kick.get_by_label("Reason for the log (optional)").fill("spam")
+    kick.get_by_label("Reason, shown to Target and in the log (optional)").fill("spam")
     kick.get_by_role("button", name="Kick Target").click()
     expect(messages(mod).filter(has_text="Target was removed by a moderator.")).to_have_count(1)
+    # the person removed is told why (the `kicked` event), not only "disconnected"
+    told = messages(target).filter(has_text="removed from the chat by a moderator")
+    expect(told).to_have_count(1)
+    expect(told).to_contain_text("Reason: “spam”")
 
 
 def test_logging_in_on_a_second_device_is_not_announced_as_someone_leaving(open_page):

@@ -128,3 +128,47 @@ def test_replies_quote_their_message_live_in_history_and_replays(database_url): 
         got = bea.wait_for("dm", lambda m: m["id"] == reply["id"])
         assert got["reply_to"] == {"id": direct["id"], "from": "Bea", "text": "dm?"}
         back.close(), bea.close(), ada.close()
+
+
+def test_search_finds_lobby_and_own_dms_as_edited(database_url):  # noqa: F811
+    with ServerProcess(env={"DATABASE_URL": database_url}) as server:
+        ada = joined(server.url, "Ada")
+        bea = joined(server.url, "Bea")
+        cyd = joined(server.url, "Cyd")
+        lobby = ada.say("who wants a rematch?")
+        private = bea.call("dm", {"to": "Ada", "text": "Rematch tonight"})
+        other = bea.call("dm", {"to": "Cyd", "text": "rematch for cyd"})
+        typo = cyd.say("rematsh")
+        cyd.call("edit_message", {"id": typo["id"], "text": "rematches later"})
+        gone = bea.say("rematch gone")
+        bea.call("delete_message", {"id": gone["id"]})
+        found = ada.call("search", {"q": "REMATCH"})
+        assert found["ok"] and not found["has_more"]
+        assert {(h["kind"], h["id"]) for h in found["hits"]} == {
+            ("lobby", lobby["id"]), ("dm", private["id"]), ("lobby", typo["id"]),
+        }  # fmt: skip
+        assert other["id"] not in [h["id"] for h in found["hits"] if h["kind"] == "dm"]
+        mine = ada.call("search", {"q": "from:Bea"})
+        assert [(h["kind"], h["id"]) for h in mine["hits"]] == [("dm", private["id"])]
+        ada.close(), bea.close(), cyd.close()
+
+
+def test_a_purge_reaches_every_open_page_and_the_history(tmp_path):
+    url = f"sqlite:///{tmp_path / 'chat.db'}"
+    granted = flask_cli(url, "grant", "Modo", "--password-stdin", stdin="correct horse")
+    assert granted.returncode == 0, granted.stderr
+    with ServerProcess(env={"DATABASE_URL": url, "PASSWORD_HASH_KIB": "64"}) as server:
+        mod = log_in(server.url, "Modo")
+        spam = joined(server.url, "Spam")
+        pages = [joined(server.url, "Bea"), joined(server.url, "Cyd")]
+        sent = [spam.say(f"buy {i}")["id"] for i in range(3)]
+        kept = pages[0].say("hello")
+        for page in pages:
+            page.wait_for("message", lambda m: m.get("id") == sent[-1])
+        assert mod.call("mod_purge", {"user": "Spam", "minutes": 10}) == {"ok": True, "deleted": 3}
+        for page in pages:
+            page.wait_for_count("message_deleted", 3)
+            assert sorted(e["id"] for e in page.received("message_deleted")) == sent
+        assert [m["id"] for m in pages[1].call("history", {})["messages"]] == [kept["id"]]
+        for client in (mod, spam, *pages):
+            client.close()

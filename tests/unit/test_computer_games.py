@@ -137,6 +137,49 @@ def test_a_rematch_with_the_computer_starts_at_once(harness):
     assert ada.emit("rematch", {"game_id": game_id}) == refused("No such game.", Code.NO_SUCH_GAME)
 
 
+def test_the_round_timer_against_the_computer_is_the_players_to_set(harness_factory):
+    """WCAG 2.2.1 (issue 23): a player sets the time per round against the computer (up to an
+    hour, in effect no limit); a rematch keeps it; the computer's rounds wait that long."""
+    harness = harness_factory(round_seconds=0.5)
+    clock = HeldClock(harness.services.runtime)
+    ada = Seat(harness, "Ada")
+    ask = {"best_of": 1, "opponent": "computer", "round_seconds": 3600}
+    assert ada.emit("find_match", ask) == OK
+    [found] = ada.take("match_found")
+    assert found["round_seconds"] == 3600
+    clock.advance(600)  # ten minutes: the round is still on
+    assert ada.take("round_result") == [] and ada.take("game_over") == []
+    game_id = found["game_id"]
+    while not ada.take("game_over"):
+        play_round(game_id, (ada, "paper"))
+    assert ada.emit("rematch", {"game_id": game_id}) == OK
+    assert ada.take("match_found")[0]["round_seconds"] == 3600
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (
+            {"best_of": 1, "opponent": "computer", "round_seconds": 4},
+            "round_seconds must be a whole number from 5 to 3600.",
+        ),
+        (
+            {"best_of": 1, "opponent": "computer", "round_seconds": "60"},
+            "round_seconds must be a whole number from 5 to 3600.",
+        ),
+        (
+            {"best_of": 1, "round_seconds": 60},
+            "round_seconds can only be set for a game against the computer.",
+        ),
+    ],
+)
+def test_a_bad_round_timer_is_refused(harness, payload, reason):
+    ada = Seat(harness, "Ada")
+    answer = ada.emit("find_match", payload)
+    assert answer["error"] == reason and answer["code"] == "bad_request"
+    assert answer["field"] == "round_seconds"
+
+
 def test_the_computer_remembers_earlier_games(harness_factory):
     """A player who always throws scissors meets rock from the first round of the next game."""
     harness = harness_factory(other_rate=None)  # about 40 games and throws: near the limit

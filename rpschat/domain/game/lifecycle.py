@@ -120,6 +120,7 @@ class MatchLifecycle:
         player_b: str,
         best_of: int,
         computer_memory: list[list[str]] | None = None,
+        round_seconds: float | None = None,
     ) -> Match | None:
         """Store a new match, unless one of its players is in a live game by now (the store
         checks and claims atomically: pairing from the queue holds no lock). Nobody hears of it
@@ -140,7 +141,7 @@ class MatchLifecycle:
             ids[player_b],
             best_of,
             ctx.runtime.now(),
-            ctx.settings.round_seconds,
+            round_seconds or ctx.settings.round_seconds,  # a player's own: the computer's only
             names={user_id: name for name, user_id in ids.items()},
         )
         if computer_memory is not None:

@@ -41,6 +41,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.computer import Strategy
 from rpschat.domain.game.context import (
     GameContext,
@@ -52,7 +53,7 @@ from rpschat.domain.game.context import (
     new_game_id,
 )
 from rpschat.domain.game.lifecycle import MatchLifecycle
-from rpschat.domain.game.matchmaking import Challenges, Matchmaker, Rematches
+from rpschat.domain.game.matchmaking import ALREADY_IN_GAME, Challenges, Matchmaker, Rematches
 from rpschat.domain.game.pairing import Pairing
 from rpschat.domain.game.ports import GameStores, Leaderboard
 from rpschat.domain.game.presence import PresenceReactions
@@ -140,8 +141,10 @@ class GameService:
 
     # ---- client events: the caller's sid and typed arguments (web/game_events.py reads them) --
 
-    def find_match(self, sid: str, best_of: int, computer: bool = False) -> None:
-        self._pairing.find_match(sid, best_of, computer)
+    def find_match(
+        self, sid: str, best_of: int, computer: bool = False, round_seconds: float | None = None
+    ) -> None:
+        self._pairing.find_match(sid, best_of, computer, round_seconds)
 
     def cancel_match(self, sid: str) -> None:
         self._pairing.cancel_match(sid)
@@ -162,6 +165,21 @@ class GameService:
 
     def answer_challenge(self, sid: str, challenge_id: str, accept: bool) -> None:
         self._pairing.answer_challenge(sid, challenge_id, accept)
+
+    # ---- for invites (game/invites.py) -------------------------------------------------------
+
+    def start_invited(self, inviter: str, guest: str, best_of: int) -> None:
+        """A match between the inviter and the guest who took the invite, at once (both get
+        `match_found`); refused if either is in a game (the queue lets them go)."""
+        ctx = self._ctx
+        with ctx.lobby():
+            if ctx.in_live_game(guest):
+                raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
+            created = self._pairing.start(inviter, guest, best_of)
+        self._pairing.announce(*created)
+
+    def is_playing(self, name: str) -> bool:
+        return self._ctx.in_live_game(name)
 
     def rematch(self, sid: str, game_id: str) -> None:
         conn = self._ctx.caller(sid)

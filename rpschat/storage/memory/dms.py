@@ -8,6 +8,7 @@ import time
 from bisect import bisect_left
 
 from rpschat.domain.ports import DirectMessage, DmThread, Revised, Runtime, UnreadSender
+from rpschat.domain.search import matches, sent_by, words
 from rpschat.storage.common import StorageClosed, check_caps, pair_of
 from rpschat.storage.memory.changes import MemoryChanges, MemoryReactions
 
@@ -16,7 +17,7 @@ class MemoryDms:
     def __init__(self, runtime: Runtime | None = None, changes: MemoryChanges | None = None):
         self.changes = changes or MemoryChanges()
         self._reactions = MemoryReactions()
-        self._now = runtime.now if runtime else time.time
+        self._now = (lambda: runtime.now()) if runtime else time.time  # a held clock too
         self._lock = threading.Lock()
         self._messages: list[DirectMessage] = []  # in id order (a deleted one is gone)
         self._last_id = 0
@@ -156,6 +157,22 @@ class MemoryDms:
             reactions = self._reactions.toggle(message_id, user_id, name, emoji)
             users = frozenset((message.sender_id, message.recipient_id))
             return Revised(reactions, self.changes.record("react", message_id, users))
+
+    def search(self, user_id, query, before, limit):
+        with self._lock:
+            older = self._messages[: self._index(before)]
+        found = []
+        for m in reversed(older):
+            mine = user_id in (m.sender_id, m.recipient_id)
+            if (
+                mine
+                and sent_by(query, m.sender_id, m.sender)
+                and matches(query.words, words(m.text))
+            ):
+                found.append(m)
+                if len(found) == limit:
+                    break
+        return found
 
     def reactions_of(self, message_ids):
         with self._lock:

@@ -7,8 +7,9 @@ import time
 from bisect import bisect_left, bisect_right
 from dataclasses import replace
 
-from rpschat.domain.ports import LOBBY, OnCommit, Revised, Runtime, StoredMessage
+from rpschat.domain.ports import LOBBY, OnCommit, Revised, Runtime, SearchQuery, StoredMessage
 from rpschat.domain.replies import Reaction
+from rpschat.domain.search import matches, sent_by, words
 from rpschat.storage.common import OnBatch, StorageClosed, check_page_args, notify_commit
 from rpschat.storage.memory.changes import MemoryChanges, MemoryReactions
 
@@ -24,7 +25,7 @@ class MemoryHistory:
     ):
         self.changes = changes or MemoryChanges()
         self._reactions = MemoryReactions()
-        self._now = runtime.now if runtime else time.time
+        self._now = (lambda: runtime.now()) if runtime else time.time  # a held clock too
         # Reentrant: an on_commit callback may append (it runs under the lock, for id order).
         self._lock = threading.RLock()
         self._rooms: dict[str, list[StoredMessage]] = {}
@@ -103,6 +104,34 @@ class MemoryHistory:
                 return None
             reactions = self._reactions.toggle(message_id, user_id, name, emoji)
             return Revised(reactions, self.changes.record("react", message_id))
+
+    def search(self, query: SearchQuery, before: int, limit: int) -> list[StoredMessage]:
+        with self._lock:
+            self._check_open()
+            stored = self._rooms.get(LOBBY, [])
+            older = stored[: bisect_left(stored, before, key=_message_id)]
+        found = []
+        for message in reversed(older):  # a scan: memory:// holds one process's messages
+            if sent_by(query, message.user_id, message.name) and matches(
+                query.words, words(message.text)
+            ):
+                found.append(message)
+                if len(found) == limit:
+                    break
+        return found
+
+    def posted_since(
+        self, user_id: str | None, name: str, since_ms: int, limit: int
+    ) -> list[StoredMessage]:
+        with self._lock:
+            self._check_open()
+            found = [
+                m
+                for stored in self._rooms.values()
+                for m in stored
+                if m.ts >= since_ms and (m.user_id == user_id if user_id else m.name == name)
+            ]
+        return sorted(found, key=_message_id)[:limit]
 
     def reactions_of(self, message_ids: list[int]) -> dict[int, list[Reaction]]:
         with self._lock:

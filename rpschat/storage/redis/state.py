@@ -13,6 +13,7 @@ from rpschat.storage.redis.games import (
     RedisExpiredChallenges,
     RedisSpectatorStore,
 )
+from rpschat.storage.redis.invites import RedisInvites
 from rpschat.storage.redis.locks import SharedLock, lock_scripts
 from rpschat.storage.redis.matches import OwnedMatchStore
 from rpschat.storage.redis.matchmaking import (
@@ -40,6 +41,7 @@ class RedisState:
         self.queue = RedisQueueStore(self.client, self.keys)
         self.challenges = RedisChallengeStore(self.client, self.keys)
         self.rematches = RedisRematchStore(self.client, self.keys)
+        self.invites = RedisInvites(self.client, self.keys)
         self.registry = NodeRegistry(self.client, self.keys, self.node_id, self.node_ttl_seconds)
         self._lock_scripts = lock_scripts(self.client)
         self.matches: OwnedMatchStore | None = None  # once `game_stores` made them

@@ -54,7 +54,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 16
+SCHEMA_VERSION = 17
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -76,6 +76,8 @@ messages = Table(
     Column("client_id", String, nullable=True),
     Column("edited_at", BigInteger, nullable=True),  # ms since the epoch, once edited
     Column("reply_to", BigInteger, nullable=True),  # the id of the message it answers
+    # its words, for the search (sql/search.py): written with the text
+    Column("search_text", Text, nullable=False, server_default=text("''")),
     Index("ix_messages_room_id", "room", "id"),
     # NULL client_ids never collide, so only messages sent with a client_id are deduplicated
     Index("ux_messages_user_client", "user_id", "client_id", unique=True),
@@ -272,6 +274,7 @@ direct_messages = Table(
     Column("unread", Boolean, nullable=False),
     Column("edited_at", BigInteger, nullable=True),  # ms since the epoch, once edited
     Column("reply_to", BigInteger, nullable=True),  # the id of the DM it answers
+    Column("search_text", Text, nullable=False, server_default=text("''")),  # sql/search.py
     Index("ix_direct_messages_pair", "pair", "id"),
     Index("ix_direct_messages_sender", "sender_id", "id"),
     Index("ix_direct_messages_recipient", "recipient_id", "unread", "id"),
@@ -327,7 +330,16 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     13: lambda conn: _replies(conn),
     14: lambda conn: reactions.create(conn, checkfirst=True),
     15: lambda conn: _games_kept_for_good(conn),
+    16: lambda conn: _search_text(conn),
 }
+
+
+def _search_text(conn: Connection) -> None:
+    from rpschat.storage.sql.search import backfill_search_text
+
+    for table in (messages, direct_messages):
+        _add_columns(conn, table, "search_text")
+        backfill_search_text(conn, table)
 
 
 def _replies(conn: Connection) -> None:
@@ -563,6 +575,9 @@ def _create_or_check_schema(conn: Connection) -> None:
         conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
     elif version < SCHEMA_VERSION:
         migrate(conn, version)
+    from rpschat.storage.sql.search import install_search
+
+    install_search(conn, [messages, direct_messages])
 
 
 def _create_engine(url: URL) -> Engine:

@@ -8,11 +8,20 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from rpschat.domain.ports import DirectMessage, DmThread, Revised, UnreadCaps, UnreadSender
+from rpschat.domain.ports import (
+    DirectMessage,
+    DmThread,
+    Revised,
+    SearchQuery,
+    UnreadCaps,
+    UnreadSender,
+)
 from rpschat.domain.replies import Reaction
+from rpschat.domain.search import search_text
 from rpschat.storage.common import check_caps, pair_of
 from rpschat.storage.sql.changes import forget_reactions, reactions_of, record, toggle_reaction
 from rpschat.storage.sql.database import Database, direct_messages
+from rpschat.storage.sql.search import matching
 
 
 class SqlDms:
@@ -93,6 +102,9 @@ class SqlDms:
     def react(self, message_id, user_id, name, emoji, ts):
         return self.database.write(_react, message_id, user_id, name, emoji, ts, serialize=True)
 
+    def search(self, user_id, query, before, limit):
+        return self.database.read(_search, user_id, query, before, limit)
+
     def reactions_of(self, message_ids):
         return self.database.read(reactions_of, True, list(message_ids))
 
@@ -106,6 +118,20 @@ class SqlDms:
 def _get(conn: Connection, message_id: int) -> DirectMessage | None:
     row = conn.execute(select(direct_messages).where(direct_messages.c.id == message_id)).first()
     return None if row is None else _message(row)
+
+
+def _search(
+    conn: Connection, user_id: str, query: SearchQuery, before: int, limit: int
+) -> list[DirectMessage]:
+    c = direct_messages.c
+    mine = or_(c.sender_id == user_id, c.recipient_id == user_id)
+    where = and_(mine, c.id < before, matching(conn, direct_messages, query))
+    if query.sender_id is not None:
+        where = and_(where, c.sender_id == query.sender_id)
+    elif query.sender_name is not None:
+        where = and_(where, c.sender == query.sender_name)
+    query_rows = select(direct_messages).where(where).order_by(c.id.desc()).limit(limit)
+    return [_message(row) for row in conn.execute(query_rows)]
 
 
 def _react(
@@ -127,7 +153,9 @@ def _edit(
         return None
     c = direct_messages.c
     conn.execute(
-        update(direct_messages).where(c.id == message_id).values(text=text, edited_at=edited_at)
+        update(direct_messages)
+        .where(c.id == message_id)
+        .values(text=text, edited_at=edited_at, search_text=search_text(text))
     )
     seq = record(
         conn, "edit", message_id, edited_at, users=(message.sender_id, message.recipient_id)
@@ -148,6 +176,7 @@ def _delete(conn: Connection, message_id: int, ts: int) -> Revised[DirectMessage
 def _message(row: Any) -> DirectMessage:
     data = dict(row._mapping)
     data.pop("pair", None)
+    data.pop("search_text", None)
     return DirectMessage(**data)
 
 
@@ -172,7 +201,7 @@ def _insert(
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = (
         dialect.insert(direct_messages)
-        .values(row)
+        .values({**row, "search_text": search_text(row["text"])})
         .on_conflict_do_nothing(index_elements=["sender_id", "client_id"])
         .returning(direct_messages.c.id)
     )

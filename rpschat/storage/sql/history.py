@@ -13,8 +13,17 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from rpschat.domain.ports import LOBBY, Event, OnCommit, Revised, Runtime, StoredMessage
+from rpschat.domain.ports import (
+    LOBBY,
+    Event,
+    OnCommit,
+    Revised,
+    Runtime,
+    SearchQuery,
+    StoredMessage,
+)
 from rpschat.domain.replies import Reaction
+from rpschat.domain.search import search_text
 from rpschat.storage.common import (
     OnBatch,
     StorageClosed,
@@ -24,6 +33,7 @@ from rpschat.storage.common import (
 )
 from rpschat.storage.sql.changes import forget_reactions, reactions_of, record, toggle_reaction
 from rpschat.storage.sql.database import Database, messages
+from rpschat.storage.sql.search import matching
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +130,19 @@ class SqlHistory:
     ) -> Revised[list[Reaction]] | None:
         self._check_open()
         return self.database.write(_react, message_id, user_id, name, emoji, ts, serialize=True)
+
+    def search(self, query: SearchQuery, before: int, limit: int) -> list[StoredMessage]:
+        self._check_open()
+        return self.database.read(_search, query, before, limit)
+
+    def posted_since(
+        self, user_id: str | None, name: str, since_ms: int, limit: int
+    ) -> list[StoredMessage]:
+        self._check_open()
+        c = messages.c
+        who = c.user_id == user_id if user_id is not None else c.name == name
+        query = select(messages).where(who, c.ts >= since_ms).order_by(c.id).limit(limit)
+        return self.database.read(lambda conn: [_message(row) for row in conn.execute(query)])
 
     def reactions_of(self, message_ids: list[int]) -> dict[int, list[Reaction]]:
         self._check_open()
@@ -279,7 +302,8 @@ def _insert(conn: Connection, rows: list[dict[str, Any]]) -> list[StoredMessage]
     if not rows:
         return []
     statement = insert(messages).returning(messages.c.id, sort_by_parameter_order=True)
-    ids = conn.execute(statement, rows).scalars().all()
+    params = [dict(row, search_text=search_text(row["text"])) for row in rows]
+    ids = conn.execute(statement, params).scalars().all()
     return [StoredMessage(id=id_, **row) for id_, row in zip(ids, rows, strict=True)]
 
 
@@ -302,6 +326,17 @@ def _select_one(conn: Connection, message_id: int) -> StoredMessage | None:
     return None if row is None else _message(row)
 
 
+def _search(conn: Connection, query: SearchQuery, before: int, limit: int) -> list[StoredMessage]:
+    c = messages.c
+    where = and_(c.room == LOBBY, c.id < before, matching(conn, messages, query))
+    if query.sender_id is not None:
+        where = and_(where, c.user_id == query.sender_id)
+    elif query.sender_name is not None:
+        where = and_(where, c.name == query.sender_name)
+    rows = conn.execute(select(messages).where(where).order_by(c.id.desc()).limit(limit))
+    return [_message(row) for row in rows]
+
+
 def _react(
     conn: Connection, message_id: int, user_id: str, name: str, emoji: str, ts: int
 ) -> Revised[list[Reaction]] | None:
@@ -319,7 +354,9 @@ def _edit_one(
     if message is None:
         return None
     conn.execute(
-        update(messages).where(messages.c.id == message_id).values(text=text, edited_at=edited_at)
+        update(messages)
+        .where(messages.c.id == message_id)
+        .values(text=text, edited_at=edited_at, search_text=search_text(text))
     )
     seq = record(conn, "edit", message_id, edited_at, room=LOBBY) if message.room == LOBBY else 0
     return Revised(replace(message, text=text, edited_at=edited_at), seq)
@@ -336,4 +373,6 @@ def _delete_one(conn: Connection, message_id: int, ts: int) -> Revised[StoredMes
 
 
 def _message(row: Any) -> StoredMessage:
-    return StoredMessage(**row._mapping)
+    data = dict(row._mapping)
+    data.pop("search_text", None)
+    return StoredMessage(**data)
