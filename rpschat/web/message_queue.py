@@ -32,6 +32,7 @@ POOL_WAIT_SECONDS = 30  # a burst (a join storm) waits this long for a connectio
 
 class QueueManager(socketio.RedisManager):
     connected: bool  # python-socketio's: whether `redis` is connected
+
     def __init__(self, url: str, channel: str):
         super().__init__(url, channel=channel)
         self.on_lobby_message: Callable[[int], None] = lambda message_id: None
