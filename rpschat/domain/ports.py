@@ -537,6 +537,8 @@ class StoredMessage:
     def to_wire(self) -> dict[str, Any]:
         """`reply_to` is the id here: domain/replies.py makes it a quote."""
         wire: dict[str, Any] = {"id": self.id, "name": self.name, "txt": self.text, "ts": self.ts}
+        if self.user_id == "operator":  # domain/room_tools.py's ANNOUNCER_ID
+            wire["announcement"] = True
         if self.edited_at is not None:
             wire["edited_at"] = self.edited_at
         if self.reply_to is not None:
@@ -596,6 +598,9 @@ class HistoryStore(Protocol):
 
     def search(self, query: SearchQuery, before: int, limit: int) -> list[StoredMessage]:
         """Lobby messages matching the query with id < before, newest first."""
+
+    def count_since(self, room: str, since_ms: int) -> int:
+        """How many messages of the room have ts >= since_ms."""
 
     def posted_since(
         self, user_id: str | None, name: str, since_ms: int, limit: int
