@@ -49,6 +49,7 @@ from rpschat.web.events import ClientPacket, EventApp, SocketOutbox, guard_messa
 from rpschat.web.handlers import register_handlers
 from rpschat.web.message_queue import QueueManager
 from rpschat.web.pages import pages
+from rpschat.web.record_pages import install as install_record_pages
 
 log = logging.getLogger("rpschat")
 
@@ -129,7 +130,11 @@ def create_app(settings: Settings) -> tuple[Flask, SocketIO, Services]:
         queue.on_lobby_message = services.lobby.note_delivered
         queue.on_dm = services.dms.note_delivered
         queue.initialize()  # listen on the channel now, not at the first client (/readyz)
+        if services.shared is not None and services.shared.link is not None:
+            # a forwarded game event's answer follows the events its owner emitted for it
+            services.shared.link.before_answer = queue.flush_publishes
     install_ops(flask_app, server, services, metrics)
+    install_record_pages(flask_app, services.book)  # /game/<id>, /u/<name>
     add_commands(flask_app, services)  # flask --app app grant / revoke NAME (ops/cli.py)
     return flask_app, sio, services
 

@@ -21,8 +21,10 @@ from rpschat.domain.conversations import DmConversations
 from rpschat.domain.devices import DeviceTokens
 from rpschat.domain.dms import DmLimits, DmService
 from rpschat.domain.edits import MessageEdits
+from rpschat.domain.game.book import GameBook
 from rpschat.domain.game.busy import BusyPlayers
 from rpschat.domain.game.context import GameSettings
+from rpschat.domain.game.invites import Invites
 from rpschat.domain.game.locks import KeyedLocks
 from rpschat.domain.game.ports import EXPIRED_CHALLENGES_KEPT, GameArchive, GameStores, ResultsStore
 from rpschat.domain.game.service import GameService
@@ -45,9 +47,12 @@ from rpschat.domain.ports import (
     TokenStore,
 )
 from rpschat.domain.presence import PresenceHub
+from rpschat.domain.reactions import MessageReactions
 from rpschat.domain.reports import Reports
 from rpschat.domain.roles import RoleService
+from rpschat.domain.room_tools import RoomTools
 from rpschat.domain.sanctions import Sanctions
+from rpschat.domain.search import MessageSearch
 from rpschat.domain.sessions import Sessions
 from rpschat.domain.signout import OtherSessions
 from rpschat.ops.metrics import Metrics
@@ -65,6 +70,7 @@ from rpschat.storage.memory.games import (
     MemorySpectatorStore,
 )
 from rpschat.storage.memory.history import MemoryHistory
+from rpschat.storage.memory.invites import MemoryInvites
 from rpschat.storage.memory.matchmaking import (
     MemoryChallengeStore,
     MemoryQueueStore,
@@ -172,6 +178,9 @@ class Services:
     claims: ClaimedNames
     lobby: Lobby
     edits: MessageEdits
+    reactions: MessageReactions
+    search: MessageSearch
+    room_tools: RoomTools
     dms: DmService
     conversations: DmConversations
     sanctions: Sanctions
@@ -179,6 +188,8 @@ class Services:
     reports: Reports
     roles: RoleService
     games: GameService
+    book: GameBook
+    invites: Invites
     shared: RedisState | None = None
     keeper: ClusterKeeper | None = None
     closing: bool = False
@@ -249,10 +260,11 @@ def game_stores(
     storage: Storage,
     finished_game_seconds: float,
     metrics: Metrics | None,
+    runtime: Runtime,
 ) -> GameStores:
-    """Live games in this process or in Redis (with the locks over them), results and finished
-    games in the storage; `metrics` counts lock waits and recorded games."""
-    live = shared.game_stores(finished_game_seconds) if shared else memory_game_stores()
+    """Live games in this process, or each its owner's with Redis (and the lobby's lock shared),
+    results and finished games in the storage; `metrics` counts lock waits and recorded games."""
+    live = shared.game_stores(finished_game_seconds, runtime) if shared else memory_game_stores()
     return GameStores(
         **live,
         locks=KeyedLocks(
@@ -281,7 +293,7 @@ def build_services(
     limiter = shared.limiter if shared else MemoryRateLimiter()
     limits = chat_limits(settings)
     games_config = game_settings(settings, limits)
-    stores = game_stores(shared, storage, games_config.finished_game_seconds, metrics)
+    stores = game_stores(shared, storage, games_config.finished_game_seconds, metrics, runtime)
     accounts, names = storage.accounts, NAME_RULES
 
     presence = PresenceHub()  # its listeners (the lobby, the game) subscribe once built
@@ -307,11 +319,33 @@ def build_services(
         callers=connections,
         limits=rate_limits,
         posting=sanctions,
+        ignores=sanctions,
         history=storage.history,
         dms=storage.dms,
         changes=storage.changes,
         outbox=outbox,
         runtime=runtime,
+        settings=limits,
+    )
+    reactions = MessageReactions(
+        callers=connections,
+        limits=rate_limits,
+        posting=sanctions,
+        ignores=sanctions,
+        history=storage.history,
+        dms=storage.dms,
+        outbox=outbox,
+        runtime=runtime,
+    )
+    search = MessageSearch(
+        callers=connections,
+        limits=rate_limits,
+        ignores=sanctions,
+        directory=directory,
+        accounts=accounts,
+        names=names,
+        history=storage.history,
+        dms=storage.dms,
         settings=limits,
     )
     dms = DmService(
@@ -395,6 +429,19 @@ def build_services(
         outbox=outbox,
         runtime=runtime,
     )
+    room_tools = RoomTools(
+        callers=connections,
+        limits=rate_limits,
+        sanctions=sanctions,
+        store=storage.moderation,
+        directory=directory,
+        accounts=accounts,
+        names=names,
+        history=storage.history,
+        outbox=outbox,
+        runtime=runtime,
+        max_message_chars=limits.max_message_chars,
+    )
     reports = Reports(
         callers=connections,
         limits=rate_limits,
@@ -421,8 +468,20 @@ def build_services(
         stores=stores,
         settings=games_config,
     )
+    book = GameBook(connections, rate_limits, stores.results, accounts, names)
+    invites = Invites(
+        callers=connections,
+        limits=rate_limits,
+        directory=directory,
+        outbox=outbox,
+        runtime=runtime,
+        store=shared.invites if shared else MemoryInvites(),
+        matches=games,
+        ttl_seconds=settings.invite_ttl_seconds,
+    )
     presence.subscribe(lobby)  # first: "has left" before the game's reactions
     presence.subscribe(games)
+    presence.subscribe(invites)  # an invite ends with its inviter
     claims.on_release.append(games)  # a released account's standing leaves the leaderboard
     keeper = None
     if shared is not None:
@@ -442,6 +501,9 @@ def build_services(
         claims=claims,
         lobby=lobby,
         edits=edits,
+        reactions=reactions,
+        search=search,
+        room_tools=room_tools,
         dms=dms,
         conversations=DmConversations(dms),
         sanctions=sanctions,
@@ -449,6 +511,8 @@ def build_services(
         reports=reports,
         roles=roles,
         games=games,
+        book=book,
+        invites=invites,
         shared=shared,
         keeper=keeper,
     )

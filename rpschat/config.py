@@ -124,6 +124,7 @@ class Settings:
     edit_window_seconds: int = 900
     round_seconds: float = 15.0
     challenge_seconds: float = 30.0
+    invite_ttl_seconds: float = 600.0
     ping_interval: float = 25.0
     ping_timeout: float = 20.0
     websocket_compression: bool = False
@@ -182,6 +183,7 @@ class Settings:
             edit_window_seconds=_int(env, "EDIT_WINDOW_SECONDS", 900),
             round_seconds=_float(env, "ROUND_SECONDS", 15.0),
             challenge_seconds=_float(env, "CHALLENGE_SECONDS", 30.0),
+            invite_ttl_seconds=_float(env, "INVITE_TTL_SECONDS", 600.0),
             ping_interval=_float(env, "PING_INTERVAL", 25.0),
             ping_timeout=_float(env, "PING_TIMEOUT", 20.0),
             websocket_compression=_bool(env, "WEBSOCKET_COMPRESSION", False),

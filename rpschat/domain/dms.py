@@ -45,6 +45,7 @@ from rpschat.domain.ports import (
     UnreadCapReached,
     UnreadCaps,
 )
+from rpschat.domain.replies import with_quotes
 from rpschat.domain.text import clean_client_id, clean_message, clean_name
 
 log = logging.getLogger("rpschat.dms")
@@ -98,7 +99,9 @@ class DmService:
 
     # ---- client events -----------------------------------------------------------------------
 
-    def check_dm(self, sid: str, to: str, text: str, client_id: str | None) -> Callable[[], Stored]:
+    def check_dm(
+        self, sid: str, to: str, text: str, client_id: str | None, reply_to: int | None = None
+    ) -> Callable[[], Stored]:
         """Validate now, in arrival order; the returned part stores and delivers.
 
         `to` is a name, not blank (the web layer refuses a blank one as a bad shape)."""
@@ -114,7 +117,7 @@ class DmService:
         # 23), but stored read, never delivered to the recipient nor shown in its conversations.
         hidden = self.ignores.ignores(recipient_id, conn.user_id)
         return lambda: self._send(
-            conn, recipient_id, recipient, connected or hidden, text, client_id, hidden
+            conn, recipient_id, recipient, connected or hidden, text, client_id, hidden, reply_to
         )
 
     def dm_history(
@@ -135,7 +138,7 @@ class DmService:
             messages, has_more = self.store.conversation(user_id, other_id, before, limit)
             if self.ignores.ignores(user_id, other_id):  # what they sent: not shown
                 messages = [m for m in messages if m.sender_id == user_id]
-            wire, cut = fit_answer([m.to_wire() for m in messages], True, budget)
+            wire, cut = fit_answer(with_quotes(messages, self.store), True, budget)
             shown = {item["id"] for item in wire}
             self._read(user_id, [m for m in messages if m.id in shown])
             return MessagePage(wire, has_more or cut)
@@ -158,7 +161,7 @@ class DmService:
 
         def page() -> UnreadPage:
             newest = self.store.unread_newest(user_id, limit, sender_id=sender_id)
-            wire, _ = fit_answer([m.to_wire() for m in newest], False, budget)
+            wire, _ = fit_answer(with_quotes(newest, self.store), False, budget)
             self._read(user_id, newest[: len(wire)])
             left, _ = self.store.unread_senders(user_id, 0)
             return UnreadPage(wire[::-1], left)
@@ -232,16 +235,23 @@ class DmService:
         text: str,
         client_id: str | None,
         hidden: bool = False,
+        reply_to: int | None = None,
     ) -> Stored:
         # One DM at a time per node: ids are given in commit order, and sent in that order, so
         # the watermark never passes a DM still on its way (see the module's docstring).
         limits = self.limits_unread
         caps = UnreadCaps(limits.unread_per_recipient, limits.unread_per_sender)
+        if reply_to is not None:  # a DM of the same two users
+            parent = self.store.get(reply_to)
+            if parent is None or {parent.sender_id, parent.recipient_id} != {
+                conn.user_id, recipient_id,
+            }:  # fmt: skip
+                raise Refused(Code.NO_SUCH_MESSAGE, "The message you reply to is gone.")
         with self._send_lock:
             try:
                 message, duplicate = self.store.append(
                     conn.user_id, conn.name, recipient_id, recipient, text, client_id,
-                    not connected, None if hidden else caps,
+                    not connected, None if hidden else caps, reply_to,
                 )  # fmt: skip
             except UnreadCapReached as full:
                 raise _inbox_full(recipient, full) from None
@@ -255,7 +265,8 @@ class DmService:
             rooms.append(dm_room(message.recipient_id))
         if not self.shared_queue:
             self.note_delivered(message.id)
-        self.outbox.emit("dm", message.to_wire(), to=rooms, skip_sid=skip_sid)
+        wire = with_quotes([message], self.store)[0]
+        self.outbox.emit("dm", wire, to=rooms, skip_sid=skip_sid)
 
     def note_delivered(self, message_id: int) -> None:
         """A DM reached this node's sockets (with Redis: sent from any node)."""
@@ -294,7 +305,7 @@ class DmService:
             user_id, limits.unread_on_log_in, per_sender=limits.unread_per_sender_on_log_in
         )
         wire, _ = fit_answer(
-            [{**m.to_wire(), "unread": True} for m in newest],
+            with_quotes(newest, self.store, unread=True),
             False,  # newest first: the first ones are kept
             self.settings.max_answer_bytes,
         )
@@ -329,13 +340,14 @@ class DmService:
         while True:
             watermark = self.watermark
             if (watermark == 0 or watermark > after) and cut_after is None:
-                for message in fetch(user_id, after, MAX_REPLAY - sent):
+                missed = fetch(user_id, after, MAX_REPLAY - sent)
+                wires = with_quotes(missed, self.store, **mark)
+                for message, wire in zip(missed, wires, strict=True):
                     if watermark and message.id > watermark:
                         break
                     if self.hidden_from(user_id, message, ignored):
                         after = message.id
                         continue
-                    wire = {**message.to_wire(), **mark}
                     sent_bytes += wire_bytes(wire)
                     if sent and budget is not None and sent_bytes > budget:
                         cut_after = after

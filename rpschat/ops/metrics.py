@@ -186,7 +186,7 @@ class _CountingResults:
     def record_many(self, results: list[Any]) -> list[bool]:
         recorded = self._inner.record_many(results)
         for result, new in zip(results, recorded, strict=True):
-            if new:
+            if new and not getattr(result, "computer", False):  # games between people
                 self._metrics.game_recorded(result.reason)
         return recorded
 

@@ -12,7 +12,7 @@ from rpschat.domain.dms import LIMIT_REFUSAL, DmService
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.ports import MAX_ID
 from rpschat.domain.text import CLIENT_ID_REFUSAL, NOT_A_MESSAGE
-from rpschat.web.chat_events import page_ack, stored_ack
+from rpschat.web.chat_events import REPLY_TO_REFUSAL, page_ack, stored_ack
 from rpschat.web.payloads import (
     as_object,
     optional_string,
@@ -39,7 +39,8 @@ def dm(dms: DmService, sid: str, payload: Any) -> Callable[[], dict]:
     to = _name(obj, "to", DM_SHAPE)
     text = string(obj, "text", NOT_A_MESSAGE)
     client_id = optional_string(obj, "client_id", CLIENT_ID_REFUSAL)
-    send = dms.check_dm(sid, to, text, client_id)
+    reply_to = optional_whole_number(obj, "reply_to", REPLY_TO_REFUSAL, 1)
+    send = dms.check_dm(sid, to, text, client_id, reply_to)
     return lambda: stored_ack(send())
 
 

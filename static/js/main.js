@@ -4,6 +4,7 @@ import * as conn from './connection.js';
 import * as chat from './chat.js';
 import * as presence from './presence.js';
 import * as game from './game.js';
+import { initInvites } from './invites.js';
 import { initOutbox, send, pump } from './outbox.js';
 import * as moderation from './moderation.js';
 import * as dm from './dm.js';
@@ -12,6 +13,9 @@ import { ask } from './dialogs.js';
 import * as layout from './layout.js';
 import * as attention from './attention.js';
 import { initMentions } from './mentions.js';
+import * as account from './account.js';
+import * as tabs from './tabs.js';
+import { getToken, getClaimed } from './storage.js';
 
 const { socket } = conn;
 
@@ -38,9 +42,10 @@ function sendMessage(text) {
   if (!socket.active) conn.connect();
 }
 
-const askLeave = async (opponent) => !!(await ask({
+// Before any round is played, leaving aborts the game (protocol `game_over`, `aborted`).
+const askLeave = async (opponent, unplayed) => !!(await ask({
   title: 'Leave this game?',
-  text: `You forfeit the match: ${opponent} wins it.`,
+  text: unplayed ? 'No round has been played: the game is aborted and counts for nobody.' : `You forfeit the match: ${opponent} wins it.`,
   action: 'Leave the game', danger: true,
 }));
 
@@ -61,7 +66,22 @@ conn.on('named', (name, resumed) => {
   game.onConnectionChange(true);
   moderation.checkModerator();
   dm.loadConversations();
+  account.render();
+  shareIdentity();
 });
+
+// Another tab of this page: say what this one is (a separate guest) and how to be the same
+// person in both (issue 23: a second tab silently became a new guest).
+const isClaimedHere = () => (getClaimed() ?? '').toLocaleLowerCase() === (conn.username() ?? '').toLocaleLowerCase();
+const shareIdentity = () => tabs.setIdentity(conn.username(), isClaimedHere());
+tabs.onOtherTab(({ name, claimed }) => {
+  const how = claimed
+    ? `To be ${name} here too, log in to ${name} (Log in, above): a claimed name can be open in several tabs.`
+    : `Only a claimed name can be open in several tabs: claim ${name} in the other tab, then log in to it here.`;
+  chat.addSystem(`This page is also open in another tab as ${name}. This tab is a separate guest. ${how}`);
+  if (claimed) $('#login-name').value = name;
+});
+tabs.initTabs({ fresh: !getToken() });
 
 socket.on('message', (m) => chat.addMessage(m));
 socket.on('history', chat.addHistory);
@@ -150,7 +170,15 @@ layout.onChange(() => {
 $('#connection-toggle').addEventListener('click', conn.toggleConnection);
 layout.initLayout();
 attention.initAttention();
-identity.initIdentity({ system: chat.addSystem, changed: () => moderation.checkModerator() });
+identity.initIdentity({
+  system: chat.addSystem,
+  changed: () => {
+    moderation.checkModerator();
+    account.render();
+    shareIdentity();
+  },
+});
+account.initAccount({ system: chat.addSystem, onEnded: () => identity.render() });
 moderation.initModeration({
   system: chat.addSystem,
   ignoredChanged: chat.hideIgnored,
@@ -170,4 +198,5 @@ presence.initPresence(game.challenge);
 dm.initDms();
 dm.on('unread', presence.render);
 game.initGame((busy) => presence.setChallengeEnabled(!busy), askLeave);
+initInvites();
 conn.connect();

@@ -71,13 +71,41 @@ def test_two_pages_play_a_full_best_of_3(open_page):
 def test_leaving_forfeits(open_page):
     cyd = named(open_page(), "Cyd")
     dan = named(open_page(), "Dan")
-    matched(cyd, dan, best_of="1")
+    matched(cyd, dan, best_of="3")
+    throw(cyd, "Rock")
+    throw(dan, "Rock")  # round 1 played (a draw): leaving now forfeits
+    expect(cyd.locator("#round-result")).to_contain_text("Round 1")
     cyd.get_by_role("button", name="Leave game").click()
     cyd.get_by_role("dialog", name="Leave this game?").get_by_role(
         "button", name="Leave the game"
     ).click()
     expect(dan.locator("#game-over-text")).to_contain_text("you won — Cyd left the game")
     expect(cyd.locator("#game-over-text")).to_contain_text("Dan won — you left the game")
+
+
+def test_leaving_right_after_a_rematch_starts_aborts_it(open_page):
+    """Issue 23: it gave the opponent "Won 0-0 by forfeit" on the leaderboard."""
+    kai = named(open_page(), "Kai")
+    lou = named(open_page(), "Lou")
+    matched(kai, lou, best_of="1")
+    throw(kai, "Paper")
+    throw(lou, "Rock")
+    expect(kai.locator("#game-over-text")).to_contain_text("you won")
+    for page in (kai, lou):
+        page.get_by_role("button", name="Rematch").click()
+    for page in (kai, lou):
+        expect(page.locator("#game-over")).to_be_hidden()
+    lou.get_by_role("button", name="Leave game").click()
+    dialog = lou.get_by_role("dialog", name="Leave this game?")
+    expect(dialog).to_contain_text("counts for nobody")
+    dialog.get_by_role("button", name="Leave the game").click()
+    for page in (kai, lou):
+        expect(page.locator("#game-over-text")).to_contain_text("Game aborted")
+    kai.get_by_role("button", name="Your games").click()
+    summaries = kai.locator("#my-games-list li.my-game summary")
+    expect(summaries).to_have_count(2)
+    expect(summaries.first).to_contain_text("Aborted 0–0 against Lou")
+    expect(summaries.nth(1)).to_contain_text("Won 1–0 against Lou")
 
 
 def test_a_player_who_does_not_throw_loses_on_time_then_both_rematch(open_page):

@@ -203,3 +203,100 @@ def test_the_stores_keep_the_edit_and_number_the_change(storage_url):
         assert storage.changes.changes_after("u1", revised.seq, 9)[0].seq == revised_dm.seq
     finally:
         storage.close()
+
+
+# ---- delete_message (issue 25, point 2) ----------------------------------------------------
+
+
+def test_a_delete_goes_from_every_page_and_the_history(harness):
+    ada, _ = harness.join("Ada")
+    bea, _ = harness.join("Bea")
+    kept = call(ada, "message", {"msg": "kept"})
+    sent = call(ada, "message", {"msg": "oops"})
+    bea.get_received()
+    assert call(bea, "delete_message", {"id": sent["id"]}) == refused(
+        "You can only change your own messages.", Code.NOT_YOUR_MESSAGE
+    )
+    ack = call(ada, "delete_message", {"id": sent["id"]})
+    assert ack["ok"] and ack["seq"] >= 1
+    assert events(bea, "message_deleted") == [{"id": sent["id"], "seq": ack["seq"]}]
+    assert [m["id"] for m in call(bea, "history", {})["messages"]] == [kept["id"]]
+    assert call(ada, "delete_message", {"id": sent["id"]}) == refused(
+        "No such message.", Code.NO_SUCH_MESSAGE
+    )
+    assert call(ada, "edit_message", {"id": sent["id"], "text": "x"})["code"] == (
+        Code.NO_SUCH_MESSAGE
+    )
+    assert call(ada, "delete_message", {"id": "1"})["field"] == "id"
+
+
+def test_a_dm_delete_is_gone_for_both_sides(harness):
+    ada, _ = harness.join("Ada")
+    bea, _ = harness.join("Bea")
+    cyd, _ = harness.join("Cyd")
+    sent = call(ada, "dm", {"to": "Bea", "text": "regret"})
+    bea.get_received()
+    cyd.get_received()
+    assert call(bea, "delete_message", {"id": sent["id"], "dm": True})["code"] == (
+        Code.NOT_YOUR_MESSAGE
+    )
+    ack = call(ada, "delete_message", {"id": sent["id"], "dm": True})
+    assert events(bea, "dm_deleted") == [{"id": sent["id"], "seq": ack["seq"]}]
+    assert events(ada, "dm_deleted") == [{"id": sent["id"], "seq": ack["seq"]}]
+    assert events(cyd, "dm_deleted") == []
+    assert call(bea, "dm_history", {"with": "Ada"})["messages"] == []
+    assert call(ada, "dm_history", {"with": "Bea"})["messages"] == []
+
+
+def test_a_resume_learns_of_the_deletes_it_missed_the_moderators_too(harness_factory):
+    harness = harness_factory(resume_grace_seconds=5.0, **CHEAP)
+    mod = harness.moderator("Mod")
+    ada = harness.client()
+    ada_ack = call(ada, "set_username", {"username": "Ada"})
+    last_change = events(ada, "history")[0]["last_change"]
+    bea, _ = harness.join("Bea")
+    own = call(bea, "message", {"msg": "taken back"})
+    spam = call(bea, "message", {"msg": "spam"})
+    edited = call(bea, "message", {"msg": "edited then deleted"})
+    direct = call(bea, "dm", {"to": "Ada", "text": "dm taken back"})
+    harness.drop(ada)
+    call(bea, "edit_message", {"id": edited["id"], "text": "edited"})
+    assert call(bea, "delete_message", {"id": edited["id"]})["ok"]
+    assert call(bea, "delete_message", {"id": own["id"]})["ok"]
+    assert call(mod, "mod_delete", {"id": spam["id"]}) == {"ok": True}
+    dm_ack = call(bea, "delete_message", {"id": direct["id"], "dm": True})
+    auth = {"token": ada_ack["token"], "last_id": direct["id"] + 10,
+            "dm_last_id": direct["id"], "last_change": last_change}  # fmt: skip
+    back = harness.client(auth=auth)
+    got = [(r["name"], r["args"][0]) for r in back.get_received()]
+    deleted = [p["id"] for e, p in got if e == "message_deleted"]
+    assert deleted == [edited["id"], own["id"], spam["id"]]  # in the order of their deletes
+    assert [p for e, p in got if e == "message_edited"] == []  # its latest change: the delete
+    assert [p for e, p in got if e == "dm_deleted"] == [
+        {"id": direct["id"], "seq": dm_ack["seq"], "replayed": True}
+    ]
+
+
+def test_the_stores_delete_and_number_the_change(storage_url):
+    storage = _store(storage_url)
+    try:
+        message, _ = storage.history.append(LOBBY, "u1", "Ada", "gone")
+        kept, _ = storage.history.append(LOBBY, "u1", "Ada", "kept")
+        first = storage.dms.append("u1", "Ada", "u2", "Bea", "one", "c1", True)[0]
+        second = storage.dms.append("u2", "Bea", "u1", "Ada", "two", None, False)[0]
+        gone = storage.history.delete(message.id)
+        assert gone is not None and gone.message.text == "gone" and gone.seq == 1
+        assert storage.history.delete(message.id) is None
+        assert [m.id for m in storage.history.page(LOBBY)[0]] == [kept.id]
+        gone_dm = storage.dms.delete(first.id, 5)
+        assert gone_dm is not None and gone_dm.seq == 2
+        assert storage.dms.get(first.id) is None and storage.dms.delete(first.id, 6) is None
+        assert [m.id for m in storage.dms.since("u1", 0, 10)] == [second.id]
+        assert [m.id for m in storage.dms.conversation("u1", "u2")[0]] == [second.id]
+        assert storage.dms.unread_senders("u2", 10) == (0, [])
+        later = storage.dms.append("u1", "Ada", "u2", "Bea", "three", None, False)[0]
+        assert later.id > second.id  # ids are never reused
+        kinds = [(c.kind, c.dm) for c in storage.changes.changes_after("u2", 0, 9)]
+        assert kinds == [("delete", False), ("delete", True)]
+    finally:
+        storage.close()

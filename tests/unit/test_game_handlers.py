@@ -716,6 +716,7 @@ def test_a_spectator_sees_the_end_and_a_finished_game_cannot_be_watched(game):
     harness, ada, bea, game_id = game
     cyd = Seat(harness, "Cyd")
     cyd.emit("watch", {"game_id": game_id})
+    play_round(game_id, (ada, "rock"), (bea, "rock"))  # a round played: leaving forfeits
     assert ada.emit("leave_game", {"game_id": game_id}) == OK
     assert cyd.take("game_over")[0]["reason"] == "forfeit"
     dan = Seat(harness, "Dan")
@@ -808,7 +809,10 @@ def test_guests_games_count_and_the_leaderboard_ranks_none_of_them(harness):
         play_round(game_id, (ada, "rock"), (bea, "scissors"))
     game_id = find_match([cyd, ada], best_of=1)
     play_round(game_id, (cyd, "paper"), (ada, "rock"))
-    game_id = find_match([eve, dan], best_of=1)
+    game_id = find_match([eve, dan], best_of=3)
+    play_round(game_id, (eve, "rock"), (dan, "rock"))  # a round played: leaving forfeits
+    assert eve.emit("leave_game", {"game_id": game_id}) == OK
+    game_id = find_match([eve, bea], best_of=1)  # left before any round: aborted, not counted
     assert eve.emit("leave_game", {"game_id": game_id}) == OK
     records = {n: standing(harness, n) for n in ("Ada", "Bea", "Cyd", "Dan", "Eve")}
     assert {n: (r["wins"], r["losses"], r["draws"]) for n, r in records.items()} == {

@@ -170,10 +170,23 @@ def test_a_timeout_at_match_point_wins_the_match_with_reason_timeout():
 def test_forfeit_gives_the_match_to_the_other_player(reason):
     match = new_match()
     match.throw(ANN, "rock", T0)
+    match.throw(BOB, "rock", T0)  # round 1 played (a draw)
+    match.throw(ANN, "paper", T0)
     over = match.forfeit(ANN, reason)
     assert over == GameOver("g1", BOB, {ANN: 0, BOB: 0}, reason)
     assert (match.winner, match.reason) == (BOB, reason)
-    assert "rock" not in json.dumps(match.to_dict())  # the unresolved move is dropped
+    assert "paper" not in json.dumps(match.to_dict())  # the unresolved move is dropped
+
+
+def test_leaving_before_any_round_was_played_aborts_the_match():
+    """Issue 23: leaving right after a (re)match began gave the other "won 0-0 by forfeit"."""
+    match = new_match()
+    match.throw(BOB, "paper", T0)
+    over = match.forfeit(ANN, "forfeit")
+    assert over == GameOver("g1", None, {ANN: 0, BOB: 0}, "aborted")
+    assert (match.winner, match.reason, match.is_over) == (None, "aborted", True)
+    dropped = new_match()  # losing the connection for good still loses the match
+    assert dropped.forfeit(ANN, "disconnect") == GameOver("g1", BOB, {ANN: 0, BOB: 0}, "disconnect")
 
 
 def test_forfeit_refusals():
@@ -259,7 +272,7 @@ def check_invariants(match: Match) -> None:
     assert all(0 <= wins <= needed for wins in scores.values())
     someone_reached = max(scores.values()) == needed
     assert match.is_over == (
-        someone_reached or match.reason in ("forfeit", "disconnect", "abandoned")
+        someone_reached or match.reason in ("forfeit", "disconnect", "abandoned", "aborted")
     )
     if match.reason in ("won", "timeout"):
         assert scores[match.winner] == needed
@@ -273,7 +286,7 @@ def check_invariants(match: Match) -> None:
     if match.is_over:
         assert match.round_deadline is None and match.moves == {}
         assert match.reason is not None
-        assert (match.winner is None) == (match.reason == "abandoned")
+        assert (match.winner is None) == (match.reason in ("abandoned", "aborted"))
     else:
         assert match.round == len(match.history) + 1
         assert match.round_deadline is not None
@@ -307,8 +320,12 @@ def apply(match: Match, action: tuple, now: float) -> None:
                 match.forfeit(player, reason)
             assert match.to_dict() == before
         else:
+            played = bool(match.history)
             over = match.forfeit(player, reason)
-            assert over.winner == match.opponent_of(player) and over.reason == reason
+            if reason == "forfeit" and not played:  # left before any round: aborted
+                assert over.winner is None and over.reason == "aborted"
+            else:
+                assert over.winner == match.opponent_of(player) and over.reason == reason
 
 
 def apply_throw(match: Match, player: str, move: str, now: float, before: dict) -> None:

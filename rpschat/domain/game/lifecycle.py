@@ -21,6 +21,7 @@ from rpschat.domain.game.context import (
     ms,
     new_game_id,
 )
+from rpschat.domain.game.fairness import commitment, new_salt
 from rpschat.domain.game.match import GameOver, Match, ThrowOutcome
 from rpschat.domain.game.matchmaking import Rematches
 from rpschat.domain.game.ports import Leaderboard
@@ -52,12 +53,12 @@ class MatchLifecycle:
 
     # ---- client events -----------------------------------------------------------------------
 
-    def throw(self, sid: str, game_id: str, move: str) -> None:
-        """`move` as sent: the match normalises it, once the throw is otherwise allowed."""
+    def throw(self, conn: NamedConnection, game_id: str, move: str) -> None:
+        """`move` as sent: the match normalises it, once the throw is otherwise allowed. On the
+        game's owner (routing.py)."""
         ctx = self._ctx
-        conn = ctx.caller(sid)
         with ctx.game_lock(game_id):
-            match = ctx.match(game_id)
+            match = ctx.owned_match(game_id)
             ctx.limit(conn, "other")
             now = ctx.runtime.now()
             try:
@@ -73,11 +74,12 @@ class MatchLifecycle:
                 opponent = match.opponent_of(conn.user_id)
                 ctx.emit_to_user(opponent, "opponent_threw", {"game_id": match.game_id})
 
-    def leave_game(self, sid: str, game_id: str) -> None:
+    def leave_game(self, conn: NamedConnection, game_id: str) -> None:
+        """On the game's owner (routing.py)."""
         ctx = self._ctx
-        conn = ctx.caller(sid)
+        sid = conn.sid
         with ctx.game_lock(game_id):
-            match = ctx.match(game_id)
+            match = ctx.owned_match(game_id)
             ctx.limit(conn, "other")
             if match.is_member(conn.user_id):
                 self._player_leaves(match, conn, sid)
@@ -85,6 +87,16 @@ class MatchLifecycle:
                 ctx.outbox.leave(sid, game_room(match.game_id))
             else:
                 raise Refused(Code.NOT_IN_GAME, NOT_IN_THIS_GAME)
+
+    def forfeit_gone(self, game_id: str, user_id: str) -> None:
+        """The player `user_id` is gone for good: their live game is lost ('disconnect'). On the
+        game's owner (routing.py)."""
+        with self._ctx.lock_game(game_id):
+            match = self._ctx.store.owned(game_id)
+            if match is not None and not match.is_over and user_id in match.players:
+                over = match.forfeit(user_id, "disconnect")
+                self._ctx.store.put(match)
+                self.finish(match, over)
 
     def _player_leaves(self, match: Match, conn: NamedConnection, sid: str) -> None:
         match.left.append(conn.user_id)
@@ -108,6 +120,7 @@ class MatchLifecycle:
         player_b: str,
         best_of: int,
         computer_memory: list[list[str]] | None = None,
+        round_seconds: float | None = None,
     ) -> Match | None:
         """Store a new match, unless one of its players is in a live game by now (the store
         checks and claims atomically: pairing from the queue holds no lock). Nobody hears of it
@@ -128,7 +141,7 @@ class MatchLifecycle:
             ids[player_b],
             best_of,
             ctx.runtime.now(),
-            ctx.settings.round_seconds,
+            round_seconds or ctx.settings.round_seconds,  # a player's own: the computer's only
             names={user_id: name for name, user_id in ids.items()},
         )
         if computer_memory is not None:
@@ -163,7 +176,7 @@ class MatchLifecycle:
             log.debug("game %s: %s vs %s, best of %d", match.game_id, *match.players, match.best_of)
             if match.is_over:  # ended before it was announced (a player left for good)
                 return
-            self._start_round(match)
+            self.start_round(match)
             for player, grace in (away or {}).items():
                 self.tell_opponent_away(match, player, grace)
 
@@ -175,15 +188,19 @@ class MatchLifecycle:
 
     # ---- rounds ------------------------------------------------------------------------------
 
-    def _start_round(self, match: Match) -> None:
+    def start_round(self, match: Match, restarted: bool = False) -> None:
         if match.computer:
             self._computer_throws(match)
         now = self._ctx.runtime.now()
-        started = {
+        started: dict[str, object] = {
             "game_id": match.game_id,
             "round": match.round,
             "time_left_ms": ms(match.time_left(now)),
         }
+        if restarted:
+            started["restarted"] = True
+        if match.commit:
+            started["commit"] = match.commit
         self._ctx.outbox.emit("round_started", started, to=game_room(match.game_id))
         self._set_round_timer(match, now)
 
@@ -194,7 +211,9 @@ class MatchLifecycle:
         human = match.players[0]
         past = [(move, outcome) for move, outcome in match.computer_memory]
         past += rounds_of(human, [result.to_dict() for result in match.history])  # by user id
-        match.moves[COMPUTER] = self._ctx.strategy.choose(past)
+        move = match.moves[COMPUTER] = self._ctx.strategy.choose(past)
+        match.salt = new_salt()  # committed to in round_started, revealed in round_result
+        match.commit = commitment(move, match.salt)
         self._ctx.store.put(match)
 
     def _set_round_timer(self, match: Match, now: float) -> None:
@@ -217,7 +236,7 @@ class MatchLifecycle:
     def expire_round(self, game_id: str, round_number: int) -> None:
         ctx = self._ctx
         with ctx.game_lock(game_id):
-            match = ctx.store.get(game_id)
+            match = ctx.store.owned(game_id)
             if match is None or match.is_over or match.round != round_number:
                 return  # a stale timer: the round was settled elsewhere (a throw, a node)
             now = ctx.runtime.now()
@@ -228,8 +247,8 @@ class MatchLifecycle:
             self._settle_overdue_round(match, now)
 
     def settle_overdue(self, cutoff: float) -> None:
-        """Settle rounds whose deadline passed before `cutoff`: the backstop for the timers of a
-        node that died (idempotent)."""
+        """Settle this node's rounds whose deadline passed before `cutoff`: the backstop for
+        timers that did not fire (idempotent)."""
         for game_id, round_number in self._ctx.store.overdue(cutoff):
             self._ctx.guarded(self.expire_round, game_id, round_number)
 
@@ -247,7 +266,7 @@ class MatchLifecycle:
         if outcome.game_over is not None:
             self.finish(match, outcome.game_over)
         elif outcome.round_completed:
-            self._start_round(match)
+            self.start_round(match)
 
     # ---- the end -----------------------------------------------------------------------------
 
@@ -290,7 +309,7 @@ class MatchLifecycle:
         ctx = self._ctx
         with self._sweep_guard:
             self._ended_at.pop(game_id, None)
-        match = ctx.store.get(game_id)
+        match = ctx.store.owned(game_id)
         ctx.store.delete(game_id)
         self._rematches.forget(game_id)
         spectators = ctx.spectators.drop_game(game_id)

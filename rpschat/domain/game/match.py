@@ -28,8 +28,9 @@ PLAYING: Status = "playing"
 OVER: Status = "over"
 # As in docs/protocol.md: 'won': a played round gave someone wins_needed; 'timeout': a round
 # timeout did; 'forfeit': the other player left; 'disconnect': the other dropped past the
-# reconnection grace; 'abandoned': neither player threw before a round deadline (no winner).
-EndReason = Literal["won", "timeout", "forfeit", "disconnect", "abandoned"]
+# reconnection grace; 'abandoned': neither player threw before a round deadline (no winner);
+# 'aborted': a player left before any round was played (no winner, counts for nobody).
+EndReason = Literal["won", "timeout", "forfeit", "disconnect", "abandoned", "aborted"]
 ForfeitReason = Literal["forfeit", "disconnect"]
 FORFEIT_REASONS: tuple[ForfeitReason, ...] = ("forfeit", "disconnect")
 
@@ -54,6 +55,10 @@ class RoundResult:
     winner: str | None
     score: dict[str, int]
     timeout: bool
+    # Against the computer: the commitment to its move sent with `round_started`, and the salt
+    # that opens it, revealed now (game/fairness.py)
+    commit: str | None = None
+    salt: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """For the snapshot: players by user id."""
@@ -64,6 +69,7 @@ class RoundResult:
             "winner": self.winner,
             "score": dict(self.score),
             "timeout": self.timeout,
+            **self._fairness(),
         }
 
     def wire(self, names: dict[str, str]) -> dict[str, Any]:
@@ -75,7 +81,11 @@ class RoundResult:
             "winner": names.get(self.winner, self.winner) if self.winner else None,
             "score": _named(names, self.score),
             "timeout": self.timeout,
+            **self._fairness(),
         }
+
+    def _fairness(self) -> dict[str, str]:
+        return {"commit": self.commit, "salt": self.salt} if self.commit and self.salt else {}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RoundResult:
@@ -86,6 +96,8 @@ class RoundResult:
             winner=data["winner"],
             score=dict(data["score"]),
             timeout=data["timeout"],
+            commit=data.get("commit"),
+            salt=data.get("salt"),
         )
 
 
@@ -125,6 +137,10 @@ class GameResult:
     user_ids: dict[str, str] = field(default_factory=dict)
     # guests who left for good before the game was recorded: no row (it would never be removed)
     gone: tuple[str, ...] = ()
+    # against the computer: kept for its page, counted in nobody's standing
+    computer: bool = False
+    # every round as `round_result` showed it, without game_id (the game's page replays them)
+    rounds: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,6 +178,10 @@ class Match:
     # this game's `history` (kept here so that any node can decide the next round).
     computer: bool = False
     computer_memory: list[list[str]] = field(default_factory=list)
+    # Against the computer: the commitment to its move this round and the salt that opens it
+    # (game/fairness.py); the salt is secret until the round resolves
+    commit: str | None = None
+    salt: str | None = None
 
     # ----- creation and persistence -----
 
@@ -210,6 +230,7 @@ class Match:
             "left": list(self.left),
             "computer": self.computer,
             "computer_memory": [list(entry) for entry in self.computer_memory],
+            **({"commit": self.commit, "salt": self.salt} if self.commit else {}),
         }
 
     @classmethod
@@ -232,6 +253,8 @@ class Match:
             left=list(data.get("left", [])),
             computer=bool(data.get("computer", False)),
             computer_memory=[list(entry) for entry in data.get("computer_memory", [])],
+            commit=data.get("commit"),
+            salt=data.get("salt"),
         )
 
     # ----- queries -----
@@ -309,6 +332,7 @@ class Match:
             "round_deadline": self.round_deadline,
             "history": [result.wire(names) for result in self.history],
             "computer": self.computer,
+            **({"commit": self.commit} if self.commit and not self.is_over else {}),
         }
 
     # ----- commands -----
@@ -352,7 +376,19 @@ class Match:
             raise ValueError(f"forfeit reason must be one of {FORFEIT_REASONS}, not {reason!r}")
         self._require_player(player)
         self._require_playing()
+        if reason == "forfeit" and not self.history:
+            # Left before any round was played (often right after a rematch began): aborted,
+            # not a "won 0-0 by forfeit" on the leaderboard (issue 23), as lichess aborts.
+            return self._end(None, "aborted")
         return self._end(self.opponent_of(player), reason)
+
+    def restart_round(self, now: float) -> None:
+        """The round in progress starts again, from nobody having thrown, with a full round's
+        time: the node that ran it is gone, and a move thrown there may be lost with it."""
+        if self.is_over:
+            return
+        self.moves = {}
+        self.round_deadline = now + self.round_seconds
 
     # ----- internals -----
 
@@ -372,9 +408,13 @@ class Match:
     ) -> ThrowOutcome:
         if winner is not None:
             self.score[winner] += 1
-        result = RoundResult(self.game_id, self.round, moves, winner, dict(self.score), timeout)
+        result = RoundResult(
+            self.game_id, self.round, moves, winner, dict(self.score), timeout,
+            self.commit, self.salt,
+        )  # fmt: skip
         self.history.append(result)
         self.moves = {}
+        self.commit = self.salt = None
         if winner is not None and self.score[winner] >= self.wins_needed:
             return ThrowOutcome(True, result, self._end(winner, "timeout" if timeout else "won"))
         self.round += 1

@@ -25,13 +25,18 @@ from rpschat.domain.game.matchmaking import (
 from rpschat.domain.game.ports import Challenge, ChallengeStore, ExpiredChallengeStore
 from rpschat.domain.game.records import GameRecords
 from rpschat.domain.game.rules import validate_best_of
-from rpschat.domain.ports import Cancellable
+from rpschat.domain.ports import Cancellable, NamedConnection
 
 NOT_OVER_YET = "This game is not over yet."
 OPPONENT_LEFT = "Your opponent has left."
 YOU_LEFT = "You have left this game."
 DID_NOT_PLAY = "You did not play in this game."
 OPPONENT_REFUSAL = 'opponent must be "computer", or left out for a person.'
+MIN_ROUND_SECONDS, MAX_ROUND_SECONDS = 5, 3600  # a round against the computer, as asked
+ROUND_SECONDS_REFUSAL = (
+    f"round_seconds must be a whole number from {MIN_ROUND_SECONDS} to {MAX_ROUND_SECONDS}."
+)
+ROUND_SECONDS_FOR_COMPUTER = "round_seconds can only be set for a game against the computer."
 MAX_NAME_ECHO = 32
 PAIRING_TRIES = 3  # a waiting player who entered a game meanwhile is skipped: rare twice
 
@@ -64,22 +69,29 @@ class Pairing:
 
     # ---- the queue ---------------------------------------------------------------------------
 
-    def find_match(self, sid: str, best_of: int, computer: bool) -> None:
-        """Into the queue for `best_of`, or (`computer`) a match against the computer at once."""
+    def find_match(
+        self, sid: str, best_of: int, computer: bool, round_seconds: float | None = None
+    ) -> None:
+        """Into the queue for `best_of`, or (`computer`) a match against the computer at once,
+        its rounds `round_seconds` long if given (WCAG 2.2.1: the player sets the time)."""
         ctx = self._ctx
         conn = ctx.caller(sid)
         best_of = validate_best_of(best_of)
         ctx.limit(conn, "other")
         if computer:
-            self._play_computer(conn.user_id, conn.name, best_of)
+            self._play_computer(conn.user_id, conn.name, best_of, round_seconds)
             return
+        if round_seconds is not None:
+            raise Refused(Code.BAD_REQUEST, ROUND_SECONDS_FOR_COMPUTER, field="round_seconds")
         # No lock: the queue pairs in one atomic step, the match store claims both players in
         # another, so players on every node are paired at once (the lobby lock is for the rest).
         created = self._pair_from_queue(conn.name, best_of)
         if created is not None:
             self.announce(*created)
 
-    def _play_computer(self, user_id: str, name: str, best_of: int) -> None:
+    def _play_computer(
+        self, user_id: str, name: str, best_of: int, round_seconds: float | None
+    ) -> None:
         """A match against the computer, at once (`match_found` before the ack)."""
         ctx = self._ctx
         memory = self._records.memory_of(user_id, name)  # a database read: before any lock
@@ -88,7 +100,9 @@ class Pairing:
                 raise Refused(Code.ALREADY_QUEUED, ALREADY_QUEUED)
             if ctx.in_live_game(name):
                 raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
-            match = self._lifecycle.create(name, "", best_of, computer_memory=memory)
+            match = self._lifecycle.create(
+                name, "", best_of, computer_memory=memory, round_seconds=round_seconds
+            )
         if match is None:  # paired from the queue a moment ago (that takes no lock)
             raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
         self.announce(match, {})
@@ -256,12 +270,12 @@ class Pairing:
 
     # ---- rematches ---------------------------------------------------------------------------
 
-    def rematch(self, sid: str, game_id: str) -> None:
+    def rematch(self, conn: NamedConnection, game_id: str) -> None:
+        """On the game's owner (routing.py), which owns the next game too."""
         ctx = self._ctx
-        conn = ctx.caller(sid)
         created = None
         with ctx.lobby(), ctx.game_lock(game_id):
-            match = ctx.match(game_id)
+            match = ctx.owned_match(game_id)
             ctx.limit(conn, "other")
             # another user under a player's name did not play it (seats belong to user ids)
             if conn.user_id not in match.players:
@@ -303,7 +317,9 @@ class Pairing:
         played = rounds_of(user_id, [result.to_dict() for result in match.history])
         memory = match.computer_memory + [list(entry) for entry in played]
         memory = memory[-MEMORY_ROUNDS:]
-        created = self._lifecycle.create(name, "", match.best_of, computer_memory=memory)
+        created = self._lifecycle.create(
+            name, "", match.best_of, computer_memory=memory, round_seconds=match.round_seconds
+        )
         if created is None:  # paired from the queue a moment ago (that takes no lock)
             raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
         self._lifecycle.forget(match.game_id)

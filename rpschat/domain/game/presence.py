@@ -13,15 +13,22 @@ from rpschat.domain.game.match import Match
 from rpschat.domain.game.pairing import Pairing
 from rpschat.domain.game.ports import Drop
 from rpschat.domain.game.records import GameRecords
+from rpschat.domain.game.routing import GameRouting
 
 log = logging.getLogger("rpschat.games")
 
 
 class PresenceReactions:
     def __init__(
-        self, ctx: GameContext, lifecycle: MatchLifecycle, pairing: Pairing, records: GameRecords
+        self,
+        ctx: GameContext,
+        lifecycle: MatchLifecycle,
+        pairing: Pairing,
+        records: GameRecords,
+        routing: GameRouting,
     ) -> None:
         self._ctx = ctx
+        self._routing = routing
         self._records = records
         self._lifecycle = lifecycle
         self._pairing = pairing
@@ -74,13 +81,8 @@ class PresenceReactions:
             ctx.drops.pop(name)
             self._pairing.matchmaker.remove(name)
             game_id = ctx.store.live_game_of(name)
-            if game_id is not None:
-                with ctx.game_lock(game_id):
-                    match = ctx.store.get(game_id)
-                    if match is not None and not match.is_over and user_id in match.players:
-                        over = match.forfeit(user_id, "disconnect")
-                        ctx.store.put(match)
-                        self._lifecycle.finish(match, over)
+            if game_id is not None:  # lost, on the game's owner (`MatchLifecycle.forfeit_gone`)
+                self._routing.run("gone", game_id, {"user_id": user_id})
             self._pairing.cancel_challenges_of(name)
             self._pairing.rematches.cancel_for(user_id)
             ctx.spectators.drop_user(user_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.computer import MEMORY_ROUNDS, rounds_of
@@ -26,6 +27,7 @@ def records_of(match: Match, over: GameOver, ended_at: int) -> list[GameRecord]:
     wired = [match.wire_round(result) for result in match.history]
     rounds = [
         {"round": result["round"], "moves": result["moves"], "winner": result["winner"]}
+        | ({"commit": result["commit"], "salt": result["salt"]} if "commit" in result else {})
         for result in wired
     ]
     ended = match.wire_over(over)
@@ -84,10 +86,16 @@ class Scorekeeper:
                 self._ctx.outbox.emit("game_over", ended, to=game_room(match.game_id))
                 if also_to is not None:
                     self._ctx.outbox.emit("game_over", ended, to=also_to)
+                # recorded and announced: a node adopting this one's games leaves it be (until
+                # then it would record it again, which the results store ignores, and announce it)
+                self._ctx.store.recorded(match.game_id)
 
     def _record(self, batch: list[tuple[Match, GameOver, str | None]]) -> None:
-        # games against the computer count for nobody's standing: only in the players' history
-        results = [self._result(match, over) for match, over, _ in batch if not match.computer]
+        # every game is kept for its page (the computer's count for nobody's standing), but
+        # aborted ones (left before any round): only in the players' history
+        results = [
+            self._result(match, over) for match, over, _ in batch if over.reason != "aborted"
+        ]
         try:
             if results:
                 self._ctx.results.record_many(results)
@@ -118,7 +126,14 @@ class Scorekeeper:
             match.game_id,
             user_ids={name(player): player for player in match.humans()},
             gone=gone,
+            computer=match.computer,
+            rounds=tuple(_kept_round(match.wire_round(result)) for result in match.history),
         )
+
+
+def _kept_round(wired: dict[str, Any]) -> dict[str, Any]:
+    """A `round_result` as the game's page replays it (its game id is the game's)."""
+    return {key: value for key, value in wired.items() if key != "game_id"}
 
 
 class GameRecords:

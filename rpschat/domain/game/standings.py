@@ -11,7 +11,7 @@ from typing import Any
 
 from rpschat.domain.game.glicko import Glicko, is_provisional, rate
 from rpschat.domain.game.match import GameResult
-from rpschat.domain.game.ports import Leaderboard, Standing
+from rpschat.domain.game.ports import Leaderboard, Standing, StoredGame
 from rpschat.domain.text import name_key
 
 START = Glicko()
@@ -31,7 +31,7 @@ def player_outcomes(
 _SCORES = {"wins": 1.0, "draws": 0.5, "losses": 0.0}
 
 
-RatingChanges = dict[str, tuple[Glicko, Glicko]]  # name -> (before, after) of a rated game
+RatingChanges = dict[str, tuple[Glicko, Glicko]]  # name -> (before, after) of a game
 
 
 def apply_result(
@@ -39,7 +39,7 @@ def apply_result(
 ) -> RatingChanges:
     """Counts one game into `rows` (name key -> row: name, user_id, wins, losses, draws,
     rating, deviation, volatility), which hold the current standings of its players if they
-    have any; returns the ratings it changed (none unless rated).
+    have any; returns each counted player's rating before and after (the same unless rated).
 
     A row belongs to the user who played under the name: when another user plays under it and
     the row's user has not claimed it, the row starts afresh (nobody inherits a guest's record,
@@ -67,7 +67,39 @@ def apply_result(
             row["rating"], row["deviation"] = after.rating, after.deviation
             row["volatility"] = after.volatility
             changes[name] = (before[name], after)
+        else:
+            changes[name] = (before[name], before[name])
     return changes
+
+
+def ratings_entry(changes: RatingChanges, rated: bool) -> dict[str, Any]:
+    """What a finished game keeps of its ratings (its page shows them): JSON types."""
+
+    def shown(rating: Glicko) -> dict[str, Any]:
+        return {"rating": rating.rating, "deviation": rating.deviation}
+
+    players = {
+        name: {"before": shown(before), "after": shown(after)}
+        for name, (before, after) in changes.items()
+    }
+    return {"rated": rated, "players": players}
+
+
+def stored_game(result: GameResult, ratings: dict[str, Any] | None, ended_at: int) -> StoredGame:
+    """A finished game as the results stores keep it for good (its page, profiles)."""
+    return {
+        "game_id": result.game_id,
+        "players": list(result.players),
+        "user_ids": dict(result.user_ids),
+        "computer": result.computer,
+        "best_of": result.best_of,
+        "winner": result.winner,
+        "score": dict(result.score),
+        "reason": result.reason,
+        "ended_at": ended_at,
+        "rounds": [dict(entry) for entry in result.rounds],
+        "ratings": ratings,
+    }
 
 
 def glicko_of(row: dict[str, Any]) -> Glicko:

@@ -7,6 +7,7 @@ import threading
 from bisect import bisect_right
 
 from rpschat.domain.ports import Change
+from rpschat.domain.replies import Reaction
 
 
 class MemoryChanges:
@@ -34,3 +35,32 @@ class MemoryChanges:
 
 def _seq(entry: tuple[Change, frozenset[str]]) -> int:
     return entry[0].seq
+
+
+class MemoryReactions:
+    """The reactions of one store's messages (`HistoryStore.react`), under the store's lock."""
+
+    def __init__(self) -> None:
+        # message id -> emoji -> user id -> name, each in the order added
+        self._by_message: dict[int, dict[str, dict[str, str]]] = {}
+
+    def toggle(self, message_id: int, user_id: str, name: str, emoji: str) -> list[Reaction]:
+        users = self._by_message.setdefault(message_id, {}).setdefault(emoji, {})
+        if users.pop(user_id, None) is None:
+            users[user_id] = name
+        return self.of(message_id)
+
+    def of(self, message_id: int) -> list[Reaction]:
+        emojis = self._by_message.get(message_id, {})
+        return [
+            Reaction(emoji, list(users.values()), len(users))
+            for emoji, users in emojis.items()
+            if users
+        ]
+
+    def of_many(self, message_ids: list[int]) -> dict[int, list[Reaction]]:
+        found = {message_id: self.of(message_id) for message_id in message_ids}
+        return {message_id: reactions for message_id, reactions in found.items() if reactions}
+
+    def forget(self, message_id: int) -> None:
+        self._by_message.pop(message_id, None)

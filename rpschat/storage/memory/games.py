@@ -26,6 +26,18 @@ class MemoryMatchStore:
     def get(self, game_id: str) -> Match | None:
         return self._matches.get(game_id)
 
+    def owned(self, game_id: str) -> Match | None:
+        return self._matches.get(game_id)  # one process owns every game
+
+    def owner_of(self, game_id: str) -> str | None:
+        return None
+
+    def recorded(self, game_id: str) -> None:
+        pass  # no other node to adopt it
+
+    def adopt(self, node: str, game_id: str | None = None) -> list[Match]:
+        return []  # no other node
+
     def lock(self, game_id: str) -> Lock:
         return threading.RLock()  # reads and writes here cost nothing: a plain lock will do
 

@@ -3,10 +3,13 @@ written by the transaction that makes the change (sql/history.py, sql/dms.py): `
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, insert, or_, select
+from collections import defaultdict
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select
 
 from rpschat.domain.ports import LOBBY, Change
-from rpschat.storage.sql.database import Database, message_changes
+from rpschat.domain.replies import Reaction
+from rpschat.storage.sql.database import Database, message_changes, reactions
 
 
 class SqlChanges:
@@ -42,3 +45,38 @@ def record(
     row = dict(kind=kind, message_id=message_id, room=room, user_a=user_a, user_b=user_b, ts=ts)
     statement = insert(message_changes).values(row).returning(message_changes.c.seq)
     return int(conn.execute(statement).scalar_one())
+
+
+def toggle_reaction(
+    conn: Connection, dm: bool, message_id: int, user_id: str, name: str, emoji: str, ts: int
+) -> list[Reaction]:
+    """Adds the user's emoji to the message, or takes it back; the message's reactions after."""
+    c = reactions.c
+    mine = and_(c.dm == dm, c.message_id == message_id, c.emoji == emoji, c.user_id == user_id)
+    if conn.execute(delete(reactions).where(mine)).rowcount == 0:
+        row = dict(dm=dm, message_id=message_id, emoji=emoji, user_id=user_id, name=name, ts=ts)
+        conn.execute(insert(reactions).values(row))
+    return reactions_of(conn, dm, [message_id]).get(message_id, [])
+
+
+def reactions_of(conn: Connection, dm: bool, message_ids: list[int]) -> dict[int, list[Reaction]]:
+    if not message_ids:
+        return {}
+    c = reactions.c
+    query = (
+        select(c.message_id, c.emoji, c.name)
+        .where(c.dm == dm, c.message_id.in_(message_ids))
+        .order_by(c.message_id, c.ts, c.user_id)
+    )
+    names: dict[int, dict[str, list[str]]] = defaultdict(dict)
+    for row in conn.execute(query):
+        names[row.message_id].setdefault(row.emoji, []).append(row.name)
+    return {
+        message_id: [Reaction(emoji, who, len(who)) for emoji, who in emojis.items()]
+        for message_id, emojis in names.items()
+    }
+
+
+def forget_reactions(conn: Connection, dm: bool, message_id: int) -> None:
+    c = reactions.c
+    conn.execute(delete(reactions).where(c.dm == dm, c.message_id == message_id))

@@ -54,7 +54,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 17
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -75,6 +75,9 @@ messages = Table(
     Column("ts", BigInteger, nullable=False),
     Column("client_id", String, nullable=True),
     Column("edited_at", BigInteger, nullable=True),  # ms since the epoch, once edited
+    Column("reply_to", BigInteger, nullable=True),  # the id of the message it answers
+    # its words, for the search (sql/search.py): written with the text
+    Column("search_text", Text, nullable=False, server_default=text("''")),
     Index("ix_messages_room_id", "room", "id"),
     # NULL client_ids never collide, so only messages sent with a client_id are deduplicated
     Index("ux_messages_user_client", "user_id", "client_id", unique=True),
@@ -93,6 +96,15 @@ games = Table(
     Column("best_of", Integer, nullable=False),
     Column("score", JSON, nullable=False),
     Column("ts", BigInteger, nullable=False),
+    # schema 16: every finished game kept for its page (/game/<id>, `game_record`) and the
+    # players' profiles; games against the computer too (NULL: from before, not known)
+    Column("computer", Boolean, nullable=True),
+    Column("user_a", String, nullable=True),  # the people's user ids (the computer has none)
+    Column("user_b", String, nullable=True),
+    Column("rounds", JSON, nullable=True),
+    Column("ratings", JSON, nullable=True),
+    Index("ix_games_user_a", "user_a", "ts"),
+    Index("ix_games_user_b", "user_b", "ts"),
 )
 
 standings = Table(
@@ -261,6 +273,8 @@ direct_messages = Table(
     Column("client_id", String, nullable=True),
     Column("unread", Boolean, nullable=False),
     Column("edited_at", BigInteger, nullable=True),  # ms since the epoch, once edited
+    Column("reply_to", BigInteger, nullable=True),  # the id of the DM it answers
+    Column("search_text", Text, nullable=False, server_default=text("''")),  # sql/search.py
     Index("ix_direct_messages_pair", "pair", "id"),
     Index("ix_direct_messages_sender", "sender_id", "id"),
     Index("ix_direct_messages_recipient", "recipient_id", "unread", "id"),
@@ -284,6 +298,19 @@ message_changes = Table(
     sqlite_autoincrement=True,
 )
 
+# Reactions to lobby messages (dm false) and DMs (dm true): one row per user, emoji and message
+# (sql/changes.py); toggled in the transaction that records the change.
+reactions = Table(
+    "reactions",
+    metadata,
+    Column("dm", Boolean, primary_key=True),
+    Column("message_id", BigInteger, primary_key=True),
+    Column("emoji", String, primary_key=True),
+    Column("user_id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+)
+
 # MIGRATIONS[v] upgrades a version-v database to v + 1; bump SCHEMA_VERSION along with it
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: lambda conn: sessions.create(conn, checkfirst=True),
@@ -300,7 +327,24 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     10: lambda conn: rated_pairs.create(conn, checkfirst=True),
     11: lambda conn: _edits(conn),
     12: lambda conn: _elo_to_glicko(conn),
+    13: lambda conn: _replies(conn),
+    14: lambda conn: reactions.create(conn, checkfirst=True),
+    15: lambda conn: _games_kept_for_good(conn),
+    16: lambda conn: _search_text(conn),
 }
+
+
+def _search_text(conn: Connection) -> None:
+    from rpschat.storage.sql.search import backfill_search_text
+
+    for table in (messages, direct_messages):
+        _add_columns(conn, table, "search_text")
+        backfill_search_text(conn, table)
+
+
+def _replies(conn: Connection) -> None:
+    _add_columns(conn, messages, "reply_to")
+    _add_columns(conn, direct_messages, "reply_to")
 
 
 def _edits(conn: Connection) -> None:
@@ -328,6 +372,12 @@ def _rekey_look_alikes(conn: Connection) -> None:
         conn.execute(update(sanctions).where(sanctions.c.name_key == old).values(name_key=new))
         taken.discard(old)
         taken.add(new)
+
+
+def _games_kept_for_good(conn: Connection) -> None:
+    _add_columns(conn, games, "computer", "user_a", "user_b", "rounds", "ratings")
+    for index in games.indexes:
+        index.create(conn, checkfirst=True)
 
 
 def _elo_to_glicko(conn: Connection) -> None:
@@ -525,6 +575,9 @@ def _create_or_check_schema(conn: Connection) -> None:
         conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
     elif version < SCHEMA_VERSION:
         migrate(conn, version)
+    from rpschat.storage.sql.search import install_search
+
+    install_search(conn, [messages, direct_messages])
 
 
 def _create_engine(url: URL) -> Engine:
