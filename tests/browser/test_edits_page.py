@@ -16,6 +16,10 @@ def line(page, text):
     return messages(page).filter(has=page.locator(".msg-text", has_text=text))
 
 
+def open_menu(page, text, label):
+    line(page, text).get_by_role("button", name=label).click()
+
+
 def menu_item(page, name):
     return page.get_by_role("menuitem", name=name, exact=True)
 
@@ -40,7 +44,7 @@ def test_edit_reply_react_delete_and_search(open_page):
         expect(edited.locator(".msg-edited")).to_have_text("(edited)")
 
     # Bea replies from the message's menu: the quote shows, and jumps to the message
-    line(bea, "hello everyone").get_by_role("button", name="Actions for the message from Ada").click()
+    open_menu(bea, "hello everyone", "Actions for the message from Ada")
     menu_item(bea, "Reply").click()
     expect(bea.locator("#composing")).to_contain_text("Replying to Ada: hello everyone")
     send(bea, "hi Ada!")
@@ -50,7 +54,7 @@ def test_edit_reply_react_delete_and_search(open_page):
     expect(line(ada, "hello everyone").first).to_be_focused()
 
     # a reaction, live on both pages; Ada's click on the chip adds hers
-    line(bea, "hello everyone").get_by_role("button", name="Actions for the message from Ada").click()
+    open_menu(bea, "hello everyone", "Actions for the message from Ada")
     menu_item(bea, "React…").click()
     menu_item(bea, "🎉").click()
     chip = line(ada, "hello everyone").locator(".reaction")
