@@ -440,6 +440,7 @@ def build_services(
         history=storage.history,
         outbox=outbox,
         runtime=runtime,
+        max_message_chars=limits.max_message_chars,
     )
     reports = Reports(
         callers=connections,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.names import NameRules
 from rpschat.domain.ports import (
+    LOBBY,
     AccountStore,
     Callers,
     Directory,
@@ -20,13 +21,17 @@ from rpschat.domain.ports import (
     NamedConnection,
     Outbox,
     Runtime,
+    Sanction,
     Sanctioning,
+    StoredMessage,
 )
-from rpschat.domain.text import clean_name
+from rpschat.domain.text import clean_message, clean_name
 
 log = logging.getLogger("rpschat.moderation")
 
 OPERATOR = "operator"  # the audit log's name for the command line
+ANNOUNCER = "Announcement"  # the name the operator's announcements are posted under
+ANNOUNCER_ID = "operator"  # their user id (a user's ids are random, never this)
 MAX_PURGE_MINUTES = 10_080  # a week
 MAX_PURGED = 1000  # messages one purge removes at most
 PURGE_MINUTES_REFUSAL = f"minutes must be a whole number from 1 to {MAX_PURGE_MINUTES}."
@@ -44,6 +49,7 @@ class RoomTools:
     history: HistoryStore
     outbox: Outbox
     runtime: Runtime
+    max_message_chars: int = 2000
 
     # ---- moderators' events ------------------------------------------------------------------
 
@@ -82,6 +88,47 @@ class RoomTools:
                 self.outbox.emit("message_deleted", {"id": message.id, "seq": gone.seq})
         self._audit(actor, "purge", f"{shown}: {removed} messages of the last {minutes} min")
         return removed
+
+    def ban(self, actor: str, name: str, seconds: int, reason: str | None) -> int:
+        """Bans the user called `name` (its name, its address) for `seconds`; its connections,
+        on every node, are told (`banned`) and closed. Returns until when (ms)."""
+        name = clean_name(name)
+        user_id, shown = self._user(name)
+        until = int(self.runtime.now() * 1000) + seconds * 1000
+        address = self.directory.address_of(user_id) if user_id else None
+        ban = Sanction("ban", until, reason, user_id=user_id, name_key=self.names.key(shown),
+                       address=address)  # fmt: skip
+        self.sanctions.impose(ban)
+        self.store.audit(actor, "ban", shown, reason, until, int(self.runtime.now() * 1000))
+        if user_id is not None:
+            notice = {"reason": reason, "until": until, "retry_after": seconds}
+            for sid in self.directory.connections_of(user_id):
+                self.outbox.emit("banned", notice, to=sid)
+                self.outbox.disconnect(sid)
+        return until
+
+    def announce(self, text: str) -> int:
+        """The operator's announcement: a lobby message from "Announcement" (stored, in the
+        history and replays), sent to every node's clients through the outbox (with
+        REDIS_URL, the message queue); returns its id."""
+        text = clean_message(text, self.max_message_chars)
+
+        def broadcast(message: StoredMessage) -> None:
+            self.outbox.emit("message", message.to_wire(), to=LOBBY)
+
+        message, _ = self.history.append(LOBBY, ANNOUNCER_ID, ANNOUNCER, text, on_commit=broadcast)
+        self._audit(OPERATOR, "announce", f"#{message.id}")
+        return message.id
+
+    def stats(self, live_games: int) -> dict[str, int]:
+        """What `flask stats` prints: users online, games live, lobby messages today (UTC)."""
+        now_ms = int(self.runtime.now() * 1000)
+        today = now_ms - now_ms % 86_400_000
+        return {
+            "online": self.directory.count(),
+            "games_live": live_games,
+            "messages_today": self.history.count_since(LOBBY, today),
+        }
 
     # ---- helpers -----------------------------------------------------------------------------
 

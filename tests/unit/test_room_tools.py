@@ -66,3 +66,39 @@ def test_a_purge_removes_the_last_minutes_from_every_page_and_the_history(harnes
     assert call(mod, "mod_purge", {"user": "Spam", "minutes": 0})["field"] == "minutes"
     log = call(mod, "mod_log", {"limit": 1})["actions"][0]
     assert (log["action"], log["target"]) == ("purge", "Spam: 4 messages of the last 30 min")
+
+
+def test_the_operator_bans_announces_and_counts(harness):
+    from rpschat.domain.room_tools import OPERATOR
+
+    tools = harness.services.room_tools
+    gus, gus_ack = harness.join("Gus", address="10.0.0.9")
+    bea, _ = harness.join("Bea")
+    tools.ban(OPERATOR, "Gus", 3600, "spam")
+    [notice] = [pkt["args"][0] for pkt in gus.queue if pkt["name"] == "banned"]  # closed now
+    assert (notice["reason"], notice["retry_after"]) == ("spam", 3600)
+    assert not gus.is_connected()
+    message_id = tools.announce("Maintenance at ten")
+    [line] = [m for m in events(bea, "message") if m.get("id") == message_id]
+    assert (line["name"], line["txt"], line["announcement"]) == (
+        "Announcement", "Maintenance at ten", True,
+    )  # fmt: skip
+    # Gus's name is held for its grace period (the ban refuses its resume), as after a drop
+    assert tools.stats(live_games=0) == {"online": 2, "games_live": 0, "messages_today": 1}
+    back = harness.client(auth={"token": gus_ack["token"]}, address="10.0.0.10")
+    assert not back.is_connected() or events(back, "session")[0]["resumed"] is False
+    actions = harness.services.storage.moderation.log(2)
+    assert [(a["moderator"], a["action"]) for a in actions] == [
+        ("operator", "announce"), ("operator", "ban"),
+    ]  # fmt: skip
+
+
+def test_durations_for_the_command_line():
+    import click
+
+    from rpschat.ops.cli import parse_duration
+
+    assert [parse_duration(d) for d in ("30m", "12h", "1d", "2W")] == [1800, 43200, 86400, 1209600]
+    for bad in ("", "d", "1y", "0d", "-1d", "400d"):
+        with pytest.raises(click.BadParameter):
+            parse_duration(bad)

@@ -120,6 +120,10 @@ class MemoryHistory:
                     break
         return found
 
+    def count_since(self, room: str, since_ms: int) -> int:
+        with self._lock:
+            return sum(1 for m in self._rooms.get(room, []) if m.ts >= since_ms)
+
     def posted_since(
         self, user_id: str | None, name: str, since_ms: int, limit: int
     ) -> list[StoredMessage]:
