@@ -121,9 +121,10 @@ class Locks(Protocol):
 # ---------------------------------------------------------------- the services' roles
 
 
-@dataclass
+@dataclass(slots=True)
 class Connection:
-    """One client connection; `user_id`, `name` and `token` once it has a name."""
+    """One client connection; `user_id`, `name` and `token` once it has a name. Slotted: one
+    is held for every client for as long as it is connected (no per-instance __dict__)."""
 
     sid: str
     address: str
@@ -143,6 +144,7 @@ class NamedConnection(Connection):
     """A connection that has its user: what `Callers.named` returns. The same object, typed so
     that its user id, name and token are known to be there."""
 
+    __slots__ = ()
     user_id: str
     name: str
     token: str
