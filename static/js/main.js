@@ -187,7 +187,13 @@ identity.initIdentity({
     shareIdentity();
   },
 });
-account.initAccount({ system: chat.addSystem, onEnded: () => identity.render() });
+account.initAccount({
+  system: chat.addSystem,
+  onEnded: () => {
+    identity.render();
+    account.render();
+  },
+});
 moderation.initModeration({
   system: chat.addSystem,
   ignoredChanged: chat.hideIgnored,
