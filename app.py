@@ -34,6 +34,8 @@ import sys
 from flask import Flask
 from flask_socketio import SocketIO
 
+from eiotransport import PollingGuard, SessionLimits, TransportGuard, session_closer
+from eiotransport import install as install_transport
 from rpschat.composition import Services, build_services
 from rpschat.config import Settings
 from rpschat.ops import logs
@@ -42,13 +44,12 @@ from rpschat.ops.metrics import Metrics
 from rpschat.ops.routes import install as install_ops
 from rpschat.runtime import EventletRuntime, ThreadingRuntime
 from rpschat.storage.redis.client import Keys
-from rpschat.transport import PollingGuard, SessionLimits, TransportGuard, session_closer
-from rpschat.transport import install as install_transport
 from rpschat.web import security, wire_json
 from rpschat.web.events import ClientPacket, EventApp, SocketOutbox, guard_messages
 from rpschat.web.handlers import register_handlers
 from rpschat.web.message_queue import QueueManager
 from rpschat.web.pages import pages
+from rpschat.web.record_pages import install as install_record_pages
 
 log = logging.getLogger("rpschat")
 
@@ -130,6 +131,7 @@ def create_app(settings: Settings) -> tuple[Flask, SocketIO, Services]:
         queue.on_dm = services.dms.note_delivered
         queue.initialize()  # listen on the channel now, not at the first client (/readyz)
     install_ops(flask_app, server, services, metrics)
+    install_record_pages(flask_app, services.book)  # /game/<id>, /u/<name>
     add_commands(flask_app, services)  # flask --app app grant / revoke NAME (ops/cli.py)
     return flask_app, sio, services
 
@@ -163,12 +165,12 @@ def main() -> None:
 
     import eventlet
 
-    from rpschat.transport.process import (
+    from eiotransport.process import (
         connection_budget,
         graceful_shutdown_on_sigterm,
         raise_open_file_limit,
     )
-    from rpschat.transport.server import serve
+    from eiotransport.server import serve
 
     settings = Settings.from_env()
     app, socketio, services = create_app(settings)
@@ -185,7 +187,7 @@ def main() -> None:
     # Startup's ~100,000 objects live for good: frozen, full garbage collections skip them
     # (GC while 10,000 clients connect, bench/run.py capacity: 1.2 s of CPU before, 0.4 after).
     gc.freeze()
-    # eventlet.wsgi.server, WebSockets handed over to rpschat.transport.websocket once upgraded
+    # eventlet.wsgi.server, WebSockets handed over to eiotransport.websocket once upgraded
     serve(
         listener,
         app,

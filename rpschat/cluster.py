@@ -13,6 +13,7 @@ from rpschat.domain.game.service import GameService
 from rpschat.domain.ports import NamedConnection, Outbox, Runtime, token_slot
 from rpschat.storage.redis.client import SharedStateUnavailable
 from rpschat.storage.redis.directory import RedisDirectory
+from rpschat.storage.redis.matches import OwnedMatchStore
 from rpschat.storage.redis.nodes import NodeRegistry
 from rpschat.storage.redis.state import RedisState
 from rpschat.storage.redis.tokens import RedisTokens
@@ -38,6 +39,7 @@ class ClusterKeeper:
         self.registry: NodeRegistry = shared.registry
         self.directory: RedisDirectory = shared.directory
         self.tokens: RedisTokens = shared.tokens
+        self.matches: OwnedMatchStore | None = shared.matches
         self.connections = connections
         self.games = games
         self.outbox = outbox
@@ -75,6 +77,8 @@ class ClusterKeeper:
         if not refreshed and self._beats:  # Redis restarted empty, or this node stalled too long
             log.warning("node %s: heartbeat key was gone; restoring its users", self.node_id)
             self.restore_local_users()
+            if self.matches is not None:  # and its games (those adopted meanwhile are let go)
+                self.matches.rewrite_all()
         self._beats += 1
         if self._beats % STRAY_CHECK_EVERY == 0:
             self.release_strays()
@@ -89,6 +93,10 @@ class ClusterKeeper:
         """Take over the users of nodes whose heartbeat expired; return how many."""
         taken = 0
         for node in self.registry.dead_nodes():
+            # its games first: a player who is gone for good then loses on the game's new owner
+            adopted = self.games.adopt_games(node)
+            if adopted:
+                log.info("node %s is dead: adopted %d of its games", node, adopted)
             for user_id in self.directory.users_on(node):
                 if self.directory.take_over(user_id, node):
                     log.info("node %s is dead: %s dropped", node, user_id)

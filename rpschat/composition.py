@@ -17,10 +17,14 @@ from rpschat.cluster import ClusterKeeper
 from rpschat.config import Settings
 from rpschat.domain.claims import ClaimedNames
 from rpschat.domain.connections import Connections
+from rpschat.domain.conversations import DmConversations
 from rpschat.domain.devices import DeviceTokens
 from rpschat.domain.dms import DmLimits, DmService
+from rpschat.domain.edits import MessageEdits
+from rpschat.domain.game.book import GameBook
 from rpschat.domain.game.busy import BusyPlayers
 from rpschat.domain.game.context import GameSettings
+from rpschat.domain.game.invites import Invites
 from rpschat.domain.game.locks import KeyedLocks
 from rpschat.domain.game.ports import EXPIRED_CHALLENGES_KEPT, GameArchive, GameStores, ResultsStore
 from rpschat.domain.game.service import GameService
@@ -31,6 +35,7 @@ from rpschat.domain.moderation import ModerationService
 from rpschat.domain.passwords import PasswordWork
 from rpschat.domain.ports import (
     AccountStore,
+    ChangeLog,
     Directory,
     DmStore,
     HistoryStore,
@@ -42,9 +47,11 @@ from rpschat.domain.ports import (
     TokenStore,
 )
 from rpschat.domain.presence import PresenceHub
+from rpschat.domain.reactions import MessageReactions
 from rpschat.domain.reports import Reports
 from rpschat.domain.roles import RoleService
 from rpschat.domain.sanctions import Sanctions
+from rpschat.domain.search import MessageSearch
 from rpschat.domain.sessions import Sessions
 from rpschat.domain.signout import OtherSessions
 from rpschat.ops.metrics import Metrics
@@ -52,6 +59,7 @@ from rpschat.storage.common import OnBatch
 from rpschat.storage.confusables import NAME_RULES
 from rpschat.storage.memory.accounts import MemoryAccounts
 from rpschat.storage.memory.archive import MemoryArchive
+from rpschat.storage.memory.changes import MemoryChanges
 from rpschat.storage.memory.directory import MemoryDirectory
 from rpschat.storage.memory.dms import MemoryDms
 from rpschat.storage.memory.games import (
@@ -61,6 +69,7 @@ from rpschat.storage.memory.games import (
     MemorySpectatorStore,
 )
 from rpschat.storage.memory.history import MemoryHistory
+from rpschat.storage.memory.invites import MemoryInvites
 from rpschat.storage.memory.matchmaking import (
     MemoryChallengeStore,
     MemoryQueueStore,
@@ -75,6 +84,7 @@ from rpschat.storage.passwords import Argon2Passwords
 from rpschat.storage.redis.state import RedisState
 from rpschat.storage.sql.accounts import SqlAccounts
 from rpschat.storage.sql.archive import SqlArchive
+from rpschat.storage.sql.changes import SqlChanges
 from rpschat.storage.sql.database import Database, is_memory_url
 from rpschat.storage.sql.dms import SqlDms
 from rpschat.storage.sql.history import SqlHistory
@@ -97,6 +107,7 @@ class Storage:
     accounts: AccountStore
     archive: GameArchive
     dms: DmStore
+    changes: ChangeLog  # the edits and deletes of the two above
     moderation: ModerationStore
     roles: RoleStore
     tokens: TokenStore
@@ -121,14 +132,16 @@ def open_storage(
     day (None: no limit)."""
     if is_memory_url(database_url):
         accounts = MemoryAccounts()
+        changes = MemoryChanges()
         return Storage(
             database=None,
-            history=MemoryHistory(runtime, on_batch=on_batch),
+            history=MemoryHistory(runtime, on_batch=on_batch, changes=changes),
             # in SQL the standings query joins the accounts
             results=MemoryResults(accounts, rated_per_pair=rated_per_pair),
             accounts=accounts,
             archive=MemoryArchive(),
-            dms=MemoryDms(runtime),
+            dms=MemoryDms(runtime, changes=changes),
+            changes=changes,
             moderation=MemoryModeration(),
             roles=MemoryRoles(),
             tokens=MemoryTokens(token_ttl_seconds),
@@ -141,6 +154,7 @@ def open_storage(
         accounts=SqlAccounts(database),
         archive=SqlArchive(database),
         dms=SqlDms(database),
+        changes=SqlChanges(database),
         moderation=SqlModeration(database),
         roles=SqlRoles(database),
         tokens=SqlTokens(database, token_ttl_seconds),  # they outlive a restart
@@ -162,12 +176,18 @@ class Services:
     identity: Identity
     claims: ClaimedNames
     lobby: Lobby
+    edits: MessageEdits
+    reactions: MessageReactions
+    search: MessageSearch
     dms: DmService
+    conversations: DmConversations
     sanctions: Sanctions
     moderation: ModerationService
     reports: Reports
     roles: RoleService
     games: GameService
+    book: GameBook
+    invites: Invites
     shared: RedisState | None = None
     keeper: ClusterKeeper | None = None
     closing: bool = False
@@ -194,6 +214,7 @@ def chat_limits(settings: Settings) -> ChatLimits:
         resume_grace_seconds=settings.resume_grace_seconds,
         unnamed_idle_seconds=settings.unnamed_idle_seconds,
         history_on_join=settings.history_on_join,
+        edit_window_seconds=settings.edit_window_seconds,
     )
 
 
@@ -237,10 +258,11 @@ def game_stores(
     storage: Storage,
     finished_game_seconds: float,
     metrics: Metrics | None,
+    runtime: Runtime,
 ) -> GameStores:
-    """Live games in this process or in Redis (with the locks over them), results and finished
-    games in the storage; `metrics` counts lock waits and recorded games."""
-    live = shared.game_stores(finished_game_seconds) if shared else memory_game_stores()
+    """Live games in this process, or each its owner's with Redis (and the lobby's lock shared),
+    results and finished games in the storage; `metrics` counts lock waits and recorded games."""
+    live = shared.game_stores(finished_game_seconds, runtime) if shared else memory_game_stores()
     return GameStores(
         **live,
         locks=KeyedLocks(
@@ -269,7 +291,7 @@ def build_services(
     limiter = shared.limiter if shared else MemoryRateLimiter()
     limits = chat_limits(settings)
     games_config = game_settings(settings, limits)
-    stores = game_stores(shared, storage, games_config.finished_game_seconds, metrics)
+    stores = game_stores(shared, storage, games_config.finished_game_seconds, metrics, runtime)
     accounts, names = storage.accounts, NAME_RULES
 
     presence = PresenceHub()  # its listeners (the lobby, the game) subscribe once built
@@ -288,6 +310,40 @@ def build_services(
         history=storage.history,
         directory=directory,
         outbox=outbox,
+        settings=limits,
+        changes=storage.changes,
+    )
+    edits = MessageEdits(
+        callers=connections,
+        limits=rate_limits,
+        posting=sanctions,
+        ignores=sanctions,
+        history=storage.history,
+        dms=storage.dms,
+        changes=storage.changes,
+        outbox=outbox,
+        runtime=runtime,
+        settings=limits,
+    )
+    reactions = MessageReactions(
+        callers=connections,
+        limits=rate_limits,
+        posting=sanctions,
+        ignores=sanctions,
+        history=storage.history,
+        dms=storage.dms,
+        outbox=outbox,
+        runtime=runtime,
+    )
+    search = MessageSearch(
+        callers=connections,
+        limits=rate_limits,
+        ignores=sanctions,
+        directory=directory,
+        accounts=accounts,
+        names=names,
+        history=storage.history,
+        dms=storage.dms,
         settings=limits,
     )
     dms = DmService(
@@ -356,6 +412,7 @@ def build_services(
         dms=dms,
         presence=presence,
         outbox=outbox,
+        changes=edits,
     )
     moderation = ModerationService(
         callers=connections,
@@ -396,8 +453,20 @@ def build_services(
         stores=stores,
         settings=games_config,
     )
+    book = GameBook(connections, rate_limits, stores.results, accounts, names)
+    invites = Invites(
+        callers=connections,
+        limits=rate_limits,
+        directory=directory,
+        outbox=outbox,
+        runtime=runtime,
+        store=shared.invites if shared else MemoryInvites(),
+        matches=games,
+        ttl_seconds=settings.invite_ttl_seconds,
+    )
     presence.subscribe(lobby)  # first: "has left" before the game's reactions
     presence.subscribe(games)
+    presence.subscribe(invites)  # an invite ends with its inviter
     claims.on_release.append(games)  # a released account's standing leaves the leaderboard
     keeper = None
     if shared is not None:
@@ -416,12 +485,18 @@ def build_services(
         identity=identity,
         claims=claims,
         lobby=lobby,
+        edits=edits,
+        reactions=reactions,
+        search=search,
         dms=dms,
+        conversations=DmConversations(dms),
         sanctions=sanctions,
         moderation=moderation,
         reports=reports,
         roles=roles,
         games=games,
+        book=book,
+        invites=invites,
         shared=shared,
         keeper=keeper,
     )

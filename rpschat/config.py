@@ -121,8 +121,10 @@ class Settings:
     resume_grace_seconds: float = 10.0
     token_ttl_seconds: int = 86_400
     history_on_join: int = 50
+    edit_window_seconds: int = 900
     round_seconds: float = 15.0
     challenge_seconds: float = 30.0
+    invite_ttl_seconds: float = 600.0
     ping_interval: float = 25.0
     ping_timeout: float = 20.0
     websocket_compression: bool = False
@@ -178,8 +180,10 @@ class Settings:
             resume_grace_seconds=_float(env, "RESUME_GRACE_SECONDS", 10.0),
             token_ttl_seconds=_int(env, "TOKEN_TTL_SECONDS", 86_400, minimum=1),
             history_on_join=_int(env, "HISTORY_ON_JOIN", 50),
+            edit_window_seconds=_int(env, "EDIT_WINDOW_SECONDS", 900),
             round_seconds=_float(env, "ROUND_SECONDS", 15.0),
             challenge_seconds=_float(env, "CHALLENGE_SECONDS", 30.0),
+            invite_ttl_seconds=_float(env, "INVITE_TTL_SECONDS", 600.0),
             ping_interval=_float(env, "PING_INTERVAL", 25.0),
             ping_timeout=_float(env, "PING_TIMEOUT", 20.0),
             websocket_compression=_bool(env, "WEBSOCKET_COMPRESSION", False),

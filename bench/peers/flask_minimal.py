@@ -9,7 +9,7 @@ what Flask-SocketIO, python-socketio, python-engineio and eventlet cost before a
 PEER_STACK picks the stack under the handlers:
 - `stock` (default): the libraries as installed (stdlib json, engineio's WebSockets, eventlet's
   WSGI server).
-- `ours`: with every speed-up app.py uses: rpschat.transport's WebSocket layer and server,
+- `ours`: with every speed-up app.py uses: eiotransport's WebSocket layer and server,
   orjson (rpschat.web.wire_json), ClientPacket's binary check, `async_handlers=False`,
   TCP_NODELAY and EventApp's cheap request contexts (no URL matching, no cookie session).
 
@@ -52,7 +52,7 @@ else:
     app = Flask(__name__)
 sio = SocketIO(app, **options)
 if STACK == "ours":
-    from rpschat.transport import install
+    from eiotransport import install
 
     install(sio.server, max_backlog_bytes=8 * 1024 * 1024, compression=False)
 
@@ -199,7 +199,7 @@ def disconnect(reason=None):
 if __name__ == "__main__":
     print(f"flask peer ({STACK}) on http://{HOST}:{PORT} (pid {os.getpid()})", file=sys.stderr)
     if STACK == "ours":
-        from rpschat.transport.server import serve
+        from eiotransport.server import serve
 
         listener = eventlet.listen((HOST, PORT), backlog=4096)
         listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

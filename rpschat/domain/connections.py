@@ -134,12 +134,14 @@ class Connections:
     def end_grace(self, user_id: str) -> None:
         self._drop_generation.pop(user_id, None)
 
-    def release(self, user_id: str) -> None:
+    def release(self, user_id: str, quiet: bool = False) -> None:
+        """The user's name is free. `quiet`: no "has left the chat!" line (a guest that logged
+        in to a claimed name: the person is still here, under that name)."""
         name = self.directory.release(user_id)
         if name is None:
             return
         self.limiter.forget(user_id)
-        self.presence.user_gone(user_id, name, removed=False)
+        self.presence.user_gone(user_id, name, removed=quiet)
 
     def remove_user(self, user_id: str) -> None:
         """A moderator removed the user: it leaves at once, without a "has left" line (the

@@ -45,6 +45,7 @@ from rpschat.domain.ports import (
     UnreadCapReached,
     UnreadCaps,
 )
+from rpschat.domain.replies import with_quotes
 from rpschat.domain.text import clean_client_id, clean_message, clean_name
 
 log = logging.getLogger("rpschat.dms")
@@ -98,7 +99,9 @@ class DmService:
 
     # ---- client events -----------------------------------------------------------------------
 
-    def check_dm(self, sid: str, to: str, text: str, client_id: str | None) -> Callable[[], Stored]:
+    def check_dm(
+        self, sid: str, to: str, text: str, client_id: str | None, reply_to: int | None = None
+    ) -> Callable[[], Stored]:
         """Validate now, in arrival order; the returned part stores and delivers.
 
         `to` is a name, not blank (the web layer refuses a blank one as a bad shape)."""
@@ -110,9 +113,12 @@ class DmService:
         recipient_id, recipient, connected = self._recipient(to.strip(), conn.user_id)
         if recipient_id == conn.user_id:
             raise Refused(Code.SELF_TARGET, "You can't send a direct message to yourself.")
-        if self.ignores.ignores(recipient_id, conn.user_id):
-            raise Refused(Code.IGNORED, f"{recipient} does not take your messages.")
-        return lambda: self._send(conn, recipient_id, recipient, connected, text, client_id)
+        # Ignored: stored and acked as any other (the sender is not told it is ignored, issue
+        # 23), but stored read, never delivered to the recipient nor shown in its conversations.
+        hidden = self.ignores.ignores(recipient_id, conn.user_id)
+        return lambda: self._send(
+            conn, recipient_id, recipient, connected or hidden, text, client_id, hidden, reply_to
+        )
 
     def dm_history(
         self, sid: str, other: str, before: int | None, limit: int | None
@@ -125,12 +131,14 @@ class DmService:
             raise Refused(Code.BAD_REQUEST, LIMIT_REFUSAL, field="limit")
         self.limits.limit(conn, "other")
         user_id = conn.user_id
-        other_id = self._correspondent(other.strip(), user_id)
+        other_id = self.correspondent(other.strip(), user_id)
         budget = self.settings.max_answer_bytes
 
         def page() -> MessagePage:  # only the caller's own conversation: (caller, other)
             messages, has_more = self.store.conversation(user_id, other_id, before, limit)
-            wire, cut = fit_answer([m.to_wire() for m in messages], True, budget)
+            if self.ignores.ignores(user_id, other_id):  # what they sent: not shown
+                messages = [m for m in messages if m.sender_id == user_id]
+            wire, cut = fit_answer(with_quotes(messages, self.store), True, budget)
             shown = {item["id"] for item in wire}
             self._read(user_id, [m for m in messages if m.id in shown])
             return MessagePage(wire, has_more or cut)
@@ -148,12 +156,12 @@ class DmService:
             raise Refused(Code.BAD_REQUEST, LIMIT_REFUSAL, field="limit")
         self.limits.limit(conn, "other")
         user_id = conn.user_id
-        sender_id = None if sender is None else self._correspondent(sender.strip(), user_id)
+        sender_id = None if sender is None else self.correspondent(sender.strip(), user_id)
         budget = self.settings.max_answer_bytes
 
         def page() -> UnreadPage:
             newest = self.store.unread_newest(user_id, limit, sender_id=sender_id)
-            wire, _ = fit_answer([m.to_wire() for m in newest], False, budget)
+            wire, _ = fit_answer(with_quotes(newest, self.store), False, budget)
             self._read(user_id, newest[: len(wire)])
             left, _ = self.store.unread_senders(user_id, 0)
             return UnreadPage(wire[::-1], left)
@@ -165,6 +173,14 @@ class DmService:
         unread = [m.id for m in delivered if m.unread and m.recipient_id == user_id]
         if unread:
             self.store.mark_read(user_id, unread)
+
+    def hidden_from(self, user_id: str, message: DirectMessage, known: dict[str, bool]) -> bool:
+        """A DM to `user_id` from someone it ignores (`known`: the answers so far)."""
+        if message.recipient_id != user_id:
+            return False
+        if message.sender_id not in known:
+            known[message.sender_id] = self.ignores.ignores(user_id, message.sender_id)
+        return known[message.sender_id]
 
     # ---- sending -----------------------------------------------------------------------------
 
@@ -183,7 +199,7 @@ class DmService:
                 ) from None
             raise
 
-    def _correspondent(self, wanted: str, caller_id: str) -> str:
+    def correspondent(self, wanted: str, caller_id: str) -> str:
         """The user id of `wanted`: online, claimed, or a guest who sent the caller DMs under
         that name and has left (its conversation and unread DMs can still be read)."""
         try:
@@ -218,28 +234,39 @@ class DmService:
         connected: bool,
         text: str,
         client_id: str | None,
+        hidden: bool = False,
+        reply_to: int | None = None,
     ) -> Stored:
         # One DM at a time per node: ids are given in commit order, and sent in that order, so
         # the watermark never passes a DM still on its way (see the module's docstring).
         limits = self.limits_unread
         caps = UnreadCaps(limits.unread_per_recipient, limits.unread_per_sender)
+        if reply_to is not None:  # a DM of the same two users
+            parent = self.store.get(reply_to)
+            if parent is None or {parent.sender_id, parent.recipient_id} != {
+                conn.user_id, recipient_id,
+            }:  # fmt: skip
+                raise Refused(Code.NO_SUCH_MESSAGE, "The message you reply to is gone.")
         with self._send_lock:
             try:
                 message, duplicate = self.store.append(
                     conn.user_id, conn.name, recipient_id, recipient, text, client_id,
-                    not connected, caps,
+                    not connected, None if hidden else caps, reply_to,
                 )  # fmt: skip
             except UnreadCapReached as full:
                 raise _inbox_full(recipient, full) from None
             if not duplicate:
-                self._deliver(message, skip_sid=conn.sid)
+                self._deliver(message, skip_sid=conn.sid, hidden=hidden)
         return Stored(message.id, message.ts, duplicate)
 
-    def _deliver(self, message: DirectMessage, skip_sid: str) -> None:
-        rooms = [dm_room(message.recipient_id), dm_room(message.sender_id)]
+    def _deliver(self, message: DirectMessage, skip_sid: str, hidden: bool = False) -> None:
+        rooms = [dm_room(message.sender_id)]
+        if not hidden:
+            rooms.append(dm_room(message.recipient_id))
         if not self.shared_queue:
             self.note_delivered(message.id)
-        self.outbox.emit("dm", message.to_wire(), to=rooms, skip_sid=skip_sid)
+        wire = with_quotes([message], self.store)[0]
+        self.outbox.emit("dm", wire, to=rooms, skip_sid=skip_sid)
 
     def note_delivered(self, message_id: int) -> None:
         """A DM reached this node's sockets (with Redis: sent from any node)."""
@@ -263,7 +290,9 @@ class DmService:
         replayed_through = self._catch_up(
             sid, user_id, dm_last_id, self.store.since, {"replayed": True}
         )
-        self.store.mark_read_through(user_id, replayed_through)
+        # only what was replayed: unread DMs below the cursor (a log-in sends the newest
+        # unread first, so older ones can wait there) stay unread
+        self.store.mark_read_through(user_id, replayed_through, after_id=dm_last_id)
 
     def _send_unread(self, sid: str, user_id: str) -> None:
         """The newest unread DMs, a few of each sender's, then the true counts; only those
@@ -276,7 +305,7 @@ class DmService:
             user_id, limits.unread_on_log_in, per_sender=limits.unread_per_sender_on_log_in
         )
         wire, _ = fit_answer(
-            [{**m.to_wire(), "unread": True} for m in newest],
+            with_quotes(newest, self.store, unread=True),
             False,  # newest first: the first ones are kept
             self.settings.max_answer_bytes,
         )
@@ -307,13 +336,18 @@ class DmService:
         budget = self.settings.max_answer_bytes
         sent = sent_bytes = 0
         cut_after = None
+        ignored: dict[str, bool] = {}
         while True:
             watermark = self.watermark
             if (watermark == 0 or watermark > after) and cut_after is None:
-                for message in fetch(user_id, after, MAX_REPLAY - sent):
+                missed = fetch(user_id, after, MAX_REPLAY - sent)
+                wires = with_quotes(missed, self.store, **mark)
+                for message, wire in zip(missed, wires, strict=True):
                     if watermark and message.id > watermark:
                         break
-                    wire = {**message.to_wire(), **mark}
+                    if self.hidden_from(user_id, message, ignored):
+                        after = message.id
+                        continue
                     sent_bytes += wire_bytes(wire)
                     if sent and budget is not None and sent_bytes > budget:
                         cut_after = after

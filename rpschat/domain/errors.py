@@ -108,7 +108,8 @@ class Code(StrEnum):
         "A moderator muted this user (or, for a guest, a user of its address) until `until`: "
         "no chat, game chat, direct message, report, challenge or new name.",
         ("retry_after", "until"),
-        "`message`, `game_chat`, `dm`, `report`, `challenge`, `set_username`",
+        "`message`, `game_chat`, `dm`, `edit_message`, `react`, `report`, `challenge`, "
+        "`set_username`",
     )
     # ---- names and claims
     BAD_NAME = (
@@ -204,13 +205,13 @@ class Code(StrEnum):
         "bad_message",
         "The text is empty, too long, or holds NUL or lone surrogate characters.",
         (),
-        "`message`, `game_chat`, `dm`",
+        "`message`, `game_chat`, `dm`, `edit_message`",
     )
     NOT_ONLINE = (
         "not_online",
         "Nobody online holds that name (and, where a claimed name will do, nobody claimed it).",
         (),
-        "`dm`, `dm_history`, `dm_unread`, `challenge`, `ignore`, `unignore`, `mod_*`",
+        "`dm`, `dm_history`, `dm_unread`, `dm_read`, `challenge`, `ignore`, `unignore`, `mod_*`",
     )
     GUEST_LEFT = (
         "guest_left",
@@ -229,9 +230,10 @@ class Code(StrEnum):
     )
     IGNORED = (
         "ignored",
-        "The recipient does not take the caller's messages or challenges (it ignores them).",
+        "The challenged user does not take the caller's challenges (it ignores them; a DM to "
+        "them is not refused, see `dm`).",
         (),
-        "`dm`, `challenge`",
+        "`challenge`",
     )
     SELF_TARGET = (
         "self_target",
@@ -256,15 +258,66 @@ class Code(StrEnum):
         "no_such_message",
         "No message has that id (or it was deleted).",
         (),
-        "`mod_delete`, `report`",
+        "`mod_delete`, `report`, `edit_message`, `delete_message`, `react`",
+    )
+    NOT_YOUR_MESSAGE = (
+        "not_your_message",
+        "Only the author of a message can change it.",
+        (),
+        "`edit_message`, `delete_message`",
+    )
+    EDIT_WINDOW_CLOSED = (
+        "edit_window_closed",
+        "The message is older than the edit window (`EDIT_WINDOW_SECONDS`, 15 minutes by "
+        "default): it can't be edited any more.",
+        (),
+        "`edit_message`",
     )
     NOT_MUTED = "not_muted", "The user is not muted.", (), "`mod_unmute`"
     # ---- games
     NO_SUCH_GAME = (
         "no_such_game",
-        "The server knows no game of that id (finished games are forgotten after 2 minutes).",
+        "The server knows no game of that id (a live game's events: finished games are "
+        "forgotten after 2 minutes; `game_record`: no finished game has that id).",
         (),
-        "`throw`, `leave_game`, `rematch`, `watch`, `game_chat`",
+        "`throw`, `leave_game`, `rematch`, `watch`, `game_chat`, `game_record`",
+    )
+    NO_SUCH_INVITE = (
+        "no_such_invite",
+        "No invite has that code (or it is another user's, for `cancel_invite`).",
+        (),
+        "`accept_invite`, `cancel_invite`",
+    )
+    INVITE_EXPIRED = (
+        "invite_expired",
+        "The invite is older than `INVITE_TTL_SECONDS` (10 minutes by default).",
+        (),
+        "`accept_invite`",
+    )
+    INVITE_USED = "invite_used", "Someone already accepted the invite.", (), "`accept_invite`"
+    INVITE_CANCELLED = (
+        "invite_cancelled",
+        "The inviter cancelled the invite.",
+        (),
+        "`accept_invite`",
+    )
+    INVITER_GONE = (
+        "inviter_gone",
+        "The inviter left (an invite ends with its inviter).",
+        (),
+        "`accept_invite`",
+    )
+    TOO_MANY_INVITES = (
+        "too_many_invites",
+        "The caller has 5 invites waiting: one must end first.",
+        (),
+        "`invite`",
+    )
+    NO_SUCH_PLAYER = (
+        "no_such_player",
+        "Nobody claimed that name: profiles are for claimed names.",
+        (),
+        "`profile`",
     )
     NOT_A_PLAYER = (
         "not_a_player",

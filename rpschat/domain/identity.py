@@ -224,4 +224,6 @@ class Identity:
         self.dms.detach(conn.sid, user_id)
         if self.directory.detach(user_id, conn.sid):
             log.info("leave %s (logged in as %s)", name, conn.name, extra=conn.log_fields())
-            self.connections.release(user_id)
+            # not "User-621 has left the chat!" (issue 23): the person logged in, and is
+            # announced as the account (if it was away); the guest leaves the list quietly
+            self.connections.release(user_id, quiet=True)

@@ -18,6 +18,7 @@ class ChatLimits:
     resume_grace_seconds: float = 10.0
     unnamed_idle_seconds: float = 120.0
     history_on_join: int = 50
+    edit_window_seconds: int = 900  # EDIT_WINDOW_SECONDS: one's own message can be edited
     # Names taken (joins, renames, resumes that announce an entry) per client address: each is
     # a line to everyone, and a new connection is a new user with a fresh per-user bucket.
     join_rate: RateSpec | None = RateSpec(30, 60.0)

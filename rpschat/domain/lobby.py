@@ -20,6 +20,7 @@ from rpschat.domain.limits import ChatLimits
 from rpschat.domain.ports import (
     LOBBY,
     Callers,
+    ChangeLog,
     Directory,
     HistoryStore,
     Limits,
@@ -28,6 +29,7 @@ from rpschat.domain.ports import (
     Posting,
     StoredMessage,
 )
+from rpschat.domain.replies import quoted, with_quotes
 from rpschat.domain.text import clean_client_id, clean_message, name_key
 
 MAX_PAGE = 200
@@ -52,12 +54,15 @@ class Lobby:
     directory: Directory
     outbox: Outbox
     settings: ChatLimits
+    changes: ChangeLog | None = None  # its newest seq goes with the history (domain/edits.py)
     # The highest lobby message id delivered to this node's sockets (see `replay`).
     broadcast_watermark: int = 0
 
     # ---- client events -----------------------------------------------------------------------
 
-    def check_message(self, sid: str, text: str, client_id: str | None) -> Callable[[], Stored]:
+    def check_message(
+        self, sid: str, text: str, client_id: str | None, reply_to: int | None = None
+    ) -> Callable[[], Stored]:
         """Validate a chat message now, in arrival order; return the (blocking) store.
 
         The split lets the web layer keep each client's messages in order while the storing
@@ -67,18 +72,29 @@ class Lobby:
         client_id = clean_client_id(client_id)
         self.posting.check_can_post(conn)
         self.limits.limit(conn, "chat")
-        return lambda: self._store_message(conn, text, client_id)
+        return lambda: self._store_message(conn, text, client_id, reply_to)
 
-    def _store_message(self, conn: NamedConnection, text: str, client_id: str | None) -> Stored:
+    def _store_message(
+        self, conn: NamedConnection, text: str, client_id: str | None, reply_to: int | None
+    ) -> Stored:
         sender_sid = conn.sid
+        parent = None
+        if reply_to is not None:  # read in the slow part, off the connection's reader
+            parent = self.history.get(reply_to)
+            if parent is None or parent.room != LOBBY:
+                raise Refused(Code.NO_SUCH_MESSAGE, "The message you reply to is gone.")
 
         def broadcast(message: StoredMessage) -> None:
             self.note_delivered(message.id)
-            self.outbox.emit("message", message.to_wire(), to=LOBBY, skip_sid=sender_sid)
+            wire = message.to_wire()
+            if parent is not None:
+                wire["reply_to"] = quoted(parent.id, parent)
+            self.outbox.emit("message", wire, to=LOBBY, skip_sid=sender_sid)
 
         message, duplicate = self.history.append(
-            LOBBY, conn.user_id, conn.name, text, client_id=client_id, on_commit=broadcast
-        )
+            LOBBY, conn.user_id, conn.name, text, client_id=client_id, on_commit=broadcast,
+            reply_to=reply_to,
+        )  # fmt: skip
         return Stored(message.id, message.ts, duplicate)
 
     def users(self, sid: str, after: str | None) -> UsersPage:
@@ -111,7 +127,7 @@ class Lobby:
         messages, has_more = self.history.page(LOBBY, before=before, after=after, limit=limit)
         # older pages keep the newest of theirs, newer pages (`after`) the oldest: either way
         # the next request continues where this one stopped
-        wire, cut = self._fit([m.to_wire() for m in messages], keep_newest=after is None)
+        wire, cut = self._fit(self._wires(messages), keep_newest=after is None)
         return MessagePage(wire, has_more or cut)
 
     def note_delivered(self, message_id: int) -> None:
@@ -151,9 +167,14 @@ class Lobby:
     def send_recent(self, sid: str) -> None:
         if self.settings.history_on_join <= 0:
             return
+        # read first: a change committed while the page is read comes again on a resume
+        last_change = self.changes.last_seq() if self.changes is not None else None
         messages, has_more = self.history.page(LOBBY, limit=self.settings.history_on_join)
-        wire, cut = self._fit([m.to_wire() for m in messages], keep_newest=True)
-        self.outbox.emit("history", {"messages": wire, "has_more": has_more or cut}, to=sid)
+        wire, cut = self._fit(self._wires(messages), keep_newest=True)
+        recent: dict[str, Any] = {"messages": wire, "has_more": has_more or cut}
+        if last_change is not None:
+            recent["last_change"] = last_change
+        self.outbox.emit("history", recent, to=sid)
 
     def replay(self, sid: str, last_id: int) -> None:
         """Send what the client missed, in order, then let live messages flow.
@@ -168,10 +189,10 @@ class Lobby:
         while True:
             watermark = self.broadcast_watermark
             if (watermark == 0 or watermark > last_id) and cut_after is None:
-                for message in self.history.after(LOBBY, last_id, MAX_REPLAY - sent):
+                missed = self.history.after(LOBBY, last_id, MAX_REPLAY - sent)
+                for message, wire in zip(missed, self._wires(missed, replayed=True), strict=True):
                     if watermark and message.id > watermark:
                         break
-                    wire = {**message.to_wire(), "replayed": True}
                     sent_bytes += wire_bytes(wire)
                     if sent and budget is not None and sent_bytes > budget:
                         cut_after = last_id
@@ -188,6 +209,9 @@ class Lobby:
                     self.outbox.emit("replay_truncated", {"last_id": cut_after}, to=sid)
                 self.outbox.join(sid, LOBBY)
                 return
+
+    def _wires(self, messages: list[StoredMessage], **extra: Any) -> list[dict[str, Any]]:
+        return with_quotes(messages, self.history, **extra)
 
     def _fit(self, items: list[Any], keep_newest: bool) -> tuple[list[Any], bool]:
         return fit_answer(items, keep_newest, self.settings.max_answer_bytes)

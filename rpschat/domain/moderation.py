@@ -104,8 +104,8 @@ class ModerationService:
         deleted = self.history.delete(message_id)
         if deleted is None:
             raise Refused(Code.NO_SUCH_MESSAGE, "No such message.")
-        self._audit(conn, "delete", f"#{message_id} by {deleted.name}", None)
-        self.outbox.emit("message_deleted", {"id": message_id})
+        self._audit(conn, "delete", f"#{message_id} by {deleted.message.name}", None)
+        self.outbox.emit("message_deleted", {"id": message_id, "seq": deleted.seq})
 
     def mod_mute(self, sid: str, name: str, minutes: int, reason: str | None) -> int:
         """Mute the user called `name`; return until when (ms since the epoch)."""

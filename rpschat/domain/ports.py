@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from rpschat.domain.errors import Code, Refused
+from rpschat.domain.replies import Reaction, excerpt
 
 # Ids and cursors are 64-bit in storage (SQLite INTEGER, PostgreSQL BIGINT): a larger number
 # can't even be compared there, so the web layer refuses it rather than the database failing.
@@ -203,7 +204,8 @@ class PresenceListener(Protocol):
         game replays its chat above it: one id sequence with the lobby)."""
 
     def user_gone(self, user_id: str, name: str, removed: bool) -> None:
-        """The name is free: the user left, or (`removed`) a moderator removed it."""
+        """The name is free: the user left, or (`removed`) left unannounced: a moderator
+        removed it (and says why), or a guest logged in to a claimed name."""
 
 
 class UserConnections(Protocol):
@@ -219,8 +221,9 @@ class UserConnections(Protocol):
     def end_grace(self, user_id: str) -> None:
         """The user is back: its grace period no longer releases it."""
 
-    def release(self, user_id: str) -> None:
-        """The user leaves for good: its name is free, and everyone is told."""
+    def release(self, user_id: str, quiet: bool = False) -> None:
+        """The user leaves for good: its name is free, and everyone is told (`quiet`: with no
+        "has left" line)."""
 
     def disconnect(self, sid: str, voluntary: bool) -> None: ...
 
@@ -240,6 +243,12 @@ class LobbyEntry(Protocol):
 
     def replay(self, sid: str, last_id: int) -> None:
         """What a resuming connection missed after `last_id`; then it joins the lobby."""
+
+
+class ChangeReplay(Protocol):
+    """The edits and deletes a resuming connection missed (domain/edits.py)."""
+
+    def replay_changes(self, sid: str, user_id: str, last_change: int) -> None: ...
 
 
 class DmInbox(Protocol):
@@ -522,9 +531,20 @@ class StoredMessage:
     text: str
     ts: int  # ms since the Unix epoch
     client_id: str | None = None
+    edited_at: int | None = None  # ms since the epoch, once its author edited it
+    reply_to: int | None = None  # the id of the lobby message it answers
 
     def to_wire(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "txt": self.text, "ts": self.ts}
+        """`reply_to` is the id here: domain/replies.py makes it a quote."""
+        wire: dict[str, Any] = {"id": self.id, "name": self.name, "txt": self.text, "ts": self.ts}
+        if self.edited_at is not None:
+            wire["edited_at"] = self.edited_at
+        if self.reply_to is not None:
+            wire["reply_to"] = {"id": self.reply_to}
+        return wire
+
+    def quote(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "txt": excerpt(self.text)}
 
 
 OnCommit = Callable[[StoredMessage], None]
@@ -539,6 +559,7 @@ class HistoryStore(Protocol):
         text: str,
         client_id: str | None = None,
         on_commit: OnCommit | None = None,
+        reply_to: int | None = None,
     ) -> tuple[StoredMessage, bool]:
         """Stores a message and returns once it is committed: (message, duplicate).
 
@@ -561,12 +582,77 @@ class HistoryStore(Protocol):
         ...
 
     def get(self, message_id: int) -> StoredMessage | None: ...
-    def delete(self, message_id: int) -> StoredMessage | None:
-        """Removes a message (a moderator's delete): gone from pages and replays."""
+    def get_many(self, message_ids: list[int]) -> dict[int, StoredMessage]:
+        """Those of the ids still stored, by id (the quotes of replies)."""
+
+    def react(
+        self, message_id: int, user_id: str, name: str, emoji: str, ts: int
+    ) -> Revised[list[Reaction]] | None:
+        """Toggles the user's `emoji` on a lobby message, recording the change (`ChangeLog`)
+        in the same commit: the message's reactions after it; None if there is no message."""
+
+    def reactions_of(self, message_ids: list[int]) -> dict[int, list[Reaction]]:
+        """The reactions of those messages that have some."""
+
+    def search(self, query: SearchQuery, before: int, limit: int) -> list[StoredMessage]:
+        """Lobby messages matching the query with id < before, newest first."""
+
+    def edit(self, message_id: int, text: str, edited_at: int) -> Revised[StoredMessage] | None:
+        """The message's new text, and the change recorded (`ChangeLog`) in the same commit;
+        None if there is no such message."""
+
+    def delete(self, message_id: int) -> Revised[StoredMessage] | None:
+        """Removes a message (its author's or a moderator's delete): gone from pages and
+        replays; the change recorded (`ChangeLog`) in the same commit. None if there is none."""
 
     def close(self, timeout: float = 10) -> bool:
         """Refuses new appends and commits those already queued; False if that outlasts timeout."""
         ...
+
+
+# ---------------------------------------------------------------- changes to stored messages
+
+M = TypeVar("M")
+
+
+@dataclass(frozen=True)
+class Revised(Generic[M]):
+    """A message as a change left it, and the change's number in the `ChangeLog`."""
+
+    message: M
+    seq: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """An edit or delete of a stored message (lobby or DM), numbered in commit order: a
+    resuming client that saw changes up to `seq` is sent the later ones' outcome."""
+
+    seq: int
+    kind: str  # "edit", "delete" or "react"
+    message_id: int
+    dm: bool  # a direct message (its own id sequence), else a lobby message
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What `search` looks for (domain/search.py): every word (as a prefix of a message's
+    words), and the sender: `sender_id` when the name stands for a user, else messages sent
+    under `sender_name` exactly."""
+
+    words: list[str]
+    sender_id: str | None = None
+    sender_name: str | None = None
+
+
+class ChangeLog(Protocol):
+    """The changes the history and DM stores record with each edit or delete."""
+
+    def changes_after(self, user_id: str, seq: int, limit: int) -> list[Change]:
+        """Changes after `seq` the user may see (the lobby's, its own DMs'), oldest first."""
+
+    def last_seq(self) -> int:
+        """The newest change's number (0: none yet)."""
 
 
 # ---------------------------------------------------------------- direct messages
@@ -585,10 +671,21 @@ class DirectMessage:
     ts: int  # ms since the epoch
     client_id: str | None = None
     unread: bool = False  # the recipient was offline: delivered at its next log-in
+    edited_at: int | None = None  # ms since the epoch, once its sender edited it
+    reply_to: int | None = None  # the id of the DM of the same two users it answers
 
     def to_wire(self) -> dict[str, Any]:
-        return {"id": self.id, "from": self.sender, "to": self.recipient, "text": self.text,
-                "ts": self.ts}  # fmt: skip
+        """`reply_to` is the id here: domain/replies.py makes it a quote."""
+        wire: dict[str, Any] = {"id": self.id, "from": self.sender, "to": self.recipient,
+                                "text": self.text, "ts": self.ts}  # fmt: skip
+        if self.edited_at is not None:
+            wire["edited_at"] = self.edited_at
+        if self.reply_to is not None:
+            wire["reply_to"] = {"id": self.reply_to}
+        return wire
+
+    def quote(self) -> dict[str, Any]:
+        return {"id": self.id, "from": self.sender, "text": excerpt(self.text)}
 
 
 @dataclass(frozen=True)
@@ -619,6 +716,16 @@ class UnreadSender:
     newest_id: int
 
 
+@dataclass(frozen=True)
+class DmThread:
+    """One of a user's DM conversations: the other user, its newest DM, the user's unread
+    DMs in it."""
+
+    other_id: str
+    last: DirectMessage
+    unread: int
+
+
 class DmStore(Protocol):
     def append(
         self,
@@ -630,6 +737,7 @@ class DmStore(Protocol):
         client_id: str | None,
         unread: bool,
         caps: UnreadCaps | None = None,
+        reply_to: int | None = None,
     ) -> tuple[DirectMessage, bool]:
         """Stores it and returns once committed: (message, duplicate). A known (sender_id,
         client_id) returns the stored message with duplicate=True. Ids grow in commit order.
@@ -658,11 +766,38 @@ class DmStore(Protocol):
         or only `sender_id`'s."""
         ...
 
+    def threads(self, user_id: str, limit: int) -> list[DmThread]:
+        """The user's `limit` conversations with the newest DMs, newest first."""
+        ...
+
     def mark_read(self, user_id: str, ids: list[int]) -> None:
         """These DMs to the user have been delivered (the others stay unread)."""
 
-    def mark_read_through(self, user_id: str, last_id: int) -> None:
-        """Every DM to the user up to `last_id` has been delivered (a resume's replay)."""
+    def mark_read_from(self, user_id: str, sender_id: str, last_id: int) -> None:
+        """Every DM from `sender_id` to the user up to `last_id` has been read."""
+
+    def mark_read_through(self, user_id: str, last_id: int, after_id: int = 0) -> None:
+        """Every DM to the user with an id above `after_id`, up to `last_id`, has been
+        delivered (a resume's replay)."""
 
     def sender_named(self, recipient_id: str, name: str) -> str | None:
         """The user who last sent `recipient_id` a DM under the name `name`, if any."""
+
+    def get(self, message_id: int) -> DirectMessage | None: ...
+    def get_many(self, message_ids: list[int]) -> dict[int, DirectMessage]: ...
+    def react(
+        self, message_id: int, user_id: str, name: str, emoji: str, ts: int
+    ) -> Revised[list[Reaction]] | None:
+        """Like `HistoryStore.react`."""
+
+    def reactions_of(self, message_ids: list[int]) -> dict[int, list[Reaction]]: ...
+    def search(
+        self, user_id: str, query: SearchQuery, before: int, limit: int
+    ) -> list[DirectMessage]:
+        """DMs the user sent or received matching the query with id < before, newest first."""
+
+    def edit(self, message_id: int, text: str, edited_at: int) -> Revised[DirectMessage] | None:
+        """Like `HistoryStore.edit`."""
+
+    def delete(self, message_id: int, ts: int) -> Revised[DirectMessage] | None:
+        """Like `HistoryStore.delete`: gone for both users."""

@@ -12,6 +12,7 @@ from rpschat.domain.limits import JoinLimit
 from rpschat.domain.ports import (
     LOBBY,
     Admission,
+    ChangeReplay,
     Claims,
     Directory,
     DmInbox,
@@ -34,6 +35,7 @@ class Auth:
     token: str | None = None
     last_id: int | None = None  # the highest message id it has seen
     dm_last_id: int | None = None  # the highest direct message id it has seen
+    last_change: int | None = None  # the highest change `seq` it has seen (domain/edits.py)
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Sessions:
     dms: DmInbox
     presence: PresenceListener  # the hub: a resume is the user's return
     outbox: Outbox
+    changes: ChangeReplay | None = None  # edits and deletes missed (domain/edits.py)
 
     def connect(self, sid: str, address: str, auth: Auth) -> Callable[[], None] | None:
         """Register a connection. Raises Refused (a ban) before taking anything.
@@ -61,21 +64,22 @@ class Sessions:
         if token is None:
             self.outbox.join(sid, LOBBY)
             return None
-        return lambda: self._resume_or_join(sid, token, auth.last_id)
+        return lambda: self._resume_or_join(sid, token, auth)
 
-    def _resume_or_join(self, sid: str, token: str, last_id: int | None) -> None:
+    def _resume_or_join(self, sid: str, token: str, auth: Auth) -> None:
         try:
             conn = self.connections.connection(sid)
         except KeyError:
             return  # gone before its resume ran
         try:
-            if not self._resume(sid, token, last_id):
+            if not self._resume(sid, token, auth):
                 self.outbox.join(sid, LOBBY)
         except BaseException:
             self.connections.disconnect(conn.sid, voluntary=False)
             raise
 
-    def _resume(self, sid: str, token: str, last_id: int | None) -> bool:
+    def _resume(self, sid: str, token: str, auth: Auth) -> bool:
+        last_id = auth.last_id
         grant = self.tokens.resolve(token)
         if grant is None:
             self._resume_failed(sid, Refused(Code.SESSION_EXPIRED, EXPIRED))
@@ -112,6 +116,8 @@ class Sessions:
             self.lobby.send_recent(sid)
         self.presence.user_back(grant.user_id, name, sid, last_id)
         self.dms.attach(sid, grant.user_id, conn.dm_cursor, new_user=False)
+        if auth.last_change is not None and self.changes is not None:
+            self.changes.replay_changes(sid, grant.user_id, auth.last_change)
         return True
 
     def _resume_failed(self, sid: str, refusal: Refused) -> None:

@@ -25,9 +25,9 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
+from eiotransport import Counts
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.match import EndReason
-from rpschat.ops.counters import Tally, frames_sent, slow_consumers_dropped
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,15 @@ HANDLER_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 LOCK_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5)
 LOCK_KINDS = ("game", "lobby")  # domain/game/context.py: a game's lock, the pairing lock
 COMMIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class Tally:
+    """`tally.value += 1` and nothing else."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
 
 
 class FastHistogram:
@@ -140,13 +149,13 @@ class Metrics:
         *,
         sockets: Callable[[], Iterable[Any]],
         users: Callable[[], int],
-        frames_written: Callable[[], int] = int,
+        transport: Callable[[], Counts | None] = lambda: None,
     ) -> None:
-        """Where the scrape reads connections (Engine.IO sockets), users online and the
-        WebSocket frames the transport wrote."""
+        """Where the scrape reads connections (Engine.IO sockets), users online and what the
+        transport counted (`eiotransport.counts`)."""
         self._live.sockets = sockets
         self._live.users = users
-        self._live.frames_written = frames_written
+        self._live.transport = transport
 
     def sample_games(self, count: Callable[[], int], runtime: Any, stopped: Callable[[], bool]):
         """Live games are counted every few seconds in a task of their own: with Redis that is a
@@ -177,7 +186,7 @@ class _CountingResults:
     def record_many(self, results: list[Any]) -> list[bool]:
         recorded = self._inner.record_many(results)
         for result, new in zip(results, recorded, strict=True):
-            if new:
+            if new and not getattr(result, "computer", False):  # games between people
                 self._metrics.game_recorded(result.reason)
         return recorded
 
@@ -192,7 +201,7 @@ class _LiveCollector:
         self.metrics = metrics
         self.sockets: Callable[[], Iterable[Any]] = tuple
         self.users: Callable[[], int] = int
-        self.frames_written: Callable[[], int] = int  # WebSocket frames (the transport's loop)
+        self.transport: Callable[[], Counts | None] = lambda: None
         self.games = 0
 
     def collect(self):
@@ -254,15 +263,16 @@ class _LiveCollector:
             "Games being played (with Redis: in the whole cluster; sampled every 5 s).",
             value=self.games,
         )
-        if frames_sent.wired:
+        counted = self.transport()  # None, or a count None: not counted (not exported as 0)
+        if counted is not None and counted.packets_sent is not None:
             yield CounterMetricFamily(
                 "rpschat_deliveries",
                 "Engine.IO packets sent to clients (a WebSocket frame each).",
-                value=frames_sent.value + self.frames_written(),
+                value=counted.packets_sent,
             )
-        if slow_consumers_dropped.wired:
+        if counted is not None and counted.slow_consumers_dropped is not None:
             yield CounterMetricFamily(
                 "rpschat_slow_consumers_dropped",
                 "Clients disconnected because they stopped reading (backlog over the limit).",
-                value=slow_consumers_dropped.value,
+                value=counted.slow_consumers_dropped,
             )

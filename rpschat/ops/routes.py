@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from prometheus_client.exposition import choose_encoder
 
+from eiotransport import counts as transport_counts
 from rpschat.ops.health import PAGE_FIX, Readiness, build_readiness, missing_files
 from rpschat.ops.metrics import Metrics
 from rpschat.web.pages import SOCKETIO_CLIENT_DIR
@@ -93,17 +94,9 @@ def install(app: Flask, server: Any, services: Any, metrics: Metrics | None) -> 
         metrics.watch(
             sockets=lambda: server.eio.sockets.values(),
             users=services.connections.named_count,
-            frames_written=lambda: _frames_written(server),
+            transport=lambda: transport_counts(server),
         )
         metrics.sample_games(services.games.live_count, services.runtime, lambda: services.closing)
     readiness = build_readiness(settings, services, server.manager, PAGE_FILES)
     app.extensions["rpschat_ops"] = Ops(settings, readiness, metrics)
     app.register_blueprint(ops)
-
-
-def _frames_written(server: Any) -> int:
-    """WebSocket frames written by the transport's FrameWriters (one per recipient of each
-    packet): the transport counts them anyway, so the hot path pays nothing more for the metric."""
-    transport = getattr(server.eio, "rpschat_transport", None)
-    loop = getattr(transport, "loop", None)
-    return getattr(loop, "frames_written", 0)

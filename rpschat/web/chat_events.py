@@ -29,6 +29,8 @@ MAX_AFTER_CHARS = 200
 PASSWORD_SHAPE = '{password: "..."}'
 LAST_ID_REFUSAL = f"last_id must be a whole number from 0 to {MAX_ID}."
 DM_LAST_ID_REFUSAL = f"dm_last_id must be a whole number from 0 to {MAX_ID}."
+LAST_CHANGE_REFUSAL = f"last_change must be a whole number from 0 to {MAX_ID}."
+REPLY_TO_REFUSAL = f"reply_to must be a whole number from 1 to {MAX_ID}."
 HISTORY_CURSOR_REFUSAL = f"before and after must be whole numbers from 0 to {MAX_ID}."
 
 
@@ -37,7 +39,8 @@ def auth(raw: Any) -> Auth:
     obj = raw if isinstance(raw, dict) else {}
     last_id = optional_whole_number(obj, "last_id", LAST_ID_REFUSAL)
     dm_last_id = optional_whole_number(obj, "dm_last_id", DM_LAST_ID_REFUSAL)
-    return Auth(secret(obj, "token"), last_id, dm_last_id)
+    last_change = optional_whole_number(obj, "last_change", LAST_CHANGE_REFUSAL)
+    return Auth(secret(obj, "token"), last_id, dm_last_id, last_change)
 
 
 def set_username(identity: Identity, sid: str, payload: Any) -> dict:
@@ -59,7 +62,8 @@ def message(lobby: Lobby, sid: str, payload: Any) -> Callable[[], dict]:
     obj = as_object(payload, '{msg: "hello"}')
     text = string(obj, "msg", NOT_A_MESSAGE)
     client_id = optional_string(obj, "client_id", CLIENT_ID_REFUSAL)
-    store = lobby.check_message(sid, text, client_id)
+    reply_to = optional_whole_number(obj, "reply_to", REPLY_TO_REFUSAL, 1)
+    store = lobby.check_message(sid, text, client_id, reply_to)
     return lambda: stored_ack(store())
 
 

@@ -7,12 +7,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rpschat.domain.conversations import DmConversations
 from rpschat.domain.dms import LIMIT_REFUSAL, DmService
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.ports import MAX_ID
 from rpschat.domain.text import CLIENT_ID_REFUSAL, NOT_A_MESSAGE
-from rpschat.web.chat_events import page_ack, stored_ack
-from rpschat.web.payloads import as_object, optional_string, optional_whole_number, string
+from rpschat.web.chat_events import REPLY_TO_REFUSAL, page_ack, stored_ack
+from rpschat.web.payloads import (
+    as_object,
+    optional_string,
+    optional_whole_number,
+    required_whole_number,
+    string,
+)
 
 DM_SHAPE = '{to: "Bea", text: "hello"}'
 DM_HISTORY_SHAPE = '{with: "Bea", before: 42, limit: 50}'
@@ -32,7 +39,8 @@ def dm(dms: DmService, sid: str, payload: Any) -> Callable[[], dict]:
     to = _name(obj, "to", DM_SHAPE)
     text = string(obj, "text", NOT_A_MESSAGE)
     client_id = optional_string(obj, "client_id", CLIENT_ID_REFUSAL)
-    send = dms.check_dm(sid, to, text, client_id)
+    reply_to = optional_whole_number(obj, "reply_to", REPLY_TO_REFUSAL, 1)
+    send = dms.check_dm(sid, to, text, client_id, reply_to)
     return lambda: stored_ack(send())
 
 
@@ -61,3 +69,30 @@ def dm_unread(dms: DmService, sid: str, payload: Any) -> Callable[[], dict]:
         return {"ok": True, "messages": page.messages, "unread": page.unread}
 
     return answer
+
+
+DM_CONVERSATIONS_SHAPE = "{limit: 50}"
+
+
+def dm_conversations(conversations: DmConversations, sid: str, payload: Any) -> Callable[[], dict]:
+    obj = payload if isinstance(payload, dict) else {}  # any payload: the default, as dm_unread
+    limit = optional_whole_number(obj, "limit", LIMIT_REFUSAL)  # its range: the domain's
+    read = conversations.conversations(sid, limit)
+
+    def answer() -> dict:
+        found = read()
+        return {"ok": True, "conversations": found.conversations, "unread": found.unread}
+
+    return answer
+
+
+DM_READ_SHAPE = '{with: "Bea", id: 42}'
+DM_READ_ID_REFUSAL = f"id must be a whole number from 0 to {MAX_ID}."
+
+
+def dm_read(conversations: DmConversations, sid: str, payload: Any) -> Callable[[], dict]:
+    obj = as_object(payload, DM_READ_SHAPE)
+    other = _name(obj, "with", DM_READ_SHAPE)
+    through = required_whole_number(obj, "id", DM_READ_ID_REFUSAL)
+    mark = conversations.read(sid, other, through)
+    return lambda: {"ok": True, "unread": mark()}

@@ -11,7 +11,12 @@ from typing import Any
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.context import NO_SUCH_GAME
 from rpschat.domain.game.matchmaking import NO_SUCH_CHALLENGE
-from rpschat.domain.game.pairing import OPPONENT_REFUSAL
+from rpschat.domain.game.pairing import (
+    MAX_ROUND_SECONDS,
+    MIN_ROUND_SECONDS,
+    OPPONENT_REFUSAL,
+    ROUND_SECONDS_REFUSAL,
+)
 from rpschat.domain.game.records import LIMIT_REFUSAL
 from rpschat.domain.game.rules import NOT_A_MOVE, parse_best_of
 from rpschat.domain.game.service import GameService
@@ -46,7 +51,10 @@ def find_match(service: GameService, sid: str, payload: Any) -> dict:
     opponent = obj.get("opponent")
     if opponent is not None and opponent != COMPUTER:
         raise Refused(Code.BAD_REQUEST, OPPONENT_REFUSAL, field="opponent")
-    service.find_match(sid, best_of, computer=opponent == COMPUTER)
+    round_seconds = optional_whole_number(
+        obj, "round_seconds", ROUND_SECONDS_REFUSAL, MIN_ROUND_SECONDS, MAX_ROUND_SECONDS
+    )
+    service.find_match(sid, best_of, computer=opponent == COMPUTER, round_seconds=round_seconds)
     return OK
 
 
@@ -124,7 +132,12 @@ def check_game_chat(service: GameService, sid: str, payload: Any) -> Callable[[]
 
 def check_leaderboard(service: GameService, sid: str, _payload: Any) -> Callable[[], dict]:
     read = service.check_leaderboard(sid)
-    return lambda: {"ok": True, "players": read()}
+
+    def answer() -> dict:
+        board = read()
+        return {"ok": True, "players": board.players, "provisional": board.provisional}
+
+    return answer
 
 
 def check_my_games(service: GameService, sid: str, payload: Any) -> Callable[[], dict]:

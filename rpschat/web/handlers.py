@@ -25,15 +25,29 @@ from flask_socketio import SocketIO
 
 from rpschat.domain.claims import ClaimedNames
 from rpschat.domain.connections import Connections
+from rpschat.domain.conversations import DmConversations
 from rpschat.domain.dms import DmService
+from rpschat.domain.edits import MessageEdits
 from rpschat.domain.errors import Code, Refused
+from rpschat.domain.game.book import GameBook
+from rpschat.domain.game.invites import Invites
 from rpschat.domain.game.service import GameService
 from rpschat.domain.identity import Identity
 from rpschat.domain.lobby import Lobby
 from rpschat.domain.moderation import ModerationService
+from rpschat.domain.reactions import MessageReactions
 from rpschat.domain.reports import Reports
+from rpschat.domain.search import MessageSearch
 from rpschat.domain.sessions import Sessions
-from rpschat.web import chat_events, dm_events, game_events, moderation_events
+from rpschat.web import (
+    book_events,
+    chat_events,
+    dm_events,
+    edit_events,
+    game_events,
+    invite_events,
+    moderation_events,
+)
 from rpschat.web.events import (
     after_connect,
     answer_later,
@@ -61,10 +75,16 @@ class EventServices(Protocol):
     identity: Identity
     claims: ClaimedNames
     lobby: Lobby
+    edits: MessageEdits
+    reactions: MessageReactions
+    search: MessageSearch
     dms: DmService
+    conversations: DmConversations
     moderation: ModerationService
     reports: Reports
     games: GameService
+    book: GameBook
+    invites: Invites
 
 
 def register_handlers(
@@ -119,6 +139,11 @@ def register_handlers(
     declare("release_name", partial(chat_events.release_name, claims))
     declare("change_password", partial(chat_events.change_password, claims))
     declare("end_sessions", partial(chat_events.end_sessions, claims))
+    edits = services.edits  # docs/protocol.md, "Editing and deleting your messages"
+    declare("edit_message", partial(edit_events.edit_message, edits))
+    declare("delete_message", partial(edit_events.delete_message, edits))
+    declare("react", partial(edit_events.react, services.reactions))
+    declare("search", partial(edit_events.search, services.search))
     games = services.games  # docs/protocol.md, "Rock-paper-scissors"
     declare("find_match", partial(game_events.find_match, games))
     declare("cancel_match", partial(game_events.cancel_match, games))
@@ -132,10 +157,22 @@ def register_handlers(
     declare_stored("game_chat", partial(game_events.check_game_chat, games))
     declare_stored("leaderboard", partial(game_events.check_leaderboard, games))
     declare_stored("my_games", partial(game_events.check_my_games, games))
+    book = services.book  # docs/protocol.md, "Finished games and profiles"
+    declare_stored("game_record", partial(book_events.check_game_record, book))
+    declare_stored("profile", partial(book_events.check_profile, book))
+    invites = services.invites  # docs/protocol.md, "Invites and open challenges"
+    declare("invite", partial(invite_events.invite, invites))
+    declare("accept_invite", partial(invite_events.accept_invite, invites))
+    declare("cancel_invite", partial(invite_events.cancel_invite, invites))
+    declare("open_challenges", partial(invite_events.open_challenges, invites))
+    declare("my_invites", partial(invite_events.my_invites, invites))
     dms = services.dms  # docs/protocol.md, "Direct messages": answered once committed
     declare_stored("dm", partial(dm_events.dm, dms))
     declare_stored("dm_history", partial(dm_events.dm_history, dms))
     declare_stored("dm_unread", partial(dm_events.dm_unread, dms))
+    conversations = services.conversations
+    declare_stored("dm_conversations", partial(dm_events.dm_conversations, conversations))
+    declare_stored("dm_read", partial(dm_events.dm_read, conversations))
     moderation = services.moderation  # docs/protocol.md, "Moderation"
     declare("mod_delete", partial(moderation_events.mod_delete, moderation))
     declare("mod_mute", partial(moderation_events.mod_mute, moderation))

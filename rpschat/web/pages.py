@@ -20,6 +20,12 @@ def index():
     return render_template("index.html")
 
 
+@pages.get("/play/<code>")
+def play(code: str):
+    """An invite link: the page, which accepts the invite once it has a name."""
+    return render_template("index.html")
+
+
 @pages.get("/favicon.ico")
 def favicon():
     return send_from_directory(ROOT / "static", "favicon.svg", mimetype="image/svg+xml")

@@ -134,8 +134,10 @@ function initSettings() {
   const sound = $('#setting-sound');
   const state = $('#notification-state');
   const sources = [...dialog.querySelectorAll('input[data-source]')];
+  const computerRound = $('#setting-computer-round');
   const draw = () => {
     shortcuts.checked = settings.get('shortcuts');
+    computerRound.value = settings.get('computerRound') ?? '';
     sound.checked = settings.get('sound');
     const permission = 'Notification' in window ? Notification.permission : 'unsupported';
     notifications.checked = settings.get('notifications') && permission === 'granted';
@@ -153,6 +155,7 @@ function initSettings() {
   });
   shortcuts.addEventListener('change', () => settings.set('shortcuts', shortcuts.checked));
   sound.addEventListener('change', () => settings.set('sound', sound.checked));
+  computerRound.addEventListener('change', () => settings.set('computerRound', computerRound.value));
   notifications.addEventListener('change', async () => {
     if (!notifications.checked) return settings.set('notifications', false);
     // asked here, from the person's click, never on load

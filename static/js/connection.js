@@ -71,12 +71,30 @@ async function claimName() {
 /** Renames, or with a password logs in to a claimed name (the name form); resolves to the ack. */
 export async function rename(name, password) {
   const payload = password ? { username: name, password } : { username: name };
+  const device = password ? store.getDevice(name) : null;
+  if (device) payload.device = device;
   const ack = await request('set_username', payload);
   if (ack.ok) {
     state.autoName = false;
+    store.setDevice(ack.username, ack.device);
     becomeNamed(ack.username, ack.token);
   }
   return ack;
+}
+
+/** A new resume token for this connection (after change_password or end_sessions). */
+export function replaceToken(token) {
+  if (typeof token === 'string' && token) store.setToken(token);
+}
+
+/** This connection's session is over (logged out elsewhere, removed): no resume from here;
+ * the next connection starts as a new guest. */
+export function forgetSession() {
+  store.setToken(null);
+  store.setClaimed(null);
+  state.named = false;
+  state.wanted = null;
+  state.autoName = true;
 }
 
 function setStatus(value) {
@@ -95,6 +113,8 @@ socket.on('connect', () => {
 socket.on('session', (session) => {
   clearTimeout(sessionTimer);
   if (session?.resumed) return becomeNamed(session.username, session.token, true);
+  // why the old session is gone (expired, kicked, banned, name taken), then a new guest
+  if (typeof session?.error === 'string') fire('system', session.error);
   store.setToken(null);
   if (socket.connected) claimName();
 });

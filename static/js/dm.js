@@ -41,11 +41,19 @@ const other = (m) => (mine(m) ? m.to : m.from);
  * received; opened(name) when a conversation is shown. */
 export const on = (name, fn) => listeners[name].push(fn);
 
-export const unreadCount = (name) => store.getUnread()[key(name)] ?? 0;
-export const totalUnread = () => Object.values(store.getUnread()).reduce((a, b) => a + b, 0);
+// Two counts per name: what came as `dm` events to this tab and was not opened (kept in the
+// tab's storage), and what the server still holds unread (`dm_conversations`: DMs that waited
+// past what a log-in sends). A DM is in one or the other: the server marks one read when it
+// sends it.
+const serverUnread = new Map(); // folded name -> count
+const localUnread = (name) => store.getUnread()[key(name)] ?? 0;
+export const unreadCount = (name) => localUnread(name) + (serverUnread.get(key(name)) ?? 0);
+export const totalUnread = () => Object.values(store.getUnread()).reduce((a, b) => a + b, 0)
+  + [...serverUnread.values()].reduce((a, b) => a + b, 0);
 export const isOpenWith = (name) => !ui.drawer.hidden && !!open && key(open) === key(name);
 
 function setUnread(name, count) {
+  if (!count) serverUnread.delete(key(name));
   const unread = store.getUnread();
   if (count) unread[key(name)] = count;
   else delete unread[key(name)];
@@ -93,14 +101,12 @@ function conversationItem(c) {
 export async function loadConversations() {
   const ack = await request('dm_conversations', {});
   if (!ack.ok || !Array.isArray(ack.conversations)) return;
-  const unread = store.getUnread();
+  serverUnread.clear();
   for (const c of ack.conversations) {
+    if (typeof c?.with !== 'string') continue;
     note(c.with, c.last ?? null);
-    if (Number.isInteger(c.unread)) {
-      if (c.unread) unread[key(c.with)] = Math.max(c.unread, unread[key(c.with)] ?? 0);
-    }
+    if (Number.isInteger(c.unread) && c.unread > 0 && !isOpenWith(c.with)) serverUnread.set(key(c.with), c.unread);
   }
-  store.setUnread(unread);
   renderList();
   listeners.unread.forEach((fn) => fn());
 }
@@ -210,11 +216,17 @@ export function onDm(m) {
     place(m);
     renderList();
   } else if (!mine(m)) {
-    setUnread(who, unreadCount(who) + 1);
+    setUnread(who, localUnread(who) + 1);
   } else {
     renderList();
   }
   if (!mine(m) && !m.replayed) listeners.dm.forEach((fn) => fn(m, shown));
+}
+
+/** `dm_read` s→c: this user read the conversation on another tab or device. */
+export function onDmRead(read) {
+  if (typeof read?.with !== 'string' || isOpenWith(read.with)) return;
+  if (unreadCount(read.with)) setUnread(read.with, 0);
 }
 
 function startConversation(event) {

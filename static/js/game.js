@@ -5,6 +5,7 @@
 import { $, el, showError, isTyping, timeEl } from './ui.js';
 import { socket, request, username } from './connection.js';
 import * as settings from './settings.js';
+import { opens, verdictText } from './fairness.js';
 
 const MOVES = {
   rock: { emoji: '✊', label: 'Rock' },
@@ -39,6 +40,7 @@ const ui = {
   rounds: $('#rounds'),
   over: $('#game-over'),
   overText: $('#game-over-text'),
+  pageLink: $('#game-page-link'),
   rematch: $('#rematch'),
   back: $('#back-to-lobby'),
   leave: $('#leave-game'),
@@ -145,6 +147,8 @@ function renderGame() {
   else stopCountdown();
   ui.over.hidden = !game.over;
   setText(ui.overText, game.over ? overText(game) : '');
+  ui.pageLink.hidden = !game.over || game.reason === 'aborted'; // aborted games keep no page
+  if (game.over) ui.pageLink.href = gamePageUrl(game.id);
   ui.rematch.hidden = !isPlayer();
   ui.rematch.disabled = game.rematchAsked;
   ui.rematch.classList.toggle('attention', game.rematchOffered && !game.rematchAsked);
@@ -182,11 +186,13 @@ function resultText(r) {
   const shown = isPlayer() ? [me(), opponent()] : game.players;
   const who = (name) => (isPlayer() && name === me() ? 'You' : name);
   const played = shown.map((name) => `${who(name)}: ${moveText(moves[name])}`).join(', ');
-  return `Round ${r.round}: ${played}. ${winner}${r.winner == null ? '' : ' the round'}${r.timeout ? ' (time ran out)' : ''}.`;
+  const verdict = verdictText(r.verified);
+  return `Round ${r.round}: ${played}. ${winner}${r.winner == null ? '' : ' the round'}${r.timeout ? ' (time ran out)' : ''}.${verdict ? ` Computer's move ${verdict}.` : ''}`;
 }
 
 function overText({ winner, reason }) {
   if (winner == null) {
+    if (reason === 'aborted') return 'Game aborted: a player left before any round was played. It counts for nobody.';
     return reason === 'abandoned' ? 'Game over: abandoned, nobody played a round.' : 'Game over: a draw.';
   }
   const loser = game.players.find((p) => p !== winner);
@@ -204,7 +210,7 @@ function startCountdown() {
   const tick = () => {
     const left = game?.live ? Math.max(0, game.deadline - performance.now()) : 0;
     ui.timerBar.value = left;
-    setText(ui.countdown, `${Math.ceil(left / 1000)} s`);
+    setText(ui.countdown, left > 120000 ? `${Math.ceil(left / 60000)} min` : `${Math.ceil(left / 1000)} s`);
     ui.timer.classList.toggle('urgent', left < 5000);
     if (!left) stopCountdown();
   };
@@ -239,6 +245,7 @@ function openGame(view, role) {
     live: false, over: false, winner: null, reason: null, myMove: null, opponentThrew: false,
     results: [...(view.history ?? [])], deadline: 0, roundMs: (view.round_seconds ?? 15) * 1000,
     rematchAsked: false, rematchOffered: false, away: null, back: null,
+    commits: view.commit ? { [view.round]: view.commit } : {}, // the computer's, by round
   };
   search = null;
   challengeSent = null;
@@ -274,6 +281,7 @@ function setDeadline(ms) {
 
 function onRoundStarted(e) {
   if (!isCurrent(e)) return;
+  if (e.commit) game.commits[e.round] = e.commit;
   Object.assign(game, { round: e.round, live: true, myMove: null, opponentThrew: false });
   setDeadline(e.time_left_ms ?? game.roundMs);
   render();
@@ -292,6 +300,21 @@ function onRoundResult(r) {
   Object.assign(game, { score: r.score ?? game.score, round: r.round, live: false, back: null });
   render();
   fire('settled', game.id);
+  if (game.computer) verifyRound(game, r);
+}
+
+/** Checks a computer round against the commitment received before it (not the one repeated
+ * in the result), then shows the verdict beside it. */
+async function verifyRound(shown, r) {
+  const sent = shown.commits[r.round];
+  const computer = shown.players.find((p) => p !== me()) ?? 'Computer';
+  const verified = sent ? await opens(sent, r.moves?.[computer], r.salt) : null;
+  if (verified === null) return;
+  r.verified = verified && r.commit === sent;
+  if (game === shown) {
+    ui.rounds.replaceChildren(); // redrawn with the verdict
+    render();
+  }
 }
 
 function onGameOver(e) {
@@ -422,7 +445,10 @@ async function playComputer() {
     if (!cancelled.ok && cancelled.code !== 'not_queued') return showError(cancelled.error);
     search = null;
   }
-  const ack = await request('find_match', { best_of: Number(ui.bestOf.value), opponent: 'computer' });
+  const payload = { best_of: Number(ui.bestOf.value), opponent: 'computer' };
+  const seconds = Number(settings.get('computerRound'));
+  if (Number.isInteger(seconds) && seconds > 0) payload.round_seconds = seconds; // Settings
+  const ack = await request('find_match', payload);
   if (!ack.ok) showError(ack.error);
   render(); // match_found came before the ack
 }
@@ -440,7 +466,7 @@ let confirmLeave = async () => window.confirm('Leave this game? You will forfeit
 async function leaveGame() {
   if (!game) return;
   if (!isPlayer()) return backToLobby();
-  if (!(await confirmLeave(opponent()))) return;
+  if (!(await confirmLeave(opponent(), !game.results.length))) return;
   const ack = await request('leave_game', { game_id: game.id });
   if (!ack.ok) showError(ack.error); // else game_over (forfeit) follows
 }
@@ -505,24 +531,41 @@ function refreshOpenPanels() {
 // --- your games -------------------------------------------------------------
 
 // How a game ended, beside its score; a game won on points says nothing more.
-const REASONS = { timeout: 'on time', forfeit: 'by forfeit', disconnect: 'by disconnection', abandoned: 'abandoned' };
+const REASONS = { timeout: 'on time', forfeit: 'by forfeit', disconnect: 'by disconnection', abandoned: 'abandoned', aborted: 'left before any round' };
 let myGamesOldest = null;
 
 function myGameItem(g) {
   const mine = me();
   const score = `${g.score?.[mine] ?? 0}–${g.score?.[g.opponent] ?? 0}`;
-  const outcomeText = g.winner == null ? 'Draw' : g.winner === mine ? 'Won' : 'Lost';
+  const outcomeText = g.reason === 'aborted' ? 'Aborted' : g.winner == null ? 'Draw' : g.winner === mine ? 'Won' : 'Lost';
   const when = new Date(g.ended_at).toLocaleString();
   const meta = [`best of ${g.best_of}`, REASONS[g.reason], when].filter(Boolean).join(' · ');
   const rounds = (g.rounds ?? []).map((r) => el('li', {},
     `Round ${r.round}: you ${moveText(r.moves?.[mine])}, ${g.opponent} ${moveText(r.moves?.[g.opponent])}`
     + ` — ${r.winner == null ? 'draw' : r.winner === mine ? 'you won' : `${r.winner} won`}`));
   if (!rounds.length) rounds.push(el('li', { class: 'empty' }, 'No round was played.'));
-  return el('li', { class: 'my-game', dataset: { gameId: g.game_id } },
+  const verdict = el('span', { class: 'verdict' });
+  const item = el('li', { class: 'my-game', dataset: { gameId: g.game_id } },
     el('details', {},
       el('summary', {}, `${outcomeText} ${score} against ${g.opponent}`,
-        el('span', { class: 'live-meta' }, ` · ${meta}`)),
-      el('ol', { class: 'my-game-rounds', 'aria-label': `Rounds against ${g.opponent}` }, ...rounds)));
+        el('span', { class: 'live-meta' }, ` · ${meta}`), verdict),
+      el('ol', { class: 'my-game-rounds', 'aria-label': `Rounds against ${g.opponent}` }, ...rounds),
+      el('a', { href: gamePageUrl(g.game_id), target: '_blank', rel: 'noopener' },
+        `The game's page: replay, ratings`)));
+  if (g.computer) verifyGame(g, rounds, verdict);
+  return item;
+}
+
+/** Checks every round of a game against the computer here, and says so. */
+async function verifyGame(g, items, verdict) {
+  const rounds = g.rounds ?? [];
+  const checks = await Promise.all(rounds.map((r) => opens(r.commit, r.moves?.[g.opponent], r.salt)));
+  checks.forEach((ok, i) => {
+    if (ok !== null) items[i].append(el('span', { class: 'verdict' }, ` (${verdictText(ok)})`));
+  });
+  if (!rounds.length || checks.some((ok) => ok === null)) return; // older games: no commitments
+  verdict.textContent = checks.every(Boolean)
+    ? ' · every round verified' : ' · a round failed verification';
 }
 
 async function loadMyGames(more = false) {
@@ -541,11 +584,27 @@ async function loadLeaderboard() {
   const ack = await request('leaderboard', {});
   if (!ack.ok) return showError(ack.error);
   const rows = (ack.players ?? []).map((p, i) => el('tr', { class: p.name === me() ? 'me' : null },
-    el('td', {}, String(i + 1)), el('th', { scope: 'row' }, p.name),
+    el('td', {}, String(i + 1)),
+    el('th', { scope: 'row' }, p.claimed ? el('a', { href: profileUrl(p.name), target: '_blank', rel: 'noopener' }, p.name) : p.name),
     el('td', {}, String(p.wins)), el('td', {}, String(p.losses)), el('td', {}, String(p.draws)),
-    el('td', {}, `${p.rating ?? 1500}${p.claimed ? '' : ' (guest)'}`)));
-  if (!rows.length) rows.push(el('tr', {}, el('td', { colspan: 6, class: 'empty' }, 'No games played yet.')));
+    el('td', {}, ratingText(p))));
+  const provisional = ack.provisional ?? 0;
+  if (!rows.length) {
+    const text = provisional ? 'No established rating yet.' : 'No games played yet.';
+    rows.push(el('tr', {}, el('td', { colspan: 6, class: 'empty' }, text)));
+  }
   $('#leaderboard tbody').replaceChildren(...rows);
+  $('#leaderboard-provisional').textContent = provisional === 0 ? ''
+    : `${provisional} ${provisional === 1 ? 'player' : 'players'} with a provisional rating`
+      + ' (shown with "?": fewer games than it takes to be sure) not ranked.';
+}
+
+export const gamePageUrl = (gameId) => `/game/${encodeURIComponent(gameId)}`;
+export const profileUrl = (name) => `/u/${encodeURIComponent(name)}`;
+
+/** A Glicko-2 rating as lichess shows it: "1580", or "1662?" while provisional. */
+function ratingText(standing) {
+  return `${standing.rating ?? 1500}${standing.provisional ? '?' : ''}`;
 }
 
 /** The live games, kept current while the list is open (the server pushes no changes). */

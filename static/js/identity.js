@@ -93,6 +93,7 @@ async function claim(event) {
   ui.claimPassword.value = '';
   clearErrors();
   store.setClaimed(ack.username);
+  store.setDevice(ack.username, ack.device); // later log-ins from here send it
   closeForms();
   say(`You claimed ${ack.username}: log in with its password from any device.`);
   render();

@@ -4,6 +4,7 @@ import * as conn from './connection.js';
 import * as chat from './chat.js';
 import * as presence from './presence.js';
 import * as game from './game.js';
+import { initInvites } from './invites.js';
 import { initOutbox, send, pump } from './outbox.js';
 import * as moderation from './moderation.js';
 import * as dm from './dm.js';
@@ -12,6 +13,7 @@ import { ask } from './dialogs.js';
 import * as layout from './layout.js';
 import * as attention from './attention.js';
 import { initMentions } from './mentions.js';
+import * as account from './account.js';
 
 const { socket } = conn;
 
@@ -38,9 +40,10 @@ function sendMessage(text) {
   if (!socket.active) conn.connect();
 }
 
-const askLeave = async (opponent) => !!(await ask({
+// Before any round is played, leaving aborts the game (protocol `game_over`, `aborted`).
+const askLeave = async (opponent, unplayed) => !!(await ask({
   title: 'Leave this game?',
-  text: `You forfeit the match: ${opponent} wins it.`,
+  text: unplayed ? 'No round has been played: the game is aborted and counts for nobody.' : `You forfeit the match: ${opponent} wins it.`,
   action: 'Leave the game', danger: true,
 }));
 
@@ -61,6 +64,7 @@ conn.on('named', (name, resumed) => {
   game.onConnectionChange(true);
   moderation.checkModerator();
   dm.loadConversations();
+  account.render();
 });
 
 socket.on('message', (m) => chat.addMessage(m));
@@ -74,6 +78,9 @@ socket.on('error', (e) => showError(e?.error ?? 'Something went wrong.'));
 socket.on('message_deleted', moderation.onMessageDeleted);
 socket.on('report_filed', moderation.onReportFiled);
 socket.on('dm', dm.onDm);
+socket.on('dm_read', dm.onDmRead);
+// A resume's DM replay stopped short: the rest is on the server (listed with unread counts).
+socket.on('dm_replay_truncated', () => dm.loadConversations());
 
 // --- calling the person back (attention.js), and the phone's badges ---------------------
 
@@ -147,7 +154,14 @@ layout.onChange(() => {
 $('#connection-toggle').addEventListener('click', conn.toggleConnection);
 layout.initLayout();
 attention.initAttention();
-identity.initIdentity({ system: chat.addSystem, changed: () => moderation.checkModerator() });
+identity.initIdentity({
+  system: chat.addSystem,
+  changed: () => {
+    moderation.checkModerator();
+    account.render();
+  },
+});
+account.initAccount({ system: chat.addSystem, onEnded: () => identity.render() });
 moderation.initModeration({
   system: chat.addSystem,
   ignoredChanged: chat.hideIgnored,
@@ -167,4 +181,5 @@ presence.initPresence(game.challenge);
 dm.initDms();
 dm.on('unread', presence.render);
 game.initGame((busy) => presence.setChallengeEnabled(!busy), askLeave);
+initInvites();
 conn.connect();

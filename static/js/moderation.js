@@ -75,7 +75,7 @@ async function kick(name) {
   const answer = await ask({
     title: `Kick ${name}?`,
     text: `Every connection of ${name} is closed, and ${name} can't come back under this name for a minute. Nobody else is affected.`,
-    action: `Kick ${name}`, danger: true, reasonLabel: 'Reason for the log (optional)',
+    action: `Kick ${name}`, danger: true, reasonLabel: `Reason, shown to ${name} and in the log (optional)`,
   });
   if (answer) act('mod_kick', withReason({ name }, answer.reason));
 }
@@ -86,7 +86,7 @@ async function ban(name) {
     text: `This bans ${name} and the network address ${name} last connected from, for 24 hours. `
       + 'Everyone else on that address (a shared office, school or mobile network) is shut out too, '
       + `and a claimed name ${name} can't be used to log in.`,
-    action: `Ban ${name} and the address`, danger: true, reasonLabel: 'Reason for the log (optional)',
+    action: `Ban ${name} and the address`, danger: true, reasonLabel: `Reason, shown to ${name} and in the log (optional)`,
   });
   if (answer) act('mod_ban', withReason({ name, minutes: BAN_MINUTES }, answer.reason));
 }

@@ -42,7 +42,9 @@ export async function pump() {
         view.sent(entry, ack);
       } else if (ack.transient) {
         if (!isNamed()) break; // resent after the next resume
-      } else if (ack.code === 'rate_limited' || ack.code === 'name_required') {
+      } else if (['rate_limited', 'name_required', 'unavailable', 'restarting'].includes(ack.code)) {
+        // kept and sent again: too fast, not named yet, the server's storage failed or it is
+        // restarting (protocol "Refusal codes": each says when, retry_after)
         retryTimer = setTimeout(pump, (ack.retry_after || 1) * 1000 + 50);
         break;
       } else {

@@ -7,6 +7,7 @@ const DEFAULTS = {
   notifications: false, // the Notification API, once the person allowed it from a click
   sources: { challenge: true, dm: true, mention: true, turn: true, game: true },
   quiet: [], // names (folded) whose challenges, DMs and mentions call nobody back
+  computerRound: '', // seconds per round against the computer ('' : the server's), WCAG 2.2.1
 };
 const listeners = [];
 

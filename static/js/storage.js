@@ -57,3 +57,17 @@ export const setUnread = (counts) => write(KEYS.unread, Object.keys(counts).leng
 /** The claimed name this tab holds (claimed here, or logged in to), or null. */
 export const getClaimed = () => read(KEYS.claimed);
 export const setClaimed = (name) => write(KEYS.claimed, name);
+
+// This browser's device tokens, one per claimed name (localStorage: every tab, kept across
+// visits). A device token opens nothing; it keeps strangers' password guesses from locking
+// this device out (protocol `set_username`, "device token").
+const deviceKey = (name) => `rps.device.${String(name).toLocaleLowerCase()}`;
+
+export function getDevice(name) {
+  try { return localStorage.getItem(deviceKey(name)); } catch { return null; }
+}
+
+export function setDevice(name, device) {
+  if (typeof device !== 'string' || !device) return;
+  try { localStorage.setItem(deviceKey(name), device); } catch { /* memory only */ }
+}

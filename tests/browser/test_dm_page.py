@@ -39,13 +39,16 @@ def test_play_the_computer_then_see_the_game_in_your_games(open_page):
     expect(ada.locator("#match-players")).to_have_text("Ada vs Computer")
     finish_against_the_computer(ada)
     expect(ada.locator("#game-over-text")).to_contain_text("Game over")
+    # the page checked the last round against the commitment sent before it (issue 26)
+    expect(ada.locator("#round-result")).to_contain_text("Computer's move verified.")
     ada.get_by_role("button", name="Your games").click()
     item = ada.locator("#my-games-list li.my-game").first
     expect(item).to_contain_text("against Computer · best of 1")
+    expect(item.locator("summary")).to_contain_text("every round verified")
     item.locator("summary").click()
-    expect(
-        item.get_by_role("list", name="Rounds against Computer").locator("li").first
-    ).to_contain_text("Round 1: you ✊ Rock, Computer")
+    first_round = item.get_by_role("list", name="Rounds against Computer").locator("li").first
+    expect(first_round).to_contain_text("Round 1: you ✊ Rock, Computer")
+    expect(first_round).to_contain_text("(verified)")
     ada.get_by_role("button", name="Leaderboard").click()
     expect(ada.locator("#leaderboard tbody")).to_contain_text("No games played yet.")
     assert ada.watcher.console_errors == []

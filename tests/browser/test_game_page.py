@@ -60,9 +60,12 @@ def test_two_pages_play_a_full_best_of_3(open_page):
     expect(ada.locator("#score")).to_have_text(re.compile(r"You 2\s*–\s*0 Bea"))
 
     ada.get_by_role("button", name="Leaderboard").click()
-    row = ada.locator("#leaderboard tbody tr").filter(has=ada.locator("th", has_text="Ada"))
-    # rank, wins, losses, draws, rating (a guest's stays 1500)
-    expect(row.locator("td")).to_have_text(["1", "1", "0", "0", "1500 (guest)"])
+    # guests' ratings never move: provisional for good, counted and not ranked
+    expect(ada.locator("#leaderboard tbody")).to_have_text("No established rating yet.")
+    expect(ada.locator("#leaderboard-provisional")).to_have_text(
+        '2 players with a provisional rating (shown with "?": fewer games than it takes to be'
+        " sure) not ranked."
+    )
     for page in (ada, bea):
         assert page.watcher.foreign_requests() == []
         assert page.watcher.console_errors == []
@@ -71,13 +74,41 @@ def test_two_pages_play_a_full_best_of_3(open_page):
 def test_leaving_forfeits(open_page):
     cyd = named(open_page(), "Cyd")
     dan = named(open_page(), "Dan")
-    matched(cyd, dan, best_of="1")
+    matched(cyd, dan, best_of="3")
+    throw(cyd, "Rock")
+    throw(dan, "Rock")  # round 1 played (a draw): leaving now forfeits
+    expect(cyd.locator("#round-result")).to_contain_text("Round 1")
     cyd.get_by_role("button", name="Leave game").click()
     cyd.get_by_role("dialog", name="Leave this game?").get_by_role(
         "button", name="Leave the game"
     ).click()
     expect(dan.locator("#game-over-text")).to_contain_text("you won — Cyd left the game")
     expect(cyd.locator("#game-over-text")).to_contain_text("Dan won — you left the game")
+
+
+def test_leaving_right_after_a_rematch_starts_aborts_it(open_page):
+    """Issue 23: it gave the opponent "Won 0-0 by forfeit" on the leaderboard."""
+    kai = named(open_page(), "Kai")
+    lou = named(open_page(), "Lou")
+    matched(kai, lou, best_of="1")
+    throw(kai, "Paper")
+    throw(lou, "Rock")
+    expect(kai.locator("#game-over-text")).to_contain_text("you won")
+    for page in (kai, lou):
+        page.get_by_role("button", name="Rematch").click()
+    for page in (kai, lou):
+        expect(page.locator("#game-over")).to_be_hidden()
+    lou.get_by_role("button", name="Leave game").click()
+    dialog = lou.get_by_role("dialog", name="Leave this game?")
+    expect(dialog).to_contain_text("counts for nobody")
+    dialog.get_by_role("button", name="Leave the game").click()
+    for page in (kai, lou):
+        expect(page.locator("#game-over-text")).to_contain_text("Game aborted")
+    kai.get_by_role("button", name="Your games").click()
+    summaries = kai.locator("#my-games-list li.my-game summary")
+    expect(summaries).to_have_count(2)
+    expect(summaries.first).to_contain_text("Aborted 0–0 against Lou")
+    expect(summaries.nth(1)).to_contain_text("Won 1–0 against Lou")
 
 
 def test_a_reload_mid_game_resumes_and_the_game_finishes(open_page):

@@ -83,17 +83,18 @@ def test_a_rematch_against_the_computer_shows_its_first_round(open_page):
     expect(eve.locator("#game-over")).to_be_hidden()
     expect(status(eve)).to_have_text(ROUND_ONE)
 
-    eve.get_by_role("button", name="Leave game").click()  # forfeits: "Your games" says so
+    eve.get_by_role("button", name="Leave game").click()  # before any round: aborted
     eve.get_by_role("button", name="Leave the game").click()  # in the confirmation
     eve.get_by_role("button", name="Your games").click()
     summaries = eve.locator("#my-games-list li.my-game summary")
     expect(summaries).to_have_count(2)
-    expect(summaries.first).to_contain_text("against Computer")
-    expect(summaries.first).to_contain_text("by forfeit")
+    expect(summaries.first).to_contain_text("Aborted 0–0 against Computer")
+    expect(summaries.first).to_contain_text("left before any round")
     for text in summaries.all_inner_texts():
         assert "(computer)" not in text  # "Computer (computer)" said it twice
         assert not re.search(r"· won\b", text)  # nor "Lost 0–1 … · won"
-        assert re.match(r"^(Won|Lost|Draw) \d–\d against Computer · best of 1 · ", text), text
+        shape = r"^(Won|Lost|Draw|Aborted) \d–\d against Computer · best of 1 · "
+        assert re.match(shape, text), text
 
 
 def test_r_throws_after_game_chat_and_focus_follows_the_game(open_page):

@@ -105,6 +105,29 @@ def test_ban_asks_first_and_says_it_bans_the_address(open_page):
     mod.get_by_role("menuitem", name=re.compile(r"^Kick Target")).click()
     kick = mod.get_by_role("dialog", name="Kick Target?")
     expect(kick).to_contain_text("Nobody else is affected.")
-    kick.get_by_label("Reason for the log (optional)").fill("spam")
+    kick.get_by_label("Reason, shown to Target and in the log (optional)").fill("spam")
     kick.get_by_role("button", name="Kick Target").click()
     expect(messages(mod).filter(has_text="Target was removed by a moderator.")).to_have_count(1)
+    # the person removed is told why (the `kicked` event), not only "disconnected"
+    told = messages(target).filter(has_text="removed from the chat by a moderator")
+    expect(told).to_have_count(1)
+    expect(told).to_contain_text("Reason: “spam”")
+
+
+def test_logging_in_on_a_second_device_is_not_announced_as_someone_leaving(open_page):
+    """Issue 23: the second device's page (a guest until its log-in) announced
+    "User-621 has left the chat!"."""
+    from tests.browser.test_conversations_page import claim, log_in
+
+    watcher = named(open_page(), "Wanda")
+    claim(open_page(), "Otto")
+    phone_page = open_page(390, 844)
+    expect(phone_page.locator("body")).to_have_attribute("data-username", re.compile("^User-"))
+    guest = phone_page.locator("body").get_attribute("data-username")
+    expect(watcher.locator(f"#online-list li[data-name='{guest}']")).to_have_count(1)
+    log_in(phone_page, "Otto")
+    expect(watcher.locator(f"#online-list li[data-name='{guest}']")).to_have_count(0)
+    send(phone_page, "from my phone")
+    expect(messages(watcher).filter(has_text="from my phone")).to_have_count(1)
+    assert messages(watcher).filter(has_text=f"{guest} has left").count() == 0
+    assert messages(watcher).filter(has_text="Otto has entered").count() == 0  # online already

@@ -32,14 +32,14 @@ import engineio
 from flask import Flask, request
 from flask_socketio import ConnectionRefusedError, SocketIO, emit
 
-from rpschat.config import Settings
-from rpschat.transport import (
+from eiotransport import (
     PollingGuard,
     SessionLimits,
     TransportGuard,
     install,
     session_closer,
 )
+from rpschat.config import Settings
 from rpschat.web import security
 from rpschat.web.events import ClientPacket, guard_messages
 
@@ -170,7 +170,7 @@ def create_wsgi_app():
 def main() -> None:
     import eventlet
 
-    from rpschat.transport.server import serve
+    from eiotransport.server import serve
 
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
     wsgi_app = create_wsgi_app()

@@ -94,7 +94,7 @@ def test_a_moderator_on_one_node_deletes_mutes_and_kicks_on_another(nodes, clien
     cyd = clients.join(node_b.url, "Cyd", headers={"X-Forwarded-For": "203.0.113.2"})
     sent = bea.say("abuse")
     assert mod.call("mod_delete", {"id": sent["id"]}) == {"ok": True}
-    cyd.wait_for("message_deleted", lambda p: p == {"id": sent["id"]})
+    cyd.wait_for("message_deleted", lambda p: p["id"] == sent["id"])
     assert all(m["id"] != sent["id"] for m in cyd.call("history", {})["messages"])
 
     assert mod.call("mod_mute", {"name": "Bea", "minutes": 5})["ok"]

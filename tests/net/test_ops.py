@@ -171,7 +171,7 @@ def test_after_a_long_redis_outage_the_node_is_ready_and_chats_within_10_s(redis
 
 def test_missing_page_assets_are_an_error_at_start_and_fail_readiness(tmp_path):
     """A deployment that left out static/vendor/ (the page's Socket.IO client)."""
-    for part in ("app.py", "rpschat", "templates", "static", "pyproject.toml"):
+    for part in ("app.py", "rpschat", "eiotransport", "templates", "static", "pyproject.toml"):
         source = ROOT / part
         copy = shutil.copytree if source.is_dir() else shutil.copy
         copy(source, tmp_path / part)

@@ -1,5 +1,5 @@
 """The transport over a real server: heartbeats, the long-polling upgrade, WebSocket framing,
-and the connection limit (rpschat/transport/pinger.py and websocket.py keep engineio's behaviour
+and the connection limit (eiotransport/pinger.py and websocket.py keep engineio's behaviour
 while holding no green thread per idle connection).
 
 Most tests speak WebSocket by hand over a plain socket (`Raw`), so that they control every

@@ -1,5 +1,5 @@
 """Run pytest with eventlet's monkey-patching applied first, as app.py's main() does:
-`python -m tests.support.under_eventlet tests/eventlet_mode -q`."""
+`python -m tests.support.under_eventlet tests/transport/eventlet_mode -q`."""
 
 import sys
 import warnings

@@ -106,11 +106,50 @@ def test_a_version_3_database_gets_ratings_and_keeps_its_standings(sql_url):
     engine.dispose()
     storage = open_storage(sql_url, ThreadingRuntime())
     results = SqlResults(storage.database, ThreadingRuntime())
-    assert results.leaderboard() == [
-        {"name": "Ada", "wins": 3, "losses": 1, "draws": 0, "rating": 1500, "claimed": False}
-    ]
+    assert results.standing("Ada") == {"name": "Ada", "wins": 3, "losses": 1, "draws": 0,
+                                       "rating": 1500, "deviation": 350, "provisional": True,
+                                       "claimed": False}  # fmt: skip
     results.record("Ada", "Bea", ("Ada", "Bea"), "won", 1, {}, "g1", user_ids={"Ada": "u1"})
-    assert results.leaderboard()[0]["wins"] == 4  # the old row is adopted by its next player
+    assert results.standing("Ada")["wins"] == 4  # the old row is adopted by its next player
+
+
+def test_a_version_12_database_gets_glicko_ratings_from_its_elo_ones(sql_url):
+    """Schema 13: an Elo rating is kept, with a deviation from the games played (12 games:
+    107, established; 3 games: provisional); one that never moved from 1500 stays at 350."""
+    from rpschat.storage.sql.results import SqlResults
+
+    open_storage(sql_url, ThreadingRuntime()).close()
+    engine = create_engine(sqlalchemy_url(sql_url))
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE standings"))
+        conn.execute(
+            text(
+                "CREATE TABLE standings (key VARCHAR PRIMARY KEY, name VARCHAR NOT NULL,"
+                " wins INTEGER NOT NULL, losses INTEGER NOT NULL, draws INTEGER NOT NULL,"
+                " user_id VARCHAR, rating FLOAT DEFAULT 1500 NOT NULL)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO standings VALUES ('ada', 'Ada', 9, 2, 1, 'u1', 1580.4),"
+                " ('bea', 'Bea', 1, 2, 0, 'u2', 1484), ('cyd', 'Cyd', 5, 5, 0, 'u3', 1500)"
+            )
+        )
+        conn.execute(database.schema_version.update().values(version=12))
+    engine.dispose()
+    storage = open_storage(sql_url, ThreadingRuntime())
+    results = SqlResults(storage.database, ThreadingRuntime())
+    ada, bea, cyd = (results.standing(name) for name in ("Ada", "Bea", "Cyd"))
+    assert (ada["rating"], ada["deviation"], ada["provisional"]) == (1580, 107, False)
+    assert (bea["rating"], bea["deviation"], bea["provisional"]) == (1484, 189, True)
+    assert (cyd["rating"], cyd["deviation"], cyd["provisional"]) == (1500, 350, True)
+    board = results.leaderboard()
+    assert [p["name"] for p in board.players] == ["Ada"] and board.provisional == 2
+    with storage.database.engine.connect() as conn:
+        assert conn.scalar(database.schema_version.select()) == database.SCHEMA_VERSION
+        volatility = conn.scalar(text("SELECT volatility FROM standings WHERE key = 'ada'"))
+    assert volatility == 0.06
+    storage.close()
     storage.close()
 
 

@@ -59,7 +59,7 @@ def test_the_computer_plays_many_people_at_once(harness):
         [result] = seat.take("round_result")
         assert result["game_id"] == games[seat.name]
     live = harness.services.games._ctx.store.live_games()
-    assert sorted(m.players[0] for m in live) == ["Ada", "Bea", "Cyd"]
+    assert sorted(m.name_of(m.players[0]) for m in live) == ["Ada", "Bea", "Cyd"]
 
 
 def test_the_computers_move_is_fixed_when_the_round_starts(harness_factory):
@@ -101,15 +101,16 @@ def test_a_game_against_the_computer_ends_like_any_other(harness):
 
 def test_results_against_the_computer_are_history_not_standings(harness):
     ada = Seat(harness, "Ada")
-    game_id = play_computer(ada, best_of=1)["game_id"]
+    game_id = play_computer(ada, best_of=3)["game_id"]
+    assert ada.emit("throw", {"game_id": game_id, "move": "rock"}) == OK  # round 1 played
     assert ada.emit("leave_game", {"game_id": game_id}) == OK  # a forfeit: the computer wins
-    assert ada.emit("leaderboard", {}) == {"ok": True, "players": []}
+    assert ada.emit("leaderboard", {}) == {"ok": True, "players": [], "provisional": 0}
     answer = ada.emit("my_games", {})
     assert answer["ok"] and answer["has_more"] is False
     [game] = answer["games"]
     assert game["game_id"] == game_id and game["opponent"] == "Computer"
     assert game["computer"] is True and game["winner"] == "Computer"
-    assert game["reason"] == "forfeit" and game["rounds"] == []
+    assert game["reason"] == "forfeit" and len(game["rounds"]) == 1
 
 
 def test_the_computer_wins_a_round_its_opponent_lets_time_out(harness_factory):
@@ -134,6 +135,49 @@ def test_a_rematch_with_the_computer_starts_at_once(harness):
     assert found["opponent"] == "Computer" and found["game_id"] != game_id
     assert found["best_of"] == 1 and found["computer"] is True
     assert ada.emit("rematch", {"game_id": game_id}) == refused("No such game.", Code.NO_SUCH_GAME)
+
+
+def test_the_round_timer_against_the_computer_is_the_players_to_set(harness_factory):
+    """WCAG 2.2.1 (issue 23): a player sets the time per round against the computer (up to an
+    hour, in effect no limit); a rematch keeps it; the computer's rounds wait that long."""
+    harness = harness_factory(round_seconds=0.5)
+    clock = HeldClock(harness.services.runtime)
+    ada = Seat(harness, "Ada")
+    ask = {"best_of": 1, "opponent": "computer", "round_seconds": 3600}
+    assert ada.emit("find_match", ask) == OK
+    [found] = ada.take("match_found")
+    assert found["round_seconds"] == 3600
+    clock.advance(600)  # ten minutes: the round is still on
+    assert ada.take("round_result") == [] and ada.take("game_over") == []
+    game_id = found["game_id"]
+    while not ada.take("game_over"):
+        play_round(game_id, (ada, "paper"))
+    assert ada.emit("rematch", {"game_id": game_id}) == OK
+    assert ada.take("match_found")[0]["round_seconds"] == 3600
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (
+            {"best_of": 1, "opponent": "computer", "round_seconds": 4},
+            "round_seconds must be a whole number from 5 to 3600.",
+        ),
+        (
+            {"best_of": 1, "opponent": "computer", "round_seconds": "60"},
+            "round_seconds must be a whole number from 5 to 3600.",
+        ),
+        (
+            {"best_of": 1, "round_seconds": 60},
+            "round_seconds can only be set for a game against the computer.",
+        ),
+    ],
+)
+def test_a_bad_round_timer_is_refused(harness, payload, reason):
+    ada = Seat(harness, "Ada")
+    answer = ada.emit("find_match", payload)
+    assert answer["error"] == reason and answer["code"] == "bad_request"
+    assert answer["field"] == "round_seconds"
 
 
 def test_the_computer_remembers_earlier_games(harness_factory):
@@ -295,3 +339,61 @@ def test_a_claimed_names_games_are_kept(harness_factory):
     assert ack["ok"], ack
     [game] = back.emit("my_games", {}, callback=True)["games"]
     assert game["game_id"] == game_id
+
+
+# ---- provably fair rounds (issue 26, point 7) ------------------------------------------------
+
+
+def test_each_round_commits_to_the_computers_move_and_reveals_the_salt_after(harness):
+    import hashlib
+
+    ada = Seat(harness, "Ada")
+    game_id = play_computer(ada, best_of=3)["game_id"]
+    commits = []
+    while True:
+        [started] = ada.take("round_started")
+        decided = computer_move(harness, game_id)
+        # the commitment: sha256("<move>:<salt>") of the move already chosen; no salt yet
+        assert set(started) == {"game_id", "round", "time_left_ms", "commit"}
+        assert len(started["commit"]) == 64 and started["commit"] not in commits
+        commits.append(started["commit"])
+        state = ada.emit("watch", {"game_id": game_id})
+        assert state["game"]["commit"] == started["commit"] and "salt" not in state["game"]
+        play_round(game_id, (ada, "rock"))
+        [result] = ada.take("round_result")
+        assert result["commit"] == started["commit"] and len(result["salt"]) == 32
+        opened = hashlib.sha256(f"{decided}:{result['salt']}".encode()).hexdigest()
+        assert result["moves"]["Computer"] == decided and opened == started["commit"]
+        assert hashlib.sha256(f"{decided}:{result['salt']}x".encode()).hexdigest() != opened
+        if ada.take("game_over"):
+            break
+    [game] = ada.emit("my_games", {})["games"]
+    assert game["verified"] is True and len(game["rounds"]) == len(commits)
+    assert [r["commit"] for r in game["rounds"]] == commits
+    assert all(r["verified"] is True for r in game["rounds"])
+
+
+def test_a_round_that_does_not_open_its_commitment_is_not_verified():
+    from rpschat.domain.game.ports import GameRecord
+
+    def record(salt):
+        rounds = [{"round": 1, "moves": {"Ada": "rock", "Computer": "paper"}, "winner":
+                   "Computer", "commit": commitment("paper", "s1"), "salt": salt}]  # fmt: skip
+        return GameRecord("g1", "u1", "Ada", "Computer", True, 1, "Computer",
+                          {"Ada": 0, "Computer": 1}, rounds, "won", 1).to_wire()  # fmt: skip
+
+    from rpschat.domain.game.fairness import commitment
+
+    assert record("s1")["verified"] is True and record("s1")["rounds"][0]["verified"] is True
+    tampered = record("s2")
+    assert tampered["verified"] is False and tampered["rounds"][0]["verified"] is False
+
+
+def test_games_between_people_carry_no_commitment(harness):
+    ada, bea = Seat(harness, "Ada"), Seat(harness, "Bea")
+    game_id = find_match([ada, bea], best_of=1)
+    assert "commit" not in ada.take("round_started")[0]
+    play_round(game_id, (ada, "rock"), (bea, "scissors"))
+    assert not {"commit", "salt"} & set(ada.take("round_result")[0])
+    [game] = ada.emit("my_games", {})["games"]
+    assert "verified" not in game and "commit" not in game["rounds"][0]

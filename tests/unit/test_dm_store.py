@@ -101,6 +101,24 @@ def test_the_sender_of_a_name(store):
     assert store.sender_named("b", "G1") is None
 
 
+def test_threads_are_newest_first_with_the_users_unread_counts(store):
+    add(store, "b", "a", "old from b", unread=True)
+    add(store, "a", "c", "to c")
+    newest, _ = add(store, "b", "a", "new from b", unread=True)
+    add(store, "c", "b", "not a's")
+    threads = store.threads("a", 10)
+    assert [(t.other_id, t.last.id, t.unread) for t in threads] == [
+        ("b", newest.id, 2),
+        ("c", threads[1].last.id, 0),
+    ]
+    assert threads[1].last.text == "to c"
+    assert [t.other_id for t in store.threads("a", 1)] == ["b"]
+    store.mark_read_from("a", "b", newest.id - 1)  # the older one only
+    assert [t.unread for t in store.threads("a", 10)] == [1, 0]
+    store.mark_read_from("a", "c", newest.id)  # another sender's: nothing of b's
+    assert store.threads("a", 10)[0].unread == 1
+
+
 def test_dms_survive_a_restart(sql_url):
     storage = open_storage(sql_url, ThreadingRuntime())
     sent, _ = add(storage.dms, "a", "b", "kept", unread=True)

@@ -220,15 +220,87 @@ def test_bad_dm_history_requests_are_refused(harness, payload, reason):
     assert ada.emit("dm_history", payload, callback=True) == refused(reason)
 
 
-def test_a_dm_to_someone_who_ignores_the_sender_is_refused(harness):
-    ada, _ = harness.join("Ada")
-    bea, _ = harness.join("Bea")
+def test_a_dm_to_someone_who_ignores_the_sender_is_acked_but_never_shown_to_them(harness):
+    """Issue 23: the sender is not told it is ignored ("Bea does not take your messages"
+    said so); the DM is kept for the sender only."""
+    ada, _ = claimed(harness, "Ada")
+    ada_phone, _ = log_in(harness, "Ada")
+    bea, _ = claimed(harness, "Bea")
     assert bea.emit("ignore", {"name": "Ada"}, callback=True)["ok"]
-    assert send(ada, "Bea", "hi") == refused("Bea does not take your messages.", Code.IGNORED)
+    for client in (ada, ada_phone, bea):
+        client.get_received()
+    hidden = send(ada, "Bea", "hi")
+    assert hidden["ok"] and isinstance(hidden["id"], int)  # as any DM's ack
     assert events(bea, "dm") == []
-    assert send(bea, "Ada", "I can still write to you")["ok"]
-    assert bea.emit("unignore", {"name": "Ada"}, callback=True)["ok"]
-    assert send(ada, "Bea", "hi again")["ok"]
+    assert [m["text"] for m in events(ada_phone, "dm")] == ["hi"]  # the sender's own devices
+    history = bea.emit("dm_history", {"with": "Ada"}, callback=True)
+    assert history["ok"] and history["messages"] == []
+    listed = bea.emit("dm_conversations", {}, callback=True)
+    assert listed == {"ok": True, "conversations": [], "unread": 0}
+    mine = ada.emit("dm_history", {"with": "Bea"}, callback=True)["messages"]
+    assert [m["text"] for m in mine] == ["hi"]
+    bea.disconnect()  # not kept unread either: nothing at Bea's next log-in
+    send(ada, "Bea", "while you were away")
+    back, _ = log_in(harness, "Bea")
+    assert events(back, "dm") == [] and events(back, "dm_unread_summary") == []
+    assert send(back, "Ada", "I can still write to you")["ok"]
+    assert back.emit("unignore", {"name": "Ada"}, callback=True)["ok"]
+    again = send(ada, "Bea", "hi again")
+    assert [m["id"] for m in events(back, "dm")] == [again["id"]]
+
+
+def test_dm_conversations_lists_every_conversation_newest_first_with_unread_counts(harness):
+    ada, _ = claimed(harness, "Ada")
+    ada.disconnect()
+    bea, _ = harness.join("Bea")
+    cyd, _ = harness.join("Cyd")
+    assert send(bea, "Ada", "one from Bea")["ok"] and send(bea, "Ada", "two from Bea")["ok"]
+    last = send(cyd, "Ada", "one from Cyd")
+    bea.disconnect()  # guests who left: their conversations are still listed
+    cyd.disconnect()
+    back, _ = log_in(harness, "Ada")
+    listed = back.emit("dm_conversations", {}, callback=True)
+    assert listed["ok"] and listed["unread"] == 0  # the log-in delivered all three
+    assert [(c["with"], c["unread"], c["last"]["text"]) for c in listed["conversations"]] == [
+        ("Cyd", 0, "one from Cyd"),
+        ("Bea", 0, "two from Bea"),
+    ]
+    assert listed["conversations"][0]["last"]["id"] == last["id"]
+
+
+def test_dm_conversations_counts_what_is_still_unread_and_dm_read_marks_it(harness_factory):
+    harness = harness_factory(password_hash_kib=64, dm_unread_on_login=1)
+    ada, _ = claimed(harness, "Ada")
+    ada.disconnect()
+    bea, _ = harness.join("Bea")
+    sent = [send(bea, "Ada", f"m{n}")["id"] for n in range(3)]
+    back, _ = log_in(harness, "Ada")  # one (m2) came at the log-in
+    other, _ = log_in(harness, "Ada")  # another device: m1 came; m0 is still unread
+    listed = back.emit("dm_conversations", {"limit": 5}, callback=True)
+    assert listed["unread"] == 1
+    assert [(c["with"], c["unread"]) for c in listed["conversations"]] == [("Bea", 1)]
+    other.get_received()
+    assert back.emit("dm_read", {"with": "bea", "id": sent[1]}, callback=True) == {
+        "ok": True,
+        "unread": 0,
+    }
+    assert events(other, "dm_read") == [{"with": "bea", "id": sent[1]}]
+    assert back.emit("dm_conversations", {}, callback=True)["conversations"][0]["unread"] == 0
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "reason"),
+    [
+        ("dm_conversations", {"limit": 0}, "limit must be a whole number from 1 to 200."),
+        ("dm_read", {"id": 3}, 'Send an object like {with: "Bea", id: 42}.'),
+        ("dm_read", {"with": "Bea"}, "id must be a whole number from 0 to 9223372036854775807."),
+        ("dm_read", {"with": "Nobody", "id": 1}, "Nobody is not online."),
+    ],
+)
+def test_bad_conversation_requests_are_refused(harness, event, payload, reason):
+    ada, _ = harness.join("Ada")
+    harness.join("Bea")
+    assert ada.emit(event, payload, callback=True)["error"] == reason
 
 
 def test_a_muted_user_cant_send_dms(harness_factory):
@@ -387,6 +459,23 @@ def test_unread_dms_left_at_a_log_in_come_at_the_next_one(harness_factory):
     second, _ = log_in(harness, "Ada")
     delivered, [summary] = unread_events(second)
     assert [m["id"] for m in delivered] == [ids[0]] and summary["unread"] == 1
+
+
+def test_a_resume_leaves_the_unread_dms_a_log_in_did_not_send_unread(harness_factory):
+    """A log-in sends the newest unread DM first: a resume with its id as dm_last_id replays
+    nothing and must not mark the older, unsent ones read (issue 23: they were)."""
+    harness = harness_factory(password_hash_kib=64, dm_unread_on_login=1)
+    ada, _ = claimed(harness, "Ada")
+    ada.disconnect()
+    bea, _ = harness.join("Bea")
+    sent = [send(bea, "Ada", f"m{n}")["id"] for n in range(3)]
+    back, ack = log_in(harness, "Ada")
+    assert [m["id"] for m in events(back, "dm")] == [sent[2]]
+    back.disconnect()
+    resumed = harness.client(auth={"token": ack["token"], "dm_last_id": sent[2]})
+    assert events(resumed, "dm") == []
+    listed = resumed.emit("dm_conversations", {}, callback=True)
+    assert listed["unread"] == 2 and listed["conversations"][0]["unread"] == 2
 
 
 def test_a_replay_cut_short_leaves_the_rest_unread(harness_factory):

@@ -96,7 +96,7 @@ def play_round(game_id: str, *throws: tuple[Seat, str]) -> None:
 
 def live_players(harness: Harness) -> Counter:
     games = harness.services.games._ctx.store.live_games()
-    return Counter(player for match in games for player in match.players)
+    return Counter(match.name_of(player) for match in games for player in match.players)
 
 
 # ---- a whole match ---------------------------------------------------------------------------
@@ -410,11 +410,7 @@ def test_a_match_where_neither_plays_is_abandoned_and_a_draw(harness_factory):
     }
     assert ada.wait_for("game_over") == [over]
     assert ada.take("round_result") == []
-    board = ada.emit("leaderboard", {})["players"]
-    assert sorted(board, key=lambda s: s["name"]) == [
-        {"name": "Ada", "wins": 0, "losses": 0, "draws": 1, "rating": 1500, "claimed": False},
-        {"name": "Bea", "wins": 0, "losses": 0, "draws": 1, "rating": 1500, "claimed": False},
-    ]
+    assert [standing(harness, n)["draws"] for n in ("Ada", "Bea")] == [1, 1]
 
 
 # ---- dropped connections ---------------------------------------------------------------------
@@ -720,6 +716,7 @@ def test_a_spectator_sees_the_end_and_a_finished_game_cannot_be_watched(game):
     harness, ada, bea, game_id = game
     cyd = Seat(harness, "Cyd")
     cyd.emit("watch", {"game_id": game_id})
+    play_round(game_id, (ada, "rock"), (bea, "rock"))  # a round played: leaving forfeits
     assert ada.emit("leave_game", {"game_id": game_id}) == OK
     assert cyd.take("game_over")[0]["reason"] == "forfeit"
     dan = Seat(harness, "Dan")
@@ -800,25 +797,31 @@ def test_game_chat_validates_like_the_lobby_and_sends_a_resend_once(game):
 # ---- the leaderboard -------------------------------------------------------------------------
 
 
-def test_the_leaderboard_ranks_by_wins_then_fewest_losses_then_name(harness):
+def standing(harness, name):
+    """The name's standing, established or not, as the results store has it."""
+    return harness.services.games._ctx.results.standing(name)
+
+
+def test_guests_games_count_and_the_leaderboard_ranks_none_of_them(harness):
     ada, bea, cyd, dan, eve = (Seat(harness, n) for n in ("Ada", "Bea", "Cyd", "Dan", "Eve"))
     for _ in range(2):
         game_id = find_match([ada, bea], best_of=1)
         play_round(game_id, (ada, "rock"), (bea, "scissors"))
     game_id = find_match([cyd, ada], best_of=1)
     play_round(game_id, (cyd, "paper"), (ada, "rock"))
-    game_id = find_match([eve, dan], best_of=1)
+    game_id = find_match([eve, dan], best_of=3)
+    play_round(game_id, (eve, "rock"), (dan, "rock"))  # a round played: leaving forfeits
     assert eve.emit("leave_game", {"game_id": game_id}) == OK
-    assert ada.emit("leaderboard", {}) == {
-        "ok": True,
-        "players": [
-            {"name": "Ada", "wins": 2, "losses": 1, "draws": 0, "rating": 1500, "claimed": False},
-            {"name": "Cyd", "wins": 1, "losses": 0, "draws": 0, "rating": 1500, "claimed": False},
-            {"name": "Dan", "wins": 1, "losses": 0, "draws": 0, "rating": 1500, "claimed": False},
-            {"name": "Eve", "wins": 0, "losses": 1, "draws": 0, "rating": 1500, "claimed": False},
-            {"name": "Bea", "wins": 0, "losses": 2, "draws": 0, "rating": 1500, "claimed": False},
-        ],
-    }
+    game_id = find_match([eve, bea], best_of=1)  # left before any round: aborted, not counted
+    assert eve.emit("leave_game", {"game_id": game_id}) == OK
+    records = {n: standing(harness, n) for n in ("Ada", "Bea", "Cyd", "Dan", "Eve")}
+    assert {n: (r["wins"], r["losses"], r["draws"]) for n, r in records.items()} == {
+        "Ada": (2, 1, 0), "Bea": (0, 2, 0), "Cyd": (1, 0, 0), "Dan": (1, 0, 0), "Eve": (0, 1, 0)
+    }  # fmt: skip
+    assert {(r["rating"], r["deviation"], r["provisional"]) for r in records.values()} == {
+        (1500, 350, True)
+    }  # a guest's rating never moves: provisional for good, never ranked
+    assert ada.emit("leaderboard", {}) == {"ok": True, "players": [], "provisional": 5}
 
 
 # ---- concurrency -----------------------------------------------------------------------------
@@ -1195,8 +1198,7 @@ def test_games_that_end_together_are_recorded_in_one_write_before_game_over(harn
     games._ctx.runtime.defer(games._lifecycle._scorekeeper._record_and_announce)
     assert writes == [[first, second]]
     assert seats[0].take("game_over") and seats[2].take("game_over")
-    names = {row["name"] for row in results.leaderboard()}
-    assert names == {"Ada", "Bea", "Cyd", "Dan"}
+    assert all(results.standing(name) for name in ("Ada", "Bea", "Cyd", "Dan"))
 
 
 # ---- locks: one per game, and the lobby's for pairing ----------------------------------------

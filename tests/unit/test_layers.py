@@ -70,6 +70,22 @@ def test_the_composition_root_imports_no_web_module():
     assert [m for _, m in imported if within(m, "rpschat.web")] == []
 
 
+# The transport (eiotransport, beside rpschat) as the application may use it: its face (install,
+# counts, the documented options and middlewares) and the two modules it documents as imported
+# by themselves because they need eventlet. Its insides are its own business.
+TRANSPORT_FACE = ("eiotransport", "eiotransport.server", "eiotransport.process")
+
+
+def test_the_application_uses_the_transport_only_through_its_face():
+    files = sorted(PACKAGE.rglob("*.py")) + [PACKAGE.parent / "app.py"]
+    inside = []
+    for path in files:
+        for line, module in imported_modules(path):
+            if within(module, "eiotransport") and module not in TRANSPORT_FACE:
+                inside.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {module}")
+    assert inside == []
+
+
 # ---- one home per thing, services wired once ---------------------------------------------------
 
 MAX_CLASS_LINES = 300

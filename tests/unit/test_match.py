@@ -170,10 +170,23 @@ def test_a_timeout_at_match_point_wins_the_match_with_reason_timeout():
 def test_forfeit_gives_the_match_to_the_other_player(reason):
     match = new_match()
     match.throw(ANN, "rock", T0)
+    match.throw(BOB, "rock", T0)  # round 1 played (a draw)
+    match.throw(ANN, "paper", T0)
     over = match.forfeit(ANN, reason)
     assert over == GameOver("g1", BOB, {ANN: 0, BOB: 0}, reason)
     assert (match.winner, match.reason) == (BOB, reason)
-    assert "rock" not in json.dumps(match.to_dict())  # the unresolved move is dropped
+    assert "paper" not in json.dumps(match.to_dict())  # the unresolved move is dropped
+
+
+def test_leaving_before_any_round_was_played_aborts_the_match():
+    """Issue 23: leaving right after a (re)match began gave the other "won 0-0 by forfeit"."""
+    match = new_match()
+    match.throw(BOB, "paper", T0)
+    over = match.forfeit(ANN, "forfeit")
+    assert over == GameOver("g1", None, {ANN: 0, BOB: 0}, "aborted")
+    assert (match.winner, match.reason, match.is_over) == (None, "aborted", True)
+    dropped = new_match()  # losing the connection for good still loses the match
+    assert dropped.forfeit(ANN, "disconnect") == GameOver("g1", BOB, {ANN: 0, BOB: 0}, "disconnect")
 
 
 def test_forfeit_refusals():
@@ -199,7 +212,7 @@ def test_dict_shapes():
         "reason": None,
         "round_deadline": T0 + ROUND_SECONDS,
         "history": [],
-        "user_ids": {},
+        "names": {},
         "left": [],
         "computer": False,
         "computer_memory": [],
@@ -220,17 +233,15 @@ def test_dict_shapes():
         "computer": False,
     }
     outcome = match.throw(BOB, "paper", T0)
-    assert outcome.to_dict() == {
-        "round_completed": True,
-        "round_result": {
-            "game_id": "g1",
-            "round": 1,
-            "moves": {ANN: "rock", BOB: "paper"},
-            "winner": BOB,
-            "score": {ANN: 0, BOB: 1},
-            "timeout": False,
-        },
-        "game_over": None,
+    assert outcome.round_completed and outcome.game_over is None
+    assert outcome.round_result is not None
+    assert outcome.round_result.to_dict() == {
+        "game_id": "g1",
+        "round": 1,
+        "moves": {ANN: "rock", BOB: "paper"},
+        "winner": BOB,
+        "score": {ANN: 0, BOB: 1},
+        "timeout": False,
     }
     assert json_round_trip(match) == match
 
@@ -261,7 +272,7 @@ def check_invariants(match: Match) -> None:
     assert all(0 <= wins <= needed for wins in scores.values())
     someone_reached = max(scores.values()) == needed
     assert match.is_over == (
-        someone_reached or match.reason in ("forfeit", "disconnect", "abandoned")
+        someone_reached or match.reason in ("forfeit", "disconnect", "abandoned", "aborted")
     )
     if match.reason in ("won", "timeout"):
         assert scores[match.winner] == needed
@@ -275,7 +286,7 @@ def check_invariants(match: Match) -> None:
     if match.is_over:
         assert match.round_deadline is None and match.moves == {}
         assert match.reason is not None
-        assert (match.winner is None) == (match.reason == "abandoned")
+        assert (match.winner is None) == (match.reason in ("abandoned", "aborted"))
     else:
         assert match.round == len(match.history) + 1
         assert match.round_deadline is not None
@@ -290,7 +301,7 @@ def check_public_view_hides_moves(match: Match) -> None:
     pending_part = {key: value for key, value in view.items() if key != "history"}
     text = json.dumps(pending_part)
     assert not any(move in text for move in MOVES)  # player names never contain a move name
-    assert view["history"] == [result.to_dict() for result in match.history]
+    assert view["history"] == [match.wire_round(result) for result in match.history]
 
 
 def apply(match: Match, action: tuple, now: float) -> None:
@@ -309,8 +320,12 @@ def apply(match: Match, action: tuple, now: float) -> None:
                 match.forfeit(player, reason)
             assert match.to_dict() == before
         else:
+            played = bool(match.history)
             over = match.forfeit(player, reason)
-            assert over.winner == match.opponent_of(player) and over.reason == reason
+            if reason == "forfeit" and not played:  # left before any round: aborted
+                assert over.winner is None and over.reason == "aborted"
+            else:
+                assert over.winner == match.opponent_of(player) and over.reason == reason
 
 
 def apply_throw(match: Match, player: str, move: str, now: float, before: dict) -> None:
@@ -397,11 +412,40 @@ def test_a_match_ends_exactly_when_someone_reaches_the_needed_wins(best_of, roun
 
 
 def test_membership_follows_the_user_who_played_and_ends_when_they_leave():
-    match = Match.start("g1", ANN, BOB, 3, T0, ROUND_SECONDS, user_ids={ANN: "u1", BOB: "u2"})
-    assert match.is_member(ANN, "u1") and match.is_member(ANN)
-    assert not match.is_member(ANN, "u9")  # another user who took the name since
-    assert not match.is_member(EVE, "u1")
-    match.left.append(ANN)
-    assert not match.is_member(ANN, "u1") and match.is_member(BOB, "u2")
-    assert json_round_trip(match).is_member(BOB, "u2")
-    assert not json_round_trip(match).is_member(ANN)
+    match = Match.start("g1", "u1", "u2", 3, T0, ROUND_SECONDS, names={"u1": ANN, "u2": BOB})
+    assert match.is_member("u1") and match.is_member("u2")
+    assert not match.is_member(ANN)  # a name is no seat: another user may hold it since
+    match.left.append("u1")
+    assert not match.is_member("u1") and match.is_member("u2")
+    assert json_round_trip(match).is_member("u2")
+    assert not json_round_trip(match).is_member("u1")
+
+
+def test_players_are_user_ids_inside_and_names_on_the_wire():
+    match = Match.start("g1", "u1", "u2", 1, T0, ROUND_SECONDS, names={"u1": ANN, "u2": BOB})
+    match.throw("u1", "rock", T0)
+    outcome = match.throw("u2", "scissors", T0)
+    assert outcome.round_result is not None and outcome.game_over is not None
+    assert outcome.round_result.to_dict()["moves"] == {"u1": "rock", "u2": "scissors"}
+    assert outcome.game_over.winner == "u1"
+    snapshot = match.to_dict()  # what another node rebuilds the game from: ids only
+    assert snapshot["players"] == ["u1", "u2"] and snapshot["score"] == {"u1": 1, "u2": 0}
+    assert snapshot["winner"] == "u1" and snapshot["names"] == {"u1": ANN, "u2": BOB}
+    assert match.wire_round(outcome.round_result) == {
+        "game_id": "g1",
+        "round": 1,
+        "moves": {ANN: "rock", BOB: "scissors"},
+        "winner": ANN,
+        "score": {ANN: 1, BOB: 0},
+        "timeout": False,
+    }
+    assert match.wire_over(outcome.game_over) == {
+        "game_id": "g1",
+        "winner": ANN,
+        "score": {ANN: 1, BOB: 0},
+        "reason": "won",
+    }
+    view = json_round_trip(match).public_view()
+    assert view["players"] == [ANN, BOB] and view["winner"] == ANN
+    assert view["score"] == {ANN: 1, BOB: 0} and view["thrown"] == {ANN: False, BOB: False}
+    assert match.player_named(BOB) == "u2" and match.player_named(EVE) is None

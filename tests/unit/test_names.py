@@ -10,7 +10,7 @@ from rpschat.domain.ratelimit import RateSpec
 from rpschat.domain.text import name_key
 from rpschat.storage.confusables import NAME_RULES
 from tests.support.refusals import refused
-from tests.unit.conftest import events
+from tests.unit.conftest import events, received
 
 # Every test here runs with the shared state in memory and in Redis (tests/unit/conftest.py).
 SHARED_STATES = ("memory", "redis")
@@ -213,6 +213,26 @@ def test_a_guest_can_log_in_to_a_claimed_name(harness):
     assert ack["ok"] and ack["username"] == "Ada"
     users = guest.emit("users", {}, callback=True)["users"]
     assert "Ada" in users and "Guest" not in users
+
+
+def test_a_guest_logging_in_to_its_name_is_not_announced_as_leaving(harness):
+    """Issue 23: a second device's page (a guest, User-621, until its log-in) announced
+    "User-621 has left the chat!" to everyone."""
+    ada, _ = claimed(harness)
+    bea, _ = harness.join("Bea")
+    phone, _ = harness.join("User-621")
+    bea.get_received()
+    assert log_in(phone)["ok"]
+    got = received(bea)
+    assert [data for name, data in got if name == "message"] == []  # Ada was online already
+    assert [(p["action"], p["name"]) for n, p in got if n == "presence"] == [("leave", "User-621")]
+    ada.disconnect()
+    phone.disconnect()
+    laptop, _ = harness.join("User-7")
+    bea.get_received()
+    assert log_in(laptop)["ok"]
+    texts = [data["txt"] for name, data in received(bea) if name == "message"]
+    assert texts == ["Ada has entered the chat!"]
 
 
 def test_a_claimed_name_cannot_be_renamed_away(harness):

@@ -104,6 +104,8 @@ def test_a_split_handler_is_counted_when_its_slow_part_answers():
 
 
 def test_games_are_counted_once_by_a_bounded_reason():
+    from rpschat.domain.game.ports import Leaderboard
+
     metrics = Metrics()
 
     class Results:
@@ -115,13 +117,13 @@ def test_games_are_counted_once_by_a_bounded_reason():
             return fresh
 
         def leaderboard(self, limit=50):
-            return []
+            return Leaderboard()
 
     results = metrics.count_results(Results())
     assert results.record("a", "b", ("a", "b"), "won", 3, {}, "g1")
     assert not results.record("a", "b", ("a", "b"), "won", 3, {}, "g1")
     results.record("a", "b", ("a", "b"), "Robert'); DROP TABLE", 3, {}, "g2")
-    assert results.leaderboard() == []
+    assert results.leaderboard() == Leaderboard()
     assert value(metrics, "rpschat_games_finished_total", reason="won") == 1
     assert value(metrics, "rpschat_games_finished_total", reason="other") == 1
     text = "\n".join(

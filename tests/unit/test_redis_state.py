@@ -14,11 +14,12 @@ from collections import Counter
 
 import pytest
 
-from rpschat.domain.errors import Refused
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.match import Match
 from rpschat.domain.game.matchmaking import Matchmaker, Rematches
 from rpschat.domain.game.ports import Challenge, Drop
 from rpschat.domain.ratelimit import RateSpec
+from rpschat.runtime import ThreadingRuntime
 from rpschat.storage.memory.directory import MemoryDirectory
 from rpschat.storage.memory.games import (
     MemoryDropStore,
@@ -32,16 +33,17 @@ from rpschat.storage.redis.directory import RedisDirectory
 from rpschat.storage.redis.games import (
     RedisDropStore,
     RedisExpiredChallenges,
-    RedisMatchStore,
     RedisSpectatorStore,
 )
-from rpschat.storage.redis.locks import LockLost, SharedLock
+from rpschat.storage.redis.locks import SharedLock
+from rpschat.storage.redis.matches import OwnedMatchStore
 from rpschat.storage.redis.matchmaking import (
     RedisChallengeStore,
     RedisQueueStore,
     RedisRematchStore,
 )
 from rpschat.storage.redis.nodes import NodeRegistry
+from rpschat.storage.redis.owners import NodeLink
 from rpschat.storage.redis.ratelimit import RedisRateLimiter
 from rpschat.storage.redis.tokens import RedisTokens
 from tests.support.waiting import eventually
@@ -286,7 +288,7 @@ def test_matchmakers_on_many_nodes_pair_everyone_without_a_lock(client, keys):
 
 
 def test_pairing_skips_players_in_a_live_game_and_refuses_the_busy(client, keys):
-    queue, matches = RedisQueueStore(client, keys), RedisMatchStore(client, keys, 60)
+    queue, matches = RedisQueueStore(client, keys), owned_store(client, keys)
     assert queue.pair("Ada", 3, None) == ("waiting", None)
     assert queue.pair("Ada", 3, None) == ("queued", None)
     assert matches.create(Match.start("g1", "Ada", "Cyd", 3, now=1.0, round_seconds=15))
@@ -324,71 +326,122 @@ def test_rematch_store_needs_both_players_and_clears(client, keys):
     assert rematches.requested_by("g1") == frozenset()
 
 
+def owned_store(client, keys, node="n1", ttl=60):
+    return OwnedMatchStore(client, keys, node, ThreadingRuntime(), finished_ttl_seconds=ttl)
+
+
 def test_match_store_keeps_live_games_and_lets_finished_ones_expire(client, keys):
-    store = RedisMatchStore(client, keys, finished_ttl_seconds=60)
+    store = owned_store(client, keys)
     match = Match.start("g1", "Ada", "Bea", 3, now=100.0, round_seconds=15)
-    store.put(match)
+    assert store.create(match)
     match.throw("Ada", "rock", 101.0)
     store.put(match)
-    assert store.get("g1").to_dict() == match.to_dict()
+    store.flush()
+    assert store.get("g1") is match  # its owner's, in memory
+    assert owned_store(client, keys, "n2").get("g1").to_dict() == match.to_dict()
     assert store.live_game_of("Ada") == "g1" and store.live_game_of("Cy") is None
     other = Match.start("g0", "Cy", "Dee", 1, now=100.0, round_seconds=10)
-    store.put(other)
+    assert store.create(other)
     assert [m.game_id for m in store.live_games()] == ["g1", "g0"]  # in the order they started
     assert store.live_count() == 2
     assert store.overdue(111.0) == [("g0", 1)] and store.overdue(110.0) == []
     assert client.pttl(keys("game", "g1")) == -1  # a live game does not expire
     match.forfeit("Bea", "forfeit")
-    store.put(match)
+    store.put(match)  # the end: written before put returns
     assert 0 < client.pttl(keys("game", "g1")) <= 60_000  # a finished one does
     assert 0 < client.pttl(keys("games_of", "Ada")) <= 60_000
     assert store.live_game_of("Ada") is None and store.get("g1").is_over
     assert [m.game_id for m in store.live_games()] == ["g0"] and store.overdue(200.0) == [("g0", 1)]
     assert [m.game_id for m in store.games_of("Ada")] == ["g1"]
-    expire_now(client, keys("game", "g1"))  # finished for longer than the TTL
-    assert store.get("g1") is None and store.games_of("Ada") == []
     store.delete("g0")
-    assert store.live_games() == [] and store.live_game_of("Cy") is None
+    store.flush()
+    assert [m.game_id for m in store.live_games()] == [] and store.live_game_of("Cy") is None
     assert store.games_of("Cy") == [] and store.overdue(200.0) == []
+    # finished, it stays the node's to adopt until its result is recorded
+    assert client.smembers(keys("owned", "n1")) == {"g1"}
+    store.recorded("g1")
+    store.flush()
+    assert client.smembers(keys("owned", "n1")) == set()
 
 
-def test_a_game_lock_reads_the_match_as_it_is_taken_and_a_put_writes_at_once(client, keys):
-    store = RedisMatchStore(client, keys, finished_ttl_seconds=60)
-    store.put(Match.start("g1", "Ada", "Bea", 3, now=100.0, round_seconds=15))
-    calls = []
-    client.set_response_callback("EVALSHA", lambda reply, **_: calls.append(1) or reply)
-    with store.lock("g1"):
-        assert client.exists(keys("lock", "game", "g1"))
-        match = store.get("g1")
-        assert store.get("g1") is match  # read once, with the lock
-        match.throw("Ada", "rock", 101.0)
-        store.put(match)
-        # stored before the caller tells anyone of it (a node may die right after an emit)
-        assert Match.from_dict(json.loads(client.get(keys("game", "g1")))).moves == {"Ada": "rock"}
-        assert client.ttl(keys("game", "g1")) == -1 and store.live_game_of("Ada") == "g1"
-        assert store.get("g1") is match
-    assert len(calls) == 3  # take + read, write, release: one script each
+def test_a_dead_nodes_games_are_adopted_once_from_their_last_snapshot(client, keys):
+    dead, heirs = (
+        owned_store(client, keys, "n1"),
+        [owned_store(client, keys, f"h{i}") for i in (1, 2)],
+    )
+    match = Match.start("g1", "Ada", "Bea", 3, now=100.0, round_seconds=15)
+    assert dead.create(match)
+    match.throw("Ada", "rock", 101.0)
+    match.throw("Bea", "scissors", 101.0)
+    dead.put(match)  # a completed round: in Redis before anyone is told
+    adopted = in_threads(2, lambda i: heirs[i].adopt("n1"))
+    assert sorted(len(a) for a in adopted) == [0, 1]  # one heir each game
+    [[heir_match]] = [a for a in adopted if a]
+    assert heir_match.round == 2 and heir_match.score == {"Ada": 1, "Bea": 0}
+    heir = heirs[0] if heirs[0].owned("g1") else heirs[1]
+    assert heir.owner_of("g1") is None and dead.owner_of("g1") is None  # n1 holds it still
+    assert heirs[0].owner_of("g1") in (None, heir.node_id)
+    assert client.get(keys("owner", "g1")) == heir.node_id
+    assert client.smembers(keys("owned", "n1")) == set()
+    assert client.smembers(keys("owned", heir.node_id)) == {"g1"}
+    assert heir.adopt("n1", "g1") == []  # once
+
+
+def test_a_game_is_its_owners_and_a_completed_round_is_written_before_anyone_is_told(client, keys):
+    store, elsewhere = owned_store(client, keys, "n1"), owned_store(connect(REDIS_URL), keys, "n2")
+    match = Match.start("g1", "u1", "u2", 3, now=100.0, round_seconds=15, names={"u1": "Ada"})
+    assert store.create(match)
+    assert store.owned("g1") is match and elsewhere.owned("g1") is None
+    assert store.owner_of("g1") is None and elsewhere.owner_of("g1") == "n1"
+    assert client.smembers(keys("owned", "n1")) == {"g1"}
+    assert store.live_game_of("Ada") == "g1" and store.live_game_of("u2") == "g1"  # by name
+    match.throw("u1", "rock", 101.0)
+    store.put(match)  # a first throw: written behind the players' back
+    match.throw("u2", "paper", 102.0)
+    store.put(match)  # a completed round: in Redis once put returns
+    assert Match.from_dict(json.loads(client.get(keys("game", "g1")))).round == 2
+    assert store.lock("g1") is not store.lock("g1")  # a plain lock of the owner's, no key
     assert not client.exists(keys("lock", "game", "g1"))
-    assert store.get("g1").moves == {"Ada": "rock"} and store.get("g1") is not match
 
 
-def test_a_write_after_the_game_lock_was_lost_is_refused(client, keys):
-    store = RedisMatchStore(client, keys, finished_ttl_seconds=60)
-    store.put(Match.start("g1", "Ada", "Bea", 3, now=100.0, round_seconds=15))
-    other_node = RedisMatchStore(connect(REDIS_URL), keys, finished_ttl_seconds=60)
-    with store.lock("g1"):
-        match = store.get("g1")
-        match.throw("Ada", "rock", 101.0)
-        expire_now(client, keys("lock", "game", "g1"))  # held longer than its TTL...
-        with other_node.lock("g1"):  # ...and another node took it meanwhile and wrote the match
-            other = other_node.get("g1")
-            other.throw("Bea", "paper", 102.0)
-            other_node.put(other)
-        with pytest.raises(LockLost):
-            store.put(match)
-    assert store.get("g1").moves == {"Bea": "paper"}  # the stale holder's write was refused
-    with store.lock("g1"):  # and the lock is free again
-        assert store.get("g1").moves == {"Bea": "paper"}
+def test_a_write_after_another_node_adopted_the_game_is_refused_and_the_game_let_go(client, keys):
+    store = owned_store(client, keys, "n1")
+    lost = []
+    store.on_lost = lost.append
+    match = Match.start("g1", "Ada", "Bea", 3, now=100.0, round_seconds=15)
+    assert store.create(match)
+    client.set(keys("owner", "g1"), "n2")  # n1 looked dead: n2 adopted the game
+    match.throw("Ada", "rock", 101.0)
+    match.throw("Bea", "paper", 101.0)
+    store.put(match)
+    assert lost == ["g1"] and store.owned("g1") is None
+    assert Match.from_dict(json.loads(client.get(keys("game", "g1")))).round == 1  # n2's
+
+
+def test_a_node_link_runs_an_event_on_the_owner_and_brings_its_answer_back(client, keys):
+    runtime = ThreadingRuntime()
+    owner = NodeLink(connect(REDIS_URL), keys, "owner", runtime)
+    asking = NodeLink(connect(REDIS_URL), keys, "asking", runtime)
+
+    def handler(op, payload):
+        if op == "refuse":
+            raise Refused(Code.GAME_OVER, "This game is over.", seen=payload["n"])
+        return {"op": op, "n": payload["n"] + 1}
+
+    owner.serve(handler)
+    deadline = time.monotonic() + 5
+    while not owner.subscribed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        assert asking.call("owner", "throw", {"n": 1}) == {"op": "throw", "n": 2}
+        with pytest.raises(Refused) as refused:
+            asking.call("owner", "refuse", {"n": 7})
+        assert refused.value.code is Code.GAME_OVER and refused.value.details == {"seen": 7}
+        with pytest.raises(Refused) as away:  # nobody listens there: refused at once
+            asking.call("nobody", "throw", {"n": 1})
+        assert away.value.code is Code.UNAVAILABLE
+    finally:
+        owner.stop()
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -524,7 +577,7 @@ def test_the_handler_tests_really_run_on_redis(harness, redis_keys, client):
     assert isinstance(services.directory, RedisDirectory)
     assert isinstance(services.tokens, RedisTokens)
     assert isinstance(services.limiter, RedisRateLimiter)
-    assert isinstance(services.games._ctx.store, RedisMatchStore)
+    assert isinstance(services.games._ctx.store, OwnedMatchStore)
     with services.games._ctx.lobby():
         assert client.exists(redis_keys("lock", "lobby"))
     harness.join("Ada")

@@ -26,56 +26,68 @@ def draw(store, a, b, game_id):
     return store.record(None, None, (a, b), "abandoned", 3, {a: 0, b: 0}, game_id)
 
 
+def guest(name, wins, losses, draws):
+    """A guest's standing: a rating that never moves, provisional for good."""
+    return {"name": name, "wins": wins, "losses": losses, "draws": draws, "rating": 1500,
+            "deviation": 350, "provisional": True, "claimed": False}  # fmt: skip
+
+
+def standings(store, *names):
+    return [store.standing(name) for name in names]
+
+
 def test_wins_losses_and_draws_are_counted(results):
     win(results, "Ada", "Bea", "g1")
     win(results, "Ada", "Cyd", "g2", reason="forfeit")
     draw(results, "Bea", "Cyd", "g3")
-    assert results.leaderboard() == [
-        {"name": "Ada", "wins": 2, "losses": 0, "draws": 0, "rating": 1500, "claimed": False},
-        {"name": "Bea", "wins": 0, "losses": 1, "draws": 1, "rating": 1500, "claimed": False},
-        {"name": "Cyd", "wins": 0, "losses": 1, "draws": 1, "rating": 1500, "claimed": False},
+    assert standings(results, "Ada", "Bea", "Cyd", "Dan") == [
+        guest("Ada", 2, 0, 0),
+        guest("Bea", 0, 1, 1),
+        guest("Cyd", 0, 1, 1),
+        None,
     ]
+    # guests' ratings are provisional for good: the leaderboard counts them, ranks none
+    board = results.leaderboard()
+    assert (board.players, board.provisional) == ([], 3)
 
 
-def test_ranking_is_wins_then_fewest_losses_then_name(results):
-    win(results, "zed", "Bea", "g1")
-    win(results, "Ada", "Bea", "g2")
-    win(results, "bob", "Eve", "g3")
-    win(results, "Eve", "Ada", "g4")
-    draw(results, "Cat", "Dan", "g5")
-    ranked = [(row["name"], row["wins"], row["losses"]) for row in results.leaderboard()]
+def test_equal_ratings_rank_by_wins_then_fewest_losses_then_name():
+    from rpschat.domain.game.standings import leaderboard_of, new_row
+
+    def row(name, wins, losses, rating=1500.0, deviation=60.0):
+        return (name.lower(), new_row(name, None) | {"wins": wins, "losses": losses,
+                "rating": rating, "deviation": deviation})  # fmt: skip
+
+    rows = [row("zed", 1, 0), row("Ada", 1, 1), row("bob", 1, 0), row("Eve", 1, 1),
+            row("Cat", 0, 0), row("Bea", 0, 2), row("Top", 0, 9, rating=1501),
+            row("New", 9, 0, rating=2000, deviation=111)]  # fmt: skip
+    board = leaderboard_of(rows, set(), 50)
+    ranked = [(p["name"], p["wins"], p["losses"]) for p in board.players]
     assert ranked == [
-        ("bob", 1, 0),
-        ("zed", 1, 0),
-        ("Ada", 1, 1),
-        ("Eve", 1, 1),
-        ("Cat", 0, 0),
-        ("Dan", 0, 0),
-        ("Bea", 0, 2),
-    ]
-    assert [row["name"] for row in results.leaderboard(limit=2)] == ["bob", "zed"]
+        ("Top", 0, 9), ("bob", 1, 0), ("zed", 1, 0), ("Ada", 1, 1), ("Eve", 1, 1),
+        ("Cat", 0, 0), ("Bea", 0, 2),
+    ]  # fmt: skip
+    assert board.provisional == 1  # New: a deviation above 110
+    assert [p["name"] for p in leaderboard_of(rows, set(), 2).players] == ["Top", "bob"]
 
 
 def test_names_are_case_insensitive_and_show_the_latest_spelling(results):
     win(results, "ada", "Bea", "g1")
     win(results, "ADA", "bea", "g2")
-    assert results.leaderboard() == [
-        {"name": "ADA", "wins": 2, "losses": 0, "draws": 0, "rating": 1500, "claimed": False},
-        {"name": "bea", "wins": 0, "losses": 2, "draws": 0, "rating": 1500, "claimed": False},
-    ]
+    assert standings(results, "Ada", "BEA") == [guest("ADA", 2, 0, 0), guest("bea", 0, 2, 0)]
 
 
 def test_a_game_is_counted_once(results):
     assert win(results, "Ada", "Bea", "g1") is True
     assert win(results, "Ada", "Bea", "g1") is False
     assert draw(results, "Ada", "Bea", "g1") is False
-    assert results.leaderboard()[0]["wins"] == 1
+    assert results.standing("Ada")["wins"] == 1
 
 
 def test_a_winner_needs_a_loser(results):
     with pytest.raises(ValueError):
         results.record("Ada", None, ("Ada", "Bea"), "won", 3, {}, "g1")
-    assert results.leaderboard() == []
+    assert results.standing("Ada") is None and results.leaderboard().provisional == 0
 
 
 def test_concurrent_games_are_all_counted(results):
@@ -88,16 +100,8 @@ def test_concurrent_games_are_all_counted(results):
         thread.start()
     for thread in threads:
         thread.join(timeout=20)
-    board = results.leaderboard()
-    assert board[0] == {
-        "name": "Ada",
-        "wins": 80,
-        "losses": 0,
-        "draws": 0,
-        "rating": 1500,
-        "claimed": False,
-    }
-    assert sorted(row["losses"] for row in board[1:]) == [10] * 8
+    assert results.standing("Ada") == guest("Ada", 80, 0, 0)
+    assert [results.standing(f"p{n}")["losses"] for n in range(8)] == [10] * 8
 
 
 def test_results_survive_a_reopen(sql_url):
@@ -106,14 +110,7 @@ def test_results_survive_a_reopen(sql_url):
     storage.close()
     storage = open_storage(sql_url, ThreadingRuntime())
     reopened = storage.results
-    assert reopened.leaderboard()[0] == {
-        "name": "Ada",
-        "wins": 1,
-        "losses": 0,
-        "draws": 0,
-        "rating": 1500,
-        "claimed": False,
-    }
+    assert reopened.standing("Ada") == guest("Ada", 1, 0, 0)
     assert win(reopened, "Ada", "Bea", "g1") is False
     storage.close()
 
@@ -126,7 +123,7 @@ def test_every_sql_store_shares_the_one_database(sql_url):
     assert all(store.database is storage.database for store in (*others, storage.moderation))
     win(results, "Ada", "Bea", "g1")
     results.close()  # the database is closed once, with the storage: it stays open
-    assert results.leaderboard()[0]["name"] == "Ada"
+    assert results.standing("Ada")["name"] == "Ada"
     storage.close()
     with pytest.raises(StorageClosed):
         results.leaderboard()
@@ -148,17 +145,10 @@ def test_a_batch_counts_each_new_game_once_and_says_which_were_new(results):
     ]
     assert results.record_many(batch) == [False, True, True, False]
     assert results.record_many([]) == []
-    assert results.leaderboard() == [
-        {
-            "name": "ada",
-            "wins": 1,
-            "losses": 1,
-            "draws": 1,
-            "rating": 1500,
-            "claimed": False,
-        },  # names are case-insensitive
-        {"name": "Bea", "wins": 1, "losses": 1, "draws": 0, "rating": 1500, "claimed": False},
-        {"name": "Cyd", "wins": 0, "losses": 0, "draws": 1, "rating": 1500, "claimed": False},
+    assert standings(results, "Ada", "Bea", "Cyd") == [
+        guest("ada", 1, 1, 1),  # names are case-insensitive
+        guest("Bea", 1, 1, 0),
+        guest("Cyd", 0, 0, 1),
     ]
 
 
@@ -193,11 +183,35 @@ def test_ratings_change_only_between_claimed_users(with_accounts):
     claim("Ada", "u1"), claim("Bea", "u2")
     rated_win(store, "Ada", "Bea", "g1", users)
     rated_win(store, "Cyd", "Ada", "g2", users)  # a guest: counted, not rated
-    assert store.leaderboard() == [
-        {"name": "Ada", "wins": 1, "losses": 1, "draws": 0, "rating": 1516, "claimed": True},
-        {"name": "Cyd", "wins": 1, "losses": 0, "draws": 0, "rating": 1500, "claimed": False},
-        {"name": "Bea", "wins": 0, "losses": 1, "draws": 0, "rating": 1484, "claimed": True},
-    ]
+    ada, bea, cyd = standings(store, "Ada", "Bea", "Cyd")
+    # Glicko-2 from 1500 / 350 / 0.06 each: 1662 / 290 and 1338 / 290 after one game
+    assert (ada["rating"], ada["deviation"], ada["provisional"], ada["claimed"]) == (
+        1662,
+        290,
+        True,
+        True,
+    )
+    assert (bea["rating"], bea["deviation"], bea["wins"], bea["losses"]) == (1338, 290, 0, 1)
+    assert cyd == guest("Cyd", 1, 0, 0)
+    assert (ada["wins"], ada["losses"]) == (1, 1)
+
+
+def test_the_leaderboard_ranks_established_ratings_and_counts_the_provisional(with_accounts):
+    store, claim = with_accounts
+    users = {"Ada": "u1", "Bea": "u2", "Cyd": "u3", "Dan": "u4"}
+    for name, user in users.items():
+        claim(name, user)
+    for n in range(15):  # Ada and Bea settle (deviations below 110); Cyd and Dan play once
+        rated_win(store, "Ada", "Bea", f"ab{n}", users) if n % 3 else rated_win(
+            store, "Bea", "Ada", f"ab{n}", users
+        )
+    rated_win(store, "Cyd", "Dan", "cd", users)
+    board = store.leaderboard()
+    assert [p["name"] for p in board.players] == ["Ada", "Bea"]
+    assert all(not p["provisional"] and p["deviation"] <= 110 for p in board.players)
+    assert board.players[0]["rating"] > board.players[1]["rating"]
+    assert board.provisional == 2
+    assert store.standing("Cyd")["provisional"] and store.standing("Cyd")["rating"] == 1662
 
 
 def test_a_guest_row_is_forgotten_a_claimed_one_kept(with_accounts):
@@ -208,4 +222,4 @@ def test_a_guest_row_is_forgotten_a_claimed_one_kept(with_accounts):
     assert not store.forget_guest("Ada", "u1")  # claimed: kept
     assert not store.forget_guest("Bea", "someone else")  # not that user's row
     assert store.forget_guest("Bea", "u2")
-    assert [row["name"] for row in store.leaderboard()] == ["Ada"]
+    assert store.standing("Bea") is None and store.standing("Ada")["wins"] == 1

@@ -1,5 +1,6 @@
 """Whether a user is busy with the game: in a game, looking for one, or in a pending challenge.
-Naming asks (a busy user's name must not change: `Match` keys players by name); it is a query of
+Naming asks (a busy user's name must not change: the queue, challenges and the live-game index
+are by name); it is a query of
 the game's stores alone, so it is built before the game and the chat's services alike."""
 
 from __future__ import annotations

@@ -65,6 +65,12 @@ def game_room(game_id: str) -> str:
     return f"game:{game_id}"
 
 
+def check_game_id(game_id: str) -> None:
+    """An id that can't be a game's is refused before anything is looked up or locked for it."""
+    if not game_id or len(game_id) > MAX_GAME_ID:
+        raise Refused(Code.NO_SUCH_GAME, NO_SUCH_GAME)
+
+
 def game_key(game_id: str) -> str:
     """The lock of one game."""
     return f"game:{game_id}"
@@ -140,8 +146,7 @@ class GameContext:
 
     def game_lock(self, game_id: str) -> Lock:
         """The lock of a client-named game; an id that can't be a game's is refused first."""
-        if not game_id or len(game_id) > MAX_GAME_ID:
-            raise Refused(Code.NO_SUCH_GAME, NO_SUCH_GAME)
+        check_game_id(game_id)
         return self.lock_game(game_id)
 
     def lock_game(self, game_id: str) -> Lock:
@@ -184,7 +189,15 @@ class GameContext:
         return self._user_ids.get(name) or self.directory.user_of(name)
 
     def match(self, game_id: str) -> Match:
+        """The game as it stands (another node's: its latest snapshot), to read."""
         match = self.store.get(game_id)
+        if match is None:
+            raise Refused(Code.NO_SUCH_GAME, NO_SUCH_GAME)
+        return match
+
+    def owned_match(self, game_id: str) -> Match:
+        """The game, to change: this node's own (the caller runs on the game's owner)."""
+        match = self.store.owned(game_id)
         if match is None:
             raise Refused(Code.NO_SUCH_GAME, NO_SUCH_GAME)
         return match
@@ -192,12 +205,13 @@ class GameContext:
     def in_live_game(self, name: str) -> bool:
         return self.store.live_game_of(name) is not None
 
-    def emit_to_player(
-        self, match: Match | None, name: str, event: str, data: dict[str, Any]
-    ) -> None:
-        """To the user room of `name`: the user who plays in `match`, if given."""
-        user_id = match.user_ids.get(name) if match is not None else None
-        user_id = user_id or self.user_id_of(name)
+    def emit_to_user(self, user_id: str, event: str, data: dict[str, Any]) -> None:
+        """To a player's user room (it follows them across reconnects)."""
+        self.outbox.emit(event, data, to=user_room(user_id))
+
+    def emit_to_name(self, name: str, event: str, data: dict[str, Any]) -> None:
+        """To the user room of whoever is named `name` (challenges are between names)."""
+        user_id = self.user_id_of(name)
         if user_id is not None:
             self.outbox.emit(event, data, to=user_room(user_id))
 

@@ -21,9 +21,10 @@ from rpschat.domain.game.context import (
     ms,
     new_game_id,
 )
+from rpschat.domain.game.fairness import commitment, new_salt
 from rpschat.domain.game.match import GameOver, Match, ThrowOutcome
 from rpschat.domain.game.matchmaking import Rematches
-from rpschat.domain.game.ports import Standing
+from rpschat.domain.game.ports import Leaderboard
 from rpschat.domain.game.records import Scorekeeper
 from rpschat.domain.ports import Cancellable, NamedConnection
 
@@ -52,16 +53,16 @@ class MatchLifecycle:
 
     # ---- client events -----------------------------------------------------------------------
 
-    def throw(self, sid: str, game_id: str, move: str) -> None:
-        """`move` as sent: the match normalises it, once the throw is otherwise allowed."""
+    def throw(self, conn: NamedConnection, game_id: str, move: str) -> None:
+        """`move` as sent: the match normalises it, once the throw is otherwise allowed. On the
+        game's owner (routing.py)."""
         ctx = self._ctx
-        conn = ctx.caller(sid)
         with ctx.game_lock(game_id):
-            match = ctx.match(game_id)
+            match = ctx.owned_match(game_id)
             ctx.limit(conn, "other")
             now = ctx.runtime.now()
             try:
-                outcome = match.throw(conn.name, move, now)
+                outcome = match.throw(conn.user_id, move, now)
             except Refused as refused:
                 if refused.code is Code.TIME_IS_UP:  # the round timer is late: settle it now
                     self._settle_overdue_round(match, now)
@@ -70,33 +71,44 @@ class MatchLifecycle:
             if outcome.round_completed or outcome.game_over:
                 self._apply(match, outcome)
             else:  # only that the opponent threw: the move stays secret until the round ends
-                opponent = match.opponent_of(conn.name)
-                ctx.emit_to_player(match, opponent, "opponent_threw", {"game_id": match.game_id})
+                opponent = match.opponent_of(conn.user_id)
+                ctx.emit_to_user(opponent, "opponent_threw", {"game_id": match.game_id})
 
-    def leave_game(self, sid: str, game_id: str) -> None:
+    def leave_game(self, conn: NamedConnection, game_id: str) -> None:
+        """On the game's owner (routing.py)."""
         ctx = self._ctx
-        conn = ctx.caller(sid)
+        sid = conn.sid
         with ctx.game_lock(game_id):
-            match = ctx.match(game_id)
+            match = ctx.owned_match(game_id)
             ctx.limit(conn, "other")
-            if match.is_member(conn.name, conn.user_id):
+            if match.is_member(conn.user_id):
                 self._player_leaves(match, conn, sid)
             elif ctx.spectators.discard(match.game_id, conn.user_id):
                 ctx.outbox.leave(sid, game_room(match.game_id))
             else:
                 raise Refused(Code.NOT_IN_GAME, NOT_IN_THIS_GAME)
 
+    def forfeit_gone(self, game_id: str, user_id: str) -> None:
+        """The player `user_id` is gone for good: their live game is lost ('disconnect'). On the
+        game's owner (routing.py)."""
+        with self._ctx.lock_game(game_id):
+            match = self._ctx.store.owned(game_id)
+            if match is not None and not match.is_over and user_id in match.players:
+                over = match.forfeit(user_id, "disconnect")
+                self._ctx.store.put(match)
+                self.finish(match, over)
+
     def _player_leaves(self, match: Match, conn: NamedConnection, sid: str) -> None:
-        match.left.append(conn.name)
+        match.left.append(conn.user_id)
         self._ctx.outbox.leave(sid, game_room(match.game_id))
         if match.is_over:
             self._ctx.store.put(match)
             return
-        over = match.forfeit(conn.name, "forfeit")
+        over = match.forfeit(conn.user_id, "forfeit")
         self._ctx.store.put(match)
         self.finish(match, over, also_to=sid)  # out of the room, still told how it ended
 
-    def leaderboard(self) -> list[Standing]:
+    def leaderboard(self) -> Leaderboard:
         """The slow half of `leaderboard`: a database read, outside every lock."""
         return self._ctx.results.leaderboard(self._ctx.settings.leaderboard_size)
 
@@ -108,25 +120,29 @@ class MatchLifecycle:
         player_b: str,
         best_of: int,
         computer_memory: list[list[str]] | None = None,
+        round_seconds: float | None = None,
     ) -> Match | None:
         """Store a new match, unless one of its players is in a live game by now (the store
         checks and claims atomically: pairing from the queue holds no lock). Nobody hears of it
         until `announce`, which the caller runs once it holds no lobby lock. With
-        `computer_memory` (the player's earlier rounds), `player_b` is the computer."""
+        `computer_memory` (the player's earlier rounds), `player_b` is the computer. Players are
+        named here, and known by user id in the match."""
         ctx = self._ctx
         computer = computer_memory is not None
         if computer:
             player_b = COMPUTER
         humans = (player_a,) if computer else (player_a, player_b)
-        user_ids = {p: u for p in humans if (u := ctx.user_id_of(p)) is not None}
+        ids = {name: ctx.user_id_of(name) or name for name in humans}
+        if computer:
+            ids[COMPUTER] = COMPUTER  # no user id has capitals (domain/identity.py)
         match = Match.start(
             self._make_game_id(),
-            player_a,
-            player_b,
+            ids[player_a],
+            ids[player_b],
             best_of,
             ctx.runtime.now(),
-            ctx.settings.round_seconds,
-            user_ids=user_ids,
+            round_seconds or ctx.settings.round_seconds,  # a player's own: the computer's only
+            names={user_id: name for name, user_id in ids.items()},
         )
         if computer_memory is not None:
             match.computer = True
@@ -141,45 +157,50 @@ class MatchLifecycle:
         with ctx.lock_game(created.game_id):
             match = ctx.store.get(created.game_id) or created
             room = game_room(match.game_id)
-            for player in match.players:
-                user_id = match.user_ids.get(player)
+            for player in match.humans():
                 # every device of the user (a claimed name logged in twice) plays along
-                for sid in ctx.directory.connections_of(user_id) if user_id else ():
+                for sid in ctx.directory.connections_of(player):
                     ctx.outbox.join(sid, room)
+            names = [match.name_of(player) for player in match.players]
             for player in match.humans():
                 found = {
                     "game_id": match.game_id,
-                    "opponent": match.opponent_of(player),
+                    "opponent": match.name_of(match.opponent_of(player)),
                     "best_of": match.best_of,
-                    "players": list(match.players),
+                    "players": names,
                     "round_seconds": match.round_seconds,
                 }
                 if match.computer:
                     found["computer"] = True
-                ctx.emit_to_player(match, player, "match_found", found)
+                ctx.emit_to_user(player, "match_found", found)
             log.debug("game %s: %s vs %s, best of %d", match.game_id, *match.players, match.best_of)
             if match.is_over:  # ended before it was announced (a player left for good)
                 return
-            self._start_round(match)
+            self.start_round(match)
             for player, grace in (away or {}).items():
                 self.tell_opponent_away(match, player, grace)
 
-    def tell_opponent_away(self, match: Match, name: str, grace_seconds: float) -> None:
-        status = {"game_id": match.game_id, "name": name, "connected": False}
+    def tell_opponent_away(self, match: Match, player: str, grace_seconds: float) -> None:
+        """`player`: a user id."""
+        status = {"game_id": match.game_id, "name": match.name_of(player), "connected": False}
         status["grace_ms"] = ms(max(0.0, grace_seconds))
-        self._ctx.emit_to_player(match, match.opponent_of(name), "opponent_status", status)
+        self._ctx.emit_to_user(match.opponent_of(player), "opponent_status", status)
 
     # ---- rounds ------------------------------------------------------------------------------
 
-    def _start_round(self, match: Match) -> None:
+    def start_round(self, match: Match, restarted: bool = False) -> None:
         if match.computer:
             self._computer_throws(match)
         now = self._ctx.runtime.now()
-        started = {
+        started: dict[str, object] = {
             "game_id": match.game_id,
             "round": match.round,
             "time_left_ms": ms(match.time_left(now)),
         }
+        if restarted:
+            started["restarted"] = True
+        if match.commit:
+            started["commit"] = match.commit
         self._ctx.outbox.emit("round_started", started, to=game_room(match.game_id))
         self._set_round_timer(match, now)
 
@@ -189,8 +210,10 @@ class MatchLifecycle:
         from a move of this round (nobody has thrown one yet)."""
         human = match.players[0]
         past = [(move, outcome) for move, outcome in match.computer_memory]
-        past += rounds_of(human, [result.to_dict() for result in match.history])
-        match.moves[COMPUTER] = self._ctx.strategy.choose(past)
+        past += rounds_of(human, [result.to_dict() for result in match.history])  # by user id
+        move = match.moves[COMPUTER] = self._ctx.strategy.choose(past)
+        match.salt = new_salt()  # committed to in round_started, revealed in round_result
+        match.commit = commitment(move, match.salt)
         self._ctx.store.put(match)
 
     def _set_round_timer(self, match: Match, now: float) -> None:
@@ -213,7 +236,7 @@ class MatchLifecycle:
     def expire_round(self, game_id: str, round_number: int) -> None:
         ctx = self._ctx
         with ctx.game_lock(game_id):
-            match = ctx.store.get(game_id)
+            match = ctx.store.owned(game_id)
             if match is None or match.is_over or match.round != round_number:
                 return  # a stale timer: the round was settled elsewhere (a throw, a node)
             now = ctx.runtime.now()
@@ -224,8 +247,8 @@ class MatchLifecycle:
             self._settle_overdue_round(match, now)
 
     def settle_overdue(self, cutoff: float) -> None:
-        """Settle rounds whose deadline passed before `cutoff`: the backstop for the timers of a
-        node that died (idempotent)."""
+        """Settle this node's rounds whose deadline passed before `cutoff`: the backstop for
+        timers that did not fire (idempotent)."""
         for game_id, round_number in self._ctx.store.overdue(cutoff):
             self._ctx.guarded(self.expire_round, game_id, round_number)
 
@@ -238,12 +261,12 @@ class MatchLifecycle:
     def _apply(self, match: Match, outcome: ThrowOutcome) -> None:
         """Tell the room what a throw or a timeout settled, then start the next round or end."""
         if outcome.round_result is not None:
-            result = outcome.round_result.to_dict()
+            result = match.wire_round(outcome.round_result)
             self._ctx.outbox.emit("round_result", result, to=game_room(match.game_id))
         if outcome.game_over is not None:
             self.finish(match, outcome.game_over)
         elif outcome.round_completed:
-            self._start_round(match)
+            self.start_round(match)
 
     # ---- the end -----------------------------------------------------------------------------
 
@@ -286,10 +309,10 @@ class MatchLifecycle:
         ctx = self._ctx
         with self._sweep_guard:
             self._ended_at.pop(game_id, None)
-        match = ctx.store.get(game_id)
+        match = ctx.store.owned(game_id)
         ctx.store.delete(game_id)
         self._rematches.forget(game_id)
         spectators = ctx.spectators.drop_game(game_id)
-        for user_id in [*(match.user_ids.values() if match else ()), *spectators]:
+        for user_id in [*(match.humans() if match else ()), *spectators]:
             for sid in ctx.directory.connections_of(user_id):
                 ctx.outbox.leave(sid, game_room(game_id))

@@ -2,8 +2,13 @@
 
 Time is always passed in as `now` (seconds, any monotonic-ish float) so the class never reads a
 clock: the caller owns timers, and tests are deterministic. The whole state converts to and from
-a dict of JSON types (`to_dict` / `from_dict`), which is how Redis keeps live matches shared
-between nodes (`storage/redis/games.py`).
+a dict of JSON types (`to_dict` / `from_dict`): the snapshot a node writes so that another can
+rebuild the match (`storage/redis/games.py`).
+
+Players are their user ids, everywhere in the state: `players`, the moves, the score, the round
+results and the winner (a rename, or a look-alike who takes a name its holder left, can never touch
+a game). `names` holds the display name each played under; what goes on the wire shows names
+(`public_view`, `wire_round`, `wire_over`), as docs/protocol.md has always had it.
 
 Rounds: every round, drawn or not, increments `round`; only won rounds score. The match ends
 when a player reaches `wins_needed(best_of)`, so draws simply add rounds (no cap: each round is
@@ -23,8 +28,9 @@ PLAYING: Status = "playing"
 OVER: Status = "over"
 # As in docs/protocol.md: 'won': a played round gave someone wins_needed; 'timeout': a round
 # timeout did; 'forfeit': the other player left; 'disconnect': the other dropped past the
-# reconnection grace; 'abandoned': neither player threw before a round deadline (no winner).
-EndReason = Literal["won", "timeout", "forfeit", "disconnect", "abandoned"]
+# reconnection grace; 'abandoned': neither player threw before a round deadline (no winner);
+# 'aborted': a player left before any round was played (no winner, counts for nobody).
+EndReason = Literal["won", "timeout", "forfeit", "disconnect", "abandoned", "aborted"]
 ForfeitReason = Literal["forfeit", "disconnect"]
 FORFEIT_REASONS: tuple[ForfeitReason, ...] = ("forfeit", "disconnect")
 
@@ -34,9 +40,14 @@ ALREADY_THREW = "You already threw this round."
 TIME_IS_UP = "Time is up for this round."
 
 
+def _named(names: dict[str, str], by_player: dict[str, Any]) -> dict[str, Any]:
+    return {names.get(player, player): value for player, value in by_player.items()}
+
+
 @dataclass(frozen=True)
 class RoundResult:
-    """A resolved round. With `timeout`, the player who did not throw in time has move None."""
+    """A resolved round, players by user id (`wire` shows names). With `timeout`, the player who
+    did not throw in time has move None."""
 
     game_id: str
     round: int
@@ -44,9 +55,13 @@ class RoundResult:
     winner: str | None
     score: dict[str, int]
     timeout: bool
+    # Against the computer: the commitment to its move sent with `round_started`, and the salt
+    # that opens it, revealed now (game/fairness.py)
+    commit: str | None = None
+    salt: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The `round_result` event payload."""
+        """For the snapshot: players by user id."""
         return {
             "game_id": self.game_id,
             "round": self.round,
@@ -54,7 +69,23 @@ class RoundResult:
             "winner": self.winner,
             "score": dict(self.score),
             "timeout": self.timeout,
+            **self._fairness(),
         }
+
+    def wire(self, names: dict[str, str]) -> dict[str, Any]:
+        """The `round_result` event payload: players by display name."""
+        return {
+            "game_id": self.game_id,
+            "round": self.round,
+            "moves": _named(names, self.moves),
+            "winner": names.get(self.winner, self.winner) if self.winner else None,
+            "score": _named(names, self.score),
+            "timeout": self.timeout,
+            **self._fairness(),
+        }
+
+    def _fairness(self) -> dict[str, str]:
+        return {"commit": self.commit, "salt": self.salt} if self.commit and self.salt else {}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RoundResult:
@@ -65,24 +96,27 @@ class RoundResult:
             winner=data["winner"],
             score=dict(data["score"]),
             timeout=data["timeout"],
+            commit=data.get("commit"),
+            salt=data.get("salt"),
         )
 
 
 @dataclass(frozen=True)
 class GameOver:
-    """How a match ended. `winner` is None only when the match was abandoned."""
+    """How a match ended, players by user id. `winner` is None only when the match was
+    abandoned."""
 
     game_id: str
     winner: str | None
     score: dict[str, int]
     reason: EndReason
 
-    def to_dict(self) -> dict[str, Any]:
-        """The `game_over` event payload."""
+    def wire(self, names: dict[str, str]) -> dict[str, Any]:
+        """The `game_over` event payload: players by display name."""
         return {
             "game_id": self.game_id,
-            "winner": self.winner,
-            "score": dict(self.score),
+            "winner": names.get(self.winner, self.winner) if self.winner else None,
+            "score": _named(names, self.score),
             "reason": self.reason,
         }
 
@@ -103,6 +137,10 @@ class GameResult:
     user_ids: dict[str, str] = field(default_factory=dict)
     # guests who left for good before the game was recorded: no row (it would never be removed)
     gone: tuple[str, ...] = ()
+    # against the computer: kept for its page, counted in nobody's standing
+    computer: bool = False
+    # every round as `round_result` showed it, without game_id (the game's page replays them)
+    rounds: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,13 +150,6 @@ class ThrowOutcome:
     round_completed: bool
     round_result: RoundResult | None = None
     game_over: GameOver | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "round_completed": self.round_completed,
-            "round_result": self.round_result.to_dict() if self.round_result else None,
-            "game_over": self.game_over.to_dict() if self.game_over else None,
-        }
 
 
 @dataclass
@@ -137,16 +168,20 @@ class Match:
     # Absolute time at which the current round times out; None once the match is over.
     round_deadline: float | None = None
     history: list[RoundResult] = field(default_factory=list)
-    # Who played: player name -> user id. A name can pass to another user once its holder is
-    # gone; only the user who played is still a member of the game.
-    user_ids: dict[str, str] = field(default_factory=dict)
-    # Players who left the game (`leave_game`): no longer members, even though they played.
+    # user id -> the display name they played under (what the wire shows); a player missing
+    # here shows as its id
+    names: dict[str, str] = field(default_factory=dict)
+    # Players (user ids) who left the game (`leave_game`): no longer members, though they played.
     left: list[str] = field(default_factory=list)
     # Against the computer (players[1] is computer.COMPUTER): the human's rounds of earlier
     # games, [move, outcome], oldest first, as the game started; it decides from them and
     # this game's `history` (kept here so that any node can decide the next round).
     computer: bool = False
     computer_memory: list[list[str]] = field(default_factory=list)
+    # Against the computer: the commitment to its move this round and the salt that opens it
+    # (game/fairness.py); the salt is secret until the round resolves
+    commit: str | None = None
+    salt: str | None = None
 
     # ----- creation and persistence -----
 
@@ -159,8 +194,9 @@ class Match:
         best_of: int,
         now: float,
         round_seconds: float,
-        user_ids: dict[str, str] | None = None,
+        names: dict[str, str] | None = None,
     ) -> Match:
+        """`player_a`, `player_b`: user ids; `names`: their display names."""
         if player_a == player_b:
             raise Refused(Code.SELF_TARGET, "You cannot play against yourself.")
         if round_seconds <= 0:
@@ -172,7 +208,7 @@ class Match:
             round_seconds=round_seconds,
             score={player_a: 0, player_b: 0},
             round_deadline=now + round_seconds,
-            user_ids=dict(user_ids or {}),
+            names=dict(names or {}),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -190,10 +226,11 @@ class Match:
             "reason": self.reason,
             "round_deadline": self.round_deadline,
             "history": [result.to_dict() for result in self.history],
-            "user_ids": dict(self.user_ids),
+            "names": dict(self.names),
             "left": list(self.left),
             "computer": self.computer,
             "computer_memory": [list(entry) for entry in self.computer_memory],
+            **({"commit": self.commit, "salt": self.salt} if self.commit else {}),
         }
 
     @classmethod
@@ -212,10 +249,12 @@ class Match:
             reason=data["reason"],
             round_deadline=data["round_deadline"],
             history=[RoundResult.from_dict(item) for item in data["history"]],
-            user_ids=dict(data.get("user_ids", {})),
+            names=dict(data.get("names", {})),
             left=list(data.get("left", [])),
             computer=bool(data.get("computer", False)),
             computer_memory=[list(entry) for entry in data.get("computer_memory", [])],
+            commit=data.get("commit"),
+            salt=data.get("salt"),
         )
 
     # ----- queries -----
@@ -233,15 +272,34 @@ class Match:
         player_a, player_b = self.players
         return player_b if player == player_a else player_a
 
-    def is_member(self, player: str, user_id: str | None = None) -> bool:
-        """`player` played this game, has not left it, and (given `user_id`) is the same user."""
-        if player not in self.players or player in self.left:
-            return False
-        return user_id is None or self.user_ids.get(player, user_id) == user_id
+    def is_member(self, player: str) -> bool:
+        """The user `player` played this game and has not left it."""
+        return player in self.players and player not in self.left
 
     def humans(self) -> tuple[str, ...]:
-        """The players who are people (the stores index these: the computer plays many games)."""
+        """The players who are people (the computer plays many games)."""
         return self.players[:1] if self.computer else self.players
+
+    def name_of(self, player: str) -> str:
+        """The display name `player` (a user id) plays under."""
+        return self.names.get(player, player)
+
+    def human_names(self) -> tuple[str, ...]:
+        """The people's display names (the stores index games by them, as the queue does)."""
+        return tuple(self.name_of(player) for player in self.humans())
+
+    def player_named(self, name: str) -> str | None:
+        """The user id of the player who plays under `name`, if one does."""
+        for player in self.players:
+            if self.name_of(player) == name:
+                return player
+        return None
+
+    def wire_round(self, result: RoundResult) -> dict[str, Any]:
+        return result.wire(self.names)
+
+    def wire_over(self, over: GameOver) -> dict[str, Any]:
+        return over.wire(self.names)
 
     def has_thrown(self, player: str) -> bool:
         return player in self.moves
@@ -257,21 +315,24 @@ class Match:
         return max(0.0, self.round_deadline - now)
 
     def public_view(self) -> dict[str, Any]:
-        """Safe for players and spectators: who has thrown, never what, until the round resolves."""
+        """Safe for players and spectators: who has thrown, never what, until the round resolves.
+        Players by display name."""
+        names = self.names
         return {
             "game_id": self.game_id,
-            "players": list(self.players),
+            "players": [self.name_of(player) for player in self.players],
             "best_of": self.best_of,
             "wins_needed": self.wins_needed,
             "round": self.round,
-            "score": dict(self.score),
-            "thrown": {player: self.has_thrown(player) for player in self.players},
+            "score": _named(names, self.score),
+            "thrown": {self.name_of(p): self.has_thrown(p) for p in self.players},
             "status": self.status,
-            "winner": self.winner,
+            "winner": self.name_of(self.winner) if self.winner else None,
             "reason": self.reason,
             "round_deadline": self.round_deadline,
-            "history": [result.to_dict() for result in self.history],
+            "history": [result.wire(names) for result in self.history],
             "computer": self.computer,
+            **({"commit": self.commit} if self.commit and not self.is_over else {}),
         }
 
     # ----- commands -----
@@ -315,7 +376,19 @@ class Match:
             raise ValueError(f"forfeit reason must be one of {FORFEIT_REASONS}, not {reason!r}")
         self._require_player(player)
         self._require_playing()
+        if reason == "forfeit" and not self.history:
+            # Left before any round was played (often right after a rematch began): aborted,
+            # not a "won 0-0 by forfeit" on the leaderboard (issue 23), as lichess aborts.
+            return self._end(None, "aborted")
         return self._end(self.opponent_of(player), reason)
+
+    def restart_round(self, now: float) -> None:
+        """The round in progress starts again, from nobody having thrown, with a full round's
+        time: the node that ran it is gone, and a move thrown there may be lost with it."""
+        if self.is_over:
+            return
+        self.moves = {}
+        self.round_deadline = now + self.round_seconds
 
     # ----- internals -----
 
@@ -335,9 +408,13 @@ class Match:
     ) -> ThrowOutcome:
         if winner is not None:
             self.score[winner] += 1
-        result = RoundResult(self.game_id, self.round, moves, winner, dict(self.score), timeout)
+        result = RoundResult(
+            self.game_id, self.round, moves, winner, dict(self.score), timeout,
+            self.commit, self.salt,
+        )  # fmt: skip
         self.history.append(result)
         self.moves = {}
+        self.commit = self.salt = None
         if winner is not None and self.score[winner] >= self.wins_needed:
             return ThrowOutcome(True, result, self._end(winner, "timeout" if timeout else "won"))
         self.round += 1

@@ -25,13 +25,18 @@ from rpschat.domain.game.matchmaking import (
 from rpschat.domain.game.ports import Challenge, ChallengeStore, ExpiredChallengeStore
 from rpschat.domain.game.records import GameRecords
 from rpschat.domain.game.rules import validate_best_of
-from rpschat.domain.ports import Cancellable
+from rpschat.domain.ports import Cancellable, NamedConnection
 
 NOT_OVER_YET = "This game is not over yet."
 OPPONENT_LEFT = "Your opponent has left."
 YOU_LEFT = "You have left this game."
 DID_NOT_PLAY = "You did not play in this game."
 OPPONENT_REFUSAL = 'opponent must be "computer", or left out for a person.'
+MIN_ROUND_SECONDS, MAX_ROUND_SECONDS = 5, 3600  # a round against the computer, as asked
+ROUND_SECONDS_REFUSAL = (
+    f"round_seconds must be a whole number from {MIN_ROUND_SECONDS} to {MAX_ROUND_SECONDS}."
+)
+ROUND_SECONDS_FOR_COMPUTER = "round_seconds can only be set for a game against the computer."
 MAX_NAME_ECHO = 32
 PAIRING_TRIES = 3  # a waiting player who entered a game meanwhile is skipped: rare twice
 
@@ -64,22 +69,29 @@ class Pairing:
 
     # ---- the queue ---------------------------------------------------------------------------
 
-    def find_match(self, sid: str, best_of: int, computer: bool) -> None:
-        """Into the queue for `best_of`, or (`computer`) a match against the computer at once."""
+    def find_match(
+        self, sid: str, best_of: int, computer: bool, round_seconds: float | None = None
+    ) -> None:
+        """Into the queue for `best_of`, or (`computer`) a match against the computer at once,
+        its rounds `round_seconds` long if given (WCAG 2.2.1: the player sets the time)."""
         ctx = self._ctx
         conn = ctx.caller(sid)
         best_of = validate_best_of(best_of)
         ctx.limit(conn, "other")
         if computer:
-            self._play_computer(conn.user_id, conn.name, best_of)
+            self._play_computer(conn.user_id, conn.name, best_of, round_seconds)
             return
+        if round_seconds is not None:
+            raise Refused(Code.BAD_REQUEST, ROUND_SECONDS_FOR_COMPUTER, field="round_seconds")
         # No lock: the queue pairs in one atomic step, the match store claims both players in
         # another, so players on every node are paired at once (the lobby lock is for the rest).
         created = self._pair_from_queue(conn.name, best_of)
         if created is not None:
             self.announce(*created)
 
-    def _play_computer(self, user_id: str, name: str, best_of: int) -> None:
+    def _play_computer(
+        self, user_id: str, name: str, best_of: int, round_seconds: float | None
+    ) -> None:
         """A match against the computer, at once (`match_found` before the ack)."""
         ctx = self._ctx
         memory = self._records.memory_of(user_id, name)  # a database read: before any lock
@@ -88,7 +100,9 @@ class Pairing:
                 raise Refused(Code.ALREADY_QUEUED, ALREADY_QUEUED)
             if ctx.in_live_game(name):
                 raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
-            match = self._lifecycle.create(name, "", best_of, computer_memory=memory)
+            match = self._lifecycle.create(
+                name, "", best_of, computer_memory=memory, round_seconds=round_seconds
+            )
         if match is None:  # paired from the queue a moment ago (that takes no lock)
             raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
         self.announce(match, {})
@@ -144,8 +158,8 @@ class Pairing:
             ctx.drops.forget_queue(player)
         now = ctx.runtime.now()
         away = {}
-        for player in created.players:
-            drop = ctx.drops.get(player)
+        for player in created.humans():
+            drop = ctx.drops.get(created.name_of(player))
             if drop is not None:
                 away[player] = ctx.settings.resume_grace_seconds - (now - drop.at)
         return created, away
@@ -212,11 +226,11 @@ class Pairing:
             "best_of": challenge.best_of,
             "expires_in_ms": ms(max(0.0, challenge.expires_at - now)),
         }
-        self._ctx.emit_to_player(None, challenge.challenged, "challenged", offer)
+        self._ctx.emit_to_name(challenge.challenged, "challenged", offer)
 
     def _tell_challenger(self, challenge: Challenge, accepted: bool, reason: str) -> None:
         answer = answer_of(challenge, accepted, challenge.challenged, reason)
-        self._ctx.emit_to_player(None, challenge.challenger, "challenge_answered", answer)
+        self._ctx.emit_to_name(challenge.challenger, "challenge_answered", answer)
 
     def cancel_challenges_of(self, name: str) -> None:
         """`name` is gone: their challenges, both ways, end; the other side is told."""
@@ -224,7 +238,7 @@ class Pairing:
             self._cancel_challenge_timer(challenge.challenge_id)
             other = challenge.challenged if challenge.challenger == name else challenge.challenger
             answer = answer_of(challenge, False, name, "gone")
-            self._ctx.emit_to_player(None, other, "challenge_answered", answer)
+            self._ctx.emit_to_name(other, "challenge_answered", answer)
 
     def _challenge_timer(self, challenge_id: str) -> None:
         self._challenge_timers.pop(challenge_id, None)
@@ -256,64 +270,69 @@ class Pairing:
 
     # ---- rematches ---------------------------------------------------------------------------
 
-    def rematch(self, sid: str, game_id: str) -> None:
+    def rematch(self, conn: NamedConnection, game_id: str) -> None:
+        """On the game's owner (routing.py), which owns the next game too."""
         ctx = self._ctx
-        conn = ctx.caller(sid)
         created = None
         with ctx.lobby(), ctx.game_lock(game_id):
-            match = ctx.match(game_id)
+            match = ctx.owned_match(game_id)
             ctx.limit(conn, "other")
-            name = conn.name
             # another user under a player's name did not play it (seats belong to user ids)
-            if name not in match.players or match.user_ids.get(name, conn.user_id) != conn.user_id:
+            if conn.user_id not in match.players:
                 raise Refused(Code.NOT_A_PLAYER, DID_NOT_PLAY)
             if not match.is_over:
                 raise Refused(Code.GAME_NOT_OVER, NOT_OVER_YET)
-            if not match.is_member(name, conn.user_id):
+            if not match.is_member(conn.user_id):
                 raise Refused(Code.LEFT_GAME, YOU_LEFT)
             if match.computer:  # the computer always wants another game
-                created = self._rematch_computer(match, name)
+                created = self._rematch_computer(match, conn.user_id, conn.name)
             else:
-                created = self._rematch_person(match, name)
+                created = self._rematch_person(match, conn.user_id, conn.name)
         if created is not None:
             self.announce(*created)
 
-    def _rematch_person(self, match: Match, name: str) -> Created | None:
+    def _rematch_person(self, match: Match, user_id: str, name: str) -> Created | None:
+        """Rematch requests are by user id; the new match is between the players' names now."""
         ctx = self._ctx
-        opponent = match.opponent_of(name)
-        self._refuse_rematch_with(match, opponent)
+        opponent = match.opponent_of(user_id)
+        opponent_name = self._refuse_rematch_with(match, opponent)
         if ctx.in_live_game(name):
             raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
-        already_asked = name in self.rematches.requested_by(match.game_id)
-        if self.rematches.request(match.game_id, name, match.players):
-            created = self.start(*match.players, match.best_of)
+        already_asked = user_id in self.rematches.requested_by(match.game_id)
+        if self.rematches.request(match.game_id, user_id, match.players):
+            first = name if match.players[0] == user_id else opponent_name
+            second = opponent_name if first == name else name
+            created = self.start(first, second, match.best_of)
             self._lifecycle.forget(match.game_id)
             return created
         if not already_asked:
             asked = {"game_id": match.game_id, "by": name}
-            ctx.emit_to_player(match, opponent, "rematch_requested", asked)
+            ctx.emit_to_user(opponent, "rematch_requested", asked)
         return None
 
-    def _rematch_computer(self, match: Match, name: str) -> Created:
+    def _rematch_computer(self, match: Match, user_id: str, name: str) -> Created:
         """The next game at once; the computer remembers this one's rounds without a read."""
         if self._ctx.in_live_game(name):
             raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
-        played = rounds_of(name, [result.to_dict() for result in match.history])
+        played = rounds_of(user_id, [result.to_dict() for result in match.history])
         memory = match.computer_memory + [list(entry) for entry in played]
         memory = memory[-MEMORY_ROUNDS:]
-        created = self._lifecycle.create(name, "", match.best_of, computer_memory=memory)
+        created = self._lifecycle.create(
+            name, "", match.best_of, computer_memory=memory, round_seconds=match.round_seconds
+        )
         if created is None:  # paired from the queue a moment ago (that takes no lock)
             raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
         self._lifecycle.forget(match.game_id)
         return created, {}
 
-    def _refuse_rematch_with(self, match: Match, opponent: str) -> None:
-        opponent_id = match.user_ids.get(opponent) or self._ctx.user_id_of(opponent)
-        still_here = opponent_id and self._ctx.directory.user_of(opponent) == opponent_id
-        if not still_here or not match.is_member(opponent, opponent_id):
+    def _refuse_rematch_with(self, match: Match, opponent: str) -> str:
+        """`opponent`: a user id, still here and still in the game; their name now."""
+        name = self._ctx.directory.name_of(opponent)
+        if name is None or not match.is_member(opponent):
             raise Refused(Code.OPPONENT_LEFT, OPPONENT_LEFT)
-        if self._ctx.in_live_game(opponent):
-            raise Refused(Code.OPPONENT_BUSY, f"{opponent} is already in a game.")
+        if self._ctx.in_live_game(name):
+            raise Refused(Code.OPPONENT_BUSY, f"{name} is already in a game.")
+        return name
 
 
 def answer_of(challenge: Challenge, accepted: bool, by: str, reason: str) -> dict[str, Any]:

@@ -7,15 +7,34 @@ by every node), rpschat/storage/sql/ (results and finished games, in the databas
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from rpschat.domain.errors import Refused
+from rpschat.domain.game.fairness import verified
 from rpschat.domain.game.match import GameResult, Match
 from rpschat.domain.ports import Lock, Locks
 
 # ---------------------------------------------------------------- results
 
-Standing = dict[str, Any]  # {"name", "wins", "losses", "draws", "rating", "claimed"}
+# {"name", "wins", "losses", "draws", "rating", "deviation", "provisional", "claimed"}
+Standing = dict[str, Any]
+
+
+# A finished game kept for good: {game_id, players (names), user_ids (name -> user id, the
+# people), computer, best_of, winner, score, reason, ended_at (ms), rounds ([{round, moves,
+# winner, score, timeout, commit?, salt?}]), ratings ({rated, players: {name: {before, after}}}
+# or None)}
+StoredGame = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """The established ratings, best first, and how many provisional ones were left out (a
+    rating is provisional while its deviation is above 110: a guest's always is)."""
+
+    players: list[Standing] = field(default_factory=list)
+    provisional: int = 0
 
 
 class ResultsStore(Protocol):
@@ -43,8 +62,21 @@ class ResultsStore(Protocol):
     def forget_guest(self, name: str, user_id: str) -> bool:
         """Removes the row of a guest who left for good (a claimed user's row stays)."""
 
-    def leaderboard(self, limit: int = 50) -> list[Standing]:
-        """Highest rating first, then most wins, fewest losses, name (case-insensitively)."""
+    def leaderboard(self, limit: int = 50) -> Leaderboard:
+        """The established ratings: highest first, then most wins, fewest losses, name
+        (case-insensitively); and how many provisional ones it leaves out."""
+        ...
+
+    def standing(self, name: str) -> Standing | None:
+        """The name's row, established or not (None: no game counted under it)."""
+        ...
+
+    def game(self, game_id: str) -> StoredGame | None:
+        """A finished game (people's and the computer's), kept for good."""
+        ...
+
+    def games_of(self, user_id: str, limit: int) -> list[StoredGame]:
+        """The user's last finished games, newest first."""
         ...
 
     def close(self) -> None: ...
@@ -71,7 +103,8 @@ class GameRecord:
     id: int = 0  # the archive's own increasing number: the `before` cursor of `my_games`
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        rounds = [with_verification(entry, self.opponent) for entry in self.rounds]
+        wire: dict[str, Any] = {
             "id": self.id,
             "game_id": self.game_id,
             "opponent": self.opponent,
@@ -79,10 +112,29 @@ class GameRecord:
             "best_of": self.best_of,
             "winner": self.winner,
             "score": dict(self.score),
-            "rounds": [dict(entry) for entry in self.rounds],
+            "rounds": rounds,
             "reason": self.reason,
             "ended_at": self.ended_at,
         }
+        if self.computer:
+            wire["verified"] = all_verified(rounds)
+        return wire
+
+
+def with_verification(entry: dict[str, Any], computer: str) -> dict[str, Any]:
+    """A stored round; a computer's round that has its commitment says whether the move shown
+    opens it (`verified`)."""
+    entry = dict(entry)
+    if "commit" in entry:
+        move = (entry.get("moves") or {}).get(computer)
+        entry["verified"] = verified(entry["commit"], move, entry.get("salt"))
+    return entry
+
+
+def all_verified(rounds: list[dict[str, Any]]) -> bool:
+    """Every round of a computer's game carries its commitment and opens it (games from before
+    commitments, none: False)."""
+    return bool(rounds) and all(entry.get("verified") is True for entry in rounds)
 
 
 class GameArchive(Protocol):
@@ -106,19 +158,40 @@ class GameArchive(Protocol):
 class MatchStore(Protocol):
     """Matches by game id, live and recently finished; a player is in at most one live match.
 
-    Every query is by key or by player: none costs time in proportion to the games stored."""
+    Each game has one owner: the node that created it (or adopted it from a dead node) keeps it
+    in memory and is the only one to change it (`owned`, `put`); other nodes read its latest
+    snapshot (`get`) and forward what changes it to the owner (`owner_of`, `OwnerLink`). In one
+    process every game is this process's. Every query is by key or by player: none costs time
+    in proportion to the games stored."""
 
-    def get(self, game_id: str) -> Match | None: ...
+    def get(self, game_id: str) -> Match | None:
+        """This node's own match, or (another node's) its latest snapshot: read only."""
+
+    def owned(self, game_id: str) -> Match | None:
+        """The match if this node owns it (the one a change may be made to), else None."""
+
+    def owner_of(self, game_id: str) -> str | None:
+        """The other node that owns the game; None if this node does or nobody does."""
+
     def lock(self, game_id: str) -> Lock:
-        """A new lock of the game (`Locks.hold` keeps one per game at a time). While it is held,
-        `get` and `put` of that game may cost no round trip of their own: with Redis, taking it
-        reads the match and releasing it writes the last match `put`, one script each, and that
-        write is refused (raises Refused) if the lock expired and was lost meanwhile."""
+        """A new lock of the game, for its owner's tasks (`Locks.hold` keeps one per game)."""
 
     def create(self, match: Match) -> bool:
-        """Store a new live match if neither player is in a live one (atomically); else False."""
+        """Store a new live match if neither player is in a live one (atomically); else False.
+        This node owns it."""
 
-    def put(self, match: Match) -> None: ...
+    def put(self, match: Match) -> None:
+        """The owner's change to its match (a finished round, its end: kept before the players
+        are told)."""
+
+    def recorded(self, game_id: str) -> None:
+        """The finished game's result is stored: a node adopting this one's games needs not
+        record it again."""
+
+    def adopt(self, node: str, game_id: str | None = None) -> list[Match]:
+        """The games of `node`, which is dead (or only `game_id` of them): this node's from now
+        on, as their last snapshots have them (each adopted by one node only)."""
+
     def delete(self, game_id: str) -> None: ...
     def live_game_of(self, player: str) -> str | None: ...
     def games_of(self, player: str) -> list[Match]:
@@ -237,6 +310,23 @@ class RematchStore(Protocol):
     def games_involving(self, player: str) -> list[str]: ...
 
 
+class OwnerAway(Refused):
+    """Raised by `OwnerLink.call` when nobody listens for the owner any more (its process is
+    gone): its games may be adopted at once."""
+
+
+class OwnerLink(Protocol):
+    """How a node reaches the owner of a game (`MatchStore.owner_of`) with a player's event:
+    one message there, its answer back; no lock."""
+
+    def call(self, node: str, op: str, payload: dict[str, Any]) -> Any:
+        """Run `op` on `node` (its `serve` handler): its return value, or its refusal raised
+        here; refused `unavailable` if the node does not answer."""
+
+    def serve(self, handler: Callable[[str, dict[str, Any]], Any]) -> None:
+        """Run `handler(op, payload)` for every `call` sent to this node."""
+
+
 @dataclass(frozen=True)
 class GameStores:
     """Everything the game keeps: live state (in this process, or shared by every node with
@@ -252,3 +342,4 @@ class GameStores:
     locks: Locks
     results: ResultsStore
     archive: GameArchive
+    link: OwnerLink | None = None  # to other nodes' games (none in one process)

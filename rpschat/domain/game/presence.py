@@ -13,15 +13,22 @@ from rpschat.domain.game.match import Match
 from rpschat.domain.game.pairing import Pairing
 from rpschat.domain.game.ports import Drop
 from rpschat.domain.game.records import GameRecords
+from rpschat.domain.game.routing import GameRouting
 
 log = logging.getLogger("rpschat.games")
 
 
 class PresenceReactions:
     def __init__(
-        self, ctx: GameContext, lifecycle: MatchLifecycle, pairing: Pairing, records: GameRecords
+        self,
+        ctx: GameContext,
+        lifecycle: MatchLifecycle,
+        pairing: Pairing,
+        records: GameRecords,
+        routing: GameRouting,
     ) -> None:
         self._ctx = ctx
+        self._routing = routing
         self._records = records
         self._lifecycle = lifecycle
         self._pairing = pairing
@@ -36,8 +43,8 @@ class PresenceReactions:
                 matchmaker.remove(name)
             ctx.drops.add(name, Drop(ctx.runtime.now(), best_of))
         match = self._live_match_of(name)
-        if match is not None:
-            self._lifecycle.tell_opponent_away(match, name, ctx.settings.resume_grace_seconds)
+        if match is not None and user_id in match.players:
+            self._lifecycle.tell_opponent_away(match, user_id, ctx.settings.resume_grace_seconds)
 
     def user_back(self, user_id: str, name: str, sid: str, last_id: int | None) -> None:
         """A resumed connection: back into its rooms, its game state and its queue; with
@@ -55,8 +62,8 @@ class PresenceReactions:
             for game_id in self.games_of(user_id, name):
                 ctx.outbox.join(sid, game_room(game_id))
             live = self._live_match_of(name)
-            if live is not None:
-                self._send_game_state(live, name, sid, was_dropped=drop is not None)
+            if live is not None and user_id in live.players:
+                self._send_game_state(live, user_id, sid, was_dropped=drop is not None)
             now = ctx.runtime.now()
             for challenge in self._pairing.challenges.pending_for(name, now):
                 if challenge.challenged == name:
@@ -74,15 +81,10 @@ class PresenceReactions:
             ctx.drops.pop(name)
             self._pairing.matchmaker.remove(name)
             game_id = ctx.store.live_game_of(name)
-            if game_id is not None:
-                with ctx.game_lock(game_id):
-                    match = ctx.store.get(game_id)
-                    if match is not None and not match.is_over and name in match.players:
-                        over = match.forfeit(name, "disconnect")
-                        ctx.store.put(match)
-                        self._lifecycle.finish(match, over)
+            if game_id is not None:  # lost, on the game's owner (`MatchLifecycle.forfeit_gone`)
+                self._routing.run("gone", game_id, {"user_id": user_id})
             self._pairing.cancel_challenges_of(name)
-            self._pairing.rematches.cancel_for(name)
+            self._pairing.rematches.cancel_for(user_id)
             ctx.spectators.drop_user(user_id)
         ctx.forget_user(user_id, name)
         try:  # a guest's standing goes with the guest: nobody who takes the name inherits it
@@ -94,7 +96,7 @@ class PresenceReactions:
     def games_of(self, user_id: str, name: str) -> list[str]:
         """The games a user is in the room of: played (and not left) or watched. From the
         user's own indexes, never a scan of every game stored."""
-        played = [m.game_id for m in self._ctx.store.games_of(name) if m.is_member(name, user_id)]
+        played = [m.game_id for m in self._ctx.store.games_of(name) if m.is_member(user_id)]
         return played + self._ctx.spectators.games_of(user_id)
 
     def replay_game_chat(self, user_id: str, name: str, sid: str, last_id: int) -> None:
@@ -122,10 +124,10 @@ class PresenceReactions:
         game_id = self._ctx.store.live_game_of(name)
         return self._ctx.store.get(game_id) if game_id is not None else None
 
-    def _send_game_state(self, match: Match, name: str, sid: str, was_dropped: bool) -> None:
+    def _send_game_state(self, match: Match, player: str, sid: str, was_dropped: bool) -> None:
         ctx = self._ctx
-        state = {**ctx.view(match), "your_move": match.move_of(name)}
+        state = {**ctx.view(match), "your_move": match.move_of(player)}
         ctx.outbox.emit("game_state", state, to=sid)
         if was_dropped:
-            status = {"game_id": match.game_id, "name": name, "connected": True}
-            ctx.emit_to_player(match, match.opponent_of(name), "opponent_status", status)
+            status = {"game_id": match.game_id, "name": match.name_of(player), "connected": True}
+            ctx.emit_to_user(match.opponent_of(player), "opponent_status", status)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.computer import MEMORY_ROUNDS, rounds_of
@@ -21,32 +22,31 @@ MEMORY_GAMES = 40
 
 
 def records_of(match: Match, over: GameOver, ended_at: int) -> list[GameRecord]:
-    """One record per person who played (the computer keeps none)."""
+    """One record per person who played (the computer keeps none), under their user id; what it
+    shows (`my_games`) names the players as they were named in the game."""
+    wired = [match.wire_round(result) for result in match.history]
     rounds = [
-        {"round": result.round, "moves": dict(result.moves), "winner": result.winner}
-        for result in match.history
+        {"round": result["round"], "moves": result["moves"], "winner": result["winner"]}
+        | ({"commit": result["commit"], "salt": result["salt"]} if "commit" in result else {})
+        for result in wired
     ]
-    records = []
-    for player in match.humans():
-        user_id = match.user_ids.get(player)
-        if user_id is None:
-            continue
-        records.append(
-            GameRecord(
-                game_id=match.game_id,
-                user_id=user_id,
-                name=player,
-                opponent=match.opponent_of(player),
-                computer=match.computer,
-                best_of=match.best_of,
-                winner=over.winner,
-                score=dict(over.score),
-                rounds=rounds,
-                reason=over.reason,
-                ended_at=ended_at,
-            )
+    ended = match.wire_over(over)
+    return [
+        GameRecord(
+            game_id=match.game_id,
+            user_id=player,
+            name=match.name_of(player),
+            opponent=match.name_of(match.opponent_of(player)),
+            computer=match.computer,
+            best_of=match.best_of,
+            winner=ended["winner"],
+            score=ended["score"],
+            rounds=rounds,
+            reason=over.reason,
+            ended_at=ended_at,
         )
-    return records
+        for player in match.humans()
+    ]
 
 
 class Scorekeeper:
@@ -82,14 +82,20 @@ class Scorekeeper:
                     return
             self._record(batch)
             for match, over, also_to in batch:
-                ended = over.to_dict()
+                ended = match.wire_over(over)
                 self._ctx.outbox.emit("game_over", ended, to=game_room(match.game_id))
                 if also_to is not None:
                     self._ctx.outbox.emit("game_over", ended, to=also_to)
+                # recorded and announced: a node adopting this one's games leaves it be (until
+                # then it would record it again, which the results store ignores, and announce it)
+                self._ctx.store.recorded(match.game_id)
 
     def _record(self, batch: list[tuple[Match, GameOver, str | None]]) -> None:
-        # games against the computer count for nobody's standing: only in the players' history
-        results = [self._result(match, over) for match, over, _ in batch if not match.computer]
+        # every game is kept for its page (the computer's count for nobody's standing), but
+        # aborted ones (left before any round): only in the players' history
+        results = [
+            self._result(match, over) for match, over, _ in batch if over.reason != "aborted"
+        ]
         try:
             if results:
                 self._ctx.results.record_many(results)
@@ -103,22 +109,31 @@ class Scorekeeper:
             log.exception("keeping %d games in the players' history failed", len(batch))
 
     def _result(self, match: Match, over: GameOver) -> GameResult:
-        loser = match.opponent_of(over.winner) if over.winner is not None else None
+        """The standings are by name (and the user behind it), as the leaderboard shows them;
+        the game id is the result's key (a game is recorded once)."""
+        name = match.name_of
+        loser = name(match.opponent_of(over.winner)) if over.winner is not None else None
         directory = self._ctx.directory
-        gone = tuple(
-            name for name, user_id in match.user_ids.items() if directory.name_of(user_id) is None
-        )
+        gone = tuple(name(p) for p in match.humans() if directory.name_of(p) is None)
+        player_a, player_b = match.players
         return GameResult(
-            over.winner,
+            name(over.winner) if over.winner is not None else None,
             loser,
-            match.players,
+            (name(player_a), name(player_b)),
             over.reason,
             match.best_of,
-            over.score,
+            {name(player): score for player, score in over.score.items()},
             match.game_id,
-            user_ids=dict(match.user_ids),
+            user_ids={name(player): player for player in match.humans()},
             gone=gone,
+            computer=match.computer,
+            rounds=tuple(_kept_round(match.wire_round(result)) for result in match.history),
         )
+
+
+def _kept_round(wired: dict[str, Any]) -> dict[str, Any]:
+    """A `round_result` as the game's page replays it (its game id is the game's)."""
+    return {key: value for key, value in wired.items() if key != "game_id"}
 
 
 class GameRecords:

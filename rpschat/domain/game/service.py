@@ -24,8 +24,10 @@ Rooms: every game is the room `game:<game_id>` (its players and spectators): `ro
 `round_result`, `game_over` and `game_message` go there. Events for one person (`match_found`,
 `opponent_threw`, `challenged`, ...) go to their user room, which follows them across reconnects.
 
-Players are keyed by display name in `Match` (naming refuses renames while `busy.py` says the
-user is busy); each match also records the user id behind each name.
+Players are their user ids in `Match`, its snapshot and its round results (a rename or a
+look-alike never touches a game); the match keeps the name each played under, and the wire shows
+names. The queue, challenges, drops and the stores' "live game of a player" index are by display
+name (naming refuses renames while `busy.py` says the user is busy).
 
 Concurrency: a lock per game, and one short lobby lock for pairing (game/context.py). Nothing
 slow runs under a lock under eventlet: game chat storage and leaderboard reads are the slow
@@ -37,22 +39,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
+from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.computer import Strategy
 from rpschat.domain.game.context import (
     GameContext,
     GameSettings,
     GamesPage,
     GameView,
+    check_game_id,
     game_room,
     new_game_id,
 )
 from rpschat.domain.game.lifecycle import MatchLifecycle
-from rpschat.domain.game.matchmaking import Challenges, Matchmaker, Rematches
+from rpschat.domain.game.matchmaking import ALREADY_IN_GAME, Challenges, Matchmaker, Rematches
 from rpschat.domain.game.pairing import Pairing
-from rpschat.domain.game.ports import GameStores, Standing
+from rpschat.domain.game.ports import GameStores, Leaderboard
 from rpschat.domain.game.presence import PresenceReactions
 from rpschat.domain.game.records import GameRecords
+from rpschat.domain.game.routing import Adoption, GameRouting
 from rpschat.domain.game.spectating import PostedMessage, Spectating
 from rpschat.domain.ports import (
     AccountStore,
@@ -123,21 +129,35 @@ class GameService:
             self._records,
         )
         self._spectating = Spectating(ctx)
-        self._presence = PresenceReactions(ctx, self._lifecycle, self._pairing, self._records)
+        self._adoption = Adoption(ctx, self._lifecycle)
+        routing = self._routing = GameRouting(ctx, stores.link, self._adoption.adopt)
+        routing.register("throw", self._throw_here)
+        routing.register("leave", self._leave_here)
+        routing.register("rematch", self._rematch_here)
+        routing.register("gone", self._gone_here)
+        self._presence = PresenceReactions(
+            ctx, self._lifecycle, self._pairing, self._records, routing
+        )
 
     # ---- client events: the caller's sid and typed arguments (web/game_events.py reads them) --
 
-    def find_match(self, sid: str, best_of: int, computer: bool = False) -> None:
-        self._pairing.find_match(sid, best_of, computer)
+    def find_match(
+        self, sid: str, best_of: int, computer: bool = False, round_seconds: float | None = None
+    ) -> None:
+        self._pairing.find_match(sid, best_of, computer, round_seconds)
 
     def cancel_match(self, sid: str) -> None:
         self._pairing.cancel_match(sid)
 
     def throw(self, sid: str, game_id: str, move: str) -> None:
-        self._lifecycle.throw(sid, game_id, move)
+        conn = self._ctx.caller(sid)
+        check_game_id(game_id)
+        self._routing.run("throw", game_id, {"conn": conn, "move": move})
 
     def leave_game(self, sid: str, game_id: str) -> None:
-        self._lifecycle.leave_game(sid, game_id)
+        conn = self._ctx.caller(sid)
+        check_game_id(game_id)
+        self._routing.run("leave", game_id, {"conn": conn})
 
     def challenge(self, sid: str, to: str, best_of: int) -> str:
         """A challenge to the user named `to`; its id."""
@@ -146,8 +166,39 @@ class GameService:
     def answer_challenge(self, sid: str, challenge_id: str, accept: bool) -> None:
         self._pairing.answer_challenge(sid, challenge_id, accept)
 
+    # ---- for invites (game/invites.py) -------------------------------------------------------
+
+    def start_invited(self, inviter: str, guest: str, best_of: int) -> None:
+        """A match between the inviter and the guest who took the invite, at once (both get
+        `match_found`); refused if either is in a game (the queue lets them go)."""
+        ctx = self._ctx
+        with ctx.lobby():
+            if ctx.in_live_game(guest):
+                raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
+            created = self._pairing.start(inviter, guest, best_of)
+        self._pairing.announce(*created)
+
+    def is_playing(self, name: str) -> bool:
+        return self._ctx.in_live_game(name)
+
     def rematch(self, sid: str, game_id: str) -> None:
-        self._pairing.rematch(sid, game_id)
+        conn = self._ctx.caller(sid)
+        check_game_id(game_id)
+        self._routing.run("rematch", game_id, {"conn": conn})
+
+    # ---- on the game's owner (routing.py): forwarded here, or this node's own game ----------
+
+    def _throw_here(self, payload: dict[str, Any]) -> None:
+        self._lifecycle.throw(payload["conn"], payload["game_id"], payload["move"])
+
+    def _leave_here(self, payload: dict[str, Any]) -> None:
+        self._lifecycle.leave_game(payload["conn"], payload["game_id"])
+
+    def _rematch_here(self, payload: dict[str, Any]) -> None:
+        self._pairing.rematch(payload["conn"], payload["game_id"])
+
+    def _gone_here(self, payload: dict[str, Any]) -> None:
+        self._lifecycle.forfeit_gone(payload["game_id"], payload["user_id"])
 
     def games(self, sid: str) -> GamesPage:
         return self._spectating.games(sid)
@@ -163,7 +214,7 @@ class GameService:
     ) -> Callable[[], PostedMessage]:
         return self._spectating.check_game_chat(sid, game_id, msg, client_id)
 
-    def check_leaderboard(self, sid: str) -> Callable[[], list[Standing]]:
+    def check_leaderboard(self, sid: str) -> Callable[[], Leaderboard]:
         ctx = self._ctx
         ctx.limit(ctx.caller(sid), "other")
         return self._lifecycle.leaderboard
@@ -200,6 +251,10 @@ class GameService:
         the timers of a node that died (the cluster keeper calls it; idempotent)."""
         self._lifecycle.settle_overdue(cutoff)
         self._pairing.settle_overdue(cutoff)
+
+    def adopt_games(self, node: str, game_id: str | None = None) -> int:
+        """The games of a dead node (or one of them) are this node's now (lifecycle.py)."""
+        return self._adoption.adopt(node, game_id)
 
     def live_count(self) -> int:
         """Games being played (with shared stores: in the whole cluster)."""

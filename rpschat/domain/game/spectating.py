@@ -36,10 +36,10 @@ class Spectating:
         live = [
             {
                 "game_id": m.game_id,
-                "players": list(m.players),
+                "players": [m.name_of(player) for player in m.players],
                 "best_of": m.best_of,
                 "round": m.round,
-                "score": dict(m.score),
+                "score": {m.name_of(player): score for player, score in m.score.items()},
             }
             for m in ctx.store.live_games()
         ]
@@ -55,7 +55,7 @@ class Spectating:
             ctx.limit(conn, "other")
             if match.is_over:
                 raise Refused(Code.GAME_OVER, GAME_IS_OVER)
-            if conn.name not in match.players:
+            if conn.user_id not in match.players:
                 ctx.spectators.add(match.game_id, conn.user_id)
             ctx.outbox.join(sid, game_room(match.game_id))
             return ctx.view(match)
@@ -77,7 +77,7 @@ class Spectating:
         return lambda: self._store_game_message(match.game_id, conn, text, client_id)
 
     def _may_chat(self, match: Match, conn: NamedConnection) -> bool:
-        return match.is_member(conn.name, conn.user_id) or self._ctx.spectators.is_watching(
+        return match.is_member(conn.user_id) or self._ctx.spectators.is_watching(
             match.game_id, conn.user_id
         )
 

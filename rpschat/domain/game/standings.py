@@ -1,20 +1,20 @@
-"""Standings: wins, losses and draws per name, and Elo ratings between claimed users.
+"""Standings: wins, losses and draws per name, and Glicko-2 ratings between claimed users.
 
-Pure rules over rows (name key -> row: name, user_id, wins, losses, draws, rating), which the
-results stores keep: in this process (storage/memory/results.py) or in the database
-(storage/sql/results.py).
+Pure rules over rows (name key -> row: name, user_id, wins, losses, draws, rating, deviation,
+volatility), which the results stores keep: in this process (storage/memory/results.py) or in
+the database (storage/sql/results.py). The rating rules: game/glicko.py.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from rpschat.domain.game.glicko import Glicko, is_provisional, rate
 from rpschat.domain.game.match import GameResult
-from rpschat.domain.game.ports import Standing
+from rpschat.domain.game.ports import Leaderboard, Standing, StoredGame
 from rpschat.domain.text import name_key
 
-ELO_START = 1500.0
-ELO_K = 32.0
+START = Glicko()
 
 
 def player_outcomes(
@@ -28,26 +28,25 @@ def player_outcomes(
     return [(winner, "wins"), (loser, "losses")]
 
 
-def elo(rating: float, opponent: float, score: float) -> float:
-    """The rating after one game: `score` 1 for a win, 0.5 for a draw, 0 for a loss."""
-    expected = 1 / (1 + 10 ** ((opponent - rating) / 400))
-    return rating + ELO_K * (score - expected)
-
-
 _SCORES = {"wins": 1.0, "draws": 0.5, "losses": 0.0}
+
+
+RatingChanges = dict[str, tuple[Glicko, Glicko]]  # name -> (before, after) of a game
 
 
 def apply_result(
     rows: dict[str, dict[str, Any]], result: GameResult, claimed: set[str], rated: bool = True
-) -> None:
+) -> RatingChanges:
     """Counts one game into `rows` (name key -> row: name, user_id, wins, losses, draws,
-    rating), which hold the current standings of its players if they have any.
+    rating, deviation, volatility), which hold the current standings of its players if they
+    have any; returns each counted player's rating before and after (the same unless rated).
 
     A row belongs to the user who played under the name: when another user plays under it and
     the row's user has not claimed it, the row starts afresh (nobody inherits a guest's record,
     nor a released account's: ratings are read from the row the game counts into). A guest who
     has left for good gets no row. Ratings change only when both players are claimed users and
-    `rated` (the pair's daily allowance, `RatedPairs`); a guest's stays at 1500."""
+    `rated` (the pair's daily allowance, `RatedPairs`); a guest's stays at 1500 / 350: one game
+    is one Glicko-2 rating period, both players rated from their ratings before it."""
     outcomes = player_outcomes(result.winner, result.loser, result.players)
     user_of = result.user_ids
     counted = {}
@@ -55,15 +54,56 @@ def apply_result(
         row = _row_for(rows, name, user_of.get(name), result.gone, claimed)
         if row is not None:
             counted[name] = (row, column)
-    before = {name: row["rating"] for name, (row, _) in counted.items()}
+    before = {name: glicko_of(row) for name, (row, _) in counted.items()}
     rated = rated and is_rated(result, claimed)
+    changes: RatingChanges = {}
     for name, (row, column) in counted.items():
         row["name"] = name
         row["user_id"] = user_of.get(name)
         row[column] += 1
         if rated:
             opponent = result.players[1] if name == result.players[0] else result.players[0]
-            row["rating"] = elo(before[name], before.get(opponent, ELO_START), _SCORES[column])
+            after = rate(before[name], [(before.get(opponent, START), _SCORES[column])])
+            row["rating"], row["deviation"] = after.rating, after.deviation
+            row["volatility"] = after.volatility
+            changes[name] = (before[name], after)
+        else:
+            changes[name] = (before[name], before[name])
+    return changes
+
+
+def ratings_entry(changes: RatingChanges, rated: bool) -> dict[str, Any]:
+    """What a finished game keeps of its ratings (its page shows them): JSON types."""
+
+    def shown(rating: Glicko) -> dict[str, Any]:
+        return {"rating": rating.rating, "deviation": rating.deviation}
+
+    players = {
+        name: {"before": shown(before), "after": shown(after)}
+        for name, (before, after) in changes.items()
+    }
+    return {"rated": rated, "players": players}
+
+
+def stored_game(result: GameResult, ratings: dict[str, Any] | None, ended_at: int) -> StoredGame:
+    """A finished game as the results stores keep it for good (its page, profiles)."""
+    return {
+        "game_id": result.game_id,
+        "players": list(result.players),
+        "user_ids": dict(result.user_ids),
+        "computer": result.computer,
+        "best_of": result.best_of,
+        "winner": result.winner,
+        "score": dict(result.score),
+        "reason": result.reason,
+        "ended_at": ended_at,
+        "rounds": [dict(entry) for entry in result.rounds],
+        "ratings": ratings,
+    }
+
+
+def glicko_of(row: dict[str, Any]) -> Glicko:
+    return Glicko(row["rating"], row["deviation"], row["volatility"])
 
 
 def is_rated(result: GameResult, claimed: set[str]) -> bool:
@@ -131,7 +171,8 @@ class RatedPairs:
 
 def new_row(name: str, user_id: str | None) -> dict[str, Any]:
     return {"name": name, "user_id": user_id, "wins": 0, "losses": 0, "draws": 0,
-            "rating": ELO_START}  # fmt: skip
+            "rating": START.rating, "deviation": START.deviation,
+            "volatility": START.volatility}  # fmt: skip
 
 
 def public_standing(row: dict[str, Any], claimed: bool) -> Standing:
@@ -141,9 +182,21 @@ def public_standing(row: dict[str, Any], claimed: bool) -> Standing:
         "losses": row["losses"],
         "draws": row["draws"],
         "rating": round(row["rating"]),
+        "deviation": round(row["deviation"]),
+        "provisional": is_provisional(row["deviation"]),
         "claimed": claimed,
     }
 
 
 def rank(row: dict[str, Any], key: str) -> tuple[float, int, int, str]:
     return (-row["rating"], -row["wins"], row["losses"], key)
+
+
+def leaderboard_of(
+    rows: list[tuple[str, dict[str, Any]]], claimed: set[str], limit: int
+) -> Leaderboard:
+    """The leaderboard of (name key, row) pairs; `claimed`: the user ids of claimed names."""
+    established = [(k, r) for k, r in rows if not is_provisional(r["deviation"])]
+    ranked = sorted(established, key=lambda item: rank(item[1], item[0]))
+    players = [public_standing(row, row["user_id"] in claimed) for _, row in ranked[:limit]]
+    return Leaderboard(players, len(rows) - len(established))

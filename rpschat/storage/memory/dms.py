@@ -5,22 +5,29 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from bisect import bisect_left
 
-from rpschat.domain.ports import DirectMessage, Runtime, UnreadSender
+from rpschat.domain.ports import DirectMessage, DmThread, Revised, Runtime, UnreadSender
+from rpschat.domain.search import matches, sent_by, words
 from rpschat.storage.common import StorageClosed, check_caps, pair_of
+from rpschat.storage.memory.changes import MemoryChanges, MemoryReactions
 
 
 class MemoryDms:
-    def __init__(self, runtime: Runtime | None = None) -> None:
-        self._now = runtime.now if runtime else time.time
+    def __init__(self, runtime: Runtime | None = None, changes: MemoryChanges | None = None):
+        self.changes = changes or MemoryChanges()
+        self._reactions = MemoryReactions()
+        self._now = (lambda: runtime.now()) if runtime else time.time  # a held clock too
         self._lock = threading.Lock()
-        self._messages: list[DirectMessage] = []  # in id order
+        self._messages: list[DirectMessage] = []  # in id order (a deleted one is gone)
+        self._last_id = 0
         self._by_client: dict[tuple[str, str], DirectMessage] = {}
         self.closed = False
 
     def append(
-        self, sender_id, sender, recipient_id, recipient, text, client_id, unread, caps=None
-    ):
+        self, sender_id, sender, recipient_id, recipient, text, client_id, unread, caps=None,
+        reply_to=None,
+    ):  # fmt: skip
         with self._lock:
             if self.closed:
                 raise StorageClosed()
@@ -30,9 +37,10 @@ class MemoryDms:
                 held = [m for m in self._messages if m.recipient_id == recipient_id and m.unread]
                 from_sender = sum(1 for m in held if m.sender_id == sender_id)
                 check_caps(caps, len(held), from_sender)
+            self._last_id += 1
             message = DirectMessage(
-                len(self._messages) + 1, sender_id, sender, recipient_id, recipient, text,
-                int(self._now() * 1000), client_id, unread,
+                self._last_id, sender_id, sender, recipient_id, recipient, text,
+                int(self._now() * 1000), client_id, unread, reply_to=reply_to,
             )  # fmt: skip
             self._messages.append(message)
             if client_id is not None:
@@ -50,7 +58,7 @@ class MemoryDms:
     def since(self, user_id, after_id, limit):
         with self._lock:
             return [
-                m for m in self._messages[after_id:]
+                m for m in self._messages[self._index(after_id + 1):]
                 if user_id in (m.sender_id, m.recipient_id)
             ][:limit]  # fmt: skip
 
@@ -83,12 +91,30 @@ class MemoryDms:
             found.append(m)
         return found[:limit]
 
+    def threads(self, user_id, limit):
+        with self._lock:
+            mine = [m for m in self._messages if user_id in (m.sender_id, m.recipient_id)]
+        newest: dict[str, DirectMessage] = {}
+        unread: dict[str, int] = {}
+        for m in mine:
+            other = m.recipient_id if m.sender_id == user_id else m.sender_id
+            newest[other] = m
+            if m.unread and m.recipient_id == user_id:
+                unread[other] = unread.get(other, 0) + 1
+        ordered = sorted(newest.items(), key=lambda item: item[1].id, reverse=True)[:limit]
+        return [DmThread(other, last, unread.get(other, 0)) for other, last in ordered]
+
+    def mark_read_from(self, user_id, sender_id, last_id):
+        self._mark(
+            lambda m: m.recipient_id == user_id and m.sender_id == sender_id and m.id <= last_id
+        )
+
     def mark_read(self, user_id, ids):
         wanted = set(ids)
         self._mark(lambda m: m.recipient_id == user_id and m.id in wanted)
 
-    def mark_read_through(self, user_id, last_id):
-        self._mark(lambda m: m.recipient_id == user_id and m.id <= last_id)
+    def mark_read_through(self, user_id, last_id, after_id=0):
+        self._mark(lambda m: m.recipient_id == user_id and after_id < m.id <= last_id)
 
     def _mark(self, delivered):
         with self._lock:
@@ -104,5 +130,85 @@ class MemoryDms:
                 None,
             )  # fmt: skip
 
+    def get(self, message_id):
+        with self._lock:
+            return self._get(message_id)
+
+    def _index(self, message_id):
+        """Where the message of that id is (or would be) in the list."""
+        return bisect_left(self._messages, message_id, key=_message_id)
+
+    def _get(self, message_id):
+        index = self._index(message_id)
+        if index < len(self._messages) and self._messages[index].id == message_id:
+            return self._messages[index]
+        return None
+
+    def get_many(self, message_ids):
+        with self._lock:
+            found = (self._get(message_id) for message_id in message_ids)
+            return {m.id: m for m in found if m is not None}
+
+    def react(self, message_id, user_id, name, emoji, ts):
+        with self._lock:
+            message = self._get(message_id)
+            if message is None:
+                return None
+            reactions = self._reactions.toggle(message_id, user_id, name, emoji)
+            users = frozenset((message.sender_id, message.recipient_id))
+            return Revised(reactions, self.changes.record("react", message_id, users))
+
+    def search(self, user_id, query, before, limit):
+        with self._lock:
+            older = self._messages[: self._index(before)]
+        found = []
+        for m in reversed(older):
+            mine = user_id in (m.sender_id, m.recipient_id)
+            if (
+                mine
+                and sent_by(query, m.sender_id, m.sender)
+                and matches(query.words, words(m.text))
+            ):
+                found.append(m)
+                if len(found) == limit:
+                    break
+        return found
+
+    def reactions_of(self, message_ids):
+        with self._lock:
+            return self._reactions.of_many(message_ids)
+
+    def edit(self, message_id, text, edited_at):
+        with self._lock:
+            if self.closed:
+                raise StorageClosed()
+            message = self._get(message_id)
+            if message is None:
+                return None
+            message = dataclasses.replace(message, text=text, edited_at=edited_at)
+            self._messages[self._index(message_id)] = message
+            if message.client_id is not None:
+                self._by_client[(message.sender_id, message.client_id)] = message
+            users = frozenset((message.sender_id, message.recipient_id))
+            return Revised(message, self.changes.record("edit", message_id, users))
+
+    def delete(self, message_id, ts):
+        with self._lock:
+            if self.closed:
+                raise StorageClosed()
+            message = self._get(message_id)
+            if message is None:
+                return None
+            del self._messages[self._index(message_id)]
+            self._reactions.forget(message_id)
+            if message.client_id is not None:
+                self._by_client.pop((message.sender_id, message.client_id), None)
+            users = frozenset((message.sender_id, message.recipient_id))
+            return Revised(message, self.changes.record("delete", message_id, users))
+
     def close(self) -> None:
         self.closed = True
+
+
+def _message_id(message: DirectMessage) -> int:
+    return message.id

@@ -26,12 +26,24 @@ class MemoryMatchStore:
     def get(self, game_id: str) -> Match | None:
         return self._matches.get(game_id)
 
+    def owned(self, game_id: str) -> Match | None:
+        return self._matches.get(game_id)  # one process owns every game
+
+    def owner_of(self, game_id: str) -> str | None:
+        return None
+
+    def recorded(self, game_id: str) -> None:
+        pass  # no other node to adopt it
+
+    def adopt(self, node: str, game_id: str | None = None) -> list[Match]:
+        return []  # no other node
+
     def lock(self, game_id: str) -> Lock:
         return threading.RLock()  # reads and writes here cost nothing: a plain lock will do
 
     def create(self, match: Match) -> bool:
         with self._claim:
-            if any(player in self._live_game_by_player for player in match.humans()):
+            if any(player in self._live_game_by_player for player in match.human_names()):
                 return False
             self.put(match)
             return True
@@ -43,12 +55,12 @@ class MemoryMatchStore:
         if not match.is_over:
             if not known:  # the indexes change only when a game starts and when it ends
                 self._live[game_id] = None
-                for player in match.humans():
+                for player in match.human_names():
                     self._live_game_by_player[player] = game_id
                     self._games_by_player.setdefault(player, {})[game_id] = None
             return
         self._live.pop(game_id, None)
-        for player in match.humans():
+        for player in match.human_names():
             self._games_by_player.setdefault(player, {})[game_id] = None
             if self._live_game_by_player.get(player) == game_id:
                 del self._live_game_by_player[player]
@@ -56,7 +68,7 @@ class MemoryMatchStore:
     def delete(self, game_id: str) -> None:
         match = self._matches.pop(game_id, None)
         self._live.pop(game_id, None)
-        for player in match.humans() if match else ():
+        for player in match.human_names() if match else ():
             if self._live_game_by_player.get(player) == game_id:
                 del self._live_game_by_player[player]
             games = self._games_by_player.get(player)

@@ -5,16 +5,27 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left, bisect_right
+from dataclasses import replace
 
-from rpschat.domain.ports import OnCommit, Runtime, StoredMessage
+from rpschat.domain.ports import LOBBY, OnCommit, Revised, Runtime, SearchQuery, StoredMessage
+from rpschat.domain.replies import Reaction
+from rpschat.domain.search import matches, sent_by, words
 from rpschat.storage.common import OnBatch, StorageClosed, check_page_args, notify_commit
+from rpschat.storage.memory.changes import MemoryChanges, MemoryReactions
 
 
 class MemoryHistory:
     """In-process history for `DATABASE_URL=memory://`: nothing survives a restart."""
 
-    def __init__(self, runtime: Runtime | None = None, on_batch: OnBatch | None = None):
-        self._now = runtime.now if runtime else time.time
+    def __init__(
+        self,
+        runtime: Runtime | None = None,
+        on_batch: OnBatch | None = None,
+        changes: MemoryChanges | None = None,
+    ):
+        self.changes = changes or MemoryChanges()
+        self._reactions = MemoryReactions()
+        self._now = (lambda: runtime.now()) if runtime else time.time  # a held clock too
         # Reentrant: an on_commit callback may append (it runs under the lock, for id order).
         self._lock = threading.RLock()
         self._rooms: dict[str, list[StoredMessage]] = {}
@@ -31,6 +42,7 @@ class MemoryHistory:
         text: str,
         client_id: str | None = None,
         on_commit: OnCommit | None = None,
+        reply_to: int | None = None,
     ) -> tuple[StoredMessage, bool]:
         with self._lock:
             self._check_open()
@@ -39,7 +51,9 @@ class MemoryHistory:
                 return known, True
             self._last_id += 1
             ts = int(self._now() * 1000)
-            message = StoredMessage(self._last_id, room, user_id, name, text, ts, client_id)
+            message = StoredMessage(
+                self._last_id, room, user_id, name, text, ts, client_id, reply_to=reply_to
+            )
             self._rooms.setdefault(room, []).append(message)
             if client_id is not None:
                 self._by_client[(user_id, client_id)] = message
@@ -74,17 +88,76 @@ class MemoryHistory:
                     return stored[index]
             return None
 
-    def delete(self, message_id: int) -> StoredMessage | None:
+    def get_many(self, message_ids: list[int]) -> dict[int, StoredMessage]:
         with self._lock:
             self._check_open()
-            for stored in self._rooms.values():
-                index = bisect_left(stored, message_id, key=_message_id)
-                if index < len(stored) and stored[index].id == message_id:
-                    message = stored.pop(index)
-                    if message.client_id is not None:
-                        self._by_client.pop((message.user_id, message.client_id), None)
-                    return message
-            return None
+            found = (self._find(message_id) for message_id in message_ids)
+            return {stored[i].id: stored[i] for stored, i in filter(None, found)}
+
+    def react(
+        self, message_id: int, user_id: str, name: str, emoji: str, ts: int
+    ) -> Revised[list[Reaction]] | None:
+        with self._lock:
+            self._check_open()
+            found = self._find(message_id)
+            if found is None or found[0][found[1]].room != LOBBY:
+                return None
+            reactions = self._reactions.toggle(message_id, user_id, name, emoji)
+            return Revised(reactions, self.changes.record("react", message_id))
+
+    def search(self, query: SearchQuery, before: int, limit: int) -> list[StoredMessage]:
+        with self._lock:
+            self._check_open()
+            stored = self._rooms.get(LOBBY, [])
+            older = stored[: bisect_left(stored, before, key=_message_id)]
+        found = []
+        for message in reversed(older):  # a scan: memory:// holds one process's messages
+            if sent_by(query, message.user_id, message.name) and matches(
+                query.words, words(message.text)
+            ):
+                found.append(message)
+                if len(found) == limit:
+                    break
+        return found
+
+    def reactions_of(self, message_ids: list[int]) -> dict[int, list[Reaction]]:
+        with self._lock:
+            return self._reactions.of_many(message_ids)
+
+    def edit(self, message_id: int, text: str, edited_at: int) -> Revised[StoredMessage] | None:
+        with self._lock:
+            self._check_open()
+            found = self._find(message_id)
+            if found is None:
+                return None
+            stored, index = found
+            message = replace(stored[index], text=text, edited_at=edited_at)
+            stored[index] = message
+            if message.client_id is not None:
+                self._by_client[(message.user_id, message.client_id)] = message
+            seq = self.changes.record("edit", message_id) if message.room == LOBBY else 0
+            return Revised(message, seq)
+
+    def _find(self, message_id: int) -> tuple[list[StoredMessage], int] | None:
+        for stored in self._rooms.values():
+            index = bisect_left(stored, message_id, key=_message_id)
+            if index < len(stored) and stored[index].id == message_id:
+                return stored, index
+        return None
+
+    def delete(self, message_id: int) -> Revised[StoredMessage] | None:
+        with self._lock:
+            self._check_open()
+            found = self._find(message_id)
+            if found is None:
+                return None
+            stored, index = found
+            message = stored.pop(index)
+            self._reactions.forget(message_id)
+            if message.client_id is not None:
+                self._by_client.pop((message.user_id, message.client_id), None)
+            seq = self.changes.record("delete", message_id) if message.room == LOBBY else 0
+            return Revised(message, seq)
 
     def close(self, timeout: float = 10) -> bool:
         with self._lock:

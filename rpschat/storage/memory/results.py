@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from typing import Any
 
 from rpschat.domain.game.match import GameResult
-from rpschat.domain.game.ports import Standing
+from rpschat.domain.game.ports import Leaderboard, Standing, StoredGame
 from rpschat.domain.game.standings import (
     RatedPairs,
     apply_result,
     day_of,
+    leaderboard_of,
     player_outcomes,
     public_standing,
-    rank,
+    ratings_entry,
+    stored_game,
 )
 from rpschat.domain.ports import AccountStore
 from rpschat.domain.text import name_key
@@ -30,7 +33,7 @@ class MemoryResults:
     ) -> None:
         self._lock = threading.Lock()
         self._standings: dict[str, dict[str, Any]] = {}
-        self._games: set[str] = set()
+        self._games: dict[str, StoredGame] = {}  # game id -> the game, kept for good
         self._closed = False
         self.accounts = accounts
         self._pairs = RatedPairs(rated_per_pair)
@@ -67,11 +70,25 @@ class MemoryResults:
         player_outcomes(result.winner, result.loser, result.players)
         if result.game_id in self._games:
             return False
-        self._games.add(result.game_id)
-        day = day_of(int(time.time() * 1000))
-        self._pairs.forget_before(day)
-        apply_result(self._standings, result, claimed, self._pairs.allow(result, claimed, day))
+        now = int(time.time() * 1000)
+        ratings = None
+        if not result.computer:  # the computer's games count for nobody's standing
+            day = day_of(now)
+            self._pairs.forget_before(day)
+            rated = self._pairs.allow(result, claimed, day)
+            ratings = ratings_entry(apply_result(self._standings, result, claimed, rated), rated)
+        self._games[result.game_id] = stored_game(result, ratings, now)
         return True
+
+    def game(self, game_id: str) -> StoredGame | None:
+        with self._lock:
+            found = self._games.get(game_id)
+            return None if found is None else copy.deepcopy(found)
+
+    def games_of(self, user_id: str, limit: int) -> list[StoredGame]:
+        with self._lock:
+            mine = [g for g in self._games.values() if user_id in g["user_ids"].values()]
+            return copy.deepcopy(mine[::-1][:limit])  # kept in the order they were recorded
 
     def forget_guest(self, name: str, user_id: str) -> bool:
         """Removes the guest's row (a user who left for good): nobody inherits it."""
@@ -84,14 +101,23 @@ class MemoryResults:
             del self._standings[name_key(name)]
             return True
 
-    def leaderboard(self, limit: int = 50) -> list[Standing]:
+    def leaderboard(self, limit: int = 50) -> Leaderboard:
         with self._lock:
             if self._closed:
                 raise StorageClosed()
             rows = [(key, dict(row)) for key, row in self._standings.items()]
         claimed = self._claimed({row["user_id"] for _, row in rows if row["user_id"]})
-        ranked = sorted(rows, key=lambda item: rank(item[1], item[0]))
-        return [public_standing(row, row["user_id"] in claimed) for _, row in ranked[:limit]]
+        return leaderboard_of(rows, claimed, limit)
+
+    def standing(self, name: str) -> Standing | None:
+        with self._lock:
+            if self._closed:
+                raise StorageClosed()
+            row = self._standings.get(name_key(name))
+            row = None if row is None else dict(row)
+        if row is None:
+            return None
+        return public_standing(row, bool(row["user_id"] and self._claimed({row["user_id"]})))
 
     def close(self) -> None:
         with self._lock:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from rpschat.storage.redis.client import Keys, redis, shared_state, text_set
 
+# KEYS: nodes, the node's users, its games. ARGV: node.
 _FORGET_NODE = """
-if redis.call('SCARD', KEYS[2]) == 0 then redis.call('SREM', KEYS[1], ARGV[1]) end
+if redis.call('SCARD', KEYS[2]) == 0 and redis.call('SCARD', KEYS[3]) == 0 then
+  redis.call('SREM', KEYS[1], ARGV[1])
+end
 return 1
 """
 
@@ -38,8 +41,9 @@ class NodeRegistry:
         return [node for node, flag in zip(nodes, alive, strict=True) if flag is None]
 
     def forget(self, node: str) -> None:
-        """Unlist a dead node once it has no users left."""
-        self._forget(keys=[self._keys("nodes"), self._keys.node_users(node)], args=[node])
+        """Unlist a dead node once it has no users and no games left."""
+        keys = [self._keys("nodes"), self._keys.node_users(node), self._keys("owned", node)]
+        self._forget(keys=keys, args=[node])
 
     def leave(self) -> None:
         """A clean shutdown: stop being listed at once."""

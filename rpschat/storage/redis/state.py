@@ -5,21 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from rpschat.domain.game.ports import EXPIRED_CHALLENGES_KEPT
+from rpschat.domain.ports import Runtime
 from rpschat.storage.redis.client import Keys, connect, new_node_id
 from rpschat.storage.redis.directory import RedisDirectory
 from rpschat.storage.redis.games import (
     RedisDropStore,
     RedisExpiredChallenges,
-    RedisMatchStore,
     RedisSpectatorStore,
 )
+from rpschat.storage.redis.invites import RedisInvites
 from rpschat.storage.redis.locks import SharedLock, lock_scripts
+from rpschat.storage.redis.matches import OwnedMatchStore
 from rpschat.storage.redis.matchmaking import (
     RedisChallengeStore,
     RedisQueueStore,
     RedisRematchStore,
 )
 from rpschat.storage.redis.nodes import NodeRegistry
+from rpschat.storage.redis.owners import NodeLink
 from rpschat.storage.redis.ratelimit import RedisRateLimiter
 from rpschat.storage.redis.tokens import RedisTokens
 
@@ -38,18 +41,28 @@ class RedisState:
         self.queue = RedisQueueStore(self.client, self.keys)
         self.challenges = RedisChallengeStore(self.client, self.keys)
         self.rematches = RedisRematchStore(self.client, self.keys)
+        self.invites = RedisInvites(self.client, self.keys)
         self.registry = NodeRegistry(self.client, self.keys, self.node_id, self.node_ttl_seconds)
         self._lock_scripts = lock_scripts(self.client)
+        self.matches: OwnedMatchStore | None = None  # once `game_stores` made them
+        self.link: NodeLink | None = None
 
     def lock(self, key: str) -> SharedLock:
         """The cluster-wide lock named `key` (a game's, the lobby's)."""
         return SharedLock(self.client, self.keys("lock", key), scripts=self._lock_scripts)
 
-    def game_stores(self, finished_game_seconds: float) -> dict[str, Any]:
-        """The game's live state shared by every node, as `GameStores` fields (its locks:
-        `lock`); finished games are kept as long as on a single node."""
+    def game_stores(self, finished_game_seconds: float, runtime: Runtime) -> dict[str, Any]:
+        """The game's live state, as `GameStores` fields: each game its owner's, in its memory,
+        with what the other nodes need of it in Redis (matches.py) and the link to the owners
+        (owners.py); the lobby's state shared by every node (its lock: `lock`). Finished games
+        are kept as long as on a single node."""
+        self.matches = OwnedMatchStore(
+            self.client, self.keys, self.node_id, runtime, finished_game_seconds
+        )
+        self.link = NodeLink(self.client, self.keys, self.node_id, runtime)
         return {
-            "matches": RedisMatchStore(self.client, self.keys, finished_game_seconds),
+            "matches": self.matches,
+            "link": self.link,
             "queue": self.queue,
             "challenges": self.challenges,
             "rematches": self.rematches,

@@ -54,7 +54,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 17
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -74,6 +74,10 @@ messages = Table(
     Column("text", Text, nullable=False),
     Column("ts", BigInteger, nullable=False),
     Column("client_id", String, nullable=True),
+    Column("edited_at", BigInteger, nullable=True),  # ms since the epoch, once edited
+    Column("reply_to", BigInteger, nullable=True),  # the id of the message it answers
+    # its words, for the search (sql/search.py): written with the text
+    Column("search_text", Text, nullable=False, server_default=text("''")),
     Index("ix_messages_room_id", "room", "id"),
     # NULL client_ids never collide, so only messages sent with a client_id are deduplicated
     Index("ux_messages_user_client", "user_id", "client_id", unique=True),
@@ -92,6 +96,15 @@ games = Table(
     Column("best_of", Integer, nullable=False),
     Column("score", JSON, nullable=False),
     Column("ts", BigInteger, nullable=False),
+    # schema 16: every finished game kept for its page (/game/<id>, `game_record`) and the
+    # players' profiles; games against the computer too (NULL: from before, not known)
+    Column("computer", Boolean, nullable=True),
+    Column("user_a", String, nullable=True),  # the people's user ids (the computer has none)
+    Column("user_b", String, nullable=True),
+    Column("rounds", JSON, nullable=True),
+    Column("ratings", JSON, nullable=True),
+    Index("ix_games_user_a", "user_a", "ts"),
+    Index("ix_games_user_b", "user_b", "ts"),
 )
 
 standings = Table(
@@ -105,7 +118,10 @@ standings = Table(
     # the user who played under the name: a claimed user's row is theirs for good; a guest's is
     # started afresh when another user plays under the name, and removed when the guest leaves
     Column("user_id", String, nullable=True),
-    Column("rating", Float, nullable=False, server_default=text("1500")),  # Elo
+    # Glicko-2 (domain/game/glicko.py); schema 13 turned the Elo ratings into these
+    Column("rating", Float, nullable=False, server_default=text("1500")),
+    Column("deviation", Float, nullable=False, server_default=text("350")),
+    Column("volatility", Float, nullable=False, server_default=text("0.06")),
 )
 
 schema_version = Table(
@@ -256,11 +272,43 @@ direct_messages = Table(
     Column("ts", BigInteger, nullable=False),
     Column("client_id", String, nullable=True),
     Column("unread", Boolean, nullable=False),
+    Column("edited_at", BigInteger, nullable=True),  # ms since the epoch, once edited
+    Column("reply_to", BigInteger, nullable=True),  # the id of the DM it answers
+    Column("search_text", Text, nullable=False, server_default=text("''")),  # sql/search.py
     Index("ix_direct_messages_pair", "pair", "id"),
     Index("ix_direct_messages_sender", "sender_id", "id"),
     Index("ix_direct_messages_recipient", "recipient_id", "unread", "id"),
     Index("ux_direct_messages_client", "sender_id", "client_id", unique=True),
     sqlite_autoincrement=True,
+)
+
+# Edits and deletes of stored messages (sql/changes.py), numbered in commit order, each
+# written by the same transaction as the change itself: a resume is sent the later ones. A
+# lobby message's change has room "lobby"; a DM's has no room and its two users.
+message_changes = Table(
+    "message_changes",
+    metadata,
+    Column("seq", _id_type, primary_key=True, autoincrement=True),
+    Column("kind", String, nullable=False),  # edit, delete
+    Column("message_id", BigInteger, nullable=False),
+    Column("room", String, nullable=True),
+    Column("user_a", String, nullable=True),
+    Column("user_b", String, nullable=True),
+    Column("ts", BigInteger, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# Reactions to lobby messages (dm false) and DMs (dm true): one row per user, emoji and message
+# (sql/changes.py); toggled in the transaction that records the change.
+reactions = Table(
+    "reactions",
+    metadata,
+    Column("dm", Boolean, primary_key=True),
+    Column("message_id", BigInteger, primary_key=True),
+    Column("emoji", String, primary_key=True),
+    Column("user_id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("ts", BigInteger, nullable=False),
 )
 
 # MIGRATIONS[v] upgrades a version-v database to v + 1; bump SCHEMA_VERSION along with it
@@ -277,7 +325,32 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     8: lambda conn: metadata.create_all(conn, tables=[roles, role_seeds], checkfirst=True),
     9: lambda conn: _one_report_per_user_and_message(conn),
     10: lambda conn: rated_pairs.create(conn, checkfirst=True),
+    11: lambda conn: _edits(conn),
+    12: lambda conn: _elo_to_glicko(conn),
+    13: lambda conn: _replies(conn),
+    14: lambda conn: reactions.create(conn, checkfirst=True),
+    15: lambda conn: _games_kept_for_good(conn),
+    16: lambda conn: _search_text(conn),
 }
+
+
+def _search_text(conn: Connection) -> None:
+    from rpschat.storage.sql.search import backfill_search_text
+
+    for table in (messages, direct_messages):
+        _add_columns(conn, table, "search_text")
+        backfill_search_text(conn, table)
+
+
+def _replies(conn: Connection) -> None:
+    _add_columns(conn, messages, "reply_to")
+    _add_columns(conn, direct_messages, "reply_to")
+
+
+def _edits(conn: Connection) -> None:
+    _add_columns(conn, messages, "edited_at")
+    _add_columns(conn, direct_messages, "edited_at")
+    message_changes.create(conn, checkfirst=True)
 
 
 def _rekey_look_alikes(conn: Connection) -> None:
@@ -299,6 +372,29 @@ def _rekey_look_alikes(conn: Connection) -> None:
         conn.execute(update(sanctions).where(sanctions.c.name_key == old).values(name_key=new))
         taken.discard(old)
         taken.add(new)
+
+
+def _games_kept_for_good(conn: Connection) -> None:
+    _add_columns(conn, games, "computer", "user_a", "user_b", "rounds", "ratings")
+    for index in games.indexes:
+        index.create(conn, checkfirst=True)
+
+
+def _elo_to_glicko(conn: Connection) -> None:
+    """Elo ratings become Glicko-2 ones: the rating kept, a deviation from the games played
+    (domain/game/glicko.py's `deviation_after`), the starting volatility. A rating that never
+    moved from 1500 (a guest's, or a claimed name that only met guests) stays at 350."""
+    from rpschat.domain.game.glicko import deviation_after
+
+    _add_columns(conn, standings, "deviation", "volatility")
+    c = standings.c
+    for key, rating, played in conn.execute(
+        select(c.key, c.rating, c.wins + c.losses + c.draws)
+    ).all():
+        if rating != 1500:
+            conn.execute(
+                update(standings).where(c.key == key).values(deviation=deviation_after(played))
+            )
 
 
 def _one_report_per_user_and_message(conn: Connection) -> None:
@@ -479,6 +575,9 @@ def _create_or_check_schema(conn: Connection) -> None:
         conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
     elif version < SCHEMA_VERSION:
         migrate(conn, version)
+    from rpschat.storage.sql.search import install_search
+
+    install_search(conn, [messages, direct_messages])
 
 
 def _create_engine(url: URL) -> Engine:

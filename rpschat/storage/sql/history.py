@@ -7,13 +7,23 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from rpschat.domain.ports import Event, OnCommit, Runtime, StoredMessage
+from rpschat.domain.ports import (
+    LOBBY,
+    Event,
+    OnCommit,
+    Revised,
+    Runtime,
+    SearchQuery,
+    StoredMessage,
+)
+from rpschat.domain.replies import Reaction
+from rpschat.domain.search import search_text
 from rpschat.storage.common import (
     OnBatch,
     StorageClosed,
@@ -21,7 +31,9 @@ from rpschat.storage.common import (
     check_page_args,
     notify_commit,
 )
+from rpschat.storage.sql.changes import forget_reactions, reactions_of, record, toggle_reaction
 from rpschat.storage.sql.database import Database, messages
+from rpschat.storage.sql.search import matching
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +89,11 @@ class SqlHistory:
         text: str,
         client_id: str | None = None,
         on_commit: OnCommit | None = None,
+        reply_to: int | None = None,
     ) -> tuple[StoredMessage, bool]:
-        row = dict(room=room, user_id=user_id, name=name, text=text, client_id=client_id)
+        row = dict(
+            room=room, user_id=user_id, name=name, text=text, client_id=client_id, reply_to=reply_to
+        )
         pending = _Pending(row, on_commit, self._runtime.event())
         with self._lock:
             if self._closed:
@@ -104,11 +119,39 @@ class SqlHistory:
         self._check_open()
         return self.database.read(_select_one, message_id)
 
-    def delete(self, message_id: int) -> StoredMessage | None:
+    def get_many(self, message_ids: list[int]) -> dict[int, StoredMessage]:
+        self._check_open()
+        query = select(messages).where(messages.c.id.in_(message_ids))
+        rows = self.database.read(lambda conn: conn.execute(query).all())
+        return {row.id: _message(row) for row in rows}
+
+    def react(
+        self, message_id: int, user_id: str, name: str, emoji: str, ts: int
+    ) -> Revised[list[Reaction]] | None:
+        self._check_open()
+        return self.database.write(_react, message_id, user_id, name, emoji, ts, serialize=True)
+
+    def search(self, query: SearchQuery, before: int, limit: int) -> list[StoredMessage]:
+        self._check_open()
+        return self.database.read(_search, query, before, limit)
+
+    def reactions_of(self, message_ids: list[int]) -> dict[int, list[Reaction]]:
+        self._check_open()
+        return self.database.read(reactions_of, False, message_ids)
+
+    def edit(self, message_id: int, text: str, edited_at: int) -> Revised[StoredMessage] | None:
+        self._check_open()
+        # serialize: change numbers are given in commit order across processes
+        return self.database.write(_edit_one, message_id, text, edited_at, serialize=True)
+
+    def delete(self, message_id: int) -> Revised[StoredMessage] | None:
         """The row goes (its id is never reused); a resend of it with the same client_id
         would be stored again."""
         self._check_open()
-        return self.database.write(_delete_one, message_id)
+        return self.database.write(_delete_one, message_id, self._now_ms(), serialize=True)
+
+    def _now_ms(self) -> int:
+        return int(self._runtime.now() * 1000)
 
     def close(self, timeout: float = 10) -> bool:
         with self._lock:
@@ -250,7 +293,8 @@ def _insert(conn: Connection, rows: list[dict[str, Any]]) -> list[StoredMessage]
     if not rows:
         return []
     statement = insert(messages).returning(messages.c.id, sort_by_parameter_order=True)
-    ids = conn.execute(statement, rows).scalars().all()
+    params = [dict(row, search_text=search_text(row["text"])) for row in rows]
+    ids = conn.execute(statement, params).scalars().all()
     return [StoredMessage(id=id_, **row) for id_, row in zip(ids, rows, strict=True)]
 
 
@@ -273,12 +317,53 @@ def _select_one(conn: Connection, message_id: int) -> StoredMessage | None:
     return None if row is None else _message(row)
 
 
-def _delete_one(conn: Connection, message_id: int) -> StoredMessage | None:
+def _search(conn: Connection, query: SearchQuery, before: int, limit: int) -> list[StoredMessage]:
+    c = messages.c
+    where = and_(c.room == LOBBY, c.id < before, matching(conn, messages, query))
+    if query.sender_id is not None:
+        where = and_(where, c.user_id == query.sender_id)
+    elif query.sender_name is not None:
+        where = and_(where, c.name == query.sender_name)
+    rows = conn.execute(select(messages).where(where).order_by(c.id.desc()).limit(limit))
+    return [_message(row) for row in rows]
+
+
+def _react(
+    conn: Connection, message_id: int, user_id: str, name: str, emoji: str, ts: int
+) -> Revised[list[Reaction]] | None:
     message = _select_one(conn, message_id)
-    if message is not None:
-        conn.execute(delete(messages).where(messages.c.id == message_id))
-    return message
+    if message is None or message.room != LOBBY:
+        return None
+    reactions = toggle_reaction(conn, False, message_id, user_id, name, emoji, ts)
+    return Revised(reactions, record(conn, "react", message_id, ts, room=LOBBY))
+
+
+def _edit_one(
+    conn: Connection, message_id: int, text: str, edited_at: int
+) -> Revised[StoredMessage] | None:
+    message = _select_one(conn, message_id)
+    if message is None:
+        return None
+    conn.execute(
+        update(messages)
+        .where(messages.c.id == message_id)
+        .values(text=text, edited_at=edited_at, search_text=search_text(text))
+    )
+    seq = record(conn, "edit", message_id, edited_at, room=LOBBY) if message.room == LOBBY else 0
+    return Revised(replace(message, text=text, edited_at=edited_at), seq)
+
+
+def _delete_one(conn: Connection, message_id: int, ts: int) -> Revised[StoredMessage] | None:
+    message = _select_one(conn, message_id)
+    if message is None:
+        return None
+    conn.execute(delete(messages).where(messages.c.id == message_id))
+    forget_reactions(conn, False, message_id)
+    seq = record(conn, "delete", message_id, ts, room=LOBBY) if message.room == LOBBY else 0
+    return Revised(message, seq)
 
 
 def _message(row: Any) -> StoredMessage:
-    return StoredMessage(**row._mapping)
+    data = dict(row._mapping)
+    data.pop("search_text", None)
+    return StoredMessage(**data)
