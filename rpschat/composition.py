@@ -50,6 +50,7 @@ from rpschat.domain.presence import PresenceHub
 from rpschat.domain.reactions import MessageReactions
 from rpschat.domain.reports import Reports
 from rpschat.domain.roles import RoleService
+from rpschat.domain.room_tools import RoomTools
 from rpschat.domain.sanctions import Sanctions
 from rpschat.domain.search import MessageSearch
 from rpschat.domain.sessions import Sessions
@@ -179,6 +180,7 @@ class Services:
     edits: MessageEdits
     reactions: MessageReactions
     search: MessageSearch
+    room_tools: RoomTools
     dms: DmService
     conversations: DmConversations
     sanctions: Sanctions
@@ -427,6 +429,19 @@ def build_services(
         outbox=outbox,
         runtime=runtime,
     )
+    room_tools = RoomTools(
+        callers=connections,
+        limits=rate_limits,
+        sanctions=sanctions,
+        store=storage.moderation,
+        directory=directory,
+        accounts=accounts,
+        names=names,
+        history=storage.history,
+        outbox=outbox,
+        runtime=runtime,
+        max_message_chars=limits.max_message_chars,
+    )
     reports = Reports(
         callers=connections,
         limits=rate_limits,
@@ -488,6 +503,7 @@ def build_services(
         edits=edits,
         reactions=reactions,
         search=search,
+        room_tools=room_tools,
         dms=dms,
         conversations=DmConversations(dms),
         sanctions=sanctions,

@@ -274,6 +274,7 @@ class Code(StrEnum):
         "`edit_message`",
     )
     NOT_MUTED = "not_muted", "The user is not muted.", (), "`mod_unmute`"
+    NOT_BANNED = "not_banned", "The user (or the name) is not banned.", (), "`mod_unban`"
     # ---- games
     NO_SUCH_GAME = (
         "no_such_game",

@@ -42,15 +42,65 @@ function userItem(name) {
 /** The names online, except yours (mention completion). */
 export const names = () => users.filter((u) => u !== username());
 
+// One Tab stop for the whole list (WCAG, the roving tabindex of issue 23): Up and Down move
+// between people (keeping the column), Left and Right between a person's buttons, Home and End
+// to the first and last; the stop stays on the person (and button) last focused across redraws.
+let rover = { name: null, column: 0 };
+
+const controls = (li) => [...li.querySelectorAll('button:not(:disabled)')];
+const rows = () => [...listEl.querySelectorAll('li.user')].filter((li) => controls(li).length);
+
+function applyRover(focus = false) {
+  for (const button of listEl.querySelectorAll('button')) button.tabIndex = -1;
+  const all = rows();
+  const li = all.find((row) => row.dataset.name === rover.name) ?? all[0];
+  if (!li) return;
+  rover.name = li.dataset.name;
+  const parts = controls(li);
+  const target = parts[Math.min(rover.column, parts.length - 1)];
+  target.tabIndex = 0;
+  if (focus) target.focus();
+}
+
+function roveKeys(event) {
+  const li = event.target.closest?.('li.user');
+  if (!li) return;
+  const all = rows();
+  const at = all.indexOf(li);
+  const parts = controls(li);
+  const column = Math.max(0, parts.indexOf(event.target));
+  const row = { ArrowUp: at - 1, ArrowDown: at + 1, Home: 0, End: all.length - 1 }[event.key];
+  if (row !== undefined) {
+    const next = all[Math.max(0, Math.min(all.length - 1, row))];
+    rover = { name: next.dataset.name, column };
+  } else if (event.key === 'ArrowRight' || event.key === 'ArrowLeft') {
+    const step = event.key === 'ArrowRight' ? 1 : -1;
+    rover = { name: li.dataset.name, column: Math.max(0, Math.min(parts.length - 1, column + step)) };
+  } else {
+    return;
+  }
+  event.preventDefault();
+  applyRover(true);
+}
+
 export function render() {
   countEl.textContent = String(count);
+  const hadFocus = listEl.contains(document.activeElement);
   listEl.replaceChildren(...users.map(userItem));
+  applyRover(hadFocus && !document.querySelector('[role="menu"]'));
   placeMenu(); // an open menu stays open, beside its redrawn button
 }
 
 /** onChallenge(name) is called by a user's Challenge button. */
 export function initPresence(onChallenge) {
   challengeFn = onChallenge;
+  listEl.addEventListener('keydown', roveKeys);
+  listEl.addEventListener('focusin', (event) => {
+    const li = event.target.closest('li.user');
+    if (!li) return;
+    rover = { name: li.dataset.name, column: Math.max(0, controls(li).indexOf(event.target)) };
+    applyRover();
+  });
 }
 
 /** The whole list, page by page: one answer holds as many names as fit in a frame. */
