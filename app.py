@@ -130,6 +130,9 @@ def create_app(settings: Settings) -> tuple[Flask, SocketIO, Services]:
         queue.on_lobby_message = services.lobby.note_delivered
         queue.on_dm = services.dms.note_delivered
         queue.initialize()  # listen on the channel now, not at the first client (/readyz)
+        if services.shared is not None and services.shared.link is not None:
+            # a forwarded game event's answer follows the events its owner emitted for it
+            services.shared.link.before_answer = queue.flush_publishes
     install_ops(flask_app, server, services, metrics)
     install_record_pages(flask_app, services.book)  # /game/<id>, /u/<name>
     add_commands(flask_app, services)  # flask --app app grant / revoke NAME (ops/cli.py)

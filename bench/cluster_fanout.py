@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -44,7 +45,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deploy.cluster import Nginx, Node  # noqa: E402
+from deploy.cluster import HOST, Nginx, Node, _answers, _wait_until  # noqa: E402
 
 LOADGEN = ROOT / "bench" / "loadgen.js"
 RESULTS = ROOT / "bench" / "results"
@@ -150,7 +151,12 @@ def wait_per_op_ms(before: dict, after: dict, kind: str) -> float | None:
     return round(1000 * waited / ops, 3) if ops else None
 
 
-def run_loadgen(url: str, args) -> dict:
+# The loadgen's line as its measured phase starts (every client connected and named): the CPU
+# counted from here is what the deliveries or the matches cost, not the connections and names.
+PHASE_STARTS = ("] sending ", "] playing ")
+
+
+def run_loadgen(url: str, args, at_phase=lambda: None) -> dict:
     command = ["node", str(LOADGEN), args.scenario, "--url", url]
     if args.scenario == "games":
         command += ["--players", str(args.players), "--best-of", "3"]
@@ -158,20 +164,89 @@ def run_loadgen(url: str, args) -> dict:
     else:
         command += ["--clients", str(args.clients), "--senders", str(args.senders)]
         command += ["--messages", str(args.messages), "--timeout", str(args.timeout)]
-    proc = subprocess.run(
-        command, capture_output=True, text=True, timeout=args.timeout + 30, cwd=ROOT / "bench"
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT / "bench",
     )
-    for line in reversed(proc.stdout.strip().splitlines()):
+    errors: list[str] = []
+
+    def read_errors() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            errors.append(line)
+            if any(mark in line for mark in PHASE_STARTS):
+                at_phase()
+
+    reader = threading.Thread(target=read_errors, daemon=True)
+    reader.start()
+    try:
+        stdout, _ = proc.communicate(timeout=args.timeout + 30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, _ = proc.communicate()
+    reader.join(timeout=5)
+    for line in reversed(stdout.strip().splitlines()):
         if line.startswith("{"):
             return json.loads(line)
-    return {"error": f"loadgen exited {proc.returncode}: {proc.stderr[-800:]}"}
+    return {"error": f"loadgen exited {proc.returncode}: {''.join(errors)[-800:]}"}
+
+
+class ProfiledNode(Node):
+    """A node run under cProfile (`--profile DIR`, bench/profiled_app.py): `dump` writes its
+    profile (SIGUSR1), before it stops."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, out: Path):
+        super().__init__(env, log_dir)
+        self.out = out
+
+    def start(self, timeout: float = 30.0) -> Node:
+        command = [sys.executable, str(ROOT / "bench" / "profiled_app.py"), str(self.out)]
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=open(self.log_path, "wb"),  # noqa: SIM115 (the child's)
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        url = f"http://{HOST}:{self.port}"
+        _wait_until(lambda: _answers(url + "/readyz"), timeout, "node", self.process)
+        return self
+
+    def dump(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGUSR1)
+            deadline = time.monotonic() + 20
+            while not self.out.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(0.5)  # written whole
+
+
+def print_profile(path: Path, top: int = 25) -> None:
+    import pstats
+
+    if not path.exists():
+        print(f"(no profile at {path})")
+        return
+    print(f"---- {path.name}: top {top} functions by own time")
+    pstats.Stats(str(path)).sort_stats("tottime").print_stats(top)
 
 
 def one_run(count: int, redis_on: bool, args) -> dict:
     prefix = f"rpschat-bench-{secrets.token_hex(4)}"
     run_dir = Path(tempfile.mkdtemp(prefix="rpschat-fanout-"))
     env = node_env(args, redis_on, prefix)
-    nodes = [Node(env, run_dir) for _ in range(count)]
+    profiles = []
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+        tag = f"{args.scenario}-{count}{'-redis' if redis_on else ''}"
+        profiles = [Path(args.profile) / f"{tag}-node{i}.prof" for i in range(count)]
+        nodes: list[Node] = [ProfiledNode(env, run_dir, out) for out in profiles]
+    else:
+        nodes = [Node(env, run_dir) for _ in range(count)]
     nginx = None
     client = redis.Redis.from_url(args.redis_url) if redis_on else None
     try:
@@ -184,9 +259,17 @@ def one_run(count: int, redis_on: bool, args) -> dict:
         before = (cpu_seconds(node_pids), cpu_seconds(nginx_pids), redis_cpu(client))
         waits_before = lock_waits(nodes)
         busy0, wall0 = machine_busy_seconds(), time.monotonic()
+        phase: list[tuple[float, float]] = []  # (nodes CPU s, Redis CPU s) as the phase starts
+
+        def at_phase() -> None:
+            phase.append((cpu_seconds(node_pids), redis_cpu(client)))
+
         with ClientCounter(nodes) as counter:
-            result = run_loadgen(nginx.url, args)
+            result = run_loadgen(nginx.url, args, at_phase)
         after = (cpu_seconds(node_pids), cpu_seconds(nginx_pids), redis_cpu(client))
+        if phase:
+            result["nodes_cpu_phase_s"] = round(after[0] - phase[0][0], 3)
+            result["redis_cpu_phase_s"] = round(after[2] - phase[0][1], 3)
         busy, wall = machine_busy_seconds() - busy0, time.monotonic() - wall0
         waits = lock_waits(nodes)
         ours = sum(a - b for a, b in zip(after, before, strict=True))
@@ -208,7 +291,11 @@ def one_run(count: int, redis_on: bool, args) -> dict:
         if nginx is not None:
             nginx.stop()
         for node in nodes:
+            if isinstance(node, ProfiledNode):
+                node.dump()
             node.stop()
+        for path in profiles:
+            print_profile(path)
         if client is not None:
             doomed = list(client.scan_iter(match=f"{prefix}:*", count=1000))
             if doomed:
@@ -231,6 +318,7 @@ COLUMNS = [
     ("duration_s", "send->last, s"),
     ("lost", "lost"),
     ("nodes_cpu_s", "nodes CPU s"),
+    ("nodes_cpu_phase_s", "nodes CPU s sending"),
     ("nginx_cpu_s", "nginx CPU s"),
     ("redis_cpu_s", "Redis CPU s"),
     ("loadgen_cpu_s", "loadgen CPU s"),
@@ -248,12 +336,78 @@ GAME_COLUMNS = [
     ("game_lock_wait_ms", "game lock wait, ms/op"),
     ("lobby_lock_wait_ms", "lobby lock wait, ms/op"),
     ("nodes_cpu_s", "nodes CPU s"),
+    ("nodes_cpu_phase_s", "nodes CPU s playing"),
     ("nginx_cpu_s", "nginx CPU s"),
     ("redis_cpu_s", "Redis CPU s"),
     ("loadgen_cpu_s", "loadgen CPU s"),
     ("clients_per_node", "clients per node"),
     ("other_cpu_pct", "other CPU %"),
 ]
+
+
+def ratios(rows: list[dict], scenario: str) -> list[dict]:
+    """Each row against the one node without Redis (issue 24's targets), from the CPU the
+    nodes (and Redis) spent in the measured phase: deliveries, or playing."""
+    base = next((r for r in rows if not r["redis"]), None)
+    if base is None:
+        return []
+    out = []
+    for row in rows:
+        if row is base:
+            continue
+        entry: dict = {"nodes": row["nodes"]}
+        if scenario == "games":
+            per_cpu = {
+                id(r): (r.get("matches_completed") or 0) / r["nodes_cpu_phase_s"]
+                for r in (row, base)
+                if r.get("nodes_cpu_phase_s")
+            }
+            if len(per_cpu) == 2:
+                entry["matches_per_cpu_s"] = round(per_cpu[id(row)] / per_cpu[id(base)], 2)
+            if row.get("match_p99_ms") and base.get("match_p99_ms"):
+                entry["match_p99"] = round(row["match_p99_ms"] / base["match_p99_ms"], 2)
+            if row.get("matches_per_s") and base.get("matches_per_s"):
+                entry["matches_per_s"] = round(row["matches_per_s"] / base["matches_per_s"], 2)
+            total = {
+                id(r): (r["nodes_cpu_phase_s"] + r.get("redis_cpu_phase_s", 0))
+                / r["matches_completed"]
+                for r in (row, base)
+                if r.get("nodes_cpu_phase_s") and r.get("matches_completed")
+            }
+            if len(total) == 2:
+                entry["cpu_s_per_match_with_redis"] = round(total[id(row)] / total[id(base)], 2)
+        else:
+            per = {
+                id(r): r["nodes_cpu_phase_s"] / r["deliveries"]
+                for r in (row, base)
+                if r.get("nodes_cpu_phase_s") and r.get("deliveries")
+            }
+            if len(per) == 2:
+                entry["cpu_per_delivery"] = round(per[id(row)] / per[id(base)], 2)
+            if row.get("deliveries_per_s") and base.get("deliveries_per_s"):
+                entry["deliveries_per_s"] = round(
+                    row["deliveries_per_s"] / base["deliveries_per_s"], 2
+                )
+        out.append(entry)
+    return out
+
+
+TARGETS = {
+    "cpu_per_delivery": "<= 1.5 (1 node)",
+    "matches_per_cpu_s": ">= 0.7 (1 node)",
+    "match_p99": "<= 1.5 (1 node)",
+    "cpu_s_per_match_with_redis": "<= 1.3 (2 nodes, on 2 cores)",
+}
+
+
+def print_ratios(entries: list[dict]) -> None:
+    if not entries:
+        return
+    print("ratios against 1* (one process without Redis; CPU of the measured phase):")
+    for entry in entries:
+        parts = [f"{k} {v}x (target {TARGETS[k]})" if k in TARGETS else f"{k} {v}x"
+                 for k, v in entry.items() if k != "nodes"]  # fmt: skip
+        print(f"  {entry['nodes']} node(s) on Redis: " + ", ".join(parts))
 
 
 def print_table(rows: list[dict], columns: list[tuple[str, str]] = COLUMNS) -> None:
@@ -285,6 +439,7 @@ def main() -> None:
     )
     parser.add_argument("--database-url", default="memory://")
     parser.add_argument("--out", help="also append the JSON record to this file (bench/report.py)")
+    parser.add_argument("--profile", help="run the nodes under cProfile, profiles in this dir")
     args = parser.parse_args()
     if not (ROOT / "bench" / "node_modules" / "socket.io-client").exists():
         sys.exit("bench/node_modules is missing: run `cd bench && npm ci` first")
@@ -298,6 +453,9 @@ def main() -> None:
             runs.append(one_run(count, redis_on, args))
         rows.append(median_run(runs) | {"all_runs": runs})
     print_table(rows, GAME_COLUMNS if args.scenario == "games" else COLUMNS)
+    compared = ratios(rows, args.scenario)
+    print_ratios(compared)
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: figures indicative")
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"cluster-{args.scenario}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     record = {
@@ -305,7 +463,9 @@ def main() -> None:
         "timestamp": time.strftime("%Y-%m-%d %H:%M:%S"),
         "options": vars(args),
         "cpus": os.cpu_count(),
+        "load_average": os.getloadavg()[0],
         "rows": rows,
+        "ratios": compared,
     }
     path.write_text(json.dumps(record) + "\n")
     if args.out:

@@ -20,7 +20,7 @@ const DEFAULTS = {
   common: { url: 'http://127.0.0.1:5001', timeout: 110, 'connect-timeout': 20, batch: 200, tag: '' },
   fanout: { clients: 200, senders: 10, messages: 100, ack: 0, idle: 15 },
   latency: { clients: 200, rate: 50, duration: 10, drain: 10, ack: 0 },
-  capacity: { clients: 10000, batch: 200, hold: 90 },
+  capacity: { clients: 10000, batch: 200, hold: 90, seed: 0 },
   joinstorm: { clients: 1000, batch: 0 },
   games: { players: 100, 'best-of': 3, duration: 10, drain: 5 },
   acked: { clients: 50, duration: 10, drain: 10 },
@@ -143,7 +143,7 @@ function waitConnect(socket) {
 }
 
 // Connect `n` clients in batches of `batch` concurrent connects. Returns {clients, failed, errors}.
-async function connectMany(n, batch, setup) {
+async function connectMany(n, batch, setup, extra = {}) {
   const clients = new Array(n).fill(null);
   let failed = 0;
   const errors = {};
@@ -153,7 +153,7 @@ async function connectMany(n, batch, setup) {
     const end = Math.min(n, start + step);
     const pending = [];
     for (let i = start; i < end; i++) {
-      const s = makeClient();
+      const s = makeClient(extra);
       if (setup) setup(s, i);
       pending.push(
         waitConnect(s).then(
@@ -418,13 +418,30 @@ async function capacity() {
   let disconnected = 0;
   const reasons = {};
   let ready = false;
-  const conn = await connectMany(n, opts.batch, (s) => {
-    s.on('disconnect', (reason) => {
-      if (!ready) return;
-      disconnected++;
-      reasons[reason] = (reasons[reason] || 0) + 1;
-    });
-  });
+  // --seed 1: clients as the seed's page makes them: `io(url)` with the client's default
+  // transports (long-polling, then the upgrade to WebSocket), then at once
+  // set_username {username: 'User-<n>'}; else WebSocket only, no name
+  const extra = opts.seed ? { transports: ['polling', 'websocket'] } : {};
+  const conn = await connectMany(
+    n,
+    opts.batch,
+    (s, i) => {
+      if (opts.seed) s.emit('set_username', { username: `User-${i}` });
+      s.on('disconnect', (reason) => {
+        if (!ready) return;
+        disconnected++;
+        reasons[reason] = (reasons[reason] || 0) + 1;
+      });
+    },
+    extra,
+  );
+  if (opts.seed) {
+    // idle means upgraded: wait (bounded) until every connected client is on WebSocket
+    const upgradeDeadline = now() + 30000;
+    const onPolling = () => conn.clients.filter((s) => s && s.connected && s.io.engine.transport.name !== 'websocket').length;
+    while (onPolling() > 0 && now() < upgradeDeadline) await sleep(100);
+    if (onPolling() > 0) log(`${onPolling()} clients still on long-polling after 30 s`);
+  }
   ready = true;
   const connected = n - conn.failed;
   const mem = process.memoryUsage();

@@ -53,7 +53,7 @@ NPM = shutil.which("npm") or "/usr/bin/npm"
 PASSTHROUGH = {
     "fanout": ("clients", "senders", "messages", "ack"),
     "latency": ("clients", "rate", "duration", "ack"),
-    "capacity": ("batch",),
+    "capacity": ("batch", "seed"),
     "joinstorm": ("clients", "batch"),
     "games": ("players", "best_of", "duration"),
     "acked": ("clients", "duration"),
@@ -807,6 +807,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--procs", type=int, default=1, help="capacity: loadgen processes sharing the clients (1)"
+    )
+    ap.add_argument(
+        "--seed",
+        type=int,
+        help="capacity: 1 = clients as the seed's page makes them (long-polling, then the "
+        "upgrade to WebSocket), 0 = WebSocket only (0)",
     )
     ap.add_argument(
         "--hold",

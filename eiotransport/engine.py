@@ -71,26 +71,26 @@ def _send_handshake(self: Socket, pkt: packet.Packet) -> None:
 
 def send(self: Socket, pkt: packet.Packet) -> None:
     """engineio Socket.send: straight to the FrameWriter, no queue, no writer thread."""
-    writer = self.__dict__.get("frame_writer")
-    if writer is None:
+    websocket = self.__dict__.get("websocket")  # only ever a DetachedWebSocket (engineio
+    if websocket is None:  # sets none of its own); what it writes with is its `writer`
         # long-polling packets here, WebSocket frames in Loop.frames_written (counts() adds them)
         counters.frames_sent.value += 1
         ENGINEIO_SEND(self, pkt)
         return
     if self.check_ping_timeout():
-        writer.write(frame_of(pkt))
+        websocket.writer.write(frame_of(pkt))
 
 
 def close(self: Socket, wait=True, abort=False, reason=None) -> None:
     """engineio Socket.close: ends the session, then the WebSocket once what was written has
     gone out."""
-    writer = self.__dict__.get("frame_writer")
-    if writer is None:
+    websocket = self.__dict__.get("websocket")
+    if websocket is None:
         ENGINEIO_CLOSE(self, wait=wait, abort=abort, reason=reason)
         return
     # Nothing reads the queue in this mode, so never wait for it to drain.
     ENGINEIO_CLOSE(self, wait=False, abort=abort, reason=reason)
-    writer.close_after_flush(self.__dict__["websocket"].close)
+    websocket.writer.close_after_flush(websocket.close)
 
 
 def queued_frames(self: Socket) -> bytes:

@@ -159,6 +159,9 @@ class Handover:
         return sock
 
 
+HTTP_BUFFER_BYTES = 1024
+
+
 class HandoverHttpProtocol(eventlet.wsgi.HttpProtocol):
     """eventlet's HTTP/1.1 protocol, able to hand its connection over (see Handover), with a
     deadline for each request's line and headers: from the moment the server waits for a
@@ -168,6 +171,14 @@ class HandoverHttpProtocol(eventlet.wsgi.HttpProtocol):
 
     pool: ConnectionPool | None = None  # the server's; set by serve()
     header_seconds = 0.0  # 0: no deadline; set by serve()
+    # The HTTP connection's buffers (socketserver's rbufsize and wbufsize): 1 KiB each, not
+    # 8 KiB and eventlet's 16 KiB. A long-polling request and its answer are a few hundred
+    # bytes; a longer header takes one more recv, and reads and writes larger than the buffer
+    # bypass it. With the official client (long-polling, then the upgrade) every client opens
+    # a few of these; RSS per idle client, 2,000 clients, 2 s after the last connected:
+    # about 17 KB -> 12 KB, the freed buffers no longer fragmenting the heap.
+    rbufsize = HTTP_BUFFER_BYTES
+    wbufsize = HTTP_BUFFER_BYTES
     _header_timer = None
     _header_expired = False
 
@@ -209,6 +220,17 @@ class HandoverHttpProtocol(eventlet.wsgi.HttpProtocol):
         environ = super().get_environ()
         assert self.pool is not None  # serve() sets it before the first request
         environ[HANDOVER] = Handover(self.conn_state, self.pool)
+        # eventlet's `set_idle` closes over the protocol, which holds the environ: a cycle, so
+        # each connection (its buffers, socket wrappers and environ) waited for the cyclic
+        # collector instead of going when it closed. 2,000 clients on long-polling then
+        # WebSocket, bench/run.py capacity --seed 1: a third of their HTTP connections were
+        # still uncollected 2 s after the last one connected. The same, over conn_state only.
+        conn_state = self.conn_state
+
+        def set_idle():
+            conn_state[2] = eventlet.wsgi.STATE_IDLE
+
+        environ["eventlet.set_idle"] = set_idle
         return environ
 
     def finish(self):

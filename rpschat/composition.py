@@ -49,7 +49,8 @@ from rpschat.domain.ports import (
 from rpschat.domain.presence import PresenceHub
 from rpschat.domain.reactions import MessageReactions
 from rpschat.domain.reports import Reports
-from rpschat.domain.roles import RoleService
+from rpschat.domain.roles import OWNER, RoleService
+from rpschat.domain.room_tools import RoomTools
 from rpschat.domain.sanctions import Sanctions
 from rpschat.domain.search import MessageSearch
 from rpschat.domain.sessions import Sessions
@@ -180,6 +181,7 @@ class Services:
     edits: MessageEdits
     reactions: MessageReactions
     search: MessageSearch
+    room_tools: RoomTools
     dms: DmService
     conversations: DmConversations
     sanctions: Sanctions
@@ -301,6 +303,7 @@ def build_services(
         storage.roles, accounts, names, storage.moderation, now_ms=lambda: int(runtime.now() * 1000)
     )
     roles.seed(settings.moderators)  # MODERATORS: bound once, or reserved (domain/roles.py)
+    roles.seed(settings.owners, OWNER)  # OWNERS: the same, for the owner role
     sanctions = Sanctions(storage.moderation, names, accounts, roles, runtime)
     connections = Connections(directory, limiter, outbox, runtime, limits, sanctions, presence)
     rate_limits = RateLimits(limiter, runtime, limits)
@@ -429,6 +432,20 @@ def build_services(
         outbox=outbox,
         runtime=runtime,
     )
+    room_tools = RoomTools(
+        roles=roles,
+        callers=connections,
+        limits=rate_limits,
+        sanctions=sanctions,
+        store=storage.moderation,
+        directory=directory,
+        accounts=accounts,
+        names=names,
+        history=storage.history,
+        outbox=outbox,
+        runtime=runtime,
+        max_message_chars=limits.max_message_chars,
+    )
     reports = Reports(
         callers=connections,
         limits=rate_limits,
@@ -490,6 +507,7 @@ def build_services(
         edits=edits,
         reactions=reactions,
         search=search,
+        room_tools=room_tools,
         dms=dms,
         conversations=DmConversations(dms),
         sanctions=sanctions,

@@ -121,9 +121,10 @@ class Locks(Protocol):
 # ---------------------------------------------------------------- the services' roles
 
 
-@dataclass
+@dataclass(slots=True)
 class Connection:
-    """One client connection; `user_id`, `name` and `token` once it has a name."""
+    """One client connection; `user_id`, `name` and `token` once it has a name. Slotted: one
+    is held for every client for as long as it is connected (no per-instance __dict__)."""
 
     sid: str
     address: str
@@ -143,6 +144,7 @@ class NamedConnection(Connection):
     """A connection that has its user: what `Callers.named` returns. The same object, typed so
     that its user id, name and token are known to be there."""
 
+    __slots__ = ()
     user_id: str
     name: str
     token: str
@@ -537,6 +539,8 @@ class StoredMessage:
     def to_wire(self) -> dict[str, Any]:
         """`reply_to` is the id here: domain/replies.py makes it a quote."""
         wire: dict[str, Any] = {"id": self.id, "name": self.name, "txt": self.text, "ts": self.ts}
+        if self.user_id == "operator":  # domain/room_tools.py's ANNOUNCER_ID
+            wire["announcement"] = True
         if self.edited_at is not None:
             wire["edited_at"] = self.edited_at
         if self.reply_to is not None:
@@ -596,6 +600,15 @@ class HistoryStore(Protocol):
 
     def search(self, query: SearchQuery, before: int, limit: int) -> list[StoredMessage]:
         """Lobby messages matching the query with id < before, newest first."""
+
+    def count_since(self, room: str, since_ms: int) -> int:
+        """How many messages of the room have ts >= since_ms."""
+
+    def posted_since(
+        self, user_id: str | None, name: str, since_ms: int, limit: int
+    ) -> list[StoredMessage]:
+        """The user's messages (lobby and game chat) with ts >= since_ms, oldest first: by
+        user id, or for `user_id` None by the name they were sent under (a purge)."""
 
     def edit(self, message_id: int, text: str, edited_at: int) -> Revised[StoredMessage] | None:
         """The message's new text, and the change recorded (`ChangeLog`) in the same commit;

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from rpschat.domain.errors import Code, Refused, retry_after
@@ -32,7 +33,7 @@ from rpschat.domain.roles import MODERATOR
 log = logging.getLogger("rpschat.moderation")
 
 SANCTION_CACHE_SECONDS = 1.0
-CACHE_ENTRIES = 10_000
+CACHE_ENTRIES = 10_000  # a bound for a burst within one SANCTION_CACHE_SECONDS
 
 CacheKey = tuple[str, tuple[tuple[str, str | None], ...]]
 
@@ -48,7 +49,10 @@ class Sanctions:
     accounts: AccountStore | None  # an account is muted by its user only, never its address
     roles: RoleChecks  # who moderates
     runtime: Runtime
-    _cache: dict[CacheKey, tuple[float, Sanction | None]] = field(default_factory=dict)
+    # oldest read first: what was read over SANCTION_CACHE_SECONDS ago leaves at the next read
+    _cache: OrderedDict[CacheKey, tuple[float, Sanction | None]] = field(
+        default_factory=OrderedDict
+    )
 
     # ---- who moderates -----------------------------------------------------------------------
 
@@ -148,9 +152,22 @@ class Sanctions:
             sanction = cached[1]
         else:
             sanction = self.store.active(kind, int(now * 1000), **where)
-            if len(self._cache) > CACHE_ENTRIES:
-                self._cache.clear()
-            self._cache[key] = (now, sanction)
+            self._remember(key, now, sanction)
         if sanction is not None and sanction.until_ms <= now * 1000:
             return None
         return sanction
+
+    def _remember(self, key: CacheKey, now: float, sanction: Sanction | None) -> None:
+        """Cache a read, and forget those too old to be used again. Kept until the cache was
+        full (CACHE_ENTRIES), a read for every address and name seen stayed for good: about
+        250 bytes for each client that connected and took a name."""
+        cache = self._cache
+        cache.pop(key, None)
+        while cache:
+            oldest_key, (read_at, _) = next(iter(cache.items()))
+            if now - read_at < SANCTION_CACHE_SECONDS:
+                break
+            del cache[oldest_key]
+        if len(cache) >= CACHE_ENTRIES:
+            cache.clear()
+        cache[key] = (now, sanction)

@@ -37,6 +37,7 @@ from rpschat.domain.lobby import Lobby
 from rpschat.domain.moderation import ModerationService
 from rpschat.domain.reactions import MessageReactions
 from rpschat.domain.reports import Reports
+from rpschat.domain.room_tools import RoomTools
 from rpschat.domain.search import MessageSearch
 from rpschat.domain.sessions import Sessions
 from rpschat.web import (
@@ -78,6 +79,7 @@ class EventServices(Protocol):
     edits: MessageEdits
     reactions: MessageReactions
     search: MessageSearch
+    room_tools: RoomTools
     dms: DmService
     conversations: DmConversations
     moderation: ModerationService
@@ -177,6 +179,10 @@ def register_handlers(
     declare("mod_delete", partial(moderation_events.mod_delete, moderation))
     declare("mod_mute", partial(moderation_events.mod_mute, moderation))
     declare("mod_unmute", partial(moderation_events.mod_unmute, moderation))
+    declare("mod_unban", partial(moderation_events.mod_unban, services.room_tools))
+    declare("mod_purge", partial(moderation_events.mod_purge, services.room_tools))
+    declare("mod_grant", partial(moderation_events.mod_grant, services.room_tools))
+    declare("mod_revoke", partial(moderation_events.mod_revoke, services.room_tools))
     declare("mod_kick", partial(moderation_events.mod_kick, moderation))
     declare("mod_ban", partial(moderation_events.mod_ban, moderation))
     declare("mod_log", partial(moderation_events.mod_log, moderation))

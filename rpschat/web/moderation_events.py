@@ -14,6 +14,7 @@ from rpschat.domain.moderation import (
 )
 from rpschat.domain.ports import MAX_ID
 from rpschat.domain.reports import Reports
+from rpschat.domain.room_tools import PURGE_MINUTES_REFUSAL, RoomTools
 from rpschat.domain.text import NOT_A_NAME
 from rpschat.web.payloads import (
     as_object,
@@ -83,3 +84,26 @@ def unignore(moderation: ModerationService, sid: str, payload: Any) -> dict:
 
 def _minutes(obj: dict) -> int:
     return required_whole_number(obj, "minutes", MINUTES_REFUSAL)  # its range: the domain's
+
+
+def mod_unban(tools: RoomTools, sid: str, payload: Any) -> dict:
+    name = tools.mod_unban(sid, string(as_object(payload, '{name: "Bea"}'), "name", NOT_A_NAME))
+    return {"ok": True, "name": name}
+
+
+def mod_grant(tools: RoomTools, sid: str, payload: Any) -> dict:
+    name = string(as_object(payload, '{name: "Bea"}'), "name", NOT_A_NAME)
+    shown, granted = tools.mod_grant(sid, name)
+    return {"ok": True, "name": shown, "granted": granted}
+
+
+def mod_revoke(tools: RoomTools, sid: str, payload: Any) -> dict:
+    name = string(as_object(payload, '{name: "Bea"}'), "name", NOT_A_NAME)
+    return {"ok": True, "name": tools.mod_revoke(sid, name)}
+
+
+def mod_purge(tools: RoomTools, sid: str, payload: Any) -> dict:
+    obj = as_object(payload, '{user: "Bea", minutes: 30}')
+    name = string(obj, "user", NOT_A_NAME)
+    minutes = required_whole_number(obj, "minutes", PURGE_MINUTES_REFUSAL, 1)
+    return {"ok": True, "deleted": tools.mod_purge(sid, name, minutes)}

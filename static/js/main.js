@@ -14,6 +14,9 @@ import * as layout from './layout.js';
 import * as attention from './attention.js';
 import { initMentions } from './mentions.js';
 import * as account from './account.js';
+import * as tabs from './tabs.js';
+import * as edits from './edits.js';
+import { getToken, getClaimed } from './storage.js';
 
 const { socket } = conn;
 
@@ -34,8 +37,8 @@ function showStatus(state) {
   $('#connection-toggle').textContent = state === 'disconnected' ? 'Connect' : 'Disconnect';
 }
 
-function sendMessage(text) {
-  send(text);
+function sendMessage(text, replyTo = null) {
+  send(text, replyTo);
   // As in the seed: sending while disconnected connects again.
   if (!socket.active) conn.connect();
 }
@@ -65,17 +68,39 @@ conn.on('named', (name, resumed) => {
   moderation.checkModerator();
   dm.loadConversations();
   account.render();
+  shareIdentity();
 });
 
+// Another tab of this page: say what this one is (a separate guest) and how to be the same
+// person in both (issue 23: a second tab silently became a new guest).
+const isClaimedHere = () => (getClaimed() ?? '').toLocaleLowerCase() === (conn.username() ?? '').toLocaleLowerCase();
+const shareIdentity = () => tabs.setIdentity(conn.username(), isClaimedHere());
+tabs.onOtherTab(({ name, claimed }) => {
+  const how = claimed
+    ? `To be ${name} here too, log in to ${name} (Log in, above): a claimed name can be open in several tabs.`
+    : `Only a claimed name can be open in several tabs: claim ${name} in the other tab, then log in to it here.`;
+  chat.addSystem(`This page is also open in another tab as ${name}. This tab is a separate guest. ${how}`);
+  if (claimed) $('#login-name').value = name;
+});
+tabs.initTabs({ fresh: !getToken() });
+
 socket.on('message', (m) => chat.addMessage(m));
-socket.on('history', chat.addHistory);
+socket.on('history', (h) => {
+  edits.onHistory(h);
+  chat.addHistory(h);
+});
+socket.on('message_edited', edits.onEdited);
+socket.on('reactions', edits.onReactions);
 socket.on('typing', chat.showTyping);
 socket.on('presence', (p) => {
   presence.applyPresence(p);
   if (p?.action !== 'join') chat.forgetTyper(p?.old_name ?? p?.name);
 });
 socket.on('error', (e) => showError(e?.error ?? 'Something went wrong.'));
-socket.on('message_deleted', moderation.onMessageDeleted);
+socket.on('message_deleted', (e) => {
+  edits.onDeleted(e);
+  moderation.onMessageDeleted(e);
+});
 socket.on('report_filed', moderation.onReportFiled);
 socket.on('dm', dm.onDm);
 socket.on('dm_read', dm.onDmRead);
@@ -159,12 +184,20 @@ identity.initIdentity({
   changed: () => {
     moderation.checkModerator();
     account.render();
+    shareIdentity();
   },
 });
-account.initAccount({ system: chat.addSystem, onEnded: () => identity.render() });
+account.initAccount({
+  system: chat.addSystem,
+  onEnded: () => {
+    identity.render();
+    account.render();
+  },
+});
 moderation.initModeration({
   system: chat.addSystem,
   ignoredChanged: chat.hideIgnored,
+  messageItems: edits.replyItems,
   userItems: (name) => [
     { label: `Challenge ${name} to a game`, run: () => game.challenge(name) },
     { label: `Send ${name} a message`, run: () => dm.openConversation(name) },
@@ -173,6 +206,7 @@ moderation.initModeration({
       : { label: `Mute notifications from ${name}`, run: () => attention.setQuiet(name, true) },
   ],
 });
+edits.initEdits({ send: sendMessage, openConversation: dm.openConversation });
 chat.initComposer(sendMessage);
 chat.initRovingLog();
 initMentions($('#message'), $('#mention-options'), presence.names);

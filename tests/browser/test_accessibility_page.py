@@ -44,7 +44,16 @@ def test_no_axe_violations_in_the_main_states(open_page, size, scheme):
     page.get_by_role("button", name="Messages", exact=True).click()
     expect(page.locator("#conversations")).to_be_visible()
     no_violations(page, "Messages open")
+    page.get_by_label("Write to (a name online, or any claimed name)").fill(f"Bea{tag}")
+    page.get_by_role("button", name="Open", exact=True).click()
+    expect(page.locator("#dm")).to_be_visible()
+    no_violations(page, "a conversation open")
     page.get_by_role("button", name="Close Messages").click()
+
+    page.get_by_role("button", name="Settings").click()
+    expect(page.get_by_role("dialog", name="Settings")).to_be_visible()
+    no_violations(page, "Settings open")
+    page.get_by_role("button", name="Done").click()
 
     if phone:
         page.get_by_role("button", name="Play").click()

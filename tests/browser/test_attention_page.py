@@ -139,7 +139,7 @@ def test_a_dm_waiting_at_log_in_is_listed_though_its_sender_left(open_page, brow
     sender = named(open_page(), "Sender")
     sender.get_by_role("button", name="Messages", exact=True).click()
     sender.get_by_label(re.compile("^Write to")).fill("Kit")
-    sender.get_by_role("button", name="Open").click()
+    sender.get_by_role("button", name="Open", exact=True).click()
     sender.get_by_label("Direct message", exact=True).fill("see you tomorrow")
     sender.get_by_label("Direct message", exact=True).press("Enter")
     expect(sender.locator("#dm-messages")).to_contain_text("see you tomorrow")

@@ -44,7 +44,7 @@ def log_in(page, name):
 def write_to(page, name, *texts):
     page.get_by_role("button", name=re.compile("^Messages")).first.click()
     page.get_by_label(re.compile("^Write to")).fill(name)
-    page.get_by_role("button", name="Open").click()
+    page.get_by_role("button", name="Open", exact=True).click()
     box = page.get_by_label("Direct message", exact=True)
     for text in texts:
         box.fill(text)
@@ -104,3 +104,24 @@ def test_an_ignored_sender_is_not_told_and_its_dms_never_show(open_page):
     bea.get_by_role("button", name="Messages", exact=True).click()
     expect(bea.locator("#conversation-list")).not_to_contain_text("Ada")
     assert bea.locator("#messages-badge").is_hidden()
+
+
+def test_a_second_tab_says_it_is_a_separate_guest_and_how_to_be_the_same_person(open_page):
+    """Issue 23: a second tab silently became a new guest."""
+    first = claim(open_page(), "Quinn")
+    second = open_page(context=first.context)  # another tab of the same browser
+    expect(second.locator("body")).to_have_attribute("data-username", re.compile("^User-"))
+    said = second.locator("#messages li").filter(has_text="also open in another tab as Quinn")
+    expect(said).to_have_count(1)
+    expect(said).to_contain_text("log in to Quinn")
+    expect(first.locator("#messages li").filter(has_text="another tab")).to_have_count(0)
+    second.get_by_role("button", name="Log in").click()
+    expect(second.get_by_label("Claimed name", exact=True)).to_have_value("Quinn")
+    second.get_by_label("Password", exact=True).fill(PASSWORD)
+    second.get_by_label("Password", exact=True).press("Enter")
+    expect(second.locator("body")).to_have_attribute("data-username", "Quinn")
+    expect(first.locator("#connection-status")).to_have_attribute("data-state", "connected")
+    # a reload of a tab is no new tab: nothing said
+    second.reload()
+    expect(second.locator("body")).to_have_attribute("data-username", "Quinn")
+    expect(second.locator("#messages li").filter(has_text="another tab")).to_have_count(0)

@@ -151,3 +151,24 @@ def test_search_finds_lobby_and_own_dms_as_edited(database_url):  # noqa: F811
         mine = ada.call("search", {"q": "from:Bea"})
         assert [(h["kind"], h["id"]) for h in mine["hits"]] == [("dm", private["id"])]
         ada.close(), bea.close(), cyd.close()
+
+
+def test_a_purge_reaches_every_open_page_and_the_history(tmp_path):
+    url = f"sqlite:///{tmp_path / 'chat.db'}"
+    granted = flask_cli(url, "grant", "Modo", "--password-stdin", stdin="correct horse")
+    assert granted.returncode == 0, granted.stderr
+    with ServerProcess(env={"DATABASE_URL": url, "PASSWORD_HASH_KIB": "64"}) as server:
+        mod = log_in(server.url, "Modo")
+        spam = joined(server.url, "Spam")
+        pages = [joined(server.url, "Bea"), joined(server.url, "Cyd")]
+        sent = [spam.say(f"buy {i}")["id"] for i in range(3)]
+        kept = pages[0].say("hello")
+        for page in pages:
+            page.wait_for("message", lambda m: m.get("id") == sent[-1])
+        assert mod.call("mod_purge", {"user": "Spam", "minutes": 10}) == {"ok": True, "deleted": 3}
+        for page in pages:
+            page.wait_for_count("message_deleted", 3)
+            assert sorted(e["id"] for e in page.received("message_deleted")) == sent
+        assert [m["id"] for m in pages[1].call("history", {})["messages"]] == [kept["id"]]
+        for client in (mod, spam, *pages):
+            client.close()

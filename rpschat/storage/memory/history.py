@@ -120,6 +120,23 @@ class MemoryHistory:
                     break
         return found
 
+    def count_since(self, room: str, since_ms: int) -> int:
+        with self._lock:
+            return sum(1 for m in self._rooms.get(room, []) if m.ts >= since_ms)
+
+    def posted_since(
+        self, user_id: str | None, name: str, since_ms: int, limit: int
+    ) -> list[StoredMessage]:
+        with self._lock:
+            self._check_open()
+            found = [
+                m
+                for stored in self._rooms.values()
+                for m in stored
+                if m.ts >= since_ms and (m.user_id == user_id if user_id else m.name == name)
+            ]
+        return sorted(found, key=_message_id)[:limit]
+
     def reactions_of(self, message_ids: list[int]) -> dict[int, list[Reaction]]:
         with self._lock:
             return self._reactions.of_many(message_ids)

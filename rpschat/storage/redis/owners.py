@@ -60,6 +60,8 @@ class NodeLink:
         self.stopped = False
         self.subscribed = False
         self._listening = False
+        # before an answer goes back: what the owner emitted for it is published first
+        self.before_answer: Callable[[], None] = lambda: None
 
     def channel(self, node: str) -> str:
         return self._prefix + node
@@ -91,7 +93,7 @@ class NodeLink:
             return reply.get("value")
         details = reply.get("details") or {}
         code = _CODES.get(reply.get("code", ""), Code.UNAVAILABLE)
-        raise Refused(code, reply.get("reason", NO_ANSWER), **details)
+        raise _forwarded_refusal(code, reply.get("reason", NO_ANSWER), details)
 
     # ---- answering ---------------------------------------------------------------------------
 
@@ -163,6 +165,12 @@ class NodeLink:
             log.exception("forwarded %s failed", request.get("op"))
             reply.update(ok=False, code=Code.UNAVAILABLE.value, reason=NO_ANSWER)
         try:
+            self.before_answer()
             self._redis.publish(self.channel(request["from"]), json.dumps(reply))
         except LOST:
             log.warning("could not answer node %s: Redis is away", request.get("from"))
+
+
+def _forwarded_refusal(code: Code, reason: str, details: dict[str, Any]) -> Refused:
+    """The owner's refusal, rebuilt on the node that asked (its code comes off the wire)."""
+    return Refused(code, reason, **details)

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from rpschat.domain.ports import (
@@ -134,6 +134,21 @@ class SqlHistory:
     def search(self, query: SearchQuery, before: int, limit: int) -> list[StoredMessage]:
         self._check_open()
         return self.database.read(_search, query, before, limit)
+
+    def count_since(self, room: str, since_ms: int) -> int:
+        self._check_open()
+        c = messages.c
+        query = select(func.count()).where(c.room == room, c.ts >= since_ms)
+        return int(self.database.read(lambda conn: conn.execute(query).scalar_one()))
+
+    def posted_since(
+        self, user_id: str | None, name: str, since_ms: int, limit: int
+    ) -> list[StoredMessage]:
+        self._check_open()
+        c = messages.c
+        who = c.user_id == user_id if user_id is not None else c.name == name
+        query = select(messages).where(who, c.ts >= since_ms).order_by(c.id).limit(limit)
+        return self.database.read(lambda conn: [_message(row) for row in conn.execute(query)])
 
     def reactions_of(self, message_ids: list[int]) -> dict[int, list[Reaction]]:
         self._check_open()

@@ -123,3 +123,30 @@ def test_a_peer_that_stops_reading_is_dropped_past_the_backlog():
     finally:
         ours.close()
         peer.close()
+
+
+def test_an_http_connection_is_freed_when_it_closes_not_by_the_cycle_collector(served):
+    """eventlet's environ holds a `set_idle` closure over its protocol, which holds the
+    environ: each connection (its buffers, socket wrappers, environ) waited for the cyclic
+    collector. The server's own `set_idle` closes over the connection state only."""
+    import gc
+
+    import eventlet.wsgi
+    import requests
+
+    url, _ = served()
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(3):  # a new connection each, closed after its answer
+            answer = requests.get(f"{url}/socket.io/?EIO=4&transport=polling", timeout=5)
+            assert answer.status_code == 200
+        eventlet.sleep(0.2)  # the server's green threads end
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        cycles = [o for o in gc.garbage if isinstance(o, eventlet.wsgi.HttpProtocol)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert cycles == []
