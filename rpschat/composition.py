@@ -49,7 +49,7 @@ from rpschat.domain.ports import (
 from rpschat.domain.presence import PresenceHub
 from rpschat.domain.reactions import MessageReactions
 from rpschat.domain.reports import Reports
-from rpschat.domain.roles import RoleService
+from rpschat.domain.roles import OWNER, RoleService
 from rpschat.domain.room_tools import RoomTools
 from rpschat.domain.sanctions import Sanctions
 from rpschat.domain.search import MessageSearch
@@ -301,6 +301,7 @@ def build_services(
         storage.roles, accounts, names, storage.moderation, now_ms=lambda: int(runtime.now() * 1000)
     )
     roles.seed(settings.moderators)  # MODERATORS: bound once, or reserved (domain/roles.py)
+    roles.seed(settings.owners, OWNER)  # OWNERS: the same, for the owner role
     sanctions = Sanctions(storage.moderation, names, accounts, roles, runtime)
     connections = Connections(directory, limiter, outbox, runtime, limits, sanctions, presence)
     rate_limits = RateLimits(limiter, runtime, limits)
@@ -430,6 +431,7 @@ def build_services(
         runtime=runtime,
     )
     room_tools = RoomTools(
+        roles=roles,
         callers=connections,
         limits=rate_limits,
         sanctions=sanctions,

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.names import NameRules
 from rpschat.domain.ports import (
     LOBBY,
+    Account,
     AccountStore,
     Callers,
     Directory,
@@ -30,6 +32,8 @@ from rpschat.domain.text import clean_message, clean_name
 log = logging.getLogger("rpschat.moderation")
 
 OPERATOR = "operator"  # the audit log's name for the command line
+MODERATOR_ROLE = "moderator"  # domain/roles.py's MODERATOR and OWNER
+OWNER_ROLE = "owner"
 ANNOUNCER = "Announcement"  # the name the operator's announcements are posted under
 ANNOUNCER_ID = "operator"  # their user id (a user's ids are random, never this)
 MAX_PURGE_MINUTES = 10_080  # a week
@@ -37,8 +41,17 @@ MAX_PURGED = 1000  # messages one purge removes at most
 PURGE_MINUTES_REFUSAL = f"minutes must be a whole number from 1 to {MAX_PURGE_MINUTES}."
 
 
+class ModeratorRoles(Protocol):
+    """Who holds which role, and an owner's grants (domain/roles.py)."""
+
+    def has(self, user_id: str | None, role: str) -> bool: ...
+    def grant_by_name(self, name: str, role: str, by: str) -> tuple[Account, bool]: ...
+    def revoke_from(self, name: str, role: str, by: str) -> Account: ...
+
+
 @dataclass
 class RoomTools:
+    roles: ModeratorRoles  # owners grant and revoke moderators
     callers: Callers
     limits: Limits
     sanctions: Sanctioning
@@ -58,6 +71,34 @@ class RoomTools:
 
     def mod_purge(self, sid: str, name: str, minutes: int) -> int:
         return self.purge(self._moderator(sid).name, name, minutes)
+
+    # ---- owners' events ----------------------------------------------------------------------
+
+    def mod_grant(self, sid: str, name: str) -> tuple[str, bool]:
+        """An owner makes the claimed account of `name` a moderator: (its name, granted now)."""
+        conn = self._owner(sid)
+        account, granted = self.roles.grant_by_name(name, MODERATOR_ROLE, conn.name)
+        self._tell_role(account.user_id, True)
+        return account.name, granted
+
+    def mod_revoke(self, sid: str, name: str) -> str:
+        conn = self._owner(sid)
+        account = self.roles.revoke_from(name, MODERATOR_ROLE, conn.name)
+        self._tell_role(account.user_id, False)
+        return account.name
+
+    def _owner(self, sid: str) -> NamedConnection:
+        conn = self.callers.named(sid)
+        self.limits.limit(conn, "other")
+        if not self.roles.has(conn.user_id, OWNER_ROLE):
+            raise Refused(Code.NOT_OWNER, "Only owners can do that.")
+        return conn
+
+    def _tell_role(self, user_id: str, moderator: bool) -> None:
+        """The account's pages (on every node) learn it at once; its powers are read from the
+        database at each use, so they change at once on every node too."""
+        for sid in self.directory.connections_of(user_id):
+            self.outbox.emit("role_changed", {"moderator": moderator}, to=sid)
 
     # ---- the same, for any actor (a moderator's name, or OPERATOR) ---------------------------
 

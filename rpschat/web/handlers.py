@@ -192,6 +192,8 @@ def register_handlers(
     declare("mod_unmute", partial(moderation_events.mod_unmute, moderation))
     declare("mod_unban", partial(moderation_events.mod_unban, services.room_tools))
     declare("mod_purge", partial(moderation_events.mod_purge, services.room_tools))
+    declare("mod_grant", partial(moderation_events.mod_grant, services.room_tools))
+    declare("mod_revoke", partial(moderation_events.mod_revoke, services.room_tools))
     declare("mod_kick", partial(moderation_events.mod_kick, moderation))
     declare("mod_ban", partial(moderation_events.mod_ban, moderation))
     declare("mod_log", partial(moderation_events.mod_log, moderation))

@@ -91,6 +91,17 @@ def mod_unban(tools: RoomTools, sid: str, payload: Any) -> dict:
     return {"ok": True, "name": name}
 
 
+def mod_grant(tools: RoomTools, sid: str, payload: Any) -> dict:
+    name = string(as_object(payload, '{name: "Bea"}'), "name", NOT_A_NAME)
+    shown, granted = tools.mod_grant(sid, name)
+    return {"ok": True, "name": shown, "granted": granted}
+
+
+def mod_revoke(tools: RoomTools, sid: str, payload: Any) -> dict:
+    name = string(as_object(payload, '{name: "Bea"}'), "name", NOT_A_NAME)
+    return {"ok": True, "name": tools.mod_revoke(sid, name)}
+
+
 def mod_purge(tools: RoomTools, sid: str, payload: Any) -> dict:
     obj = as_object(payload, '{user: "Bea", minutes: 30}')
     name = string(obj, "user", NOT_A_NAME)

@@ -37,7 +37,33 @@ export const on = (name, fn) => listeners[name].push(fn);
 
 const mentionsMe = (txt) => !!username() && mentionSpans(String(txt), username()).length > 0;
 
-function messageEl({ name, txt, ts, id }, mine) {
+// What other modules add to a message's line (edits.js: edited mark, quote, reactions, menu).
+const decorators = [];
+/** fn(li, message, mine) runs on every message line drawn; it must replace what it drew before. */
+export const addDecorator = (fn) => decorators.push(fn);
+
+function messageEl(m, mine) {
+  const li = plainMessageEl(m, mine);
+  li.msg = { ...m };
+  decorators.forEach((fn) => fn(li, li.msg, mine));
+  return li;
+}
+
+/** Redraws a shown message with `patch` (an edit, its reactions); false if it is not shown. */
+export function updateMessage(id, patch) {
+  const li = byId(id);
+  if (!li?.msg) return false;
+  const fresh = messageEl({ ...li.msg, ...patch }, li.classList.contains('mine'));
+  if (li.classList.contains('replayed')) fresh.classList.add('replayed');
+  fresh.tabIndex = li.tabIndex;
+  li.replaceWith(fresh);
+  return true;
+}
+
+/** The line of a shown message, or null. */
+export const messageLine = (id) => byId(id);
+
+function plainMessageEl({ name, txt, ts, id }, mine) {
   const state = ts ? timeEl(ts) : el('span', { class: 'msg-state' }, 'sending…');
   const head = el('div', { class: 'msg-head' }, el('span', { class: 'msg-name' }, mine ? 'Me' : name), state);
   if (!mine && id != null && typeof name === 'string') head.append(messageMenuButton(id, name));
@@ -111,7 +137,7 @@ export function addMessage(m, { bulk = false } = {}) {
 // Outbox view: own messages are shown at once as "sending…".
 export const outboxView = {
   pending(entry) {
-    const li = messageEl({ txt: entry.msg }, true);
+    const li = messageEl({ txt: entry.msg, reply_to: entry.quote }, true);
     li.classList.add('pending');
     pendingEls.set(entry.client_id, li);
     withScroll(() => list.append(li));
@@ -125,9 +151,10 @@ export const outboxView = {
     li.classList.remove('pending');
     li.dataset.id = ack.id;
     li.dataset.name = username();
-    li.msg = { name: username(), txt: entry.msg, ts: ack.ts ?? Date.now(), id: ack.id };
+    li.msg = { name: username(), txt: entry.msg, ts: ack.ts ?? Date.now(), id: ack.id, reply_to: entry.quote };
     if (ack.id > maxId) maxId = ack.id;
     li.querySelector('.msg-state').replaceWith(timeEl(ack.ts ?? Date.now()));
+    decorators.forEach((fn) => fn(li, li.msg, true));
   },
   failed(entry, error) {
     const li = pendingEls.get(entry.client_id);
@@ -278,7 +305,7 @@ export function initRovingLog() {
     } else if (event.key === 'Enter') {
       li.querySelector('.menu-button')?.click();
     } else if (event.key === 'ArrowRight') {
-      li.querySelector('a, .menu-button')?.focus();
+      li.querySelector('a, .menu-button, .msg-action')?.focus();
     } else {
       return;
     }
@@ -287,7 +314,7 @@ export function initRovingLog() {
 }
 
 function moveWithin(event, li) {
-  const parts = [...li.querySelectorAll('a, .menu-button')];
+  const parts = [...li.querySelectorAll('a, .menu-button, .msg-action')];
   const at = parts.indexOf(event.target);
   if (event.key === 'ArrowRight' && at < parts.length - 1) parts[at + 1].focus();
   else if (event.key === 'ArrowLeft') (parts[at - 1] ?? li).focus();

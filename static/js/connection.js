@@ -28,6 +28,8 @@ function authPayload() {
   if (lastId) auth.last_id = lastId;
   const dmLastId = store.getDmLastId();
   if (dmLastId) auth.dm_last_id = dmLastId;
+  const lastChange = store.getLastChange();
+  if (lastChange !== null) auth.last_change = lastChange;
   return auth;
 }
 

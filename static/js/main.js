@@ -15,6 +15,7 @@ import * as attention from './attention.js';
 import { initMentions } from './mentions.js';
 import * as account from './account.js';
 import * as tabs from './tabs.js';
+import * as edits from './edits.js';
 import { getToken, getClaimed } from './storage.js';
 
 const { socket } = conn;
@@ -36,8 +37,8 @@ function showStatus(state) {
   $('#connection-toggle').textContent = state === 'disconnected' ? 'Connect' : 'Disconnect';
 }
 
-function sendMessage(text) {
-  send(text);
+function sendMessage(text, replyTo = null) {
+  send(text, replyTo);
   // As in the seed: sending while disconnected connects again.
   if (!socket.active) conn.connect();
 }
@@ -84,14 +85,22 @@ tabs.onOtherTab(({ name, claimed }) => {
 tabs.initTabs({ fresh: !getToken() });
 
 socket.on('message', (m) => chat.addMessage(m));
-socket.on('history', chat.addHistory);
+socket.on('history', (h) => {
+  edits.onHistory(h);
+  chat.addHistory(h);
+});
+socket.on('message_edited', edits.onEdited);
+socket.on('reactions', edits.onReactions);
 socket.on('typing', chat.showTyping);
 socket.on('presence', (p) => {
   presence.applyPresence(p);
   if (p?.action !== 'join') chat.forgetTyper(p?.old_name ?? p?.name);
 });
 socket.on('error', (e) => showError(e?.error ?? 'Something went wrong.'));
-socket.on('message_deleted', moderation.onMessageDeleted);
+socket.on('message_deleted', (e) => {
+  edits.onDeleted(e);
+  moderation.onMessageDeleted(e);
+});
 socket.on('report_filed', moderation.onReportFiled);
 socket.on('dm', dm.onDm);
 socket.on('dm_read', dm.onDmRead);
@@ -178,10 +187,17 @@ identity.initIdentity({
     shareIdentity();
   },
 });
-account.initAccount({ system: chat.addSystem, onEnded: () => identity.render() });
+account.initAccount({
+  system: chat.addSystem,
+  onEnded: () => {
+    identity.render();
+    account.render();
+  },
+});
 moderation.initModeration({
   system: chat.addSystem,
   ignoredChanged: chat.hideIgnored,
+  messageItems: edits.replyItems,
   userItems: (name) => [
     { label: `Challenge ${name} to a game`, run: () => game.challenge(name) },
     { label: `Send ${name} a message`, run: () => dm.openConversation(name) },
@@ -190,6 +206,7 @@ moderation.initModeration({
       : { label: `Mute notifications from ${name}`, run: () => attention.setQuiet(name, true) },
   ],
 });
+edits.initEdits({ send: sendMessage, openConversation: dm.openConversation });
 chat.initComposer(sendMessage);
 chat.initRovingLog();
 initMentions($('#message'), $('#mention-options'), presence.names);

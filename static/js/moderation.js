@@ -11,6 +11,7 @@ const BAN_MINUTES = 24 * 60;
 
 let moderator = false;
 let extraUserItems = () => [];
+let extraMessageItems = () => []; // edits.js: reply, react
 let onSystem = () => {};
 let onIgnoredChanged = () => {};
 
@@ -105,7 +106,7 @@ async function report(id, name) {
 }
 
 function messageItems(id, name) {
-  const items = [{ label: 'Report this message…', run: () => report(id, name) }];
+  const items = [{ label: 'Report this message…', run: () => report(id, name) }, ...extraMessageItems(id, name)];
   if (moderator) items.push({ label: 'Delete this message', danger: true, run: () => act('mod_delete', { id }) });
   return [...items, 'separator', ...userItems(name)];
 }
@@ -138,9 +139,10 @@ export function onReportFiled(r = {}) {
   onSystem(`Report: ${r.reporter} reported a message from ${r.name} ("${r.txt}"): ${r.reason}`);
 }
 
-export function initModeration({ system, ignoredChanged, userItems: more }) {
+export function initModeration({ system, ignoredChanged, userItems: more, messageItems }) {
   onSystem = system;
   if (more) extraUserItems = more;
+  if (messageItems) extraMessageItems = messageItems;
   onIgnoredChanged = ignoredChanged;
   window.addEventListener('storage', (event) => {
     if (event.key !== IGNORED_KEY) return;

@@ -19,8 +19,10 @@ export function initOutbox(renderer) {
   }
 }
 
-export function send(msg) {
+/** Queues a lobby message; `replyTo` {id, quote}: the message it answers (edits.js). */
+export function send(msg, replyTo = null) {
   const entry = { client_id: crypto.randomUUID(), msg, at: Date.now() };
+  if (replyTo) Object.assign(entry, { reply_to: replyTo.id, quote: replyTo.quote });
   pending.set(entry.client_id, entry);
   save();
   view.pending(entry);
@@ -35,7 +37,9 @@ export async function pump() {
   try {
     while (isNamed() && pending.size) {
       const entry = pending.values().next().value;
-      const ack = await request('message', { msg: entry.msg, client_id: entry.client_id });
+      const payload = { msg: entry.msg, client_id: entry.client_id };
+      if (entry.reply_to) payload.reply_to = entry.reply_to;
+      const ack = await request('message', payload);
       if (!pending.has(entry.client_id)) continue;
       if (ack.ok) {
         pending.delete(entry.client_id);

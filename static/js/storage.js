@@ -1,7 +1,7 @@
 // Session-scoped persistence: survives reloads of this tab, not other tabs.
 const KEYS = {
   token: 'rps.token', lastId: 'rps.lastId', name: 'rps.name', pending: 'rps.pending',
-  dmLastId: 'rps.dmLastId', unread: 'rps.unread', claimed: 'rps.claimed',
+  dmLastId: 'rps.dmLastId', lastChange: 'rps.lastChange', unread: 'rps.unread', claimed: 'rps.claimed',
 };
 
 function read(key) {
@@ -70,4 +70,14 @@ export function getDevice(name) {
 export function setDevice(name, device) {
   if (typeof device !== 'string' || !device) return;
   try { localStorage.setItem(deviceKey(name), device); } catch { /* memory only */ }
+}
+
+/** The highest change `seq` seen (edits, deletes, reactions): auth.last_change on a resume. */
+export function getLastChange() {
+  const n = Number(read(KEYS.lastChange));
+  return Number.isInteger(n) && n >= 0 && read(KEYS.lastChange) !== null ? n : null;
+}
+
+export function noteChange(seq) {
+  if (Number.isInteger(seq) && seq > (getLastChange() ?? -1)) write(KEYS.lastChange, seq);
 }

@@ -29,6 +29,10 @@ def open_settings(page):
 def test_log_out_everywhere_else_and_a_new_password_end_the_other_session(open_page):
     laptop = claim(open_page(), "Rosa")
     phone = log_in(open_page(390, 844), "Rosa")
+    # each device keeps the device token its claim or log-in gave (sent with later log-ins)
+    for page in (laptop, phone):
+        device = page.evaluate("localStorage.getItem('rps.device.rosa')")
+        assert isinstance(device, str) and len(device) > 16
     settings = open_settings(laptop)
     settings.get_by_label("Current password").fill(PASSWORD)
     settings.get_by_role("button", name="Log out everywhere else").click()

@@ -102,3 +102,28 @@ def test_durations_for_the_command_line():
     for bad in ("", "d", "1y", "0d", "-1d", "400d"):
         with pytest.raises(click.BadParameter):
             parse_duration(bad)
+
+
+def test_owners_grant_and_revoke_moderators_on_claimed_accounts(harness):
+    from rpschat.domain.roles import OWNER
+
+    services = harness.services
+    services.roles.designate("Olga", lambda: "correct horse", services.claims.passwords, OWNER)
+    olga = harness.client()
+    assert call(olga, "set_username", {"username": "Olga", "password": "correct horse"})["ok"]
+    mod = harness.moderator("Mod")
+    bea, _ = harness.join("Bea")
+    assert call(mod, "mod_grant", {"name": "Bea"}) == refused(
+        "Only owners can do that.", Code.NOT_OWNER
+    )
+    assert call(olga, "mod_grant", {"name": "Bea"})["code"] == Code.NOT_CLAIMED  # a guest
+    assert call(bea, "claim_name", {"password": "correct horse"})["ok"]
+    bea.get_received()
+    assert call(olga, "mod_grant", {"name": "bea"}) == {"ok": True, "name": "Bea", "granted": True}
+    assert events(bea, "role_changed") == [{"moderator": True}]
+    assert call(bea, "mod_log", {"limit": 1})["actions"][0]["moderator"] == "Olga"  # now a mod
+    assert call(olga, "mod_grant", {"name": "Bea"})["granted"] is False
+    assert call(olga, "mod_revoke", {"name": "Bea"}) == {"ok": True, "name": "Bea"}
+    assert events(bea, "role_changed")[-1] == {"moderator": False}
+    assert call(bea, "mod_log", {"limit": 1})["code"] == Code.NOT_MODERATOR
+    assert call(olga, "mod_revoke", {"name": "Bea"})["code"] == Code.NOT_MODERATOR
