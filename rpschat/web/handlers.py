@@ -192,6 +192,7 @@ def register_handlers(
     declare("mod_unmute", partial(moderation_events.mod_unmute, moderation))
     declare("mod_unban", partial(moderation_events.mod_unban, services.room_tools))
     declare("mod_purge", partial(moderation_events.mod_purge, services.room_tools))
+    declare("mod_slow", partial(moderation_events.mod_slow, services.room_tools))
     declare("mod_grant", partial(moderation_events.mod_grant, services.room_tools))
     declare("mod_revoke", partial(moderation_events.mod_revoke, services.room_tools))
     declare("mod_kick", partial(moderation_events.mod_kick, moderation))
