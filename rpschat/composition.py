@@ -55,6 +55,7 @@ from rpschat.domain.sanctions import Sanctions
 from rpschat.domain.search import MessageSearch
 from rpschat.domain.sessions import Sessions
 from rpschat.domain.signout import OtherSessions
+from rpschat.domain.slow_mode import SlowMode
 from rpschat.ops.metrics import Metrics
 from rpschat.storage.common import OnBatch
 from rpschat.storage.confusables import NAME_RULES
@@ -308,6 +309,7 @@ def build_services(
     connections = Connections(directory, limiter, outbox, runtime, limits, sanctions, presence)
     rate_limits = RateLimits(limiter, runtime, limits)
     joins = JoinLimit(limits.join_rate, runtime)
+    slow = SlowMode(storage.moderation, limiter, sanctions, runtime)
     lobby = Lobby(
         callers=connections,
         limits=rate_limits,
@@ -317,6 +319,7 @@ def build_services(
         outbox=outbox,
         settings=limits,
         changes=storage.changes,
+        slow=slow,
     )
     edits = MessageEdits(
         callers=connections,
@@ -445,6 +448,7 @@ def build_services(
         outbox=outbox,
         runtime=runtime,
         max_message_chars=limits.max_message_chars,
+        slow=slow,
     )
     reports = Reports(
         callers=connections,

@@ -275,6 +275,13 @@ class Code(StrEnum):
         "`edit_message`",
     )
     NOT_MUTED = "not_muted", "The user is not muted.", (), "`mod_unmute`"
+    SLOW_MODE = (
+        "slow_mode",
+        "The lobby is in slow mode (`mod_slow`): one message per person every N seconds; wait "
+        "`retry_after`.",
+        ("retry_after",),
+        "`message`",
+    )
     NOT_OWNER = "not_owner", "Only owners can do that.", (), "`mod_grant`, `mod_revoke`"
     NOT_BANNED = "not_banned", "The user (or the name) is not banned.", (), "`mod_unban`"
     # ---- games

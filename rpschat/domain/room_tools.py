@@ -34,11 +34,17 @@ log = logging.getLogger("rpschat.moderation")
 OPERATOR = "operator"  # the audit log's name for the command line
 MODERATOR_ROLE = "moderator"  # domain/roles.py's MODERATOR and OWNER
 OWNER_ROLE = "owner"
+MAX_SLOW_SECONDS = 3600
+SLOW_REFUSAL = f"seconds must be a whole number from 0 (off) to {MAX_SLOW_SECONDS}."
 ANNOUNCER = "Announcement"  # the name the operator's announcements are posted under
 ANNOUNCER_ID = "operator"  # their user id (a user's ids are random, never this)
 MAX_PURGE_MINUTES = 10_080  # a week
 MAX_PURGED = 1000  # messages one purge removes at most
 PURGE_MINUTES_REFUSAL = f"minutes must be a whole number from 1 to {MAX_PURGE_MINUTES}."
+
+
+class SlowSetting(Protocol):
+    def set(self, seconds: int) -> None: ...
 
 
 class ModeratorRoles(Protocol):
@@ -63,6 +69,7 @@ class RoomTools:
     outbox: Outbox
     runtime: Runtime
     max_message_chars: int = 2000
+    slow: SlowSetting | None = None
 
     # ---- moderators' events ------------------------------------------------------------------
 
@@ -86,6 +93,20 @@ class RoomTools:
         account = self.roles.revoke_from(name, MODERATOR_ROLE, conn.name)
         self._tell_role(account.user_id, False)
         return account.name
+
+    def mod_slow(self, sid: str, seconds: int) -> None:
+        """Slow mode for everyone (0: off), told to everyone online."""
+        if not 0 <= seconds <= MAX_SLOW_SECONDS:
+            raise Refused(Code.BAD_REQUEST, SLOW_REFUSAL, field="seconds")
+        conn = self._moderator(sid)
+        if self.slow is None:
+            raise Refused(Code.INTERNAL_ERROR, "Slow mode is not available.")
+        self.slow.set(seconds)
+        self._audit(conn.name, "slow", f"{seconds} s" if seconds else "off")
+        self.outbox.emit("slow_mode", {"seconds": seconds}, to=LOBBY)
+        txt = (f"A moderator turned slow mode on: one message every {seconds} s."
+               if seconds else "A moderator turned slow mode off.")  # fmt: skip
+        self.outbox.emit("message", {"name": None, "txt": txt}, to=LOBBY)
 
     def _owner(self, sid: str) -> NamedConnection:
         conn = self.callers.named(sid)

@@ -14,7 +14,7 @@ from rpschat.domain.moderation import (
 )
 from rpschat.domain.ports import MAX_ID
 from rpschat.domain.reports import Reports
-from rpschat.domain.room_tools import PURGE_MINUTES_REFUSAL, RoomTools
+from rpschat.domain.room_tools import PURGE_MINUTES_REFUSAL, SLOW_REFUSAL, RoomTools
 from rpschat.domain.text import NOT_A_NAME
 from rpschat.web.payloads import (
     as_object,
@@ -89,6 +89,12 @@ def _minutes(obj: dict) -> int:
 def mod_unban(tools: RoomTools, sid: str, payload: Any) -> dict:
     name = tools.mod_unban(sid, string(as_object(payload, '{name: "Bea"}'), "name", NOT_A_NAME))
     return {"ok": True, "name": name}
+
+
+def mod_slow(tools: RoomTools, sid: str, payload: Any) -> dict:
+    obj = as_object(payload, "{seconds: 30}")
+    tools.mod_slow(sid, required_whole_number(obj, "seconds", SLOW_REFUSAL))
+    return {"ok": True}
 
 
 def mod_grant(tools: RoomTools, sid: str, payload: Any) -> dict:

@@ -127,3 +127,27 @@ def test_owners_grant_and_revoke_moderators_on_claimed_accounts(harness):
     assert events(bea, "role_changed")[-1] == {"moderator": False}
     assert call(bea, "mod_log", {"limit": 1})["code"] == Code.NOT_MODERATOR
     assert call(olga, "mod_revoke", {"name": "Bea"})["code"] == Code.NOT_MODERATOR
+
+
+def test_slow_mode_paces_everyone_but_moderators_and_is_shown(harness):
+    clock = HeldClock(harness.services.runtime)
+    mod = harness.moderator("Mod")
+    bea, _ = harness.join("Bea")
+    assert call(bea, "mod_slow", {"seconds": 30})["code"] == Code.NOT_MODERATOR
+    assert call(mod, "mod_slow", {"seconds": 3601})["field"] == "seconds"
+    bea.get_received()
+    assert call(mod, "mod_slow", {"seconds": 30}) == {"ok": True}
+    assert events(bea, "slow_mode") == [{"seconds": 30}]
+    assert call(bea, "message", {"msg": "one"})["ok"]
+    assert call(bea, "message", {"msg": "two"}) == refused(
+        "Slow mode: one message every 30 s. Wait 30 s.", Code.SLOW_MODE, retry_after=30.0
+    )
+    assert call(mod, "message", {"msg": "mods are not slowed"})["ok"]
+    assert call(mod, "message", {"msg": "mods are not slowed 2"})["ok"]
+    clock.advance(30)
+    assert call(bea, "message", {"msg": "three"})["ok"]
+    cyd = harness.client()
+    call(cyd, "set_username", {"username": "Cyd"})
+    assert events(cyd, "history")[0]["slow_mode"] == 30  # a newcomer is told
+    assert call(mod, "mod_slow", {"seconds": 0}) == {"ok": True}
+    assert call(bea, "message", {"msg": "four"})["ok"] and call(bea, "message", {"msg": "5"})["ok"]

@@ -19,6 +19,15 @@ class MemoryModeration:
         self._log: list[dict[str, Any]] = []
         self._reports: list[dict[str, Any]] = []
         self._ignores: set[tuple[str, str]] = set()
+        self._settings: dict[str, str] = {}
+
+    def setting(self, key: str) -> str | None:
+        with self._lock:
+            return self._settings.get(key)
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._lock:
+            self._settings[key] = value
 
     def add(self, sanction: Sanction) -> None:
         with self._lock:

@@ -8,12 +8,31 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from rpschat.domain.ports import Sanction
-from rpschat.storage.sql.database import Database, ignores, mod_actions, reports, sanctions
+from rpschat.storage.sql.database import (
+    Database,
+    ignores,
+    mod_actions,
+    reports,
+    room_settings,
+    sanctions,
+)
 
 
 class SqlModeration:
     def __init__(self, database: Database):
         self.database = database
+
+    def setting(self, key: str) -> str | None:
+        query = select(room_settings.c.value).where(room_settings.c.key == key)
+        return self.database.read(lambda conn: conn.execute(query).scalar())
+
+    def set_setting(self, key: str, value: str) -> None:
+        statement = (
+            self.database.insert(room_settings)
+            .values(key=key, value=value)
+            .on_conflict_do_update(index_elements=["key"], set_={"value": value})
+        )
+        self.database.write(lambda conn: conn.execute(statement))
 
     def add(self, sanction: Sanction) -> None:
         row = {f: getattr(sanction, f) for f in
