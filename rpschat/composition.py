@@ -81,6 +81,7 @@ from rpschat.storage.memory.moderation import MemoryModeration
 from rpschat.storage.memory.ratelimit import MemoryRateLimiter
 from rpschat.storage.memory.results import MemoryResults
 from rpschat.storage.memory.roles import MemoryRoles
+from rpschat.storage.memory.seeks import MemorySeeks
 from rpschat.storage.memory.tokens import MemoryTokens
 from rpschat.storage.passwords import Argon2Passwords
 from rpschat.storage.redis.state import RedisState
@@ -253,6 +254,7 @@ def memory_game_stores() -> dict[str, Any]:
         "spectators": MemorySpectatorStore(),
         "drops": MemoryDropStore(),
         "expired_challenges": MemoryExpiredChallenges(EXPIRED_CHALLENGES_KEPT),
+        "seeks": MemorySeeks(),
     }
 
 
