@@ -52,8 +52,12 @@ run: $(INSTALLED)
 	$(PY) app.py
 
 # The type check first (a few seconds once cached): strict on the domain (pyproject.toml).
+# TEST_WORKERS pytest-xdist workers (0: in this process). `--dist loadfile` keeps each file's
+# tests on one worker, in order: a module's server (module-scoped fixture) starts once, and
+# tests that follow on from the one before still do.
+TEST_WORKERS ?= 2
 test: setup typecheck
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 typecheck: setup
 	$(VENV)/bin/mypy

@@ -68,6 +68,7 @@ SQLITE_GAMES = "games_sqlite"
 FLOOR_GAMES = "games_floor"
 FLOOR_PEER = "bench/peers/flask_minimal.py"
 CLUSTER = "cluster-games"
+CLUSTER_CHAT = "cluster-fanout"  # chat on one node with and without Redis (issue 24)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -135,17 +136,22 @@ def part_commands(part: str, args, out: Path) -> list[list[str]]:
             "--python-env",
             "PEER_STACK=ours",
         ]
+        # with the row without Redis: the ratios of issue 24's targets are against it
         cluster = [PY, bench("cluster_fanout.py"), "--scenario", "games", "--nodes", "1,2"]
-        cluster += ["--no-baseline", "--out", str(out)]
+        cluster += ["--out", str(out)]
+        chat = [PY, bench("cluster_fanout.py"), "--scenario", "fanout", "--nodes", "1"]
+        chat += ["--out", str(out)]
         if quick:
             sqlite += ["--duration", "5"]
             floor += ["--duration", "5"]
             cluster += ["--repeat", "1", "--duration", "5", "--timeout", "30"]
+            chat += ["--repeat", "1", "--timeout", "30"]
         else:
             sqlite += ["--repeat", "3"]
             floor += ["--repeat", "3"]
             cluster += ["--repeat", "3", "--timeout", "40"]
-        return [sqlite, floor, cluster]
+            chat += ["--repeat", "3", "--timeout", "40"]
+        return [sqlite, floor, cluster, chat]
     if part == "sweep":
         rates = SWEEP_RATES["quick" if quick else "full"]
         dur = sweep_duration(args)
@@ -172,7 +178,7 @@ def part_timeout(part: str, args) -> float:
     """Bounds for a whole part (every command in it also bounds itself)."""
     if part in ("soak", "longsoak"):
         return (args.soak_minutes if part == "soak" else args.long_soak_minutes) * 60 + 420
-    return {"scenarios": 1200, "games": 600, "sweep": 900, "history": 900}[part]
+    return {"scenarios": 1200, "games": 900, "sweep": 900, "history": 900}[part]
 
 
 def code_state() -> dict:
@@ -484,6 +490,34 @@ def cluster_target(cluster: dict | None) -> list:
     return [label, figure, "2 nodes >= 1 node", mark(b >= a and clean)]
 
 
+# issue 24's targets: (label, record ("games" or "chat"), node count, ratio key, limit, bound)
+SCALE_OUT_TARGETS = [
+    ("games, 1 node on Redis: matches per server CPU s", "games", 1, "matches_per_cpu_s",
+     ">= 0.7x one process", ("min", 0.7)),
+    ("games, 1 node on Redis: match p99", "games", 1, "match_p99", "<= 1.5x one process",
+     ("max", 1.5)),
+    ("games, 2 nodes on Redis: CPU s per match (nodes + Redis)", "games", 2,
+     "cpu_s_per_match_with_redis", "<= 1.3x one process (2 cores)", ("max", 1.3)),
+    ("chat, 1 node on Redis: server CPU per delivery", "chat", 1, "cpu_per_delivery",
+     "<= 1.5x one process", ("max", 1.5)),
+]  # fmt: skip
+
+
+def scale_out_rows(cluster: dict | None) -> list[list]:
+    """Ratios cluster_fanout.py printed against one process without Redis (its `ratios`)."""
+    rows = []
+    for label, which, nodes, key, limit, (kind, bound) in SCALE_OUT_TARGETS:
+        record = (cluster or {}).get("chat") if which == "chat" else cluster
+        found = [r for r in (record or {}).get("ratios", []) if r.get("nodes") == nodes]
+        value = found[0].get(key) if found else None
+        if value is None:
+            rows.append([label, "not run", limit, "-"])
+            continue
+        ok = value >= bound if kind == "min" else value <= bound
+        rows.append([label, f"{value:.2f}x", limit, mark(ok)])
+    return rows
+
+
 def cluster_section(cluster: dict | None) -> str:
     if not cluster:
         return "not run."
@@ -502,13 +536,23 @@ def cluster_section(cluster: dict | None) -> str:
         f"--repeat {opts.get('repeat')} --duration {opts.get('duration')} "
         f"--timeout {opts.get('timeout')}"
     )
+    ratios = [
+        f"- {what}, {r['nodes']} node(s) on Redis against one process without it: "
+        + ", ".join(f"{k} {v}x" for k, v in r.items() if k != "nodes")
+        for what, record in (("games", cluster), ("chat", cluster.get("chat") or {}))
+        for r in record.get("ratios", [])
+    ]
     return "\n".join(
         [
             f"Run at {cluster.get('timestamp', '?')}: `{command}` ({opts.get('players')} players,"
             " best of 3; medians by matches/s). Lock waits per operation, from the nodes'"
-            " `/metrics` (`rpschat_lock_wait_seconds`).",
+            " `/metrics` (`rpschat_lock_wait_seconds`). The row `1 (no Redis)` is one process;"
+            " ratios use the CPU of the measured phase (playing, or sending), load average"
+            f" {cluster.get('load_average', '?')}.",
             "",
             md_table(headers, rows),
+            "",
+            *ratios,
         ]
     )
 
@@ -546,7 +590,7 @@ def targets(records: dict, history: dict | None, cluster: dict | None, *soaks: d
         ratio = "-" if r is None else f"{r:.2f}x"
         rows.append([label, py, node, ratio, limit, mark(target_met(rec, key, bound))])
     table = md_table(["target", "python", "node", "python/node", "limit", "met"], rows, "lrrrll")
-    extra = [cluster_target(cluster), floor_row(records)]
+    extra = [cluster_target(cluster), *scale_out_rows(cluster), floor_row(records)]
     for r in (history or {}).get("rows", []):
         c1, c2 = r.get("fanout deliveries/s cost %"), r.get("fanout per CPU s cost %")
         if r["storage"] in ("memory", "node (no storage)") or c1 is None:
@@ -791,7 +835,11 @@ def games_part(records: list[dict]) -> tuple[dict | None, dict | None, dict | No
     floor = [r for r in runs if FLOOR_PEER in r.get("options", {}).get("python_cmd", "")]
     sqlite = [r for r in runs if r not in floor]
     cluster = [r for r in records if r.get("kind") == CLUSTER]
-    return (sqlite or [None])[-1], (floor or [None])[-1], (cluster or [None])[-1]
+    chat = [r for r in records if r.get("kind") == CLUSTER_CHAT]
+    newest_cluster = (cluster or [None])[-1]
+    if newest_cluster is not None and chat:
+        newest_cluster = {**newest_cluster, "chat": chat[-1]}
+    return (sqlite or [None])[-1], (floor or [None])[-1], newest_cluster
 
 
 def render(args, results: dict[str, list[dict]], mode: str, sources: dict, paths) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket as stdlib_socket
+import sys
 from functools import partial
 
 from engineio import exceptions, packet
@@ -162,8 +163,24 @@ KEPT_ENVIRON = (
 )
 
 
+# Of those, the values most sessions share (the address of a proxy or of a client's many tabs,
+# the host, the origin, the path...): one string for all of them, not one each (about 400
+# bytes per session). The query string, port and credentials are each session's own.
+SHARED_VALUES = frozenset(KEPT_ENVIRON) - {
+    "QUERY_STRING",
+    "REMOTE_PORT",
+    "HTTP_AUTHORIZATION",
+    "flask.app",
+    "wsgi.url_scheme",
+}
+
+
 def lean_environ(environ: dict) -> dict:
-    return {key: environ[key] for key in KEPT_ENVIRON if key in environ}
+    return {
+        key: sys.intern(value) if key in SHARED_VALUES and type(value) is str else value
+        for key in KEPT_ENVIRON
+        if (value := environ.get(key)) is not None
+    }
 
 
 def keep_lean_environ(eio) -> None:

@@ -49,12 +49,13 @@ from rpschat.domain.ports import (
 from rpschat.domain.presence import PresenceHub
 from rpschat.domain.reactions import MessageReactions
 from rpschat.domain.reports import Reports
-from rpschat.domain.roles import RoleService
+from rpschat.domain.roles import OWNER, RoleService
 from rpschat.domain.room_tools import RoomTools
 from rpschat.domain.sanctions import Sanctions
 from rpschat.domain.search import MessageSearch
 from rpschat.domain.sessions import Sessions
 from rpschat.domain.signout import OtherSessions
+from rpschat.domain.slow_mode import SlowMode
 from rpschat.ops.metrics import Metrics
 from rpschat.storage.common import OnBatch
 from rpschat.storage.confusables import NAME_RULES
@@ -80,6 +81,7 @@ from rpschat.storage.memory.moderation import MemoryModeration
 from rpschat.storage.memory.ratelimit import MemoryRateLimiter
 from rpschat.storage.memory.results import MemoryResults
 from rpschat.storage.memory.roles import MemoryRoles
+from rpschat.storage.memory.seeks import MemorySeeks
 from rpschat.storage.memory.tokens import MemoryTokens
 from rpschat.storage.passwords import Argon2Passwords
 from rpschat.storage.redis.state import RedisState
@@ -252,6 +254,7 @@ def memory_game_stores() -> dict[str, Any]:
         "spectators": MemorySpectatorStore(),
         "drops": MemoryDropStore(),
         "expired_challenges": MemoryExpiredChallenges(EXPIRED_CHALLENGES_KEPT),
+        "seeks": MemorySeeks(),
     }
 
 
@@ -301,10 +304,12 @@ def build_services(
         storage.roles, accounts, names, storage.moderation, now_ms=lambda: int(runtime.now() * 1000)
     )
     roles.seed(settings.moderators)  # MODERATORS: bound once, or reserved (domain/roles.py)
+    roles.seed(settings.owners, OWNER)  # OWNERS: the same, for the owner role
     sanctions = Sanctions(storage.moderation, names, accounts, roles, runtime)
     connections = Connections(directory, limiter, outbox, runtime, limits, sanctions, presence)
     rate_limits = RateLimits(limiter, runtime, limits)
     joins = JoinLimit(limits.join_rate, runtime)
+    slow = SlowMode(storage.moderation, limiter, sanctions, runtime)
     lobby = Lobby(
         callers=connections,
         limits=rate_limits,
@@ -314,6 +319,7 @@ def build_services(
         outbox=outbox,
         settings=limits,
         changes=storage.changes,
+        slow=slow,
     )
     edits = MessageEdits(
         callers=connections,
@@ -430,6 +436,7 @@ def build_services(
         runtime=runtime,
     )
     room_tools = RoomTools(
+        roles=roles,
         callers=connections,
         limits=rate_limits,
         sanctions=sanctions,
@@ -441,6 +448,7 @@ def build_services(
         outbox=outbox,
         runtime=runtime,
         max_message_chars=limits.max_message_chars,
+        slow=slow,
     )
     reports = Reports(
         callers=connections,

@@ -108,6 +108,7 @@ class Settings:
     password_hash_kib: int = 65536  # Argon2id's memory per hash
     password_hash_concurrency: int = 2  # hashes at once (each takes password_hash_kib)
     password_hash_queue: int = 8  # password work waiting for a turn; more is refused
+    owners: tuple[str, ...] = ()  # names seeded as owners at start-up (OWNERS, domain/roles.py)
     moderators: tuple[str, ...] = ()  # names seeded as moderators at start-up (domain/roles.py)
     max_message_chars: int = 2000
     max_frame_bytes: int = 512 * 1024
@@ -168,6 +169,7 @@ class Settings:
             password_hash_concurrency=_int(env, "PASSWORD_HASH_CONCURRENCY", 2, minimum=1),
             password_hash_queue=_int(env, "PASSWORD_HASH_QUEUE", 8),
             moderators=tuple(n.strip() for n in env.get("MODERATORS", "").split(",") if n.strip()),
+            owners=tuple(n.strip() for n in env.get("OWNERS", "").split(",") if n.strip()),
             max_message_chars=_int(env, "MAX_MESSAGE_CHARS", 2000, minimum=1),
             max_frame_bytes=_int(env, "MAX_FRAME_BYTES", 512 * 1024, minimum=1024),
             max_backlog_bytes=_int(env, "MAX_BACKLOG_BYTES", 1024 * 1024, minimum=64 * 1024),

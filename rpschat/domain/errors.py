@@ -147,9 +147,10 @@ class Code(StrEnum):
     NOT_CLAIMED = (
         "not_claimed",
         "The name is not claimed: take it without a password (`set_username`), or there is "
-        "nothing to release (or whose password to change).",
+        "nothing to release (or whose password to change, or to make a moderator).",
         (),
-        "`set_username`, `release_name`, `change_password`, `end_sessions`",
+        "`set_username`, `release_name`, `change_password`, `end_sessions`, `mod_grant`, "
+        "`mod_revoke`",
     )
     WRONG_PASSWORD = (
         "wrong_password",
@@ -258,7 +259,7 @@ class Code(StrEnum):
         "no_such_message",
         "No message has that id (or it was deleted).",
         (),
-        "`mod_delete`, `report`, `edit_message`, `delete_message`, `react`",
+        "`mod_delete`, `report`, `edit_message`, `delete_message`, `react`, `mod_resolve`",
     )
     NOT_YOUR_MESSAGE = (
         "not_your_message",
@@ -274,6 +275,14 @@ class Code(StrEnum):
         "`edit_message`",
     )
     NOT_MUTED = "not_muted", "The user is not muted.", (), "`mod_unmute`"
+    SLOW_MODE = (
+        "slow_mode",
+        "The lobby is in slow mode (`mod_slow`): one message per person every N seconds; wait "
+        "`retry_after`.",
+        ("retry_after",),
+        "`message`",
+    )
+    NOT_OWNER = "not_owner", "Only owners can do that.", (), "`mod_grant`, `mod_revoke`"
     NOT_BANNED = "not_banned", "The user (or the name) is not banned.", (), "`mod_unban`"
     # ---- games
     NO_SUCH_GAME = (

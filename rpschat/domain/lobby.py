@@ -27,6 +27,7 @@ from rpschat.domain.ports import (
     NamedConnection,
     Outbox,
     Posting,
+    SlowPace,
     StoredMessage,
 )
 from rpschat.domain.replies import quoted, with_quotes
@@ -55,6 +56,7 @@ class Lobby:
     outbox: Outbox
     settings: ChatLimits
     changes: ChangeLog | None = None  # its newest seq goes with the history (domain/edits.py)
+    slow: SlowPace | None = None  # slow mode (domain/slow_mode.py)
     # The highest lobby message id delivered to this node's sockets (see `replay`).
     broadcast_watermark: int = 0
 
@@ -72,6 +74,8 @@ class Lobby:
         client_id = clean_client_id(client_id)
         self.posting.check_can_post(conn)
         self.limits.limit(conn, "chat")
+        if self.slow is not None:
+            self.slow.check(conn)
         return lambda: self._store_message(conn, text, client_id, reply_to)
 
     def _store_message(
@@ -174,6 +178,8 @@ class Lobby:
         recent: dict[str, Any] = {"messages": wire, "has_more": has_more or cut}
         if last_change is not None:
             recent["last_change"] = last_change
+        if self.slow is not None:
+            recent["slow_mode"] = self.slow.seconds()
         self.outbox.emit("history", recent, to=sid)
 
     def replay(self, sid: str, last_id: int) -> None:

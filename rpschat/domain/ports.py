@@ -247,6 +247,14 @@ class LobbyEntry(Protocol):
         """What a resuming connection missed after `last_id`; then it joins the lobby."""
 
 
+class SlowPace(Protocol):
+    """The lobby's slow mode (domain/slow_mode.py)."""
+
+    def seconds(self) -> int: ...
+    def check(self, conn: Connection) -> None:
+        """Refused for a lobby message sooner than slow mode allows."""
+
+
 class ChangeReplay(Protocol):
     """The edits and deletes a resuming connection missed (domain/edits.py)."""
 
@@ -442,6 +450,10 @@ class Sanction:
 
 
 class ModerationStore(Protocol):
+    def setting(self, key: str) -> str | None:
+        """A room setting moderators change ("slow_seconds"), shared by every node."""
+
+    def set_setting(self, key: str, value: str) -> None: ...
     def add(self, sanction: Sanction) -> None: ...
     def remove(self, kind: str, user_id: str | None, name_key: str | None = None) -> bool:
         """Lifts the sanctions of that kind still running of the user, or given under the
@@ -474,6 +486,12 @@ class ModerationStore(Protocol):
     ) -> tuple[int, int] | None:
         """Stores a report: (its id, how many users have reported the message now), or None
         (nothing stored) if this user has reported the message already."""
+
+    def open_reports(self, limit: int) -> list[dict[str, Any]]:
+        """Reports not resolved, newest first: {message_id, name (the reporter), reason, ts}."""
+
+    def resolve_reports(self, message_id: int, ts: int) -> int:
+        """Resolves the open reports of the message; how many there were."""
 
     def ignore(self, user_id: str, other_id: str) -> None: ...
     def unignore(self, user_id: str, other_id: str) -> None: ...

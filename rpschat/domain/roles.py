@@ -40,6 +40,7 @@ from rpschat.domain.text import clean_name, name_key
 log = logging.getLogger("rpschat.roles")
 
 MODERATOR = "moderator"
+OWNER = "owner"  # grants and revokes MODERATOR from the page (OWNERS, or `flask grant --owner`)
 OPERATOR = "operator"  # who grants from the command line (the audit log's "moderator")
 SEEDED_BY = "MODERATORS"  # granted_by of a binding made at start-up
 
@@ -132,6 +133,16 @@ class RoleService:
         if granted:
             self._audit(granted_by, "grant", account.name, role)
         return granted
+
+    def grant_by_name(self, name: str, role: str, by: str) -> tuple[Account, bool]:
+        """An owner's `mod_grant`: the claimed account of `name` gets `role` (False: it had
+        it already). Refused for a name nobody claimed: roles go to accounts only."""
+        account = self._account_of(clean_name(name))
+        if account is None:
+            raise Refused(
+                Code.NOT_CLAIMED, f"'{name}' is not claimed: only a claimed name can moderate."
+            )
+        return account, self.grant_to(account, role, by)
 
     def revoke_from(self, name: str, role: str = MODERATOR, by: str = OPERATOR) -> Account:
         account = self._account_of(clean_name(name))

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.names import NameRules
 from rpschat.domain.ports import (
     LOBBY,
+    Account,
     AccountStore,
     Callers,
     Directory,
@@ -30,6 +32,10 @@ from rpschat.domain.text import clean_message, clean_name
 log = logging.getLogger("rpschat.moderation")
 
 OPERATOR = "operator"  # the audit log's name for the command line
+MODERATOR_ROLE = "moderator"  # domain/roles.py's MODERATOR and OWNER
+OWNER_ROLE = "owner"
+MAX_SLOW_SECONDS = 3600
+SLOW_REFUSAL = f"seconds must be a whole number from 0 (off) to {MAX_SLOW_SECONDS}."
 ANNOUNCER = "Announcement"  # the name the operator's announcements are posted under
 ANNOUNCER_ID = "operator"  # their user id (a user's ids are random, never this)
 MAX_PURGE_MINUTES = 10_080  # a week
@@ -37,8 +43,21 @@ MAX_PURGED = 1000  # messages one purge removes at most
 PURGE_MINUTES_REFUSAL = f"minutes must be a whole number from 1 to {MAX_PURGE_MINUTES}."
 
 
+class SlowSetting(Protocol):
+    def set(self, seconds: int) -> None: ...
+
+
+class ModeratorRoles(Protocol):
+    """Who holds which role, and an owner's grants (domain/roles.py)."""
+
+    def has(self, user_id: str | None, role: str) -> bool: ...
+    def grant_by_name(self, name: str, role: str, by: str) -> tuple[Account, bool]: ...
+    def revoke_from(self, name: str, role: str, by: str) -> Account: ...
+
+
 @dataclass
 class RoomTools:
+    roles: ModeratorRoles  # owners grant and revoke moderators
     callers: Callers
     limits: Limits
     sanctions: Sanctioning
@@ -50,6 +69,7 @@ class RoomTools:
     outbox: Outbox
     runtime: Runtime
     max_message_chars: int = 2000
+    slow: SlowSetting | None = None
 
     # ---- moderators' events ------------------------------------------------------------------
 
@@ -58,6 +78,48 @@ class RoomTools:
 
     def mod_purge(self, sid: str, name: str, minutes: int) -> int:
         return self.purge(self._moderator(sid).name, name, minutes)
+
+    # ---- owners' events ----------------------------------------------------------------------
+
+    def mod_grant(self, sid: str, name: str) -> tuple[str, bool]:
+        """An owner makes the claimed account of `name` a moderator: (its name, granted now)."""
+        conn = self._owner(sid)
+        account, granted = self.roles.grant_by_name(name, MODERATOR_ROLE, conn.name)
+        self._tell_role(account.user_id, True)
+        return account.name, granted
+
+    def mod_revoke(self, sid: str, name: str) -> str:
+        conn = self._owner(sid)
+        account = self.roles.revoke_from(name, MODERATOR_ROLE, conn.name)
+        self._tell_role(account.user_id, False)
+        return account.name
+
+    def mod_slow(self, sid: str, seconds: int) -> None:
+        """Slow mode for everyone (0: off), told to everyone online."""
+        if not 0 <= seconds <= MAX_SLOW_SECONDS:
+            raise Refused(Code.BAD_REQUEST, SLOW_REFUSAL, field="seconds")
+        conn = self._moderator(sid)
+        if self.slow is None:
+            raise Refused(Code.INTERNAL_ERROR, "Slow mode is not available.")
+        self.slow.set(seconds)
+        self._audit(conn.name, "slow", f"{seconds} s" if seconds else "off")
+        self.outbox.emit("slow_mode", {"seconds": seconds}, to=LOBBY)
+        txt = (f"A moderator turned slow mode on: one message every {seconds} s."
+               if seconds else "A moderator turned slow mode off.")  # fmt: skip
+        self.outbox.emit("message", {"name": None, "txt": txt}, to=LOBBY)
+
+    def _owner(self, sid: str) -> NamedConnection:
+        conn = self.callers.named(sid)
+        self.limits.limit(conn, "other")
+        if not self.roles.has(conn.user_id, OWNER_ROLE):
+            raise Refused(Code.NOT_OWNER, "Only owners can do that.")
+        return conn
+
+    def _tell_role(self, user_id: str, moderator: bool) -> None:
+        """The account's pages (on every node) learn it at once; its powers are read from the
+        database at each use, so they change at once on every node too."""
+        for sid in self.directory.connections_of(user_id):
+            self.outbox.emit("role_changed", {"moderator": moderator}, to=sid)
 
     # ---- the same, for any actor (a moderator's name, or OPERATOR) ---------------------------
 

@@ -22,7 +22,7 @@ import click
 from flask import Flask
 
 from rpschat.domain.errors import Refused
-from rpschat.domain.roles import MODERATOR
+from rpschat.domain.roles import MODERATOR, OWNER
 from rpschat.domain.room_tools import OPERATOR
 from rpschat.domain.sanctions import until_text
 from rpschat.storage.sql.database import is_memory_url
@@ -37,8 +37,10 @@ def add_commands(flask_app: Flask, services: Any) -> None:
         help="Read the new account's password from standard input (one line) instead of "
         "asking for it twice.",
     )
-    def grant(name: str, password_stdin: bool) -> None:
-        """Make NAME's account a moderator (claiming NAME for it first if nobody has)."""
+    @click.option("--owner", is_flag=True, help="Make it an owner (who grants moderators).")
+    def grant(name: str, password_stdin: bool, owner: bool) -> None:
+        """Make NAME's account a moderator, or an owner (claiming NAME for it first if nobody
+        has)."""
 
         def password() -> str:
             if password_stdin:
@@ -51,16 +53,21 @@ def add_commands(flask_app: Flask, services: Any) -> None:
 
         with _operating(services):
             roles = services.roles
-            account = roles.designate(name, password, services.claims.passwords, MODERATOR)
-            click.echo(f"'{account.name}' is a moderator (user {account.user_id}).")
+            role = OWNER if owner else MODERATOR
+            account = roles.designate(name, password, services.claims.passwords, role)
+            click.echo(
+                f"'{account.name}' is a{'n' if owner else ''} {role} (user {account.user_id})."
+            )
 
     @flask_app.cli.command("revoke")
     @click.argument("name")
-    def revoke(name: str) -> None:
-        """Take the moderator role from NAME's account."""
+    @click.option("--owner", is_flag=True, help="Take the owner role instead.")
+    def revoke(name: str, owner: bool) -> None:
+        """Take the moderator (or owner) role from NAME's account."""
+        role = OWNER if owner else MODERATOR
         with _operating(services):
-            account = services.roles.revoke_from(name, MODERATOR)
-            click.echo(f"'{account.name}' is no moderator any more.")
+            account = services.roles.revoke_from(name, role)
+            click.echo(f"'{account.name}' is no {role} any more.")
 
     tools = services.room_tools
 

@@ -103,6 +103,11 @@ def register_handlers(
     events answered after a commit are then answered from there, so a client's next messages
     are read, checked and queued for the same group commit meanwhile. Without it (threads, the
     test client) they are answered in the handler."""
+    # A refusal is answered by the adapter that called the domain; `refuse` is also
+    # Flask-SocketIO's error handler, for the rest (bugs, the lifecycle's and catch-all's
+    # refusals). Refusals are common (every join past JOIN_RATE) and Flask-SocketIO's handler
+    # keeps the exception in a local of its frame (sys.exc_info()), a cycle through the
+    # traceback: each refusal's ~20 frames stayed until the cyclic collector ran.
     sio.on_error_default(refuse)
     _connections(sio, services.connections, services.sessions, max_connections_per_ip)
 
@@ -110,7 +115,10 @@ def register_handlers(
         counted = instrument(event, call) if instrument else call
 
         def adapter(payload: Any = None, *_extra: Any) -> dict:
-            return counted(request_sid(), payload)
+            try:
+                return counted(request_sid(), payload)
+            except Refused as refused:
+                return refuse(refused)  # (not through Flask-SocketIO: above)
 
         adapter.__name__ = f"on_{event}"
         sio.on_event(event, adapter)
@@ -121,7 +129,10 @@ def register_handlers(
         counted = instrument(event, check) if instrument else check
 
         def adapter(payload: Any = None, *_extra: Any) -> Any:
-            slow = counted(request_sid(), payload)
+            try:
+                slow = counted(request_sid(), payload)
+            except Refused as refused:
+                return refuse(refused)  # (not through Flask-SocketIO: above)
             if defer is None:
                 return slow()
             defer(answer_later(sio.server, request_sid(), current_ack_id(), event, slow))
@@ -181,10 +192,15 @@ def register_handlers(
     declare("mod_unmute", partial(moderation_events.mod_unmute, moderation))
     declare("mod_unban", partial(moderation_events.mod_unban, services.room_tools))
     declare("mod_purge", partial(moderation_events.mod_purge, services.room_tools))
+    declare("mod_slow", partial(moderation_events.mod_slow, services.room_tools))
+    declare("mod_grant", partial(moderation_events.mod_grant, services.room_tools))
+    declare("mod_revoke", partial(moderation_events.mod_revoke, services.room_tools))
     declare("mod_kick", partial(moderation_events.mod_kick, moderation))
     declare("mod_ban", partial(moderation_events.mod_ban, moderation))
     declare("mod_log", partial(moderation_events.mod_log, moderation))
     declare("report", partial(moderation_events.report, services.reports))
+    declare("mod_reports", partial(moderation_events.mod_reports, services.reports))
+    declare("mod_resolve", partial(moderation_events.mod_resolve, services.reports))
     declare("ignore", partial(moderation_events.ignore, moderation))
     declare("unignore", partial(moderation_events.unignore, moderation))
 

@@ -14,7 +14,7 @@ from rpschat.domain.moderation import (
 )
 from rpschat.domain.ports import MAX_ID
 from rpschat.domain.reports import Reports
-from rpschat.domain.room_tools import PURGE_MINUTES_REFUSAL, RoomTools
+from rpschat.domain.room_tools import PURGE_MINUTES_REFUSAL, SLOW_REFUSAL, RoomTools
 from rpschat.domain.text import NOT_A_NAME
 from rpschat.web.payloads import (
     as_object,
@@ -68,8 +68,20 @@ def mod_log(moderation: ModerationService, sid: str, payload: Any) -> dict:
 def report(reports: Reports, sid: str, payload: Any) -> dict:
     obj = as_object(payload, '{id: 42, reason: "abuse"}')
     message_id = required_whole_number(obj, "id", ID_REFUSAL, 1)
-    filed = reports.report(sid, message_id, string(obj, "reason", REASON_REFUSAL))  # required
+    filed = reports.report(sid, message_id, optional_string(obj, "reason", REASON_REFUSAL))
     return {"ok": True} if filed else {"ok": True, "duplicate": True}
+
+
+def mod_reports(reports: Reports, sid: str, payload: Any) -> dict:
+    return {"ok": True, "reports": reports.mod_reports(sid)}
+
+
+def mod_resolve(reports: Reports, sid: str, payload: Any) -> dict:
+    obj = as_object(payload, "{message_id: 42}")
+    message_id = required_whole_number(
+        obj, "message_id", ID_REFUSAL.replace("id", "message_id", 1), 1
+    )
+    return {"ok": True, "resolved": reports.mod_resolve(sid, message_id)}
 
 
 def ignore(moderation: ModerationService, sid: str, payload: Any) -> dict:
@@ -89,6 +101,23 @@ def _minutes(obj: dict) -> int:
 def mod_unban(tools: RoomTools, sid: str, payload: Any) -> dict:
     name = tools.mod_unban(sid, string(as_object(payload, '{name: "Bea"}'), "name", NOT_A_NAME))
     return {"ok": True, "name": name}
+
+
+def mod_slow(tools: RoomTools, sid: str, payload: Any) -> dict:
+    obj = as_object(payload, "{seconds: 30}")
+    tools.mod_slow(sid, required_whole_number(obj, "seconds", SLOW_REFUSAL))
+    return {"ok": True}
+
+
+def mod_grant(tools: RoomTools, sid: str, payload: Any) -> dict:
+    name = string(as_object(payload, '{name: "Bea"}'), "name", NOT_A_NAME)
+    shown, granted = tools.mod_grant(sid, name)
+    return {"ok": True, "name": shown, "granted": granted}
+
+
+def mod_revoke(tools: RoomTools, sid: str, payload: Any) -> dict:
+    name = string(as_object(payload, '{name: "Bea"}'), "name", NOT_A_NAME)
+    return {"ok": True, "name": tools.mod_revoke(sid, name)}
 
 
 def mod_purge(tools: RoomTools, sid: str, payload: Any) -> dict:

@@ -56,11 +56,17 @@ def test_play_the_computer_then_see_the_game_in_your_games(open_page):
 
 def test_the_computer_is_offered_after_ten_seconds_alone_in_the_queue(open_page):
     cyd = named(open_page(), "Cyd")
+    # The page's clock in the test's hands (Playwright's fake timers): ten seconds pass at once,
+    # and the offer is checked on both sides of them. Time still flows as usual meanwhile.
+    cyd.clock.install()
     cyd.get_by_role("button", name="Find a match").click()
     expect(cyd.locator("#cancel-match")).to_be_visible()
     offer = cyd.get_by_role("button", name="Play the computer instead")
     expect(offer).to_be_hidden()
-    expect(offer).to_be_visible(timeout=15_000)
+    cyd.clock.fast_forward(9_000)
+    expect(offer).to_be_hidden()
+    cyd.clock.fast_forward(1_500)
+    expect(offer).to_be_visible()
     offer.click()
     expect(cyd.locator("#match-players")).to_have_text("Cyd vs Computer")
     expect(offer).to_be_hidden()

@@ -1,4 +1,5 @@
-"""Rock-paper-scissors in Chromium: two pages play to the end, forfeit, time out, reconnect."""
+"""Rock-paper-scissors in Chromium: two pages play to the end, forfeit, reconnect (the round
+timer: test_round_timer_page.py)."""
 
 import re
 
@@ -13,7 +14,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def server():
-    env = {"ROUND_SECONDS": "4", "RESUME_GRACE_SECONDS": "8"}
+    # Rounds long enough that no test here races the round timer on a loaded machine (a reload
+    # under load took over 4 s)
+    env = {"ROUND_SECONDS": "30", "RESUME_GRACE_SECONDS": "8"}
     with ServerProcess(env=env) as process:
         yield process
 
@@ -106,25 +109,6 @@ def test_leaving_right_after_a_rematch_starts_aborts_it(open_page):
     expect(summaries).to_have_count(2)
     expect(summaries.first).to_contain_text("Aborted 0–0 against Lou")
     expect(summaries.nth(1)).to_contain_text("Won 1–0 against Lou")
-
-
-def test_a_player_who_does_not_throw_loses_on_time_then_both_rematch(open_page):
-    eve = named(open_page(), "Eve")
-    fay = named(open_page(), "Fay")
-    matched(eve, fay, best_of="1")
-    throw(eve, "Scissors")  # Fay never throws: the 4 s round timer decides
-    expect(eve.locator("#game-over-text")).to_have_text(
-        re.compile(r"Game over: you won on a round timeout\."), timeout=10_000
-    )
-    expect(fay.locator("#round-result")).to_contain_text("time ran out")
-
-    fay.get_by_role("button", name="Rematch").click()
-    expect(eve.locator("#game-status")).to_contain_text("Fay")  # Fay asked for a rematch
-    expect(eve.locator("#game-over")).to_be_visible()  # one ask is not enough
-    eve.get_by_role("button", name="Rematch").click()
-    for page in (eve, fay):
-        expect(page.locator("#game-over")).to_be_hidden()
-        expect(page.locator("#round")).to_have_text("1")
 
 
 def test_a_reload_mid_game_resumes_and_the_game_finishes(open_page):

@@ -114,6 +114,9 @@ def test_r_throws_after_game_chat_and_focus_follows_the_game(open_page):
     box.fill("good luck")
     box.press("Enter")
     expect(gus.locator("#game-messages")).to_contain_text("good luck")
+    # once the message is acked (Gus may see it first), the box is emptied and left
+    expect(box).to_have_value("")
+    expect(fay.locator("#moves")).to_be_focused()
     fay.keyboard.press("r")  # the old page typed "r" into the game chat box
     expect(fay.get_by_role("button", name="Rock", exact=True)).to_have_attribute(
         "aria-pressed", "true"

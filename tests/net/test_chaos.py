@@ -19,6 +19,7 @@ from tests.net.test_cluster import (  # noqa: F401 - fixtures, used by name
     prefix,
     private_redis,
     start_game,
+    user_list,
 )
 from tests.support.waiting import eventually
 
@@ -138,6 +139,9 @@ def test_a_redis_restart_mid_game_leaves_the_game_going_and_stores_it_once(
         shared = redis.Redis.from_url(private.url)
         eventually(lambda: len(shared.pubsub_channels(f"{prefix}:to:*")) == 2, 20, "node channels")
         eventually(lambda: shared.exists(f"{prefix}:owner:{game_id}"), 10, "the game rewritten")
+        # and the players' names are back (a player with no name when the game is recorded
+        # counts as gone: a guest who left gets no standing)
+        eventually(lambda: user_list(bea) == ["Ada", "Bea"], 15, "names restored by the nodes")
         listed = bea.call("games", {})
         assert [g["game_id"] for g in listed["games"]] == [game_id], listed
         assert listed["games"][0]["score"] == {"Ada": 1, "Bea": 0}

@@ -55,10 +55,15 @@ def deployed(tmp_path_factory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("python-only-deploy")
     app = export_repository(base / "app")
     venv = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    # The venv gets no pip of its own and no .pyc files: the test runner's pip installs into it
+    # (`--python`, pip >= 22.3). What ends up installed is the same; measured here, it took 7 s
+    # instead of 24 s (ensurepip and byte-compiling were the rest).
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+    )
     install = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
-        + ["--quiet", "-r", "requirements.txt"],
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install"]
+        + ["--disable-pip-version-check", "--quiet", "--no-compile", "-r", "requirements.txt"],
         cwd=app,
         capture_output=True,
         text=True,

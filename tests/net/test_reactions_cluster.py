@@ -61,3 +61,21 @@ def test_flask_announce_from_another_process_reaches_both_nodes(nodes, clients):
     assert "online: 2" in stats.stdout and "messages_today: 1" in stats.stdout
     log = flask_cli(nodes.env["DATABASE_URL"], "purge", "Ada", "--minutes", "5")
     assert log.returncode == 0 and "Deleted 0 messages" in log.stdout
+
+
+def test_an_owner_grants_and_revokes_on_another_node_at_once(nodes, clients):
+    url = nodes.env["DATABASE_URL"]
+    granted = flask_cli(url, "grant", "Olga", "--owner", "--password-stdin", stdin="correct horse")
+    assert granted.returncode == 0 and "'Olga' is an owner" in granted.stdout, granted.stderr
+    node_a, node_b = nodes.start(2, PASSWORD_HASH_KIB="64")
+    olga = clients.connect(node_a.url)
+    assert olga.call("set_username", {"username": "Olga", "password": "correct horse"})["ok"]
+    bea = clients.join(node_b.url, "Bea")
+    assert bea.call("claim_name", {"password": "correct horse"})["ok"]
+    assert bea.call("mod_log", {"limit": 1})["code"] == "not_moderator"
+    assert olga.call("mod_grant", {"name": "Bea"}) == {"ok": True, "name": "Bea", "granted": True}
+    assert bea.wait_for("role_changed") == {"moderator": True}
+    assert bea.call("mod_log", {"limit": 1})["actions"][0]["moderator"] == "Olga"
+    assert olga.call("mod_revoke", {"name": "Bea"}) == {"ok": True, "name": "Bea"}
+    bea.wait_for("role_changed", lambda r: r == {"moderator": False})
+    assert bea.call("mod_log", {"limit": 1})["code"] == "not_moderator"

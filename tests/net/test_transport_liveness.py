@@ -34,7 +34,9 @@ def fast():
 
 @pytest.fixture(scope="module")
 def server():
-    with ServerProcess() as srv:
+    # A 1-s grace: a closed session's leave is announced after it (the default 10 s only made
+    # the close test wait)
+    with ServerProcess({"RESUME_GRACE_SECONDS": "1"}) as srv:
         yield srv
 
 

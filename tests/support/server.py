@@ -21,6 +21,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class PortTaken(RuntimeError):
+    """The server could not bind the port picked for it."""
+
+
 class ServerProcess:
     """One server process on 127.0.0.1; `url` once it answers."""
 
@@ -28,6 +32,9 @@ class ServerProcess:
         self, env: dict | None = None, port: int | None = None, command=None, cwd: Path = ROOT
     ):
         self.cwd = cwd
+        # A port picked here can be taken by another process (a test running in parallel) before
+        # the server binds it: start() then tries another. A port the caller names is kept.
+        self.picked_port = port is None
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -47,6 +54,17 @@ class ServerProcess:
         self.log_path = None
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
+        for _ in range(3):
+            try:
+                return self._start_once(timeout)
+            except PortTaken:
+                self._log.close()
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+                self.env["PORT"] = str(self.port)
+        return self._start_once(timeout)
+
+    def _start_once(self, timeout: float) -> ServerProcess:
         log_dir = Path(os.environ.get("TMPDIR", "/tmp"))
         self.log_path = log_dir / f"rpschat-server-{self.port}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (kept open for the process)
@@ -66,7 +84,10 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
+                output = self.output()
+                if self.picked_port and "Address already in use" in output:
+                    raise PortTaken(output)
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{output}")
             try:
                 if requests.get(self.url + "/healthz", timeout=1).ok:
                     return

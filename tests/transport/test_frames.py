@@ -72,19 +72,25 @@ def test_fragments_are_joined_and_control_frames_may_come_between_them():
     assert reader.feed(data) == [(PING, b"ping!"), (TEXT, b'42["message",{}]')]
 
 
+# ids by name: the frames hold random mask keys, and pytest-xdist's workers must collect the same
+# test ids
 @pytest.mark.parametrize(
     "data, code",
     [
-        (frame(b"hi", mask=False), 1002),  # clients must mask
-        (frame(b"hi", rsv=0x40), 1002),  # no compression was agreed
-        (frame(b"hi", opcode=3), 1002),  # reserved opcode
-        (frame(b"hi", opcode=0xB), 1002),  # reserved control opcode
-        (frame(b"hi", CONT), 1002),  # a continuation of nothing
-        (frame(b"a", TEXT, fin=False) + frame(b"b", TEXT), 1002),  # a new message mid-message
-        (frame(b"x" * 126, PING), 1002),  # control frames are short
-        (frame(b"bye", CLOSE, fin=False), 1002),  # and never fragmented
-        (frame(b"x" * 101), 1009),  # over the limit
-        (frame(b"x" * 60, fin=False) + frame(b"x" * 41, CONT), 1009),  # over it in fragments
+        pytest.param(frame(b"hi", mask=False), 1002, id="clients must mask"),
+        pytest.param(frame(b"hi", rsv=0x40), 1002, id="no compression was agreed"),
+        pytest.param(frame(b"hi", opcode=3), 1002, id="reserved opcode"),
+        pytest.param(frame(b"hi", opcode=0xB), 1002, id="reserved control opcode"),
+        pytest.param(frame(b"hi", CONT), 1002, id="a continuation of nothing"),
+        pytest.param(
+            frame(b"a", TEXT, fin=False) + frame(b"b", TEXT), 1002, id="a new message mid-message"
+        ),
+        pytest.param(frame(b"x" * 126, PING), 1002, id="control frames are short"),
+        pytest.param(frame(b"bye", CLOSE, fin=False), 1002, id="and never fragmented"),
+        pytest.param(frame(b"x" * 101), 1009, id="over the limit"),
+        pytest.param(
+            frame(b"x" * 60, fin=False) + frame(b"x" * 41, CONT), 1009, id="over it in fragments"
+        ),
     ],
 )
 def test_protocol_errors_carry_the_close_code(data, code):

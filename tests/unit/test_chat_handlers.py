@@ -487,7 +487,7 @@ def test_the_first_set_username_sends_the_caller_its_own_presence_then_history(h
     ada.emit("set_username", {"username": "Ada"}, callback=True)
     assert received(ada) == [
         ("presence", {"action": "join", "name": "Ada", "count": 1}),
-        ("history", {"messages": [], "has_more": False, "last_change": 0}),
+        ("history", {"messages": [], "has_more": False, "last_change": 0, "slow_mode": 0}),
     ]
 
 

@@ -102,3 +102,102 @@ def test_durations_for_the_command_line():
     for bad in ("", "d", "1y", "0d", "-1d", "400d"):
         with pytest.raises(click.BadParameter):
             parse_duration(bad)
+
+
+def test_owners_grant_and_revoke_moderators_on_claimed_accounts(harness):
+    from rpschat.domain.roles import OWNER
+
+    services = harness.services
+    services.roles.designate("Olga", lambda: "correct horse", services.claims.passwords, OWNER)
+    olga = harness.client()
+    assert call(olga, "set_username", {"username": "Olga", "password": "correct horse"})["ok"]
+    mod = harness.moderator("Mod")
+    bea, _ = harness.join("Bea")
+    assert call(mod, "mod_grant", {"name": "Bea"}) == refused(
+        "Only owners can do that.", Code.NOT_OWNER
+    )
+    assert call(olga, "mod_grant", {"name": "Bea"})["code"] == Code.NOT_CLAIMED  # a guest
+    assert call(bea, "claim_name", {"password": "correct horse"})["ok"]
+    bea.get_received()
+    assert call(olga, "mod_grant", {"name": "bea"}) == {"ok": True, "name": "Bea", "granted": True}
+    assert events(bea, "role_changed") == [{"moderator": True}]
+    assert call(bea, "mod_log", {"limit": 1})["actions"][0]["moderator"] == "Olga"  # now a mod
+    assert call(olga, "mod_grant", {"name": "Bea"})["granted"] is False
+    assert call(olga, "mod_revoke", {"name": "Bea"}) == {"ok": True, "name": "Bea"}
+    assert events(bea, "role_changed")[-1] == {"moderator": False}
+    assert call(bea, "mod_log", {"limit": 1})["code"] == Code.NOT_MODERATOR
+    assert call(olga, "mod_revoke", {"name": "Bea"})["code"] == Code.NOT_MODERATOR
+
+
+def test_slow_mode_paces_everyone_but_moderators_and_is_shown(harness):
+    clock = HeldClock(harness.services.runtime)
+    mod = harness.moderator("Mod")
+    bea, _ = harness.join("Bea")
+    assert call(bea, "mod_slow", {"seconds": 30})["code"] == Code.NOT_MODERATOR
+    assert call(mod, "mod_slow", {"seconds": 3601})["field"] == "seconds"
+    bea.get_received()
+    assert call(mod, "mod_slow", {"seconds": 30}) == {"ok": True}
+    assert events(bea, "slow_mode") == [{"seconds": 30}]
+    assert call(bea, "message", {"msg": "one"})["ok"]
+    assert call(bea, "message", {"msg": "two"}) == refused(
+        "Slow mode: one message every 30 s. Wait 30 s.", Code.SLOW_MODE, retry_after=30.0
+    )
+    assert call(mod, "message", {"msg": "mods are not slowed"})["ok"]
+    assert call(mod, "message", {"msg": "mods are not slowed 2"})["ok"]
+    clock.advance(30)
+    assert call(bea, "message", {"msg": "three"})["ok"]
+    cyd = harness.client()
+    call(cyd, "set_username", {"username": "Cyd"})
+    assert events(cyd, "history")[0]["slow_mode"] == 30  # a newcomer is told
+    assert call(mod, "mod_slow", {"seconds": 0}) == {"ok": True}
+    assert call(bea, "message", {"msg": "four"})["ok"] and call(bea, "message", {"msg": "5"})["ok"]
+
+
+def test_open_reports_are_a_list_moderators_resolve(harness):
+    mod = harness.moderator("Mod")
+    bea, _ = harness.join("Bea")
+    cyd, _ = harness.join("Cyd")
+    spam = call(bea, "message", {"msg": "spam"})
+    other = call(bea, "message", {"msg": "rude"})
+    assert call(cyd, "report", {"id": spam["id"]}) == {"ok": True}  # the reason is optional
+    assert call(mod, "report", {"id": spam["id"], "reason": "ads"}) == {"ok": True}
+    assert call(cyd, "report", {"id": other["id"], "reason": "rude"}) == {"ok": True}
+    assert call(cyd, "mod_reports", {})["code"] == Code.NOT_MODERATOR
+    listed = call(mod, "mod_reports", {})["reports"]
+    assert [(r["message_id"], r["reports"], r["txt"]) for r in listed] == [
+        (other["id"], 1, "rude"), (spam["id"], 2, "spam"),
+    ]  # fmt: skip
+    assert listed[1]["reasons"] == [{"reporter": "Mod", "reason": "ads"},
+                                    {"reporter": "Cyd", "reason": ""}]  # fmt: skip
+    assert call(mod, "mod_delete", {"id": spam["id"]}) == {"ok": True}
+    assert call(mod, "mod_reports", {})["reports"][1]["deleted"] is True
+    mod.get_received()
+    assert call(mod, "mod_resolve", {"message_id": spam["id"]}) == {"ok": True, "resolved": 2}
+    assert events(mod, "report_resolved") == [{"message_id": spam["id"], "by": "Mod"}]
+    assert [r["message_id"] for r in call(mod, "mod_reports", {})["reports"]] == [other["id"]]
+    assert call(mod, "mod_resolve", {"message_id": spam["id"]}) == refused(
+        "No open report of that message.", Code.NO_SUCH_MESSAGE
+    )
+
+
+def test_the_stores_keep_open_reports_and_settings(storage_url):
+    from rpschat.composition import open_storage
+    from rpschat.runtime import ThreadingRuntime
+
+    storage = open_storage(storage_url, ThreadingRuntime())
+    try:
+        store = storage.moderation
+        store.report("u1", "Ada", 7, "", 1)
+        store.report("u2", "Bea", 7, "ads", 2)
+        store.report("u2", "Bea", 8, "rude", 3)
+        assert [(r["message_id"], r["name"], r["reason"]) for r in store.open_reports(10)] == [
+            (8, "Bea", "rude"), (7, "Bea", "ads"), (7, "Ada", ""),
+        ]  # fmt: skip
+        assert store.resolve_reports(7, 4) == 2 and store.resolve_reports(7, 5) == 0
+        assert [r["message_id"] for r in store.open_reports(10)] == [8]
+        assert store.setting("slow_seconds") is None
+        store.set_setting("slow_seconds", "30")
+        store.set_setting("slow_seconds", "45")
+        assert store.setting("slow_seconds") == "45"
+    finally:
+        storage.close()

@@ -127,6 +127,7 @@ class GameService:
             stores.expired_challenges,
             rematches,
             self._records,
+            seeks=stores.seeks,
         )
         self._spectating = Spectating(ctx)
         self._adoption = Adoption(ctx, self._lifecycle)

@@ -37,8 +37,8 @@ RETRY_SECONDS = 0.5  # after a failed flush
 
 # KEYS: the game, live ids (zset), live (name -> id), the start counter, the owner key, the
 # owner's live games. ARGV: game id, snapshot, node, mode ('new': only if no player is in a live
-# game, else 0; 'live'; 'over'), finished ttl ms, games_of prefix, side ttl ms, names...
-# -1 if another node owns the game now.
+# game, else 0; 'live': the snapshot, and the indexes only if Redis lost them; 'over'), finished
+# ttl ms, games_of prefix, side ttl ms, names... -1 if another node owns the game now.
 _PUT = """
 local mode = ARGV[4]
 if mode == 'new' then
@@ -48,6 +48,11 @@ if mode == 'new' then
 else
   local owner = redis.call('GET', KEYS[5])
   if owner and owner ~= ARGV[3] then return -1 end
+  if mode == 'live' and owner then  -- indexed already: the snapshot alone
+    redis.call('SET', KEYS[1], ARGV[2])
+    return 1
+  end
+  -- no owner key: Redis lost the game (it restarted empty): indexed again below
 end
 if mode ~= 'over' then
   redis.call('SET', KEYS[1], ARGV[2])

@@ -93,7 +93,7 @@ class NodeLink:
             return reply.get("value")
         details = reply.get("details") or {}
         code = _CODES.get(reply.get("code", ""), Code.UNAVAILABLE)
-        raise Refused(code, reply.get("reason", NO_ANSWER), **details)
+        raise _forwarded_refusal(code, reply.get("reason", NO_ANSWER), details)
 
     # ---- answering ---------------------------------------------------------------------------
 
@@ -169,3 +169,8 @@ class NodeLink:
             self._redis.publish(self.channel(request["from"]), json.dumps(reply))
         except LOST:
             log.warning("could not answer node %s: Redis is away", request.get("from"))
+
+
+def _forwarded_refusal(code: Code, reason: str, details: dict[str, Any]) -> Refused:
+    """The owner's refusal, rebuilt on the node that asked (its code comes off the wire)."""
+    return Refused(code, reason, **details)

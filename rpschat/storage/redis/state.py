@@ -24,6 +24,7 @@ from rpschat.storage.redis.matchmaking import (
 from rpschat.storage.redis.nodes import NodeRegistry
 from rpschat.storage.redis.owners import NodeLink
 from rpschat.storage.redis.ratelimit import RedisRateLimiter
+from rpschat.storage.redis.seeks import RedisSeeks
 from rpschat.storage.redis.tokens import RedisTokens
 
 
@@ -71,6 +72,7 @@ class RedisState:
             "expired_challenges": RedisExpiredChallenges(
                 self.client, self.keys, EXPIRED_CHALLENGES_KEPT
             ),
+            "seeks": RedisSeeks(self.client, self.keys),
         }
 
     @property

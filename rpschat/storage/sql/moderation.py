@@ -8,12 +8,31 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from rpschat.domain.ports import Sanction
-from rpschat.storage.sql.database import Database, ignores, mod_actions, reports, sanctions
+from rpschat.storage.sql.database import (
+    Database,
+    ignores,
+    mod_actions,
+    reports,
+    room_settings,
+    sanctions,
+)
 
 
 class SqlModeration:
     def __init__(self, database: Database):
         self.database = database
+
+    def setting(self, key: str) -> str | None:
+        query = select(room_settings.c.value).where(room_settings.c.key == key)
+        return self.database.read(lambda conn: conn.execute(query).scalar())
+
+    def set_setting(self, key: str, value: str) -> None:
+        statement = (
+            self.database.insert(room_settings)
+            .values(key=key, value=value)
+            .on_conflict_do_update(index_elements=["key"], set_={"value": value})
+        )
+        self.database.write(lambda conn: conn.execute(statement))
 
     def add(self, sanction: Sanction) -> None:
         row = {f: getattr(sanction, f) for f in
@@ -90,6 +109,26 @@ class SqlModeration:
             return report_id, conn.execute(count).scalar_one()
 
         return self.database.write(file)
+
+    def open_reports(self, limit: int) -> list[dict[str, Any]]:
+        c = reports.c
+        query = (
+            select(c.message_id, c.name, c.reason, c.ts)
+            .where(c.resolved_at.is_(None))
+            .order_by(c.id.desc())
+            .limit(limit)
+        )
+        rows = self.database.read(lambda conn: conn.execute(query).all())
+        return [dict(row._mapping) for row in rows]
+
+    def resolve_reports(self, message_id: int, ts: int) -> int:
+        c = reports.c
+        statement = (
+            update(reports)
+            .where(c.message_id == message_id, c.resolved_at.is_(None))
+            .values(resolved_at=ts)
+        )
+        return int(self.database.write(lambda conn: conn.execute(statement).rowcount))
 
     def ignore(self, user_id: str, other_id: str) -> None:
         insert_row = self.database.insert(ignores).values(user_id=user_id, ignored_user_id=other_id)
