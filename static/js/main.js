@@ -113,6 +113,14 @@ socket.on('slow_mode', (m) => modtools.showSlowMode(m?.seconds));
 socket.on('role_changed', () => moderation.checkModerator());
 socket.on('dm', dm.onDm);
 socket.on('dm_read', dm.onDmRead);
+// A log-in with DMs waiting: said once in the chat (a screen reader hears it too); the
+// Messages list shows them, with the server's counts.
+socket.on('dm_unread_summary', (s) => {
+  if (!Number.isInteger(s?.unread) || s.unread < 1) return;
+  const names = (s.senders ?? []).map((x) => x?.name).filter((n) => typeof n === 'string');
+  const from = names.length ? ` from ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}` : '';
+  chat.addSystem(`You have ${s.unread} unread direct message${s.unread === 1 ? '' : 's'}${from}: open Messages to read them.`);
+});
 // A resume's DM replay stopped short: the rest is on the server (listed with unread counts).
 socket.on('dm_replay_truncated', () => dm.loadConversations());
 
