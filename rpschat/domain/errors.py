@@ -260,7 +260,7 @@ class Code(StrEnum):
         "no_such_message",
         "No message has that id (or it was deleted).",
         (),
-        "`mod_delete`, `report`, `edit_message`, `delete_message`, `react`",
+        "`mod_delete`, `report`, `edit_message`, `delete_message`, `react`, `mod_resolve`",
     )
     NOT_YOUR_MESSAGE = (
         "not_your_message",

@@ -209,6 +209,8 @@ def register_handlers(
     declare("mod_ban", partial(moderation_events.mod_ban, moderation))
     declare("mod_log", partial(moderation_events.mod_log, moderation))
     declare("report", partial(moderation_events.report, services.reports))
+    declare("mod_reports", partial(moderation_events.mod_reports, services.reports))
+    declare("mod_resolve", partial(moderation_events.mod_resolve, services.reports))
     declare("ignore", partial(moderation_events.ignore, moderation))
     declare("unignore", partial(moderation_events.unignore, moderation))
 

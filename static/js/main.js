@@ -16,6 +16,7 @@ import { initMentions } from './mentions.js';
 import * as account from './account.js';
 import * as tabs from './tabs.js';
 import * as edits from './edits.js';
+import * as modtools from './modtools.js';
 import { getToken, getClaimed } from './storage.js';
 
 const { socket } = conn;
@@ -87,6 +88,7 @@ tabs.initTabs({ fresh: !getToken() });
 socket.on('message', (m) => chat.addMessage(m));
 socket.on('history', (h) => {
   edits.onHistory(h);
+  modtools.showSlowMode(h?.slow_mode);
   chat.addHistory(h);
 });
 socket.on('message_edited', edits.onEdited);
@@ -101,9 +103,24 @@ socket.on('message_deleted', (e) => {
   edits.onDeleted(e);
   moderation.onMessageDeleted(e);
 });
-socket.on('report_filed', moderation.onReportFiled);
+socket.on('report_filed', (r) => {
+  moderation.onReportFiled(r);
+  modtools.refreshReports();
+});
+socket.on('report_count', modtools.refreshReports);
+socket.on('report_resolved', modtools.refreshReports);
+socket.on('slow_mode', (m) => modtools.showSlowMode(m?.seconds));
+socket.on('role_changed', () => moderation.checkModerator());
 socket.on('dm', dm.onDm);
 socket.on('dm_read', dm.onDmRead);
+// A log-in with DMs waiting: said once in the chat (a screen reader hears it too); the
+// Messages list shows them, with the server's counts.
+socket.on('dm_unread_summary', (s) => {
+  if (!Number.isInteger(s?.unread) || s.unread < 1) return;
+  const names = (s.senders ?? []).map((x) => x?.name).filter((n) => typeof n === 'string');
+  const from = names.length ? ` from ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}` : '';
+  chat.addSystem(`You have ${s.unread} unread direct message${s.unread === 1 ? '' : 's'}${from}: open Messages to read them.`);
+});
 // A resume's DM replay stopped short: the rest is on the server (listed with unread counts).
 socket.on('dm_replay_truncated', () => dm.loadConversations());
 
@@ -206,6 +223,7 @@ moderation.initModeration({
       : { label: `Mute notifications from ${name}`, run: () => attention.setQuiet(name, true) },
   ],
 });
+modtools.initModTools({ addSystem: chat.addSystem });
 edits.initEdits({ send: sendMessage, openConversation: dm.openConversation });
 chat.initComposer(sendMessage);
 chat.initRovingLog();

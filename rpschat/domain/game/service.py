@@ -136,6 +136,8 @@ class GameService:
         routing.register("leave", self._leave_here)
         routing.register("rematch", self._rematch_here)
         routing.register("gone", self._gone_here)
+        routing.register("watch", self._watch_here)
+        routing.register("state", self._state_here)
         self._presence = PresenceReactions(
             ctx, self._lifecycle, self._pairing, self._records, routing
         )
@@ -215,6 +217,14 @@ class GameService:
     def _rematch_here(self, payload: dict[str, Any]) -> None:
         self._pairing.rematch(payload["conn"], payload["game_id"])
 
+    def _watch_here(self, payload: dict[str, Any]) -> GameView:
+        return self._spectating.watch(payload["conn"], payload["game_id"])
+
+    def _state_here(self, payload: dict[str, Any]) -> None:
+        self._presence.send_game_state(
+            payload["game_id"], payload["user_id"], payload["sid"], payload["was_dropped"]
+        )
+
     def _gone_here(self, payload: dict[str, Any]) -> None:
         self._lifecycle.forfeit_gone(payload["game_id"], payload["user_id"])
 
@@ -222,8 +232,11 @@ class GameService:
         return self._spectating.games(sid)
 
     def watch(self, sid: str, game_id: str) -> GameView:
-        """The game's view, as `game_state` has it (docs/protocol.md, `watch`)."""
-        return self._spectating.watch(sid, game_id)
+        """The game's view, as `game_state` has it (docs/protocol.md, `watch`): its owner's."""
+        conn = self._ctx.caller(sid)
+        check_game_id(game_id)
+        view: GameView = self._routing.run("watch", game_id, {"conn": conn})
+        return view
 
     # Checked now, in arrival order; the slow part they return is run after (store, read).
 
