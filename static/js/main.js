@@ -18,6 +18,7 @@ import * as account from './account.js';
 import * as tabs from './tabs.js';
 import * as edits from './edits.js';
 import * as modtools from './modtools.js';
+import * as dmedits from './dmedits.js';
 import { getToken, getClaimed } from './storage.js';
 
 const { socket } = conn;
@@ -114,6 +115,9 @@ socket.on('slow_mode', (m) => modtools.showSlowMode(m?.seconds));
 socket.on('role_changed', () => moderation.checkModerator());
 socket.on('dm', dm.onDm);
 socket.on('dm_read', dm.onDmRead);
+socket.on('dm_edited', dmedits.onEdited);
+socket.on('dm_deleted', dmedits.onDeleted);
+socket.on('dm_reactions', dmedits.onReactions);
 // A log-in with DMs waiting: said once in the chat (a screen reader hears it too); the
 // Messages list shows them, with the server's counts.
 socket.on('dm_unread_summary', (s) => {
@@ -232,6 +236,7 @@ initMentions($('#message'), $('#mention-options'), presence.names);
 initOutbox(chat.outboxView);
 presence.initPresence(game.challenge);
 dm.initDms();
+dmedits.initDmEdits();
 dm.on('unread', presence.render);
 game.initGame((busy) => presence.setChallengeEnabled(!busy), askLeave);
 initInvites();
