@@ -184,6 +184,23 @@ class GameService:
     def is_playing(self, name: str) -> bool:
         return self._ctx.in_live_game(name)
 
+    def is_online(self, name: str) -> bool:
+        return self._ctx.directory.user_of(name) is not None
+
+    def start_arena_game(self, first: str, second: str, best_of: int) -> str | None:
+        """An arena's pairing (game/arenas.py): a match between the two names at once, its
+        game id; None if either is in a game or the queue took one meanwhile."""
+        ctx = self._ctx
+        with ctx.lobby():
+            if ctx.in_live_game(first) or ctx.in_live_game(second):
+                return None
+            try:
+                match, away = self._pairing.start(first, second, best_of)
+            except Refused:
+                return None
+        self._pairing.announce(match, away)
+        return match.game_id
+
     def rematch(self, sid: str, game_id: str) -> None:
         conn = self._ctx.caller(sid)
         check_game_id(game_id)
