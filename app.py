@@ -134,7 +134,7 @@ def create_app(settings: Settings) -> tuple[Flask, SocketIO, Services]:
             # a forwarded game event's answer follows the events its owner emitted for it
             services.shared.link.before_answer = queue.flush_publishes
     install_ops(flask_app, server, services, metrics)
-    install_record_pages(flask_app, services.book)  # /game/<id>, /u/<name>
+    install_record_pages(flask_app, services.book, services.arenas)  # /game, /u, /arena
     add_commands(flask_app, services)  # flask --app app grant / revoke NAME (ops/cli.py)
     return flask_app, sio, services
 

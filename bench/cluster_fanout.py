@@ -182,11 +182,14 @@ def run_loadgen(url: str, args, at_phase=lambda: None) -> dict:
 
     reader = threading.Thread(target=read_errors, daemon=True)
     reader.start()
+    killer = threading.Timer(args.timeout + 30, proc.kill)  # stderr is the reader's alone
+    killer.start()
     try:
-        stdout, _ = proc.communicate(timeout=args.timeout + 30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        stdout, _ = proc.communicate()
+        assert proc.stdout is not None
+        stdout = proc.stdout.read()
+        proc.wait()
+    finally:
+        killer.cancel()
     reader.join(timeout=5)
     for line in reversed(stdout.strip().splitlines()):
         if line.startswith("{"):

@@ -21,6 +21,7 @@ from rpschat.domain.conversations import DmConversations
 from rpschat.domain.devices import DeviceTokens
 from rpschat.domain.dms import DmLimits, DmService
 from rpschat.domain.edits import MessageEdits
+from rpschat.domain.game.arenas import Arenas
 from rpschat.domain.game.book import GameBook
 from rpschat.domain.game.busy import BusyPlayers
 from rpschat.domain.game.context import GameSettings
@@ -61,6 +62,7 @@ from rpschat.storage.common import OnBatch
 from rpschat.storage.confusables import NAME_RULES
 from rpschat.storage.memory.accounts import MemoryAccounts
 from rpschat.storage.memory.archive import MemoryArchive
+from rpschat.storage.memory.arenas import MemoryArenas
 from rpschat.storage.memory.changes import MemoryChanges
 from rpschat.storage.memory.directory import MemoryDirectory
 from rpschat.storage.memory.dms import MemoryDms
@@ -81,6 +83,7 @@ from rpschat.storage.memory.moderation import MemoryModeration
 from rpschat.storage.memory.ratelimit import MemoryRateLimiter
 from rpschat.storage.memory.results import MemoryResults
 from rpschat.storage.memory.roles import MemoryRoles
+from rpschat.storage.memory.seeks import MemorySeeks
 from rpschat.storage.memory.tokens import MemoryTokens
 from rpschat.storage.passwords import Argon2Passwords
 from rpschat.storage.redis.state import RedisState
@@ -191,6 +194,7 @@ class Services:
     games: GameService
     book: GameBook
     invites: Invites
+    arenas: Arenas
     shared: RedisState | None = None
     keeper: ClusterKeeper | None = None
     closing: bool = False
@@ -253,6 +257,7 @@ def memory_game_stores() -> dict[str, Any]:
         "spectators": MemorySpectatorStore(),
         "drops": MemoryDropStore(),
         "expired_challenges": MemoryExpiredChallenges(EXPIRED_CHALLENGES_KEPT),
+        "seeks": MemorySeeks(),
     }
 
 
@@ -485,6 +490,19 @@ def build_services(
         matches=games,
         ttl_seconds=settings.invite_ttl_seconds,
     )
+    arenas = Arenas(
+        callers=connections,
+        limits=rate_limits,
+        accounts=accounts,
+        moderators=sanctions,
+        outbox=outbox,
+        runtime=runtime,
+        store=shared.arenas if shared else MemoryArenas(),
+        games=games,
+        results=stores.results,
+        lock=lambda: stores.locks.hold("arenas"),
+    )
+    arenas.start_ticking()  # arenas scheduled before a restart, or on another node
     presence.subscribe(lobby)  # first: "has left" before the game's reactions
     presence.subscribe(games)
     presence.subscribe(invites)  # an invite ends with its inviter
@@ -519,6 +537,7 @@ def build_services(
         games=games,
         book=book,
         invites=invites,
+        arenas=arenas,
         shared=shared,
         keeper=keeper,
     )

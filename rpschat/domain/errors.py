@@ -147,10 +147,11 @@ class Code(StrEnum):
     NOT_CLAIMED = (
         "not_claimed",
         "The name is not claimed: take it without a password (`set_username`), or there is "
-        "nothing to release (or whose password to change, or to make a moderator).",
+        "nothing to release (or whose password to change, or to make a moderator); "
+        "`arena_join`: only claimed names play in arenas.",
         (),
         "`set_username`, `release_name`, `change_password`, `end_sessions`, `mod_grant`, "
-        "`mod_revoke`",
+        "`mod_revoke`, `arena_join`",
     )
     WRONG_PASSWORD = (
         "wrong_password",
@@ -259,7 +260,7 @@ class Code(StrEnum):
         "no_such_message",
         "No message has that id (or it was deleted).",
         (),
-        "`mod_delete`, `report`, `edit_message`, `delete_message`, `react`",
+        "`mod_delete`, `report`, `edit_message`, `delete_message`, `react`, `mod_resolve`",
     )
     NOT_YOUR_MESSAGE = (
         "not_your_message",
@@ -323,6 +324,9 @@ class Code(StrEnum):
         (),
         "`invite`",
     )
+    NO_SUCH_ARENA = "no_such_arena", "No arena has that id.", (), "`arena_*`"
+    ARENA_OVER = "arena_over", "The arena is over.", (), "`arena_join`"
+    NOT_IN_ARENA = "not_in_arena", "The caller is not in this arena.", (), "`arena_leave`"
     NO_SUCH_PLAYER = (
         "no_such_player",
         "Nobody claimed that name: profiles are for claimed names.",

@@ -487,6 +487,12 @@ class ModerationStore(Protocol):
         """Stores a report: (its id, how many users have reported the message now), or None
         (nothing stored) if this user has reported the message already."""
 
+    def open_reports(self, limit: int) -> list[dict[str, Any]]:
+        """Reports not resolved, newest first: {message_id, name (the reporter), reason, ts}."""
+
+    def resolve_reports(self, message_id: int, ts: int) -> int:
+        """Resolves the open reports of the message; how many there were."""
+
     def ignore(self, user_id: str, other_id: str) -> None: ...
     def unignore(self, user_id: str, other_id: str) -> None: ...
     def ignores(self, user_id: str, other_id: str) -> bool: ...

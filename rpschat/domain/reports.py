@@ -32,6 +32,7 @@ from rpschat.domain.ratelimit import RateSpec
 from rpschat.domain.roles import MODERATOR
 
 REPORT_COUNT_SECONDS = 5.0
+MAX_OPEN_REPORTS = 500  # report rows mod_reports reads
 
 
 @dataclass
@@ -54,10 +55,11 @@ class Reports:
     def __post_init__(self) -> None:
         self._counts = ReportCounts(self.runtime, self._tell_count)
 
-    def report(self, sid: str, message_id: int, reason: str) -> bool:
-        """Files a report of the message; False if this user had reported it already (nothing
-        changes). Moderators hear of each message once, then of its count."""
-        reason = clean_reason(reason)
+    def report(self, sid: str, message_id: int, reason: str | None) -> bool:
+        """Files a report of the message (the reason is optional); False if this user had
+        reported it already (nothing changes). Moderators hear of each message once, then of
+        its count."""
+        reason = "" if reason is None else clean_reason(reason)
         conn = self.callers.named(sid)
         self.posting.check_can_post(conn)
         self.limits.limit(conn, "other")
@@ -78,6 +80,48 @@ class Reports:
                   "reports": reports}  # fmt: skip
         self._tell_moderators("report_filed", report)
         return True
+
+    def mod_reports(self, sid: str) -> list[dict[str, object]]:
+        """The open reports, one entry per message, newest first: the message (or that it is
+        gone), how many reported it, and who and why."""
+        self._moderator(sid)
+        by_message: dict[int, dict[str, object]] = {}
+        for row in self.store.open_reports(MAX_OPEN_REPORTS):
+            entry = by_message.get(row["message_id"])
+            if entry is None:
+                message = self.history.get(row["message_id"])
+                entry = by_message[row["message_id"]] = {
+                    "message_id": row["message_id"],
+                    "name": message.name if message else None,
+                    "txt": message.text if message else None,
+                    "deleted": message is None, "reports": 0, "reasons": [], "ts": row["ts"],
+                }  # fmt: skip
+            entry["reports"] = int(str(entry["reports"])) + 1
+            reasons = entry["reasons"]
+            assert isinstance(reasons, list)
+            reasons.append({"reporter": row["name"], "reason": row["reason"]})
+        return list(by_message.values())
+
+    def mod_resolve(self, sid: str, message_id: int) -> int:
+        """Closes the open reports of the message (whatever was done about it); every
+        moderator's list drops it (`report_resolved`)."""
+        conn = self._moderator(sid)
+        now_ms = int(self.runtime.now() * 1000)
+        resolved = self.store.resolve_reports(message_id, now_ms)
+        if not resolved:
+            raise Refused(Code.NO_SUCH_MESSAGE, "No open report of that message.")
+        self.store.audit(
+            conn.name, "resolve", f"#{message_id}: {resolved} reports", None, None, now_ms
+        )
+        self._tell_moderators("report_resolved", {"message_id": message_id, "by": conn.name})
+        return resolved
+
+    def _moderator(self, sid: str) -> NamedConnection:
+        conn = self.callers.named(sid)
+        self.limits.limit(conn, "other")
+        if not self.roles.has(conn.user_id, MODERATOR):
+            raise Refused(Code.NOT_MODERATOR, "Only moderators can do that.")
+        return conn
 
     def _limit(self, conn: NamedConnection) -> None:
         now = self.runtime.now()

@@ -29,6 +29,7 @@ from rpschat.domain.conversations import DmConversations
 from rpschat.domain.dms import DmService
 from rpschat.domain.edits import MessageEdits
 from rpschat.domain.errors import Code, Refused
+from rpschat.domain.game.arenas import Arenas
 from rpschat.domain.game.book import GameBook
 from rpschat.domain.game.invites import Invites
 from rpschat.domain.game.service import GameService
@@ -41,6 +42,7 @@ from rpschat.domain.room_tools import RoomTools
 from rpschat.domain.search import MessageSearch
 from rpschat.domain.sessions import Sessions
 from rpschat.web import (
+    arena_events,
     book_events,
     chat_events,
     dm_events,
@@ -87,6 +89,7 @@ class EventServices(Protocol):
     games: GameService
     book: GameBook
     invites: Invites
+    arenas: Arenas
 
 
 def register_handlers(
@@ -179,6 +182,13 @@ def register_handlers(
     declare("cancel_invite", partial(invite_events.cancel_invite, invites))
     declare("open_challenges", partial(invite_events.open_challenges, invites))
     declare("my_invites", partial(invite_events.my_invites, invites))
+    arenas = services.arenas  # docs/protocol.md, "Arenas"
+    declare("arena_create", partial(arena_events.arena_create, arenas))
+    declare("arena_join", partial(arena_events.arena_join, arenas))
+    declare("arena_leave", partial(arena_events.arena_leave, arenas))
+    declare("arena_watch", partial(arena_events.arena_watch, arenas))
+    declare("arena_standings", partial(arena_events.arena_standings, arenas))
+    declare("arenas", partial(arena_events.arenas_list, arenas))
     dms = services.dms  # docs/protocol.md, "Direct messages": answered once committed
     declare_stored("dm", partial(dm_events.dm, dms))
     declare_stored("dm_history", partial(dm_events.dm_history, dms))
@@ -199,6 +209,8 @@ def register_handlers(
     declare("mod_ban", partial(moderation_events.mod_ban, moderation))
     declare("mod_log", partial(moderation_events.mod_log, moderation))
     declare("report", partial(moderation_events.report, services.reports))
+    declare("mod_reports", partial(moderation_events.mod_reports, services.reports))
+    declare("mod_resolve", partial(moderation_events.mod_resolve, services.reports))
     declare("ignore", partial(moderation_events.ignore, moderation))
     declare("unignore", partial(moderation_events.unignore, moderation))
 

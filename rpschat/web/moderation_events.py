@@ -68,8 +68,20 @@ def mod_log(moderation: ModerationService, sid: str, payload: Any) -> dict:
 def report(reports: Reports, sid: str, payload: Any) -> dict:
     obj = as_object(payload, '{id: 42, reason: "abuse"}')
     message_id = required_whole_number(obj, "id", ID_REFUSAL, 1)
-    filed = reports.report(sid, message_id, string(obj, "reason", REASON_REFUSAL))  # required
+    filed = reports.report(sid, message_id, optional_string(obj, "reason", REASON_REFUSAL))
     return {"ok": True} if filed else {"ok": True, "duplicate": True}
+
+
+def mod_reports(reports: Reports, sid: str, payload: Any) -> dict:
+    return {"ok": True, "reports": reports.mod_reports(sid)}
+
+
+def mod_resolve(reports: Reports, sid: str, payload: Any) -> dict:
+    obj = as_object(payload, "{message_id: 42}")
+    message_id = required_whole_number(
+        obj, "message_id", ID_REFUSAL.replace("id", "message_id", 1), 1
+    )
+    return {"ok": True, "resolved": reports.mod_resolve(sid, message_id)}
 
 
 def ignore(moderation: ModerationService, sid: str, payload: Any) -> dict:

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, render_template
 
+from rpschat.domain.game.arenas import Arenas
 from rpschat.domain.game.book import GameBook
 
 MOVES = {"rock": "✊ Rock", "paper": "✋ Paper", "scissors": "✌️ Scissors"}
@@ -22,8 +23,15 @@ HOW = {
 }
 
 
-def install(flask_app: Flask, book: GameBook) -> None:
+def install(flask_app: Flask, book: GameBook, arenas: Arenas) -> None:
     pages = Blueprint("record_pages", __name__)
+
+    @pages.get("/arena/<arena_id>")
+    def arena_page(arena_id: str):
+        found = arenas.page(arena_id)
+        if found is None:
+            return _not_found("No arena has that id."), 404
+        return render_template("arena.html", a=arena_view(found))
 
     @pages.get("/game/<game_id>")
     def game_page(game_id: str):
@@ -114,6 +122,20 @@ def game_view(game: dict[str, Any]) -> dict[str, Any]:
         "rounds": rounds,
         "profiles": [name for name in (a, b) if name in game["ratings"] and not game["computer"]],
     }
+
+
+ARENA_STATUS = {
+    "upcoming": "Not started yet.",
+    "running": "Running: standings update live.",
+    "finished": "Finished.",
+}
+
+
+def arena_view(arena: dict[str, Any]) -> dict[str, Any]:
+    starts_iso, starts_text = _when(arena["starts_at"])
+    ends_iso, ends_text = _when(arena["ends_at"])
+    return {**arena, "starts_iso": starts_iso, "starts_text": starts_text, "ends_iso": ends_iso,
+            "ends_text": ends_text, "status_text": ARENA_STATUS[arena["status"]]}  # fmt: skip
 
 
 RESULT_WORDS = {"won": "Won", "lost": "Lost", "abandoned": "Abandoned", "drawn": "Drawn"}

@@ -136,12 +136,38 @@ export function hideDrawer() {
 
 // --- one conversation ------------------------------------------------------------------
 
+// What dmedits.js adds to a DM's line (the "edited" mark, reactions, the menu of your own).
+const decorators = [];
+/** fn(li, message, own) runs on every DM line drawn; it must replace what it drew before. */
+export const addDecorator = (fn) => decorators.push(fn);
+
 function messageEl(m) {
   const own = mine(m);
-  return el('li', { class: own ? 'msg mine' : 'msg', dataset: { id: m.id } },
+  const li = el('li', { class: own ? 'msg mine' : 'msg', dataset: { id: m.id } },
     el('div', { class: 'msg-head' }, el('span', { class: 'msg-name' }, own ? 'Me' : m.from), timeEl(m.ts)),
     el('p', { class: 'msg-text' }, ...richText(m.text)));
+  li.msg = { ...m };
+  decorators.forEach((fn) => fn(li, li.msg, own));
+  return li;
 }
+
+/** Redraws a shown DM with `patch` (an edit, reactions); `null` removes it (a delete). */
+export function updateDm(id, patch) {
+  for (const c of conversations.values()) {
+    const at = c.received.findIndex((m) => m.id === id);
+    if (at >= 0) {
+      if (patch === null) c.received.splice(at, 1);
+      else c.received[at] = { ...c.received[at], ...patch };
+    }
+  }
+  const li = ui.list.querySelector(`li[data-id="${Number(id)}"]`);
+  if (!li) return;
+  if (patch === null) li.remove();
+  else li.replaceWith(messageEl({ ...li.msg, ...patch }));
+}
+
+/** The last DM of yours in the conversation shown, or null. */
+export const lastOwnDm = () => [...ui.list.querySelectorAll('li.mine[data-id]')].pop()?.msg ?? null;
 
 /** Puts a message in id order, once. */
 function place(m) {

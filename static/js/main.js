@@ -5,6 +5,7 @@ import * as chat from './chat.js';
 import * as presence from './presence.js';
 import * as game from './game.js';
 import { initInvites } from './invites.js';
+import { initArenas } from './arenas.js';
 import { initOutbox, send, pump } from './outbox.js';
 import * as moderation from './moderation.js';
 import * as dm from './dm.js';
@@ -16,6 +17,8 @@ import { initMentions } from './mentions.js';
 import * as account from './account.js';
 import * as tabs from './tabs.js';
 import * as edits from './edits.js';
+import * as modtools from './modtools.js';
+import * as dmedits from './dmedits.js';
 import { getToken, getClaimed } from './storage.js';
 
 const { socket } = conn;
@@ -87,6 +90,7 @@ tabs.initTabs({ fresh: !getToken() });
 socket.on('message', (m) => chat.addMessage(m));
 socket.on('history', (h) => {
   edits.onHistory(h);
+  modtools.showSlowMode(h?.slow_mode);
   chat.addHistory(h);
 });
 socket.on('message_edited', edits.onEdited);
@@ -101,9 +105,27 @@ socket.on('message_deleted', (e) => {
   edits.onDeleted(e);
   moderation.onMessageDeleted(e);
 });
-socket.on('report_filed', moderation.onReportFiled);
+socket.on('report_filed', (r) => {
+  moderation.onReportFiled(r);
+  modtools.refreshReports();
+});
+socket.on('report_count', modtools.refreshReports);
+socket.on('report_resolved', modtools.refreshReports);
+socket.on('slow_mode', (m) => modtools.showSlowMode(m?.seconds));
+socket.on('role_changed', () => moderation.checkModerator());
 socket.on('dm', dm.onDm);
 socket.on('dm_read', dm.onDmRead);
+socket.on('dm_edited', dmedits.onEdited);
+socket.on('dm_deleted', dmedits.onDeleted);
+socket.on('dm_reactions', dmedits.onReactions);
+// A log-in with DMs waiting: said once in the chat (a screen reader hears it too); the
+// Messages list shows them, with the server's counts.
+socket.on('dm_unread_summary', (s) => {
+  if (!Number.isInteger(s?.unread) || s.unread < 1) return;
+  const names = (s.senders ?? []).map((x) => x?.name).filter((n) => typeof n === 'string');
+  const from = names.length ? ` from ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}` : '';
+  chat.addSystem(`You have ${s.unread} unread direct message${s.unread === 1 ? '' : 's'}${from}: open Messages to read them.`);
+});
 // A resume's DM replay stopped short: the rest is on the server (listed with unread counts).
 socket.on('dm_replay_truncated', () => dm.loadConversations());
 
@@ -206,6 +228,7 @@ moderation.initModeration({
       : { label: `Mute notifications from ${name}`, run: () => attention.setQuiet(name, true) },
   ],
 });
+modtools.initModTools({ addSystem: chat.addSystem });
 edits.initEdits({ send: sendMessage, openConversation: dm.openConversation });
 chat.initComposer(sendMessage);
 chat.initRovingLog();
@@ -213,7 +236,9 @@ initMentions($('#message'), $('#mention-options'), presence.names);
 initOutbox(chat.outboxView);
 presence.initPresence(game.challenge);
 dm.initDms();
+dmedits.initDmEdits();
 dm.on('unread', presence.render);
 game.initGame((busy) => presence.setChallengeEnabled(!busy), askLeave);
 initInvites();
+initArenas();
 conn.connect();

@@ -101,7 +101,7 @@ async function report(id, name) {
     action: 'Report', reasonLabel: 'What is wrong with it? (optional)',
   });
   if (!answer) return;
-  act('report', { id, reason: answer.reason || 'Reported from the page' },
+  act('report', answer.reason ? { id, reason: answer.reason } : { id },
     () => onSystem('Thank you: the moderators have been told.'));
 }
 

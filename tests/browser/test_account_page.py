@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import axe_violations
 from tests.browser.test_chat_page import messages, named
 from tests.browser.test_conversations_page import PASSWORD, claim, log_in
 from tests.support.server import ServerProcess
@@ -34,6 +35,7 @@ def test_log_out_everywhere_else_and_a_new_password_end_the_other_session(open_p
         device = page.evaluate("localStorage.getItem('rps.device.rosa')")
         assert isinstance(device, str) and len(device) > 16
     settings = open_settings(laptop)
+    assert axe_violations(laptop) == []  # the account's part of Settings too
     settings.get_by_label("Current password").fill(PASSWORD)
     settings.get_by_role("button", name="Log out everywhere else").click()
     expect(settings.get_by_role("status")).to_have_text(re.compile("other tabs and devices"))

@@ -65,6 +65,10 @@ def test_dms_waiting_at_log_in_are_listed_with_the_servers_unread_count(open_pag
 
     laptop = log_in(open_page(width, height), owner)
     expect(laptop.locator(f"#online-list li[data-name='{sender_name}']")).to_have_count(0)
+    said = laptop.locator("#messages li").filter(has_text="unread direct messages")
+    expect(said).to_have_text(
+        f"You have 3 unread direct messages from {sender_name}: open Messages to read them."
+    )
     # one came at the log-in, two wait on the server: all three count
     button = laptop.get_by_role("button", name="Messages, 3 unread")
     expect(button).to_be_visible()

@@ -85,3 +85,37 @@ def test_edit_reply_react_delete_and_search(open_page):
     expect(named_again.locator(".msg-quote")).to_have_text("↪ a deleted message")
     for page in (ada, bea):
         assert page.watcher.console_errors == []
+
+
+def test_a_dm_edited_reacted_to_and_deleted(open_page):
+    dan = named(open_page(), "Dan")
+    eve = named(open_page(), "Eve")
+    dan.get_by_role("button", name="Messages with Eve").click()
+    box = dan.get_by_label("Direct message", exact=True)
+    box.fill("lunch at noom?")
+    box.press("Enter")
+    expect(dan.locator("#dm-messages li")).to_have_count(1)
+    eve.get_by_role("button", name="Messages with Dan, 1 unread").click()
+    expect(eve.locator("#dm-messages .msg-text")).to_have_text(["lunch at noom?"])
+    # ↑ on the empty DM box edits Dan's last DM; Eve sees it
+    box.press("ArrowUp")
+    expect(box).to_have_value("lunch at noom?")
+    box.fill("lunch at noon?")
+    box.press("Enter")
+    for page in (dan, eve):
+        expect(page.locator("#dm-messages .msg-text")).to_have_text(["lunch at noon?"])
+        expect(page.locator("#dm-messages .msg-edited")).to_have_text("(edited)")
+    # Eve reacts from the DM's menu; Dan sees the chip
+    dm_line = eve.locator("#dm-messages li").first
+    dm_line.get_by_role("button", name="Actions for the message from Dan").click()
+    menu_item(eve, "React…").click()
+    menu_item(eve, "👍").click()
+    expect(dan.locator("#dm-messages .reaction")).to_have_text("👍 1")
+    assert axe_violations(dan) == []
+    # Dan deletes it: gone for both
+    dan.locator("#dm-messages").get_by_role("button", name="Actions for your message").click()
+    menu_item(dan, "Delete…").click()
+    dan.get_by_role("dialog").get_by_role("button", name="Delete", exact=True).click()
+    for page in (dan, eve):
+        expect(page.locator("#dm-messages li")).to_have_count(0)
+        assert page.watcher.console_errors == []

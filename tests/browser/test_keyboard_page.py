@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_attention_page import WATCH, set_hidden
-from tests.browser.test_chat_page import named, send
+from tests.browser.test_chat_page import messages, named, send
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.browser
@@ -149,3 +149,37 @@ def test_history_loaded_in_bulk_is_not_read_out_a_live_line_is(open_page):
     )
     send(hal, "a live line")
     expect(announcer).to_have_text("Hal: a live line")
+
+
+def test_a_message_refused_unavailable_is_kept_and_sent_again_after_retry_after(open_page, server):
+    """The outbox resends what the server could not store (`unavailable`, `restarting`) after
+    `retry_after`, instead of marking it "not sent". The refusal is played by the test on the
+    WebSocket: a server whose database fails is not something the page can be shown on cue."""
+    refused = []
+
+    def route(ws):
+        upstream = ws.connect_to_server()
+
+        def from_page(message):
+            match = re.match(r'^42(\d+)\["message",', message) if isinstance(message, str) else None
+            if match and "try again" in message and not refused:
+                refused.append(message)
+                ack = '[{"ok":false,"code":"unavailable","error":"The database failed.",'
+                ws.send(f'43{match.group(1)}{ack}"retry_after":0.5}}]')
+                return
+            upstream.send(message)
+
+        ws.on_message(from_page)
+        upstream.on_message(lambda message: ws.send(message))
+
+    page = open_page()
+    page.route_web_socket(re.compile(r"/socket\.io/"), route)
+    page.reload()  # from now on through the route
+    named(page, "Kim")
+    watcher = named(open_page(), "Lee")
+    send(page, "try again later")
+    expect(messages(watcher).filter(has_text="try again later")).to_have_count(1)
+    assert len(refused) == 1
+    mine = page.locator("#messages li").filter(has_text="try again later")
+    expect(mine).to_have_count(1)
+    expect(mine).not_to_contain_text("not sent")

@@ -9,7 +9,7 @@ from rpschat.domain.errors import Code
 from rpschat.domain.game.book import profile_of
 from tests.support.refusals import refused
 from tests.unit.test_computer_games import play_computer
-from tests.unit.test_game_handlers import Seat, find_match, play_round
+from tests.unit.test_game_handlers import Seat, play_round
 from tests.unit.test_names import CHEAP, PASSWORD
 
 SHARED_STATES = ("memory", "redis")
@@ -25,8 +25,12 @@ def claim(seat):
 
 
 def best_of_3(ada, bea):
-    """Ada wins 2-1 after a draw; returns the game id."""
-    game_id = find_match([ada, bea], best_of=3)
+    """Ada wins 2-1 after a draw; returns the game id. By a challenge: quick match pairs ratings
+    more than 100 apart only after a wait (game/seeking.py)."""
+    challenge_id = ada.emit("challenge", {"to": bea.name, "best_of": 3})["challenge_id"]
+    assert bea.emit("answer_challenge", {"challenge_id": challenge_id, "accept": True})["ok"]
+    [found] = ada.take("match_found")
+    game_id = found["game_id"]
     bea.take("match_found")
     play_round(game_id, (ada, "rock"), (bea, "rock"))
     play_round(game_id, (ada, "rock"), (bea, "paper"))

@@ -338,7 +338,8 @@ def test_match_store_keeps_live_games_and_lets_finished_ones_expire(client, keys
     store.put(match)
     store.flush()
     assert store.get("g1") is match  # its owner's, in memory
-    assert owned_store(client, keys, "n2").get("g1").to_dict() == match.to_dict()
+    elsewhere = owned_store(client, keys, "n2").get("g1")  # the snapshot: a throw is not in it
+    assert elsewhere.moves == {} and elsewhere.to_dict() == {**match.to_dict(), "moves": {}}
     assert store.live_game_of("Ada") == "g1" and store.live_game_of("Cy") is None
     other = Match.start("g0", "Cy", "Dee", 1, now=100.0, round_seconds=10)
     assert store.create(other)
@@ -396,7 +397,9 @@ def test_a_game_is_its_owners_and_a_completed_round_is_written_before_anyone_is_
     assert client.smembers(keys("owned", "n1")) == {"g1"}
     assert store.live_game_of("Ada") == "g1" and store.live_game_of("u2") == "g1"  # by name
     match.throw("u1", "rock", 101.0)
-    store.put(match)  # a first throw: written behind the players' back
+    store.put(match)  # a throw that completes no round: the owner's alone
+    store.flush()
+    assert Match.from_dict(json.loads(client.get(keys("game", "g1")))).moves == {}
     match.throw("u2", "paper", 102.0)
     store.put(match)  # a completed round: in Redis once put returns
     assert Match.from_dict(json.loads(client.get(keys("game", "g1")))).round == 2

@@ -151,3 +151,53 @@ def test_slow_mode_paces_everyone_but_moderators_and_is_shown(harness):
     assert events(cyd, "history")[0]["slow_mode"] == 30  # a newcomer is told
     assert call(mod, "mod_slow", {"seconds": 0}) == {"ok": True}
     assert call(bea, "message", {"msg": "four"})["ok"] and call(bea, "message", {"msg": "5"})["ok"]
+
+
+def test_open_reports_are_a_list_moderators_resolve(harness):
+    mod = harness.moderator("Mod")
+    bea, _ = harness.join("Bea")
+    cyd, _ = harness.join("Cyd")
+    spam = call(bea, "message", {"msg": "spam"})
+    other = call(bea, "message", {"msg": "rude"})
+    assert call(cyd, "report", {"id": spam["id"]}) == {"ok": True}  # the reason is optional
+    assert call(mod, "report", {"id": spam["id"], "reason": "ads"}) == {"ok": True}
+    assert call(cyd, "report", {"id": other["id"], "reason": "rude"}) == {"ok": True}
+    assert call(cyd, "mod_reports", {})["code"] == Code.NOT_MODERATOR
+    listed = call(mod, "mod_reports", {})["reports"]
+    assert [(r["message_id"], r["reports"], r["txt"]) for r in listed] == [
+        (other["id"], 1, "rude"), (spam["id"], 2, "spam"),
+    ]  # fmt: skip
+    assert listed[1]["reasons"] == [{"reporter": "Mod", "reason": "ads"},
+                                    {"reporter": "Cyd", "reason": ""}]  # fmt: skip
+    assert call(mod, "mod_delete", {"id": spam["id"]}) == {"ok": True}
+    assert call(mod, "mod_reports", {})["reports"][1]["deleted"] is True
+    mod.get_received()
+    assert call(mod, "mod_resolve", {"message_id": spam["id"]}) == {"ok": True, "resolved": 2}
+    assert events(mod, "report_resolved") == [{"message_id": spam["id"], "by": "Mod"}]
+    assert [r["message_id"] for r in call(mod, "mod_reports", {})["reports"]] == [other["id"]]
+    assert call(mod, "mod_resolve", {"message_id": spam["id"]}) == refused(
+        "No open report of that message.", Code.NO_SUCH_MESSAGE
+    )
+
+
+def test_the_stores_keep_open_reports_and_settings(storage_url):
+    from rpschat.composition import open_storage
+    from rpschat.runtime import ThreadingRuntime
+
+    storage = open_storage(storage_url, ThreadingRuntime())
+    try:
+        store = storage.moderation
+        store.report("u1", "Ada", 7, "", 1)
+        store.report("u2", "Bea", 7, "ads", 2)
+        store.report("u2", "Bea", 8, "rude", 3)
+        assert [(r["message_id"], r["name"], r["reason"]) for r in store.open_reports(10)] == [
+            (8, "Bea", "rude"), (7, "Bea", "ads"), (7, "Ada", ""),
+        ]  # fmt: skip
+        assert store.resolve_reports(7, 4) == 2 and store.resolve_reports(7, 5) == 0
+        assert [r["message_id"] for r in store.open_reports(10)] == [8]
+        assert store.setting("slow_seconds") is None
+        store.set_setting("slow_seconds", "30")
+        store.set_setting("slow_seconds", "45")
+        assert store.setting("slow_seconds") == "45"
+    finally:
+        storage.close()

@@ -7,7 +7,7 @@ from rpschat.domain.errors import Code
 from rpschat.domain.game.match import GameResult
 from rpschat.domain.game.standings import apply_result
 from tests.support.refusals import refused
-from tests.unit.test_game_handlers import OK, Seat, find_match, play_round
+from tests.unit.test_game_handlers import OK, Seat, play_round
 from tests.unit.test_names import CHEAP, PASSWORD
 
 SHARED_STATES = ("memory", "redis")
@@ -23,8 +23,13 @@ def claim(seat):
 
 
 def win(winner, loser):
-    game_id = find_match([winner, loser], best_of=1)
-    loser.take("match_found")  # (find_match read only the winner's)
+    """By a challenge: quick match pairs a guest with a claimed name, or ratings far apart,
+    only after a wait (game/seeking.py)."""
+    challenge_id = winner.emit("challenge", {"to": loser.name, "best_of": 1})["challenge_id"]
+    assert loser.emit("answer_challenge", {"challenge_id": challenge_id, "accept": True})["ok"]
+    [found] = winner.take("match_found")
+    game_id = found["game_id"]
+    loser.take("match_found")
     play_round(game_id, (winner, "rock"), (loser, "scissors"))
     return game_id
 
@@ -130,8 +135,7 @@ def test_both_devices_of_a_claimed_player_follow_the_game(harness):
         "ok"
     ]
     phone.get_received()
-    game_id = find_match([ada, bea], best_of=1)
-    play_round(game_id, (ada, "rock"), (bea, "scissors"))
+    game_id = win(ada, bea)
     over = [r["args"][0] for r in phone.get_received() if r["name"] == "game_over"]
     assert over and over[0]["game_id"] == game_id and over[0]["winner"] == "Ada"
     [on_the_first_device] = ada.take("game_over")

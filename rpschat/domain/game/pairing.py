@@ -10,7 +10,7 @@ from typing import Any
 
 from rpschat.domain.errors import Code, Refused
 from rpschat.domain.game.computer import MEMORY_ROUNDS, rounds_of
-from rpschat.domain.game.context import GameContext, ms
+from rpschat.domain.game.context import GameContext, log, ms
 from rpschat.domain.game.lifecycle import MatchLifecycle
 from rpschat.domain.game.match import Match
 from rpschat.domain.game.matchmaking import (
@@ -25,6 +25,7 @@ from rpschat.domain.game.matchmaking import (
 from rpschat.domain.game.ports import Challenge, ChallengeStore, ExpiredChallengeStore
 from rpschat.domain.game.records import GameRecords
 from rpschat.domain.game.rules import validate_best_of
+from rpschat.domain.game.seeking import GUEST_RATING, NoSeeks, RatedQueue, SeekStore
 from rpschat.domain.ports import Cancellable, NamedConnection
 
 NOT_OVER_YET = "This game is not over yet."
@@ -56,6 +57,7 @@ class Pairing:
         expired_challenges: ExpiredChallengeStore,
         rematches: Rematches,
         records: GameRecords,
+        seeks: SeekStore | None = None,
     ) -> None:
         self._ctx = ctx
         self._records = records
@@ -66,6 +68,7 @@ class Pairing:
         self._expired_challenges = expired_challenges
         self.rematches = rematches
         self._challenge_timers: dict[str, Cancellable] = {}  # challenge id -> this node's timer
+        self._rated = rated_queue(ctx, lifecycle, matchmaker, seeks or NoSeeks())
 
     # ---- the queue ---------------------------------------------------------------------------
 
@@ -83,8 +86,9 @@ class Pairing:
             return
         if round_seconds is not None:
             raise Refused(Code.BAD_REQUEST, ROUND_SECONDS_FOR_COMPUTER, field="round_seconds")
-        # No lock: the queue pairs in one atomic step, the match store claims both players in
-        # another, so players on every node are paired at once (the lobby lock is for the rest).
+        # The rating is read first (the database), then pairing takes the lobby lock; whoever
+        # is left waiting is paired by the sweep as the windows widen (seeking.py).
+        self._rated.seek(conn.name, rating_of(ctx, conn.user_id, conn.name))
         created = self._pair_from_queue(conn.name, best_of)
         if created is not None:
             self.announce(*created)
@@ -108,23 +112,13 @@ class Pairing:
         self.announce(match, {})
 
     def _pair_from_queue(self, name: str, best_of: int) -> Created | None:
-        """`name` paired with the oldest waiting player and their match stored, or `name` now
-        waits. Neither is queued any more (one was popped, one never went in), nor dropped (a
-        drop takes a player out of the queue): nothing else to undo."""
-        for _ in range(PAIRING_TRIES):
-            pairing = self.matchmaker.enqueue(name, best_of)
-            if pairing is None:
-                return None
-            match = self._lifecycle.create(pairing.waited, pairing.arrived, best_of)
-            if match is not None:
-                return match, {}
-            # One of the two entered a game meanwhile (a challenge, on another node): the
-            # other one waits again, or (the caller) tries the next in the queue.
-            self.matchmaker.wait_again(pairing.waited, best_of)
-            if self._ctx.in_live_game(name):
-                raise Refused(Code.IN_GAME, ALREADY_IN_GAME)
-        self.matchmaker.wait_again(name, best_of)
-        return None
+        """`name` paired with the best partner waiting (game/seeking.py: the closest rating
+        within a widening window, guests with guests first) and their match stored, or `name`
+        now waits. Neither is queued any more, nor dropped (a drop takes a player out of the
+        queue): nothing else to undo."""
+        in_game = Refused(Code.IN_GAME, ALREADY_IN_GAME)
+        match = self._rated.pair(name, best_of, PAIRING_TRIES, in_game)
+        return None if match is None else (match, {})
 
     def cancel_match(self, sid: str) -> None:
         ctx = self._ctx
@@ -333,6 +327,49 @@ class Pairing:
         if self._ctx.in_live_game(name):
             raise Refused(Code.OPPONENT_BUSY, f"{name} is already in a game.")
         return name
+
+
+def rating_of(ctx: GameContext, user_id: str, name: str) -> float | None:
+    """A claimed name's rating for pairing, None for a guest (database reads: before any lock;
+    a failed read pairs the caller as a guest)."""
+    try:
+        if ctx.accounts is None or ctx.accounts.of_user(user_id) is None:
+            return None
+        standing = ctx.results.standing(name)
+    except Exception:
+        log.warning("reading %s's rating failed: paired as a guest", name)
+        return None
+    return float(standing["rating"]) if standing and standing["claimed"] else GUEST_RATING
+
+
+def rated_queue(
+    ctx: GameContext, lifecycle: MatchLifecycle, matchmaker: Matchmaker, seeks: SeekStore
+) -> RatedQueue:
+    runtime = ctx.runtime  # read at each call: a test may hold its clock
+    return RatedQueue(
+        matchmaker,
+        seeks,
+        _Starter(ctx, lifecycle),
+        now=lambda: runtime.now(),
+        call_later=lambda *args: runtime.call_later(*args),
+        lobby=ctx.lobby,
+        announce=lambda match: lifecycle.announce(match, {}),
+        guarded=ctx.guarded,
+    )
+
+
+class _Starter:
+    """The game as rated pairing sees it (seeking.py's Starter)."""
+
+    def __init__(self, ctx: GameContext, lifecycle: MatchLifecycle) -> None:
+        self._ctx = ctx
+        self._lifecycle = lifecycle
+
+    def in_live_game(self, name: str) -> bool:
+        return self._ctx.in_live_game(name)
+
+    def create(self, first: str, second: str, best_of: int) -> Match | None:
+        return self._lifecycle.create(first, second, best_of)
 
 
 def answer_of(challenge: Challenge, accepted: bool, by: str, reason: str) -> dict[str, Any]:

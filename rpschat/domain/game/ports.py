@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from rpschat.domain.errors import Refused
 from rpschat.domain.game.fairness import verified
 from rpschat.domain.game.match import GameResult, Match
+from rpschat.domain.game.seeking import SeekStore
 from rpschat.domain.ports import Lock, Locks
 
 # ---------------------------------------------------------------- results
@@ -343,3 +344,4 @@ class GameStores:
     results: ResultsStore
     archive: GameArchive
     link: OwnerLink | None = None  # to other nodes' games (none in one process)
+    seeks: SeekStore | None = None  # quick match by rating (game/seeking.py); None: in memory

@@ -63,7 +63,10 @@ class PresenceReactions:
                 ctx.outbox.join(sid, game_room(game_id))
             live = self._live_match_of(name)
             if live is not None and user_id in live.players:
-                self._send_game_state(live, user_id, sid, was_dropped=drop is not None)
+                # from the game's owner: its snapshot elsewhere has the rounds, not the moves
+                # thrown in this one (`your_move`, `thrown`)
+                state = {"user_id": user_id, "sid": sid, "was_dropped": drop is not None}
+                self._routing.run("state", live.game_id, state)
             now = ctx.runtime.now()
             for challenge in self._pairing.challenges.pending_for(name, now):
                 if challenge.challenged == name:
@@ -123,6 +126,12 @@ class PresenceReactions:
     def _live_match_of(self, name: str) -> Match | None:
         game_id = self._ctx.store.live_game_of(name)
         return self._ctx.store.get(game_id) if game_id is not None else None
+
+    def send_game_state(self, game_id: str, player: str, sid: str, was_dropped: bool) -> None:
+        """On the game's owner (routing.py): `game_state` to a resumed player's connection."""
+        match = self._ctx.store.owned(game_id)
+        if match is not None and not match.is_over and player in match.players:
+            self._send_game_state(match, player, sid, was_dropped)
 
     def _send_game_state(self, match: Match, player: str, sid: str, was_dropped: bool) -> None:
         ctx = self._ctx

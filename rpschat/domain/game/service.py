@@ -127,6 +127,7 @@ class GameService:
             stores.expired_challenges,
             rematches,
             self._records,
+            seeks=stores.seeks,
         )
         self._spectating = Spectating(ctx)
         self._adoption = Adoption(ctx, self._lifecycle)
@@ -135,6 +136,8 @@ class GameService:
         routing.register("leave", self._leave_here)
         routing.register("rematch", self._rematch_here)
         routing.register("gone", self._gone_here)
+        routing.register("watch", self._watch_here)
+        routing.register("state", self._state_here)
         self._presence = PresenceReactions(
             ctx, self._lifecycle, self._pairing, self._records, routing
         )
@@ -181,6 +184,23 @@ class GameService:
     def is_playing(self, name: str) -> bool:
         return self._ctx.in_live_game(name)
 
+    def is_online(self, name: str) -> bool:
+        return self._ctx.directory.user_of(name) is not None
+
+    def start_arena_game(self, first: str, second: str, best_of: int) -> str | None:
+        """An arena's pairing (game/arenas.py): a match between the two names at once, its
+        game id; None if either is in a game or the queue took one meanwhile."""
+        ctx = self._ctx
+        with ctx.lobby():
+            if ctx.in_live_game(first) or ctx.in_live_game(second):
+                return None
+            try:
+                match, away = self._pairing.start(first, second, best_of)
+            except Refused:
+                return None
+        self._pairing.announce(match, away)
+        return match.game_id
+
     def rematch(self, sid: str, game_id: str) -> None:
         conn = self._ctx.caller(sid)
         check_game_id(game_id)
@@ -197,6 +217,14 @@ class GameService:
     def _rematch_here(self, payload: dict[str, Any]) -> None:
         self._pairing.rematch(payload["conn"], payload["game_id"])
 
+    def _watch_here(self, payload: dict[str, Any]) -> GameView:
+        return self._spectating.watch(payload["conn"], payload["game_id"])
+
+    def _state_here(self, payload: dict[str, Any]) -> None:
+        self._presence.send_game_state(
+            payload["game_id"], payload["user_id"], payload["sid"], payload["was_dropped"]
+        )
+
     def _gone_here(self, payload: dict[str, Any]) -> None:
         self._lifecycle.forfeit_gone(payload["game_id"], payload["user_id"])
 
@@ -204,8 +232,11 @@ class GameService:
         return self._spectating.games(sid)
 
     def watch(self, sid: str, game_id: str) -> GameView:
-        """The game's view, as `game_state` has it (docs/protocol.md, `watch`)."""
-        return self._spectating.watch(sid, game_id)
+        """The game's view, as `game_state` has it (docs/protocol.md, `watch`): its owner's."""
+        conn = self._ctx.caller(sid)
+        check_game_id(game_id)
+        view: GameView = self._routing.run("watch", game_id, {"conn": conn})
+        return view
 
     # Checked now, in arrival order; the slow part they return is run after (store, read).
 

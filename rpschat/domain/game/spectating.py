@@ -46,12 +46,13 @@ class Spectating:
         live, cut = ctx.fit(live, keep_newest=False)  # docs: "Answer sizes"
         return GamesPage(live, cut)
 
-    def watch(self, sid: str, game_id: str) -> GameView:
-        """Watch a live game: its view (`GameContext.view`, as `game_state` has it)."""
+    def watch(self, conn: NamedConnection, game_id: str) -> GameView:
+        """Watch a live game: its view (`GameContext.view`, as `game_state` has it). On the
+        game's owner (routing.py)."""
         ctx = self._ctx
-        conn = ctx.caller(sid)
+        sid = conn.sid
         with ctx.game_lock(game_id):  # not watching a game that is ending right now
-            match = ctx.match(game_id)
+            match = ctx.owned_match(game_id)
             ctx.limit(conn, "other")
             if match.is_over:
                 raise Refused(Code.GAME_OVER, GAME_IS_OVER)

@@ -84,6 +84,20 @@ class MemoryModeration:
                                   "reason": reason, "ts": ts})  # fmt: skip
             return len(self._reports), len(of_message) + 1
 
+    def open_reports(self, limit: int) -> list[dict[str, Any]]:
+        with self._lock:
+            found = [r for r in reversed(self._reports) if not r.get("resolved_at")]
+        keys = ("message_id", "name", "reason", "ts")
+        return [{k: r[k] for k in keys} for r in found[:limit]]
+
+    def resolve_reports(self, message_id: int, ts: int) -> int:
+        with self._lock:
+            found = [r for r in self._reports
+                     if r["message_id"] == message_id and not r.get("resolved_at")]  # fmt: skip
+            for r in found:
+                r["resolved_at"] = ts
+            return len(found)
+
     def ignore(self, user_id: str, other_id: str) -> None:
         with self._lock:
             self._ignores.add((user_id, other_id))

@@ -11,9 +11,10 @@ what the other nodes need of it, written by the owner:
   start order) and `games_of:<name>` (each player's kept games).
 
 Writes are the owner's, through one writer task per node, in order, pipelined: a change that
-only records a first throw is written behind the players' back (they never wait for it), one
-that completes a round or ends the game is written before the players are told of it (so a
-round anyone saw is in Redis should the owner die). A flush whose owner key names another node
+completes a round or ends the game is written before the players are told of it (so a round
+anyone saw is in Redis should the owner die); a throw that completes no round is not written at
+all (a node that adopts the game restarts the round in progress), and what needs it (a resumed
+player's `game_state`, `watch`) is asked of the owner. A flush whose owner key names another node
 is refused (`lost`): that node adopted the game, and this one lets it go.
 """
 
@@ -197,7 +198,8 @@ class OwnedMatchStore:
         # the writer: what to write (game id -> the match, or _DELETED), who waits for it
         self._dirty: dict[str, _Snapshot | str] = {}
         self._waiters: list[Event] = []
-        self._written: dict[str, tuple[int, str]] = {}  # game id -> (round, status) in Redis
+        # game id -> (round, status, players who left) as last written to Redis
+        self._written: dict[str, tuple[int, str, int]] = {}
         self._guard = threading.Lock()
         self._wake: Event | None = None
         self.on_lost: Callable[[str], None] = lambda game_id: None
@@ -218,21 +220,27 @@ class OwnedMatchStore:
         if not self._put(keys=keys, args=args):
             return False
         self._local.put(match)
-        self._written[match.game_id] = (match.round, match.status)
+        self._written[match.game_id] = (match.round, match.status, len(match.left))
         return True
 
     def put(self, match: Match) -> None:
-        """Kept here at once; in Redis behind the players' back, but for a new round or the
-        end, written before the caller goes on to tell the players."""
+        """Kept here at once. In Redis: a new round or the end before the caller goes on to
+        tell the players; a player leaving a finished game behind their back; a throw that
+        completes no round not at all (the moves of the round in progress are the owner's
+        alone: a node that adopts the game restarts that round)."""
         self._local.put(match)
-        now = (match.round, match.status)
+        now = (match.round, match.status, len(match.left))
         before, self._written[match.game_id] = self._written.get(match.game_id), now
-        self._queue(match.game_id, _Snapshot(match), wait=before != now)
+        if before == now:
+            return
+        wait = before is None or before[:2] != now[:2]
+        self._queue(match.game_id, _Snapshot(match), wait=wait)
 
     def delete(self, game_id: str) -> None:
         self._local.delete(game_id)
         self._written.pop(game_id, None)
-        self._queue(game_id, _DELETED, wait=False)
+        # waited for (the sweep's, off every player's path): `get` must not find it after
+        self._queue(game_id, _DELETED, wait=True)
 
     def overdue(self, cutoff: float) -> list[tuple[str, int]]:
         return self._local.overdue(cutoff)
@@ -262,7 +270,7 @@ class OwnedMatchStore:
                 continue  # another node's already, or gone
             match = Match.from_dict(json.loads(raw))
             self._local.put(match)
-            self._written[match.game_id] = (match.round, match.status)
+            self._written[match.game_id] = (match.round, match.status, len(match.left))
             adopted.append(match)
         return adopted
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from rpschat.domain.game.ports import EXPIRED_CHALLENGES_KEPT
 from rpschat.domain.ports import Runtime
+from rpschat.storage.redis.arenas import RedisArenas
 from rpschat.storage.redis.client import Keys, connect, new_node_id
 from rpschat.storage.redis.directory import RedisDirectory
 from rpschat.storage.redis.games import (
@@ -24,6 +25,7 @@ from rpschat.storage.redis.matchmaking import (
 from rpschat.storage.redis.nodes import NodeRegistry
 from rpschat.storage.redis.owners import NodeLink
 from rpschat.storage.redis.ratelimit import RedisRateLimiter
+from rpschat.storage.redis.seeks import RedisSeeks
 from rpschat.storage.redis.tokens import RedisTokens
 
 
@@ -42,6 +44,7 @@ class RedisState:
         self.challenges = RedisChallengeStore(self.client, self.keys)
         self.rematches = RedisRematchStore(self.client, self.keys)
         self.invites = RedisInvites(self.client, self.keys)
+        self.arenas = RedisArenas(self.client, self.keys)
         self.registry = NodeRegistry(self.client, self.keys, self.node_id, self.node_ttl_seconds)
         self._lock_scripts = lock_scripts(self.client)
         self.matches: OwnedMatchStore | None = None  # once `game_stores` made them
@@ -71,6 +74,7 @@ class RedisState:
             "expired_challenges": RedisExpiredChallenges(
                 self.client, self.keys, EXPIRED_CHALLENGES_KEPT
             ),
+            "seeks": RedisSeeks(self.client, self.keys),
         }
 
     @property

@@ -54,7 +54,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 18
+SCHEMA_VERSION = 19
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -190,7 +190,9 @@ reports = Table(
     Column("user_id", String, nullable=False),
     Column("name", String, nullable=False),
     Column("message_id", BigInteger, nullable=False),
-    Column("reason", Text, nullable=False),
+    Column("reason", Text, nullable=False),  # "" when the reporter gave none
+    # when a moderator resolved it (mod_resolve); open reports have none
+    Column("resolved_at", BigInteger, nullable=True),
     # one report per user and message; counted per message (domain/reports.py)
     Index("ux_reports_user_message", "user_id", "message_id", unique=True),
     Index("ix_reports_message", "message_id"),
@@ -340,6 +342,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     15: lambda conn: _games_kept_for_good(conn),
     16: lambda conn: _search_text(conn),
     17: lambda conn: room_settings.create(conn, checkfirst=True),
+    18: lambda conn: _add_columns(conn, reports, "resolved_at"),
 }
 
 

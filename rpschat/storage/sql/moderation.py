@@ -110,6 +110,26 @@ class SqlModeration:
 
         return self.database.write(file)
 
+    def open_reports(self, limit: int) -> list[dict[str, Any]]:
+        c = reports.c
+        query = (
+            select(c.message_id, c.name, c.reason, c.ts)
+            .where(c.resolved_at.is_(None))
+            .order_by(c.id.desc())
+            .limit(limit)
+        )
+        rows = self.database.read(lambda conn: conn.execute(query).all())
+        return [dict(row._mapping) for row in rows]
+
+    def resolve_reports(self, message_id: int, ts: int) -> int:
+        c = reports.c
+        statement = (
+            update(reports)
+            .where(c.message_id == message_id, c.resolved_at.is_(None))
+            .values(resolved_at=ts)
+        )
+        return int(self.database.write(lambda conn: conn.execute(statement).rowcount))
+
     def ignore(self, user_id: str, other_id: str) -> None:
         insert_row = self.database.insert(ignores).values(user_id=user_id, ignored_user_id=other_id)
         self.database.write(lambda conn: conn.execute(insert_row.on_conflict_do_nothing()))
