@@ -120,6 +120,8 @@ class MessageEdits:
             latest[(change.dm, change.message_id)] = change.seq, kinds | {change.kind}
         for (dm, message_id), (seq, kinds) in latest.items():
             message = self.dms.get(message_id) if dm else self.history.get(message_id)
+            if isinstance(message, DirectMessage) and self._hidden_from(user_id, message):
+                continue
             if message is None:
                 event = "dm_deleted" if dm else "message_deleted"
                 self.outbox.emit(event, {"id": message_id, "seq": seq, "replayed": True}, to=sid)
@@ -177,6 +179,10 @@ class MessageEdits:
         self.outbox.emit(
             "dm_deleted", {"id": message.id, "seq": seq}, to=to or self._dm_rooms(message)
         )
+
+    def _hidden_from(self, user_id: str, message: DirectMessage) -> bool:
+        """A DM of a sender its recipient ignores is never shown to the recipient."""
+        return message.recipient_id == user_id and self.ignores.ignores(user_id, message.sender_id)
 
     def _dm_rooms(self, message: DirectMessage) -> list[str]:
         rooms = [dm_room(message.sender_id)]

@@ -6,6 +6,8 @@ process) does reaches every page on both nodes."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from rpschat.domain.replies import EMOJI
@@ -79,3 +81,23 @@ def test_an_owner_grants_and_revokes_on_another_node_at_once(nodes, clients):
     assert olga.call("mod_revoke", {"name": "Bea"}) == {"ok": True, "name": "Bea"}
     bea.wait_for("role_changed", lambda r: r == {"moderator": False})
     assert bea.call("mod_log", {"limit": 1})["code"] == "not_moderator"
+
+
+def test_slow_mode_set_on_one_node_holds_on_the_other(nodes, clients):
+    url = nodes.env["DATABASE_URL"]
+    granted = flask_cli(url, "grant", "Modo", "--password-stdin", stdin="correct horse")
+    assert granted.returncode == 0, granted.stderr
+    node_a, node_b = nodes.start(2, PASSWORD_HASH_KIB="64", RATE_LIMIT="20/10")
+    mod = clients.connect(node_a.url)
+    assert mod.call("set_username", {"username": "Modo", "password": "correct horse"})["ok"]
+    bea = clients.join(node_b.url, "Bea")
+    assert mod.call("mod_slow", {"seconds": 60}) == {"ok": True}
+    assert bea.wait_for("slow_mode") == {"seconds": 60}
+    time.sleep(1.1)  # each node reads the setting again at most once a second
+    assert bea.call("message", {"msg": "one"})["ok"]
+    too_soon = bea.call("message", {"msg": "two"})
+    assert too_soon["code"] == "slow_mode" and too_soon["retry_after"] > 50
+    assert mod.call("mod_slow", {"seconds": 0}) == {"ok": True}
+    bea.wait_for("slow_mode", lambda m: m == {"seconds": 0})
+    time.sleep(1.1)
+    assert bea.call("message", {"msg": "three"})["ok"]

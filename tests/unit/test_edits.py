@@ -300,3 +300,17 @@ def test_the_stores_delete_and_number_the_change(storage_url):
         assert kinds == [("delete", False), ("delete", True)]
     finally:
         storage.close()
+
+
+def test_changes_of_a_dm_hidden_by_an_ignore_reach_only_its_sender(harness_factory):
+    harness = harness_factory(resume_grace_seconds=5.0, **CHEAP)
+    ada, ada_ack = harness.join("Ada")
+    bea, _ = harness.join("Bea")
+    assert call(ada, "ignore", {"name": "Bea"})["ok"]
+    hidden = call(bea, "dm", {"to": "Ada", "text": "you ignore me"})
+    ada.get_received()
+    harness.drop(ada)
+    edited = call(bea, "edit_message", {"id": hidden["id"], "text": "still ignored", "dm": True})
+    assert edited["ok"] and events(bea, "dm_edited")[0]["text"] == "still ignored"
+    back = harness.client(auth={"token": ada_ack["token"], "last_id": 0, "last_change": 0})
+    assert events(back, "dm_edited") == []

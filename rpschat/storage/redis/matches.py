@@ -239,7 +239,8 @@ class OwnedMatchStore:
     def delete(self, game_id: str) -> None:
         self._local.delete(game_id)
         self._written.pop(game_id, None)
-        self._queue(game_id, _DELETED, wait=False)
+        # waited for (the sweep's, off every player's path): `get` must not find it after
+        self._queue(game_id, _DELETED, wait=True)
 
     def overdue(self, cutoff: float) -> list[tuple[str, int]]:
         return self._local.overdue(cutoff)
