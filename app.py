@@ -7,9 +7,9 @@ Flask-SocketIO's `on_event` / `@socketio.on` in `rpschat/web/handlers.py`, bound
 arguments. What the handlers share (ack or `error` event, strict packets, connect ordering) is
 in `rpschat/web/events.py`.
 The rest of the `rpschat` package: `domain` (plain Python), `storage`, `web` (adapters, pages,
-the message queue), `transport` (the WebSocket layer under eventlet; its `install()` is the one
-place that patches a library), `ops` (health, metrics, logs) and `composition`, which builds the
-services for `create_app`.
+the message queue), `ops` (health, metrics, logs) and `composition`, which builds the services
+for `create_app`. Beside it, the package `eiotransport` (the WebSocket layer under eventlet; its
+`install()` is the one place that patches a library), used here through its face only.
 
 Importing this module builds nothing: `create_app(settings)` builds an app from its `Settings`
 alone, and the module's `app`, `socketio` and `services` (what `flask --app app` and the card
