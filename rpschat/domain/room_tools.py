@@ -108,6 +108,12 @@ class RoomTools:
                if seconds else "A moderator turned slow mode off.")  # fmt: skip
         self.outbox.emit("message", {"name": None, "txt": txt}, to=LOBBY)
 
+    def my_roles(self, sid: str) -> list[str]:
+        """The caller's roles ("moderator", "owner"), read now: what its page shows."""
+        conn = self.callers.named(sid)
+        self.limits.limit(conn, "other")
+        return [role for role in (MODERATOR_ROLE, OWNER_ROLE) if self.roles.has(conn.user_id, role)]
+
     def _owner(self, sid: str) -> NamedConnection:
         conn = self.callers.named(sid)
         self.limits.limit(conn, "other")
@@ -118,8 +124,9 @@ class RoomTools:
     def _tell_role(self, user_id: str, moderator: bool) -> None:
         """The account's pages (on every node) learn it at once; its powers are read from the
         database at each use, so they change at once on every node too."""
+        owner = self.roles.has(user_id, OWNER_ROLE)
         for sid in self.directory.connections_of(user_id):
-            self.outbox.emit("role_changed", {"moderator": moderator}, to=sid)
+            self.outbox.emit("role_changed", {"moderator": moderator, "owner": owner}, to=sid)
 
     # ---- the same, for any actor (a moderator's name, or OPERATOR) ---------------------------
 

@@ -203,6 +203,7 @@ def register_handlers(
     declare("mod_unban", partial(moderation_events.mod_unban, services.room_tools))
     declare("mod_purge", partial(moderation_events.mod_purge, services.room_tools))
     declare("mod_slow", partial(moderation_events.mod_slow, services.room_tools))
+    declare("my_roles", partial(moderation_events.my_roles, services.room_tools))
     declare("mod_grant", partial(moderation_events.mod_grant, services.room_tools))
     declare("mod_revoke", partial(moderation_events.mod_revoke, services.room_tools))
     declare("mod_kick", partial(moderation_events.mod_kick, moderation))

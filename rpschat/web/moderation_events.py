@@ -109,6 +109,10 @@ def mod_slow(tools: RoomTools, sid: str, payload: Any) -> dict:
     return {"ok": True}
 
 
+def my_roles(tools: RoomTools, sid: str, payload: Any) -> dict:
+    return {"ok": True, "roles": tools.my_roles(sid)}
+
+
 def mod_grant(tools: RoomTools, sid: str, payload: Any) -> dict:
     name = string(as_object(payload, '{name: "Bea"}'), "name", NOT_A_NAME)
     shown, granted = tools.mod_grant(sid, name)

@@ -69,6 +69,7 @@ conn.on('named', (name, resumed) => {
   pump();
   game.onConnectionChange(true);
   moderation.checkModerator();
+  modtools.checkOwner();
   dm.loadConversations();
   account.render();
   shareIdentity();
@@ -112,7 +113,10 @@ socket.on('report_filed', (r) => {
 socket.on('report_count', modtools.refreshReports);
 socket.on('report_resolved', modtools.refreshReports);
 socket.on('slow_mode', (m) => modtools.showSlowMode(m?.seconds));
-socket.on('role_changed', () => moderation.checkModerator());
+socket.on('role_changed', () => {
+  moderation.checkModerator();
+  modtools.checkOwner();
+});
 socket.on('dm', dm.onDm);
 socket.on('dm_read', dm.onDmRead);
 socket.on('dm_edited', dmedits.onEdited);
@@ -205,6 +209,7 @@ identity.initIdentity({
   system: chat.addSystem,
   changed: () => {
     moderation.checkModerator();
+    modtools.checkOwner();
     account.render();
     shareIdentity();
   },

@@ -41,10 +41,21 @@ export async function refreshReports() {
   if (!ack.reports.length) list.append(el('li', {}, 'No open reports.'));
 }
 
+let owner = false;
+
+/** After naming, and on `role_changed`: an owner who does not moderate sees its grants only. */
+export async function checkOwner() {
+  const ack = await request('my_roles', {});
+  owner = !!ack.ok && ack.roles.includes('owner');
+  render();
+}
+
 /** body[data-moderator] changed (moderation.checkModerator): show or hide the tools. */
 export function render() {
   const moderator = document.body.dataset.moderator === 'true';
-  $('#mod-tools').hidden = !moderator;
+  $('#mod-tools').hidden = !moderator && !owner;
+  $('#mod-tools').querySelectorAll('.mod-only').forEach((n) => { n.hidden = !moderator; });
+  $('#grant-form').hidden = !owner;
   if (moderator) refreshReports();
 }
 

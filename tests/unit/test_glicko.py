@@ -58,3 +58,42 @@ def test_a_migrated_deviation_falls_with_the_games_played():
     assert figures == sorted(figures, reverse=True)
     assert is_provisional(deviation_after(10)) and not is_provisional(deviation_after(12))
     assert deviation_after(1000) == 45
+
+
+def test_an_idle_rating_grows_uncertain_day_by_day():
+    from rpschat.domain.game.glicko import aged
+
+    settled = Glicko(1700, 45, 0.06)
+    assert aged(settled, 0) == settled
+    month, year = aged(settled, 30), aged(settled, 365)
+    assert month.rating == 1700 and 70 < month.deviation < 76
+    assert not month.provisional and year.provisional
+    assert aged(settled, 100_000).deviation == 350
+
+
+def test_a_rated_game_after_a_break_starts_from_the_aged_deviation():
+    from rpschat.domain.game.match import GameResult
+    from rpschat.domain.game.standings import apply_result, new_row
+
+    day = 86_400_000
+    rows = {
+        "ada": new_row("Ada", "u1") | {"rating": 1700.0, "deviation": 45.0, "rated_at": 0},
+        "bea": new_row("Bea", "u2") | {"rating": 1700.0, "deviation": 45.0, "rated_at": 0},
+    }
+    result = GameResult("Ada", "Bea", ("Ada", "Bea"), "won", 1, {}, "g1",
+                        user_ids={"Ada": "u1", "Bea": "u2"})  # fmt: skip
+    changes = apply_result(rows, result, {"u1", "u2"}, True, now_ms=365 * day)
+    before, after = changes["Ada"]
+    assert before.deviation > 110  # a year idle: provisional again, so the game moves it far
+    assert after.rating - 1700 > 50 and rows["ada"]["rated_at"] == 365 * day
+    fresh = {k: v | {"rated_at": 365 * day} for k, v in rows.items()}
+    moved = apply_result(
+        fresh,
+        GameResult(
+            "Ada", "Bea", ("Ada", "Bea"), "won", 1, {}, "g2", user_ids={"Ada": "u1", "Bea": "u2"}
+        ),
+        {"u1", "u2"},
+        True,
+        365 * day,
+    )
+    assert moved["Ada"][0].deviation == rows["ada"]["deviation"]  # no time passed: no aging

@@ -120,11 +120,13 @@ def test_owners_grant_and_revoke_moderators_on_claimed_accounts(harness):
     assert call(bea, "claim_name", {"password": "correct horse"})["ok"]
     bea.get_received()
     assert call(olga, "mod_grant", {"name": "bea"}) == {"ok": True, "name": "Bea", "granted": True}
-    assert events(bea, "role_changed") == [{"moderator": True}]
+    assert events(bea, "role_changed") == [{"moderator": True, "owner": False}]
+    assert call(bea, "my_roles", {}) == {"ok": True, "roles": ["moderator"]}
+    assert call(olga, "my_roles", {}) == {"ok": True, "roles": ["owner"]}
     assert call(bea, "mod_log", {"limit": 1})["actions"][0]["moderator"] == "Olga"  # now a mod
     assert call(olga, "mod_grant", {"name": "Bea"})["granted"] is False
     assert call(olga, "mod_revoke", {"name": "Bea"}) == {"ok": True, "name": "Bea"}
-    assert events(bea, "role_changed")[-1] == {"moderator": False}
+    assert events(bea, "role_changed")[-1] == {"moderator": False, "owner": False}
     assert call(bea, "mod_log", {"limit": 1})["code"] == Code.NOT_MODERATOR
     assert call(olga, "mod_revoke", {"name": "Bea"})["code"] == Code.NOT_MODERATOR
 

@@ -122,6 +122,18 @@ def _bounded(rating: Glicko, bounded: bool) -> Glicko:
     return Glicko(rating.rating, deviation, min(rating.volatility, MAX_VOLATILITY))
 
 
+def aged(rating: Glicko, days: float) -> Glicko:
+    """The rating after `days` without a rated game: the paper's step 6 once per day (each day
+    a rating period in which the player did not compete), its deviation growing with its
+    volatility, to 350 at most. 45 grows to about 73 in a month, to provisional again (above
+    110) in about four months."""
+    if days <= 0:
+        return rating
+    phi = rating.deviation / SCALE
+    grown = math.sqrt(phi * phi + days * rating.volatility * rating.volatility) * SCALE
+    return Glicko(rating.rating, min(grown, START_DEVIATION), rating.volatility)
+
+
 def deviation_after(games: int) -> float:
     """A deviation for a rating that `games` games made (the Elo ratings before Glicko-2):
     what Glicko-2 gives a player who started at 350 and played that many games against

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rpschat.domain.game.glicko import Glicko, is_provisional, rate
+from rpschat.domain.game.glicko import Glicko, aged, is_provisional, rate
 from rpschat.domain.game.match import GameResult
 from rpschat.domain.game.ports import Leaderboard, Standing, StoredGame
 from rpschat.domain.text import name_key
@@ -35,7 +35,11 @@ RatingChanges = dict[str, tuple[Glicko, Glicko]]  # name -> (before, after) of a
 
 
 def apply_result(
-    rows: dict[str, dict[str, Any]], result: GameResult, claimed: set[str], rated: bool = True
+    rows: dict[str, dict[str, Any]],
+    result: GameResult,
+    claimed: set[str],
+    rated: bool = True,
+    now_ms: int | None = None,
 ) -> RatingChanges:
     """Counts one game into `rows` (name key -> row: name, user_id, wins, losses, draws,
     rating, deviation, volatility), which hold the current standings of its players if they
@@ -54,7 +58,8 @@ def apply_result(
         row = _row_for(rows, name, user_of.get(name), result.gone, claimed)
         if row is not None:
             counted[name] = (row, column)
-    before = {name: glicko_of(row) for name, (row, _) in counted.items()}
+    # a rated game first ages each rating by the days since its last one (glicko.aged)
+    before = {name: glicko_of(row, now_ms) for name, (row, _) in counted.items()}
     rated = rated and is_rated(result, claimed)
     changes: RatingChanges = {}
     for name, (row, column) in counted.items():
@@ -66,6 +71,7 @@ def apply_result(
             after = rate(before[name], [(before.get(opponent, START), _SCORES[column])])
             row["rating"], row["deviation"] = after.rating, after.deviation
             row["volatility"] = after.volatility
+            row["rated_at"] = now_ms
             changes[name] = (before[name], after)
         else:
             changes[name] = (before[name], before[name])
@@ -102,8 +108,13 @@ def stored_game(result: GameResult, ratings: dict[str, Any] | None, ended_at: in
     }
 
 
-def glicko_of(row: dict[str, Any]) -> Glicko:
-    return Glicko(row["rating"], row["deviation"], row["volatility"])
+def glicko_of(row: dict[str, Any], now_ms: int | None = None) -> Glicko:
+    """The row's rating, aged by the days since its last rated game when `now_ms` is given."""
+    rating = Glicko(row["rating"], row["deviation"], row["volatility"])
+    rated_at = row.get("rated_at")
+    if now_ms is None or rated_at is None:
+        return rating
+    return aged(rating, (now_ms - rated_at) / 86_400_000)
 
 
 def is_rated(result: GameResult, claimed: set[str]) -> bool:
@@ -172,7 +183,7 @@ class RatedPairs:
 def new_row(name: str, user_id: str | None) -> dict[str, Any]:
     return {"name": name, "user_id": user_id, "wins": 0, "losses": 0, "draws": 0,
             "rating": START.rating, "deviation": START.deviation,
-            "volatility": START.volatility}  # fmt: skip
+            "volatility": START.volatility, "rated_at": None}  # fmt: skip
 
 
 def public_standing(row: dict[str, Any], claimed: bool) -> Standing:

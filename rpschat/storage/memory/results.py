@@ -76,7 +76,8 @@ class MemoryResults:
             day = day_of(now)
             self._pairs.forget_before(day)
             rated = self._pairs.allow(result, claimed, day)
-            ratings = ratings_entry(apply_result(self._standings, result, claimed, rated), rated)
+            changes = apply_result(self._standings, result, claimed, rated, now)
+            ratings = ratings_entry(changes, rated)
         self._games[result.game_id] = stored_game(result, ratings, now)
         return True
 

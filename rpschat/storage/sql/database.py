@@ -54,7 +54,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 19
+SCHEMA_VERSION = 20
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -122,6 +122,8 @@ standings = Table(
     Column("rating", Float, nullable=False, server_default=text("1500")),
     Column("deviation", Float, nullable=False, server_default=text("350")),
     Column("volatility", Float, nullable=False, server_default=text("0.06")),
+    # schema 20: the last rated game (ms), from which an idle rating's deviation grows
+    Column("rated_at", BigInteger, nullable=True),
 )
 
 schema_version = Table(
@@ -343,6 +345,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     16: lambda conn: _search_text(conn),
     17: lambda conn: room_settings.create(conn, checkfirst=True),
     18: lambda conn: _add_columns(conn, reports, "resolved_at"),
+    19: lambda conn: _add_columns(conn, standings, "rated_at"),
 }
 
 

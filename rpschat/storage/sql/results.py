@@ -110,7 +110,7 @@ class SqlResults:
         ratings: dict[str, dict[str, Any]] = {}
         for result in people:  # the computer's games count for nobody's standing
             rated = pairs.allow(result, claimed, day)
-            changes = apply_result(rows, result, claimed, rated)
+            changes = apply_result(rows, result, claimed, rated, ts)
             ratings[result.game_id] = ratings_entry(changes, rated)
         self._save_pair_counts(conn, pairs.counts, counted_before, day)
         rows_of_games = [_game_row(r, ratings.get(r.game_id), ts) for r in fresh]
@@ -229,7 +229,9 @@ def _select_games_of(conn: Connection, user_id: str, limit: int) -> list[StoredG
     return [_stored(row) for row in found[:limit]]
 
 
-_ROW_COLUMNS = ("name", "user_id", "wins", "losses", "draws", "rating", "deviation", "volatility")
+_ROW_COLUMNS = (
+    "name", "user_id", "wins", "losses", "draws", "rating", "deviation", "volatility", "rated_at"
+)  # fmt: skip
 
 
 def _select_leaderboard(conn: Connection, limit: int) -> Leaderboard:
