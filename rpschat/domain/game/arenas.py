@@ -21,16 +21,24 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from rpschat.domain.errors import Code, Refused
+from rpschat.domain.game.callers import player_calling
 from rpschat.domain.game.ports import ResultsStore
 from rpschat.domain.game.rules import validate_best_of
-from rpschat.domain.ports import LOBBY, AccountStore, Callers, Limits, Outbox, Runtime
+from rpschat.domain.ports import (
+    LOBBY,
+    AccountStore,
+    Callers,
+    Limits,
+    NamedConnection,
+    Outbox,
+    Runtime,
+)
 
 TICK_SECONDS = 1.0
 UNRECORDED_SECONDS = 10.0  # a game over and still not in the results: aborted, not scored
 MAX_MINUTES = 240
 MAX_AHEAD_SECONDS = 7 * 86_400
 NO_SUCH_ARENA = "No such arena."
-PICK_A_NAME = "Pick a name before you play."
 
 
 @dataclass
@@ -176,13 +184,8 @@ class Arenas:
         self._lock = lock
         self._timer: Any = None  # this node's next tick, while an arena is not over
 
-    def _caller(self, sid: str) -> Any:
-        try:
-            conn = self._callers.named(sid)
-        except Refused:
-            raise Refused(Code.NAME_REQUIRED, PICK_A_NAME) from None
-        self._limits.limit(conn, "other")
-        return conn
+    def _caller(self, sid: str) -> NamedConnection:
+        return player_calling(self._callers, self._limits, sid)
 
     def _arena(self, arena_id: str) -> Arena:
         arena = self._store.get(arena_id) if len(arena_id) <= 32 else None

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from rpschat.domain.errors import Code, Refused
+from rpschat.domain.game.callers import player_calling
 from rpschat.domain.game.computer import COMPUTER
-from rpschat.domain.game.context import NO_SUCH_GAME, PICK_A_NAME
+from rpschat.domain.game.context import NO_SUCH_GAME
 from rpschat.domain.game.fairness import verified
 from rpschat.domain.game.glicko import is_provisional
 from rpschat.domain.game.ports import ResultsStore, Standing, StoredGame
@@ -157,11 +158,7 @@ class GameBook:
         self._names = names
 
     def _checked(self, sid: str) -> None:
-        try:
-            conn = self._callers.named(sid)
-        except Refused:
-            raise Refused(Code.NAME_REQUIRED, PICK_A_NAME) from None
-        self._limits.limit(conn, "other")
+        player_calling(self._callers, self._limits, sid)
 
     def check_game_record(self, sid: str, game_id: str) -> Callable[[], dict[str, Any]]:
         """Validate now; the slow part reads the database and refuses an unknown id."""

@@ -21,6 +21,7 @@ from typing import Any
 
 from rpschat.domain.answers import fit_answer
 from rpschat.domain.errors import Code, Refused
+from rpschat.domain.game.callers import PICK_A_NAME
 from rpschat.domain.game.computer import Strategy
 from rpschat.domain.game.match import Match
 from rpschat.domain.game.ports import GameStores
@@ -42,7 +43,6 @@ from rpschat.domain.ports import (
 
 log = logging.getLogger("rpschat.games")
 
-PICK_A_NAME = "Pick a name before you play."
 NO_SUCH_GAME = "No such game."
 LOBBY_LOCK = "lobby"
 MAX_GAME_ID = 64  # longer ids are nobody's: refused before a lock is made for them

@@ -20,14 +20,23 @@ from dataclasses import asdict, dataclass
 from typing import Any, NoReturn, Protocol
 
 from rpschat.domain.errors import Code, Refused
+from rpschat.domain.game.callers import player_calling
 from rpschat.domain.game.rules import validate_best_of
-from rpschat.domain.ports import LOBBY, Callers, Directory, Limits, Outbox, Runtime, user_room
+from rpschat.domain.ports import (
+    LOBBY,
+    Callers,
+    Directory,
+    Limits,
+    NamedConnection,
+    Outbox,
+    Runtime,
+    user_room,
+)
 
 CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud, typed by hand
 CODE_LENGTH = 10  # 31^10: about 8e14 codes, guessed by nobody within an invite's life
 ENDED_KEPT_SECONDS = 86_400  # how long a finished code's refusal still says why
 MAX_INVITES = 5  # pending invites of one user
-PICK_A_NAME = "Pick a name before you play."
 NO_SUCH_INVITE = "No such invite: check the link."
 ENDED = {
     "expired": (Code.INVITE_EXPIRED, "This invite has expired: ask for a new link."),
@@ -110,13 +119,8 @@ class Invites:
         self._ttl = ttl_seconds
         self._url_of = url_of
 
-    def _caller(self, sid: str) -> Any:
-        try:
-            conn = self._callers.named(sid)
-        except Refused:
-            raise Refused(Code.NAME_REQUIRED, PICK_A_NAME) from None
-        self._limits.limit(conn, "other")
-        return conn
+    def _caller(self, sid: str) -> NamedConnection:
+        return player_calling(self._callers, self._limits, sid)
 
     # ---- events ------------------------------------------------------------------------------
 
