@@ -15,8 +15,8 @@ from tests.support.server import ServerProcess
 pytestmark = pytest.mark.net
 
 PASSWORD = "correct horse"
-BUSY = "The server is busy checking passwords: try again in "
-TOO_MANY = "Too many password attempts: wait "
+# A claim past the bound is refused with a wait, never queued behind the hashes.
+WAIT_CODES = {"unavailable", "too_many_attempts"}
 
 
 def rss_peak_mb(pid: int) -> float:
@@ -26,6 +26,19 @@ def rss_peak_mb(pid: int) -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     raise AssertionError("no VmHWM in /proc")
+
+
+def bystander_acks(*bystanders: ChatClient, rounds: int) -> list[float]:
+    """Each bystander sends one chat line a round (within the chat rate limit, 2 a second);
+    the seconds each waited for its ack."""
+    waits = []
+    for _ in range(rounds):
+        for bystander in bystanders:
+            started = time.monotonic()
+            assert bystander.call("message", {"msg": "a bystander talks"}, timeout=60)["ok"]
+            waits.append(time.monotonic() - started)
+        time.sleep(0.5)
+    return waits
 
 
 # ---- item 1: password hashing can't be turned against the server ---------------------------------
@@ -51,6 +64,7 @@ def test_a_burst_of_claims_costs_bounded_memory_and_no_bystanders_time(real_hash
         for attacker in attackers:
             assert attacker.call("set_username", {"username": unique("Mal")})["ok"]
         ada.say("warm-up")
+        quiet = bystander_acks(ada, bea, rounds=5)  # the same acks with no hashing going on
         before = rss_peak_mb(server.proc.pid)
 
         pending = [a.emit_with_ack("claim_name", {"password": PASSWORD}) for a in attackers]
@@ -67,21 +81,20 @@ def test_a_burst_of_claims_costs_bounded_memory_and_no_bystanders_time(real_hash
         waiter = threading.Thread(target=lambda: (results.extend(answers()), done.set()))
         waiter.start()
         while not done.is_set() or len(acks_times) < 10:
-            for bystander in (ada, bea):  # each within the chat rate limit (2 a second)
-                started = time.monotonic()
-                assert bystander.call("message", {"msg": "a bystander talks"}, timeout=60)["ok"]
-                acks_times.append(time.monotonic() - started)
-            time.sleep(0.5)
+            acks_times.extend(bystander_acks(ada, bea, rounds=1))
         waiter.join()
 
         peak = rss_peak_mb(server.proc.pid)
         claimed = [r for r in results if r["ok"]]
-        refused = [r["error"] for r in results if not r["ok"]]
+        refused = [r for r in results if not r["ok"]]
         assert claimed, results
-        assert all(e.startswith((BUSY, TOO_MANY)) for e in refused), refused
+        assert all(r["code"] in WAIT_CODES and r["retry_after"] > 0 for r in refused), refused
         assert peak < 300, f"peak RSS {peak:.0f} MB (before the burst: {before:.0f} MB)"
-        # behaviour, not speed: before the bound, the acks waited 3.4-6.3 s behind the hashes
-        assert statistics.median(acks_times) < 0.1, acks_times
+        # Behaviour, not speed: before the bound, the acks waited 3.4-6.3 s behind the hashes.
+        # The bound (issue 21: under 100 ms) is taken over the same acks measured just before
+        # the burst, so a test worker running beside this one slows both sides alike.
+        extra = statistics.median(acks_times) - statistics.median(quiet)
+        assert extra < 0.1, (quiet, acks_times)
         assert max(acks_times) < 1.0, acks_times
     finally:
         for client in (ada, bea, *attackers):
