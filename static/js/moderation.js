@@ -64,7 +64,7 @@ function userItems(name) {
     items.push(
       'separator',
       { label: `Mute ${name} for ${MUTE_MINUTES} minutes`, run: () => act('mod_mute', { name, minutes: MUTE_MINUTES }) },
-      { label: `Unmute ${name}`, run: () => act('mod_unmute', { name }) },
+      { label: `Unmute ${name}`, run: () => act('mod_unmute', { name }, () => onSystem(`${name} is no longer muted.`)) },
       { label: `Kick ${name}…`, danger: true, run: () => kick(name) },
       { label: `Ban ${name} for a day…`, danger: true, run: () => ban(name) },
     );

@@ -116,6 +116,8 @@ def test_a_moderator_mutes_a_user(open_page):
     # from 127.0.0.1: lift it, or the next tests' guests could not take a name
     mod.get_by_role("button", name="Actions for Dan").click()
     mod.get_by_role("menuitem", name="Unmute Dan").click()
+    # the moderator is told once the server lifted it (Dan sending earlier would race it)
+    expect(messages(mod).filter(has_text="Dan is no longer muted.")).to_have_count(1)
     send(dan, "heard again")
     expect(messages(mod).filter(has_text="heard again")).to_have_count(1)
 
