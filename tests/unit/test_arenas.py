@@ -6,9 +6,14 @@ a podium at the end."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import create_engine, update
 
+from rpschat.composition import open_storage
 from rpschat.domain.errors import Code
 from rpschat.domain.game.arenas import Player, count_game, pairs_for, points_for
+from rpschat.runtime import ThreadingRuntime
+from rpschat.storage.memory.arenas import MemoryArenas
+from rpschat.storage.sql.database import arena_records, schema_version, sqlalchemy_url
 from tests.support.refusals import refused
 from tests.unit.conftest import HeldClock
 from tests.unit.test_game_handlers import OK, Seat
@@ -107,6 +112,17 @@ def test_an_arena_from_schedule_to_podium(harness):
     )
     page = harness.flask_app.test_client().get(f"/arena/{arena_id}")
     assert page.status_code == 200 and "Ada" in page.get_data(as_text=True)
+    # the finished arena is in the results store (the database) too: once the live store has
+    # lost it (a restart without Redis), its page and arena_watch read it from there
+    kept = harness.services.arenas._results.arena(arena_id)
+    assert kept is not None and kept["podium"] == final["podium"]
+    harness.services.arenas._store = MemoryArenas()  # the live store, empty after a restart
+    page = harness.flask_app.test_client().get(f"/arena/{arena_id}")
+    shown = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Ada" in shown and "Bea" in shown
+    watched = lobby.emit("arena_watch", {"arena_id": arena_id})["arena"]
+    assert (watched["status"], watched["podium"]) == ("finished", final["podium"])
+    assert watched["standings"] == final["standings"]
 
 
 def test_only_moderators_schedule_and_bad_arenas_are_refused(harness):
@@ -120,3 +136,44 @@ def test_only_moderators_schedule_and_bad_arenas_are_refused(harness):
     assert ada.emit("arena_join", {"arena_id": "nope"}) == refused(
         "No such arena.", Code.NO_SUCH_ARENA
     )
+
+
+def test_a_finished_arena_is_kept_in_the_results_store(storage_url):
+    record = {
+        "arena_id": "aX",
+        "starts_at": 1.0,
+        "ends_at": 61.0,
+        "best_of": 3,
+        "created_by": "Mod",
+        "games": ["g1"],
+        "podium": [{"rank": 1, "name": "Ada", "score": 2}],
+        "players": {"u1": {"user_id": "u1", "name": "Ada", "score": 2}},
+    }
+    storage = open_storage(storage_url, ThreadingRuntime())
+    try:
+        assert storage.results.arena("aX") is None
+        storage.results.record_arena("aX", 61_000, record)
+        storage.results.record_arena("aX", 61_000, {**record, "podium": []})  # no change
+        assert storage.results.arena("aX") == record
+    finally:
+        storage.close()
+    if storage_url == "memory://":
+        return
+    reopened = open_storage(storage_url, ThreadingRuntime())  # a restart on the same database
+    try:
+        assert reopened.results.arena("aX") == record and reopened.results.arena("aY") is None
+    finally:
+        reopened.close()
+    # a schema 20 database (before arenas were kept) gets the table when opened
+    engine = create_engine(sqlalchemy_url(storage_url))
+    with engine.begin() as conn:
+        arena_records.drop(conn)
+        conn.execute(update(schema_version).values(version=20))
+    engine.dispose()
+    migrated = open_storage(storage_url, ThreadingRuntime())
+    try:
+        assert migrated.results.arena("aX") is None
+        migrated.results.record_arena("aX", 61_000, record)
+        assert migrated.results.arena("aX") == record
+    finally:
+        migrated.close()

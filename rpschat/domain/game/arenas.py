@@ -5,7 +5,9 @@ game) is paired at once, never with the same opponent twice in a row if anyone e
 win scores 2, and after two wins in a row every win scores double (4) until a game is not won
 (lichess's streak, "on fire"); a game without a winner scores 1 (2 on fire), a loss 0. The
 standings are pushed to the arena's room (participants and watchers) as they change; at the
-end, the podium (the first three) is kept with the arena, on its page /arena/<id>.
+end, the podium (the first three) is kept with the arena, on its page /arena/<id>; the finished
+arena is recorded in the results store too (the database, where finished games are kept), which
+is where it is found once the live store has lost it (a restart without Redis).
 
 State lives in an `ArenaStore` (this process, or Redis: every node sees the same arena). The
 arena's work (scoring finished games, pairing, ending) runs in a tick every second on every
@@ -187,8 +189,18 @@ class Arenas:
     def _caller(self, sid: str) -> NamedConnection:
         return player_calling(self._callers, self._limits, sid)
 
+    def _find(self, arena_id: str) -> Arena | None:
+        """The live arena, else the finished one the results store keeps."""
+        if len(arena_id) > 32:
+            return None
+        arena = self._store.get(arena_id)
+        if arena is None:
+            record = self._results.arena(arena_id)
+            arena = None if record is None else Arena.from_dict(record)
+        return arena
+
     def _arena(self, arena_id: str) -> Arena:
-        arena = self._store.get(arena_id) if len(arena_id) <= 32 else None
+        arena = self._find(arena_id)
         if arena is None:
             raise Refused(Code.NO_SUCH_ARENA, NO_SUCH_ARENA)
         return arena
@@ -257,7 +269,7 @@ class Arenas:
         return [self.view(a, now, standings=False) for a in arenas if a.podium is None]
 
     def page(self, arena_id: str) -> dict[str, Any] | None:
-        arena = self._store.get(arena_id) if len(arena_id) <= 32 else None
+        arena = self._find(arena_id)
         return None if arena is None else self.view(arena, self._runtime.now())
 
     def view(self, arena: Arena, now: float, standings: bool = True) -> dict[str, Any]:
@@ -318,6 +330,9 @@ class Arenas:
             top = standings_of(arena)[:3]
             arena.podium = [{"rank": p["rank"], "name": p["name"], "score": p["score"]}
                             for p in top]  # fmt: skip
+            # recorded first: if the database fails, the arena is not over yet and the next
+            # tick tries again (recording it twice changes nothing)
+            self._results.record_arena(arena.arena_id, int(arena.ends_at * 1000), arena.to_dict())
             self._store.save(arena)
             self._push(arena, now)
             return

@@ -80,6 +80,15 @@ class ResultsStore(Protocol):
         """The user's last finished games, newest first."""
         ...
 
+    def record_arena(self, arena_id: str, ends_at_ms: int, record: dict[str, Any]) -> None:
+        """Keeps a finished arena for good (game/arenas.py's `Arena.to_dict`); recording
+        the same arena_id again changes nothing."""
+        ...
+
+    def arena(self, arena_id: str) -> dict[str, Any] | None:
+        """A finished arena's record, as recorded."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -34,6 +34,7 @@ class MemoryResults:
         self._lock = threading.Lock()
         self._standings: dict[str, dict[str, Any]] = {}
         self._games: dict[str, StoredGame] = {}  # game id -> the game, kept for good
+        self._arenas: dict[str, dict[str, Any]] = {}  # arena id -> its final record
         self._closed = False
         self.accounts = accounts
         self._pairs = RatedPairs(rated_per_pair)
@@ -90,6 +91,17 @@ class MemoryResults:
         with self._lock:
             mine = [g for g in self._games.values() if user_id in g["user_ids"].values()]
             return copy.deepcopy(mine[::-1][:limit])  # kept in the order they were recorded
+
+    def record_arena(self, arena_id: str, ends_at_ms: int, record: dict[str, Any]) -> None:
+        with self._lock:
+            if self._closed:
+                raise StorageClosed()
+            self._arenas.setdefault(arena_id, copy.deepcopy(record))
+
+    def arena(self, arena_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._arenas.get(arena_id)
+            return None if found is None else copy.deepcopy(found)
 
     def forget_guest(self, name: str, user_id: str) -> bool:
         """Removes the guest's row (a user who left for good): nobody inherits it."""

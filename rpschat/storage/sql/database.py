@@ -54,7 +54,7 @@ T = TypeVar("T")
 
 MEMORY_URL = "memory://"
 DEFAULT_DATABASE_URL = "sqlite:///instance/chat.db"  # as in rpschat.config
-SCHEMA_VERSION = 20
+SCHEMA_VERSION = 21
 # pg_advisory_xact_lock key serializing message batches (and schema setup) across processes
 WRITE_LOCK_KEY = 0x525053_43484154  # "RPSCHAT"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -323,6 +323,16 @@ room_settings = Table(
     Column("value", String, nullable=False),
 )
 
+# schema 21: a finished arena (game/arenas.py's Arena, as a dict: settings, start and end, every
+# player's final score, the podium), kept for good for its page /arena/<id> (sql/results.py)
+arena_records = Table(
+    "arena_records",
+    metadata,
+    Column("arena_id", String, primary_key=True),
+    Column("ends_at", BigInteger, nullable=False),  # ms since the epoch
+    Column("record", JSON, nullable=False),
+)
+
 # MIGRATIONS[v] upgrades a version-v database to v + 1; bump SCHEMA_VERSION along with it
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: lambda conn: sessions.create(conn, checkfirst=True),
@@ -346,6 +356,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     17: lambda conn: room_settings.create(conn, checkfirst=True),
     18: lambda conn: _add_columns(conn, reports, "resolved_at"),
     19: lambda conn: _add_columns(conn, standings, "rated_at"),
+    20: lambda conn: arena_records.create(conn, checkfirst=True),
 }
 
 

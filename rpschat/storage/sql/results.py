@@ -22,7 +22,14 @@ from rpschat.domain.game.standings import (
 )
 from rpschat.domain.ports import Runtime
 from rpschat.domain.text import name_key
-from rpschat.storage.sql.database import Database, accounts, games, rated_pairs, standings
+from rpschat.storage.sql.database import (
+    Database,
+    accounts,
+    arena_records,
+    games,
+    rated_pairs,
+    standings,
+)
 
 
 class SqlResults:
@@ -74,6 +81,14 @@ class SqlResults:
 
     def games_of(self, user_id: str, limit: int) -> list[StoredGame]:
         return self.database.read(_select_games_of, user_id, limit)
+
+    def record_arena(self, arena_id: str, ends_at_ms: int, record: dict[str, Any]) -> None:
+        row = {"arena_id": arena_id, "ends_at": ends_at_ms, "record": record}
+        insert = self.database.insert(arena_records).on_conflict_do_nothing()
+        self.database.write(lambda conn: conn.execute(insert, row))
+
+    def arena(self, arena_id: str) -> dict[str, Any] | None:
+        return self.database.read(_select_arena, arena_id)
 
     def close(self) -> None:  # the database is closed once, by its opener
         pass
@@ -211,6 +226,11 @@ def _stored(row: Any) -> StoredGame:
         "rounds": list(row.rounds or []),
         "ratings": row.ratings,
     }
+
+
+def _select_arena(conn: Connection, arena_id: str) -> dict[str, Any] | None:
+    c = arena_records.c
+    return conn.execute(select(c.record).where(c.arena_id == arena_id)).scalar()
 
 
 def _select_game(conn: Connection, game_id: str) -> StoredGame | None:
